@@ -1,0 +1,282 @@
+//! [`Body`], the one body type every service of this crate returns, and reading bodies with a
+//! byte limit.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::body::{self, Body};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bytes = body::to_bytes(Body::from("hello"), 1024).await.unwrap();
+//! assert_eq!(&bytes[..], b"hello");
+//!
+//! let err = body::to_bytes(Body::from("hello"), 3).await.unwrap_err();
+//! assert_eq!(err.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+//! # }
+//! ```
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use http_body::{Frame, SizeHint};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+
+use crate::error::HttpError;
+
+/// The error type carried by a [`Body`]: any boxed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Default limit for reading a whole body into memory: 1 MiB, nginx's `client_max_body_size`.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A boxed [`http_body::Body`] of [`Bytes`]: what every service of this crate returns.
+///
+/// It is `Send + Sync`, so it fits hyper, axum and tonic stacks alike.
+pub struct Body(Inner);
+
+enum Inner {
+    Empty,
+    Full(Option<Bytes>),
+    Boxed(Pin<Box<dyn http_body::Body<Data = Bytes, Error = BoxError> + Send + Sync>>),
+}
+
+impl Body {
+    /// An empty body (length 0).
+    pub fn empty() -> Self {
+        Body(Inner::Empty)
+    }
+
+    /// Wraps any body whose data is [`Bytes`] and whose error converts into [`BoxError`].
+    pub fn new<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Body(Inner::Boxed(Box::pin(body.map_err(Into::into))))
+    }
+
+    /// A body made of the chunks a [`Stream`] yields; sent chunked when it has no known length.
+    ///
+    /// ```
+    /// use futures_util::stream;
+    /// # use tollgate::body::Body;
+    /// let chunks = stream::iter(["a", "b"].map(|s| Ok::<_, std::io::Error>(bytes::Bytes::from(s))));
+    /// let body = Body::from_stream(chunks);
+    /// ```
+    pub fn from_stream<S, T, E>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<T, E>> + Send + Sync + 'static,
+        T: Into<Bytes> + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        use futures_util::TryStreamExt;
+        let frames = stream
+            .map_ok(|chunk| Frame::data(chunk.into()))
+            .map_err(Into::into);
+        Body::new(StreamBody::new(frames))
+    }
+
+    /// Reads the whole body, failing with `413 Payload Too Large` once more than `limit` bytes
+    /// arrive. At most `limit` bytes are ever buffered.
+    ///
+    /// # Errors
+    ///
+    /// 413 past the limit, 400 when the body stream itself fails (the client went away).
+    pub async fn to_bytes(self, limit: usize) -> Result<Bytes, HttpError> {
+        to_bytes(self, limit).await
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Empty => f.write_str("Body(empty)"),
+            Inner::Full(Some(b)) => write!(f, "Body({} bytes)", b.len()),
+            Inner::Full(None) => f.write_str("Body(consumed)"),
+            Inner::Boxed(_) => f.write_str("Body(stream)"),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body(Inner::Full(Some(bytes)))
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::from(Bytes::from(bytes))
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::from(Bytes::from(text))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::from(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(bytes: &'static [u8]) -> Self {
+        Body::from(Bytes::from_static(bytes))
+    }
+}
+
+impl From<Full<Bytes>> for Body {
+    fn from(body: Full<Bytes>) -> Self {
+        Body::new(body)
+    }
+}
+
+impl From<Empty<Bytes>> for Body {
+    fn from(_: Empty<Bytes>) -> Self {
+        Body::empty()
+    }
+}
+
+impl From<hyper::body::Incoming> for Body {
+    fn from(body: hyper::body::Incoming) -> Self {
+        Body::new(body)
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().0 {
+            Inner::Empty => Poll::Ready(None),
+            Inner::Full(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .filter(|b| !b.is_empty())
+                    .map(|b| Ok(Frame::data(b))),
+            ),
+            Inner::Boxed(body) => body.as_mut().poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Inner::Empty => true,
+            Inner::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            Inner::Boxed(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Inner::Empty => SizeHint::with_exact(0),
+            Inner::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Inner::Boxed(body) => body.size_hint(),
+        }
+    }
+}
+
+/// Reads any body whole, failing with `413 Payload Too Large` once more than `limit` bytes arrive.
+///
+/// A `Content-Length`-framed body that announces more than `limit` is refused before any byte is
+/// read; a chunked one is cut as soon as it passes the limit. At most `limit` bytes are buffered.
+///
+/// # Errors
+///
+/// 413 past the limit, 400 when the body stream fails (the client went away or sent bad framing).
+pub async fn to_bytes<B>(body: B, limit: usize) -> Result<Bytes, HttpError>
+where
+    B: http_body::Body,
+    B::Data: bytes::Buf,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || {
+        HttpError::payload_too_large(format!(
+            "request body is larger than the limit of {limit} bytes"
+        ))
+    };
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            let e: BoxError = e.into();
+            HttpError::bad_request("could not read the request body").with_source(e)
+        })?;
+        if let Ok(mut data) = frame.into_data() {
+            use bytes::Buf;
+            if buf.len() + data.remaining() > limit {
+                return Err(too_large());
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                buf.extend_from_slice(chunk);
+                let n = chunk.len();
+                data.advance(n);
+            }
+        }
+    }
+    Ok(buf.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use http::StatusCode;
+
+    #[tokio::test]
+    async fn reads_within_limit() {
+        let body = Body::from("abc");
+        assert_eq!(to_bytes(body, 3).await.unwrap(), "abc");
+    }
+
+    #[tokio::test]
+    async fn refuses_declared_length_over_limit() {
+        let err = to_bytes(Body::from(vec![0u8; 10]), 9).await.unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn cuts_a_stream_past_the_limit_without_reading_the_rest() {
+        // An endless stream: the reader must stop at the limit, not run forever.
+        let endless = stream::repeat_with(|| Ok::<_, std::io::Error>(Bytes::from_static(b"xxxx")));
+        let err = to_bytes(Body::from_stream(endless), 1000)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn stream_error_is_a_400() {
+        let failing = stream::iter([Err::<Bytes, _>(std::io::Error::other("reset"))]);
+        let err = to_bytes(Body::from_stream(failing), 10).await.unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn body_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Body>();
+    }
+}

@@ -1,0 +1,71 @@
+//! What layers learned about a request, carried in [`http::Extensions`].
+//!
+//! Nothing downstream needs to know which layer ran: `serve` inserts [`PeerAddr`], the forwarded
+//! layer [`ClientInfo`], the auth layer [`AuthenticatedUser`], dispatch [`MountPrefix`] and
+//! [`RouteParams`]. [`Request`](crate::Request) reads them through its accessors.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// The address of the TCP peer, as the connection reported it. Inserted by [`serve`](crate::serve).
+///
+/// Behind a proxy this is the proxy's address; see [`ClientInfo`] for the client's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Whether the connection the request came on was TLS. Inserted by `serve` for TLS listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTls(pub bool);
+
+/// What trusted proxies reported about the original client. Inserted by the forwarded layer.
+///
+/// Only values from proxies the layer was configured to trust are here; see
+/// `forwarded` for where trust begins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientInfo {
+    /// The client's address, from the right-most untrusted entry.
+    pub addr: Option<IpAddr>,
+    /// The client's port when reported.
+    pub port: Option<u16>,
+    /// `http` or `https`, as the client used.
+    pub scheme: Option<String>,
+    /// The host (and port) the client asked for.
+    pub host: Option<String>,
+    /// The prefix the application is mounted under at the proxy (`X-Forwarded-Prefix`).
+    pub prefix: Option<String>,
+}
+
+/// The user the auth layer authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedUser(pub Arc<str>);
+
+impl AuthenticatedUser {
+    /// The user name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The path prefix a dispatcher mount stripped (WSGI's `SCRIPT_NAME`); mounts nest, so this
+/// is the whole prefix, e.g. `/api/v1`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountPrefix(pub String);
+
+/// The parameters of the route pattern that matched, in pattern order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteParams(pub Vec<(String, String)>);
+
+impl RouteParams {
+    /// The value of parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The request id the rewrite layer kept or made (`X-Request-Id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub Arc<str>);

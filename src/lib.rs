@@ -1,0 +1,82 @@
+//! tollgate: HTTP middleware without a framework.
+//!
+//! Ergonomic [`Request`]/[`Response`] wrappers over [`http`] messages (what WebOb and Werkzeug
+//! are to WSGI), composable [`tower`] layers for Basic auth, header rewriting, normalization,
+//! forwarded headers and dispatch, and the services that sit behind them: a reverse proxy, a
+//! static file server, plain handlers.
+//!
+//! # The smallest program
+//!
+//! ```no_run
+//! use tollgate::{handler, serve, Request, Response};
+//!
+//! async fn hello(req: Request) -> Response {
+//!     Response::text(format!("Hello, {}!", req.args().get("name").unwrap_or("world")))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     serve::bind("127.0.0.1:8000", handler::from_fn(hello)).await
+//! }
+//! ```
+//!
+//! # The same, tested in-process
+//!
+//! ```
+//! use tollgate::{handler, testing::TestClient, Request, Response};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let client = TestClient::new(handler::from_fn(|req: Request| async move {
+//!     Response::text(format!("Hello, {}!", req.args().get("name").unwrap_or("world")))
+//! }));
+//! let res = client.get("/?name=Ada").send().await;
+//! assert_eq!(res.text().await, "Hello, Ada!");
+//! # }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod body;
+pub mod cookies;
+pub mod echo;
+pub mod error;
+pub mod ext;
+pub mod form;
+pub mod handler;
+pub mod multimap;
+pub mod negotiate;
+pub mod request;
+pub mod response;
+pub mod serve;
+pub mod testing;
+pub mod wire;
+
+#[cfg(feature = "auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
+pub mod auth;
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+pub mod config;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod dispatch;
+#[cfg(feature = "files")]
+#[cfg_attr(docsrs, doc(cfg(feature = "files")))]
+pub mod files;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod forwarded;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod normalize;
+#[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
+pub mod proxy;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod rewrite;
+
+pub use body::Body;
+pub use error::HttpError;
+pub use multimap::MultiMap;
+// pub use request::Request;
+// pub use response::{IntoResponse, Response};

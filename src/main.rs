@@ -1,0 +1,2 @@
+//! The `tollgate` command line.
+fn main() {}
