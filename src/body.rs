@@ -50,11 +50,20 @@ impl Body {
     }
 
     /// Wraps any body whose data is [`Bytes`] and whose error converts into [`BoxError`].
+    ///
+    /// A [`Body`] passed in is returned as it is, not boxed again, so layers can convert their
+    /// inner service's body unconditionally.
     pub fn new<B>(body: B) -> Self
     where
         B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
+        let mut slot = Some(body);
+        if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>()
+        {
+            return already.take().unwrap_or_default();
+        }
+        let body = slot.expect("the slot is only emptied when it held a Body");
         Body(Inner::Boxed(Box::pin(body.map_err(Into::into))))
     }
 
@@ -272,6 +281,13 @@ mod tests {
         let failing = stream::iter([Err::<Bytes, _>(std::io::Error::other("reset"))]);
         let err = to_bytes(Body::from_stream(failing), 10).await.unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn new_does_not_box_a_body_twice() {
+        let body = Body::new(Body::from("abc"));
+        assert_eq!(format!("{body:?}"), "Body(3 bytes)");
+        assert_eq!(to_bytes(body, 10).await.unwrap(), "abc");
     }
 
     #[test]
