@@ -44,6 +44,9 @@ pub mod error;
 pub mod ext;
 pub mod form;
 pub mod handler;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
 pub mod request;
