@@ -70,15 +70,9 @@ mod service;
 mod upgrade;
 mod upstream;
 
-use std::sync::Arc;
-
 pub use client::BuildError;
 pub use config::{parse_duration, parse_size, HostPolicy, ProxyConfig, UnitError};
 pub use future::ResponseFuture;
 pub use next_hop::ForwardedHeaders;
 pub use service::Proxy;
 pub use upstream::{Upstream, UpstreamError};
-
-/// Response extension: the upstream that answered (for access logs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamName(pub Arc<str>);

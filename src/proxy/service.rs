@@ -22,10 +22,12 @@ use super::hop::remove_hop_by_hop;
 use super::location::{self, Mapping};
 use super::next_hop::{append_via, set_forwarded, via_entry, HopInfo};
 use super::upstream::Upstream;
-use super::UpstreamName;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
-use crate::ext::{AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr};
+use crate::ext::{
+    AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, UpstreamFailure,
+    UpstreamName,
+};
 
 /// A reverse proxy to one upstream: a `tower::Service` that forwards each request over a pooled
 /// keep-alive connection and streams the answer back. It never fails: an upstream that refuses,
@@ -172,6 +174,18 @@ impl Origin {
         }
         err.into_response_for(&headers)
     }
+
+    /// An error answer for a failure of `upstream`, marked for metrics and logs.
+    fn failure(&self, err: HttpError, upstream: &Upstream) -> Response<Body> {
+        let counts = err.status() != StatusCode::PAYLOAD_TOO_LARGE
+            && err.status() != StatusCode::BAD_REQUEST;
+        let mut res = self.error(err);
+        res.extensions_mut().insert(UpstreamName(upstream.name()));
+        if counts {
+            res.extensions_mut().insert(UpstreamFailure(upstream.name()));
+        }
+        res
+    }
 }
 
 fn forward<B>(
@@ -196,7 +210,7 @@ where
             Some(Err(e)) => {
                 let err = classify(&e, &upstream, &progress, config);
                 tracing::warn!(upstream = %upstream, error = %err.message(), cause = ?e, "upstream request failed");
-                return origin.error(err);
+                return origin.failure(err, &upstream);
             }
             None => {
                 let err = if progress.too_large() {
@@ -207,7 +221,8 @@ where
                         human(config.first_byte_timeout)
                     ))
                 };
-                return origin.error(err);
+                tracing::warn!(upstream = %upstream, error = %err.message(), "upstream request failed");
+                return origin.failure(err, &upstream);
             }
         };
         if let Some(gate) = &gate {
@@ -436,15 +451,21 @@ fn switch_protocols(
     shared: &Shared,
 ) -> Response<Body> {
     let Some(client_upgrade) = client_upgrade else {
-        return origin.error(HttpError::bad_gateway(format!(
-            "upstream {upstream} switched protocols without being asked to"
-        )));
+        return origin.failure(
+            HttpError::bad_gateway(format!(
+                "upstream {upstream} switched protocols without being asked to"
+            )),
+            upstream,
+        );
     };
     let hop = remove_hop_by_hop(res.headers_mut(), true);
     let Some(protocol) = hop.upgrade else {
-        return origin.error(HttpError::bad_gateway(format!(
-            "upstream {upstream} answered 101 without an Upgrade header"
-        )));
+        return origin.failure(
+            HttpError::bad_gateway(format!(
+                "upstream {upstream} answered 101 without an Upgrade header"
+            )),
+            upstream,
+        );
     };
     let upstream_upgrade = hyper::upgrade::on(&mut res);
     super::upgrade::tunnel(client_upgrade, upstream_upgrade, upstream.name());
