@@ -51,13 +51,13 @@ struct Shared {
 /// Where a request may go. One upstream for now; balancing adds variants that pick per request
 /// (the forwarding code takes the chosen [`Upstream`] and does not care how it was chosen).
 enum Targets {
-    One(Upstream),
+    One(Arc<Upstream>),
 }
 
 impl Targets {
-    fn pick<B>(&self, _req: &Request<B>) -> &Upstream {
+    fn pick<B>(&self, _req: &Request<B>) -> Arc<Upstream> {
         match self {
-            Targets::One(upstream) => upstream,
+            Targets::One(upstream) => upstream.clone(),
         }
     }
 }
@@ -124,7 +124,7 @@ impl Proxy {
         Ok(Proxy {
             shared: Arc::new(Shared {
                 client,
-                targets: Targets::One(upstream),
+                targets: Targets::One(Arc::new(upstream)),
                 config,
                 via,
                 user_header,
@@ -161,9 +161,10 @@ struct Origin {
     method: Method,
     accept: Option<HeaderValue>,
     public_scheme: &'static str,
-    public_host: Option<String>,
+    public_host: Option<HeaderValue>,
     prefix: String,
-    sent_host: Option<String>,
+    /// Whether the upstream was sent the public `Host` rather than its own authority.
+    host_preserved: bool,
 }
 
 impl Origin {
@@ -256,7 +257,7 @@ type Prepared = (
     Arc<Progress>,
     Option<GateHandle>,
     Option<hyper::upgrade::OnUpgrade>,
-    Upstream,
+    Arc<Upstream>,
 );
 
 /// Turns the client's request into the upstream's: target, headers, body. An `Err` is the
@@ -285,15 +286,14 @@ where
     };
     let public_host = client_info
         .as_ref()
-        .and_then(|c| c.host.clone())
+        .and_then(|c| c.host.as_deref())
+        .and_then(|h| HeaderValue::from_str(h).ok())
+        .or_else(|| parts.headers.get(HOST).cloned())
         .or_else(|| {
-            parts
-                .headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
+            let authority = parts.uri.authority()?;
+            HeaderValue::from_str(authority.as_str()).ok()
         })
-        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+        .filter(|h| h.to_str().is_ok());
     let mut prefix = client_info
         .as_ref()
         .and_then(|c| c.prefix.clone())
@@ -302,13 +302,13 @@ where
         prefix.push_str(mount.0.trim_end_matches('/'));
     }
     let prefix = prefix.trim_end_matches('/').to_owned();
-    let mut origin = Origin {
+    let origin = Origin {
         method: parts.method.clone(),
         accept: parts.headers.get(ACCEPT).cloned(),
         public_scheme,
         public_host,
         prefix,
-        sent_host: None,
+        host_preserved: config.host == HostPolicy::Preserve,
     };
 
     if let Some(limit) = config.max_body {
@@ -328,26 +328,18 @@ where
 
     let headers = &mut parts.headers;
     let hop = remove_hop_by_hop(headers, parts.version == Version::HTTP_11);
-    match config.host {
-        HostPolicy::Rewrite => {
-            headers.remove(HOST);
-            origin.sent_host = Some(upstream.authority().to_owned());
+    if origin.host_preserved {
+        if let Some(host) = &origin.public_host {
+            headers.insert(HOST, host.clone());
         }
-        HostPolicy::Preserve => {
-            if !headers.contains_key(HOST) {
-                if let Some(h) = origin.public_host.as_deref() {
-                    if let Ok(v) = HeaderValue::from_str(h) {
-                        headers.insert(HOST, v);
-                    }
-                }
-            }
-            origin.sent_host = origin.public_host.clone();
-        }
+    } else {
+        // The client sets it from the upstream's authority.
+        headers.remove(HOST);
     }
     let hop_info = HopInfo {
         peer,
         proto: origin.public_scheme,
-        host: origin.public_host.as_deref(),
+        host: origin.public_host.as_ref().and_then(|h| h.to_str().ok()),
         prefix: &origin.prefix,
         trusted: client_info.is_some(),
     };
@@ -489,7 +481,7 @@ fn rewrite_answer(
 ) {
     let redirects = config.rewrite_redirects && location::has_redirects(headers);
     let cookies = config.rewrite_cookies && headers.contains_key(SET_COOKIE);
-    let Some(public_authority) = origin.public_host.as_deref() else {
+    let Some(public_authority) = origin.public_host.as_ref().and_then(|h| h.to_str().ok()) else {
         return;
     };
     if !redirects && !cookies {
@@ -497,7 +489,11 @@ fn rewrite_answer(
     }
     let map = Mapping {
         upstream_authority: upstream.authority(),
-        sent_host: origin.sent_host.as_deref().unwrap_or(upstream.authority()),
+        sent_host: if origin.host_preserved {
+            public_authority
+        } else {
+            upstream.authority()
+        },
         upstream_base: upstream.base_path(),
         public_scheme: origin.public_scheme,
         public_authority,
