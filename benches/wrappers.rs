@@ -67,7 +67,9 @@ fn main() -> std::io::Result<()> {
         Some("hyper") => runtime.block_on(run_hyper(addr)),
         // `cargo bench` runs every bench with `--bench`: explain instead of serving forever.
         _ => {
-            println!("usage: wrappers (tollgate|hyper) [ADDR]; benches/wrappers.sh runs the comparison");
+            println!(
+                "usage: wrappers (tollgate|hyper) [ADDR]; benches/wrappers.sh runs the comparison"
+            );
             Ok(())
         }
     }

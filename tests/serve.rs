@@ -65,6 +65,16 @@ fn seen() -> Seen {
     Arc::new(Mutex::new(Vec::new()))
 }
 
+/// Serves [`recorder`] with `config`, sends `bytes` on one connection and reads until the
+/// server closes it; returns what came back and the paths the service saw.
+async fn exchange(config: ServeConfig, bytes: &[u8]) -> (String, Vec<String>) {
+    let seen = seen();
+    let server = start_with(recorder(Arc::clone(&seen)), config).await;
+    let out = raw(server.addr, bytes).await;
+    let paths = seen.lock().unwrap().clone();
+    (out, paths)
+}
+
 fn short(config: impl FnOnce(&mut ServeConfig)) -> ServeConfig {
     let mut c = ServeConfig::default();
     config(&mut c);
@@ -111,12 +121,10 @@ async fn curl_sees_the_answer() {
 
 #[tokio::test]
 async fn missing_host_is_400_before_the_service() {
-    let seen = seen();
-    let server = start(recorder(Arc::clone(&seen))).await;
-    let out = raw(server.addr, b"GET /nohost HTTP/1.1\r\n\r\n").await;
+    let (out, seen) = exchange(ServeConfig::default(), b"GET /nohost HTTP/1.1\r\n\r\n").await;
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
     assert!(out.contains("Host"), "the page says what is wrong: {out}");
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.is_empty());
 }
 
 #[tokio::test]
@@ -142,16 +150,14 @@ async fn repeated_or_malformed_host_is_400() {
 
 #[tokio::test]
 async fn http10_without_host_is_served() {
-    let server = start(recorder(seen())).await;
-    let out = raw(server.addr, b"GET /old HTTP/1.0\r\n\r\n").await;
+    let (out, _) = exchange(ServeConfig::default(), b"GET /old HTTP/1.0\r\n\r\n").await;
     assert!(out.starts_with("HTTP/1.0 200"), "{out}");
 }
 
 #[tokio::test]
 async fn absolute_form_target_replaces_host() {
-    let server = start(recorder(seen())).await;
-    let out = raw(
-        server.addr,
+    let (out, _) = exchange(
+        ServeConfig::default(),
         b"GET http://a.example/abs HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n",
     )
     .await;
@@ -174,26 +180,22 @@ async fn http2_host_differing_from_authority_is_400() {
 
 #[tokio::test]
 async fn request_cap_closes_the_connection() {
-    let seen = seen();
     let config = short(|c| c.max_requests_per_connection = 3);
-    let server = start_with(recorder(Arc::clone(&seen)), config).await;
     let one = "GET /n HTTP/1.1\r\nHost: x\r\n\r\n";
-    let out = raw(server.addr, one.repeat(5).as_bytes()).await;
+    let (out, seen) = exchange(config, one.repeat(5).as_bytes()).await;
     assert_eq!(count_responses(&out), 3, "{out}");
     let last = out.rsplit("HTTP/1.1 ").next().unwrap().to_ascii_lowercase();
     assert!(last.contains("connection: close"), "{out}");
-    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(seen.len(), 3);
 }
 
 #[tokio::test]
 async fn slow_request_head_times_out() {
     let config = short(|c| c.header_read_timeout = Duration::from_millis(200));
-    let seen = seen();
-    let server = start_with(recorder(Arc::clone(&seen)), config).await;
     // Slowloris: a head that never ends. The server must close; `raw` bounds the wait.
-    let out = raw(server.addr, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n").await;
+    let (out, seen) = exchange(config, b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n").await;
     assert!(!out.contains("200 OK"), "{out}");
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.is_empty());
 }
 
 #[tokio::test]
@@ -211,8 +213,7 @@ async fn silent_connection_times_out() {
 #[tokio::test]
 async fn idle_keep_alive_connection_is_closed() {
     let config = short(|c| c.header_read_timeout = Duration::from_millis(200));
-    let server = start_with(recorder(seen()), config).await;
-    let out = raw(server.addr, b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let (out, _) = exchange(config, b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(count_responses(&out), 1, "{out}");
 }
 
@@ -241,43 +242,37 @@ async fn body_is_read_when_it_arrives() {
 
 #[tokio::test]
 async fn early_answer_with_unread_body_closes_the_connection() {
-    let seen = seen();
-    let server = start(recorder(Arc::clone(&seen))).await;
     // The "body" carries a second request; the length says more is still to come, so the
     // server can neither skip the body nor know where a next request would start.
-    let out = raw(
-        server.addr,
+    let (out, seen) = exchange(
+        ServeConfig::default(),
         b"POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
     )
     .await;
     assert_eq!(count_responses(&out), 1, "{out}");
-    assert_eq!(*seen.lock().unwrap(), ["/first"]);
+    assert_eq!(seen, ["/first"]);
 }
 
 #[tokio::test]
 async fn early_answer_with_complete_body_keeps_the_framing() {
-    let seen = seen();
-    let server = start(recorder(Arc::clone(&seen))).await;
-    let out = raw(
-        server.addr,
+    let (out, seen) = exchange(
+        ServeConfig::default(),
         b"POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(count_responses(&out), 2, "{out}");
-    assert_eq!(*seen.lock().unwrap(), ["/first", "/second"]);
+    assert_eq!(seen, ["/first", "/second"]);
 }
 
 #[tokio::test]
 async fn content_length_with_transfer_encoding_is_not_smuggled() {
-    let seen = seen();
-    let server = start(recorder(Arc::clone(&seen))).await;
-    let out = raw(
-        server.addr,
+    let (out, seen) = exchange(
+        ServeConfig::default(),
         b"POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 45\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
     )
     .await;
     assert!(count_responses(&out) <= 1, "{out}");
-    assert!(!seen.lock().unwrap().iter().any(|p| p == "/smuggled"));
+    assert!(!seen.iter().any(|p| p == "/smuggled"));
 }
 
 #[tokio::test]
@@ -295,15 +290,13 @@ async fn chunk_size_overflow_is_refused() {
 
 #[tokio::test]
 async fn unknown_transfer_encoding_is_400() {
-    let seen = seen();
-    let server = start(recorder(Arc::clone(&seen))).await;
-    let out = raw(
-        server.addr,
+    let (out, seen) = exchange(
+        ServeConfig::default(),
         b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc",
     )
     .await;
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.is_empty());
 }
 
 /// A service whose `/slow` answers only once `gate` is notified; `entered` says it started.
@@ -479,58 +472,5 @@ mod tls {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no PEM private key"), "{err}");
-    }
-}
-
-mod access_log {
-    use super::*;
-    use std::io::Write;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn one_line_per_request_without_credentials() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        // A current-thread runtime: the server's tasks log on this thread, to this subscriber.
-        let _guard = tracing::subscriber::set_default(subscriber);
-        let server = start(recorder(seen())).await;
-        let req = http::Request::get(server.url("/private?page=2"))
-            .header("authorization", "Basic c2VjcmV0OnNlY3JldA==")
-            .body(Body::empty())
-            .unwrap();
-        let res = support::fetch(req).await;
-        assert_eq!(res.status, StatusCode::OK);
-        server.shutdown().await.unwrap();
-        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        let lines: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains("tollgate::access"))
-            .collect();
-        assert_eq!(lines.len(), 1, "{log}");
-        let line = lines[0];
-        assert!(line.contains("GET /private?page=2 200"), "{line}");
-        assert!(line.contains("duration_ms="), "{line}");
-        assert!(
-            line.contains(&format!("bytes={}", res.body.len())),
-            "{line}"
-        );
-        assert!(!log.contains("c2VjcmV0"), "no credential in the log: {log}");
-        assert!(log.contains("Serving on http://127.0.0.1:"), "{log}");
     }
 }

@@ -22,9 +22,11 @@ use serde::{Deserialize, Deserializer};
 /// assert_eq!(config.header_read_timeout, Duration::from_secs(10));
 /// assert_eq!(config.max_requests_per_connection, 1000);
 /// ```
+///
+/// Build one from the defaults with struct update syntax, so fields added later keep their
+/// defaults: `ServeConfig { max_connections: 64, ..ServeConfig::default() }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
 pub struct ServeConfig {
     /// The address to listen on, `host:port`; a name is resolved and the first address that
     /// binds is used. Default is `127.0.0.1:8000`.

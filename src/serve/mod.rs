@@ -53,6 +53,7 @@ mod io;
 mod tls;
 
 use std::future::Future;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -245,7 +246,8 @@ where
 
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        println!("Serving on {scheme}://{addr}");
+        // Not `println!`: a closed standard output must not panic the server.
+        let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
         tracing::info!(%addr, "Serving on {scheme}://{addr}");
 
         let shared = Arc::new(Shared {
@@ -406,8 +408,15 @@ impl Shared {
                     }
                 }
                 () = &mut idle, if state.is_idle() => {
+                    if closing {
+                        // The peer did not finish closing either: drop the socket.
+                        return;
+                    }
                     tracing::debug!(%peer, "closing a connection idle for {idle_timeout:?}");
-                    return;
+                    // HTTP/2 peers get a GOAWAY; an HTTP/1 or undetected connection closes now.
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                    idle.as_mut().reset(Instant::now() + idle_timeout);
                 }
             }
         }
