@@ -51,20 +51,20 @@ pub struct ProxyConfig {
     pub via: Option<String>,
     /// How long connecting to the upstream (TCP) may take before the answer is `504`.
     /// Default is `10s`.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
     pub connect_timeout: Duration,
     /// How long the upstream may take to start its answer once the request (body included)
     /// was sent, before the answer is `504` (nginx's `proxy_read_timeout`). Default is `60s`.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
     pub first_byte_timeout: Duration,
     /// How long a body may stall in either direction: the upstream's answer body mid-stream
     /// (then the client's connection is cut), or the upload while the upstream does not take it
     /// (`504`). Default is `60s`.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
     pub idle_timeout: Duration,
     /// How long to wait for the upstream's `100 Continue` before sending a body the client
     /// announced with `Expect: 100-continue` anyway (as curl does). Default is `1s`.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
     pub expect_continue_timeout: Duration,
     /// The largest request body forwarded, in bytes (`"10M"`, `"1G"` or a number): a
     /// `Content-Length` above it is refused with `413` before anything reaches the upstream,
@@ -84,7 +84,7 @@ pub struct ProxyConfig {
     /// webpki roots (Mozilla's list). Default is `None`.
     pub ca_file: Option<PathBuf>,
     /// How long an idle pooled upstream connection is kept. Default is `90s`.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
     pub pool_idle_timeout: Duration,
     /// The most idle connections kept per upstream. Default is `1024`.
     pub pool_max_idle: usize,
@@ -119,21 +119,24 @@ impl Default for ProxyConfig {
     }
 }
 
-/// A duration or size that could not be read.
+/// A size that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct UnitError {
+pub struct SizeError {
     input: String,
-    expected: &'static str,
 }
 
-impl fmt::Display for UnitError {
+impl fmt::Display for SizeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: \"{}\"", self.expected, self.input)
+        write!(
+            f,
+            "invalid size \"{}\": write a number of bytes or e.g. 64k, 10M, 1G",
+            self.input
+        )
     }
 }
 
-impl std::error::Error for UnitError {}
+impl std::error::Error for SizeError {}
 
 /// Splits `"10ms"` into `(10, "ms")`.
 fn number_and_unit(input: &str) -> Option<(u64, &str)> {
@@ -143,42 +146,19 @@ fn number_and_unit(input: &str) -> Option<(u64, &str)> {
     Some((number, input[digits..].trim()))
 }
 
-/// Parses `"250ms"`, `"10s"`, `"5m"`, `"1h"` or a bare number of seconds.
-///
-/// # Errors
-///
-/// [`UnitError`] for anything else.
-pub fn parse_duration(input: &str) -> Result<Duration, UnitError> {
-    let err = || UnitError {
-        input: input.chars().take(40).collect(),
-        expected: "duration (use 250ms, 10s, 5m or 1h)",
-    };
-    let (n, unit) = number_and_unit(input).ok_or_else(err)?;
-    let secs = |mult: u64| n.checked_mul(mult).map(Duration::from_secs);
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "" | "s" => Some(Duration::from_secs(n)),
-        "m" | "min" => secs(60),
-        "h" => secs(3600),
-        _ => None,
-    }
-    .ok_or_else(err)
-}
-
 /// Parses a byte size: `"512"`, `"64k"`, `"10M"`, `"1G"` (powers of 1024; `KB`, `MiB` and the
 /// like are accepted too).
 ///
 /// # Errors
 ///
-/// [`UnitError`] for anything else, or a size beyond `u64`.
+/// [`SizeError`] for anything else, or a size beyond `u64`.
 ///
 /// ```
 /// assert_eq!(tollgate::proxy::parse_size("10M").unwrap(), 10 << 20);
 /// ```
-pub fn parse_size(input: &str) -> Result<u64, UnitError> {
-    let err = || UnitError {
+pub fn parse_size(input: &str) -> Result<u64, SizeError> {
+    let err = || SizeError {
         input: input.chars().take(40).collect(),
-        expected: "size (use 512, 64k, 10M or 1G)",
     };
     let (n, unit) = number_and_unit(input).ok_or_else(err)?;
     let shift = match unit.to_ascii_lowercase().as_str() {
@@ -200,13 +180,6 @@ enum NumberOrText {
     Text(String),
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    match NumberOrText::deserialize(d)? {
-        NumberOrText::Number(secs) => Ok(Duration::from_secs(secs)),
-        NumberOrText::Text(text) => parse_duration(&text).map_err(serde::de::Error::custom),
-    }
-}
-
 fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match Option::<NumberOrText>::deserialize(d)? {
         None => Ok(None),
@@ -220,16 +193,6 @@ fn size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration(" 2 m").unwrap(), Duration::from_secs(120));
-        for bad in ["", "s", "10x", "-1s", "99999999999999999999h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn sizes() {

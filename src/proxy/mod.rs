@@ -63,6 +63,7 @@ mod body;
 mod client;
 mod config;
 mod future;
+pub mod gateway;
 pub mod hop;
 pub mod location;
 pub mod next_hop;
@@ -71,7 +72,7 @@ mod upgrade;
 mod upstream;
 
 pub use client::BuildError;
-pub use config::{parse_duration, parse_size, HostPolicy, ProxyConfig, UnitError};
+pub use config::{parse_size, HostPolicy, ProxyConfig, SizeError};
 pub use future::ResponseFuture;
 pub use next_hop::ForwardedHeaders;
 pub use service::Proxy;
