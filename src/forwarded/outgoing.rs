@@ -337,10 +337,11 @@ mod tests {
         assert_eq!(hop.peer, Some(ip("10.0.0.2")));
         assert_eq!(hop.proto.as_deref(), Some("http"));
         assert_eq!(hop.host.as_deref(), Some("internal"));
-        let mut info = ClientInfo::default();
-        info.scheme = Some("https".into());
-        info.host = Some("example.com".into());
-        req.extensions_mut().insert(info);
+        req.extensions_mut().insert(ClientInfo {
+            scheme: Some("https".into()),
+            host: Some("example.com".into()),
+            ..ClientInfo::default()
+        });
         let hop = NextHop::from_request(&req);
         assert_eq!(hop.proto.as_deref(), Some("https"));
         assert_eq!(hop.host.as_deref(), Some("example.com"));

@@ -24,9 +24,10 @@ impl NormalizeLayer {
 
     /// A layer that redirects (`308`) to the normalized URL instead of rewriting in place.
     pub fn redirecting() -> Self {
-        let mut config = NormalizeConfig::default();
-        config.action = super::Action::Redirect;
-        Self::new(config)
+        Self::new(NormalizeConfig {
+            action: super::Action::Redirect,
+            ..NormalizeConfig::default()
+        })
     }
 
     /// The configuration.
