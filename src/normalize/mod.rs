@@ -16,12 +16,12 @@
 //!
 //! ```
 //! use std::convert::Infallible;
-//! use tollgate::normalize::{NormalizeConfig, NormalizeLayer, TrailingSlash};
+//! use tollgate::normalize::{NormalizeConfig, NormalizeLayer, PathOptions, TrailingSlash};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let mut config = NormalizeConfig::default();
-//! config.path.trailing_slash = TrailingSlash::Strip;
+//! let config = NormalizeConfig::default()
+//!     .path(PathOptions::default().trailing_slash(TrailingSlash::Strip));
 //! let svc = ServiceBuilder::new()
 //!     .layer(NormalizeLayer::new(config))
 //!     .service(service_fn(|req: http::Request<tollgate::Body>| async move {
@@ -161,6 +161,73 @@ impl Default for NormalizeConfig {
             host: true,
             allow_authority_form: false,
         }
+    }
+}
+
+impl NormalizeConfig {
+    /// The same configuration with this action.
+    #[must_use]
+    pub fn action(mut self, action: Action) -> Self {
+        self.action = action;
+        self
+    }
+
+    /// The same configuration with this action for trailing-slash changes.
+    #[must_use]
+    pub fn trailing_slash_action(mut self, action: impl Into<Option<Action>>) -> Self {
+        self.trailing_slash_action = action.into();
+        self
+    }
+
+    /// The same configuration with these path options.
+    #[must_use]
+    pub fn path(mut self, options: PathOptions) -> Self {
+        self.path = options;
+        self
+    }
+
+    /// The same configuration with this query configuration.
+    #[must_use]
+    pub fn query(mut self, query: QueryConfig) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// The same configuration, normalizing `Host` or not.
+    #[must_use]
+    pub fn host(mut self, on: bool) -> Self {
+        self.host = on;
+        self
+    }
+
+    /// The same configuration, letting authority-form targets through or not.
+    #[must_use]
+    pub fn allow_authority_form(mut self, allow: bool) -> Self {
+        self.allow_authority_form = allow;
+        self
+    }
+}
+
+impl QueryConfig {
+    /// The same configuration, normalizing queries or not.
+    #[must_use]
+    pub fn normalize(mut self, on: bool) -> Self {
+        self.normalize = on;
+        self
+    }
+
+    /// The same configuration, sorting pairs or not.
+    #[must_use]
+    pub fn sort(mut self, on: bool) -> Self {
+        self.sort = on;
+        self
+    }
+
+    /// The same configuration, dropping empty pairs or not.
+    #[must_use]
+    pub fn drop_empty(mut self, on: bool) -> Self {
+        self.drop_empty = on;
+        self
     }
 }
 
