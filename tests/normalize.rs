@@ -50,11 +50,18 @@ async fn each_refusal_is_a_400_with_its_reason() {
         ("CONNECT example.com:443 HTTP/1.1", "CONNECT"),
     ];
     for (line, reason) in cases {
-        let res = raw(addr, &format!("{line}\r\nHost: localhost\r\nAccept: application/json")).await;
+        let res = raw(
+            addr,
+            &format!("{line}\r\nHost: localhost\r\nAccept: application/json"),
+        )
+        .await;
         assert_eq!(res.status, 400, "{line}: {}", res.body);
         let body = res.json();
         let message = body["error"].as_str().unwrap_or_default();
-        assert!(message.contains(reason), "{line}: {message:?} lacks {reason:?}");
+        assert!(
+            message.contains(reason),
+            "{line}: {message:?} lacks {reason:?}"
+        );
     }
     let res = raw(addr, "GET / HTTP/1.1\r\nHost: a..b").await;
     assert_eq!(res.status, 400);
@@ -102,8 +109,8 @@ async fn normalized_path_reaches_the_route() {
             other => Err(HttpError::not_found(format!("no route for {other}"))),
         }
     });
-    let config =
-        NormalizeConfig::default().path(PathOptions::default().trailing_slash(TrailingSlash::Strip));
+    let config = NormalizeConfig::default()
+        .path(PathOptions::default().trailing_slash(TrailingSlash::Strip));
     let addr = spawn(NormalizeLayer::new(config).layer(router)).await;
     let res = get(addr, "/users//./7/", &[]).await;
     assert_eq!((res.status, res.body.as_str()), (200, "user 7"));

@@ -24,11 +24,15 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
         loop {
-            let Ok((stream, peer)) = listener.accept().await else { return };
+            let Ok((stream, peer)) = listener.accept().await else {
+                return;
+            };
             let svc = svc.clone();
             tokio::spawn(async move {
                 let hyper_svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
@@ -108,8 +112,16 @@ fn parse(bytes: &[u8]) -> RawResponse {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
-    RawResponse { status, headers, body }
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut body: &str) -> String {
