@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::ForwardedError;
+use crate::normalize::truncated;
 
 /// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -364,18 +365,6 @@ impl<'a> Parser<'a> {
         }
         String::from_utf8(out).map_err(|_| self.syntax())
     }
-}
-
-pub(super) fn truncated(input: &str) -> String {
-    const MAX: usize = 64;
-    if input.len() <= MAX {
-        return input.to_owned();
-    }
-    let mut end = MAX;
-    while !input.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &input[..end])
 }
 
 #[cfg(test)]

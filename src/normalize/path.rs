@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::percent::{decode_at, is_control, is_pchar, is_unreserved, push_encoded, truncated};
+use super::percent::{is_control, is_pchar, push_normalized, truncated, units, Unit};
 use super::PathError;
 
 /// What to do with a trailing slash once the path is otherwise normalized.
@@ -162,63 +162,28 @@ fn is_already_normal(input: &str, options: &PathOptions) -> bool {
 
 /// §6.2.2.1 and §6.2.2.2 over the whole path, with the refusals; `/` stays the separator.
 fn normalize_encoding(input: &str, options: &PathOptions) -> Result<String, PathError> {
-    let bytes = input.as_bytes();
+    let path = || truncated(input);
     let mut out = String::with_capacity(input.len() + 8);
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let Some(decoded) = decode_at(bytes, i) else {
-                return Err(PathError::MalformedPercent {
-                    path: truncated(input),
-                    at: i,
-                });
-            };
-            match decoded {
-                0 => {
-                    return Err(PathError::EncodedNul {
-                        path: truncated(input),
-                    })
-                }
-                c if is_control(c) => {
-                    return Err(PathError::ControlCharacter {
-                        path: truncated(input),
-                        byte: c,
-                    })
-                }
-                b'/' if !options.allow_encoded_slash => {
-                    return Err(PathError::EncodedSlash {
-                        path: truncated(input),
-                    })
-                }
-                b'\\' if !options.allow_backslash => {
-                    return Err(PathError::Backslash {
-                        path: truncated(input),
-                    })
-                }
-                c if is_unreserved(c) => out.push(char::from(c)),
-                c => push_encoded(&mut out, c),
-            }
-            i += 3;
-            continue;
-        }
-        match b {
-            b'/' => out.push('/'),
-            b'\\' if !options.allow_backslash => {
-                return Err(PathError::Backslash {
-                    path: truncated(input),
-                })
-            }
-            c if is_control(c) => {
+    for unit in units(input) {
+        let unit = unit.map_err(|at| PathError::MalformedPercent { path: path(), at })?;
+        match unit {
+            Unit::Encoded(0) => return Err(PathError::EncodedNul { path: path() }),
+            Unit::Encoded(b) | Unit::Raw(b) if is_control(b) => {
                 return Err(PathError::ControlCharacter {
-                    path: truncated(input),
-                    byte: c,
+                    path: path(),
+                    byte: b,
                 })
             }
-            c if is_pchar(c) => out.push(char::from(c)),
-            c => push_encoded(&mut out, c),
+            Unit::Encoded(b'/') if !options.allow_encoded_slash => {
+                return Err(PathError::EncodedSlash { path: path() })
+            }
+            Unit::Encoded(b'\\') | Unit::Raw(b'\\') if !options.allow_backslash => {
+                return Err(PathError::Backslash { path: path() })
+            }
+            Unit::Raw(b'/') => out.push('/'),
+            Unit::Raw(b) if is_pchar(b) => out.push(char::from(b)),
+            Unit::Encoded(b) | Unit::Raw(b) => push_normalized(&mut out, b),
         }
-        i += 1;
     }
     Ok(out)
 }

@@ -32,8 +32,49 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// One unit of a component: a raw byte, or the byte a `%XX` encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    Raw(u8),
+    Encoded(u8),
+}
+
+/// The units of `input`, left to right; `Err(at)` for a `%` at byte `at` not followed by two
+/// hex digits (the walk ends there).
+pub(super) fn units(input: &str) -> impl Iterator<Item = Result<Unit, usize>> + '_ {
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let b = *bytes.get(i)?;
+        if b != b'%' {
+            i += 1;
+            return Some(Ok(Unit::Raw(b)));
+        }
+        match decode_at(bytes, i) {
+            Some(decoded) => {
+                i += 3;
+                Some(Ok(Unit::Encoded(decoded)))
+            }
+            None => {
+                let at = i;
+                i = bytes.len();
+                Some(Err(at))
+            }
+        }
+    })
+}
+
+/// Appends an encoded byte the §6.2.2 way: decoded when unreserved, else `%XX` in uppercase.
+pub(super) fn push_normalized(out: &mut String, b: u8) {
+    if is_unreserved(b) {
+        out.push(char::from(b));
+    } else {
+        push_encoded(out, b);
+    }
+}
+
 /// The byte a `%XX` at `bytes[i]` encodes, or `None` when the two hex digits are missing.
-pub(super) fn decode_at(bytes: &[u8], i: usize) -> Option<u8> {
+fn decode_at(bytes: &[u8], i: usize) -> Option<u8> {
     let hi = hex_value(*bytes.get(i + 1)?)?;
     let lo = hex_value(*bytes.get(i + 2)?)?;
     Some(hi << 4 | lo)
@@ -48,7 +89,7 @@ pub(super) fn push_encoded(out: &mut String, b: u8) {
 }
 
 /// The input, cut to a length fit for an error message (on a character boundary).
-pub(super) fn truncated(input: &str) -> String {
+pub(crate) fn truncated(input: &str) -> String {
     const MAX: usize = 64;
     if input.len() <= MAX {
         return input.to_owned();

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::percent::{decode_at, is_control, is_pchar, is_unreserved, push_encoded, truncated};
+use super::percent::{is_control, is_pchar, push_normalized, truncated, units, Unit};
 use super::QueryError;
 
 /// Options of [`query`]. By default only the encoding is normalized.
@@ -95,37 +95,22 @@ fn normalize_encoding(input: &str) -> Result<Cow<'_, str>, QueryError> {
         return Ok(Cow::Borrowed(input));
     }
     let mut out = String::with_capacity(input.len() + 8);
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let Some(decoded) = decode_at(bytes, i) else {
-                return Err(QueryError::MalformedPercent {
+    for unit in units(input) {
+        let unit = unit.map_err(|at| QueryError::MalformedPercent {
+            query: truncated(input),
+            at,
+        })?;
+        match unit {
+            Unit::Raw(b) if is_control(b) => {
+                return Err(QueryError::ControlCharacter {
                     query: truncated(input),
-                    at: i,
-                });
-            };
-            if is_unreserved(decoded) {
-                out.push(char::from(decoded));
-            } else {
-                push_encoded(&mut out, decoded);
+                    byte: b,
+                })
             }
-            i += 3;
-            continue;
+            // `query = *( pchar / "/" / "?" )`; `&` and `=` are sub-delims, so they stay.
+            Unit::Raw(b) if is_pchar(b) || b == b'/' || b == b'?' => out.push(char::from(b)),
+            Unit::Raw(b) | Unit::Encoded(b) => push_normalized(&mut out, b),
         }
-        if is_control(b) {
-            return Err(QueryError::ControlCharacter {
-                query: truncated(input),
-                byte: b,
-            });
-        }
-        // `query = *( pchar / "/" / "?" )`; `&` and `=` are sub-delims, so they stay.
-        if is_pchar(b) || b == b'/' || b == b'?' {
-            out.push(char::from(b));
-        } else {
-            push_encoded(&mut out, b);
-        }
-        i += 1;
     }
     Ok(Cow::Owned(out))
 }
