@@ -1,21 +1,23 @@
 //! The normalize layer in front of the echo service, over TCP.
 
 mod layers_support;
+mod support;
 
-use layers_support::{get, raw, spawn};
+use layers_support::{get, raw, start};
+use support::TestServer;
 use tollgate::echo::EchoService;
 use tollgate::normalize::{Action, NormalizeConfig, NormalizeLayer, PathOptions, TrailingSlash};
 use tollgate::{handler, HttpError, Request, Response};
 use tower::Layer;
 
-async fn echo_behind(config: NormalizeConfig) -> std::net::SocketAddr {
-    spawn(NormalizeLayer::new(config).layer(EchoService::new())).await
+async fn echo_behind(config: NormalizeConfig) -> TestServer {
+    start(NormalizeLayer::new(config).layer(EchoService::new())).await
 }
 
 #[tokio::test]
 async fn echo_sees_the_normalized_target() {
-    let addr = echo_behind(NormalizeConfig::default()).await;
-    let res = get(addr, "/a/./b/%2e%2E/c//d%7e?x=%7e&y=%3a", &[]).await;
+    let server = echo_behind(NormalizeConfig::default()).await;
+    let res = get(&server, "/a/./b/%2e%2E/c//d%7e?x=%7e&y=%3a", &[]).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let echo = res.json();
     assert_eq!(echo["target"], "/a/c/d~?x=~&y=%3A");
@@ -24,8 +26,8 @@ async fn echo_sees_the_normalized_target() {
 
 #[tokio::test]
 async fn echo_sees_the_normalized_host() {
-    let addr = echo_behind(NormalizeConfig::default()).await;
-    let res = raw(addr, "GET / HTTP/1.1\r\nHost: Example.COM.:80").await;
+    let server = echo_behind(NormalizeConfig::default()).await;
+    let res = raw(server.addr, "GET / HTTP/1.1\r\nHost: Example.COM.:80").await;
     let echo = res.json();
     let host = echo["headers"]
         .as_array()
@@ -36,7 +38,7 @@ async fn echo_sees_the_normalized_host() {
 
 #[tokio::test]
 async fn each_refusal_is_a_400_with_its_reason() {
-    let addr = echo_behind(NormalizeConfig::default()).await;
+    let server = echo_behind(NormalizeConfig::default()).await;
     let cases = [
         ("GET /../etc/passwd HTTP/1.1", "climbs above the root"),
         ("GET /a/%2e%2e/%2E%2E/etc HTTP/1.1", "climbs above the root"),
@@ -51,7 +53,7 @@ async fn each_refusal_is_a_400_with_its_reason() {
     ];
     for (line, reason) in cases {
         let res = raw(
-            addr,
+            server.addr,
             &format!("{line}\r\nHost: localhost\r\nAccept: application/json"),
         )
         .await;
@@ -63,27 +65,27 @@ async fn each_refusal_is_a_400_with_its_reason() {
             "{line}: {message:?} lacks {reason:?}"
         );
     }
-    let res = raw(addr, "GET / HTTP/1.1\r\nHost: a..b").await;
+    let res = raw(server.addr, "GET / HTTP/1.1\r\nHost: a..b").await;
     assert_eq!(res.status, 400);
     assert!(res.body.contains("labels must be"), "{}", res.body);
 }
 
 #[tokio::test]
 async fn options_asterisk_passes() {
-    let addr = echo_behind(NormalizeConfig::default()).await;
-    let res = raw(addr, "OPTIONS * HTTP/1.1\r\nHost: localhost").await;
+    let server = echo_behind(NormalizeConfig::default()).await;
+    let res = raw(server.addr, "OPTIONS * HTTP/1.1\r\nHost: localhost").await;
     assert_eq!(res.status, 200, "{}", res.body);
 }
 
 #[tokio::test]
 async fn redirects_with_308_when_configured() {
     let config = NormalizeConfig::default().action(Action::Redirect);
-    let addr = echo_behind(config).await;
-    let res = get(addr, "/a//b/../c?q=%7e", &[]).await;
+    let server = echo_behind(config).await;
+    let res = get(&server, "/a//b/../c?q=%7e", &[]).await;
     assert_eq!(res.status, 308);
     assert_eq!(res.header("location"), Some("/a/c?q=~"));
     // Already normal: served.
-    assert_eq!(get(addr, "/a/c?q=~", &[]).await.status, 200);
+    assert_eq!(get(&server, "/a/c?q=~", &[]).await.status, 200);
 }
 
 #[tokio::test]
@@ -91,10 +93,10 @@ async fn strict_slashes_redirect_and_rewrite_the_rest() {
     let config = NormalizeConfig::default()
         .trailing_slash_action(Action::Redirect)
         .path(PathOptions::default().trailing_slash(TrailingSlash::Add));
-    let addr = echo_behind(config).await;
-    let res = get(addr, "/docs", &[]).await;
+    let server = echo_behind(config).await;
+    let res = get(&server, "/docs", &[]).await;
     assert_eq!((res.status, res.header("location")), (308, Some("/docs/")));
-    let res = get(addr, "/docs/./a//", &[]).await;
+    let res = get(&server, "/docs/./a//", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["path"], "/docs/a/");
 }
@@ -111,9 +113,9 @@ async fn normalized_path_reaches_the_route() {
     });
     let config = NormalizeConfig::default()
         .path(PathOptions::default().trailing_slash(TrailingSlash::Strip));
-    let addr = spawn(NormalizeLayer::new(config).layer(router)).await;
-    let res = get(addr, "/users//./7/", &[]).await;
+    let server = start(NormalizeLayer::new(config).layer(router)).await;
+    let res = get(&server, "/users//./7/", &[]).await;
     assert_eq!((res.status, res.body.as_str()), (200, "user 7"));
-    let res = get(addr, "/admin/../users/%37", &[]).await;
+    let res = get(&server, "/admin/../users/%37", &[]).await;
     assert_eq!((res.status, res.body.as_str()), (200, "user 7"));
 }

@@ -1,53 +1,14 @@
-//! Shared by `tests/normalize.rs` and `tests/forwarded.rs`: a server on `127.0.0.1:0` and a
-//! raw HTTP/1.1 client, so hostile request targets reach the layers byte for byte.
+//! Shared by `tests/normalize.rs` and `tests/forwarded.rs` (which also include `support`):
+//! the layers behind the real `serve`, and raw HTTP/1.1 requests so hostile request targets
+//! reach them byte for byte.
 
 #![allow(dead_code)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tollgate::ext::PeerAddr;
-use tollgate::Body;
-use tower::{Service, ServiceExt};
+use crate::support::{self, TestServer};
 
-/// Serves `svc` on a fresh local port, inserting [`PeerAddr`] as `serve` does.
-pub async fn spawn<S>(svc: S) -> SocketAddr
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                return;
-            };
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                let hyper_svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                    let mut req = req.map(Body::new);
-                    req.extensions_mut().insert(PeerAddr(peer));
-                    svc.clone().oneshot(req)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), hyper_svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
+pub use crate::support::start;
 
 /// A response as read off the wire.
 #[derive(Debug)]
@@ -71,29 +32,19 @@ impl RawResponse {
 }
 
 /// Sends `head` (request line and headers, `\r\n`-separated, without the final blank line)
-/// with `Connection: close` and reads the whole answer, within 10 seconds.
+/// with `Connection: close` and reads the whole answer (bounded by `support::TEST_TIMEOUT`).
 pub async fn raw(addr: SocketAddr, head: &str) -> RawResponse {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        let request = format!("{head}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.expect("write");
-        let mut bytes = Vec::new();
-        stream.read_to_end(&mut bytes).await.expect("read");
-        bytes
-    };
-    let bytes = tokio::time::timeout(Duration::from_secs(10), exchange)
-        .await
-        .expect("the server answers within 10 s");
-    parse(&bytes)
+    let request = format!("{head}\r\nConnection: close\r\n\r\n");
+    parse(support::raw(addr, request.as_bytes()).await.as_bytes())
 }
 
 /// `GET target` with a `Host` and extra header lines.
-pub async fn get(addr: SocketAddr, target: &str, extra: &[(&str, &str)]) -> RawResponse {
+pub async fn get(server: &TestServer, target: &str, extra: &[(&str, &str)]) -> RawResponse {
     let mut head = format!("GET {target} HTTP/1.1\r\nHost: localhost");
     for (k, v) in extra {
         head.push_str(&format!("\r\n{k}: {v}"));
     }
-    raw(addr, &head).await
+    raw(server.addr, &head).await
 }
 
 fn parse(bytes: &[u8]) -> RawResponse {
