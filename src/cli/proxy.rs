@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tollgate::body::BoxError;
+use tollgate::forwarded::{ForwardedConfig, Trust};
+use tollgate::normalize::NormalizeConfig;
 use tollgate::proxy::gateway::{self, GatewayConfig};
 use tollgate::proxy::{parse_size, Upstream};
 use tollgate::serve::{self, ServeConfig, Server};
@@ -48,8 +50,8 @@ pub struct ProxyArgs {
 
     /// Trust `X-Forwarded-*`/`Forwarded` from proxies in this network (repeatable), e.g.
     /// `10.0.0.0/8`. Without it, those headers from clients are discarded.
-    #[arg(long = "trusted-proxy", value_name = "CIDR")]
-    pub trusted_proxy: Vec<String>,
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = network)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 
     /// Terminate TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -72,6 +74,13 @@ fn name_value(text: &str) -> Result<(String, String), String> {
     Ok((name.trim().to_owned(), value.to_owned()))
 }
 
+/// A network (`10.0.0.0/8`) or one address (`192.0.2.7`).
+fn network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not a network like 10.0.0.0/8 or an address"))
+}
+
 fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
     let (prefix, dir) = text
         .split_once('=')
@@ -90,6 +99,14 @@ impl ProxyArgs {
         config.proxy.max_body = self.max_body;
         config.set_headers = self.set_header.clone();
         config.static_dirs = self.serve_dir.clone();
+        if self.normalize {
+            config.normalize = Some(NormalizeConfig::default());
+        }
+        if !self.trusted_proxy.is_empty() {
+            config.forwarded = Some(
+                ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())),
+            );
+        }
         config
     }
 

@@ -29,11 +29,14 @@ use std::path::PathBuf;
 
 use http::{Request, Response};
 use serde::Deserialize;
-use tower::util::BoxCloneService;
+use tower::util::{BoxCloneService, Either};
+use tower::ServiceBuilder;
 
 use super::{BuildError, Proxy, ProxyConfig, Upstream};
 use crate::body::Body;
 use crate::echo::EchoService;
+use crate::forwarded::{ForwardedConfig, ForwardedLayer};
+use crate::normalize::{NormalizeConfig, NormalizeLayer};
 
 /// The gateway as a service: what [`build`] returns, ready for [`serve`](crate::serve).
 pub type Gateway = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
@@ -48,6 +51,13 @@ pub struct GatewayConfig {
     pub upstream: Option<Upstream>,
     /// The proxy's options (timeouts, body limit, `Host` policy, ...).
     pub proxy: ProxyConfig,
+    /// Which proxies in front of the gateway are trusted to report the client
+    /// (`--trusted-proxy CIDR`). Default is `None`: nobody; clients' forwarded headers are
+    /// dropped.
+    pub forwarded: Option<ForwardedConfig>,
+    /// Normalize paths, hosts and queries before anything else looks at them
+    /// (`--normalize`). Default is `None`: off.
+    pub normalize: Option<NormalizeConfig>,
     /// Headers set on every request before it is passed on, as `[name, value]` pairs
     /// (`--set-header NAME=VALUE`). Default is none.
     pub set_headers: Vec<(String, String)>,
@@ -103,12 +113,18 @@ impl From<BuildError> for GatewayError {
 ///
 /// [`GatewayError`] naming the part that is wrong.
 pub fn build(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
-    let core: Gateway = match &config.upstream {
-        Some(upstream) => BoxCloneService::new(Proxy::with_config(
+    let core = match &config.upstream {
+        Some(upstream) => Either::Left(Proxy::with_config(
             upstream.clone(),
             config.proxy.clone(),
         )?),
-        None => BoxCloneService::new(EchoService::new()),
+        None => Either::Right(EchoService::new()),
     };
-    Ok(core)
+    // Either rather than a box per optional layer: a boxed service allocates its future on
+    // every request, and this stack answers every request.
+    let stack = ServiceBuilder::new()
+        .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
+        .option_layer(config.normalize.clone().map(NormalizeLayer::new))
+        .service(core);
+    Ok(BoxCloneService::new(stack))
 }

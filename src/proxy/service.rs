@@ -341,7 +341,9 @@ where
         proto: origin.public_scheme,
         host: origin.public_host.as_ref().and_then(|h| h.to_str().ok()),
         prefix: &origin.prefix,
-        trusted: client_info.is_some(),
+        // The forwarded layer always leaves a ClientInfo; an empty one means the peer was not
+        // a trusted proxy and nothing it sent was believed.
+        trusted: client_info.as_ref().is_some_and(|c| *c != ClientInfo::default()),
     };
     set_forwarded(headers, &hop_info, config.forwarded);
     if let Some(via) = &shared.via {
