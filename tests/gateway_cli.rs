@@ -2,115 +2,13 @@
 
 mod proxy_support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use proxy_support::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tollgate::Body;
-
-/// A running `tollgate` child and the address it serves on.
-struct Gateway {
-    child: Child,
-    addr: String,
-    stderr: Option<tokio::task::JoinHandle<String>>,
-}
-
-impl Gateway {
-    /// Starts `tollgate ARGS` (with `--bind 127.0.0.1:0` unless given) and waits for its
-    /// `Serving on` line.
-    async fn start(args: &[&str]) -> Gateway {
-        let mut all: Vec<&str> = args.to_vec();
-        if !args.contains(&"--bind") {
-            all.extend(["--bind", "127.0.0.1:0"]);
-        }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(&all)
-            .env_remove("RUST_LOG")
-            .env_remove("TOLLGATE_BIND")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the tollgate binary runs");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        });
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(TEST_TIMEOUT, lines.next_line())
-            .await
-            .expect("the startup line within the test timeout")
-            .expect("stdout is readable")
-            .unwrap_or_default();
-        let addr = first
-            .strip_prefix("Serving on http://")
-            .or_else(|| first.strip_prefix("Serving on https://"))
-            .unwrap_or_else(|| panic!("unexpected startup line {first:?}"))
-            .to_owned();
-        Gateway {
-            child,
-            addr,
-            stderr: Some(stderr),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The peak resident memory of the gateway process (VmHWM), in KiB.
-    fn peak_rss_kib(&self) -> u64 {
-        let pid = self.child.id().expect("the gateway runs");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM in /proc/PID/status")
-    }
-
-    /// Stops the gateway and returns what it logged.
-    async fn stop(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        match self.stderr.take() {
-            Some(task) => tokio::time::timeout(TEST_TIMEOUT, task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => String::new(),
-        }
-    }
-}
-
-/// Runs the gateway to the end and returns its stderr when it fails to start.
-async fn start_failure(args: &[&str]) -> String {
-    let out = tokio::time::timeout(
-        TEST_TIMEOUT,
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output(),
-    )
-    .await
-    .expect("tollgate exits")
-    .unwrap();
-    assert!(!out.status.success(), "tollgate should have refused to start");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 const HUNDRED_MB: u64 = 100 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
