@@ -52,7 +52,7 @@ pub enum Command {
     Echo(echo::EchoArgs),
     /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
     /// (or of the echo service when no --upstream is given), with TLS if asked.
-    Proxy(proxy::ProxyArgs),
+    Proxy(Box<proxy::ProxyArgs>),
 }
 
 /// How log lines are written.
@@ -81,7 +81,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
-            Command::Proxy(args) => proxy::run(args).await,
+            Command::Proxy(args) => proxy::run(*args).await,
         }
     })
 }

@@ -114,10 +114,7 @@ impl From<BuildError> for GatewayError {
 /// [`GatewayError`] naming the part that is wrong.
 pub fn build(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
     let core = match &config.upstream {
-        Some(upstream) => Either::Left(Proxy::with_config(
-            upstream.clone(),
-            config.proxy.clone(),
-        )?),
+        Some(upstream) => Either::Left(Proxy::with_config(upstream.clone(), config.proxy.clone())?),
         None => Either::Right(EchoService::new()),
     };
     // Either rather than a box per optional layer: a boxed service allocates its future on

@@ -19,8 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
 use tollgate::body::BoxError;
 use tollgate::ext::PeerAddr;
 use tollgate::Body;
@@ -195,10 +195,8 @@ pub async fn record(req: Request<Incoming>) -> Seen {
 }
 
 /// A hyper client (HTTP/1.1, pooled).
-pub fn client() -> hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    Body,
-> {
+pub fn client(
+) -> hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body> {
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
 }
 
@@ -324,10 +322,12 @@ pub async fn start_failure(args: &[&str]) -> String {
     .await
     .expect("tollgate exits")
     .unwrap();
-    assert!(!out.status.success(), "tollgate should have refused to start");
+    assert!(
+        !out.status.success(),
+        "tollgate should have refused to start"
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
-
 
 /// What `curl` printed and the status it reported.
 pub struct CurlOutput {
