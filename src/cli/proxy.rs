@@ -10,7 +10,7 @@ use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::normalize::NormalizeConfig;
 use tollgate::proxy::gateway::{self, GatewayConfig};
 use tollgate::proxy::{parse_size, Upstream};
-use tollgate::serve::{self, ServeConfig, Server};
+use tollgate::serve::{self, ServeConfig};
 
 /// Arguments of `tollgate proxy`.
 #[derive(Debug, Args)]
@@ -70,6 +70,11 @@ pub struct ProxyArgs {
     /// limit, bodies stream through.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
+
+    /// How many worker threads serve requests, each with its own connections, pool and
+    /// caches (as nginx's `worker_processes`). `0` means one per core.
+    #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -123,16 +128,16 @@ impl ProxyArgs {
     }
 }
 
-/// Builds the gateway and serves it until Ctrl-C or `SIGTERM`.
+/// Builds the gateway on each worker and serves it until Ctrl-C or `SIGTERM`.
 pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
     let config = args.gateway_config();
+    // Built once here so a bad configuration stops startup before anything listens.
+    drop(gateway::build(&config)?);
     warn_about(&args);
-    let service = gateway::build(&config)?;
-    Server::new(service)
-        .config(args.serve_config())
-        .run()
-        .await?;
-    Ok(())
+    serve::serve_workers(args.workers, args.serve_config(), move || {
+        Ok(gateway::build(&config)?)
+    })
+    .await
 }
 
 /// The startup warnings: an open gateway, and passwords in clear text on the network.

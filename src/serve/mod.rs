@@ -49,6 +49,7 @@ mod config;
 mod conn;
 pub mod host;
 mod io;
+mod workers;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -75,6 +76,7 @@ pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostError;
+pub use self::workers::serve_workers;
 use crate::body::{Body, BoxError};
 
 /// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
@@ -172,6 +174,8 @@ pub struct Server<S> {
     service: S,
     config: ServeConfig,
     signal: Option<Signal>,
+    /// Whether `serve` prints the `Serving on` line (all but one worker stay quiet).
+    announce: bool,
 }
 
 impl<S> std::fmt::Debug for Server<S> {
@@ -196,6 +200,7 @@ where
             service,
             config: ServeConfig::default(),
             signal: None,
+            announce: true,
         }
     }
 
@@ -211,6 +216,12 @@ where
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// Does not print the `Serving on` line (for all workers of [`serve_workers`] but one).
+    pub(crate) fn quiet(mut self) -> Self {
+        self.announce = false;
         self
     }
 
@@ -235,6 +246,7 @@ where
             service,
             config,
             signal,
+            announce,
         } = self;
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
@@ -247,8 +259,10 @@ where
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Not `println!`: a closed standard output must not panic the server.
-        let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
-        tracing::info!(%addr, "Serving on {scheme}://{addr}");
+        if announce {
+            let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
+            tracing::info!(%addr, "Serving on {scheme}://{addr}");
+        }
 
         let shared = Arc::new(Shared {
             builder: builder(&config),
