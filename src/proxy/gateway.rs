@@ -29,17 +29,17 @@ use std::path::PathBuf;
 
 use http::{Request, Response};
 use serde::Deserialize;
-use tower::util::{BoxCloneService, Either};
+use std::future::Future;
+
+use tower::util::Either;
 use tower::ServiceBuilder;
+use tower_service::Service;
 
 use super::{BuildError, Proxy, ProxyConfig, Upstream};
 use crate::body::Body;
 use crate::echo::EchoService;
 use crate::forwarded::{ForwardedConfig, ForwardedLayer};
 use crate::normalize::{NormalizeConfig, NormalizeLayer};
-
-/// The gateway as a service: what [`build`] returns, ready for [`serve`](crate::serve).
-pub type Gateway = BoxCloneService<Request<Body>, Response<Body>, Infallible>;
 
 /// Everything the gateway is made of. Every field has a default; unknown keys are errors.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -112,7 +112,23 @@ impl From<BuildError> for GatewayError {
 /// # Errors
 ///
 /// [`GatewayError`] naming the part that is wrong.
-pub fn build(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
+///
+/// The service is a concrete stack, not boxed: boxing would allocate a future per request.
+/// Box it (`tower::util::BoxCloneService::new`) where one type is needed, e.g. to swap it on
+/// reload.
+pub fn build(
+    config: &GatewayConfig,
+) -> Result<
+    impl Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Error = Infallible,
+            Future = impl Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+        > + Clone
+        + Send
+        + 'static,
+    GatewayError,
+> {
     let core = match &config.upstream {
         Some(upstream) => Either::Left(Proxy::with_config(upstream.clone(), config.proxy.clone())?),
         None => Either::Right(EchoService::new()),
@@ -123,5 +139,5 @@ pub fn build(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .service(core);
-    Ok(BoxCloneService::new(stack))
+    Ok(stack)
 }

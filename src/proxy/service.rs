@@ -393,7 +393,15 @@ where
     };
 
     let progress = Progress::new(body_empty);
-    let body = RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync();
+    let body = if body_empty {
+        // Most requests: no wrapper, and boxing a zero-sized body does not allocate.
+        drop(body);
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    } else {
+        RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync()
+    };
     parts.uri = uri;
     parts.version = if config.http2 {
         Version::HTTP_2

@@ -49,9 +49,9 @@ mod config;
 mod conn;
 pub mod host;
 mod io;
-mod workers;
 #[cfg(feature = "tls")]
 mod tls;
+mod workers;
 
 use std::future::Future;
 use std::io::Write as _;
