@@ -358,6 +358,36 @@ impl AcceptCharset {
     }
 }
 
+/// Negotiation from the request's headers (every field of each name, as one list).
+impl<B> crate::Request<B> {
+    /// The parsed `Accept` header.
+    ///
+    /// ```
+    /// use tollgate::Request;
+    /// let req = Request::from_http(Request::get("/").header("accept", "application/json").build().unwrap());
+    /// let offers = [mime::TEXT_HTML, mime::APPLICATION_JSON];
+    /// assert_eq!(req.accept().best(&offers), Some(&mime::APPLICATION_JSON));
+    /// ```
+    pub fn accept(&self) -> Accept {
+        Accept::from_headers(self.headers())
+    }
+
+    /// The parsed `Accept-Language` header.
+    pub fn accept_language(&self) -> AcceptLanguage {
+        AcceptLanguage::from_headers(self.headers())
+    }
+
+    /// The parsed `Accept-Encoding` header.
+    pub fn accept_encoding(&self) -> AcceptEncoding {
+        AcceptEncoding::from_headers(self.headers())
+    }
+
+    /// The parsed `Accept-Charset` header.
+    pub fn accept_charset(&self) -> AcceptCharset {
+        AcceptCharset::from_headers(self.headers())
+    }
+}
+
 /// The offer with the highest non-zero quality; on equal quality the one matched by the more
 /// specific range (Werkzeug's `best_match`), then the earliest.
 fn best_by<T>(offers: &[T], rank: impl Fn(&T) -> (u16, usize)) -> Option<&T> {

@@ -38,12 +38,13 @@
 use std::time::SystemTime;
 
 use http::header::{
-    HeaderName, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    LAST_MODIFIED, RANGE, TRANSFER_ENCODING,
+    HeaderName, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_LOCATION, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, LAST_MODIFIED, RANGE, TRANSFER_ENCODING,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 
+use super::cache_control::{add_vary, CacheControl};
 use super::etag::{evaluate_preconditions, if_range_holds, parse_http_date, ETag, Precondition};
 use super::range::{
     boundary, multipart_layout, parse_range, unsatisfied_content_range, ByteRange, Segment,
@@ -70,6 +71,15 @@ impl RequestHead for http::request::Parts {
 }
 
 impl<B> RequestHead for http::Request<B> {
+    fn method(&self) -> &Method {
+        self.method()
+    }
+    fn headers(&self) -> &HeaderMap {
+        self.headers()
+    }
+}
+
+impl<B> RequestHead for crate::Request<B> {
     fn method(&self) -> &Method {
         self.method()
     }
@@ -312,6 +322,81 @@ pub fn make_conditional_with(
         Ok(Shape::Segments(segments, total)) => {
             http::Response::from_parts(parts, ranged_body(body, segments, total))
         }
+    }
+}
+
+/// Validators, caching headers and conditional answers.
+impl crate::Response {
+    /// Sets `ETag`.
+    ///
+    /// ```
+    /// use tollgate::{response::ETag, Response};
+    /// let res = Response::text("hi").with_etag(ETag::weak("v1").unwrap());
+    /// assert_eq!(res.headers()["etag"], "W/\"v1\"");
+    /// ```
+    #[must_use]
+    pub fn with_etag(mut self, etag: ETag) -> Self {
+        self.headers_mut().insert(ETAG, etag.to_header_value());
+        self
+    }
+
+    /// Sets `Last-Modified` (to the second, as HTTP dates go).
+    #[must_use]
+    pub fn with_last_modified(mut self, time: SystemTime) -> Self {
+        let value = header_value(super::etag::fmt_http_date(time));
+        self.headers_mut().insert(LAST_MODIFIED, value);
+        self
+    }
+
+    /// Sets `Cache-Control`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{response::CacheControl, Response};
+    /// let res = Response::text("hi")
+    ///     .cache_control(CacheControl::new().private().max_age(Duration::from_secs(60)));
+    /// assert_eq!(res.headers()["cache-control"], "private, max-age=60");
+    /// ```
+    #[must_use]
+    pub fn cache_control(mut self, cache_control: CacheControl) -> Self {
+        let value = cache_control.to_header_value();
+        self.headers_mut().insert(CACHE_CONTROL, value);
+        self
+    }
+
+    /// Adds a request header name to `Vary` (once; `Vary: *` stays as it is).
+    ///
+    /// ```
+    /// use tollgate::Response;
+    /// let res = Response::text("hi").vary(http::header::ACCEPT_LANGUAGE).vary(http::header::ACCEPT);
+    /// assert_eq!(res.headers()["vary"], "accept-language, accept");
+    /// ```
+    #[must_use]
+    pub fn vary(mut self, name: HeaderName) -> Self {
+        add_vary(self.headers_mut(), &name);
+        self
+    }
+
+    /// Answers the request's preconditions and `Range` from this response's `ETag`,
+    /// `Last-Modified` and body: 304, 412, 206, 416, or this response (a HEAD answer without
+    /// its body). See [`make_conditional`].
+    ///
+    /// ```
+    /// use tollgate::{response::ETag, Request, Response};
+    /// let req = Request::get("/").header("if-none-match", "\"v1\"").build().unwrap();
+    /// let res = Response::text("hi").with_etag(ETag::strong("v1").unwrap()).conditional(&req);
+    /// assert_eq!(res.status(), http::StatusCode::NOT_MODIFIED);
+    /// ```
+    #[must_use]
+    pub fn conditional(self, request: &impl RequestHead) -> Self {
+        crate::Response::from_http(make_conditional(request, self.into_http()))
+    }
+
+    /// [`Response::conditional`] with a cap on the number of ranges (default
+    /// [`DEFAULT_MAX_RANGES`]); past it `Range` is ignored and the whole body goes out.
+    #[must_use]
+    pub fn conditional_with(self, request: &impl RequestHead, max_ranges: usize) -> Self {
+        crate::Response::from_http(make_conditional_with(request, self.into_http(), max_ranges))
     }
 }
 
