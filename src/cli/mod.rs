@@ -6,6 +6,7 @@
 //! arm in [`run`].
 
 mod echo;
+mod serve_dir;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
+    /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
+    /// precompressed `.br`/`.gz` siblings.
+    Serve(serve_dir::ServeDirArgs),
 }
 
 /// Where a serving subcommand listens.
@@ -57,6 +61,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
+            Command::Serve(args) => serve_dir::run(args).await,
         }
     })
 }

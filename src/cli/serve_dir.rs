@@ -49,3 +49,41 @@ pub async fn run(args: ServeDirArgs) -> Result<(), BoxError> {
     serve::bind(&args.bind.bind, service(&args)).await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> super::ServeDirArgs {
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Serve(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_to_the_current_directory_on_localhost_8000() {
+        let args = parse(&["tollgate", "serve"]);
+        assert_eq!(args.dir, std::path::Path::new("."));
+        assert_eq!(args.bind.bind, "127.0.0.1:8000");
+        assert!(!args.no_listing && !args.hidden);
+        let config = super::service(&args).config().clone();
+        assert!(config.listing && config.precompressed_br && config.precompressed_gzip);
+    }
+
+    #[test]
+    fn takes_a_directory_and_bind() {
+        let args = parse(&[
+            "tollgate",
+            "serve",
+            "/srv/www",
+            "--bind",
+            "0.0.0.0:9",
+            "--no-listing",
+        ]);
+        assert_eq!(args.dir, std::path::Path::new("/srv/www"));
+        assert_eq!(args.bind.bind, "0.0.0.0:9");
+        assert!(!super::service(&args).config().listing);
+    }
+}

@@ -9,39 +9,25 @@ use std::process::Command;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
 
-/// Serves `svc` on `127.0.0.1:0`; the server lives as long as the test's runtime.
+/// Serves `svc` with `tollgate::serve` on `127.0.0.1:0`; the server lives as long as the
+/// test's runtime.
 pub async fn spawn<S>(svc: S) -> SocketAddr
 where
     S: tower::Service<
-            http::Request<hyper::body::Incoming>,
+            http::Request<tollgate::Body>,
             Response = http::Response<tollgate::Body>,
             Error = Infallible,
         > + Clone
         + Send
         + 'static,
-    S::Future: Send,
+    S::Future: Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| svc.clone().oneshot(req));
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(tollgate::serve::Server::new(svc).serve(listener));
     addr
 }
 
