@@ -344,13 +344,13 @@ impl Inner {
         );
         let (mut parts, ()) = res.into_parts();
         let body = match shape(req, &mut parts, Some(len), self.config.max_ranges) {
-            Err(answer) => return Ok(answer),
-            Ok(Shape::Empty) => Body::empty(),
-            Ok(Shape::Full) if len == 0 => Body::empty(),
-            Ok(Shape::Full) => {
+            Shape::Answer(answer) => return Ok(answer),
+            Shape::Empty => Body::empty(),
+            Shape::Full if len == 0 => Body::empty(),
+            Shape::Full => {
                 file_body(file, vec![Segment::Span(ByteRange::new(0, len - 1))], len)
             }
-            Ok(Shape::Segments(segments, total)) => file_body(file, segments, total),
+            Shape::Segments(segments, total) => file_body(file, segments, total),
         };
         Ok(http::Response::from_parts(parts, body))
     }

@@ -166,6 +166,8 @@ pub(crate) enum Shape {
     Empty,
     /// These segments of the representation, `total` bytes in all.
     Segments(Vec<Segment>, u64),
+    /// A whole answer of its own (412, 416): send it instead.
+    Answer(http::Response<Body>),
 }
 
 /// The `ETag` and `Last-Modified` a response carries.
@@ -188,7 +190,7 @@ pub(crate) fn shape(
     parts: &mut http::response::Parts,
     len: Option<u64>,
     max_ranges: usize,
-) -> Result<Shape, http::Response<Body>> {
+) -> Shape {
     let (etag, last_modified) = validators(&parts.headers);
     let decision = decide(
         head,
@@ -213,25 +215,33 @@ pub(crate) fn shape(
             if let Some(len) = len {
                 parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
             }
-            Ok(if is_head { Shape::Empty } else { Shape::Full })
+            if is_head {
+                Shape::Empty
+            } else {
+                Shape::Full
+            }
         }
         Decision::NotModified => {
             parts.status = StatusCode::NOT_MODIFIED;
             strip_content_headers(&mut parts.headers);
-            Ok(Shape::Empty)
+            Shape::Empty
         }
-        Decision::PreconditionFailed => Err(HttpError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "a precondition of the request (If-Match, If-Unmodified-Since or If-None-Match) \
+        Decision::PreconditionFailed => Shape::Answer(
+            HttpError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "a precondition of the request (If-Match, If-Unmodified-Since or If-None-Match) \
              does not hold for the current representation",
-        )
-        .into_response_for(head.headers())),
-        Decision::Unsatisfiable(len) => Err(HttpError::new(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            format!("no requested range overlaps the {len} bytes of the representation"),
-        )
-        .with_header(CONTENT_RANGE, unsatisfied_content_range(len))
-        .into_response_for(head.headers())),
+            )
+            .into_response_for(head.headers()),
+        ),
+        Decision::Unsatisfiable(len) => Shape::Answer(
+            HttpError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                format!("no requested range overlaps the {len} bytes of the representation"),
+            )
+            .with_header(CONTENT_RANGE, unsatisfied_content_range(len))
+            .into_response_for(head.headers()),
+        ),
         Decision::Partial(ranges) => {
             let complete = len.expect("ranges are only chosen for a known length");
             parts.status = StatusCode::PARTIAL_CONTENT;
@@ -245,7 +255,7 @@ pub(crate) fn shape(
                 parts
                     .headers
                     .insert(CONTENT_LENGTH, HeaderValue::from(range.len()));
-                return Ok(Shape::Segments(vec![Segment::Span(range)], range.len()));
+                return Shape::Segments(vec![Segment::Span(range)], range.len());
             }
             let boundary = boundary();
             let content_type = parts
@@ -260,7 +270,7 @@ pub(crate) fn shape(
             parts
                 .headers
                 .insert(CONTENT_LENGTH, HeaderValue::from(total));
-            Ok(Shape::Segments(segments, total))
+            Shape::Segments(segments, total)
         }
     }
 }
@@ -316,10 +326,10 @@ pub fn make_conditional_with(
     let len = known_len(&res);
     let (mut parts, body) = res.into_parts();
     match shape(head, &mut parts, len, max_ranges) {
-        Err(answer) => answer,
-        Ok(Shape::Full) => http::Response::from_parts(parts, body),
-        Ok(Shape::Empty) => http::Response::from_parts(parts, Body::empty()),
-        Ok(Shape::Segments(segments, total)) => {
+        Shape::Answer(answer) => answer,
+        Shape::Full => http::Response::from_parts(parts, body),
+        Shape::Empty => http::Response::from_parts(parts, Body::empty()),
+        Shape::Segments(segments, total) => {
             http::Response::from_parts(parts, ranged_body(body, segments, total))
         }
     }
