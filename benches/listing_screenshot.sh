@@ -29,9 +29,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-cargo build -q --all-features --bin tollgate
-bin=$target/debug/tollgate
-
 work=$(mktemp -d)
 server=
 cleanup() {
@@ -39,6 +36,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# A private copy of the binary: a shared target directory may be rebuilt under us.
+cargo build -q --all-features --bin tollgate
+cp "$target/debug/tollgate" "$work/tollgate"
+bin=$work/tollgate
 
 site=$work/site
 mkdir -p "$site/docs/guides" "$site/images" "$site/releases" "$site/<b>not bold<i>"

@@ -57,9 +57,10 @@ th,td{padding:7px 12px;text-align:left;border-bottom:1px solid var(--line)}\
 th{font-size:13px;font-weight:600;color:var(--muted);background:var(--hover)}\
 tr:last-child td{border-bottom:0}tbody tr:hover{background:var(--hover)}\
 td.name{word-break:break-all}td.name a{color:var(--link);text-decoration:none}td.name a:hover{text-decoration:underline}\
-td.name a::before{display:inline-block;width:1.6em;content:\"\\1F4C4\"}\
-td.name a.dir::before{content:\"\\1F4C1\"}td.name a.up::before{content:\"\\21A9\"}\
-.size,.mtime{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}.size{text-align:right}\
+td.name a::before{content:\"\";display:inline-block;box-sizing:border-box;width:12px;height:15px;margin:0 11px 0 2px;vertical-align:-2px;border:1.5px solid var(--muted);border-radius:2px 5px 2px 2px}\
+td.name a.dir::before{width:16px;height:13px;margin:0 9px 0 0;background:#54aeff;border-color:#54aeff;border-radius:2px 5px 2px 2px}\
+td.name a.up::before{content:\"\\2190\";border:0;width:16px;height:auto;margin:0 9px 0 0;vertical-align:0;text-align:center;color:var(--muted)}\
+.size,.mtime{white-space:nowrap;color:var(--muted);font-variant-numeric:tabular-nums}.size{text-align:right;width:7em}.mtime{width:11em}\
 footer{margin-top:14px;font-size:13px;color:var(--muted)}";
 
 /// Renders the listing page of the directory reached by `segments` (decoded, relative to the
