@@ -1,6 +1,5 @@
 //! Streaming segments of an open file: seek to each span, read it in bounded chunks.
 
-use std::collections::VecDeque;
 use std::io::{self, SeekFrom};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -12,6 +11,7 @@ use tokio::io::AsyncSeek;
 
 use crate::body::{Body, BoxError};
 use crate::response::range::Segment;
+use crate::response::ranged::{Next, Segments};
 
 /// How much of a file is read at once: 64 KiB.
 const CHUNK: usize = 64 * 1024;
@@ -21,22 +21,20 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64) -> Body {
     Body::new(FileBody {
         file,
-        segments: segments.into(),
+        segments: Segments::new(segments, total),
         pos: 0,
         seeking: false,
         buf: BytesMut::new(),
-        remaining: total,
     })
 }
 
 struct FileBody {
     file: File,
-    segments: VecDeque<Segment>,
+    segments: Segments,
     /// The file's read position.
     pos: u64,
     seeking: bool,
     buf: BytesMut,
-    remaining: u64,
 }
 
 impl http_body::Body for FileBody {
@@ -49,15 +47,10 @@ impl http_body::Body for FileBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
-            let span = match this.segments.front_mut() {
-                None => return Poll::Ready(None),
-                Some(Segment::Literal(bytes)) => {
-                    let bytes = std::mem::take(bytes);
-                    this.segments.pop_front();
-                    this.remaining = this.remaining.saturating_sub(bytes.len() as u64);
-                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
-                }
-                Some(Segment::Span(span)) => span,
+            let span = match this.segments.next() {
+                Next::Done => return Poll::Ready(None),
+                Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                Next::Span(span) => span,
             };
             if this.pos != span.first {
                 if !this.seeking {
@@ -86,12 +79,7 @@ impl http_body::Body for FileBody {
                 .into())));
             }
             this.pos += n as u64;
-            if this.pos > span.last {
-                this.segments.pop_front();
-            } else {
-                span.first = this.pos;
-            }
-            this.remaining = this.remaining.saturating_sub(n as u64);
+            this.segments.sent_span_until(this.pos, n);
             return Poll::Ready(Some(Ok(Frame::data(this.buf.split().freeze()))));
         }
     }
@@ -101,7 +89,7 @@ impl http_body::Body for FileBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
+        self.segments.size_hint()
     }
 }
 

@@ -347,9 +347,7 @@ impl Inner {
             Shape::Answer(answer) => return Ok(answer),
             Shape::Empty => Body::empty(),
             Shape::Full if len == 0 => Body::empty(),
-            Shape::Full => {
-                file_body(file, vec![Segment::Span(ByteRange::new(0, len - 1))], len)
-            }
+            Shape::Full => file_body(file, vec![Segment::Span(ByteRange::new(0, len - 1))], len),
             Shape::Segments(segments, total) => file_body(file, segments, total),
         };
         Ok(http::Response::from_parts(parts, body))

@@ -402,7 +402,7 @@ impl crate::Response {
         crate::Response::from_http(make_conditional(request, self.into_http()))
     }
 
-    /// [`Response::conditional`] with a cap on the number of ranges (default
+    /// [`conditional`](crate::Response::conditional) with a cap on the number of ranges (default
     /// [`DEFAULT_MAX_RANGES`]); past it `Range` is ignored and the whole body goes out.
     #[must_use]
     pub fn conditional_with(self, request: &impl RequestHead, max_ranges: usize) -> Self {

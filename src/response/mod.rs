@@ -20,7 +20,7 @@ pub mod cache_control;
 pub mod conditional;
 pub mod etag;
 pub mod range;
-mod ranged;
+pub(crate) mod ranged;
 
 pub use cache_control::CacheControl;
 pub use etag::ETag;

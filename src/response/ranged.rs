@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::range::Segment;
+use super::range::{ByteRange, Segment};
 use crate::body::{Body, BoxError};
 
 /// Sends `segments` of `inner`: literals as they are, spans cut from `inner` as it streams by.
@@ -17,23 +17,82 @@ use crate::body::{Body, BoxError};
 pub(crate) fn ranged_body(inner: Body, segments: Vec<Segment>, total: u64) -> Body {
     Body::new(RangedBody {
         inner,
-        segments: segments.into(),
+        segments: Segments::new(segments, total),
         buf: Bytes::new(),
         buf_start: 0,
         read: 0,
-        remaining: total,
     })
+}
+
+/// The segments still to send and how many bytes they hold; shared by the bodies that cut
+/// spans from a stream (here) and from a file (`files`).
+#[derive(Debug)]
+pub(crate) struct Segments {
+    queue: VecDeque<Segment>,
+    remaining: u64,
+}
+
+/// What to send next.
+pub(crate) enum Next {
+    /// Everything was sent.
+    Done,
+    /// These bytes, as they are.
+    Literal(Bytes),
+    /// Bytes of the representation, from `first` on (what is left of the current span).
+    Span(ByteRange),
+}
+
+impl Segments {
+    pub(crate) fn new(segments: Vec<Segment>, total: u64) -> Self {
+        Segments {
+            queue: segments.into(),
+            remaining: total,
+        }
+    }
+
+    /// The next thing to send; a literal is taken off the queue.
+    pub(crate) fn next(&mut self) -> Next {
+        match self.queue.front_mut() {
+            None => Next::Done,
+            Some(Segment::Span(span)) => Next::Span(*span),
+            Some(Segment::Literal(bytes)) => {
+                let bytes = std::mem::take(bytes);
+                self.queue.pop_front();
+                self.remaining = self.remaining.saturating_sub(bytes.len() as u64);
+                Next::Literal(bytes)
+            }
+        }
+    }
+
+    /// Records that the current span was sent up to offset `to` (exclusive), `n` bytes.
+    pub(crate) fn sent_span_until(&mut self, to: u64, n: usize) {
+        self.remaining = self.remaining.saturating_sub(n as u64);
+        if let Some(Segment::Span(span)) = self.queue.front_mut() {
+            if to > span.last {
+                self.queue.pop_front();
+            } else {
+                span.first = to;
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub(crate) fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
 }
 
 struct RangedBody {
     inner: Body,
-    segments: VecDeque<Segment>,
+    segments: Segments,
     /// Bytes of `inner` starting at offset `buf_start`, not yet sent or skipped.
     buf: Bytes,
     buf_start: u64,
     /// How many bytes of `inner` have been read.
     read: u64,
-    remaining: u64,
 }
 
 impl http_body::Body for RangedBody {
@@ -46,15 +105,10 @@ impl http_body::Body for RangedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         loop {
-            let span = match this.segments.front_mut() {
-                None => return Poll::Ready(None),
-                Some(Segment::Literal(bytes)) => {
-                    let bytes = std::mem::take(bytes);
-                    this.segments.pop_front();
-                    this.remaining = this.remaining.saturating_sub(bytes.len() as u64);
-                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
-                }
-                Some(Segment::Span(span)) => span,
+            let span = match this.segments.next() {
+                Next::Done => return Poll::Ready(None),
+                Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                Next::Span(span) => span,
             };
             if this.buf.is_empty() {
                 match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
@@ -87,12 +141,7 @@ impl http_body::Body for RangedBody {
             let _ = this.buf.split_to(skip);
             let out = this.buf.split_to(take);
             this.buf_start = to;
-            if to > span.last {
-                this.segments.pop_front();
-            } else {
-                span.first = to;
-            }
-            this.remaining = this.remaining.saturating_sub(out.len() as u64);
+            this.segments.sent_span_until(to, out.len());
             return Poll::Ready(Some(Ok(Frame::data(out))));
         }
     }
@@ -102,14 +151,14 @@ impl http_body::Body for RangedBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact(self.remaining)
+        self.segments.size_hint()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::range::{multipart_layout, ByteRange};
+    use crate::response::range::multipart_layout;
     use futures_util::stream;
 
     fn chunked(data: &'static [u8], chunk: usize) -> Body {
