@@ -6,8 +6,8 @@
 //! arm in [`run`].
 
 mod echo;
-mod serve_dir;
 mod proxy;
+mod serve_dir;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
