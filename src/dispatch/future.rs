@@ -52,7 +52,11 @@ impl Future for ResponseFuture {
                 let res = ready!(future.as_mut().poll(cx));
                 // HEAD served by the GET service: same headers (Content-Length included), no
                 // body.
-                let res = if *strip_body { res.map(|_| Body::empty()) } else { res };
+                let res = if *strip_body {
+                    res.map(|_| Body::empty())
+                } else {
+                    res
+                };
                 Poll::Ready(Ok(res))
             }
         }

@@ -188,7 +188,10 @@ impl Endpoint {
             allow.push(method.clone());
         }
         if allow.contains(&Method::GET) && !allow.contains(&Method::HEAD) {
-            let at = allow.iter().position(|m| m == Method::GET).map_or(0, |i| i + 1);
+            let at = allow
+                .iter()
+                .position(|m| m == Method::GET)
+                .map_or(0, |i| i + 1);
             allow.insert(at, Method::HEAD);
         }
         if !allow.contains(&Method::OPTIONS) {
@@ -210,16 +213,25 @@ impl Endpoint {
 
     pub(crate) fn choose(&self, method: &Method) -> Choice<'_> {
         if let Some(route) = self.find(method) {
-            return Choice::Call { route, strip_body: false };
+            return Choice::Call {
+                route,
+                strip_body: false,
+            };
         }
         let head = *method == Method::HEAD;
         if head {
             if let Some(route) = self.find(&Method::GET) {
-                return Choice::Call { route, strip_body: true };
+                return Choice::Call {
+                    route,
+                    strip_body: true,
+                };
             }
         }
         if let Some(route) = &self.any {
-            return Choice::Call { route, strip_body: head };
+            return Choice::Call {
+                route,
+                strip_body: head,
+            };
         }
         if *method == Method::OPTIONS {
             return Choice::Options;
@@ -252,21 +264,36 @@ mod tests {
     #[test]
     fn allow_lists_head_after_get_and_options_last() {
         let ep = Endpoint::new(post(svc()).get(svc())).unwrap();
-        assert_eq!(ep.allow, [Method::POST, Method::GET, Method::HEAD, Method::OPTIONS]);
+        assert_eq!(
+            ep.allow,
+            [Method::POST, Method::GET, Method::HEAD, Method::OPTIONS]
+        );
     }
 
     #[test]
     fn explicit_head_and_options_are_not_duplicated() {
         let ep = Endpoint::new(get(svc()).head(svc()).options(svc())).unwrap();
         assert_eq!(ep.allow, [Method::GET, Method::HEAD, Method::OPTIONS]);
-        assert!(matches!(ep.choose(&Method::HEAD), Choice::Call { strip_body: false, .. }));
+        assert!(matches!(
+            ep.choose(&Method::HEAD),
+            Choice::Call {
+                strip_body: false,
+                ..
+            }
+        ));
         assert!(matches!(ep.choose(&Method::OPTIONS), Choice::Call { .. }));
     }
 
     #[test]
     fn head_uses_get_without_body() {
         let ep = Endpoint::new(get(svc())).unwrap();
-        assert!(matches!(ep.choose(&Method::HEAD), Choice::Call { strip_body: true, .. }));
+        assert!(matches!(
+            ep.choose(&Method::HEAD),
+            Choice::Call {
+                strip_body: true,
+                ..
+            }
+        ));
         assert!(matches!(ep.choose(&Method::OPTIONS), Choice::Options));
         assert!(matches!(ep.choose(&Method::POST), Choice::NotAllowed));
     }
@@ -281,6 +308,9 @@ mod tests {
 
     #[test]
     fn a_method_twice_is_refused() {
-        assert_eq!(Endpoint::new(get(svc()).get(svc())).unwrap_err(), Method::GET);
+        assert_eq!(
+            Endpoint::new(get(svc()).get(svc())).unwrap_err(),
+            Method::GET
+        );
     }
 }

@@ -103,6 +103,8 @@ mod method;
 mod path;
 mod route;
 mod service;
+#[cfg(test)]
+mod tests;
 
 pub use future::ResponseFuture;
 pub use method::{any, delete, get, head, on, options, patch, post, put, trace, MethodRouter};
@@ -301,12 +303,11 @@ impl Dispatch {
                         reason: other.to_string(),
                     },
                 })?;
-            let endpoint = Endpoint::new(methods).map_err(|method| {
-                DispatchError::DuplicateMethod {
+            let endpoint =
+                Endpoint::new(methods).map_err(|method| DispatchError::DuplicateMethod {
                     route: path.clone(),
                     method: method.to_string(),
-                }
-            })?;
+                })?;
             endpoints.push(endpoint);
         }
         let known = known_methods(endpoints.iter().flat_map(Endpoint::methods));

@@ -20,7 +20,9 @@ pub(crate) fn check_mount(prefix: &str) -> Result<(), &'static str> {
     if prefix.contains(['{', '}']) {
         return Err("a mount prefix is fixed text; parameters belong in routes");
     }
-    if prefix.contains("//") || prefix.contains(['?', '#']) || prefix.parse::<PathAndQuery>().is_err()
+    if prefix.contains("//")
+        || prefix.contains(['?', '#'])
+        || prefix.parse::<PathAndQuery>().is_err()
     {
         return Err("a mount prefix is a plain path: no empty segment, query or fragment");
     }

@@ -106,7 +106,10 @@ impl Table {
                 None => {
                     let path = req.uri().path();
                     let shown = path.get(..MAX_PATH_IN_MESSAGE).unwrap_or(path);
-                    self.answer(&req, HttpError::not_found(format!("no route for `{shown}`")))
+                    self.answer(
+                        &req,
+                        HttpError::not_found(format!("no route for `{shown}`")),
+                    )
                 }
             },
         }
@@ -144,9 +147,7 @@ impl Table {
             }
             Choice::Options => ResponseFuture::answer(options_answer(&endpoint.allow)),
             Choice::NotAllowed if !self.known.contains(req.method()) => self.not_implemented(&req),
-            Choice::NotAllowed => {
-                self.answer(&req, HttpError::method_not_allowed(&endpoint.allow))
-            }
+            Choice::NotAllowed => self.answer(&req, HttpError::method_not_allowed(&endpoint.allow)),
         }
     }
 
@@ -163,7 +164,11 @@ impl Table {
 }
 
 fn allow_value(methods: &[Method]) -> HeaderValue {
-    let list = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    let list = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     // Methods are tokens, so the list is a valid value.
     HeaderValue::from_str(&list).unwrap_or_else(|_| HeaderValue::from_static("OPTIONS"))
 }
