@@ -122,7 +122,7 @@ async fn request_id_is_visible_to_both_sides() {
         .expect("a response id")
         .to_owned();
     assert_eq!(sent.len(), 36);
-    assert_eq!(res.echoed("x-request-id"), [sent.clone()]);
+    assert_eq!(res.echoed("x-request-id"), std::slice::from_ref(&sent));
     assert_eq!(res.echoed("x-trace"), [format!("id={sent}")]);
 
     let res = get(addr, "/", &[("x-request-id", "abc-123")]).await;

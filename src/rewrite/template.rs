@@ -324,10 +324,12 @@ mod tests {
     #[test]
     fn client_info_wins_for_host_scheme_and_client_addr() {
         let mut req = request();
-        let mut info = ClientInfo::default();
-        info.addr = Some("203.0.113.9".parse().unwrap());
-        info.scheme = Some("https".into());
-        info.host = Some("public.example".into());
+        let info = ClientInfo {
+            addr: Some("203.0.113.9".parse().unwrap()),
+            scheme: Some("https".into()),
+            host: Some("public.example".into()),
+            ..ClientInfo::default()
+        };
         req.extensions_mut().insert(info);
         let v = render("{scheme}://{host} {client_addr} {peer_addr}", &req).unwrap();
         assert_eq!(v, "https://public.example 203.0.113.9 10.0.0.7");
