@@ -1,12 +1,8 @@
 //! [`MethodRouter`]: the services of one path, by method.
 
-use std::convert::Infallible;
-
-use bytes::Bytes;
 use http::Method;
 
-use super::route::Route;
-use crate::body::{Body, BoxError};
+use super::route::{IntoRoute, Route};
 
 /// The services answering one path, by method: `get(list).post(create)`.
 ///
@@ -14,9 +10,8 @@ use crate::body::{Body, BoxError};
 /// `OPTIONS` is answered with `Allow` unless an `OPTIONS` service is set; [`any`] takes every
 /// method no other service took.
 ///
-/// A service here is any `Clone + Send + Sync` tower service of `http::Request<tollgate::Body>`
-/// whose error is `Infallible` (a handler, the proxy, the file server, another dispatcher,
-/// `tower::util::BoxCloneSyncService`), with any response body.
+/// A service here is anything [`IntoRoute`]: a `Clone + Send + Sync` tower service of
+/// `http::Request<tollgate::Body>` whose error is `Infallible`, with any response body.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct MethodRouter {
@@ -29,14 +24,7 @@ macro_rules! method_fns {
         impl MethodRouter {
             $(
                 $(#[$doc])*
-                pub fn $name<S, ResBody>(self, svc: S) -> Self
-                where
-                    S: tower_service::Service<http::Request<Body>, Response = http::Response<ResBody>, Error = Infallible>
-                        + Clone + Send + Sync + 'static,
-                    S::Future: Send + 'static,
-                    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-                    ResBody::Error: Into<BoxError>,
-                {
+                pub fn $name(self, svc: impl IntoRoute) -> Self {
                     self.on(Method::$method, svc)
                 }
             )*
@@ -44,14 +32,7 @@ macro_rules! method_fns {
 
         $(
             $(#[$doc])*
-            pub fn $name<S, ResBody>(svc: S) -> MethodRouter
-            where
-                S: tower_service::Service<http::Request<Body>, Response = http::Response<ResBody>, Error = Infallible>
-                    + Clone + Send + Sync + 'static,
-                S::Future: Send + 'static,
-                ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-                ResBody::Error: Into<BoxError>,
-            {
+            pub fn $name(svc: impl IntoRoute) -> MethodRouter {
                 MethodRouter::new().on(Method::$method, svc)
             }
         )*
@@ -84,77 +65,25 @@ impl MethodRouter {
     }
 
     /// Routes `method` to `svc`; any method, including extension methods like `PURGE`.
-    pub fn on<S, ResBody>(mut self, method: Method, svc: S) -> Self
-    where
-        S: tower_service::Service<
-                http::Request<Body>,
-                Response = http::Response<ResBody>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        self.methods.push((method, Route::new(svc)));
+    pub fn on(mut self, method: Method, svc: impl IntoRoute) -> Self {
+        self.methods.push((method, svc.into_route()));
         self
     }
 
     /// Routes every method no other service of this path takes to `svc`: no 405, no 501.
-    pub fn any<S, ResBody>(mut self, svc: S) -> Self
-    where
-        S: tower_service::Service<
-                http::Request<Body>,
-                Response = http::Response<ResBody>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        self.any = Some(Route::new(svc));
+    pub fn any(mut self, svc: impl IntoRoute) -> Self {
+        self.any = Some(svc.into_route());
         self
     }
 }
 
 /// Routes `method` to `svc`; see [`MethodRouter::on`].
-pub fn on<S, ResBody>(method: Method, svc: S) -> MethodRouter
-where
-    S: tower_service::Service<
-            http::Request<Body>,
-            Response = http::Response<ResBody>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    ResBody::Error: Into<BoxError>,
-{
+pub fn on(method: Method, svc: impl IntoRoute) -> MethodRouter {
     MethodRouter::new().on(method, svc)
 }
 
 /// Routes every method to `svc`; see [`MethodRouter::any`].
-pub fn any<S, ResBody>(svc: S) -> MethodRouter
-where
-    S: tower_service::Service<
-            http::Request<Body>,
-            Response = http::Response<ResBody>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    ResBody::Error: Into<BoxError>,
-{
+pub fn any(svc: impl IntoRoute) -> MethodRouter {
     MethodRouter::new().any(svc)
 }
 
@@ -247,6 +176,8 @@ impl Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::Body;
+    use std::convert::Infallible;
 
     fn svc() -> impl tower_service::Service<
         http::Request<Body>,

@@ -90,10 +90,8 @@
 //! # }
 //! ```
 
-use std::convert::Infallible;
 use std::fmt;
 
-use bytes::Bytes;
 use http::Method;
 use serde::Deserialize;
 
@@ -108,12 +106,11 @@ mod tests;
 
 pub use future::ResponseFuture;
 pub use method::{any, delete, get, head, on, options, patch, post, put, trace, MethodRouter};
+pub use route::{IntoRoute, Route};
 pub use service::Dispatcher;
 
-use crate::body::{Body, BoxError};
 use host::HostPattern;
 use method::Endpoint;
-use route::Route;
 use service::{known_methods, Table};
 
 /// What a request for a bare mount prefix (`/api` for a mount at `/api`) gets.
@@ -158,61 +155,22 @@ impl Dispatch {
     /// Mounts `svc` at `prefix` (`/api`: no trailing slash, no parameters): it gets every path
     /// under the prefix, with the prefix stripped and recorded in
     /// [`MountPrefix`](crate::ext::MountPrefix).
-    pub fn mount<S, ResBody>(mut self, prefix: impl Into<String>, svc: S) -> Self
-    where
-        S: tower_service::Service<
-                http::Request<Body>,
-                Response = http::Response<ResBody>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        self.mounts.push((prefix.into(), Route::new(svc)));
+    pub fn mount(mut self, prefix: impl Into<String>, svc: impl IntoRoute) -> Self {
+        self.mounts.push((prefix.into(), svc.into_route()));
         self
     }
 
     /// Sends every request for `pattern` (`example.com` or `*.example.com`) to `svc`, before
     /// any mount or route. Use another [`Dispatcher`] as `svc` for per-host routes.
-    pub fn host<S, ResBody>(mut self, pattern: impl Into<String>, svc: S) -> Self
-    where
-        S: tower_service::Service<
-                http::Request<Body>,
-                Response = http::Response<ResBody>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        self.hosts.push((pattern.into(), Route::new(svc)));
+    pub fn host(mut self, pattern: impl Into<String>, svc: impl IntoRoute) -> Self {
+        self.hosts.push((pattern.into(), svc.into_route()));
         self
     }
 
     /// Sends requests no host, mount or route matched to `svc` instead of answering 404/501.
     /// A path that matches a route with another method is still a 405.
-    pub fn fallback<S, ResBody>(mut self, svc: S) -> Self
-    where
-        S: tower_service::Service<
-                http::Request<Body>,
-                Response = http::Response<ResBody>,
-                Error = Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        ResBody::Error: Into<BoxError>,
-    {
-        self.fallback = Some(Route::new(svc));
+    pub fn fallback(mut self, svc: impl IntoRoute) -> Self {
+        self.fallback = Some(svc.into_route());
         self
     }
 
