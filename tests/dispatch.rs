@@ -3,9 +3,11 @@
 #![cfg(feature = "layers")]
 
 mod layers_tcp;
+mod support;
 
 use http::Method;
-use layers_tcp::{get, send, start};
+use layers_tcp::{get, send};
+use support::start;
 use tollgate::dispatch::{get as on_get, Dispatch, MountSlash};
 use tollgate::echo::EchoService;
 use tollgate::{handler, Request, Response};
@@ -30,8 +32,8 @@ fn app() -> tollgate::dispatch::Dispatcher {
 
 #[tokio::test]
 async fn mount_strips_the_prefix_and_echo_shows_it() {
-    let addr = start(app()).await;
-    let echo = get(addr, "/api/users/7?x=1", &[]).await.json();
+    let server = start(app()).await;
+    let echo = get(&server, "/api/users/7?x=1", &[]).await.json();
     assert_eq!(echo["target"], "/users/7?x=1");
     assert_eq!(echo["script_name"], "/api");
     assert_eq!(
@@ -44,8 +46,8 @@ async fn mount_strips_the_prefix_and_echo_shows_it() {
 
 #[tokio::test]
 async fn nested_mounts_accumulate_over_tcp() {
-    let addr = start(app()).await;
-    let echo = get(addr, "/v1/echo/deep/path", &[]).await.json();
+    let server = start(app()).await;
+    let echo = get(&server, "/v1/echo/deep/path", &[]).await.json();
     assert_eq!(echo["target"], "/deep/path");
     assert_eq!(echo["script_name"], "/v1/echo");
 }
@@ -54,48 +56,48 @@ async fn nested_mounts_accumulate_over_tcp() {
 async fn slash_semantics_of_a_mount() {
     // axum#2267: `/api/` and `/api` both reach the mounted service's `/`: the first directly,
     // the second through a relative 308 (or directly with MountSlash::Serve).
-    let addr = start(app()).await;
-    let echo = get(addr, "/api/", &[]).await.json();
+    let server = start(app()).await;
+    let echo = get(&server, "/api/", &[]).await.json();
     assert_eq!(echo["target"], "/");
-    let res = get(addr, "/api?q=1", &[]).await;
+    let res = get(&server, "/api?q=1", &[]).await;
     assert_eq!(res.status, 308);
     assert_eq!(res.header("location"), Some("./api/?q=1"));
-    assert_eq!(get(addr, "/apix", &[]).await.status, 404);
+    assert_eq!(get(&server, "/apix", &[]).await.status, 404);
 
     let serve = Dispatch::new()
         .mount("/api", EchoService::new())
         .mount_slash(MountSlash::Serve)
         .build()
         .unwrap();
-    let addr = start(serve).await;
-    let echo = get(addr, "/api?q=1", &[]).await.json();
+    let server = start(serve).await;
+    let echo = get(&server, "/api?q=1", &[]).await.json();
     assert_eq!(echo["target"], "/?q=1");
     assert_eq!(echo["script_name"], "/api");
 }
 
 #[tokio::test]
 async fn route_parameters_reach_the_handler() {
-    let addr = start(app()).await;
-    let res = get(addr, "/v1/users/ada%20l", &[]).await;
+    let server = start(app()).await;
+    let res = get(&server, "/v1/users/ada%20l", &[]).await;
     assert_eq!(res.body, "user ada l");
 }
 
 #[tokio::test]
 async fn answers_404_405_501_head_options() {
-    let addr = start(app()).await;
-    let res = get(addr, "/nope", &[("accept", "application/json")]).await;
+    let server = start(app()).await;
+    let res = get(&server, "/nope", &[("accept", "application/json")]).await;
     assert_eq!(res.status, 404);
     assert_eq!(res.json()["status"], 404);
 
-    let res = send(addr, Method::DELETE, "/time", &[]).await;
+    let res = send(&server, Method::DELETE, "/time", &[]).await;
     assert_eq!(res.status, 405);
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
 
     let brew = Method::from_bytes(b"BREW").unwrap();
-    assert_eq!(send(addr, brew, "/time", &[]).await.status, 501);
+    assert_eq!(send(&server, brew, "/time", &[]).await.status, 501);
 
-    let head = send(addr, Method::HEAD, "/time", &[]).await;
-    let get_res = get(addr, "/time", &[]).await;
+    let head = send(&server, Method::HEAD, "/time", &[]).await;
+    let get_res = get(&server, "/time", &[]).await;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(
@@ -103,18 +105,18 @@ async fn answers_404_405_501_head_options() {
         get_res.header("content-length")
     );
 
-    let res = send(addr, Method::OPTIONS, "/time", &[]).await;
+    let res = send(&server, Method::OPTIONS, "/time", &[]).await;
     assert_eq!(res.status, 204);
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
 }
 
 #[tokio::test]
 async fn host_routes_take_the_whole_request() {
-    let addr = start(app()).await;
-    let echo = get(addr, "/time", &[("host", "svc.internal.test:8080")])
+    let server = start(app()).await;
+    let echo = get(&server, "/time", &[("host", "svc.internal.test:8080")])
         .await
         .json();
     assert_eq!(echo["target"], "/time");
-    let res = get(addr, "/time", &[("host", "internal.test")]).await;
+    let res = get(&server, "/time", &[("host", "internal.test")]).await;
     assert_eq!(res.body, "user ?");
 }
