@@ -35,7 +35,7 @@ where
         let this = self.project();
         let mut res = ready!(this.inner.poll(cx))?;
         if let Some((rules, pending)) = this.state.take() {
-            rules.on_response(res.headers_mut(), pending);
+            rules.on_response(&mut res, pending);
         }
         Poll::Ready(Ok(res))
     }

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderName, HeaderValue};
 use tower_layer::Layer;
 
 use super::request_id::RequestIdRule;
 use super::rules::{CompiledRule, RulePosition, Slot};
 use super::template::Ctx;
 use super::{Rewrite, RewriteConfig, RewriteError};
+use crate::ext::RequestId;
 
 /// A [`Layer`] applying a [`RewriteConfig`]'s rules; see the [module docs](super).
 #[derive(Debug, Clone)]
@@ -52,7 +53,8 @@ pub(crate) struct Rules {
 /// What the response side needs from the request side.
 #[derive(Debug)]
 pub(crate) struct Pending {
-    request_id: Option<HeaderValue>,
+    /// The request id, and whether the response header carries it.
+    request_id: Option<(HeaderValue, RequestId, bool)>,
     /// One slot per response rule, or empty when no response rule needs the request.
     slots: Vec<Slot>,
 }
@@ -109,14 +111,13 @@ impl Rules {
     /// Runs the request side; returns what the response side needs, if anything.
     pub(crate) fn on_request<B>(&self, req: &mut http::Request<B>) -> Option<Pending> {
         let request_id = self.request_id.as_ref().map(|rule| {
-            let id = rule.on_request(req);
-            (rule.response, id)
+            let (value, id) = rule.on_request(req);
+            (value, id, rule.response)
         });
         for rule in &self.request {
             let slot = rule.prepare(&Ctx::of(req));
             rule.apply(req.headers_mut(), slot);
         }
-        let request_id = request_id.and_then(|(send, id)| send.then_some(id));
         if self.response.is_empty() && request_id.is_none() {
             return None;
         }
@@ -132,11 +133,16 @@ impl Rules {
         Some(Pending { request_id, slots })
     }
 
-    /// Runs the response side.
-    pub(crate) fn on_response(&self, headers: &mut HeaderMap, pending: Pending) {
-        if let (Some(rule), Some(id)) = (&self.request_id, pending.request_id) {
-            headers.insert(&rule.header, id);
+    /// Runs the response side. The request id also goes into the response's extensions, so
+    /// whatever wraps the stack (the access log) sees it without the request.
+    pub(crate) fn on_response<B>(&self, res: &mut http::Response<B>, pending: Pending) {
+        if let (Some(rule), Some((value, id, send))) = (&self.request_id, pending.request_id) {
+            res.extensions_mut().insert(id);
+            if send {
+                res.headers_mut().insert(&rule.header, value);
+            }
         }
+        let headers = res.headers_mut();
         if pending.slots.is_empty() {
             for rule in &self.response {
                 rule.apply(headers, Slot::Run);

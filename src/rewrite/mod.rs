@@ -22,7 +22,8 @@
 //!   character is not emitted; the rule is skipped with a warning and the request goes on.
 //! - **Request id** ([`RequestIdConfig`]): keep a valid incoming `X-Request-Id` or make a UUID
 //!   v4; it goes to the inner service (request header), to the client (response header), and
-//!   into [`RequestId`](crate::ext::RequestId) for the access log. It is decided before the
+//!   into [`RequestId`](crate::ext::RequestId) in the request's extensions and the
+//!   response's (where the access log, outside the stack, finds it). It is decided before the
 //!   request rules run, so `{request_id}` works in them.
 //! - **Presets** ([`presets`]): hide `Server`/`X-Powered-By`, add security headers.
 //!
@@ -526,6 +527,25 @@ mod tests {
         let bad = r#"{"request": [{"set": "X-A", "valeu": "x"}]}"#;
         assert!(serde_json::from_str::<RewriteConfig>(bad).is_err());
         assert!(serde_json::from_str::<RewriteConfig>(r#"{"rules": []}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn request_id_reaches_the_response_extensions_for_the_access_log() {
+        use tower::{Layer, ServiceExt};
+        let config = RewriteConfig::new().request_id(RequestIdConfig::default().response(false));
+        let svc = RewriteLayer::new(&config).unwrap().layer(tower::service_fn(
+            |req: http::Request<()>| async move {
+                let id = req.extensions().get::<crate::ext::RequestId>().cloned();
+                Ok::<_, std::convert::Infallible>(http::Response::new(id))
+            },
+        ));
+        let res = svc.oneshot(http::Request::new(())).await.unwrap();
+        let seen_inside = res.body().clone().expect("the inner service saw the id");
+        assert_eq!(
+            res.extensions().get::<crate::ext::RequestId>(),
+            Some(&seen_inside)
+        );
+        assert!(res.headers().get("x-request-id").is_none());
     }
 
     #[test]

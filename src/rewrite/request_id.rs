@@ -41,23 +41,24 @@ impl RequestIdRule {
     /// Decides the id for this request: one an outer layer already chose (in extensions), the
     /// valid incoming header when trusted, or a new one. Writes it to the request header and
     /// extensions; returns it for the response.
-    pub(crate) fn on_request<B>(&self, req: &mut http::Request<B>) -> HeaderValue {
-        let chosen = req
-            .extensions()
-            .get::<RequestId>()
-            .and_then(|RequestId(id)| HeaderValue::from_str(id).ok());
-        let value = match chosen {
-            Some(value) => value,
+    pub(crate) fn on_request<B>(&self, req: &mut http::Request<B>) -> (HeaderValue, RequestId) {
+        let chosen = req.extensions().get::<RequestId>().and_then(|id| {
+            HeaderValue::from_str(&id.0)
+                .ok()
+                .map(|value| (value, id.clone()))
+        });
+        let (value, id) = match chosen {
+            Some(chosen) => chosen,
             None => {
                 let value = self.incoming_or_new(req.headers());
                 // Valid ids and UUIDs are ASCII, so `to_str` succeeds.
-                let text = value.to_str().unwrap_or_default();
-                req.extensions_mut().insert(RequestId(Arc::from(text)));
-                value
+                let id = RequestId(Arc::from(value.to_str().unwrap_or_default()));
+                req.extensions_mut().insert(id.clone());
+                (value, id)
             }
         };
         req.headers_mut().insert(&self.header, value.clone());
-        value
+        (value, id)
     }
 
     fn incoming_or_new(&self, headers: &HeaderMap) -> HeaderValue {
@@ -94,7 +95,7 @@ mod tests {
     #[test]
     fn keeps_a_valid_incoming_id() {
         let mut req = with_id("01ARZ3NDEKTSV4RRFFQ69G5FAV");
-        let id = rule().on_request(&mut req);
+        let (id, _) = rule().on_request(&mut req);
         assert_eq!(id, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
         let ext = req.extensions().get::<RequestId>().unwrap();
         assert_eq!(&*ext.0, "01ARZ3NDEKTSV4RRFFQ69G5FAV");
@@ -104,7 +105,7 @@ mod tests {
     fn replaces_an_invalid_incoming_id() {
         for bad in ["", "has space", "a,b", "\"q\"", &"x".repeat(129)] {
             let mut req = with_id(bad);
-            let id = rule().on_request(&mut req);
+            let (id, _) = rule().on_request(&mut req);
             assert_ne!(id, bad);
             assert_eq!(id.len(), 36, "{bad:?} -> {id:?}");
             assert_eq!(req.headers()["x-request-id"], id);
@@ -117,14 +118,14 @@ mod tests {
             trust_incoming: false,
             ..rule()
         };
-        assert_ne!(rule.on_request(&mut with_id("abc")), "abc");
+        assert_ne!(rule.on_request(&mut with_id("abc")).0, "abc");
     }
 
     #[test]
     fn an_outer_layers_id_wins() {
         let mut req = with_id("incoming");
         req.extensions_mut().insert(RequestId(Arc::from("outer")));
-        assert_eq!(rule().on_request(&mut req), "outer");
+        assert_eq!(rule().on_request(&mut req).0, "outer");
         assert_eq!(req.headers()["x-request-id"], "outer");
     }
 
