@@ -1,8 +1,6 @@
 //! The pure path work of dispatch: checking route and mount paths, matching and stripping a
 //! mount prefix, decoding route parameters.
 
-use std::borrow::Cow;
-
 use http::uri::{PathAndQuery, Uri};
 
 /// Checks a mount prefix: starts with `/`, is not `/`, has no trailing slash, no `{` pattern,
@@ -51,15 +49,20 @@ pub(crate) fn strip_prefix(uri: &Uri, prefix_len: usize) -> Option<Uri> {
     let path = uri.path();
     let rest = path.get(prefix_len..)?;
     let rest = if rest.is_empty() { "/" } else { rest };
-    let path_and_query = match uri.query() {
-        Some(query) => Cow::Owned(format!("{rest}?{query}")),
-        None => Cow::Borrowed(rest),
-    };
+    let query = uri.query();
+    let mut buf = bytes::BytesMut::with_capacity(rest.len() + query.map_or(0, |q| q.len() + 1));
+    buf.extend_from_slice(rest.as_bytes());
+    if let Some(query) = query {
+        buf.extend_from_slice(b"?");
+        buf.extend_from_slice(query.as_bytes());
+    }
+    let path_and_query = PathAndQuery::from_maybe_shared(buf.freeze()).ok()?;
+    if uri.scheme().is_none() && uri.authority().is_none() {
+        // Origin-form, the usual HTTP/1.1 case: no parts to carry over.
+        return Some(Uri::from(path_and_query));
+    }
     let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(
-        PathAndQuery::from_maybe_shared(bytes::Bytes::copy_from_slice(path_and_query.as_bytes()))
-            .ok()?,
-    );
+    parts.path_and_query = Some(path_and_query);
     Uri::from_parts(parts).ok()
 }
 

@@ -529,6 +529,43 @@ mod tests {
         assert!(serde_json::from_str::<RewriteConfig>(r#"{"rules": []}"#).is_err());
     }
 
+    #[cfg(feature = "cli")]
+    #[test]
+    fn the_documented_toml_loads() {
+        #[derive(Deserialize)]
+        struct Gateway {
+            rewrite: RewriteConfig,
+        }
+        let text = r#"
+            [rewrite]
+            presets = ["hide_server", "security_headers"]
+            request_id = { header = "X-Correlation-Id", trust_incoming = false }
+
+            [[rewrite.request]]
+            remove_prefix = "X-Internal-"
+
+            [[rewrite.request]]
+            set = "X-Real-IP"
+            value = "{client_addr}"
+
+            [[rewrite.response]]
+            set = "Cache-Control"
+            value = "no-store"
+            when = { path_prefix = "/api", methods = ["GET", "HEAD"] }
+        "#;
+        let config = toml::from_str::<Gateway>(text).unwrap().rewrite;
+        assert_eq!(config.request.len(), 2);
+        assert_eq!(
+            config.response[0],
+            Rule::set("Cache-Control", "no-store")
+                .when_path_prefix("/api")
+                .when_method("GET")
+                .when_method("HEAD")
+        );
+        assert!(!config.request_id.as_ref().unwrap().trust_incoming);
+        assert!(RewriteLayer::new(&config).is_ok());
+    }
+
     #[tokio::test]
     async fn request_id_reaches_the_response_extensions_for_the_access_log() {
         use tower::{Layer, ServiceExt};

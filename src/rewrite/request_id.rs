@@ -24,8 +24,11 @@ pub fn is_valid_request_id(id: &[u8]) -> bool {
 
 /// A new random id: a lowercase hyphenated UUID v4.
 pub fn new_request_id() -> HeaderValue {
+    // The thread's CSPRNG (ChaCha, reseeded from the OS) rather than `Uuid::new_v4`, which asks
+    // the OS for every id: one system call per request was most of this layer's cost.
+    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
     let mut buf = uuid::Uuid::encode_buffer();
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    let text = uuid.hyphenated().encode_lower(&mut buf);
     HeaderValue::from_str(text).expect("a hyphenated UUID is a valid header value")
 }
 
