@@ -120,3 +120,35 @@ async fn host_routes_take_the_whole_request() {
     let res = get(&server, "/time", &[("host", "internal.test")]).await;
     assert_eq!(res.body, "user ?");
 }
+
+/// axum#1978: a `NormalizePathLayer` added with `Router::layer` runs after routing and does
+/// nothing. Here the normalize layer wraps the dispatcher, so routing sees the normalized path.
+#[tokio::test]
+async fn a_normalized_path_reaches_the_right_route() {
+    use tollgate::normalize::{NormalizeConfig, NormalizeLayer, PathOptions, TrailingSlash};
+    use tower::Layer;
+
+    let config = NormalizeConfig::default()
+        .path(PathOptions::default().trailing_slash(TrailingSlash::Strip));
+    let server = start(NormalizeLayer::new(config).layer(app())).await;
+    for target in [
+        "/v1/users/7/",
+        "/v1/./users/7",
+        "/v1//users/x/../7",
+        "/v1/users/%37",
+    ] {
+        let res = get(&server, target, &[]).await;
+        assert_eq!(res.status, 200, "{target}");
+        assert_eq!(res.body, "user 7", "{target}");
+    }
+    let echo = get(&server, "/api/a/./b//c/", &[]).await.json();
+    assert_eq!(echo["target"], "/a/b/c");
+    assert_eq!(echo["script_name"], "/api");
+    // What normalization refuses never reaches a route.
+    assert_eq!(
+        get(&server, "/v1/users/%2e%2e/%2e%2e/%2e%2e/x", &[])
+            .await
+            .status,
+        400
+    );
+}
