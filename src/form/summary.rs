@@ -1,0 +1,130 @@
+//! [`FormSummary`]: what `tollgate echo` reports about a multipart body, read in one pass with
+//! nothing written to disk.
+
+use bytes::Bytes;
+use http::header::HeaderValue;
+use serde::ser::{Serialize, SerializeTuple, Serializer};
+use sha2::{Digest, Sha256};
+
+use super::data::{next_named_field, read_text, MemoryBudget};
+use super::{FormLimits, Multipart, MultipartError};
+use crate::body::BoxError;
+use crate::multimap::MultiMap;
+
+/// A multipart body summed up: its text fields, and each file's name, type, size and SHA-256.
+///
+/// Files are hashed as they stream by and never stored, so memory stays bounded by the text
+/// fields (`max_memory`) whatever the files' sizes.
+///
+/// ```
+/// use tollgate::form::{FormLimits, FormSummary};
+/// use http::HeaderValue;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tollgate::form::MultipartError> {
+/// let body = "--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nhi\r\n\
+///             --b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\
+///             Content-Type: text/plain\r\n\r\nabc\r\n--b--\r\n";
+/// let ct = HeaderValue::from_static("multipart/form-data; boundary=b");
+/// let summary = FormSummary::read(&ct, tollgate::Body::from(body), &FormLimits::default()).await?;
+/// assert_eq!(
+///     serde_json::to_value(&summary).unwrap(),
+///     serde_json::json!({
+///         "form": [["t", "hi"]],
+///         "files": [["f", "a.txt", "text/plain", 3,
+///                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"]],
+///     })
+/// );
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct FormSummary {
+    /// The text fields, serialized as `[[name, value], ...]`.
+    pub form: MultiMap,
+    /// The files, in order.
+    pub files: Vec<FileSummary>,
+}
+
+/// One uploaded file, serialized as `[field, filename, content_type, size, sha256]`
+/// (`content_type` is `null` when the part had none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileSummary {
+    /// The field's name.
+    pub field: String,
+    /// The file name as the client sent it.
+    pub file_name: String,
+    /// The part's `Content-Type`, as sent.
+    pub content_type: Option<String>,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+impl Serialize for FileSummary {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut t = serializer.serialize_tuple(5)?;
+        t.serialize_element(&self.field)?;
+        t.serialize_element(&self.file_name)?;
+        t.serialize_element(&self.content_type)?;
+        t.serialize_element(&self.size)?;
+        t.serialize_element(&self.sha256)?;
+        t.end()
+    }
+}
+
+impl FormSummary {
+    /// Reads a whole `multipart/form-data` body under `limits` (`max_memory` bounds the text
+    /// fields; `spool_threshold` and `spool_dir` are not used: nothing is stored).
+    ///
+    /// # Errors
+    ///
+    /// As [`FormData::read`](super::FormData::read).
+    pub async fn read<B>(
+        content_type: &HeaderValue,
+        body: B,
+        limits: &FormLimits,
+    ) -> Result<Self, MultipartError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError> + 'static,
+    {
+        let mut multipart = Multipart::new(content_type, body, limits)?;
+        let mut summary = FormSummary::default();
+        let mut memory = MemoryBudget::new(limits.max_memory);
+        while let Some((name, mut field)) = next_named_field(&mut multipart).await? {
+            let Some(file_name) = field.file_name().map(str::to_owned) else {
+                let text = read_text(&mut field, &mut memory).await?;
+                summary.form.append(name, text);
+                continue;
+            };
+            let content_type = field
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = field.chunk().await? {
+                size += chunk.len() as u64;
+                hasher.update(&chunk);
+            }
+            summary.files.push(FileSummary {
+                field: name,
+                file_name,
+                content_type,
+                size,
+                sha256: hex(&hasher.finalize()),
+            });
+        }
+        Ok(summary)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
