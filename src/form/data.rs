@@ -31,7 +31,7 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tollgate::form::MultipartError> {
 /// let body = "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nHoliday\r\n\
 ///             --XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"../фото.jpg\"\r\n\
-///             Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff\r\n--XyZ--\r\n";
+///             Content-Type: image/jpeg\r\n\r\nJFIF..\r\n--XyZ--\r\n";
 /// let content_type = HeaderValue::from_static("multipart/form-data; boundary=XyZ");
 /// let form = FormData::read(&content_type, tollgate::Body::from(body), &FormLimits::default()).await?;
 /// assert_eq!(form.fields.get("title"), Some("Holiday"));
@@ -70,8 +70,8 @@ impl FormData {
         Self::from_multipart(multipart, limits).await
     }
 
-    /// Reads the rest of a [`Multipart`] reader; `limits` gives `max_memory`,
-    /// `spool_threshold` and `spool_dir`.
+    /// Reads the rest of a [`Multipart`] reader, then [drains](Multipart::drain) the body;
+    /// `limits` gives `max_memory`, `spool_threshold` and `spool_dir`.
     ///
     /// # Errors
     ///
@@ -103,6 +103,7 @@ impl FormData {
                 }
             }
         }
+        multipart.drain().await?;
         Ok(form)
     }
 }

@@ -32,7 +32,8 @@
 //! assert_eq!(form.fields.get("note"), Some("hello"));
 //! let doc = form.files.remove("doc").pop().unwrap();
 //! assert_eq!(doc.safe_filename(), "cv.pdf");
-//! doc.persist(dir.path().join(doc.safe_filename())).await.map_err(tollgate::HttpError::internal)?;
+//! let name = doc.safe_filename();
+//! doc.persist(dir.path().join(name)).await.map_err(tollgate::HttpError::internal)?;
 //! # Ok(()) }
 //! ```
 
@@ -45,6 +46,8 @@ mod filename;
 mod limits;
 #[cfg(feature = "multipart")]
 mod multipart;
+#[cfg(feature = "multipart")]
+mod request;
 #[cfg(feature = "multipart")]
 mod scan;
 #[cfg(feature = "multipart")]
@@ -59,5 +62,7 @@ pub use filename::safe_filename;
 pub use limits::{FormLimits, MAX_BOUNDARY_LEN};
 #[cfg(feature = "multipart")]
 pub use multipart::{parse_boundary, Field, Multipart};
+#[cfg(feature = "multipart")]
+pub(crate) use summary::summarize_request;
 #[cfg(feature = "multipart")]
 pub use summary::{FileSummary, FormSummary};

@@ -2,6 +2,7 @@
 
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -56,6 +57,8 @@ type BoxStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 /// ```
 pub struct Multipart {
     inner: multer::Multipart<'static>,
+    /// The body as multer reads it, shared so [`drain`](Self::drain) can read what multer left.
+    body: Arc<Mutex<Guarded>>,
     max_field_size: u64,
     max_file_size: u64,
 }
@@ -86,12 +89,25 @@ impl Multipart {
         B::Error: Into<BoxError> + 'static,
     {
         let boundary = parse_boundary(content_type, limits)?;
+        Self::with_body(body, &boundary, limits)
+    }
+
+    /// A reader for `body` framed by an already parsed `boundary`.
+    pub(crate) fn with_body<B>(
+        body: B,
+        boundary: &str,
+        limits: &FormLimits,
+    ) -> Result<Self, MultipartError>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError> + 'static,
+    {
         if body.size_hint().lower() > limits.max_body_size {
             return Err(MultipartError::BodyTooLarge {
                 limit: limits.max_body_size,
             });
         }
-        Self::with_boundary(body.into_data_stream(), &boundary, limits)
+        Self::with_boundary(body.into_data_stream(), boundary, limits)
     }
 
     /// A reader for a stream of body chunks framed by `boundary` (without the leading `--`).
@@ -112,7 +128,7 @@ impl Multipart {
         E: Into<BoxError> + 'static,
     {
         check_boundary(boundary, limits)?;
-        let guarded = Guarded {
+        let body = Arc::new(Mutex::new(Guarded {
             inner: Box::pin(stream.map_err(Into::into)),
             pending: Bytes::new(),
             scanner: Scanner::new(boundary, limits.max_header_bytes, limits.max_parts),
@@ -120,9 +136,10 @@ impl Multipart {
             limits: limits.clone(),
             read_ahead: 0,
             finished: false,
-        };
+        }));
         Ok(Multipart {
-            inner: multer::Multipart::new(guarded, boundary),
+            inner: multer::Multipart::new(SharedBody(body.clone()), boundary),
+            body,
             max_field_size: limits.max_field_size,
             max_file_size: limits.max_file_size,
         })
@@ -155,6 +172,23 @@ impl Multipart {
                 _reader: PhantomData,
             }
         }))
+    }
+}
+
+impl Multipart {
+    /// Reads the rest of the body and discards it: the parts not read yet and the epilogue
+    /// after the closing boundary, still under `max_body_size`, `max_parts` and
+    /// `max_header_bytes`. Call it when you answer before reading every field, so a keep-alive
+    /// connection is left clean; [`FormData`](super::FormData) does.
+    ///
+    /// # Errors
+    ///
+    /// A limit passed, or the body failing.
+    pub async fn drain(self) -> Result<(), MultipartError> {
+        drop(self.inner);
+        let mut rest = SharedBody(self.body);
+        while rest.try_next().await?.is_some() {}
+        Ok(())
     }
 }
 
@@ -353,11 +387,22 @@ impl Guarded {
     }
 }
 
-impl Stream for Guarded {
+/// The handle on [`Guarded`] that multer polls.
+struct SharedBody(Arc<Mutex<Guarded>>);
+
+impl Stream for SharedBody {
     type Item = Result<Bytes, MultipartError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+        // Never contended: multer and `drain` poll one after the other, never at once.
+        let mut guarded = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        guarded.poll_piece(cx)
+    }
+}
+
+impl Guarded {
+    fn poll_piece(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, MultipartError>>> {
+        let this = self;
         if this.finished {
             return Poll::Ready(None);
         }

@@ -1,14 +1,18 @@
 //! [`FormSummary`]: what `tollgate echo` reports about a multipart body, read in one pass with
 //! nothing written to disk.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use http::header::HeaderValue;
+use http_body_util::BodyExt;
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::data::{next_named_field, read_text, MemoryBudget};
 use super::{FormLimits, Multipart, MultipartError};
-use crate::body::BoxError;
+use crate::body::{Body, BoxError};
 use crate::multimap::MultiMap;
 
 /// A multipart body summed up: its text fields, and each file's name, type, size and SHA-256.
@@ -90,7 +94,19 @@ impl FormSummary {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError> + 'static,
     {
-        let mut multipart = Multipart::new(content_type, body, limits)?;
+        let multipart = Multipart::new(content_type, body, limits)?;
+        Self::from_multipart(multipart, limits).await
+    }
+
+    /// Reads the rest of a [`Multipart`] reader, then [drains](Multipart::drain) the body.
+    ///
+    /// # Errors
+    ///
+    /// As [`FormData::read`](super::FormData::read).
+    pub async fn from_multipart(
+        mut multipart: Multipart,
+        limits: &FormLimits,
+    ) -> Result<Self, MultipartError> {
         let mut summary = FormSummary::default();
         let mut memory = MemoryBudget::new(limits.max_memory);
         while let Some((name, mut field)) = next_named_field(&mut multipart).await? {
@@ -117,8 +133,39 @@ impl FormSummary {
                 sha256: hex(&hasher.finalize()),
             });
         }
+        multipart.drain().await?;
         Ok(summary)
     }
+}
+
+/// The body of a request as `tollgate echo` reports it when it is multipart: its summary, and
+/// the whole body's length and SHA-256 (epilogue included), in one pass.
+pub(crate) async fn summarize_request(
+    req: &mut crate::Request,
+    limits: &FormLimits,
+) -> Result<(FormSummary, u64, String), MultipartError> {
+    let digest = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+    let tap = Arc::clone(&digest);
+    let body = Body::from_stream(
+        req.take_body()
+            .unwrap_or_else(|kept| kept.map(Body::from).unwrap_or_default())
+            .into_data_stream()
+            .inspect_ok(move |chunk| {
+                let mut digest = tap.lock().unwrap_or_else(PoisonError::into_inner);
+                digest.0.update(chunk);
+                digest.1 += chunk.len() as u64;
+            }),
+    );
+    let multipart = Multipart::new(
+        req.headers()
+            .get(http::header::CONTENT_TYPE)
+            .unwrap_or(&HeaderValue::from_static("")),
+        body,
+        limits,
+    )?;
+    let summary = FormSummary::from_multipart(multipart, limits).await?;
+    let (hasher, len) = std::mem::take(&mut *digest.lock().unwrap_or_else(PoisonError::into_inner));
+    Ok((summary, len, hex(&hasher.finalize())))
 }
 
 fn hex(bytes: &[u8]) -> String {
