@@ -29,8 +29,8 @@ trap cleanup EXIT
 head -c "$((size_mb * 1024 * 1024))" /dev/urandom > "$work/upload.bin"
 "$bin" "$mode" > "$work/server.out" &
 server_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/server.out" && break; sleep 0.1; done
-addr=$(sed -n 's/^listening on //p' "$work/server.out")
+for _ in $(seq 100); do grep -q "Serving on" "$work/server.out" && break; sleep 0.1; done
+addr=$(sed -n 's|^Serving on http://||p' "$work/server.out")
 
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status"; }
 before=$(hwm)

@@ -5,20 +5,16 @@
 //! cargo run --example upload_server -- form-data   # Request::form_data: files spooled to $TMPDIR
 //! ```
 //!
-//! Prints `listening on ADDR` once bound to 127.0.0.1 on a free port, then serves until killed.
+//! Prints `Serving on http://ADDR` once bound to 127.0.0.1 on a free port, then serves until
+//! Ctrl-C or `SIGTERM`.
 //! Every upload is answered with JSON describing it.
 
-use std::convert::Infallible;
-
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::net::TcpListener;
-use tower::ServiceExt;
 
 use tollgate::echo::EchoService;
 use tollgate::form::{FormLimits, MultipartError};
-use tollgate::{handler, Body, Request, Response};
+use tollgate::serve::{self, Server};
+use tollgate::{handler, Request, Response};
 
 /// Limits large enough for the benchmark's upload.
 fn limits() -> FormLimits {
@@ -34,37 +30,24 @@ async fn form_data(mut req: Request) -> Result<Response, MultipartError> {
         .iter()
         .map(|(field, f)| json!([field, f.safe_filename(), f.size(), f.path().is_some()]))
         .collect();
-    Ok(Response::json(&json!({ "fields": form.fields, "files": files })))
-}
-
-async fn serve<S>(svc: S) -> std::io::Result<()>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    println!("listening on {}", listener.local_addr()?);
-    loop {
-        let (tcp, _) = listener.accept().await?;
-        let svc = svc.clone();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                svc.clone().oneshot(req.map(Body::from))
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), svc)
-                .await;
-        });
-    }
+    Ok(Response::json(
+        &json!({ "fields": form.fields, "files": files }),
+    ))
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let listener = serve::listen("127.0.0.1:0").await?;
     match std::env::args().nth(1).as_deref() {
-        Some("form-data") => serve(handler::from_fn(form_data)).await,
-        _ => serve(EchoService::new().form_limits(limits())).await,
+        Some("form-data") => {
+            Server::new(handler::from_fn(form_data))
+                .serve(listener)
+                .await
+        }
+        _ => {
+            Server::new(EchoService::new().form_limits(limits()))
+                .serve(listener)
+                .await
+        }
     }
 }

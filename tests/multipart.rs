@@ -2,7 +2,6 @@
 //! and a 100 MB upload whose peak memory is measured.
 #![cfg(feature = "multipart")]
 
-use std::convert::Infallible;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,51 +10,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt;
+use tokio::net::TcpStream;
 
 use tollgate::echo::EchoService;
 use tollgate::form::{FormLimits, MultipartError, UploadedFile};
-use tollgate::{handler, Body, Request, Response};
+use tollgate::{handler, Request, Response};
+
+mod support;
 
 // ---------------------------------------------------------------------------------------------
-// Support: a tiny hyper server, a raw HTTP/1.1 client, PNG files.
+// Support: a form_data handler, a raw HTTP/1.1 client that streams, PNG files.
 // ---------------------------------------------------------------------------------------------
-
-/// Serves `svc` on 127.0.0.1:0 until the test ends.
-async fn spawn<S>(svc: S) -> SocketAddr
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                    svc.clone().oneshot(req.map(Body::from))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
 
 /// A handler reading the body with `Request::form_data` and describing it as JSON:
 /// `{"fields": [[k, v]], "files": [[field, safe_filename, size, sha256, spooled]]}`.
@@ -208,16 +176,21 @@ fn parse_answer(buf: &[u8]) -> Option<Answer> {
 /// One whole body, sent with its `Content-Length`.
 async fn post(addr: SocketAddr, content_type: &str, body: Vec<u8>) -> Answer {
     let framing = Framing::Length(body.len() as u64);
-    exchange(addr, content_type, framing, stream::iter([Bytes::from(body)])).await
+    exchange(
+        addr,
+        content_type,
+        framing,
+        stream::iter([Bytes::from(body)]),
+    )
+    .await
 }
 
 const CT: &str = "multipart/form-data; boundary=XyZ";
 
 fn part(name: &str, file_name: Option<&str>, data: &[u8]) -> Vec<u8> {
     let file = file_name.map_or(String::new(), |f| format!("; filename=\"{f}\""));
-    let mut out =
-        format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n")
-            .into_bytes();
+    let mut out = format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n")
+        .into_bytes();
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
     out
@@ -247,7 +220,11 @@ fn png(width: u32, height: u32, shade: u8) -> Vec<u8> {
     ihdr.extend(height.to_be_bytes());
     ihdr.extend([8, 0, 0, 0, 0]); // 8-bit grayscale
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(b"IHDR", &ihdr[..]), (b"IDAT", &zlib[..]), (b"IEND", &[][..])] {
+    for (kind, data) in [
+        (b"IHDR", &ihdr[..]),
+        (b"IDAT", &zlib[..]),
+        (b"IEND", &[][..]),
+    ] {
         out.extend((data.len() as u32).to_be_bytes());
         let start = out.len();
         out.extend(kind);
@@ -292,7 +269,11 @@ fn curl(args: &[&str]) -> Value {
         .args(args)
         .output()
         .expect("curl runs");
-    assert!(out.status.success(), "curl: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
@@ -329,7 +310,8 @@ async fn curl_uploads_two_pngs_and_a_text_field_to_echo() {
     let (one, two) = (png(1, 1, 0), png(16, 16, 200));
     std::fs::write(dir.path().join("one.png"), &one).unwrap();
     std::fs::write(dir.path().join("two.png"), &two).unwrap();
-    let addr = spawn(EchoService::new()).await;
+    let server = support::start(EchoService::new()).await;
+    let addr = server.addr;
     let echo = tokio::task::spawn_blocking(move || {
         let dir = dir.path().display().to_string();
         curl(&[
@@ -366,7 +348,8 @@ async fn curl_uploads_to_form_data_spool_and_leave_nothing_behind() {
     let limits = FormLimits::new()
         .spool_threshold(1024)
         .spool_dir(spool.path());
-    let addr = spawn(form_data_service(limits)).await;
+    let server = support::start(form_data_service(limits)).await;
+    let addr = server.addr;
     let answer = tokio::task::spawn_blocking(move || {
         let dir = files.path().display().to_string();
         curl(&[
@@ -404,14 +387,18 @@ async fn hundred_megabytes_stream_with_bounded_memory() {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
         let mut block = vec![0u8; 1024 * 1024];
         for i in 0..SIZE / block.len() {
-            block.iter_mut().enumerate().for_each(|(j, b)| *b = (i + j) as u8);
+            block
+                .iter_mut()
+                .enumerate()
+                .for_each(|(j, b)| *b = (i + j) as u8);
             hasher.update(&block);
             file.write_all(&block).unwrap();
         }
         file.flush().unwrap();
     }
     let expected = hex(&hasher.finalize());
-    let addr = spawn(EchoService::new()).await;
+    let server = support::start(EchoService::new()).await;
+    let addr = server.addr;
     let echo = tokio::task::spawn_blocking(move || {
         curl(&[
             "-F",
@@ -423,7 +410,13 @@ async fn hundred_megabytes_stream_with_bounded_memory() {
     .unwrap();
     assert_eq!(
         echo["files"],
-        json!([["blob", "big.bin", "application/octet-stream", SIZE, expected]])
+        json!([[
+            "blob",
+            "big.bin",
+            "application/octet-stream",
+            SIZE,
+            expected
+        ]])
     );
     let peak = vm_hwm_kib();
     eprintln!("peak resident memory of the test process: {peak} KiB");
@@ -449,7 +442,8 @@ fn vm_hwm_kib() -> u64 {
 async fn refused(limits: FormLimits, content_type: &str, body: Vec<u8>) -> Answer {
     let spool = tempfile::tempdir().unwrap();
     let limits = limits.spool_threshold(0).spool_dir(spool.path());
-    let addr = spawn(form_data_service(limits)).await;
+    let server = support::start(form_data_service(limits)).await;
+    let addr = server.addr;
     let answer = post(addr, content_type, body).await;
     assert_emptied(spool.path()).await;
     answer
@@ -472,7 +466,8 @@ async fn max_body_size_with_content_length_is_413() {
 async fn max_body_size_without_content_length_is_413() {
     let spool = tempfile::tempdir().unwrap();
     let limits = spooling(spool.path()).max_body_size(1024 * 1024);
-    let addr = spawn(form_data_service(limits)).await;
+    let server = support::start(form_data_service(limits)).await;
+    let addr = server.addr;
     let head = stream::iter([Bytes::from(
         "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n",
     )]);
@@ -485,7 +480,9 @@ async fn max_body_size_without_content_length_is_413() {
 
 #[tokio::test]
 async fn max_parts_is_400() {
-    let parts: Vec<_> = (0..11).map(|i| part(&format!("p{i}"), None, b"v")).collect();
+    let parts: Vec<_> = (0..11)
+        .map(|i| part(&format!("p{i}"), None, b"v"))
+        .collect();
     let answer = refused(FormLimits::new().max_parts(10), CT, form(&parts)).await;
     assert_answer(&answer, 400, "max_parts");
     let ok = refused(FormLimits::new().max_parts(11), CT, form(&parts)).await;
@@ -508,7 +505,9 @@ async fn max_file_size_is_413() {
 
 #[tokio::test]
 async fn max_memory_is_413() {
-    let parts: Vec<_> = (0..5).map(|i| part(&format!("t{i}"), None, &[b'a'; 300])).collect();
+    let parts: Vec<_> = (0..5)
+        .map(|i| part(&format!("t{i}"), None, &[b'a'; 300]))
+        .collect();
     let limits = FormLimits::new().max_memory(1000);
     let answer = refused(limits, CT, form(&parts)).await;
     assert_answer(&answer, 413, "max_memory");
@@ -565,8 +564,10 @@ async fn other_content_types_are_415_and_nameless_parts_400() {
 #[tokio::test]
 async fn a_million_empty_parts_stop_at_max_parts() {
     let spool = tempfile::tempdir().unwrap();
-    let addr = spawn(form_data_service(spooling(spool.path()))).await;
-    let empty_part = "--XyZ\r\nContent-Disposition: form-data; name=\"e\"; filename=\"e\"\r\n\r\n\r\n";
+    let server = support::start(form_data_service(spooling(spool.path()))).await;
+    let addr = server.addr;
+    let empty_part =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"e\"; filename=\"e\"\r\n\r\n\r\n";
     // 1 000 000 parts, 1 000 per chunk, generated lazily (about 70 MB).
     let thousand = Bytes::from(empty_part.repeat(1000));
     let parts = stream::iter(0..1000).map(move |_| thousand.clone());
@@ -579,7 +580,8 @@ async fn a_million_empty_parts_stop_at_max_parts() {
 #[tokio::test]
 async fn a_part_header_that_never_ends_is_413() {
     let spool = tempfile::tempdir().unwrap();
-    let addr = spawn(form_data_service(spooling(spool.path()))).await;
+    let server = support::start(form_data_service(spooling(spool.path()))).await;
+    let addr = server.addr;
     let head = stream::iter([Bytes::from_static(
         b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Endless: ",
     )]);
@@ -592,7 +594,8 @@ async fn a_part_header_that_never_ends_is_413() {
 #[tokio::test]
 async fn a_preamble_without_boundary_is_413() {
     let spool = tempfile::tempdir().unwrap();
-    let addr = spawn(form_data_service(spooling(spool.path()))).await;
+    let server = support::start(form_data_service(spooling(spool.path()))).await;
+    let addr = server.addr;
     let endless = stream::iter(0..16 * 1024).map(|_| Bytes::from(vec![b'-'; 64 * 1024]));
     let answer = exchange(addr, CT, Framing::Chunked, endless).await;
     assert_answer(&answer, 413, "max_header_bytes");
@@ -618,7 +621,8 @@ async fn a_missing_final_boundary_is_400() {
 #[tokio::test]
 async fn a_body_that_stops_mid_part_leaves_no_file() {
     let spool = tempfile::tempdir().unwrap();
-    let addr = spawn(form_data_service(spooling(spool.path()))).await;
+    let server = support::start(form_data_service(spooling(spool.path()))).await;
+    let addr = server.addr;
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let head = format!(
         "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: {CT}\r\nContent-Length: 10000000\r\n\r\n\
@@ -640,7 +644,8 @@ async fn a_body_that_stops_mid_part_leaves_no_file() {
 #[tokio::test]
 async fn echo_reports_limits_too() {
     let limits = FormLimits::new().max_file_size(10);
-    let addr = spawn(EchoService::new().form_limits(limits)).await;
+    let server = support::start(EchoService::new().form_limits(limits)).await;
+    let addr = server.addr;
     let body = form(&[part("f", Some("a"), &[0; 11])]);
     let answer = post(addr, CT, body).await;
     assert_answer(&answer, 413, "max_file_size");

@@ -82,11 +82,8 @@ fn keep_safe_chars(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut after_letter = false;
     for c in name.chars() {
-        let keep = if c.is_alphanumeric() {
-            Some(c)
-        } else if after_letter && is_combining_mark(c) {
-            Some(c)
-        } else if c == '-' || c == '_' || c == '.' {
+        let mark = after_letter && is_combining_mark(c);
+        let keep = if c.is_alphanumeric() || mark || matches!(c, '-' | '_' | '.') {
             Some(c)
         } else if c.is_whitespace() {
             Some('_')
@@ -101,7 +98,7 @@ fn keep_safe_chars(name: &str) -> String {
         if k == '.' && out.ends_with('_') {
             out.pop();
         }
-        after_letter = c.is_alphanumeric() || (after_letter && is_combining_mark(c));
+        after_letter = c.is_alphanumeric() || mark;
         out.push(k);
     }
     out
