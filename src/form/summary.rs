@@ -3,7 +3,6 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::header::HeaderValue;
 use http_body_util::BodyExt;
@@ -12,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::data::{next_named_field, read_text, MemoryBudget};
 use super::{FormLimits, Multipart, MultipartError};
-use crate::body::{Body, BoxError};
+use crate::body::Body;
 use crate::multimap::MultiMap;
 
 /// A multipart body summed up: its text fields, and each file's name, type, size and SHA-256.
@@ -21,7 +20,7 @@ use crate::multimap::MultiMap;
 /// fields (`max_memory`) whatever the files' sizes.
 ///
 /// ```
-/// use tollgate::form::{FormLimits, FormSummary};
+/// use tollgate::form::{FormLimits, FormSummary, Multipart};
 /// use http::HeaderValue;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), tollgate::form::MultipartError> {
@@ -29,7 +28,9 @@ use crate::multimap::MultiMap;
 ///             --b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n\
 ///             Content-Type: text/plain\r\n\r\nabc\r\n--b--\r\n";
 /// let ct = HeaderValue::from_static("multipart/form-data; boundary=b");
-/// let summary = FormSummary::read(&ct, tollgate::Body::from(body), &FormLimits::default()).await?;
+/// let limits = FormLimits::default();
+/// let multipart = Multipart::new(&ct, tollgate::Body::from(body), &limits)?;
+/// let summary = FormSummary::from_multipart(multipart, &limits).await?;
 /// assert_eq!(
 ///     serde_json::to_value(&summary).unwrap(),
 ///     serde_json::json!({
@@ -79,26 +80,9 @@ impl Serialize for FileSummary {
 }
 
 impl FormSummary {
-    /// Reads a whole `multipart/form-data` body under `limits` (`max_memory` bounds the text
-    /// fields; `spool_threshold` and `spool_dir` are not used: nothing is stored).
-    ///
-    /// # Errors
-    ///
-    /// As [`FormData::read`](super::FormData::read).
-    pub async fn read<B>(
-        content_type: &HeaderValue,
-        body: B,
-        limits: &FormLimits,
-    ) -> Result<Self, MultipartError>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError> + 'static,
-    {
-        let multipart = Multipart::new(content_type, body, limits)?;
-        Self::from_multipart(multipart, limits).await
-    }
-
     /// Reads the rest of a [`Multipart`] reader, then [drains](Multipart::drain) the body.
+    /// `max_memory` bounds the text fields; `spool_threshold` and `spool_dir` are not used:
+    /// nothing is stored.
     ///
     /// # Errors
     ///
