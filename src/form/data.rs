@@ -451,6 +451,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn more_than_32_part_headers_are_refused() {
+        let mut body = b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n".to_vec();
+        for i in 0..40 {
+            body.extend(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        body.extend(b"\r\nv\r\n--b--\r\n");
+        let err = read(body, &FormLimits::default()).await.unwrap_err();
+        assert!(
+            matches!(err, MultipartError::InvalidPartHeaders { .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
     async fn part_without_name_is_refused() {
         let body = b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n".to_vec();
         let err = read(body, &FormLimits::default()).await.unwrap_err();

@@ -506,6 +506,65 @@ mod tests {
         ));
     }
 
+    /// Reads every field of `body`, given in pieces cut at `cuts`; returns (name, data) pairs.
+    fn read_all(
+        body: &[u8],
+        cuts: &[usize],
+        limits: &FormLimits,
+    ) -> Result<Vec<(String, Vec<u8>)>, MultipartError> {
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
+        points.extend([0, body.len()]);
+        points.sort_unstable();
+        let chunks: Vec<_> = points
+            .windows(2)
+            .map(|w| Ok::<_, std::io::Error>(Bytes::copy_from_slice(&body[w[0]..w[1]])))
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut mp = Multipart::with_boundary(stream::iter(chunks), "XyZ", limits)?;
+            let mut out = vec![];
+            while let Some(field) = mp.next_field().await? {
+                let name = field.name().unwrap_or("").to_owned();
+                out.push((name, field.bytes().await?.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fields_come_back_whatever_the_chunking(
+            parts in proptest::collection::vec(("[a-z]{1,8}", "[a-z\r\n -]{0,300}"), 0..8),
+            cuts in proptest::collection::vec(0usize..10_000, 0..12),
+        ) {
+            let mut body = Vec::new();
+            for (name, data) in &parts {
+                body.extend(format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+                body.extend(data.as_bytes());
+                body.extend(b"\r\n");
+            }
+            body.extend(b"--XyZ--\r\n");
+            let limits = FormLimits::default().max_header_bytes(64).max_parts(parts.len());
+            let read = read_all(&body, &cuts, &limits).unwrap();
+            let expected: Vec<_> = parts.iter().map(|(n, d)| (n.clone(), d.clone().into_bytes())).collect();
+            proptest::prop_assert_eq!(read, expected);
+        }
+
+        #[test]
+        fn never_yields_more_than_given(
+            body in proptest::collection::vec(proptest::sample::select(b"XyZ-\r\n :=\"abname".to_vec()), 0..600),
+            cuts in proptest::collection::vec(0usize..1000, 0..12),
+        ) {
+            let limits = FormLimits::default().max_header_bytes(128).max_parts(20);
+            if let Ok(fields) = read_all(&body, &cuts, &limits) {
+                let total: usize = fields.iter().map(|(_, d)| d.len()).sum();
+                proptest::prop_assert!(total <= body.len());
+            }
+        }
+    }
+
     #[tokio::test]
     async fn never_yields_more_than_it_was_given() {
         let body: &[u8] =

@@ -86,3 +86,49 @@ where
         FormData::from_multipart(multipart, limits).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Body;
+
+    const BODY: &str = "--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\nv\r\n--b--\r\n";
+
+    fn request() -> Request {
+        let http = Request::post("/")
+            .header("content-type", "multipart/form-data; boundary=b")
+            .body(BODY)
+            .unwrap();
+        Request::from_http(http)
+    }
+
+    #[tokio::test]
+    async fn parses_bytes_read_before() {
+        let mut req = request();
+        assert_eq!(req.bytes(1024).await.unwrap(), BODY);
+        let form = req.form_data(&FormLimits::default()).await.unwrap();
+        assert_eq!(form.fields.get("t"), Some("v"));
+    }
+
+    #[tokio::test]
+    async fn takes_the_body_once() {
+        let mut req = request();
+        let form = req.form_data(&FormLimits::default()).await.unwrap();
+        assert_eq!(form.fields.get("t"), Some("v"));
+        let err = req.bytes(1024).await.unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert!(req.multipart(&FormLimits::default()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_refused_content_type_leaves_the_body() {
+        let http = Request::post("/")
+            .header("content-type", "text/plain")
+            .body("x")
+            .unwrap();
+        let mut req: Request<Body> = Request::from_http(http);
+        let err = req.multipart(&FormLimits::default()).unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(req.bytes(10).await.unwrap(), "x");
+    }
+}
