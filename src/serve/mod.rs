@@ -398,16 +398,20 @@ impl Shared {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
-                () = state.events.notified() => {
-                    if state.cap_reached() && !closing {
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                    if state.is_idle() {
-                        idle.as_mut().reset(Instant::now() + idle_timeout);
-                    }
+                () = state.cap.notified(), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
                 }
-                () = &mut idle, if state.is_idle() => {
+                () = &mut idle => {
+                    let now = Instant::now();
+                    match state.idle_deadline(idle_timeout) {
+                        Some(deadline) if deadline <= now => {}
+                        // Busy, or active since the timer was set: look again later.
+                        deadline => {
+                            idle.as_mut().reset(deadline.unwrap_or(now + idle_timeout));
+                            continue;
+                        }
+                    }
                     if closing {
                         // The peer did not finish closing either: drop the socket.
                         return;
@@ -416,7 +420,7 @@ impl Shared {
                     // HTTP/2 peers get a GOAWAY; an HTTP/1 or undetected connection closes now.
                     closing = true;
                     conn.as_mut().graceful_shutdown();
-                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                    idle.as_mut().reset(now + idle_timeout);
                 }
             }
         }
