@@ -321,6 +321,19 @@ mod tests {
         false
     );
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_agrees_with_the_uri_parser(value in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let valid = is_valid_host(&value);
+            // Whatever we accept, `http` parses as an authority with that very host.
+            if valid {
+                let text = std::str::from_utf8(&value).unwrap();
+                let authority: http::uri::Authority = text.parse().unwrap();
+                proptest::prop_assert!(text.starts_with(authority.host()));
+            }
+        }
+    }
+
     #[test]
     fn malformed_value_is_truncated() {
         let long = vec![b'a'; 300];
