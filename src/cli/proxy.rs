@@ -8,6 +8,7 @@ use clap::Args;
 use tollgate::body::BoxError;
 use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::normalize::NormalizeConfig;
+use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::proxy::gateway::{self, GatewayConfig};
 use tollgate::proxy::{parse_size, Upstream};
 use tollgate::serve::{self, ServeConfig};
@@ -107,7 +108,13 @@ impl ProxyArgs {
         let mut config = GatewayConfig::default();
         config.upstream = self.upstream.clone();
         config.proxy.max_body = self.max_body;
-        config.set_headers = self.set_header.clone();
+        if !self.set_header.is_empty() {
+            let mut rewrite = RewriteConfig::new();
+            for (name, value) in &self.set_header {
+                rewrite = rewrite.request(Rule::set(name, value));
+            }
+            config.rewrite = Some(rewrite);
+        }
         config.static_dirs = self.serve_dir.clone();
         if self.normalize {
             config.normalize = Some(NormalizeConfig::default());

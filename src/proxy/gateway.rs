@@ -15,11 +15,13 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! // No upstream: the echo service answers in-process and shows what an upstream would get.
 //! let config: GatewayConfig = serde_json::from_str(r#"{
-//!     "set_headers": [["X-Gateway", "tollgate"]]
+//!     "rewrite": { "request": [{ "set": "X-Gateway", "value": "tollgate" }] }
 //! }"#).unwrap();
 //! let client = TestClient::new(gateway::build(&config).unwrap());
 //! let echo = client.get("/hello").send().await.json::<serde_json::Value>().await;
 //! assert_eq!(echo["path"], "/hello");
+//! let headers = echo["headers"].as_array().unwrap();
+//! assert!(headers.iter().any(|h| h[0] == "x-gateway" && h[1] == "tollgate"));
 //! # }
 //! ```
 
@@ -39,7 +41,10 @@ use super::{BuildError, Proxy, ProxyConfig, Upstream};
 use crate::body::Body;
 use crate::echo::EchoService;
 use crate::forwarded::{ForwardedConfig, ForwardedLayer};
+use crate::dispatch::{Dispatch, DispatchError};
+use crate::files::ServeDir;
 use crate::normalize::{NormalizeConfig, NormalizeLayer};
+use crate::rewrite::{RewriteConfig, RewriteError, RewriteLayer};
 
 /// Everything the gateway is made of. Every field has a default; unknown keys are errors.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,9 +63,9 @@ pub struct GatewayConfig {
     /// Normalize paths, hosts and queries before anything else looks at them
     /// (`--normalize`). Default is `None`: off.
     pub normalize: Option<NormalizeConfig>,
-    /// Headers set on every request before it is passed on, as `[name, value]` pairs
-    /// (`--set-header NAME=VALUE`). Default is none.
-    pub set_headers: Vec<(String, String)>,
+    /// Header rules for requests and answers (`--set-header NAME=VALUE` adds a request
+    /// rule). Default is `None`: headers pass as they are.
+    pub rewrite: Option<RewriteConfig>,
     /// Static directories served under a path prefix instead of being proxied, as
     /// `[prefix, directory]` pairs (`--serve-dir PREFIX=DIR`). Default is none.
     pub static_dirs: Vec<(String, PathBuf)>,
@@ -72,22 +77,18 @@ pub struct GatewayConfig {
 pub enum GatewayError {
     /// The proxy could not be built (its CA file).
     Proxy(BuildError),
-    /// A `set_headers` entry is not a valid header name or value.
-    Header {
-        /// The name given.
-        name: String,
-    },
+    /// A header rule was refused.
+    Rewrite(RewriteError),
+    /// A static directory mount was refused.
+    Dispatch(DispatchError),
 }
 
 impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GatewayError::Proxy(_) => f.write_str("cannot set up the proxy"),
-            GatewayError::Header { name } => write!(
-                f,
-                "invalid header rule for `{name}`: a name is letters, digits and `-`, a value \
-                 has no line breaks"
-            ),
+            GatewayError::Rewrite(_) => f.write_str("invalid header rule"),
+            GatewayError::Dispatch(_) => f.write_str("invalid static directory mount"),
         }
     }
 }
@@ -96,7 +97,8 @@ impl std::error::Error for GatewayError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             GatewayError::Proxy(e) => Some(e),
-            GatewayError::Header { .. } => None,
+            GatewayError::Rewrite(e) => Some(e),
+            GatewayError::Dispatch(e) => Some(e),
         }
     }
 }
@@ -104,6 +106,18 @@ impl std::error::Error for GatewayError {
 impl From<BuildError> for GatewayError {
     fn from(e: BuildError) -> Self {
         GatewayError::Proxy(e)
+    }
+}
+
+impl From<RewriteError> for GatewayError {
+    fn from(e: RewriteError) -> Self {
+        GatewayError::Rewrite(e)
+    }
+}
+
+impl From<DispatchError> for GatewayError {
+    fn from(e: DispatchError) -> Self {
+        GatewayError::Dispatch(e)
     }
 }
 
@@ -130,14 +144,28 @@ pub fn build(
     GatewayError,
 > {
     let core = match &config.upstream {
-        Some(upstream) => Either::Left(Proxy::with_config(upstream.clone(), config.proxy.clone())?),
+        Some(upstream) => Either::Left(Proxy::with_config(
+            upstream.clone(),
+            config.proxy.clone(),
+        )?),
         None => Either::Right(EchoService::new()),
     };
+    let routed = if config.static_dirs.is_empty() {
+        Either::Right(core)
+    } else {
+        let mut dispatch = Dispatch::new();
+        for (prefix, dir) in &config.static_dirs {
+            dispatch = dispatch.mount(prefix.clone(), ServeDir::new(dir.clone()));
+        }
+        Either::Left(dispatch.fallback(core).build()?)
+    };
+    let rewrite = config.rewrite.as_ref().map(RewriteLayer::new).transpose()?;
     // Either rather than a box per optional layer: a boxed service allocates its future on
     // every request, and this stack answers every request.
     let stack = ServiceBuilder::new()
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
-        .service(core);
+        .option_layer(rewrite)
+        .service(routed);
     Ok(stack)
 }
