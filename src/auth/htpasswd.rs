@@ -264,19 +264,10 @@ struct Table {
 impl Table {
     fn from_text(text: &[u8], options: &HtpasswdOptions) -> Result<Table, HtpasswdError> {
         let mut users: HashMap<Box<str>, Arc<str>> = HashMap::new();
-        let mut first_lines: HashMap<String, usize> = HashMap::new();
         let mut template = None;
-        for line in lines(text) {
+        for line in check(text, options) {
             let line = line?;
             if line.scheme.is_legacy() {
-                if !options.allow_legacy_hashes {
-                    return Err(HtpasswdError::Hash {
-                        line: line.number,
-                        source: PasswordError::Legacy {
-                            scheme: line.scheme,
-                        },
-                    });
-                }
                 tracing::warn!(
                     line = line.number,
                     user = %escape(&line.user),
@@ -284,19 +275,11 @@ impl Table {
                     "htpasswd: weak legacy hash accepted (allow_legacy_hashes); make a new one with `tollgate hash`"
                 );
             }
-            if let Some(&first_line) = first_lines.get(&line.user) {
-                return Err(HtpasswdError::DuplicateUser {
-                    user: escape(&line.user),
-                    first_line,
-                    line: line.number,
-                });
-            }
             let hash: Arc<str> = line.hash.into();
             if template.is_none() && !line.scheme.is_legacy() {
                 template = Some(hash.clone());
             }
-            users.insert(line.user.as_str().into(), hash);
-            first_lines.insert(line.user, line.number);
+            users.insert(line.user.into(), hash);
         }
         Ok(Table {
             users,
@@ -305,6 +288,38 @@ impl Table {
             digest: Sha256::digest(text).into(),
         })
     }
+}
+
+/// Checks every line of a credentials file as [`Htpasswd`] would load it: each valid line, or
+/// the error on it (including duplicates, and legacy schemes unless allowed), in file order.
+///
+/// This is what `tollgate check-htpasswd` reports; a file loads when no item is an error.
+pub fn check<'a>(
+    text: &'a [u8],
+    options: &HtpasswdOptions,
+) -> impl Iterator<Item = Result<Line, HtpasswdError>> + 'a {
+    let allow_legacy = options.allow_legacy_hashes;
+    let mut first_lines: HashMap<String, usize> = HashMap::new();
+    lines(text).map(move |line| {
+        let line = line?;
+        if line.scheme.is_legacy() && !allow_legacy {
+            return Err(HtpasswdError::Hash {
+                line: line.number,
+                source: PasswordError::Legacy {
+                    scheme: line.scheme,
+                },
+            });
+        }
+        if let Some(&first_line) = first_lines.get(&line.user) {
+            return Err(HtpasswdError::DuplicateUser {
+                user: escape(&line.user),
+                first_line,
+                line: line.number,
+            });
+        }
+        first_lines.insert(line.user.clone(), line.number);
+        Ok(line)
+    })
 }
 
 /// Credentials read from an Apache-style `htpasswd` file, optionally kept up to date.
@@ -626,6 +641,20 @@ mod tests {
         assert_eq!(all[0].as_ref().unwrap().scheme, Scheme::Bcrypt);
         assert!(all[1].is_err());
         assert_eq!(all[2].as_ref().unwrap().scheme, Scheme::Sha1);
+    }
+
+    #[test]
+    fn check_reports_every_problem() {
+        let text = format!("ada:{BCRYPT}\nada:{BCRYPT}\nbob:plain\nbad\n");
+        let all: Vec<_> = check(text.as_bytes(), &HtpasswdOptions::default()).collect();
+        let lines: Vec<_> = all
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.line()))
+            .collect();
+        assert!(lines[0].is_ok());
+        assert_eq!(lines[1].as_ref().err(), Some(&Some(2)), "duplicate");
+        assert_eq!(lines[2].as_ref().err(), Some(&Some(3)), "legacy");
+        assert_eq!(lines[3].as_ref().err(), Some(&Some(4)), "no colon");
     }
 
     #[test]
