@@ -125,7 +125,10 @@ fn check_report(text: &[u8], options: &HtpasswdOptions) -> (Vec<String>, usize) 
                 } else {
                     ""
                 };
-                report.push(format!("line {}: {user}: {}{note}", line.number, line.scheme));
+                report.push(format!(
+                    "line {}: {user}: {}{note}",
+                    line.number, line.scheme
+                ));
             }
             Err(err) => {
                 errors += 1;
@@ -184,7 +187,8 @@ fn read_line_bounded(input: impl BufRead) -> Result<String, String> {
 }
 
 fn read_file(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut text = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut text)
@@ -219,8 +223,14 @@ mod tests {
         let (report, errors) = check_report(text, &HtpasswdOptions::default());
         assert_eq!(errors, 2, "{report:?}");
         assert_eq!(report[0], "line 1: ada: bcrypt");
-        assert!(report[1].starts_with("error: htpasswd line 2: weak legacy"), "{report:?}");
-        assert!(report[2].starts_with("error: htpasswd line 3: malformed bcrypt"), "{report:?}");
+        assert!(
+            report[1].starts_with("error: htpasswd line 2: weak legacy"),
+            "{report:?}"
+        );
+        assert!(
+            report[2].starts_with("error: htpasswd line 3: malformed bcrypt"),
+            "{report:?}"
+        );
     }
 
     #[test]
