@@ -507,3 +507,53 @@ fn shared_store_type_checks() {
     fn takes(_: impl CredentialStore) {}
     takes(Arc::new(HashMap::<String, String>::new()));
 }
+
+/// The built `examples/basic_auth` binary next to this test's, when `cargo test` built it.
+fn example_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let path = profile_dir.join("examples").join("basic_auth");
+    path.exists().then_some(path)
+}
+
+#[tokio::test]
+async fn flask_httpauth_example_answers_hello_david() {
+    let Some(binary) = example_binary() else {
+        eprintln!("skipped: examples/basic_auth not built (run the whole `cargo test`)");
+        return;
+    };
+    let mut child = tokio::process::Command::new(binary)
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("example started")
+        .unwrap()
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .strip_prefix("Serving on http://")
+        .unwrap_or_else(|| panic!("{line}"))
+        .parse()
+        .unwrap();
+
+    let (status, body) = curl(addr, "/secure", Some("David:4bYaDZCFsTY4")).await;
+    assert_eq!((status, body.as_str()), (200, "Hello, David!"));
+    for creds in [Some("David:wrong"), None] {
+        let res = match creds {
+            Some(c) => get(addr, "/secure", &[("authorization", &basic(c.as_bytes()))]).await,
+            None => get(addr, "/secure", &[]).await,
+        };
+        assert_eq!(res.status, 401, "{creds:?}");
+        assert!(res.body.contains("Unauthorized Access"));
+        assert_eq!(
+            res.challenge(),
+            Some("Basic realm=\"Authentication Required\", charset=\"UTF-8\"")
+        );
+    }
+    child.kill().await.unwrap();
+}
