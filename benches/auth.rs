@@ -89,7 +89,7 @@ fn main() {
         for _ in 0..3 {
             let t = Instant::now();
             for _ in 0..n {
-                let _ = bare.clone().oneshot(req()).await;
+                let _ = bare.oneshot(req()).await;
             }
             best.0 = best.0.min(t.elapsed());
             let t = Instant::now();

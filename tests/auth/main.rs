@@ -127,7 +127,8 @@ async fn hostile_requests_are_401_or_400_with_the_challenge() {
     assert_eq!(ok.json()["user"], "ada");
 
     let long = [b"Basic ".as_slice(), &vec![b'A'; 100 * 1024]].concat();
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+    type Headers = Vec<(&'static str, Vec<u8>)>;
+    let cases: Vec<(&str, Headers)> = vec![
         (
             "wrong password",
             vec![("authorization", basic(b"ada:Secret"))],
