@@ -28,7 +28,10 @@ use tower::{Layer, ServiceExt};
 const AUTH: &str = "Basic YWRhOmNvcnJlY3QgaG9yc2U="; // ada:correct horse
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -115,7 +118,11 @@ fn main() {
         let wrk = which_wrk();
         println!(
             "throughput: {rounds} alternating rounds of {secs} s each, {}",
-            if wrk { "wrk -t1 -c16" } else { "built-in client, 16 connections" }
+            if wrk {
+                "wrk -t1 -c16"
+            } else {
+                "built-in client, 16 connections"
+            }
         );
         let (mut total_bare, mut total_auth) = (0.0, 0.0);
         for round in 1..=rounds {

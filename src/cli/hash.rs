@@ -5,10 +5,9 @@
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
-
 use tollgate::auth::htpasswd::{check, HtpasswdOptions};
 use tollgate::auth::password::{hash_password_with, Params};
+use tollgate::body::BoxError;
 
 /// The longest password read from stdin, in bytes.
 const MAX_PASSWORD_LEN: usize = 4096;
@@ -38,7 +37,11 @@ pub struct CheckHtpasswdArgs {
 
 /// Runs `tollgate hash`: prompts for the password twice without echo (or reads one line from
 /// stdin when it is not a terminal) and prints `USER:$argon2id$...`.
-pub fn hash(args: &HashArgs) -> ExitCode {
+///
+/// # Errors
+///
+/// Invalid `--params` or user name, mismatching or empty passwords.
+pub fn hash(args: HashArgs) -> Result<(), BoxError> {
     let params = match args.params.as_deref() {
         Some("") => {
             let d = Params::default();
@@ -47,69 +50,46 @@ pub fn hash(args: &HashArgs) -> ExitCode {
                  Select others with --params m=KIB,t=N,p=N, e.g. --params m=65536,t=3,p=1.",
                 d.memory_kib, d.iterations, d.parallelism
             );
-            return ExitCode::SUCCESS;
+            return Ok(());
         }
-        Some(spec) => match Params::parse(spec) {
-            Ok(p) => p,
-            Err(e) => return fail(&e),
-        },
+        Some(spec) => Params::parse(spec)?,
         None => Params::default(),
     };
     if let Some(user) = &args.user {
-        if let Err(msg) = check_user(user) {
-            return fail(&msg);
-        }
+        check_user(user)?;
     }
-    let password = match read_password() {
-        Ok(p) => p,
-        Err(msg) => return fail(&msg),
-    };
-    let hashed = match hash_password_with(&password, &params) {
-        Ok(h) => h,
-        Err(e) => return fail(&e),
-    };
+    let password = read_password()?;
+    let hashed = hash_password_with(&password, &params)?;
     eprintln!("argon2id {params}");
     match &args.user {
         Some(user) => println!("{user}:{hashed}"),
         None => println!("{hashed}"),
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
-/// Runs `tollgate check-htpasswd`: reports each line's scheme or error; exit code 1 when any
-/// line is an error (the server would refuse the file), 2 when the file cannot be read.
-pub fn check_htpasswd(args: &CheckHtpasswdArgs) -> ExitCode {
+/// Runs `tollgate check-htpasswd`: prints each line's scheme or error.
+///
+/// # Errors
+///
+/// When the file cannot be read or any line is an error (the server would refuse the file),
+/// so the exit code is non-zero.
+pub fn check_htpasswd(args: CheckHtpasswdArgs) -> Result<(), BoxError> {
     let options = HtpasswdOptions {
         allow_legacy_hashes: args.allow_legacy_hashes,
         ..HtpasswdOptions::default()
     };
-    let text = match read_file(&args.file, options.max_file_size) {
-        Ok(t) => t,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return ExitCode::from(2);
-        }
-    };
+    let text = read_file(&args.file, options.max_file_size)?;
     let (report, errors) = check_report(&text, &options);
     let mut out = std::io::stdout().lock();
     for line in report {
         let _ = writeln!(out, "{line}");
     }
-    let _ = writeln!(
-        out,
-        "{}: {}",
-        args.file.display(),
-        if errors == 0 {
-            "ok".to_owned()
-        } else {
-            format!("{errors} error(s)")
-        }
-    );
-    if errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    if errors > 0 {
+        return Err(format!("{}: {errors} error(s)", args.file.display()).into());
     }
+    let _ = writeln!(out, "{}: ok", args.file.display());
+    Ok(())
 }
 
 /// One report line per user line or error, and the number of errors.
@@ -197,11 +177,6 @@ fn read_file(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
         return Err(format!("{} is larger than {max} bytes", path.display()));
     }
     Ok(text)
-}
-
-fn fail(err: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("error: {err}");
-    ExitCode::FAILURE
 }
 
 #[cfg(test)]

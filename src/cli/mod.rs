@@ -6,6 +6,7 @@
 //! arm in [`run`].
 
 mod echo;
+mod hash;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -38,6 +39,11 @@ pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
+    /// Hash a password for a credentials file: prints `USER:$argon2id$...` (prompts twice, or
+    /// reads one line from standard input when it is not a terminal).
+    Hash(hash::HashArgs),
+    /// Check a credentials file: each line's hash scheme, or what is wrong with it.
+    CheckHtpasswd(hash::CheckHtpasswdArgs),
 }
 
 /// Where a serving subcommand listens.
@@ -57,6 +63,8 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
+            Command::Hash(args) => hash::hash(args),
+            Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
         }
     })
 }

@@ -558,3 +558,94 @@ async fn flask_httpauth_example_answers_hello_david() {
     }
     child.kill().await.unwrap();
 }
+
+fn tollgate(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn tollgate_hash_makes_a_line_the_layer_accepts() {
+    let out = tollgate(
+        &["hash", "--params", "m=1024,t=1,p=1", "Zoë"],
+        "pässwörd\n".as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.starts_with("Zoë:$argon2id$v=19$m=1024,t=1,p=1$"),
+        "{line}"
+    );
+
+    let dir = TempDir::new("hash-cli");
+    let file = dir.file("users");
+    std::fs::write(&file, &line).unwrap();
+    let addr = start(layer(Htpasswd::watch(&file).unwrap())).await;
+    assert_eq!(curl(addr, "/", Some("Zoë:pässwörd")).await.0, 200);
+
+    let shown = tollgate(&["hash", "--params"], b"");
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("m=19456,t=2,p=1"));
+    for (args, stdin) in [
+        (&["hash", "ada"][..], &b"\n"[..]),
+        (&["hash", "a:b"][..], &b"pw\n"[..]),
+    ] {
+        let out = tollgate(args, stdin);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
+    let dir = TempDir::new("check-cli");
+    let file = dir.file("users");
+    let f = file.to_str().unwrap();
+    htpasswd(&["-cbB", "-C", "4", f, "ada", "pw"]);
+    htpasswd(&["-bm", f, "bob", "pw"]);
+    let good = tollgate(&["check-htpasswd", f], b"");
+    assert_eq!(good.status.code(), Some(1), "apr1 is refused by default");
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert!(text.contains("line 1: ada: bcrypt"), "{text}");
+    assert!(
+        text.contains("htpasswd line 2: weak legacy hash scheme `apr1`"),
+        "{text}"
+    );
+    let allowed = tollgate(&["check-htpasswd", "--allow-legacy-hashes", f], b"");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stdout)
+    );
+
+    // RUSTSEC-2026-0199-style lines: non-ASCII and corrupt hashes, a non-UTF-8 line.
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(
+        "eve:$2y$05$ÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿÿ\n".as_bytes(),
+    );
+    bytes.extend_from_slice("mal:$argon2id$v=19$m=ñ\n".as_bytes());
+    bytes.extend_from_slice(b"raw:\xff\xfe\x80\n");
+    std::fs::write(&file, bytes).unwrap();
+    let bad = tollgate(&["check-htpasswd", f], b"");
+    assert_eq!(bad.status.code(), Some(1), "an error exit, not a panic");
+    let text = String::from_utf8_lossy(&bad.stdout);
+    for expected in [
+        "line 3: malformed bcrypt",
+        "line 4: malformed argon2id",
+        "line 5: not UTF-8",
+    ] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+    let missing = tollgate(&["check-htpasswd", "/nonexistent/users"], b"");
+    assert_eq!(missing.status.code(), Some(1));
+}

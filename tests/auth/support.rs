@@ -7,15 +7,15 @@ use std::process::Command;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tollgate::auth::BasicAuthLayer;
-use tollgate::ext::{AuthenticatedUser, PeerAddr};
+use tollgate::ext::AuthenticatedUser;
+use tollgate::serve::{self, Server};
 use tollgate::Body;
-use tower::{Layer, ServiceExt};
+use tower::Layer;
 
 /// What the protected service saw: the user from extensions and a few headers, as JSON.
-pub async fn echo(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+pub async fn echo(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     let user = req
         .extensions()
         .get::<AuthenticatedUser>()
@@ -33,28 +33,17 @@ pub async fn echo(req: Request<Incoming>) -> Result<Response<Body>, Infallible> 
     Ok(Response::new(Body::from(body.to_string())))
 }
 
-/// Serves `layer` around [`echo`] on 127.0.0.1:0, inserting `PeerAddr` like `serve` does.
+/// Serves `layer` around [`echo`] with `tollgate::serve` on 127.0.0.1:0, until the test's
+/// runtime ends.
 pub async fn start(layer: BasicAuthLayer) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = serve::listen("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let svc = layer.layer(tower::service_fn(echo));
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                return;
-            };
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                let hyper_svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(PeerAddr(peer));
-                    svc.clone().oneshot(req)
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), hyper_svc)
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(
+        Server::new(svc)
+            .with_graceful_shutdown(std::future::pending())
+            .serve(listener),
+    );
     addr
 }
 
