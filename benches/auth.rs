@@ -6,7 +6,7 @@
 //! cargo bench --bench auth --all-features            # AUTH_BENCH_SECS=3 AUTH_BENCH_ROUNDS=3
 //! ```
 //!
-//! The TCP rounds use `wrk` when it is on `PATH` (Debian's package), else a built-in
+//! Both servers run on `tollgate::serve`. The TCP rounds use `wrk` when it is on `PATH` (Debian's package), else a built-in
 //! keep-alive hyper client.
 
 use std::collections::HashMap;
@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tollgate::auth::password::{hash_password, verify_password};
 use tollgate::auth::BasicAuthLayer;
+use tollgate::serve::{self, Server};
 use tollgate::Body;
 use tower::{Layer, ServiceExt};
 
@@ -142,38 +143,21 @@ fn main() {
 }
 
 async fn start(layer: Option<BasicAuthLayer>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = serve::listen("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let layer = layer.clone();
-            tokio::spawn(async move {
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let io = TokioIo::new(stream);
-                let _ = match layer {
-                    Some(layer) => {
-                        let svc = layer.layer(tower::service_fn(hello::<hyper::body::Incoming>));
-                        builder
-                            .serve_connection(
-                                io,
-                                hyper::service::service_fn(move |r| svc.clone().oneshot(r)),
-                            )
-                            .await
-                    }
-                    None => {
-                        builder
-                            .serve_connection(io, hyper::service::service_fn(hello))
-                            .await
-                    }
-                };
-            });
-        }
-    });
+    let bare = tower::service_fn(hello::<Body>);
+    match layer {
+        Some(layer) => tokio::spawn(
+            Server::new(layer.layer(bare))
+                .with_graceful_shutdown(std::future::pending())
+                .serve(listener),
+        ),
+        None => tokio::spawn(
+            Server::new(bare)
+                .with_graceful_shutdown(std::future::pending())
+                .serve(listener),
+        ),
+    };
     addr
 }
 
