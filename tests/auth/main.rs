@@ -649,3 +649,47 @@ fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
     let missing = tollgate(&["check-htpasswd", "/nonexistent/users"], b"");
     assert_eq!(missing.status.code(), Some(1));
 }
+
+/// A store whose dummy hash (computed on the blocking pool) records how many run at once.
+struct SlowStore {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
+}
+
+impl CredentialStore for SlowStore {
+    fn lookup(&self, _user: &str) -> Option<Arc<str>> {
+        None
+    }
+    fn dummy_hash(&self) -> Arc<str> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.max.fetch_max(now, SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        self.now.fetch_sub(1, SeqCst);
+        Arc::from("plain")
+    }
+}
+
+#[tokio::test]
+async fn abandoned_requests_do_not_exceed_the_verification_pool() {
+    use tower::{Layer, ServiceExt};
+    let store = Arc::new(SlowStore {
+        now: 0.into(),
+        max: 0.into(),
+    });
+    let svc = layer(store.clone())
+        .max_concurrent_verifications(2)
+        .max_queued_verifications(100)
+        .layer(tower::service_fn(support::echo));
+    for i in 0..12 {
+        let req = http::Request::get("/")
+            .header("authorization", basic(format!("u{i}:pw").as_bytes()))
+            .body(tollgate::Body::empty())
+            .unwrap();
+        // The client gives up almost at once; the hash it started goes on.
+        let _ = tokio::time::timeout(Duration::from_millis(5), svc.clone().oneshot(req)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let max = store.max.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=2).contains(&max), "{max} verifications ran at once");
+}

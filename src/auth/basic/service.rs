@@ -166,19 +166,24 @@ impl Shared {
 
     /// Runs a verification on the blocking pool, at most `max_concurrent_verifications` at once.
     async fn verify(self: Arc<Self>, job: &Job) -> Outcome {
-        let Ok(_running) = self.running.clone().acquire_owned().await else {
+        let Ok(running) = self.running.clone().acquire_owned().await else {
             return Outcome::Broken("verification pool closed".into());
         };
         let store = self.store.clone();
         let password = job.credentials.password.clone();
         let stored = job.stored.clone();
         let allow_legacy = self.settings.allow_legacy_hashes;
-        let result = tokio::task::spawn_blocking(move || match stored {
-            Some(stored) => verify_password_with(&password, &stored, allow_legacy).map(Some),
-            None => {
-                // Unknown user: spend the same time, then refuse.
-                let _ = verify_password_with(&password, &store.dummy_hash(), true);
-                Ok(None)
+        let result = tokio::task::spawn_blocking(move || {
+            // Held until the hash is done, even if the client went away meanwhile: dropped
+            // requests must not let more than `max_concurrent_verifications` hashes run.
+            let _running = running;
+            match stored {
+                Some(stored) => verify_password_with(&password, &stored, allow_legacy).map(Some),
+                None => {
+                    // Unknown user: spend the same time, then refuse.
+                    let _ = verify_password_with(&password, &store.dummy_hash(), true);
+                    Ok(None)
+                }
             }
         })
         .await;
