@@ -97,24 +97,12 @@ impl BasicAuthLayer {
     /// no exemptions, one verification per core with 64 waiting, a 5-minute cache of up to
     /// 10 000 users, no per-peer failure limit, legacy hashes refused.
     pub fn new(realm: impl Into<String>, store: impl CredentialStore) -> Self {
-        let config = BasicAuthConfig::default();
-        let settings = Settings {
+        let config = BasicAuthConfig {
             realm: realm.into(),
-            strip_authorization: config.strip_authorization,
-            user_header: None,
-            exempt_paths: Vec::new(),
-            exempt_methods: Vec::new(),
-            other_schemes_bad_request: config.other_schemes_bad_request,
-            allow_legacy_hashes: config.allow_legacy_hashes,
-            max_concurrent_verifications: default_concurrency(),
-            max_queued_verifications: config.max_queued_verifications,
-            cache_ttl: Duration::from_secs(config.cache_ttl_secs),
-            cache_max_entries: config.cache_max_entries,
-            max_failures_per_peer: None,
+            ..BasicAuthConfig::default()
         };
-        BasicAuthLayer {
-            shared: Arc::new(Shared::new(settings, Arc::new(store))),
-        }
+        Self::from_config_with_store(&config, store)
+            .expect("the default configuration has no header name, method or path to refuse")
     }
 
     /// A layer as `config` describes, reading and watching its `htpasswd` file.
