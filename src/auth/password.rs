@@ -675,7 +675,10 @@ mod tests {
     fn des_crypt_is_refused_with_the_way_out() {
         // `htpasswd -nbd user password`.
         let err = Scheme::detect("fpfkyOiibtg8w").unwrap_err().to_string();
-        assert!(err.contains("DES crypt") && err.contains("tollgate hash"), "{err}");
+        assert!(
+            err.contains("DES crypt") && err.contains("tollgate hash"),
+            "{err}"
+        );
         assert!(verify_password_with("password", "fpfkyOiibtg8w", true).is_err());
     }
 
