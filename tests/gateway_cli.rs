@@ -192,11 +192,132 @@ async fn sigterm_stops_every_worker_cleanly() {
     let gw = Gateway::start(&["proxy", "--workers", "2"]).await;
     let pid = gw.child.id().unwrap().to_string();
     let mut gw = gw;
-    let status = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(status.success());
     let exit = tokio::time::timeout(TEST_TIMEOUT, gw.child.wait())
         .await
         .expect("tollgate exits after SIGTERM")
         .unwrap();
     assert!(exit.success(), "{exit}");
+}
+
+#[tokio::test]
+async fn basic_auth_through_curl_with_the_echo_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd_file(dir.path(), "alice", "wonderland");
+    let gw = Gateway::start(&[
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--realm",
+        "land",
+    ])
+    .await;
+
+    let out = curl(&["-D", "-", &gw.url("/private")]).await;
+    assert_eq!(out.status, 401);
+    assert!(
+        out.body
+            .to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"land\""),
+        "{}",
+        out.body
+    );
+
+    let out = curl(&["-u", "alice:wrong", &gw.url("/private")]).await;
+    assert_eq!(out.status, 401);
+
+    let out = curl(&["-u", "alice:wonderland", &gw.url("/private")]).await;
+    assert_eq!(out.status, 200, "{}", out.stderr);
+    let echo: serde_json::Value = serde_json::from_str(&out.body).unwrap();
+    assert_eq!(echo["user"], "alice");
+    let headers = echo["headers"].as_array().unwrap();
+    assert!(
+        headers.iter().all(|h| h[0] != "authorization"),
+        "the echo upstream saw the credentials: {headers:?}"
+    );
+    let log = gw.stop().await;
+    assert!(!log.contains("wonderland"), "a password was logged: {log}");
+}
+
+#[tokio::test]
+async fn basic_auth_in_front_of_a_real_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd_file(dir.path(), "alice", "wonderland");
+    let up = recording_upstream().await;
+    let gw = Gateway::start(&[
+        "proxy",
+        "--upstream",
+        &up.url(),
+        "--users",
+        users.to_str().unwrap(),
+    ])
+    .await;
+    let out = curl(&[&gw.url("/x")]).await;
+    assert_eq!(out.status, 401);
+    assert!(
+        up.seen().is_empty(),
+        "an unauthenticated request reached the upstream"
+    );
+    let out = curl(&[
+        "-u",
+        "alice:wonderland",
+        "-H",
+        "X-Forwarded-User: root",
+        &gw.url("/x"),
+    ])
+    .await;
+    assert_eq!(out.status, 200, "{}", out.stderr);
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].headers["x-forwarded-user"], "alice");
+    assert!(!seen[0].headers.contains_key("authorization"));
+    let log = strip_ansi(&gw.stop().await);
+    let access = log
+        .lines()
+        .find(|l| l.contains("tollgate::access") && l.contains("/x") && l.contains("200"))
+        .unwrap_or_else(|| panic!("no access line: {log}"));
+    assert!(access.contains("user=alice"), "{access}");
+    assert!(
+        access.contains(&format!("upstream={}", up.url())),
+        "{access}"
+    );
+}
+
+#[tokio::test]
+async fn basic_auth_on_plain_http_off_loopback_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd_file(dir.path(), "alice", "wonderland");
+    let gw = Gateway::start(&[
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--bind",
+        "0.0.0.0:0",
+    ])
+    .await;
+    let log = gw.stop().await;
+    assert!(log.contains("clear text"), "{log}");
+}
+
+/// The log without terminal colour codes.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
 use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::normalize::NormalizeConfig;
-use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::proxy::gateway::{self, GatewayConfig};
 use tollgate::proxy::{parse_size, Upstream};
+use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::serve::{self, ServeConfig};
 
 /// Arguments of `tollgate proxy`.
@@ -116,6 +117,12 @@ impl ProxyArgs {
             config.rewrite = Some(rewrite);
         }
         config.static_dirs = self.serve_dir.clone();
+        if let Some(users) = &self.users {
+            let mut auth = BasicAuthConfig::default();
+            auth.realm.clone_from(&self.realm);
+            auth.htpasswd = Some(users.clone());
+            config.auth = Some(auth);
+        }
         if self.normalize {
             config.normalize = Some(NormalizeConfig::default());
         }

@@ -38,11 +38,13 @@ use tower::ServiceBuilder;
 use tower_service::Service;
 
 use super::{BuildError, Proxy, ProxyConfig, Upstream};
+use crate::auth::basic::BasicAuthConfigError;
+use crate::auth::{BasicAuthConfig, BasicAuthLayer};
 use crate::body::Body;
-use crate::echo::EchoService;
-use crate::forwarded::{ForwardedConfig, ForwardedLayer};
 use crate::dispatch::{Dispatch, DispatchError};
+use crate::echo::EchoService;
 use crate::files::ServeDir;
+use crate::forwarded::{ForwardedConfig, ForwardedLayer};
 use crate::normalize::{NormalizeConfig, NormalizeLayer};
 use crate::rewrite::{RewriteConfig, RewriteError, RewriteLayer};
 
@@ -66,6 +68,9 @@ pub struct GatewayConfig {
     /// Header rules for requests and answers (`--set-header NAME=VALUE` adds a request
     /// rule). Default is `None`: headers pass as they are.
     pub rewrite: Option<RewriteConfig>,
+    /// Basic auth in front of everything below it (`--users FILE --realm NAME`). Default is
+    /// `None`: no authentication.
+    pub auth: Option<BasicAuthConfig>,
     /// Static directories served under a path prefix instead of being proxied, as
     /// `[prefix, directory]` pairs (`--serve-dir PREFIX=DIR`). Default is none.
     pub static_dirs: Vec<(String, PathBuf)>,
@@ -77,6 +82,8 @@ pub struct GatewayConfig {
 pub enum GatewayError {
     /// The proxy could not be built (its CA file).
     Proxy(BuildError),
+    /// The Basic auth configuration was refused (its credentials file, most often).
+    Auth(BasicAuthConfigError),
     /// A header rule was refused.
     Rewrite(RewriteError),
     /// A static directory mount was refused.
@@ -87,6 +94,7 @@ impl fmt::Display for GatewayError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GatewayError::Proxy(_) => f.write_str("cannot set up the proxy"),
+            GatewayError::Auth(_) => f.write_str("cannot set up Basic auth"),
             GatewayError::Rewrite(_) => f.write_str("invalid header rule"),
             GatewayError::Dispatch(_) => f.write_str("invalid static directory mount"),
         }
@@ -97,6 +105,7 @@ impl std::error::Error for GatewayError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             GatewayError::Proxy(e) => Some(e),
+            GatewayError::Auth(e) => Some(e),
             GatewayError::Rewrite(e) => Some(e),
             GatewayError::Dispatch(e) => Some(e),
         }
@@ -106,6 +115,12 @@ impl std::error::Error for GatewayError {
 impl From<BuildError> for GatewayError {
     fn from(e: BuildError) -> Self {
         GatewayError::Proxy(e)
+    }
+}
+
+impl From<BasicAuthConfigError> for GatewayError {
+    fn from(e: BasicAuthConfigError) -> Self {
+        GatewayError::Auth(e)
     }
 }
 
@@ -144,10 +159,7 @@ pub fn build(
     GatewayError,
 > {
     let core = match &config.upstream {
-        Some(upstream) => Either::Left(Proxy::with_config(
-            upstream.clone(),
-            config.proxy.clone(),
-        )?),
+        Some(upstream) => Either::Left(Proxy::with_config(upstream.clone(), config.proxy.clone())?),
         None => Either::Right(EchoService::new()),
     };
     let routed = if config.static_dirs.is_empty() {
@@ -160,12 +172,18 @@ pub fn build(
         Either::Left(dispatch.fallback(core).build()?)
     };
     let rewrite = config.rewrite.as_ref().map(RewriteLayer::new).transpose()?;
+    let auth = config
+        .auth
+        .as_ref()
+        .map(BasicAuthLayer::from_config)
+        .transpose()?;
     // Either rather than a box per optional layer: a boxed service allocates its future on
     // every request, and this stack answers every request.
     let stack = ServiceBuilder::new()
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .option_layer(rewrite)
+        .option_layer(auth)
         .service(routed);
     Ok(stack)
 }

@@ -165,6 +165,8 @@ struct Origin {
     prefix: String,
     /// Whether the upstream was sent the public `Host` rather than its own authority.
     host_preserved: bool,
+    /// Who the auth layer let in, put on the answer for the access log.
+    user: Option<AuthenticatedUser>,
 }
 
 impl Origin {
@@ -249,6 +251,9 @@ where
         }
         res.extensions_mut()
             .insert(UpstreamName(upstream_name.clone()));
+        if let Some(user) = origin.user {
+            res.extensions_mut().insert(user);
+        }
         res.map(|body| Body::new(ResponseBody::new(body, config.idle_timeout, upstream_name)))
     }
 }
@@ -304,13 +309,14 @@ where
         prefix.push_str(mount.0.trim_end_matches('/'));
     }
     let prefix = prefix.trim_end_matches('/').to_owned();
-    let origin = Origin {
+    let mut origin = Origin {
         method: parts.method.clone(),
         accept: parts.headers.get(ACCEPT).cloned(),
         public_scheme,
         public_host,
         prefix,
         host_preserved: config.host == HostPolicy::Preserve,
+        user: None,
     };
 
     if let Some(limit) = config.max_body {
@@ -365,6 +371,7 @@ where
     if user.is_some() && !config.pass_authorization {
         headers.remove(AUTHORIZATION);
     }
+    origin.user = user;
     let upgrading = hop.upgrade.is_some();
     if let Some(upgrade) = hop.upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));

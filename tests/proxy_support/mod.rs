@@ -356,3 +356,15 @@ pub async fn curl(args: &[&str]) -> CurlOutput {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// Writes an htpasswd file with one bcrypt user (Apache's own `htpasswd -B`).
+pub fn htpasswd_file(dir: &std::path::Path, user: &str, password: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new("htpasswd")
+        .args(["-nbB", "-C", "5", user, password])
+        .output()
+        .expect("htpasswd (apache2-utils) is installed");
+    assert!(out.status.success());
+    let path = dir.join("users.htpasswd");
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
+}
