@@ -145,6 +145,8 @@ impl From<DispatchError> for GatewayError {
 /// The service is a concrete stack, not boxed: boxing would allocate a future per request.
 /// Box it (`tower::util::BoxCloneService::new`) where one type is needed, e.g. to swap it on
 /// reload.
+// The stack's concrete type is long and changes with every layer; `impl` keeps it unnamed.
+#[allow(clippy::type_complexity)]
 pub fn build(
     config: &GatewayConfig,
 ) -> Result<
