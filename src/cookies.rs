@@ -1,1 +1,153 @@
-//! (in progress)
+//! Reading the `Cookie` header and writing `Set-Cookie` (the [`cookie`] crate underneath).
+//!
+//! Reading is lenient the way browsers and servers are: a malformed pair is skipped (with a
+//! debug log), never an error page, and the well-formed pairs around it are kept.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::cookies;
+//!
+//! let jar = cookies::parse("a=1; junk; b=\"two\"", cookies::DEFAULT_MAX_COOKIES);
+//! assert_eq!(jar.get("a"), Some("1"));
+//! assert_eq!(jar.get("b"), Some("two"));
+//! ```
+
+use std::fmt;
+
+pub use cookie::{Cookie, CookieBuilder, Expiration, SameSite};
+
+use crate::MultiMap;
+
+/// Default maximum number of cookies read from a request: 100. Further pairs are ignored.
+pub const DEFAULT_MAX_COOKIES: usize = 100;
+
+/// One `name=value` pair of a `Cookie` header that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CookieError {
+    /// The pair has no `=` or an empty name.
+    MissingName {
+        /// The pair, cut to 64 bytes.
+        pair: String,
+    },
+    /// The name or value holds characters RFC 6265 does not allow.
+    InvalidCharacters {
+        /// The pair, cut to 64 bytes.
+        pair: String,
+    },
+}
+
+impl fmt::Display for CookieError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CookieError::MissingName { pair } => {
+                write!(f, "cookie `{pair}` has no name; expected `name=value`")
+            }
+            CookieError::InvalidCharacters { pair } => {
+                write!(
+                    f,
+                    "cookie `{pair}` holds control characters, spaces or separators"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for CookieError {}
+
+impl From<CookieError> for crate::HttpError {
+    fn from(err: CookieError) -> Self {
+        crate::HttpError::bad_request(err.to_string())
+    }
+}
+
+/// Splits a `Cookie` header value into its pairs, each parsed or refused (RFC 6265 §4.2.1).
+/// Values are returned as sent, without their surrounding double quotes.
+pub fn pairs(header: &str) -> impl Iterator<Item = Result<(&str, &str), CookieError>> {
+    header
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let cut = || pair.chars().take(64).collect::<String>();
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| CookieError::MissingName { pair: cut() })?;
+            let (name, value) = (name.trim(), value.trim());
+            if name.is_empty() {
+                return Err(CookieError::MissingName { pair: cut() });
+            }
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            let name_ok = name.bytes().all(is_token_byte);
+            let value_ok = value
+                .bytes()
+                .all(|b| b > 0x20 && b != 0x7f && b != b';' && b != b',' && b != b'"');
+            if name_ok && value_ok {
+                Ok((name, value))
+            } else {
+                Err(CookieError::InvalidCharacters { pair: cut() })
+            }
+        })
+}
+
+/// Reads a `Cookie` header into a [`MultiMap`], skipping malformed pairs and keeping at most
+/// `max_cookies` of them.
+pub fn parse(header: &str, max_cookies: usize) -> MultiMap {
+    pairs(header)
+        .filter_map(|pair| {
+            pair.map_err(|e| tracing::debug!(error = %e, "skipping cookie"))
+                .ok()
+        })
+        .take(max_cookies)
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
+}
+
+/// Whether `b` may appear in an HTTP token (RFC 9110 §5.6.2).
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_good_pairs_around_bad_ones() {
+        let jar = parse("a=1; =nameless; b c=2; d=\"q\"; e=x;;", 10);
+        assert_eq!(
+            jar.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>(),
+            ["a=1", "d=q", "e=x"]
+        );
+    }
+
+    #[test]
+    fn refuses_control_characters() {
+        let errors: Vec<_> = pairs("a=\u{1}x; b=y\u{7f}")
+            .filter_map(Result::err)
+            .collect();
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0].to_string().contains("control characters"));
+    }
+
+    #[test]
+    fn caps_the_number_of_cookies() {
+        let header = "a=1; ".repeat(10_000);
+        assert_eq!(
+            parse(&header, DEFAULT_MAX_COOKIES).len(),
+            DEFAULT_MAX_COOKIES
+        );
+    }
+
+    #[test]
+    fn empty_and_whitespace_headers_are_empty() {
+        assert!(parse("", 10).is_empty());
+        assert!(parse(" ; ; ", 10).is_empty());
+    }
+}

@@ -34,7 +34,10 @@ use crate::body::{Body, BoxError};
 /// only and never reaches the client.
 ///
 /// [`source`]: std::error::Error::source
-pub struct HttpError {
+pub struct HttpError(Box<Inner>);
+
+// Boxed so `Result<T, HttpError>` stays one pointer wide on the happy path.
+struct Inner {
     status: StatusCode,
     message: Cow<'static, str>,
     headers: HeaderMap,
@@ -56,12 +59,12 @@ pub enum ErrorFormat {
 impl HttpError {
     /// An error with this status and public message.
     pub fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        HttpError {
+        HttpError(Box::new(Inner {
             status,
             message: message.into(),
             headers: HeaderMap::new(),
             source: None,
-        }
+        }))
     }
 
     /// `400 Bad Request`.
@@ -153,35 +156,35 @@ impl HttpError {
     /// Adds a header to the answer (e.g. `Allow`, `WWW-Authenticate`, `Retry-After`).
     #[must_use]
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.0.headers.append(name, value);
         self
     }
 
     /// Attaches a private cause, reported by [`std::error::Error::source`] and never sent.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
+        self.0.source = Some(source.into());
         self
     }
 
     /// The status code.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The public message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The extra headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.0.headers
     }
 
     /// The headers, mutably.
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        &mut self.0.headers
     }
 
     /// Renders the error as the client's `Accept` header prefers: JSON when it ranks
@@ -199,33 +202,33 @@ impl HttpError {
 
     /// Renders the error in the given format.
     pub fn into_response_as(self, format: ErrorFormat) -> http::Response<Body> {
-        if let Some(source) = &self.source {
-            tracing::debug!(status = self.status.as_u16(), error = %self.message, cause = %source, "error answer");
+        if let Some(source) = &self.0.source {
+            tracing::debug!(status = self.0.status.as_u16(), error = %self.0.message, cause = %source, "error answer");
         }
         let (content_type, body) = match format {
             ErrorFormat::Html => ("text/html; charset=utf-8", self.html()),
             ErrorFormat::Json => ("application/json", self.json()),
-            ErrorFormat::Text => ("text/plain; charset=utf-8", format!("{}\n", self.message)),
+            ErrorFormat::Text => ("text/plain; charset=utf-8", format!("{}\n", self.0.message)),
         };
         let mut res = http::Response::new(Body::from(body.clone()));
-        *res.status_mut() = self.status;
+        *res.status_mut() = self.0.status;
         let headers = res.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        for (name, value) in &self.headers {
+        for (name, value) in &self.0.headers {
             headers.append(name, value.clone());
         }
         res
     }
 
     fn reason(&self) -> &'static str {
-        self.status.canonical_reason().unwrap_or("Error")
+        self.0.status.canonical_reason().unwrap_or("Error")
     }
 
     fn html(&self) -> String {
-        let code = self.status.as_u16();
+        let code = self.0.status.as_u16();
         let reason = self.reason();
-        let message = html_escape(&self.message);
+        let message = html_escape(&self.0.message);
         format!(
             "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\n\
              <body><h1>{code} {reason}</h1>\n<p>{message}</p></body></html>\n"
@@ -233,7 +236,7 @@ impl HttpError {
     }
 
     fn json(&self) -> String {
-        serde_json::json!({ "status": self.status.as_u16(), "error": self.message }).to_string()
+        serde_json::json!({ "status": self.0.status.as_u16(), "error": self.0.message }).to_string()
     }
 }
 
@@ -274,9 +277,9 @@ pub fn html_escape(text: &str) -> Cow<'_, str> {
 impl fmt::Debug for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpError")
-            .field("status", &self.status)
-            .field("message", &self.message)
-            .field("source", &self.source)
+            .field("status", &self.0.status)
+            .field("message", &self.0.message)
+            .field("source", &self.0.source)
             .finish_non_exhaustive()
     }
 }
@@ -286,16 +289,17 @@ impl fmt::Display for HttpError {
         write!(
             f,
             "{} {}: {}",
-            self.status.as_u16(),
+            self.0.status.as_u16(),
             self.reason(),
-            self.message
+            self.0.message
         )
     }
 }
 
 impl std::error::Error for HttpError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -369,6 +373,9 @@ mod tests {
     fn error_is_send_sync_and_small() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<HttpError>();
-        assert!(std::mem::size_of::<HttpError>() <= 160);
+        assert_eq!(
+            std::mem::size_of::<HttpError>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

@@ -69,3 +69,17 @@ impl RouteParams {
 /// The request id the rewrite layer kept or made (`X-Request-Id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub Arc<str>);
+
+/// Marks a response the auth layer gave because credentials were missing or wrong, so metrics
+/// and logs can count failures without parsing bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthFailure;
+
+/// Marks a response the proxy gave because an upstream failed (refused, reset, timed out),
+/// naming the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFailure(pub Arc<str>);
+
+/// The upstream that answered (or failed to answer) a proxied request, on the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamName(pub Arc<str>);

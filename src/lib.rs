@@ -8,10 +8,11 @@
 //! # The smallest program
 //!
 //! ```no_run
-//! use tollgate::{handler, serve, Request, Response};
+//! use tollgate::{handler, serve, HttpError, Request, Response};
 //!
-//! async fn hello(req: Request) -> Response {
-//!     Response::text(format!("Hello, {}!", req.args().get("name").unwrap_or("world")))
+//! async fn hello(req: Request) -> Result<Response, HttpError> {
+//!     let name = req.args()?.get("name").unwrap_or("world");
+//!     Ok(Response::text(format!("Hello, {name}!")))
 //! }
 //!
 //! #[tokio::main]
@@ -27,7 +28,8 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let client = TestClient::new(handler::from_fn(|req: Request| async move {
-//!     Response::text(format!("Hello, {}!", req.args().get("name").unwrap_or("world")))
+//!     let name = req.args()?.get("name").unwrap_or("world").to_string();
+//!     Ok::<_, tollgate::HttpError>(Response::text(format!("Hello, {name}!")))
 //! }));
 //! let res = client.get("/?name=Ada").send().await;
 //! assert_eq!(res.text().await, "Hello, Ada!");
@@ -42,6 +44,9 @@ pub mod error;
 pub mod ext;
 pub mod form;
 pub mod handler;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
 pub mod request;
@@ -78,5 +83,5 @@ pub mod rewrite;
 pub use body::Body;
 pub use error::HttpError;
 pub use multimap::MultiMap;
-// pub use request::Request;
-// pub use response::{IntoResponse, Response};
+pub use request::Request;
+pub use response::{IntoResponse, Response};

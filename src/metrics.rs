@@ -1,0 +1,316 @@
+//! Counters for a running gateway, rendered in the Prometheus text format.
+//!
+//! [`Metrics`] is a cheap handle to one registry; [`Metrics::layer`] counts the requests of a
+//! route by status, and [`Metrics::render`] writes every counter:
+//!
+//! - `tollgate_requests_total{route, status}`: answered requests;
+//! - `tollgate_upstream_errors_total{upstream}`: proxied requests an upstream failed;
+//! - `tollgate_auth_failures_total`: answers the auth layer gave for missing or wrong credentials;
+//! - `tollgate_in_flight_requests`: requests being answered now;
+//! - `tollgate_request_duration_seconds`: a latency histogram, time to the response head.
+//!
+//! Failures are read from the markers the auth layer and the proxy put on responses
+//! ([`ext::AuthFailure`], [`ext::UpstreamFailure`]).
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::{echo::EchoService, metrics::Metrics, testing::TestClient};
+//! use tower::Layer;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let metrics = Metrics::new();
+//! let client = TestClient::new(metrics.layer("echo").layer(EchoService::new()));
+//! client.get("/").send().await;
+//! assert!(metrics.render().contains(r#"tollgate_requests_total{route="echo",status="200"} 1"#));
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use pin_project_lite::pin_project;
+
+use crate::ext;
+
+/// Upper bounds of the latency histogram's buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// A handle to one set of counters; clones share them.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    inner: Arc<Registry>,
+}
+
+#[derive(Default)]
+struct Registry {
+    requests: Mutex<BTreeMap<(Arc<str>, u16), u64>>,
+    upstream_errors: Mutex<BTreeMap<Arc<str>, u64>>,
+    auth_failures: AtomicU64,
+    in_flight: AtomicI64,
+    buckets: [AtomicU64; BUCKETS.len()],
+    duration_count: AtomicU64,
+    duration_micros: AtomicU64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A layer that counts the requests of the route named `route`.
+    pub fn layer(&self, route: &str) -> MetricsLayer {
+        MetricsLayer {
+            metrics: self.clone(),
+            route: Arc::from(route),
+        }
+    }
+
+    fn record<B>(&self, route: &Arc<str>, res: &http::Response<B>, elapsed: Duration) {
+        let r = &self.inner;
+        *lock(&r.requests)
+            .entry((route.clone(), res.status().as_u16()))
+            .or_default() += 1;
+        if res.extensions().get::<ext::AuthFailure>().is_some() {
+            r.auth_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(ext::UpstreamFailure(upstream)) = res.extensions().get() {
+            *lock(&r.upstream_errors)
+                .entry(upstream.clone())
+                .or_default() += 1;
+        }
+        let secs = elapsed.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|&upper| secs <= upper) {
+            r.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+        r.duration_count.fetch_add(1, Ordering::Relaxed);
+        r.duration_micros.fetch_add(
+            elapsed.as_micros().min(u64::MAX as u128) as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Every counter in the Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let r = &self.inner;
+        let mut out = String::new();
+        out.push_str("# HELP tollgate_requests_total Requests answered, by route and status.\n");
+        out.push_str("# TYPE tollgate_requests_total counter\n");
+        for ((route, status), n) in lock(&r.requests).iter() {
+            let _ = writeln!(
+                out,
+                "tollgate_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                label(route)
+            );
+        }
+        out.push_str(
+            "# HELP tollgate_upstream_errors_total Proxied requests an upstream failed.\n",
+        );
+        out.push_str("# TYPE tollgate_upstream_errors_total counter\n");
+        for (upstream, n) in lock(&r.upstream_errors).iter() {
+            let _ = writeln!(
+                out,
+                "tollgate_upstream_errors_total{{upstream=\"{}\"}} {n}",
+                label(upstream)
+            );
+        }
+        let _ = write!(
+            out,
+            "# HELP tollgate_auth_failures_total Answers given for missing or wrong credentials.\n\
+             # TYPE tollgate_auth_failures_total counter\ntollgate_auth_failures_total {}\n\
+             # HELP tollgate_in_flight_requests Requests being answered now.\n\
+             # TYPE tollgate_in_flight_requests gauge\ntollgate_in_flight_requests {}\n\
+             # HELP tollgate_request_duration_seconds Time to the response head.\n\
+             # TYPE tollgate_request_duration_seconds histogram\n",
+            r.auth_failures.load(Ordering::Relaxed),
+            r.in_flight.load(Ordering::Relaxed),
+        );
+        let mut cumulative = 0;
+        for (upper, bucket) in BUCKETS.iter().zip(&r.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "tollgate_request_duration_seconds_bucket{{le=\"{upper}\"}} {cumulative}"
+            );
+        }
+        let count = r.duration_count.load(Ordering::Relaxed);
+        let sum = r.duration_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = write!(
+            out,
+            "tollgate_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+             tollgate_request_duration_seconds_sum {sum}\ntollgate_request_duration_seconds_count {count}\n"
+        );
+        out
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Escapes a label value per the exposition format.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Counts the requests of one route; see [`Metrics::layer`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct MetricsLayer {
+    metrics: Metrics,
+    route: Arc<str>,
+}
+
+impl<S> tower_layer::Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+            route: self.route.clone(),
+        }
+    }
+}
+
+/// The service [`MetricsLayer`] makes.
+#[derive(Clone, Debug)]
+pub struct MetricsService<S> {
+    inner: S,
+    metrics: Metrics,
+    route: Arc<str>,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for MetricsService<S>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        self.metrics.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        ResponseFuture {
+            inner: self.inner.call(req),
+            guard: InFlight(Some((
+                self.metrics.clone(),
+                self.route.clone(),
+                Instant::now(),
+            ))),
+        }
+    }
+}
+
+/// Takes the request off the in-flight gauge when the future ends, answered or dropped.
+struct InFlight(Option<(Metrics, Arc<str>, Instant)>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some((metrics, _, _)) = &self.0 {
+            metrics.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`MetricsService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        guard: InFlight,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        if let (Ok(res), Some((metrics, route, started))) = (&result, &this.guard.0) {
+            metrics.record(route, res, started.elapsed());
+        }
+        Poll::Ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{handler, testing::TestClient, Request, Response};
+    use tower::Layer;
+
+    #[tokio::test]
+    async fn counts_by_route_status_and_markers() {
+        let metrics = Metrics::new();
+        let svc = handler::from_fn(|req: Request| async move {
+            let mut res = Response::text("x").into_http();
+            match req.path().as_ref() {
+                "/denied" => {
+                    *res.status_mut() = http::StatusCode::UNAUTHORIZED;
+                    res.extensions_mut().insert(ext::AuthFailure);
+                }
+                "/down" => {
+                    *res.status_mut() = http::StatusCode::BAD_GATEWAY;
+                    res.extensions_mut()
+                        .insert(ext::UpstreamFailure(Arc::from("127.0.0.1:9")));
+                }
+                _ => {}
+            }
+            res
+        });
+        let client = TestClient::new(metrics.layer("app\"1").layer(svc));
+        for path in ["/", "/", "/denied", "/down"] {
+            client.get(path).send().await;
+        }
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"tollgate_requests_total{route="app\"1",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"tollgate_requests_total{route="app\"1",status="401"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"tollgate_upstream_errors_total{upstream="127.0.0.1:9"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("tollgate_auth_failures_total 1\n"), "{text}");
+        assert!(text.contains("tollgate_in_flight_requests 0\n"), "{text}");
+        assert!(
+            text.contains("tollgate_request_duration_seconds_count 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tollgate_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"),
+            "{text}"
+        );
+    }
+}
