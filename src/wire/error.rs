@@ -173,6 +173,12 @@ pub enum WireError {
         /// Offset in the input where CRLF was expected.
         offset: usize,
     },
+    /// Bytes after the message where exactly one message was expected
+    /// ([`Request::from_bytes`](crate::Request::from_bytes)).
+    TrailingBytes {
+        /// How many bytes follow the message.
+        len: usize,
+    },
     /// (writing) A `Content-Length` that differs from the body's length.
     ContentLengthMismatch {
         /// The length the field declares.
@@ -259,6 +265,7 @@ impl fmt::Display for WireError {
             ChunkSizeOverflow { line } => write!(f, "chunk size in \"{line}\" does not fit in 64 bits"),
             InvalidChunkExtension { line } => write!(f, "invalid chunk extension in \"{line}\""),
             InvalidChunkData { offset } => write!(f, "chunk data not followed by CRLF at byte {offset}"),
+            TrailingBytes { len } => write!(f, "{len} bytes after the message: use wire::parse_request to read several"),
             ContentLengthMismatch { declared, actual } => write!(f, "Content-Length says {declared} bytes but the body has {actual}: fix or remove the field"),
             BodyNotAllowed { status } => write!(f, "a {status} response has no body"),
             TrailersWithoutChunked => f.write_str("trailers need Transfer-Encoding: chunked"),

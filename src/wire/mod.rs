@@ -78,6 +78,7 @@
 mod error;
 mod framing;
 mod head;
+mod request;
 mod write;
 
 use bytes::Bytes;
