@@ -51,9 +51,6 @@ use http::{Method, Uri, Version};
 use crate::body::{Body, BoxError};
 use crate::request::RequestBuilder;
 
-/// The largest body [`answer`] reads from a service: 16 MiB.
-pub const MAX_ANSWER_BODY: usize = 16 * 1024 * 1024;
-
 /// An arbitrary HTTP request: valid as an `http` value, hostile in content.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FuzzRequest {
@@ -481,8 +478,9 @@ thread_local! {
         .expect("a current-thread runtime builds when time and I/O drivers are available");
 }
 
-/// Calls `service` with `req` and reads the whole answer (at most [`MAX_ANSWER_BODY`]),
-/// blocking the current thread on a thread-local single-threaded runtime.
+/// Calls `service` with `req` through a [`TestClient`](crate::testing::TestClient) and
+/// reads the whole answer, blocking the current thread on a thread-local single-threaded
+/// runtime.
 ///
 /// # Panics
 ///
@@ -495,18 +493,14 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     ResBody::Error: Into<BoxError>,
 {
+    let client = crate::testing::TestClient::new(service.clone());
     block_on(async {
-        use tower::ServiceExt;
-        let res = service
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("the service failed");
-        let (parts, body) = res.into_parts();
-        let bytes = crate::body::to_bytes(Body::new(body), MAX_ANSWER_BODY)
-            .await
-            .expect("the answer's body failed");
-        http::Response::from_parts(parts, bytes)
+        let res = client.send(req).await;
+        let mut answer = http::Response::new(Bytes::new());
+        *answer.status_mut() = res.status();
+        *answer.headers_mut() = res.headers().clone();
+        *answer.body_mut() = res.bytes().await;
+        answer
     })
 }
 
