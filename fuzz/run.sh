@@ -52,7 +52,7 @@ for target in "${targets[@]}"; do
     # One process, one worker: the machine is shared.
     if cargo +nightly fuzz run "${build_flags[@]}" "$target" "$work/$target" "fuzz/corpus/$target" \
         -- "${args[@]}" >"$log" 2>&1; then
-        grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true
+        grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true
         grep -E '^stat::number_of_executed_units' "$log" || true
     else
         failed=1
