@@ -1,0 +1,109 @@
+//! Arguments to library calls. No HTTP behaviour lives here: every subcommand builds library
+//! types and hands them to [`tollgate::serve`].
+//!
+//! Adding a subcommand: a file `src/cli/NAME.rs` with `NameArgs` (clap `Args`) and
+//! `pub async fn run(args: NameArgs) -> Result<(), BoxError>`, a variant in [`Command`] and an
+//! arm in [`run`].
+
+mod echo;
+
+use clap::{Args, Parser, Subcommand};
+use tollgate::body::BoxError;
+use tollgate::serve;
+
+/// tollgate: an HTTP toolkit's pieces (echo service, auth gateway, proxy, file server) from the
+/// command line.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, propagate_version = true)]
+pub struct Cli {
+    /// What to log, as a tracing filter (`info`, `debug`, `tollgate=debug,hyper=info`);
+    /// `RUST_LOG` wins when set.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        env = "TOLLGATE_LOG",
+        default_value = "info"
+    )]
+    pub log: String,
+
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer every request with a JSON description of it: method, target, path, query,
+    /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
+    Echo(echo::EchoArgs),
+}
+
+/// Where a serving subcommand listens.
+#[derive(Debug, Clone, Args)]
+pub struct BindArgs {
+    /// The address to listen on, `host:port` (`0.0.0.0:8000` for every interface).
+    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = serve::DEFAULT_BIND)]
+    pub bind: String,
+}
+
+/// Runs the parsed command line to completion.
+pub fn run(cli: Cli) -> Result<(), BoxError> {
+    init_logging(&cli.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Echo(args) => echo::run(args).await,
+        }
+    })
+}
+
+/// Logs to standard error; `RUST_LOG` overrides `--log`.
+fn init_logging(filter: &str) -> Result<(), BoxError> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.is_empty() => EnvFilter::try_new(env)?,
+        _ => EnvFilter::try_new(filter)
+            .map_err(|e| format!("invalid --log filter {filter:?}: {e}"))?,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn echo_binds_localhost_8000_by_default() {
+        let cli = Cli::try_parse_from(["tollgate", "echo"]).unwrap();
+        #[allow(irrefutable_let_patterns)] // until a second subcommand lands
+        let Command::Echo(args) = cli.command
+        else {
+            panic!("parsed as another subcommand")
+        };
+        assert_eq!(args.bind.bind, "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn echo_takes_bind() {
+        let cli = Cli::try_parse_from(["tollgate", "echo", "--bind", "0.0.0.0:9"]).unwrap();
+        #[allow(irrefutable_let_patterns)] // until a second subcommand lands
+        let Command::Echo(args) = cli.command
+        else {
+            panic!("parsed as another subcommand")
+        };
+        assert_eq!(args.bind.bind, "0.0.0.0:9");
+    }
+}

@@ -1,0 +1,232 @@
+//! [`ServeConfig`]: every limit and timeout of [`serve`](crate::serve), with its default.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// How [`serve`](crate::serve) runs: address, timeouts, connection limits, TLS.
+///
+/// Every field has a default (below) so a config file names only what it changes. The defaults
+/// follow nginx's, a sane reference for a server facing the internet. Durations in a config
+/// file are a number of seconds or a string with a unit: `"60s"`, `"500ms"`, `"2m"`, `"1h"`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::serve::ServeConfig;
+///
+/// let config: ServeConfig = serde_json::from_str(r#"{
+///     "bind": "0.0.0.0:8080",
+///     "header_read_timeout": "10s",
+///     "max_connections": 256
+/// }"#).unwrap();
+/// assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+/// assert_eq!(config.max_requests_per_connection, 1000);
+/// ```
+///
+/// Build one from the defaults with struct update syntax, so fields added later keep their
+/// defaults: `ServeConfig { max_connections: 64, ..ServeConfig::default() }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// The address to listen on, `host:port`; a name is resolved and the first address that
+    /// binds is used. Default is `127.0.0.1:8000`.
+    pub bind: String,
+    /// How long a client may take to send a request's head, counted from the moment the server
+    /// is ready to read it. The same timer closes idle keep-alive connections and connections
+    /// that never send a request (HTTP/1 and HTTP/2). Default is `60s` (nginx's
+    /// `client_header_timeout`).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub header_read_timeout: Duration,
+    /// How long the server waits for the next piece of a request body before failing the read
+    /// (the service sees an error, which [`body::to_bytes`](crate::body::to_bytes) turns into
+    /// a 400). Measured between two reads, not for the whole body. Default is `60s` (nginx's
+    /// `client_body_timeout`).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub body_read_timeout: Duration,
+    /// How long a write to the client may make no progress before the connection is closed.
+    /// Default is `60s` (nginx's `send_timeout`).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub write_timeout: Duration,
+    /// How many connections are served at once; further clients wait in the kernel's accept
+    /// queue until one closes. Raise it together with the open-files limit (`ulimit -n`).
+    /// Default is `1024`.
+    pub max_connections: usize,
+    /// How many requests one connection may carry; the last answer says `Connection: close`
+    /// (an HTTP/2 connection gets a `GOAWAY`). `0` means no limit. Default is `1000` (nginx's
+    /// `keepalive_requests`).
+    pub max_requests_per_connection: usize,
+    /// How many header lines an HTTP/1 request may have; more is a `431`. Default is `100`.
+    pub max_headers: usize,
+    /// Whether HTTP/1 connections are kept open between requests. Default is `true`.
+    pub keep_alive: bool,
+    /// How long a graceful shutdown waits for in-flight requests before closing the remaining
+    /// connections. Default is `30s`.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub shutdown_timeout: Duration,
+    /// Terminate TLS with this certificate and key; plain HTTP when absent. Default is `None`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub tls: Option<TlsConfig>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            bind: DEFAULT_BIND.to_owned(),
+            header_read_timeout: Duration::from_secs(60),
+            body_read_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_requests_per_connection: 1000,
+            max_headers: 100,
+            keep_alive: true,
+            shutdown_timeout: Duration::from_secs(30),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The default configuration listening on `bind`.
+    pub fn bind(bind: impl Into<String>) -> Self {
+        ServeConfig {
+            bind: bind.into(),
+            ..ServeConfig::default()
+        }
+    }
+}
+
+/// The address examples and the CLI listen on when told nothing else.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+
+/// The certificate chain and private key `serve` terminates TLS with.
+///
+/// Both are PEM files: the chain leaf first (as Let's Encrypt's `fullchain.pem`), the key in
+/// PKCS#8, PKCS#1 or SEC1 form. ALPN offers `h2` and `http/1.1`.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// The PEM certificate chain file.
+    pub cert: std::path::PathBuf,
+    /// The PEM private key file.
+    pub key: std::path::PathBuf,
+}
+
+#[cfg(feature = "tls")]
+impl TlsConfig {
+    /// A TLS configuration from a certificate chain file and a key file.
+    pub fn new(cert: impl Into<std::path::PathBuf>, key: impl Into<std::path::PathBuf>) -> Self {
+        TlsConfig {
+            cert: cert.into(),
+            key: key.into(),
+        }
+    }
+}
+
+/// Durations in config files: a number of seconds or a string with a unit.
+pub mod duration {
+    use super::*;
+
+    /// Parses `"250ms"`, `"60s"`, `"2m"`, `"1h"` or a plain number of seconds (`"1.5"`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::serve::duration::parse;
+    ///
+    /// assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+    /// assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+    /// assert!(parse("soon").is_err());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A message naming the bad input when it is not a non-negative number with a known unit.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let scale = match unit.trim() {
+            "ms" => 0.001,
+            "" | "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad(text)),
+        };
+        let number: f64 = number.parse().map_err(|_| bad(text))?;
+        Duration::try_from_secs_f64(number * scale).map_err(|_| bad(text))
+    }
+
+    fn bad(text: &str) -> String {
+        let shown: String = text.chars().take(32).collect();
+        format!("invalid duration {shown:?}: write a number of seconds or e.g. \"500ms\", \"60s\", \"2m\", \"1h\"")
+    }
+
+    /// Deserializes a duration written as a number of seconds or a string [`parse`] accepts.
+    ///
+    /// # Errors
+    ///
+    /// The deserializer's error with [`parse`]'s message.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Seconds(u64),
+            Fraction(f64),
+            Text(String),
+        }
+        match Repr::deserialize(deserializer)? {
+            Repr::Seconds(s) => Ok(Duration::from_secs(s)),
+            Repr::Fraction(s) => Duration::try_from_secs_f64(s)
+                .map_err(|_| serde::de::Error::custom(bad(&s.to_string()))),
+            Repr::Text(t) => parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_from_an_empty_config() {
+        let config: ServeConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config, ServeConfig::default());
+        assert_eq!(config.bind, "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = serde_json::from_str::<ServeConfig>(r#"{"max_conections": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("max_conections"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_numbers_and_units() {
+        let config: ServeConfig = serde_json::from_str(
+            r#"{"header_read_timeout": 5, "body_read_timeout": "1.5s", "write_timeout": 0.25, "shutdown_timeout": "2m"}"#,
+        )
+        .unwrap();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(config.body_read_timeout, Duration::from_millis(1500));
+        assert_eq!(config.write_timeout, Duration::from_millis(250));
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn bad_durations_name_the_input() {
+        for bad in [r#""5 years""#, r#""-1s""#, r#""""#, r#""1e400s""#, "-3"] {
+            let json = format!(r#"{{"write_timeout": {bad}}}"#);
+            let err = serde_json::from_str::<ServeConfig>(&json).unwrap_err();
+            assert!(
+                err.to_string().contains("duration") || err.to_string().contains("invalid"),
+                "{bad}: {err}"
+            );
+        }
+    }
+}

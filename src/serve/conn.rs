@@ -1,0 +1,319 @@
+//! One connection's view of the service: Host check, peer address, request cap, access log.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, HOST};
+use http::{HeaderValue, Method, StatusCode, Version};
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use pin_project_lite::pin_project;
+use tokio::sync::Notify;
+use tower::util::Oneshot;
+use tower::ServiceExt;
+use tower_service::Service;
+
+use super::body::TimeoutBody;
+use super::host;
+use crate::body::{Body, BoxError};
+use crate::error::HttpError;
+use crate::ext::{ConnectionTls, PeerAddr};
+
+/// What a connection's task and its requests share.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub(crate) peer: SocketAddr,
+    pub(crate) tls: bool,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) max_requests: usize,
+    pub(crate) requests: AtomicUsize,
+    pub(crate) in_flight: AtomicUsize,
+    /// Woken when a request starts or ends, so the task can re-check idleness and the cap.
+    pub(crate) events: Notify,
+}
+
+impl ConnState {
+    pub(crate) fn new(
+        peer: SocketAddr,
+        tls: bool,
+        body_read_timeout: Duration,
+        max_requests: usize,
+    ) -> Self {
+        ConnState {
+            peer,
+            tls,
+            body_read_timeout,
+            max_requests,
+            requests: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            events: Notify::new(),
+        }
+    }
+
+    /// Whether the connection carried its last allowed request.
+    pub(crate) fn cap_reached(&self) -> bool {
+        self.max_requests != 0 && self.requests.load(Ordering::Acquire) >= self.max_requests
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+    }
+}
+
+/// The hyper service of one connection, wrapping the user's tower service.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnService<S> {
+    inner: S,
+    state: Arc<ConnState>,
+}
+
+impl<S> ConnService<S> {
+    pub(crate) fn new(inner: S, state: Arc<ConnState>) -> Self {
+        ConnService { inner, state }
+    }
+}
+
+impl<S, B> hyper::service::Service<http::Request<Incoming>> for ConnService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = http::Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture<Oneshot<S, http::Request<Body>>>;
+
+    fn call(&self, req: http::Request<Incoming>) -> Self::Future {
+        let number = self.state.requests.fetch_add(1, Ordering::AcqRel) + 1;
+        let last = self.state.max_requests != 0 && number >= self.state.max_requests;
+        let exchange = Exchange::start(&self.state, &req);
+        if last {
+            self.state.events.notify_one();
+        }
+        // HTTP/1.1 needs `Connection: close` on the last answer; HTTP/2 gets a GOAWAY from the
+        // connection task instead (connection-specific headers are forbidden there).
+        let close_after = last && req.version() <= Version::HTTP_11;
+
+        if let Err(e) = host::check(req.version(), req.uri(), req.headers()) {
+            // The body was not read: close rather than guess where the next request starts.
+            let res = HttpError::from(e).into_response_for(req.headers());
+            let http1 = req.version() <= Version::HTTP_11;
+            return ResponseFuture::answered(res, exchange, http1);
+        }
+        let (mut parts, incoming) = req.into_parts();
+        if parts.version <= Version::HTTP_11 {
+            // RFC 9112 §3.2.2: an absolute-form target's authority replaces `Host`.
+            if let Some(authority) = parts.uri.authority() {
+                if let Ok(value) = HeaderValue::from_str(authority.as_str()) {
+                    parts.headers.insert(HOST, value);
+                }
+            }
+        }
+        parts.extensions.insert(PeerAddr(self.state.peer));
+        if self.state.tls {
+            parts.extensions.insert(ConnectionTls(true));
+        }
+        let body = if incoming.is_end_stream() {
+            Body::empty()
+        } else {
+            Body::new(TimeoutBody::new(incoming, self.state.body_read_timeout))
+        };
+        let req = http::Request::from_parts(parts, body);
+        ResponseFuture::called(self.inner.clone().oneshot(req), exchange, close_after)
+    }
+}
+
+/// One request/response on a connection: counts it in flight and logs it when it ends.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    state: Arc<ConnState>,
+    log: Option<AccessLog>,
+    status: StatusCode,
+    bytes: u64,
+}
+
+#[derive(Debug)]
+struct AccessLog {
+    method: Method,
+    target: String,
+    version: Version,
+    start: Instant,
+}
+
+impl Exchange {
+    fn start(state: &Arc<ConnState>, req: &http::Request<Incoming>) -> Self {
+        state.in_flight.fetch_add(1, Ordering::AcqRel);
+        state.events.notify_one();
+        let log = tracing::enabled!(target: "tollgate::access", tracing::Level::INFO).then(|| {
+            AccessLog {
+                method: req.method().clone(),
+                target: req
+                    .uri()
+                    .path_and_query()
+                    .map_or_else(|| req.uri().to_string(), |pq| pq.as_str().to_owned()),
+                version: req.version(),
+                start: Instant::now(),
+            }
+        });
+        Exchange {
+            state: Arc::clone(state),
+            log,
+            // Replaced by the answer's status; left when the client went away first.
+            status: client_closed(),
+            bytes: 0,
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if let Some(log) = self.log.take() {
+            // Never headers: they may carry `Authorization` or cookies.
+            tracing::info!(
+                target: "tollgate::access",
+                peer = %self.state.peer,
+                method = %log.method,
+                target = %log.target,
+                version = ?log.version,
+                status = self.status.as_u16(),
+                bytes = self.bytes,
+                duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
+                "{} {} {} {} bytes",
+                log.method,
+                log.target,
+                self.status.as_u16(),
+                self.bytes,
+            );
+        }
+        self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.state.events.notify_one();
+    }
+}
+
+/// nginx's "client closed request", logged when the client left before the answer.
+fn client_closed() -> StatusCode {
+    StatusCode::from_u16(499).expect("499 is a valid status code")
+}
+
+pin_project! {
+    /// The future of one request on a connection.
+    pub(crate) struct ResponseFuture<F> {
+        #[pin]
+        inner: Inner<F>,
+        exchange: Option<Exchange>,
+        close_after: bool,
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner<F> {
+        Answered { response: Option<http::Response<Body>> },
+        Called { #[pin] future: F },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    fn answered(response: http::Response<Body>, exchange: Exchange, close_after: bool) -> Self {
+        ResponseFuture {
+            inner: Inner::Answered {
+                response: Some(response),
+            },
+            exchange: Some(exchange),
+            close_after,
+        }
+    }
+
+    fn called(future: F, exchange: Exchange, close_after: bool) -> Self {
+        ResponseFuture {
+            inner: Inner::Called { future },
+            exchange: Some(exchange),
+            close_after,
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+    E: Into<BoxError>,
+{
+    type Output = Result<http::Response<ResponseBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut res = match this.inner.project() {
+            InnerProj::Answered { response } => response
+                .take()
+                .expect("ResponseFuture polled after completion"),
+            InnerProj::Called { future } => match ready!(future.poll(cx)) {
+                Ok(res) => res.map(Body::new),
+                Err(e) => {
+                    let e: BoxError = e.into();
+                    tracing::error!(error = %e, "the service failed; answering 500");
+                    HttpError::internal(e).into_response()
+                }
+            },
+        };
+        if *this.close_after {
+            res.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        let mut exchange = this
+            .exchange
+            .take()
+            .expect("ResponseFuture polled after completion");
+        exchange.status = res.status();
+        Poll::Ready(Ok(res.map(|body| ResponseBody {
+            inner: body,
+            exchange,
+        })))
+    }
+}
+
+pin_project! {
+    /// The response body: counts the bytes sent and logs the exchange when dropped.
+    pub(crate) struct ResponseBody {
+        #[pin]
+        inner: Body,
+        exchange: Exchange,
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                this.exchange.bytes += data.len() as u64;
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

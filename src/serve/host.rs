@@ -1,0 +1,275 @@
+//! Checking the `Host` of a request before any service sees it: hyper does not.
+
+use http::header::HOST;
+use http::{HeaderMap, Uri, Version};
+
+use crate::error::HttpError;
+
+/// Why `serve` refused a request's `Host` with `400 Bad Request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HostError {
+    /// An HTTP/1.1 request without a `Host` header, or an HTTP/2 request without `:authority`
+    /// or `Host`.
+    Missing,
+    /// More than one `Host` header.
+    Repeated,
+    /// A `Host` that is not `host[:port]` (the bad value, truncated to 64 bytes).
+    Malformed(String),
+    /// An HTTP/2 `Host` header that names another authority than `:authority`.
+    Mismatch {
+        /// The `Host` header, truncated to 64 bytes.
+        host: String,
+        /// The `:authority` pseudo-header.
+        authority: String,
+    },
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::Missing => {
+                f.write_str("the request has no Host header; HTTP/1.1 requires one")
+            }
+            HostError::Repeated => f.write_str("the request has more than one Host header"),
+            HostError::Malformed(v) => {
+                write!(f, "the Host header {v:?} is not a valid host[:port]")
+            }
+            HostError::Mismatch { host, authority } => write!(
+                f,
+                "the Host header {host:?} differs from the request's authority {authority:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+impl From<HostError> for HttpError {
+    fn from(e: HostError) -> Self {
+        HttpError::bad_request(e.to_string())
+    }
+}
+
+/// Checks the `Host` of a request as RFC 9112 §3.2 and RFC 9113 §8.3.1 ask.
+///
+/// - HTTP/1.1: exactly one `Host`, a valid `host[:port]` (empty is refused too: every origin
+///   served here has a name).
+/// - HTTP/1.0: `Host` is optional; when present it is checked the same way.
+/// - HTTP/2 and later: `:authority` or `Host` must be present; a `Host` that differs
+///   (ASCII case-insensitively) from `:authority` is refused.
+///
+/// A target in absolute form (`GET http://a/ HTTP/1.1`) is accepted; the caller replaces `Host`
+/// with the target's authority, as RFC 9112 §3.2.2 requires.
+///
+/// # Errors
+///
+/// The [`HostError`] naming what is wrong; it converts to a `400` [`HttpError`].
+pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), HostError> {
+    let mut hosts = headers.get_all(HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HostError::Repeated);
+    }
+    if let Some(host) = host {
+        if !is_valid_host(host.as_bytes()) {
+            return Err(HostError::Malformed(truncate(host.as_bytes())));
+        }
+    }
+    match version {
+        Version::HTTP_09 | Version::HTTP_10 => Ok(()),
+        Version::HTTP_11 => host.map(|_| ()).ok_or(HostError::Missing),
+        _ => match (host, uri.authority()) {
+            (None, None) => Err(HostError::Missing),
+            (Some(host), Some(authority))
+                if !host
+                    .as_bytes()
+                    .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
+            {
+                Err(HostError::Mismatch {
+                    host: truncate(host.as_bytes()),
+                    authority: truncate(authority.as_str().as_bytes()),
+                })
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// `uri-host [ ":" port ]` with no user info, a non-empty host and a port that fits in `u16`.
+fn is_valid_host(value: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return false;
+    };
+    if text.is_empty() || text.contains('@') {
+        return false;
+    }
+    let Ok(authority) = text.parse::<http::uri::Authority>() else {
+        return false;
+    };
+    if authority.host().is_empty() {
+        return false;
+    }
+    // `Authority::port` is `None` for both "x:" and "x:70000": look at the text itself.
+    match text[authority.host().len()..].strip_prefix(':') {
+        None => true,
+        Some(port) => port.is_empty() || port.parse::<u16>().is_ok(),
+    }
+}
+
+fn truncate(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(64)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(hosts: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for h in hosts {
+            map.append(HOST, HeaderValue::from_bytes(h).unwrap());
+        }
+        map
+    }
+
+    macro_rules! case {
+        ($name:ident, $version:expr, $uri:expr, $hosts:expr, $ok:expr) => {
+            #[test]
+            fn $name() {
+                let uri: Uri = $uri.parse().unwrap();
+                let result = check($version, &uri, &headers($hosts));
+                assert_eq!(result.is_ok(), $ok, "{result:?}");
+            }
+        };
+    }
+
+    case!(
+        http11_plain_host,
+        Version::HTTP_11,
+        "/",
+        &[b"example.com"],
+        true
+    );
+    case!(
+        http11_host_with_port,
+        Version::HTTP_11,
+        "/",
+        &[b"example.com:8080"],
+        true
+    );
+    case!(
+        http11_ipv6_host,
+        Version::HTTP_11,
+        "/",
+        &[b"[::1]:8080"],
+        true
+    );
+    case!(http11_missing_host, Version::HTTP_11, "/", &[], false);
+    case!(
+        http11_repeated_host,
+        Version::HTTP_11,
+        "/",
+        &[b"a", b"a"],
+        false
+    );
+    case!(http11_empty_host, Version::HTTP_11, "/", &[b""], false);
+    case!(
+        http11_userinfo,
+        Version::HTTP_11,
+        "/",
+        &[b"user@example.com"],
+        false
+    );
+    case!(
+        http11_space,
+        Version::HTTP_11,
+        "/",
+        &[b"exa mple.com"],
+        false
+    );
+    case!(
+        http11_path_in_host,
+        Version::HTTP_11,
+        "/",
+        &[b"example.com/x"],
+        false
+    );
+    case!(
+        http11_port_overflow,
+        Version::HTTP_11,
+        "/",
+        &[b"example.com:70000"],
+        false
+    );
+    case!(
+        http11_non_utf8,
+        Version::HTTP_11,
+        "/",
+        &[b"ex\xffample"],
+        false
+    );
+    case!(
+        http11_absolute_form,
+        Version::HTTP_11,
+        "http://a.example/x",
+        &[b"b.example"],
+        true
+    );
+    case!(http10_without_host, Version::HTTP_10, "/", &[], true);
+    case!(
+        http10_malformed_host,
+        Version::HTTP_10,
+        "/",
+        &[b"a b"],
+        false
+    );
+    case!(
+        h2_authority_only,
+        Version::HTTP_2,
+        "http://a.example/",
+        &[],
+        true
+    );
+    case!(
+        h2_same_host,
+        Version::HTTP_2,
+        "http://a.example/",
+        &[b"A.example"],
+        true
+    );
+    case!(h2_host_only, Version::HTTP_2, "/", &[b"a.example"], true);
+    case!(h2_neither, Version::HTTP_2, "/", &[], false);
+    case!(
+        h2_mismatch,
+        Version::HTTP_2,
+        "http://a.example/",
+        &[b"b.example"],
+        false
+    );
+
+    #[test]
+    fn malformed_value_is_truncated() {
+        let long = vec![b'a'; 300];
+        let mut value = long.clone();
+        value.push(b' ');
+        let err = check(
+            Version::HTTP_11,
+            &Uri::from_static("/"),
+            &headers(&[&value]),
+        )
+        .unwrap_err();
+        let HostError::Malformed(shown) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(shown.len(), 64);
+    }
+
+    #[test]
+    fn errors_are_400() {
+        let e: HttpError = HostError::Missing.into();
+        assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,497 @@
+//! Running any service on a socket: HTTP/1.1 and cleartext HTTP/2, timeouts, limits, graceful
+//! shutdown.
+//!
+//! [`bind`] is the one-liner; [`Server`] takes a [`ServeConfig`], a listener of your own or a
+//! shutdown signal of your own. Both serve until Ctrl-C or `SIGTERM` (unless told otherwise),
+//! then stop accepting, let in-flight requests finish for up to
+//! [`shutdown_timeout`](ServeConfig::shutdown_timeout) and return.
+//!
+//! What `serve` adds to hyper, before any service runs:
+//!
+//! - the peer address in the request's extensions as [`PeerAddr`](crate::ext::PeerAddr), and
+//!   [`ConnectionTls`](crate::ext::ConnectionTls) on TLS connections;
+//! - `Host` validation ([`host::check`]): a missing, repeated or malformed `Host` on HTTP/1.1,
+//!   or an HTTP/2 `Host` that differs from `:authority`, is a 400;
+//! - timeouts for a request's head (slowloris), idle connections, each read of a request body
+//!   ([`BodyReadTimeout`]) and each write of the answer;
+//! - a cap on connections and on requests per connection;
+//! - one access-log line per request through [`tracing`] (target `tollgate::access`: method,
+//!   target, status, bytes, duration; never a header, so never an `Authorization` value);
+//! - the line `Serving on http://ADDR` on standard output and through `tracing` at startup.
+//!
+//! An answer given before the request body was read (a 401, a 413, a redirect) is safe: hyper
+//! reads what is left of the body if it is already buffered, and otherwise closes the
+//! connection after the answer, so leftover body bytes are never parsed as a next request.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use tollgate::{serve::{self, ServeConfig, Server}, Body};
+//!
+//! # #[tokio::main] async fn main() -> std::io::Result<()> {
+//! let service = tower::service_fn(|_req: http::Request<Body>| async {
+//!     Ok::<_, Infallible>(http::Response::new(Body::from("hello")))
+//! });
+//!
+//! // The short way: 127.0.0.1:8000 unless `--bind ADDR` or `TOLLGATE_BIND` says otherwise.
+//! serve::bind(serve::bind_addr_from_args(), service.clone()).await?;
+//!
+//! // With limits of your own and a listener bound elsewhere.
+//! let config = ServeConfig { max_connections: 64, ..ServeConfig::default() };
+//! let listener = serve::listen("127.0.0.1:0").await?;
+//! Server::new(service).config(config).serve(listener).await?;
+//! # Ok(()) }
+//! ```
+
+mod body;
+mod config;
+mod conn;
+pub mod host;
+mod io;
+#[cfg(feature = "tls")]
+mod tls;
+
+use std::future::Future;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tower_service::Service;
+
+pub use self::body::BodyReadTimeout;
+#[cfg(feature = "tls")]
+pub use self::config::TlsConfig;
+pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
+use self::conn::{ConnService, ConnState};
+pub use self::host::HostError;
+use crate::body::{Body, BoxError};
+
+/// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
+///
+/// # Errors
+///
+/// When the address cannot be bound (the message names it, e.g. `cannot listen on
+/// 127.0.0.1:8000: Address already in use`), or the listener fails.
+pub async fn bind<S, B>(addr: impl AsRef<str>, service: S) -> std::io::Result<()>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    Server::new(service)
+        .config(ServeConfig::bind(addr.as_ref()))
+        .run()
+        .await
+}
+
+/// Binds a TCP listener on `addr` (`host:port`), with an error that names the address.
+///
+/// # Errors
+///
+/// `cannot listen on ADDR: ...` with a hint for the common causes (port in use, address not
+/// on this machine, privileged port).
+pub async fn listen(addr: &str) -> std::io::Result<TcpListener> {
+    use std::io::ErrorKind;
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            ErrorKind::AddrInUse => {
+                " (another program listens there: stop it or choose another address with --bind)"
+            }
+            ErrorKind::AddrNotAvailable => " (no interface of this machine has that address)",
+            ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
+            _ => "",
+        };
+        std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}{hint}"))
+    })
+}
+
+/// The address a program should listen on: `--bind ADDR` (or `--bind=ADDR`) from the command
+/// line, else the `TOLLGATE_BIND` environment variable, else [`DEFAULT_BIND`]
+/// (`127.0.0.1:8000`). The examples use it; the `tollgate` command parses the same with clap.
+pub fn bind_addr_from_args() -> String {
+    bind_addr_from(
+        std::env::args().skip(1),
+        std::env::var("TOLLGATE_BIND").ok(),
+    )
+}
+
+fn bind_addr_from(args: impl IntoIterator<Item = String>, env: Option<String>) -> String {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--bind" {
+            if let Some(addr) = args.next() {
+                return addr;
+            }
+        } else if let Some(addr) = arg.strip_prefix("--bind=") {
+            return addr.to_owned();
+        }
+    }
+    env.filter(|a| !a.is_empty())
+        .unwrap_or_else(|| DEFAULT_BIND.to_owned())
+}
+
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A service ready to be served with a [`ServeConfig`].
+///
+/// ```no_run
+/// # use std::convert::Infallible;
+/// # use tollgate::{serve::{self, Server}, Body};
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// # let service = tower::service_fn(|_req: http::Request<Body>| async {
+/// #     Ok::<_, Infallible>(http::Response::new(Body::from("hello")))
+/// # });
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// let listener = serve::listen("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// let server = tokio::spawn(
+///     Server::new(service)
+///         .with_graceful_shutdown(async { let _ = stopped.await; })
+///         .serve(listener),
+/// );
+/// // ... talk to `addr` ...
+/// let _ = stop.send(());
+/// server.await.expect("the server task does not panic")?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a Server does nothing until `run` or `serve` is awaited"]
+pub struct Server<S> {
+    service: S,
+    config: ServeConfig,
+    signal: Option<Signal>,
+}
+
+impl<S> std::fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Server<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    /// A server for `service` with the default [`ServeConfig`].
+    pub fn new(service: S) -> Self {
+        Server {
+            service,
+            config: ServeConfig::default(),
+            signal: None,
+        }
+    }
+
+    /// Replaces the configuration.
+    pub fn config(mut self, config: ServeConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Shuts down gracefully when `signal` completes, instead of on Ctrl-C or `SIGTERM`.
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// Binds [`ServeConfig::bind`] and serves until the shutdown signal.
+    ///
+    /// # Errors
+    ///
+    /// See [`listen`] and [`serve`](Self::serve).
+    pub async fn run(self) -> std::io::Result<()> {
+        let listener = listen(&self.config.bind).await?;
+        self.serve(listener).await
+    }
+
+    /// Serves connections from `listener` until the shutdown signal, then drains them.
+    ///
+    /// # Errors
+    ///
+    /// When the TLS files cannot be loaded (the message names the file) or the listener's
+    /// address cannot be read. Errors of single connections are logged, never returned.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        let Server {
+            service,
+            config,
+            signal,
+        } = self;
+        #[cfg(feature = "tls")]
+        let tls = match &config.tls {
+            Some(tls) => Some(tls::acceptor(tls).await?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<std::convert::Infallible> = None;
+
+        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // Not `println!`: a closed standard output must not panic the server.
+        let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
+        tracing::info!(%addr, "Serving on {scheme}://{addr}");
+
+        let shared = Arc::new(Shared {
+            builder: builder(&config),
+            config,
+        });
+        let (shutdown_tx, shutdown_rx) = watch::channel(());
+        let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
+        let mut tasks = JoinSet::new();
+        let mut signal = signal.unwrap_or_else(|| Box::pin(shutdown_signal()));
+
+        loop {
+            let permit = tokio::select! {
+                biased;
+                () = &mut signal => break,
+                permit = Arc::clone(&permits).acquire_owned() => {
+                    permit.expect("the connection semaphore is never closed")
+                }
+            };
+            let (stream, peer) = tokio::select! {
+                biased;
+                () = &mut signal => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        accept_error(e).await;
+                        continue;
+                    }
+                },
+            };
+            while tasks.try_join_next().is_some() {}
+            // Small answers go out at once rather than waiting for Nagle's delayed ACK.
+            let _ = stream.set_nodelay(true);
+            let io = io::WriteTimeout::new(stream, shared.config.write_timeout);
+            let service = service.clone();
+            let shared = Arc::clone(&shared);
+            let shutdown = shutdown_rx.clone();
+            #[cfg(feature = "tls")]
+            let tls = tls.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                match tls {
+                    None => shared.connection(io, peer, false, service, shutdown).await,
+                    #[cfg(feature = "tls")]
+                    Some(acceptor) => {
+                        let handshake = acceptor.accept(io);
+                        match tokio::time::timeout(shared.config.header_read_timeout, handshake)
+                            .await
+                        {
+                            Ok(Ok(io)) => {
+                                shared.connection(io, peer, true, service, shutdown).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        }
+                    }
+                    #[cfg(not(feature = "tls"))]
+                    Some(never) => match never {},
+                }
+            });
+        }
+
+        drop(listener);
+        let _ = shutdown_tx.send(());
+        let open = tasks.len();
+        let limit = shared.config.shutdown_timeout;
+        if open > 0 {
+            tracing::info!("shutting down: waiting up to {limit:?} for {open} open connection(s)");
+        }
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(limit, drain).await.is_err() {
+            tracing::warn!(
+                "{} connection(s) still busy after {limit:?}; closing them",
+                tasks.len()
+            );
+            tasks.shutdown().await;
+        }
+        tracing::info!(%addr, "server stopped");
+        Ok(())
+    }
+}
+
+/// What every connection task of one server reads.
+struct Shared {
+    config: ServeConfig,
+    builder: auto::Builder<TokioExecutor>,
+}
+
+fn builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        // Without a timer hyper has no header read timeout at all.
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .keep_alive(config.keep_alive)
+        .max_headers(config.max_headers);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
+impl Shared {
+    /// Serves one connection until it ends, the server shuts down, its request cap is reached
+    /// or it stays idle past the header read timeout.
+    async fn connection<I, S, B>(
+        &self,
+        io: I,
+        peer: SocketAddr,
+        tls: bool,
+        service: S,
+        mut shutdown: watch::Receiver<()>,
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let state = Arc::new(ConnState::new(
+            peer,
+            tls,
+            self.config.body_read_timeout,
+            self.config.max_requests_per_connection,
+        ));
+        let service = ConnService::new(service, Arc::clone(&state));
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        // hyper times out a slow request head on HTTP/1 only once it knows the protocol; this
+        // also covers a client that never sends a byte, and idle HTTP/2 connections.
+        let idle_timeout = self.config.header_read_timeout;
+        let idle = tokio::time::sleep(idle_timeout);
+        tokio::pin!(idle);
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = shutdown.changed(), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = state.events.notified() => {
+                    if state.cap_reached() && !closing {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    if state.is_idle() {
+                        idle.as_mut().reset(Instant::now() + idle_timeout);
+                    }
+                }
+                () = &mut idle, if state.is_idle() => {
+                    if closing {
+                        // The peer did not finish closing either: drop the socket.
+                        return;
+                    }
+                    tracing::debug!(%peer, "closing a connection idle for {idle_timeout:?}");
+                    // HTTP/2 peers get a GOAWAY; an HTTP/1 or undetected connection closes now.
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                }
+            }
+        }
+    }
+}
+
+/// Accept errors are the listener's weather, not the server's end: a client that reset before
+/// `accept` is skipped; running out of file descriptors waits a little before retrying.
+async fn accept_error(e: std::io::Error) {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted => {
+            tracing::debug!(error = %e, "accept failed");
+        }
+        _ => {
+            tracing::error!(error = %e, "accept failed; retrying in 100 ms");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Completes on Ctrl-C or, on Unix, `SIGTERM`.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bind_flag_wins_over_env() {
+        let addr = bind_addr_from(args(&["--bind", "0.0.0.0:9"]), Some("1.2.3.4:5".into()));
+        assert_eq!(addr, "0.0.0.0:9");
+        assert_eq!(bind_addr_from(args(&["--bind=[::1]:7"]), None), "[::1]:7");
+    }
+
+    #[test]
+    fn env_wins_over_default() {
+        assert_eq!(
+            bind_addr_from(args(&[]), Some("1.2.3.4:5".into())),
+            "1.2.3.4:5"
+        );
+        assert_eq!(bind_addr_from(args(&[]), Some(String::new())), DEFAULT_BIND);
+    }
+
+    #[test]
+    fn default_is_localhost_8000() {
+        assert_eq!(bind_addr_from(args(&["--other"]), None), "127.0.0.1:8000");
+        // A dangling flag falls back rather than failing.
+        assert_eq!(bind_addr_from(args(&["--bind"]), None), "127.0.0.1:8000");
+    }
+}
