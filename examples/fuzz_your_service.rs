@@ -16,7 +16,10 @@ use tollgate::{handler, HttpError, Request, Response};
 async fn greet(req: Request) -> Result<Response, HttpError> {
     let args = req.args()?;
     let name = args.get("name").unwrap_or("world");
-    Ok(Response::text(format!("Hello, {name}! You asked for {}", req.path())))
+    Ok(Response::text(format!(
+        "Hello, {name}! You asked for {}",
+        req.path()
+    )))
 }
 
 fn main() {
@@ -41,7 +44,8 @@ fn main() {
         };
         let shown = format!("{req:?}");
         let res = answer(&service, req.into_http());
-        if std::panic::catch_unwind(|| check_answer(&res)).is_err() {
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_answer(&res)));
+        if checked.is_err() {
             eprintln!("iteration {i}: bad answer to\n{shown}");
             std::process::exit(1);
         }

@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-20}"
 shift || true
 
+rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
 
 # No sanitizer: the crate forbids `unsafe`, and this halves build and run time. Debug

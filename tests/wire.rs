@@ -191,7 +191,8 @@ fn differing_content_lengths() {
 
 #[test]
 fn obfuscated_transfer_encoding() {
-    let cases: [(&[u8], fn(&WireError) -> bool); 5] = [
+    type Expect = fn(&WireError) -> bool;
+    let cases: [(&[u8], Expect); 5] = [
         (b"Transfer-Encoding : chunked", |e| {
             matches!(e, WireError::WhitespaceBeforeColon { .. })
         }),

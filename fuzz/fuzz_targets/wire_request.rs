@@ -17,5 +17,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.version(), req.version());
     assert_eq!(again.headers(), req.headers());
     assert_eq!(again.body(), req.body());
-    assert_eq!(again.extensions().get::<Trailers>(), req.extensions().get::<Trailers>());
+    assert_eq!(
+        again.extensions().get::<Trailers>(),
+        req.extensions().get::<Trailers>()
+    );
 });

@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.status(), res.status());
     assert_eq!(again.version(), res.version());
     assert_eq!(again.body(), res.body());
-    assert_eq!(again.extensions().get::<Trailers>(), res.extensions().get::<Trailers>());
+    assert_eq!(
+        again.extensions().get::<Trailers>(),
+        res.extensions().get::<Trailers>()
+    );
     let framed = res.headers().contains_key("content-length")
         || res.headers().contains_key("transfer-encoding");
     let mut headers = again.headers().clone();
