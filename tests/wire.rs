@@ -365,6 +365,29 @@ fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
 }
 
 // ---------------------------------------------------------------------------------------
+// Crashes found by fuzzing (fuzz/artifacts), each with its input
+// ---------------------------------------------------------------------------------------
+
+/// wire_response crash-8d2e7955: a close-delimited response with exactly `max_headers`
+/// fields gains a `Content-Length` when written, one field over the default limit. Writing
+/// is right to frame it; reading it back needs one more field of room (documented on
+/// `write_request`), and the fuzz target reads back with that room.
+#[test]
+fn fuzz_written_response_at_the_field_limit() {
+    let raw = format!("HTTP/1.1 200 OK\r\n{}\r\nto the end", "ETag: ed\r\n".repeat(100));
+    let (res, _) = wire::parse_response(raw.as_bytes()).unwrap();
+    let bytes = wire::write_response(&res).unwrap();
+    assert_eq!(
+        wire::parse_response(&bytes).unwrap_err(),
+        WireError::TooManyHeaders { limit: 100 }
+    );
+    let mut roomy = wire::Limits::default();
+    roomy.max_headers += 1;
+    let (back, _) = wire::parse_response_with(&bytes, &roomy, false).unwrap();
+    assert_eq!(back.body(), "to the end");
+}
+
+// ---------------------------------------------------------------------------------------
 // Properties
 // ---------------------------------------------------------------------------------------
 

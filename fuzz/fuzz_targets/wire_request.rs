@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate::wire::{self, Trailers};
+use tollgate::wire::{self, Limits, Trailers};
 
 fuzz_target!(|data: &[u8]| {
     let Ok((req, used)) = wire::parse_request(data) else {
@@ -10,7 +10,8 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(used <= data.len());
     let bytes = wire::write_request(&req).expect("a parsed request writes");
-    let (again, again_used) = wire::parse_request(&bytes).expect("a written request parses");
+    let (again, again_used) =
+        wire::parse_request_with(&bytes, &relaxed()).expect("a written request parses");
     assert_eq!(again_used, bytes.len());
     assert_eq!(again.method(), req.method());
     assert_eq!(again.uri(), req.uri());
@@ -22,3 +23,12 @@ fuzz_target!(|data: &[u8]| {
         req.extensions().get::<Trailers>()
     );
 });
+
+/// Writing may lengthen a head a little (`name: value` with one space, an added
+/// `Content-Length`), so a message right at a default limit is read back with room for that.
+fn relaxed() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_headers += 1;
+    limits.max_header_section += 2 * limits.max_headers + 64;
+    limits
+}

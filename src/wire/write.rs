@@ -18,6 +18,10 @@ use super::{has_no_body, head, response_framing, Trailers};
 ///   extension; with `Content-Length` it must equal the body's length; with neither, a
 ///   non-empty body gets a `Content-Length`, so a body is never taken for the next request.
 ///
+/// The head written may be a little longer than the one parsed (one space after each colon,
+/// an added `Content-Length`), so a message right at a [`Limits`](super::Limits) edge may need
+/// one more field or a few more bytes to read back.
+///
 /// # Errors
 ///
 /// Whatever [`parse_request`](super::parse_request) would refuse in the result (ambiguous
