@@ -1,0 +1,371 @@
+//! On the way out: what a proxy tells the next hop about the request it received.
+
+use std::net::IpAddr;
+
+use http::header::{FORWARDED, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use serde::Deserialize;
+
+use super::parse::{is_obfuscated, parse_forwarded, Node};
+use super::resolve::{header_safe, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use crate::ext::{ClientInfo, ConnectionTls, PeerAddr};
+
+/// Which headers [`append_next_hop`] writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Outgoing {
+    /// `X-Forwarded-For` (appended), `X-Forwarded-Proto` and `X-Forwarded-Host` (set): what
+    /// most applications read.
+    #[default]
+    XForwarded,
+    /// One RFC 7239 `Forwarded` element, appended.
+    Forwarded,
+    /// Both.
+    Both,
+}
+
+/// What a proxy tells the next hop: the address it received the request from, and the scheme
+/// and host the client used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NextHop {
+    /// The address the request came from (the TCP peer); `None` writes `for=unknown` in
+    /// `Forwarded` and nothing in `X-Forwarded-For`.
+    pub peer: Option<IpAddr>,
+    /// The scheme the client used (`http`, `https`).
+    pub proto: Option<String>,
+    /// The `Host` the client asked for.
+    pub host: Option<String>,
+    /// This proxy's identifier for `by=` (an IP address or an obfuscated `_name`); `None`
+    /// leaves `by=` out. Default is `None`.
+    pub by: Option<String>,
+}
+
+impl NextHop {
+    /// A hop for a request received from `peer`.
+    pub fn new(peer: Option<IpAddr>) -> Self {
+        NextHop {
+            peer: peer.map(|p| p.to_canonical()),
+            ..NextHop::default()
+        }
+    }
+
+    /// What to tell the next hop about `req`: the peer from [`PeerAddr`]; the scheme and
+    /// host from [`ClientInfo`] when trusted proxies reported them, else from the connection
+    /// ([`ConnectionTls`], the URI) and the `Host` header.
+    pub fn from_request<B>(req: &Request<B>) -> Self {
+        let ext = req.extensions();
+        let client = ext.get::<ClientInfo>();
+        let proto = client
+            .and_then(|c| c.scheme.clone())
+            .or_else(|| req.uri().scheme_str().map(str::to_owned))
+            .unwrap_or_else(|| match ext.get::<ConnectionTls>() {
+                Some(ConnectionTls(true)) => "https".to_owned(),
+                _ => "http".to_owned(),
+            });
+        let host = client.and_then(|c| c.host.clone()).or_else(|| {
+            req.headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+        });
+        NextHop::new(ext.get::<PeerAddr>().map(|p| p.0.ip()))
+            .proto(proto)
+            .host(host)
+    }
+
+    /// The same hop with this scheme.
+    #[must_use]
+    pub fn proto(mut self, proto: impl Into<Option<String>>) -> Self {
+        self.proto = proto.into();
+        self
+    }
+
+    /// The same hop with this host.
+    #[must_use]
+    pub fn host(mut self, host: impl Into<Option<String>>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The same hop with this `by=` identifier.
+    #[must_use]
+    pub fn by(mut self, by: impl Into<Option<String>>) -> Self {
+        self.by = by.into();
+        self
+    }
+}
+
+/// Writes what the next hop needs to know into the headers of the request a proxy sends on.
+///
+/// - `X-Forwarded-For`: the peer is appended to the list received (which is merged into one
+///   line, so an upstream reading only the first line still sees the whole chain);
+/// - `X-Forwarded-Proto`, `X-Forwarded-Host`: set to what the client used (replacing what
+///   came in; trusted values came in through [`ClientInfo`] already);
+/// - `Forwarded`: one element `for=…;host=…;proto=…[;by=…]` appended. A `Forwarded` received
+///   that does not parse is dropped first: merged into one line with ours it would make ours
+///   unreadable too.
+///
+/// Every value is checked: one that holds CR, LF, NUL or another control character, or does
+/// not fit the header's syntax, is left out (with a `debug` log), never written.
+///
+/// # Example
+///
+/// ```
+/// use http::HeaderMap;
+/// use tollgate::forwarded::{append_next_hop, NextHop, Outgoing};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-forwarded-for", "203.0.113.5".parse().unwrap());
+/// let hop = NextHop::new(Some("2001:db8::7".parse().unwrap()))
+///     .proto("https".to_owned())
+///     .host("example.com".to_owned());
+/// append_next_hop(&mut headers, &hop, Outgoing::Both);
+/// assert_eq!(headers["x-forwarded-for"], "203.0.113.5, 2001:db8::7");
+/// assert_eq!(headers["x-forwarded-proto"], "https");
+/// assert_eq!(headers["forwarded"], r#"for="[2001:db8::7]";host=example.com;proto=https"#);
+/// ```
+pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) {
+    let proto = hop.proto.as_deref().filter(|p| valid_proto(p));
+    let host = hop.host.as_deref().filter(|h| valid_host(h));
+    if hop.proto.is_some() && proto.is_none() {
+        tracing::debug!(proto = ?hop.proto, "forwarded: invalid proto not forwarded");
+    }
+    if hop.host.is_some() && host.is_none() {
+        tracing::debug!(host = ?hop.host, "forwarded: invalid host not forwarded");
+    }
+    if matches!(style, Outgoing::XForwarded | Outgoing::Both) {
+        if let Some(peer) = hop.peer {
+            append_to_list(headers, X_FORWARDED_FOR, &peer.to_string());
+        }
+        set_or_remove(headers, X_FORWARDED_PROTO, proto);
+        set_or_remove(headers, X_FORWARDED_HOST, host);
+    }
+    if matches!(style, Outgoing::Forwarded | Outgoing::Both) {
+        let received = headers
+            .get_all(FORWARDED)
+            .iter()
+            .all(|v| v.to_str().is_ok_and(|v| parse_forwarded(v).is_ok()));
+        if !received {
+            tracing::debug!("forwarded: dropping a malformed Forwarded header before appending");
+            headers.remove(FORWARDED);
+        }
+        let element = element(hop, host, proto);
+        append_to_list(headers, FORWARDED, &element);
+    }
+}
+
+fn element(hop: &NextHop, host: Option<&str>, proto: Option<&str>) -> String {
+    let node = match hop.peer {
+        Some(addr) => Node::Ip { addr, port: None },
+        None => Node::Unknown,
+    };
+    let mut out = format!("for={node}");
+    if let Some(host) = host {
+        out.push_str(";host=");
+        out.push_str(&token_or_quoted(host));
+    }
+    if let Some(proto) = proto {
+        out.push_str(";proto=");
+        out.push_str(proto);
+    }
+    match hop.by.as_deref() {
+        Some(by) if is_obfuscated(by) => {
+            out.push_str(";by=");
+            out.push_str(by);
+        }
+        Some(by) => match by.parse::<IpAddr>() {
+            Ok(addr) => out.push_str(&format!(";by={}", Node::Ip { addr, port: None })),
+            Err(_) => tracing::debug!(by, "forwarded: invalid by= identifier not forwarded"),
+        },
+        None => {}
+    }
+    out
+}
+
+/// A host is a token when it has no port and no IPv6 brackets; else it is quoted. Hosts are
+/// checked first, so there is no `"` or `\` to escape.
+fn token_or_quoted(host: &str) -> String {
+    if host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        host.to_owned()
+    } else {
+        format!("\"{host}\"")
+    }
+}
+
+fn valid_proto(p: &str) -> bool {
+    p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && p.len() <= 32
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+fn valid_host(h: &str) -> bool {
+    // Whatever `normalize::host` accepts, in any scheme: names, IPv4, bracketed IPv6, a port.
+    crate::normalize::host(h, "").is_ok()
+}
+
+/// Appends `item` to the comma-separated list `name`, merging the lines received into one.
+fn append_to_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
+    let mut merged: Vec<u8> = Vec::new();
+    for value in headers.get_all(&name) {
+        let bytes = value.as_bytes();
+        if bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b',')) {
+            continue;
+        }
+        if !merged.is_empty() {
+            merged.extend_from_slice(b", ");
+        }
+        merged.extend_from_slice(bytes);
+    }
+    if !merged.is_empty() {
+        merged.extend_from_slice(b", ");
+    }
+    merged.extend_from_slice(item.as_bytes());
+    match HeaderValue::from_bytes(&merged) {
+        Ok(value) => {
+            headers.insert(name, value);
+        }
+        Err(_) => {
+            if let Some(value) = header_safe(item) {
+                headers.append(name, value);
+            }
+        }
+    }
+}
+
+fn set_or_remove(headers: &mut HeaderMap, name: HeaderName, value: Option<&str>) {
+    match value.and_then(header_safe) {
+        Some(v) => {
+            headers.insert(name, v);
+        }
+        None => {
+            headers.remove(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forwarded::{client_info, ForwardedConfig, Headers, Trust};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test addresses are valid")
+    }
+
+    fn hop() -> NextHop {
+        NextHop::new(Some(ip("203.0.113.5")))
+            .proto("https".to_owned())
+            .host("example.com:8443".to_owned())
+    }
+
+    #[test]
+    fn appends_x_forwarded_for_and_sets_the_rest() {
+        let mut h = HeaderMap::new();
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("1.1.1.1"));
+        h.append(
+            X_FORWARDED_FOR,
+            HeaderValue::from_static("2.2.2.2, 3.3.3.3"),
+        );
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("gopher"));
+        append_next_hop(&mut h, &hop(), Outgoing::XForwarded);
+        assert_eq!(h.get_all(X_FORWARDED_FOR).iter().count(), 1);
+        assert_eq!(h[X_FORWARDED_FOR], "1.1.1.1, 2.2.2.2, 3.3.3.3, 203.0.113.5");
+        assert_eq!(h[X_FORWARDED_PROTO], "https");
+        assert_eq!(h[X_FORWARDED_HOST], "example.com:8443");
+        assert!(!h.contains_key(FORWARDED));
+    }
+
+    #[test]
+    fn appends_a_forwarded_element() {
+        let mut h = HeaderMap::new();
+        h.insert(FORWARDED, HeaderValue::from_static("for=_client"));
+        append_next_hop(&mut h, &hop().by("_gw".to_owned()), Outgoing::Forwarded);
+        assert_eq!(
+            h[FORWARDED],
+            r#"for=_client, for=203.0.113.5;host="example.com:8443";proto=https;by=_gw"#
+        );
+        assert!(!h.contains_key(X_FORWARDED_FOR));
+        let mut h = HeaderMap::new();
+        append_next_hop(&mut h, &NextHop::new(None), Outgoing::Forwarded);
+        assert_eq!(h[FORWARDED], "for=unknown");
+    }
+
+    #[test]
+    fn drops_a_malformed_forwarded_before_appending() {
+        let mut h = HeaderMap::new();
+        h.insert(FORWARDED, HeaderValue::from_static("for=\"unterminated"));
+        append_next_hop(&mut h, &hop(), Outgoing::Forwarded);
+        assert!(parse_forwarded(h[FORWARDED].to_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn never_writes_control_characters() {
+        let bad = NextHop::new(Some(ip("203.0.113.5")))
+            .proto("https\r\nX-Evil: 1".to_owned())
+            .host("example.com\r\nX-Evil: 1".to_owned())
+            .by("_gw\0".to_owned());
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_HOST, HeaderValue::from_static("stale"));
+        append_next_hop(&mut h, &bad, Outgoing::Both);
+        for (_, v) in &h {
+            assert!(
+                !v.as_bytes().iter().any(|b| matches!(b, b'\r' | b'\n' | 0)),
+                "{v:?}"
+            );
+        }
+        assert!(!h.contains_key(X_FORWARDED_PROTO));
+        assert!(!h.contains_key(X_FORWARDED_HOST));
+        assert_eq!(h[FORWARDED], "for=203.0.113.5");
+    }
+
+    #[test]
+    fn next_hop_from_a_request() {
+        let mut req = Request::get("/x")
+            .header(HOST, "internal")
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(PeerAddr("[::ffff:10.0.0.2]:5000".parse().unwrap()));
+        let hop = NextHop::from_request(&req);
+        assert_eq!(hop.peer, Some(ip("10.0.0.2")));
+        assert_eq!(hop.proto.as_deref(), Some("http"));
+        assert_eq!(hop.host.as_deref(), Some("internal"));
+        req.extensions_mut().insert(ClientInfo {
+            scheme: Some("https".into()),
+            host: Some("example.com".into()),
+            ..ClientInfo::default()
+        });
+        let hop = NextHop::from_request(&req);
+        assert_eq!(hop.proto.as_deref(), Some("https"));
+        assert_eq!(hop.host.as_deref(), Some("example.com"));
+    }
+
+    #[test]
+    fn what_we_write_the_next_hop_reads() {
+        // Two tollgate proxies in a row: the second one's output, read by a third trusting both.
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+        h.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+        append_next_hop(&mut h, &hop(), Outgoing::Both);
+        append_next_hop(
+            &mut h,
+            &NextHop::new(Some(ip("10.0.0.7"))).proto("http".to_owned()),
+            Outgoing::Both,
+        );
+        let trust = Trust::Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        for headers in [Headers::XForwarded, Headers::Forwarded] {
+            let config = ForwardedConfig::default()
+                .trust(trust.clone())
+                .headers(headers);
+            let info = client_info(&h, Some(ip("10.0.0.8")), &config);
+            assert_eq!(info.addr, Some(ip("203.0.113.5")), "{headers:?}");
+        }
+    }
+}

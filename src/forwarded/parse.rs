@@ -1,0 +1,540 @@
+//! Parsing `Forwarded` (RFC 7239) and `X-Forwarded-For` values, without I/O.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr};
+
+use super::ForwardedError;
+use crate::normalize::truncated;
+
+/// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Node {
+    /// An IP address, with the port when one was given (an obfuscated port is dropped).
+    Ip {
+        /// The address; IPv4-mapped IPv6 addresses are given as IPv4.
+        addr: IpAddr,
+        /// The port.
+        port: Option<u16>,
+    },
+    /// `unknown`: the proxy did not know, or would not say, who sent the request.
+    Unknown,
+    /// An obfuscated identifier such as `_hidden` (RFC 7239 §6.3).
+    Obfuscated(String),
+}
+
+impl Node {
+    /// Parses a node: `192.0.2.1`, `192.0.2.1:8080`, `[2001:db8::1]`, `[2001:db8::1]:8080`,
+    /// `unknown`, `_hidden`, `_hidden:_port`; plain `2001:db8::1` too, as `X-Forwarded-For`
+    /// writes IPv6 addresses without brackets.
+    ///
+    /// # Errors
+    ///
+    /// [`ForwardedError::InvalidNode`] for anything else.
+    pub fn parse(input: &str) -> Result<Node, ForwardedError> {
+        let invalid = || ForwardedError::InvalidNode {
+            node: truncated(input),
+        };
+        if input.is_empty() {
+            return Err(invalid());
+        }
+        // Unbracketed IPv6 (X-Forwarded-For style) has no port.
+        if let Ok(v6) = input.parse::<Ipv6Addr>() {
+            return Ok(Node::Ip {
+                addr: IpAddr::V6(v6).to_canonical(),
+                port: None,
+            });
+        }
+        let (name, port) = if let Some(rest) = input.strip_prefix('[') {
+            let end = rest.find(']').ok_or_else(invalid)?;
+            let addr: Ipv6Addr = rest[..end].parse().map_err(|_| invalid())?;
+            let after = &rest[end + 1..];
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or_else(invalid)?),
+            };
+            let addr = IpAddr::V6(addr).to_canonical();
+            return Ok(Node::Ip {
+                addr,
+                port: parse_port(port).ok_or_else(invalid)?,
+            });
+        } else {
+            match input.split_once(':') {
+                Some((name, port)) => (name, Some(port)),
+                None => (input, None),
+            }
+        };
+        let port = parse_port(port).ok_or_else(invalid)?;
+        if name.eq_ignore_ascii_case("unknown") {
+            return Ok(Node::Unknown);
+        }
+        if is_obfuscated(name) {
+            return Ok(Node::Obfuscated(name.to_owned()));
+        }
+        // Only dotted-quad IPv4 here: `IpAddr` parsing would take nothing else anyway, but say so.
+        match name.parse::<std::net::Ipv4Addr>() {
+            Ok(v4) => Ok(Node::Ip {
+                addr: IpAddr::V4(v4),
+                port,
+            }),
+            Err(_) => Err(invalid()),
+        }
+    }
+
+    /// The IP address, when the node is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Node::Ip { addr, .. } => Some(*addr),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Node {
+    /// The RFC 7239 spelling, quoted when it must be: `192.0.2.1`, `"[2001:db8::1]:80"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Node::Ip {
+                addr: IpAddr::V4(a),
+                port: None,
+            } => write!(f, "{a}"),
+            Node::Ip {
+                addr: IpAddr::V4(a),
+                port: Some(p),
+            } => write!(f, "\"{a}:{p}\""),
+            Node::Ip {
+                addr: IpAddr::V6(a),
+                port: None,
+            } => write!(f, "\"[{a}]\""),
+            Node::Ip {
+                addr: IpAddr::V6(a),
+                port: Some(p),
+            } => write!(f, "\"[{a}]:{p}\""),
+            Node::Unknown => f.write_str("unknown"),
+            Node::Obfuscated(s) => f.write_str(s),
+        }
+    }
+}
+
+/// `obfnode = "_" 1*( ALPHA / DIGIT / "." / "_" / "-")`.
+pub(super) fn is_obfuscated(s: &str) -> bool {
+    s.len() > 1
+        && s.starts_with('_')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `None` when malformed; `Some(None)` for no port or an obfuscated one.
+fn parse_port(port: Option<&str>) -> Option<Option<u16>> {
+    match port {
+        None => Some(None),
+        Some(p) if is_obfuscated(p) => Some(None),
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            p.parse().ok().map(Some)
+        }
+        Some(_) => None,
+    }
+}
+
+/// One element of a `Forwarded` header: what one proxy reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ForwardedElement {
+    /// `for=`: the node the proxy received the request from.
+    pub for_node: Option<Node>,
+    /// `by=`: the proxy's own interface.
+    pub by: Option<Node>,
+    /// `host=`: the `Host` the proxy received (unchecked here).
+    pub host: Option<String>,
+    /// `proto=`: the scheme the proxy received the request with (unchecked here).
+    pub proto: Option<String>,
+}
+
+/// Parses one `Forwarded` header value into its elements, left to right.
+///
+/// Parameter names are case-insensitive, values are tokens or quoted strings, unknown
+/// parameters are skipped. Two leniencies, both unambiguous: whitespace around `;` and `=` is
+/// skipped, and an unquoted value may hold `:`, `[` and `]` (`for=[::1]`, which the RFC wants
+/// quoted).
+///
+/// # Errors
+///
+/// A [`ForwardedError`] when the value breaks the grammar (an unterminated quote, a pair
+/// without `=`, a stray character), repeats a parameter within an element, or has a
+/// `for=`/`by=` that is not a [`Node`].
+///
+/// # Example
+///
+/// ```
+/// use tollgate::forwarded::{parse_forwarded, Node};
+///
+/// let elements = parse_forwarded(r#"for=192.0.2.60;proto=http;by=203.0.113.43, for="[2001:db8:cafe::17]:4711""#).unwrap();
+/// assert_eq!(elements.len(), 2);
+/// assert_eq!(elements[0].proto.as_deref(), Some("http"));
+/// assert_eq!(elements[1].for_node.as_ref().and_then(Node::ip), Some("2001:db8:cafe::17".parse().unwrap()));
+/// ```
+pub fn parse_forwarded(value: &str) -> Result<Vec<ForwardedElement>, ForwardedError> {
+    let mut parser = Parser {
+        input: value,
+        bytes: value.as_bytes(),
+        pos: 0,
+    };
+    let mut elements = Vec::new();
+    let mut element = ForwardedElement::default();
+    let mut empty = true;
+    loop {
+        parser.skip_ows();
+        match parser.peek() {
+            None => break,
+            Some(b',') => {
+                parser.pos += 1;
+                if !empty {
+                    elements.push(std::mem::take(&mut element));
+                    empty = true;
+                }
+                continue;
+            }
+            Some(b';') => {
+                parser.pos += 1;
+                continue;
+            }
+            Some(_) => {}
+        }
+        let name = parser.token()?;
+        parser.skip_ows();
+        parser.expect(b'=')?;
+        parser.skip_ows();
+        let val = parser.value()?;
+        parser.skip_ows();
+        match parser.peek() {
+            None | Some(b',' | b';') => {}
+            Some(_) => return Err(parser.syntax()),
+        }
+        empty = false;
+        let duplicate = || ForwardedError::DuplicateParameter {
+            value: truncated(value),
+            name: name.to_ascii_lowercase(),
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "for" if element.for_node.is_some() => return Err(duplicate()),
+            "for" => element.for_node = Some(Node::parse(&val)?),
+            "by" if element.by.is_some() => return Err(duplicate()),
+            "by" => element.by = Some(Node::parse(&val)?),
+            "host" if element.host.is_some() => return Err(duplicate()),
+            "host" => element.host = Some(val),
+            "proto" if element.proto.is_some() => return Err(duplicate()),
+            "proto" => element.proto = Some(val),
+            _ => {}
+        }
+    }
+    if !empty {
+        elements.push(element);
+    }
+    Ok(elements)
+}
+
+/// Splits one `X-Forwarded-For` value into its entries, left to right, each parsed as a
+/// [`Node`]; empty list elements (`a,,b`) are skipped, as RFC 9110 §5.6.1 asks.
+///
+/// # Example
+///
+/// ```
+/// use tollgate::forwarded::{parse_x_forwarded_for, Node};
+///
+/// let entries = parse_x_forwarded_for("203.0.113.7, 2001:db8::1 ,garbage, 10.0.0.1:443");
+/// assert_eq!(entries.len(), 4);
+/// assert!(entries[2].is_err());
+/// assert_eq!(entries[3], Ok(Node::Ip { addr: "10.0.0.1".parse().unwrap(), port: Some(443) }));
+/// ```
+pub fn parse_x_forwarded_for(value: &str) -> Vec<Result<Node, ForwardedError>> {
+    value
+        .split(',')
+        .map(|entry| entry.trim_matches([' ', '\t']))
+        .filter(|entry| !entry.is_empty())
+        .map(Node::parse)
+        .collect()
+}
+
+struct Parser<'a> {
+    input: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// `tchar` (RFC 9110 §5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ows(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn syntax(&self) -> ForwardedError {
+        ForwardedError::Syntax {
+            value: truncated(self.input),
+            at: self.pos,
+        }
+    }
+
+    fn expect(&mut self, b: u8) -> Result<(), ForwardedError> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.syntax())
+        }
+    }
+
+    fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        while self.peek().is_some_and(&f) {
+            self.pos += 1;
+        }
+        // Only ASCII bytes are taken, so both ends are character boundaries.
+        &self.input[start..self.pos]
+    }
+
+    fn token(&mut self) -> Result<&'a str, ForwardedError> {
+        let t = self.take_while(is_tchar);
+        if t.is_empty() {
+            return Err(self.syntax());
+        }
+        Ok(t)
+    }
+
+    fn value(&mut self) -> Result<String, ForwardedError> {
+        if self.peek() != Some(b'"') {
+            let t = self.take_while(|b| is_tchar(b) || matches!(b, b':' | b'[' | b']'));
+            if t.is_empty() {
+                return Err(self.syntax());
+            }
+            return Ok(t.to_owned());
+        }
+        self.pos += 1;
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                None => {
+                    return Err(ForwardedError::UnterminatedQuote {
+                        value: truncated(self.input),
+                    })
+                }
+                Some(b'"') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    let escaped = self.bytes.get(self.pos + 1).copied();
+                    match escaped {
+                        Some(c) if c == b'\t' || (c >= 0x20 && c != 0x7f) => out.push(c),
+                        _ => return Err(self.syntax()),
+                    }
+                    self.pos += 2;
+                }
+                Some(c) if c == b'\t' || (c >= 0x20 && c != 0x7f) => {
+                    out.push(c);
+                    self.pos += 1;
+                }
+                Some(_) => return Err(self.syntax()),
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.syntax())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test addresses are valid")
+    }
+
+    fn node_ip(s: &str, port: Option<u16>) -> Node {
+        Node::Ip { addr: ip(s), port }
+    }
+
+    #[test]
+    fn parses_nodes() {
+        let cases = [
+            ("192.0.2.43", node_ip("192.0.2.43", None)),
+            ("192.0.2.43:47011", node_ip("192.0.2.43", Some(47011))),
+            ("[2001:db8:cafe::17]", node_ip("2001:db8:cafe::17", None)),
+            (
+                "[2001:db8:cafe::17]:4711",
+                node_ip("2001:db8:cafe::17", Some(4711)),
+            ),
+            ("2001:db8:cafe::17", node_ip("2001:db8:cafe::17", None)),
+            ("::ffff:192.0.2.1", node_ip("192.0.2.1", None)),
+            ("[::ffff:192.0.2.1]:80", node_ip("192.0.2.1", Some(80))),
+            ("unknown", Node::Unknown),
+            ("UNKNOWN:1234", Node::Unknown),
+            ("_hidden", Node::Obfuscated("_hidden".into())),
+            ("_SEVKISEK", Node::Obfuscated("_SEVKISEK".into())),
+            ("192.0.2.43:_port1", node_ip("192.0.2.43", None)),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Node::parse(input), Ok(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_nodes() {
+        for input in [
+            "",
+            "_",
+            "example.com",
+            "1.2.3",
+            "1.2.3.4:",
+            "1.2.3.4:99999",
+            "1.2.3.4:-1",
+            "[::1",
+            "[::1]x",
+            "[1.2.3.4]",
+            "01.2.3.4",
+            "_a b",
+            "1.2.3.4 5",
+            "[fe80::1%eth0]",
+        ] {
+            assert!(Node::parse(input).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn node_display_quotes_what_must_be() {
+        assert_eq!(node_ip("192.0.2.1", None).to_string(), "192.0.2.1");
+        assert_eq!(
+            node_ip("2001:db8::1", Some(80)).to_string(),
+            "\"[2001:db8::1]:80\""
+        );
+        assert_eq!(Node::Unknown.to_string(), "unknown");
+    }
+
+    #[test]
+    fn parses_rfc_7239_examples() {
+        // §4 and §7.4 examples.
+        let e = parse_forwarded(r#"for="_gazonk""#).unwrap();
+        assert_eq!(e[0].for_node, Some(Node::Obfuscated("_gazonk".into())));
+        let e = parse_forwarded(r#"For="[2001:db8:cafe::17]:4711""#).unwrap();
+        assert_eq!(
+            e[0].for_node,
+            Some(node_ip("2001:db8:cafe::17", Some(4711)))
+        );
+        let e = parse_forwarded("for=192.0.2.60;proto=http;by=203.0.113.43").unwrap();
+        assert_eq!(e[0].for_node, Some(node_ip("192.0.2.60", None)));
+        assert_eq!(e[0].proto.as_deref(), Some("http"));
+        assert_eq!(e[0].by, Some(node_ip("203.0.113.43", None)));
+        let e = parse_forwarded("for=192.0.2.43, for=198.51.100.17").unwrap();
+        assert_eq!(e.len(), 2);
+        let e = parse_forwarded(r#"for=192.0.2.43,for="[2001:db8:cafe::17]",for=unknown"#).unwrap();
+        assert_eq!(e[2].for_node, Some(Node::Unknown));
+    }
+
+    #[test]
+    fn quoted_values_unescape() {
+        let e = parse_forwarded(r#"host="exa\"mple.com:8080";proto="https""#).unwrap();
+        assert_eq!(e[0].host.as_deref(), Some("exa\"mple.com:8080"));
+        assert_eq!(e[0].proto.as_deref(), Some("https"));
+    }
+
+    #[test]
+    fn commas_inside_quotes_do_not_split() {
+        let e = parse_forwarded(r#"host="a,b";for=unknown, for=_x"#).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].host.as_deref(), Some("a,b"));
+    }
+
+    #[test]
+    fn lenient_where_unambiguous() {
+        let e = parse_forwarded("for=[::1]:80 ; proto = https,, ;").unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].for_node, Some(node_ip("::1", Some(80))));
+        assert_eq!(e[0].proto.as_deref(), Some("https"));
+        let e = parse_forwarded("for=1.2.3.4;secret=x;by=_me").unwrap();
+        assert_eq!(e[0].by, Some(Node::Obfuscated("_me".into())));
+        assert!(parse_forwarded("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_broken_values() {
+        for value in [
+            r#"for="1.2.3.4"#,
+            "for",
+            "for=",
+            "=1.2.3.4",
+            "for=1.2.3.4 proto=http",
+            "for=1.2.3.4;for=5.6.7.8",
+            "for=example.com",
+            "for=\"a\u{1}\"",
+            "for=1.2.3.4;host=\"x\\",
+            "for=\"\\\n\"",
+            "for=1.2.3.4\"x\"",
+        ] {
+            assert!(parse_forwarded(value).is_err(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn parses_x_forwarded_for_lists() {
+        let e = parse_x_forwarded_for(
+            " 203.0.113.195, 2001:db8:85a3::8a2e:370:7334 ,, 198.51.100.178 ",
+        );
+        assert_eq!(
+            e,
+            vec![
+                Ok(node_ip("203.0.113.195", None)),
+                Ok(node_ip("2001:db8:85a3::8a2e:370:7334", None)),
+                Ok(node_ip("198.51.100.178", None)),
+            ]
+        );
+        assert!(parse_x_forwarded_for("").is_empty());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn never_panics(input in "\\PC{0,80}") {
+                let _ = parse_forwarded(&input);
+                let _ = parse_x_forwarded_for(&input);
+            }
+
+            #[test]
+            fn display_round_trips(v4 in any::<[u8; 4]>(), v6 in any::<[u16; 8]>(), port in proptest::option::of(any::<u16>())) {
+                for addr in [IpAddr::from(v4), IpAddr::from(v6).to_canonical()] {
+                    let node = Node::Ip { addr, port };
+                    let text = node.to_string();
+                    let element = parse_forwarded(&format!("for={text}")).unwrap();
+                    prop_assert_eq!(element[0].for_node.as_ref(), Some(&node));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Percent-encoding normalization shared by paths and queries (RFC 3986 §6.2.2.1, §6.2.2.2).
+
+/// `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"` (RFC 3986 §2.3).
+pub(super) fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="` (§2.2).
+pub(super) fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+/// `pchar = unreserved / pct-encoded / sub-delims / ":" / "@"`, without the `%`.
+pub(super) fn is_pchar(b: u8) -> bool {
+    is_unreserved(b) || is_sub_delim(b) || matches!(b, b':' | b'@')
+}
+
+/// A control character: C0 or DEL.
+pub(super) fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// One unit of a component: a raw byte, or the byte a `%XX` encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    Raw(u8),
+    Encoded(u8),
+}
+
+/// The units of `input`, left to right; `Err(at)` for a `%` at byte `at` not followed by two
+/// hex digits (the walk ends there).
+pub(super) fn units(input: &str) -> impl Iterator<Item = Result<Unit, usize>> + '_ {
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let b = *bytes.get(i)?;
+        if b != b'%' {
+            i += 1;
+            return Some(Ok(Unit::Raw(b)));
+        }
+        match decode_at(bytes, i) {
+            Some(decoded) => {
+                i += 3;
+                Some(Ok(Unit::Encoded(decoded)))
+            }
+            None => {
+                let at = i;
+                i = bytes.len();
+                Some(Err(at))
+            }
+        }
+    })
+}
+
+/// Appends an encoded byte the §6.2.2 way: decoded when unreserved, else `%XX` in uppercase.
+pub(super) fn push_normalized(out: &mut String, b: u8) {
+    if is_unreserved(b) {
+        out.push(char::from(b));
+    } else {
+        push_encoded(out, b);
+    }
+}
+
+/// The byte a `%XX` at `bytes[i]` encodes, or `None` when the two hex digits are missing.
+fn decode_at(bytes: &[u8], i: usize) -> Option<u8> {
+    let hi = hex_value(*bytes.get(i + 1)?)?;
+    let lo = hex_value(*bytes.get(i + 2)?)?;
+    Some(hi << 4 | lo)
+}
+
+/// Appends `%XX` with uppercase hex digits (§6.2.2.1).
+pub(super) fn push_encoded(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0x0f)]));
+}
+
+/// The input, cut to a length fit for an error message (on a character boundary).
+pub(crate) fn truncated(input: &str) -> String {
+    const MAX: usize = 64;
+    if input.len() <= MAX {
+        return input.to_owned();
+    }
+    let mut end = MAX;
+    while !input.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &input[..end])
+}
