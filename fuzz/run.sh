@@ -34,7 +34,7 @@ dict_for() {
         query | urlencoded_form) echo fuzz/dict/query.dict ;;
         cookie_header | set_cookie) echo fuzz/dict/cookie.dict ;;
         accept*) echo fuzz/dict/accept.dict ;;
-        *) [ -f "fuzz/dict/$1.dict" ] && echo "fuzz/dict/$1.dict" ;;
+        *) if [ -f "fuzz/dict/$1.dict" ]; then echo "fuzz/dict/$1.dict"; fi ;;
     esac
     return 0
 }
