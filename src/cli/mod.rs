@@ -6,6 +6,8 @@
 //! arm in [`run`].
 
 mod echo;
+mod proxy;
+mod serve_dir;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -27,6 +29,17 @@ pub struct Cli {
     )]
     pub log: String,
 
+    /// How log lines are written: `plain` text or one `json` object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "TOLLGATE_LOG_FORMAT",
+        default_value = "plain"
+    )]
+    pub log_format: LogFormat,
+
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
@@ -34,10 +47,27 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
+    /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
+    /// precompressed `.br`/`.gz` siblings.
+    Serve(serve_dir::ServeDirArgs),
+    /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
+    /// (or of the echo service when no --upstream is given), with TLS if asked.
+    Proxy(proxy::ProxyArgs),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Plain,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Where a serving subcommand listens.
@@ -50,29 +80,34 @@ pub struct BindArgs {
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<(), BoxError> {
-    init_logging(&cli.log)?;
+    init_logging(&cli.log, cli.log_format)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
+            Command::Serve(args) => serve_dir::run(args).await,
+            Command::Proxy(args) => proxy::run(args).await,
         }
     })
 }
 
 /// Logs to standard error; `RUST_LOG` overrides `--log`.
-fn init_logging(filter: &str) -> Result<(), BoxError> {
+fn init_logging(filter: &str, format: LogFormat) -> Result<(), BoxError> {
     use tracing_subscriber::EnvFilter;
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(env)?,
         _ => EnvFilter::try_new(filter)
             .map_err(|e| format!("invalid --log filter {filter:?}: {e}"))?,
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init()
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use super::body::TimeoutBody;
 use super::host;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
-use crate::ext::{ConnectionTls, PeerAddr};
+use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, UpstreamName};
 
 /// What a connection's task and its requests share.
 #[derive(Debug)]
@@ -139,6 +139,9 @@ pub(crate) struct Exchange {
     log: Option<AccessLog>,
     status: StatusCode,
     bytes: u64,
+    /// From the answer's extensions: who the auth layer let in, which upstream answered.
+    user: Option<Arc<str>>,
+    upstream: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -170,6 +173,8 @@ impl Exchange {
             // Replaced by the answer's status; left when the client went away first.
             status: client_closed(),
             bytes: 0,
+            user: None,
+            upstream: None,
         }
     }
 }
@@ -186,6 +191,8 @@ impl Drop for Exchange {
                 version = ?log.version,
                 status = self.status.as_u16(),
                 bytes = self.bytes,
+                user = self.user.as_deref().unwrap_or("-"),
+                upstream = self.upstream.as_deref().unwrap_or("-"),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -275,6 +282,11 @@ where
             .take()
             .expect("ResponseFuture polled after completion");
         exchange.status = res.status();
+        if exchange.log.is_some() {
+            let ext = res.extensions();
+            exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());
+            exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
+        }
         Poll::Ready(Ok(res.map(|body| ResponseBody {
             inner: body,
             exchange,

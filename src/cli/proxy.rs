@@ -1,0 +1,166 @@
+//! `tollgate proxy`: the one-line gateway. Arguments become a [`GatewayConfig`]; the library
+//! builds the service and `serve` runs it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use tollgate::body::BoxError;
+use tollgate::proxy::gateway::{self, GatewayConfig};
+use tollgate::proxy::{parse_size, Upstream};
+use tollgate::serve::{self, ServeConfig, Server};
+
+/// Arguments of `tollgate proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The service to put behind the gateway, e.g. `http://127.0.0.1:9000` (a base path is
+    /// allowed: `http://127.0.0.1:9000/app`). Without it, the built-in echo service answers,
+    /// showing what an upstream would receive.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<Upstream>,
+
+    /// The address to listen on, `host:port` (`0.0.0.0:8080` for every interface).
+    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Require Basic auth with the users of this htpasswd file (lines from `tollgate hash`
+    /// or `htpasswd -B`). Without it, everyone gets through.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
+    /// The realm named in the Basic auth challenge.
+    #[arg(long, value_name = "NAME", default_value = "tollgate")]
+    pub realm: String,
+
+    /// Set a header on every request passed on (repeatable), e.g. `X-Gateway=tollgate`.
+    #[arg(long = "set-header", value_name = "NAME=VALUE", value_parser = name_value)]
+    pub set_header: Vec<(String, String)>,
+
+    /// Normalize request paths, hosts and queries first (`/a/./b//c` becomes `/a/b/c`;
+    /// malformed targets get a 400).
+    #[arg(long)]
+    pub normalize: bool,
+
+    /// Serve a directory under a path prefix instead of proxying it (repeatable), e.g.
+    /// `/static=./public`.
+    #[arg(long = "serve-dir", value_name = "PREFIX=DIR", value_parser = prefix_dir)]
+    pub serve_dir: Vec<(String, PathBuf)>,
+
+    /// Trust `X-Forwarded-*`/`Forwarded` from proxies in this network (repeatable), e.g.
+    /// `10.0.0.0/8`. Without it, those headers from clients are discarded.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxy: Vec<String>,
+
+    /// Terminate TLS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Refuse request bodies larger than this with 413 (`10M`, `1G`, bytes). Default: no
+    /// limit, bodies stream through.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body: Option<u64>,
+}
+
+fn name_value(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))?;
+    Ok((name.trim().to_owned(), value.to_owned()))
+}
+
+fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
+    let (prefix, dir) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected PREFIX=DIR, got {text:?}"))?;
+    if !prefix.starts_with('/') {
+        return Err(format!("the prefix {prefix:?} must start with /"));
+    }
+    Ok((prefix.to_owned(), PathBuf::from(dir)))
+}
+
+impl ProxyArgs {
+    /// The gateway these arguments describe.
+    pub fn gateway_config(&self) -> GatewayConfig {
+        let mut config = GatewayConfig::default();
+        config.upstream = self.upstream.clone();
+        config.proxy.max_body = self.max_body;
+        config.set_headers = self.set_header.clone();
+        config.static_dirs = self.serve_dir.clone();
+        config
+    }
+
+    fn serve_config(&self) -> ServeConfig {
+        let mut config = ServeConfig::bind(&self.bind);
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(serve::TlsConfig::new(cert, key));
+        }
+        config
+    }
+}
+
+/// Builds the gateway and serves it until Ctrl-C or `SIGTERM`.
+pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
+    let config = args.gateway_config();
+    warn_about(&args);
+    let service = gateway::build(&config)?;
+    Server::new(service).config(args.serve_config()).run().await?;
+    Ok(())
+}
+
+/// The startup warnings: an open gateway, and passwords in clear text on the network.
+fn warn_about(args: &ProxyArgs) {
+    match &args.upstream {
+        Some(up) => tracing::info!(upstream = %up, "proxying to {up}"),
+        None => tracing::info!("no --upstream: the echo service answers in-process"),
+    }
+    if args.users.is_none() {
+        tracing::warn!("no --users: anyone can use this gateway (add --users FILE for Basic auth)");
+    } else if args.tls_cert.is_none() && !is_loopback(&args.bind) {
+        tracing::warn!(
+            bind = %args.bind,
+            "Basic auth on plain HTTP on {}: passwords travel in clear text; add --tls-cert/--tls-key \
+             or put TLS in front",
+            args.bind
+        );
+    }
+}
+
+/// Whether `bind` only listens on this machine (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`).
+fn is_loopback(bind: &str) -> bool {
+    match bind.parse::<SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => bind
+            .rsplit_once(':')
+            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_addresses() {
+        assert!(is_loopback("127.0.0.1:8080"));
+        assert!(is_loopback("[::1]:8080"));
+        assert!(is_loopback("localhost:8080"));
+        assert!(!is_loopback("0.0.0.0:8080"));
+        assert!(!is_loopback("192.168.1.2:80"));
+        assert!(!is_loopback("example.com:80"));
+    }
+
+    #[test]
+    fn pairs() {
+        assert_eq!(
+            name_value("X-A=b=c").unwrap(),
+            ("X-A".to_owned(), "b=c".to_owned())
+        );
+        assert!(name_value("X-A").is_err());
+        assert!(prefix_dir("static=./x").is_err());
+        assert_eq!(prefix_dir("/s=./x").unwrap().1, PathBuf::from("./x"));
+    }
+}

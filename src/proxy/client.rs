@@ -1,0 +1,139 @@
+//! The pooled keep-alive client the proxy forwards through (hyper-util's legacy client), with
+//! rustls for `https://` upstreams under the `tls` feature.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use super::config::ProxyConfig;
+use crate::body::BoxError;
+
+/// The body type sent upstream: whatever the client's body was, boxed once.
+pub(crate) type UpstreamBody = UnsyncBoxBody<Bytes, BoxError>;
+
+#[cfg(feature = "tls")]
+pub(crate) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "tls"))]
+pub(crate) type Connector = HttpConnector;
+
+pub(crate) type UpstreamClient = Client<Connector, UpstreamBody>;
+
+/// Why a proxy could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The `ca_file` could not be read.
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The `ca_file` held no usable certificate.
+    CaFileEmpty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// rustls refused the configuration.
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::CaFile { path, .. } => {
+                write!(f, "cannot read the CA file {}", path.display())
+            }
+            BuildError::CaFileEmpty { path } => write!(
+                f,
+                "the CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ),
+            #[cfg(feature = "tls")]
+            BuildError::Tls(_) => f.write_str("invalid TLS client configuration"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::CaFile { source, .. } => Some(source),
+            #[cfg(feature = "tls")]
+            BuildError::Tls(e) => Some(e),
+            BuildError::CaFileEmpty { .. } => None,
+        }
+    }
+}
+
+pub(crate) fn build(config: &ProxyConfig) -> Result<UpstreamClient, BuildError> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(config.connect_timeout));
+    http.enforce_http(false);
+    let connector = wrap_tls(http, config)?;
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .pool_max_idle_per_host(config.pool_max_idle)
+        .http2_only(config.http2);
+    Ok(builder.build(connector))
+}
+
+#[cfg(not(feature = "tls"))]
+fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, BuildError> {
+    if let Some(path) = &config.ca_file {
+        // Checked anyway so a typo is reported even in a build that would not use it.
+        std::fs::metadata(path).map_err(|source| BuildError::CaFile {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(http)
+}
+
+#[cfg(feature = "tls")]
+fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, BuildError> {
+    use std::sync::Arc;
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &config.ca_file {
+        let ca_error = |source| BuildError::CaFile {
+            path: path.clone(),
+            source,
+        };
+        let pem = std::fs::read(path).map_err(ca_error)?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(ca_error)?;
+            roots.add(cert).map_err(BuildError::Tls)?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(BuildError::CaFileEmpty { path: path.clone() });
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(BuildError::Tls)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    Ok(if config.http2 {
+        builder.enable_http2().wrap_connector(http)
+    } else {
+        builder.enable_http1().wrap_connector(http)
+    })
+}

@@ -1,0 +1,254 @@
+//! What the proxy adds for the next hop: `X-Forwarded-*` or `Forwarded` (RFC 7239), and `Via`.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use http::header::{HeaderName, HeaderValue, FORWARDED, VIA};
+use http::{HeaderMap, Version};
+use serde::Deserialize;
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
+/// Which headers tell the upstream about the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ForwardedHeaders {
+    /// `X-Forwarded-For`, `-Proto`, `-Host` and `-Prefix` (what most applications read). The
+    /// default.
+    #[default]
+    XForwarded,
+    /// `Forwarded: for=…;proto=…;host=…` (RFC 7239).
+    Forwarded,
+    /// Both.
+    Both,
+    /// Neither; incoming ones are still removed unless trusted.
+    None,
+}
+
+/// What this hop knows about the request it forwards.
+#[derive(Debug, Clone, Copy)]
+pub struct HopInfo<'a> {
+    /// The address the request came from (the TCP peer).
+    pub peer: Option<IpAddr>,
+    /// The scheme the client used: `http` or `https`.
+    pub proto: &'a str,
+    /// The host the client asked for.
+    pub host: Option<&'a str>,
+    /// The public path prefix the upstream is mounted under (`""` when none).
+    pub prefix: &'a str,
+    /// Whether the incoming forwarded headers were vetted (the forwarded layer ran and found
+    /// them sent by trusted proxies). Untrusted ones are removed, never extended.
+    pub trusted: bool,
+}
+
+/// Replaces or extends the forwarded headers for the next hop.
+///
+/// Incoming `X-Forwarded-*`/`Forwarded` are dropped unless `hop.trusted`; then the peer is
+/// appended to the `-For` chain, and `-Proto`/`-Host`/`-Prefix` are set to what this hop saw.
+///
+/// ```
+/// use http::HeaderMap;
+/// use tollgate::proxy::next_hop::{set_forwarded, ForwardedHeaders, HopInfo};
+///
+/// let mut h = HeaderMap::new();
+/// h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap()); // a client's lie
+/// let hop = HopInfo { peer: Some([10, 0, 0, 1].into()), proto: "https", host: Some("example.com"), prefix: "", trusted: false };
+/// set_forwarded(&mut h, &hop, ForwardedHeaders::XForwarded);
+/// assert_eq!(h["x-forwarded-for"], "10.0.0.1");
+/// assert_eq!(h["x-forwarded-proto"], "https");
+/// assert_eq!(h["x-forwarded-host"], "example.com");
+/// ```
+pub fn set_forwarded(headers: &mut HeaderMap, hop: &HopInfo<'_>, mode: ForwardedHeaders) {
+    let (x, rfc) = match mode {
+        ForwardedHeaders::XForwarded => (true, false),
+        ForwardedHeaders::Forwarded => (false, true),
+        ForwardedHeaders::Both => (true, true),
+        ForwardedHeaders::None => (false, false),
+    };
+    if !hop.trusted {
+        for name in [
+            &X_FORWARDED_FOR,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &X_FORWARDED_PREFIX,
+            &FORWARDED,
+        ] {
+            headers.remove(name);
+        }
+    }
+    let host = hop.host.and_then(|h| HeaderValue::from_str(h).ok());
+    if x {
+        if let Some(peer) = hop.peer {
+            append_list(headers, &X_FORWARDED_FOR, &peer.to_string());
+        }
+        headers.insert(&X_FORWARDED_PROTO, proto_value(hop.proto));
+        if let Some(host) = &host {
+            headers.insert(&X_FORWARDED_HOST, host.clone());
+        }
+        if let Ok(prefix) = HeaderValue::from_str(hop.prefix) {
+            if !hop.prefix.is_empty() {
+                headers.insert(&X_FORWARDED_PREFIX, prefix);
+            }
+        }
+    }
+    if rfc {
+        let mut element = String::with_capacity(64);
+        if let Some(peer) = hop.peer {
+            match peer {
+                IpAddr::V4(ip) => {
+                    let _ = write!(element, "for={ip}");
+                }
+                IpAddr::V6(ip) => {
+                    let _ = write!(element, "for=\"[{ip}]\"");
+                }
+            }
+        }
+        push_pair(&mut element, "proto", hop.proto);
+        if let Some(h) = hop.host {
+            push_pair(&mut element, "host", h);
+        }
+        append_list(headers, &FORWARDED, &element);
+    }
+}
+
+/// `http` and `https` without allocating; anything else as given.
+fn proto_value(proto: &str) -> HeaderValue {
+    match proto {
+        "https" => HeaderValue::from_static("https"),
+        "http" => HeaderValue::from_static("http"),
+        other => HeaderValue::from_str(other).unwrap_or(HeaderValue::from_static("http")),
+    }
+}
+
+/// Appends `key=value` to a `Forwarded` element, quoting the value unless it is a token.
+fn push_pair(element: &mut String, key: &str, value: &str) {
+    if !element.is_empty() {
+        element.push(';');
+    }
+    element.push_str(key);
+    element.push('=');
+    let is_token = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if is_token {
+        element.push_str(value);
+    } else {
+        element.push('"');
+        for c in value.chars() {
+            if c == '"' || c == '\\' {
+                element.push('\\');
+            }
+            element.push(c);
+        }
+        element.push('"');
+    }
+}
+
+/// Joins `item` to the last value of a comma-separated list header (one line, as most readers
+/// expect), or starts it.
+fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
+    let mut joined = String::new();
+    for value in headers.get_all(name) {
+        if let Ok(value) = value.to_str() {
+            joined.push_str(value);
+            joined.push_str(", ");
+        }
+    }
+    joined.push_str(item);
+    if let Ok(value) = HeaderValue::from_str(&joined) {
+        headers.insert(name, value);
+    }
+}
+
+/// The `Via` entry for a message received with `version`: `1.1 tollgate`, `2 tollgate`.
+pub fn via_entry(version: Version, pseudonym: &str) -> Option<HeaderValue> {
+    let protocol = match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "1.1",
+    };
+    HeaderValue::from_str(&format!("{protocol} {pseudonym}")).ok()
+}
+
+/// Appends this hop to `Via` (RFC 9110 §7.6.3).
+pub fn append_via(headers: &mut HeaderMap, entry: HeaderValue) {
+    if headers.contains_key(VIA) {
+        if let Ok(entry) = entry.to_str() {
+            append_list(headers, &VIA, entry);
+            return;
+        }
+    }
+    headers.insert(VIA, entry);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hop(trusted: bool) -> HopInfo<'static> {
+        HopInfo {
+            peer: Some("192.0.2.7".parse().unwrap()),
+            proto: "http",
+            host: Some("public.example:8080"),
+            prefix: "/app",
+            trusted,
+        }
+    }
+
+    #[test]
+    fn untrusted_incoming_headers_are_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        h.insert("x-forwarded-host", "evil".parse().unwrap());
+        h.insert("forwarded", "for=6.6.6.6".parse().unwrap());
+        set_forwarded(&mut h, &hop(false), ForwardedHeaders::XForwarded);
+        assert_eq!(h["x-forwarded-for"], "192.0.2.7");
+        assert_eq!(h["x-forwarded-host"], "public.example:8080");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-prefix"], "/app");
+        assert!(!h.contains_key("forwarded"));
+    }
+
+    #[test]
+    fn trusted_chain_is_extended() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "1.1.1.1".parse().unwrap());
+        h.append("x-forwarded-for", "2.2.2.2, 3.3.3.3".parse().unwrap());
+        set_forwarded(&mut h, &hop(true), ForwardedHeaders::Both);
+        assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 3.3.3.3, 192.0.2.7");
+        assert_eq!(
+            h["forwarded"],
+            "for=192.0.2.7;proto=http;host=\"public.example:8080\""
+        );
+    }
+
+    #[test]
+    fn forwarded_quotes_ipv6() {
+        let mut h = HeaderMap::new();
+        let mut info = hop(false);
+        info.peer = Some("2001:db8::1".parse().unwrap());
+        info.host = Some("a.example");
+        set_forwarded(&mut h, &info, ForwardedHeaders::Forwarded);
+        assert_eq!(
+            h["forwarded"],
+            "for=\"[2001:db8::1]\";proto=http;host=a.example"
+        );
+        assert!(!h.contains_key("x-forwarded-for"));
+    }
+
+    #[test]
+    fn via_appends() {
+        let mut h = HeaderMap::new();
+        append_via(&mut h, via_entry(Version::HTTP_11, "tollgate").unwrap());
+        assert_eq!(h["via"], "1.1 tollgate");
+        append_via(&mut h, via_entry(Version::HTTP_2, "edge").unwrap());
+        assert_eq!(h["via"], "1.1 tollgate, 2 edge");
+    }
+}

@@ -1,0 +1,579 @@
+//! [`Proxy`]: the service that forwards a request to an upstream and streams the answer back.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, EXPECT, HOST,
+    SET_COOKIE, UPGRADE,
+};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+
+use super::body::{continue_gate, GateHandle, Progress, RequestBody, ResponseBody};
+use super::client::{self, BuildError, UpstreamClient};
+use super::config::{HostPolicy, ProxyConfig};
+use super::future::ResponseFuture;
+use super::hop::remove_hop_by_hop;
+use super::location::{self, Mapping};
+use super::next_hop::{append_via, set_forwarded, via_entry, HopInfo};
+use super::upstream::Upstream;
+use crate::body::{Body, BoxError};
+use crate::error::HttpError;
+use crate::ext::{
+    AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, UpstreamFailure,
+    UpstreamName,
+};
+
+/// A reverse proxy to one upstream: a `tower::Service` that forwards each request over a pooled
+/// keep-alive connection and streams the answer back. It never fails: an upstream that refuses,
+/// resets or times out becomes a `502`/`504` answer naming it.
+///
+/// Cloning is cheap and clones share the connection pool.
+#[derive(Clone)]
+#[must_use]
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: UpstreamClient,
+    targets: Targets,
+    config: ProxyConfig,
+    via: Option<Vias>,
+    user_header: Option<HeaderName>,
+}
+
+/// Where a request may go. One upstream for now; balancing adds variants that pick per request
+/// (the forwarding code takes the chosen [`Upstream`] and does not care how it was chosen).
+enum Targets {
+    One(Arc<Upstream>),
+}
+
+impl Targets {
+    fn pick<B>(&self, _req: &Request<B>) -> Arc<Upstream> {
+        match self {
+            Targets::One(upstream) => upstream.clone(),
+        }
+    }
+}
+
+/// `Via` entries made once, per protocol version of the message received.
+struct Vias {
+    http10: HeaderValue,
+    http11: HeaderValue,
+    http2: HeaderValue,
+}
+
+impl Vias {
+    fn new(pseudonym: &str) -> Option<Self> {
+        Some(Vias {
+            http10: via_entry(Version::HTTP_10, pseudonym)?,
+            http11: via_entry(Version::HTTP_11, pseudonym)?,
+            http2: via_entry(Version::HTTP_2, pseudonym)?,
+        })
+    }
+
+    fn for_version(&self, version: Version) -> HeaderValue {
+        match version {
+            Version::HTTP_10 | Version::HTTP_09 => self.http10.clone(),
+            Version::HTTP_2 | Version::HTTP_3 => self.http2.clone(),
+            _ => self.http11.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Targets::One(upstream) = &self.shared.targets;
+        f.debug_struct("Proxy")
+            .field("upstream", upstream)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// A proxy to `upstream` with the default [`ProxyConfig`].
+    ///
+    /// # Panics
+    ///
+    /// Never with the default config, which reads no file; use [`Proxy::with_config`] for one
+    /// with a `ca_file`.
+    pub fn new(upstream: Upstream) -> Self {
+        Self::with_config(upstream, ProxyConfig::default())
+            .expect("the default config reads no file and cannot fail")
+    }
+
+    /// A proxy to `upstream` with `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when the `ca_file` cannot be read or holds no certificate.
+    pub fn with_config(upstream: Upstream, config: ProxyConfig) -> Result<Self, BuildError> {
+        let client = client::build(&config)?;
+        let via = config.via.as_deref().and_then(Vias::new);
+        let user_header = config
+            .user_header
+            .as_deref()
+            .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok());
+        Ok(Proxy {
+            shared: Arc::new(Shared {
+                client,
+                targets: Targets::One(Arc::new(upstream)),
+                config,
+                via,
+                user_header,
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ProxyConfig {
+        &self.shared.config
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for Proxy
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        ResponseFuture::new(forward(self.shared.clone(), req))
+    }
+}
+
+/// What the answer needs from the request once the request itself has moved on.
+struct Origin {
+    method: Method,
+    accept: Option<HeaderValue>,
+    public_scheme: &'static str,
+    public_host: Option<HeaderValue>,
+    prefix: String,
+    /// Whether the upstream was sent the public `Host` rather than its own authority.
+    host_preserved: bool,
+}
+
+impl Origin {
+    fn error(&self, err: HttpError) -> Response<Body> {
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = &self.accept {
+            headers.insert(ACCEPT, accept.clone());
+        }
+        err.into_response_for(&headers)
+    }
+
+    /// An error answer for a failure of `upstream`, marked for metrics and logs.
+    fn failure(&self, err: HttpError, upstream: &Upstream) -> Response<Body> {
+        let counts = err.status() != StatusCode::PAYLOAD_TOO_LARGE
+            && err.status() != StatusCode::BAD_REQUEST;
+        let mut res = self.error(err);
+        res.extensions_mut().insert(UpstreamName(upstream.name()));
+        if counts {
+            res.extensions_mut().insert(UpstreamFailure(upstream.name()));
+        }
+        res
+    }
+}
+
+fn forward<B>(
+    shared: Arc<Shared>,
+    req: Request<B>,
+) -> impl Future<Output = Response<Body>> + Send + 'static
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let prepared = prepare(&shared, req);
+    async move {
+        let (upstream_req, origin, progress, gate, client_upgrade, upstream) = match prepared {
+            Ok(p) => p,
+            Err(res) => return *res,
+        };
+        let config = &shared.config;
+        let sent = shared.client.request(upstream_req);
+        let result = with_deadline(sent, &progress, config).await;
+        let mut res = match result {
+            Some(Ok(res)) => res,
+            Some(Err(e)) => {
+                let err = classify(&e, &upstream, &progress, config);
+                tracing::warn!(upstream = %upstream, error = %err.message(), cause = ?e, "upstream request failed");
+                return origin.failure(err, &upstream);
+            }
+            None => {
+                let err = if progress.too_large() {
+                    too_large(config)
+                } else {
+                    HttpError::gateway_timeout(format!(
+                        "upstream {upstream} did not answer within {}",
+                        human(config.first_byte_timeout)
+                    ))
+                };
+                tracing::warn!(upstream = %upstream, error = %err.message(), "upstream request failed");
+                return origin.failure(err, &upstream);
+            }
+        };
+        if let Some(gate) = &gate {
+            gate.abandon();
+        }
+        let upstream_name = upstream.name();
+        let status = res.status();
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return switch_protocols(res, client_upgrade, &origin, &upstream, &shared);
+        }
+        let head_length = (origin.method == Method::HEAD)
+            .then(|| res.headers().get(CONTENT_LENGTH).cloned())
+            .flatten();
+        remove_hop_by_hop(res.headers_mut(), false);
+        if let Some(length) = head_length {
+            res.headers_mut().insert(CONTENT_LENGTH, length);
+        }
+        rewrite_answer(res.headers_mut(), &origin, &upstream, config);
+        if let Some(via) = &shared.via {
+            let entry = via.for_version(res.version());
+            append_via(res.headers_mut(), entry);
+        }
+        res.extensions_mut().insert(UpstreamName(upstream_name.clone()));
+        res.map(|body| Body::new(ResponseBody::new(body, config.idle_timeout, upstream_name)))
+    }
+}
+
+type Prepared = (
+    Request<client::UpstreamBody>,
+    Origin,
+    Arc<Progress>,
+    Option<GateHandle>,
+    Option<hyper::upgrade::OnUpgrade>,
+    Arc<Upstream>,
+);
+
+/// Turns the client's request into the upstream's: target, headers, body. An `Err` is the
+/// answer given without contacting the upstream.
+fn prepare<B>(shared: &Shared, req: Request<B>) -> Result<Prepared, Box<Response<Body>>>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let config = &shared.config;
+    let upstream = shared.targets.pick(&req).clone();
+    let (mut parts, body) = req.into_parts();
+    let ext = &mut parts.extensions;
+    let client_info = ext.remove::<ClientInfo>();
+    let tls = ext.get::<ConnectionTls>().is_some_and(|t| t.0);
+    let peer = ext.get::<PeerAddr>().map(|p| p.0.ip());
+    let user = ext.remove::<AuthenticatedUser>();
+    let mount = ext.remove::<MountPrefix>();
+    let client_upgrade = ext.remove::<hyper::upgrade::OnUpgrade>();
+
+    let public_scheme = match client_info.as_ref().and_then(|c| c.scheme.as_deref()) {
+        Some(s) if s.eq_ignore_ascii_case("https") => "https",
+        Some(_) => "http",
+        None if tls || parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS) => "https",
+        None => "http",
+    };
+    let public_host = client_info
+        .as_ref()
+        .and_then(|c| c.host.as_deref())
+        .and_then(|h| HeaderValue::from_str(h).ok())
+        .or_else(|| parts.headers.get(HOST).cloned())
+        .or_else(|| {
+            let authority = parts.uri.authority()?;
+            HeaderValue::from_str(authority.as_str()).ok()
+        })
+        .filter(|h| h.to_str().is_ok());
+    let mut prefix = client_info
+        .as_ref()
+        .and_then(|c| c.prefix.clone())
+        .unwrap_or_default();
+    if let Some(mount) = &mount {
+        prefix.push_str(mount.0.trim_end_matches('/'));
+    }
+    let prefix = prefix.trim_end_matches('/').to_owned();
+    let origin = Origin {
+        method: parts.method.clone(),
+        accept: parts.headers.get(ACCEPT).cloned(),
+        public_scheme,
+        public_host,
+        prefix,
+        host_preserved: config.host == HostPolicy::Preserve,
+    };
+
+    if let Some(limit) = config.max_body {
+        if body.size_hint().lower() > limit {
+            return Err(Box::new(origin.error(too_large(config))));
+        }
+    }
+
+    let uri = match upstream.target_uri(&parts.uri) {
+        Ok(uri) => uri,
+        Err(_) => {
+            return Err(Box::new(origin.error(HttpError::bad_request(
+                "the request target cannot be forwarded",
+            ))))
+        }
+    };
+
+    let headers = &mut parts.headers;
+    let hop = remove_hop_by_hop(headers, parts.version == Version::HTTP_11);
+    if origin.host_preserved {
+        if let Some(host) = &origin.public_host {
+            headers.insert(HOST, host.clone());
+        }
+    } else {
+        // The client sets it from the upstream's authority.
+        headers.remove(HOST);
+    }
+    let hop_info = HopInfo {
+        peer,
+        proto: origin.public_scheme,
+        host: origin.public_host.as_ref().and_then(|h| h.to_str().ok()),
+        prefix: &origin.prefix,
+        trusted: client_info.is_some(),
+    };
+    set_forwarded(headers, &hop_info, config.forwarded);
+    if let Some(via) = &shared.via {
+        append_via(headers, via.for_version(parts.version));
+    }
+    if let Some(name) = &shared.user_header {
+        headers.remove(name);
+        if let Some(user) = &user {
+            if let Ok(mut value) = HeaderValue::from_str(user.name()) {
+                value.set_sensitive(false);
+                headers.insert(name.clone(), value);
+            }
+        }
+    }
+    if user.is_some() && !config.pass_authorization {
+        headers.remove(AUTHORIZATION);
+    }
+    let upgrading = hop.upgrade.is_some();
+    if let Some(upgrade) = hop.upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, upgrade);
+    }
+
+    let expects_continue = headers
+        .get(EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let body_empty = body.is_end_stream();
+    let mut extensions = http::Extensions::new();
+    let (gate, gate_handle) = if expects_continue && !body_empty && !config.http2 {
+        let (gate, handle) = continue_gate(config.expect_continue_timeout);
+        let opener = handle.clone();
+        let mut probe = Request::new(());
+        hyper::ext::on_informational(&mut probe, move |res| {
+            if res.status() == StatusCode::CONTINUE {
+                opener.open();
+            }
+        });
+        extensions = std::mem::take(probe.extensions_mut());
+        (Some(gate), Some(handle))
+    } else {
+        headers.remove(EXPECT);
+        (None, None)
+    };
+
+    let progress = Progress::new(body_empty);
+    let body = RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync();
+    parts.uri = uri;
+    parts.version = if config.http2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+    parts.extensions = extensions;
+    let client_upgrade = if upgrading { client_upgrade } else { None };
+    Ok((
+        Request::from_parts(parts, body),
+        origin,
+        progress,
+        gate_handle,
+        client_upgrade,
+        upstream,
+    ))
+}
+
+/// Waits for the upstream's answer: `first_byte_timeout` once the request body was sent,
+/// `idle_timeout` between its chunks while it is being sent. `None` when time ran out.
+async fn with_deadline<F, T>(sent: F, progress: &Progress, config: &ProxyConfig) -> Option<T>
+where
+    F: Future<Output = T>,
+{
+    let mut sent = std::pin::pin!(sent);
+    let deadline = |p: &Progress| {
+        tokio::time::Instant::from_std(p.deadline(config.first_byte_timeout, config.idle_timeout))
+    };
+    let sleep = tokio::time::sleep_until(deadline(progress));
+    let mut sleep = std::pin::pin!(sleep);
+    loop {
+        tokio::select! {
+            biased;
+            res = &mut sent => return Some(res),
+            () = &mut sleep => {
+                let next = deadline(progress);
+                if next <= tokio::time::Instant::now() {
+                    return None;
+                }
+                sleep.as_mut().reset(next);
+            }
+        }
+    }
+}
+
+/// The answer to a `101` from the upstream: passed on, and both connections joined, only when
+/// the client asked to upgrade and its connection can be taken over.
+fn switch_protocols(
+    mut res: Response<hyper::body::Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    origin: &Origin,
+    upstream: &Upstream,
+    shared: &Shared,
+) -> Response<Body> {
+    let Some(client_upgrade) = client_upgrade else {
+        return origin.failure(
+            HttpError::bad_gateway(format!(
+                "upstream {upstream} switched protocols without being asked to"
+            )),
+            upstream,
+        );
+    };
+    let hop = remove_hop_by_hop(res.headers_mut(), true);
+    let Some(protocol) = hop.upgrade else {
+        return origin.failure(
+            HttpError::bad_gateway(format!(
+                "upstream {upstream} answered 101 without an Upgrade header"
+            )),
+            upstream,
+        );
+    };
+    let upstream_upgrade = hyper::upgrade::on(&mut res);
+    super::upgrade::tunnel(client_upgrade, upstream_upgrade, upstream.name());
+    let (mut parts, _) = res.into_parts();
+    parts.headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    parts.headers.insert(UPGRADE, protocol);
+    if let Some(via) = &shared.via {
+        append_via(&mut parts.headers, via.for_version(parts.version));
+    }
+    parts.extensions = http::Extensions::new();
+    parts.extensions.insert(UpstreamName(upstream.name()));
+    Response::from_parts(parts, Body::empty())
+}
+
+/// Rewrites the upstream's own address and base path out of its answer.
+fn rewrite_answer(
+    headers: &mut HeaderMap,
+    origin: &Origin,
+    upstream: &Upstream,
+    config: &ProxyConfig,
+) {
+    let redirects = config.rewrite_redirects && location::has_redirects(headers);
+    let cookies = config.rewrite_cookies && headers.contains_key(SET_COOKIE);
+    let Some(public_authority) = origin.public_host.as_ref().and_then(|h| h.to_str().ok()) else {
+        return;
+    };
+    if !redirects && !cookies {
+        return;
+    }
+    let map = Mapping {
+        upstream_authority: upstream.authority(),
+        sent_host: if origin.host_preserved {
+            public_authority
+        } else {
+            upstream.authority()
+        },
+        upstream_base: upstream.base_path(),
+        public_scheme: origin.public_scheme,
+        public_authority,
+        public_prefix: &origin.prefix,
+    };
+    if redirects {
+        location::rewrite_redirects(headers, &map);
+    }
+    if cookies {
+        location::rewrite_cookies(headers, &map);
+    }
+}
+
+fn too_large(config: &ProxyConfig) -> HttpError {
+    let limit = config.max_body.unwrap_or(u64::MAX);
+    HttpError::payload_too_large(format!(
+        "the request body is larger than the limit of {limit} bytes"
+    ))
+    .with_header(CONNECTION, HeaderValue::from_static("close"))
+}
+
+/// Names a failure for the client: refused or reset is a 502, a timeout a 504.
+fn classify(
+    err: &hyper_util::client::legacy::Error,
+    upstream: &Upstream,
+    progress: &Progress,
+    config: &ProxyConfig,
+) -> HttpError {
+    if progress.too_large() {
+        return too_large(config);
+    }
+    let io_kind = find_cause::<std::io::Error>(err).map(std::io::Error::kind);
+    if err.is_connect() {
+        return match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => {
+                HttpError::bad_gateway(format!("upstream {upstream} refused the connection"))
+            }
+            Some(std::io::ErrorKind::TimedOut) => HttpError::gateway_timeout(format!(
+                "upstream {upstream} did not accept the connection within {}",
+                human(config.connect_timeout)
+            )),
+            _ => HttpError::bad_gateway(format!("could not connect to upstream {upstream}")),
+        };
+    }
+    if progress.client_failed() {
+        return HttpError::bad_request("the request body could not be read")
+            .with_header(CONNECTION, HeaderValue::from_static("close"));
+    }
+    match find_cause::<hyper::Error>(err) {
+        Some(e) if e.is_parse() || e.is_parse_status() => {
+            HttpError::bad_gateway(format!("upstream {upstream} sent an invalid answer"))
+        }
+        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => HttpError::gateway_timeout(
+            format!("upstream {upstream} timed out"),
+        ),
+        _ => HttpError::bad_gateway(format!(
+            "upstream {upstream} closed the connection without answering"
+        )),
+    }
+}
+
+/// The first error of type `E` in `err`'s source chain.
+fn find_cause<'a, E: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a E> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// `10 s`, `250 ms`.
+fn human(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
