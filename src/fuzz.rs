@@ -14,15 +14,14 @@
 //!
 //! ```no_run
 //! # // In a fuzz target: `libfuzzer_sys::fuzz_target!(|req: FuzzRequest| { ... });`
-//! use tollgate::fuzz::{answer, check_answer, FuzzRequest};
+//! use tollgate::fuzz::{check_service, FuzzRequest};
 //! use tollgate::{handler, Request, Response};
 //!
 //! fn fuzz_one(req: FuzzRequest) {
 //!     let service = handler::from_fn(|req: Request| async move {
 //!         Response::text(format!("hello {}", req.path()))
 //!     });
-//!     let res = answer(&service, req.into_http());
-//!     check_answer(&res);
+//!     check_service(&service, req);
 //! }
 //! # let mut u = arbitrary::Unstructured::new(b"some fuzzer bytes");
 //! # fuzz_one(arbitrary::Arbitrary::arbitrary(&mut u).unwrap());
@@ -509,11 +508,31 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     RUNTIME.with(|rt| rt.block_on(future))
 }
 
-/// Panics unless `res` is a valid final answer to client input: not 1xx, not 5xx, and
-/// writable as an HTTP/1.1 response that reads back with the same status and body (so its
-/// `Content-Length` matches, it has no body where none is allowed, its framing is not
-/// ambiguous).
-pub fn check_answer(res: &http::Response<Bytes>) {
+/// Sends `req` to `service` with [`answer`] and checks the answer with [`check_answer`]: the
+/// whole body of a fuzz target.
+///
+/// # Panics
+///
+/// As [`answer`] and [`check_answer`].
+pub fn check_service<S, ResBody>(service: &S, req: FuzzRequest) -> http::Response<Bytes>
+where
+    S: tower_service::Service<http::Request<Body>, Response = http::Response<ResBody>> + Clone,
+    S::Error: fmt::Debug,
+    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let method = req.method().clone();
+    let res = answer(service, req.into_http());
+    check_answer(&method, &res);
+    res
+}
+
+/// Panics unless `res` is a valid final answer to a client request with this `method`: not
+/// 1xx, not 5xx, and writable as an HTTP/1.1 response that reads back with the same status
+/// and body (so its `Content-Length` matches, it has no body where none is allowed, its
+/// framing is not ambiguous). For HEAD the body is ignored (the server drops it) and a
+/// `Content-Length` must be a valid length (of the GET answer, which is not checked here).
+pub fn check_answer(method: &Method, res: &http::Response<Bytes>) {
     let status = res.status();
     assert!(
         !status.is_server_error(),
@@ -521,7 +540,19 @@ pub fn check_answer(res: &http::Response<Bytes>) {
         String::from_utf8_lossy(&res.body()[..res.body().len().min(200)])
     );
     assert!(!status.is_informational(), "{status} as a final answer");
-    let bytes = crate::wire::write_response(res)
+    let mut copy = http::Response::new(res.body().clone());
+    *copy.status_mut() = status;
+    *copy.headers_mut() = res.headers().clone();
+    if *method == Method::HEAD {
+        // The server (hyper) drops any body of a HEAD answer; its Content-Length describes
+        // the GET answer.
+        if let Err(e) = crate::wire::content_length(res.headers()) {
+            panic!("the answer's Content-Length is invalid: {e}");
+        }
+        copy.headers_mut().remove(http::header::CONTENT_LENGTH);
+        *copy.body_mut() = Bytes::new();
+    }
+    let bytes = crate::wire::write_response(&copy)
         .unwrap_or_else(|e| panic!("the answer is not valid HTTP/1.1: {e}"));
     let (back, used) = crate::wire::parse_response(&bytes)
         .unwrap_or_else(|e| panic!("the answer does not read back: {e}"));
@@ -529,7 +560,7 @@ pub fn check_answer(res: &http::Response<Bytes>) {
     assert_eq!(back.status(), status);
     assert_eq!(
         back.body(),
-        res.body(),
+        copy.body(),
         "the answer's body does not read back"
     );
 }
@@ -561,7 +592,27 @@ mod tests {
     #[test]
     fn check_answer_accepts_a_good_answer() {
         let res = http::Response::new(Bytes::from_static(b"ok"));
-        check_answer(&res);
+        check_answer(&Method::GET, &res);
+    }
+
+    /// service_stack crash-f30a5854: a HEAD answer keeps the GET answer's `Content-Length`.
+    #[test]
+    fn check_answer_knows_head() {
+        let res = http::Response::builder()
+            .header("content-length", "11")
+            .body(Bytes::new())
+            .unwrap();
+        check_answer(&Method::HEAD, &res);
+    }
+
+    #[test]
+    #[should_panic(expected = "Content-Length is invalid")]
+    fn check_answer_refuses_a_bad_length_to_head() {
+        let res = http::Response::builder()
+            .header("content-length", "+11")
+            .body(Bytes::new())
+            .unwrap();
+        check_answer(&Method::HEAD, &res);
     }
 
     #[test]
@@ -569,7 +620,7 @@ mod tests {
     fn check_answer_refuses_a_5xx() {
         let mut res = http::Response::new(Bytes::new());
         *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        check_answer(&res);
+        check_answer(&Method::GET, &res);
     }
 
     #[test]
@@ -579,6 +630,6 @@ mod tests {
             .header("content-length", "9")
             .body(Bytes::from_static(b"ok"))
             .unwrap();
-        check_answer(&res);
+        check_answer(&Method::GET, &res);
     }
 }

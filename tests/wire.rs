@@ -374,7 +374,10 @@ fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
 /// `write_request`), and the fuzz target reads back with that room.
 #[test]
 fn fuzz_written_response_at_the_field_limit() {
-    let raw = format!("HTTP/1.1 200 OK\r\n{}\r\nto the end", "ETag: ed\r\n".repeat(100));
+    let raw = format!(
+        "HTTP/1.1 200 OK\r\n{}\r\nto the end",
+        "ETag: ed\r\n".repeat(100)
+    );
     let (res, _) = wire::parse_response(raw.as_bytes()).unwrap();
     let bytes = wire::write_response(&res).unwrap();
     assert_eq!(

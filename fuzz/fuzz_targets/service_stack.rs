@@ -1,15 +1,20 @@
-//! An arbitrary request through the in-process gateway stack (forwarded → normalize → echo;
-//! the other layers join as they land): no panic, every answer a valid HTTP/1.1 response, no
-//! 5xx for client garbage.
+//! An arbitrary request through the in-process gateway stack, as the CLI builds it:
+//! forwarded → normalize → rewrite → dispatch → {echo, static files}. No panic, every answer
+//! a valid HTTP/1.1 response, no 5xx for client garbage.
 #![no_main]
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use tollgate::dispatch::{get, Dispatch};
 use tollgate::echo::EchoService;
+use tollgate::files::{ServeDir, ServeDirConfig};
 use tollgate::forwarded::ForwardedLayer;
-use tollgate::fuzz::{answer, check_answer, FuzzRequest};
+use tollgate::fuzz::{check_service, FuzzRequest};
 use tollgate::normalize::{NormalizeConfig, NormalizeLayer};
+use tollgate::rewrite::presets::Preset;
+use tollgate::rewrite::{RequestIdConfig, RewriteConfig, RewriteLayer, Rule};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
@@ -19,18 +24,55 @@ type Stack = BoxCloneSyncService<
     std::convert::Infallible,
 >;
 
+/// A small directory to serve: an index, text, JSON, a hidden file, a subdirectory.
+fn static_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tollgate-fuzz-static-{}", std::process::id()));
+    let files = [
+        ("index.html", "<h1>hi</h1>"),
+        ("a.txt", "0123456789abcdefghij"),
+        ("sub/b.json", "{\"b\": 1}"),
+        (".hidden", "secret"),
+        ("empty", ""),
+    ];
+    for (name, content) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("files are in the directory"))
+            .expect("the temp directory is writable");
+        std::fs::write(path, content).expect("the temp directory is writable");
+    }
+    dir
+}
+
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
+        let mut config = ServeDirConfig::default();
+        config.dir = static_dir();
+        config.listing = true;
+        let files = ServeDir::from_config(config);
+        let dispatcher = Dispatch::new()
+            .route("/users/{id}", get(EchoService::new()))
+            .mount("/static", files)
+            .mount("/api", EchoService::new())
+            .fallback(EchoService::new())
+            .build()
+            .expect("the routing table is valid");
+        let rewrite = RewriteConfig::new()
+            .request_id(RequestIdConfig::default())
+            .preset(Preset::HideServer)
+            .preset(Preset::SecurityHeaders)
+            .request(Rule::remove_prefix("X-Internal-"))
+            .request(Rule::set("X-Forwarded-Host", "{host}"))
+            .request(Rule::set("X-Client", "{client_addr} {header:Cookie}"));
         let svc = ServiceBuilder::new()
             .layer(ForwardedLayer::hops(1))
             .layer(NormalizeLayer::new(NormalizeConfig::default()))
-            .service(EchoService::new());
+            .layer(RewriteLayer::new(&rewrite).expect("the rewrite rules are valid"))
+            .service(dispatcher);
         BoxCloneSyncService::new(svc)
     })
 }
 
 fuzz_target!(|req: FuzzRequest| {
-    let res = answer(stack(), req.into_http());
-    check_answer(&res);
+    check_service(stack(), req);
 });
