@@ -1,6 +1,11 @@
 //! Crashes the fuzz targets found, each with its input inline, and the `fuzz` feature's
 //! toolkit driving a real stack.
-#![cfg(all(feature = "fuzz", feature = "files", feature = "layers"))]
+#![cfg(all(
+    feature = "fuzz",
+    feature = "files",
+    feature = "layers",
+    feature = "auth"
+))]
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
@@ -42,6 +47,24 @@ fn fuzz_head_answer_keeps_the_get_length() {
     assert_eq!(res.headers()["content-length"], "11");
     assert!(res.body().is_empty());
     check_answer(&Method::HEAD, &res);
+}
+
+/// htpasswd crash c2a15a7f (minimized): an argon2 hash with a lane count near `u32::MAX / 8`.
+/// argon2 0.5's `Params::new` checks `m_cost < p_cost * 8`, which overflowed (a panic in
+/// debug builds, a wrong check in release). Fix: `Scheme::detect` refuses costs above the
+/// crate's limits before argon2 sees them.
+#[test]
+fn fuzz_htpasswd_argon2_lane_overflow() {
+    use tollgate::auth::htpasswd::{Htpasswd, HtpasswdOptions};
+    use tollgate::auth::password::Scheme;
+
+    let line = "c:$argon2i$p=849235021";
+    assert!(Htpasswd::parse(line, &HtpasswdOptions::default()).is_err());
+    let err = Scheme::detect(
+        "$argon2id$v=19$m=19456,t=2,p=4294967295$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
 }
 
 #[test]
