@@ -1,12 +1,15 @@
 //! An arbitrary request through the in-process gateway stack, as the CLI builds it:
-//! forwarded → normalize → rewrite → dispatch → {echo, static files}. No panic, every answer
-//! a valid HTTP/1.1 response, no 5xx for client garbage.
+//! forwarded → normalize → rewrite → Basic auth → dispatch → {echo, static files}. No panic,
+//! every answer a valid HTTP/1.1 response, no 5xx for client garbage.
 #![no_main]
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use tollgate::auth::basic::BasicAuthLayer;
+use tollgate::auth::password::{hash_password_with, Params};
 use tollgate::dispatch::{get, Dispatch};
 use tollgate::echo::EchoService;
 use tollgate::files::{ServeDir, ServeDirConfig};
@@ -64,10 +67,32 @@ fn stack() -> &'static Stack {
             .request(Rule::remove_prefix("X-Internal-"))
             .request(Rule::set("X-Forwarded-Host", "{host}"))
             .request(Rule::set("X-Client", "{client_addr} {header:Cookie}"));
+        // The users of the generator's `Authorization` values, with a cheap hash so the
+        // fuzzer runs fast; /static needs no login.
+        let cheap = Params {
+            memory_kib: 8,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let users: HashMap<String, String> = [
+            ("Aladdin", "open sesame"),
+            ("aladdin", "opensesame"),
+            ("a", "b"),
+        ]
+        .into_iter()
+        .map(|(u, p)| {
+            (
+                u.to_string(),
+                hash_password_with(p, &cheap).expect("cheap params are valid"),
+            )
+        })
+        .collect();
+        let auth = BasicAuthLayer::new("fuzz", users).exempt_path("/static");
         let svc = ServiceBuilder::new()
             .layer(ForwardedLayer::hops(1))
             .layer(NormalizeLayer::new(NormalizeConfig::default()))
             .layer(RewriteLayer::new(&rewrite).expect("the rewrite rules are valid"))
+            .layer(auth)
             .service(dispatcher);
         BoxCloneSyncService::new(svc)
     })
