@@ -161,7 +161,10 @@ impl Shared {
     }
 
     fn challenge_for(&self, headers: &HeaderMap) -> Response<Body> {
-        HttpError::unauthorized(self.challenge.clone()).into_response_for(headers)
+        let mut res = HttpError::unauthorized(self.challenge.clone()).into_response_for(headers);
+        // Counted by `metrics` without telling our 401s from an upstream's.
+        res.extensions_mut().insert(crate::ext::AuthFailure);
+        res
     }
 
     /// Runs a verification on the blocking pool, at most `max_concurrent_verifications` at once.
