@@ -67,14 +67,16 @@ impl From<CookieError> for crate::HttpError {
 pub fn pairs(header: &str) -> impl Iterator<Item = Result<(&str, &str), CookieError>> {
     header
         .split(';')
-        .map(str::trim)
+        // Optional whitespace is SP and HTAB only: `str::trim` would also take U+0085 or
+        // U+00A0 off an unquoted value but not a quoted one (fuzz: cookie_header 752839e3).
+        .map(trim_ows)
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let cut = || pair.chars().take(64).collect::<String>();
             let (name, value) = pair
                 .split_once('=')
                 .ok_or_else(|| CookieError::MissingName { pair: cut() })?;
-            let (name, value) = (name.trim(), value.trim());
+            let (name, value) = (trim_ows(name), trim_ows(value));
             if name.is_empty() {
                 return Err(CookieError::MissingName { pair: cut() });
             }
@@ -105,6 +107,11 @@ pub fn parse(header: &str, max_cookies: usize) -> MultiMap {
         .take(max_cookies)
         .map(|(k, v)| (k, v.to_string()))
         .collect()
+}
+
+/// `s` without leading and trailing SP and HTAB (RFC 9110 §5.6.3 `OWS`).
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
 }
 
 /// Whether `b` may appear in an HTTP token (RFC 9110 §5.6.2).

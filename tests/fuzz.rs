@@ -71,6 +71,22 @@ fn fuzz_htpasswd_argon2_lane_overflow() {
     assert!(err.to_string().contains("limit"), "{err}");
 }
 
+/// cookie_header crash 752839e3: `a="qted\u{85}\u{85}\u{85}";7b="`. The quoted value kept
+/// its trailing U+0085 (NEL), but written back unquoted it lost them: pairs were trimmed
+/// with `str::trim`, which takes Unicode whitespace. Fix: only SP and HTAB are trimmed.
+#[test]
+fn fuzz_cookie_value_keeps_unicode_whitespace() {
+    use tollgate::cookies;
+
+    let header = "a=\"qted\u{85}\u{85}\u{85}\";7b=\"";
+    let jar = cookies::parse(header, 20);
+    assert_eq!(jar.get("a"), Some("qted\u{85}\u{85}\u{85}"));
+    let written = format!("a={}", jar.get("a").unwrap());
+    assert_eq!(cookies::parse(&written, 20), jar);
+    assert_eq!(cookies::parse(" a=1\t; \u{a0}b=2", 20).get("a"), Some("1"));
+    assert_eq!(cookies::parse("\u{a0}b=2", 20).get("b"), None);
+}
+
 #[test]
 #[should_panic(expected = "not valid HTTP/1.1")]
 fn check_answer_catches_a_lying_get_answer() {
