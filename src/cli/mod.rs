@@ -5,8 +5,10 @@
 //! `pub async fn run(args: NameArgs) -> Result<(), BoxError>`, a variant in [`Command`] and an
 //! arm in [`run`].
 
+mod check;
 mod echo;
 mod proxy;
+mod run;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -53,6 +55,12 @@ pub enum Command {
     /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
     /// (or of the echo service when no --upstream is given), with TLS if asked.
     Proxy(proxy::ProxyArgs),
+    /// Run the gateway a configuration file describes (listeners, auth, routes, upstream
+    /// groups, metrics); `kill -HUP PID` reloads the file.
+    Run(run::RunArgs),
+    /// Check a configuration file: print every error with its line and column, exit non-zero
+    /// if there is one.
+    Check(check::CheckArgs),
 }
 
 /// How log lines are written.
@@ -82,6 +90,8 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Check(args) => check::run(args).await,
         }
     })
 }

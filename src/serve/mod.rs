@@ -77,6 +77,19 @@ use self::conn::{ConnService, ConnState};
 pub use self::host::HostError;
 use crate::body::{Body, BoxError};
 
+#[cfg(feature = "tls")]
+impl TlsConfig {
+    /// Loads the certificate chain and key and checks that they fit together, as serving
+    /// would, without serving.
+    ///
+    /// # Errors
+    ///
+    /// The error serving would fail with, naming the file at fault.
+    pub async fn validate(&self) -> std::io::Result<()> {
+        tls::acceptor(self).await.map(drop)
+    }
+}
+
 /// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
 ///
 /// # Errors
