@@ -9,6 +9,7 @@ mod check;
 mod echo;
 mod proxy;
 mod run;
+mod serve_dir;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -48,10 +49,15 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
+    /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
+    /// precompressed `.br`/`.gz` siblings.
+    Serve(serve_dir::ServeDirArgs),
     /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
     /// (or of the echo service when no --upstream is given), with TLS if asked.
     Proxy(proxy::ProxyArgs),
@@ -89,6 +95,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
+            Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args).await,

@@ -16,6 +16,15 @@
 //! assert_eq!(moved.headers()["location"], "/new");
 //! ```
 
+pub mod cache_control;
+pub mod conditional;
+pub mod etag;
+pub mod range;
+pub(crate) mod ranged;
+
+pub use cache_control::CacheControl;
+pub use etag::ETag;
+
 use std::convert::Infallible;
 use std::fmt;
 

@@ -1,0 +1,89 @@
+//! `tollgate serve [DIR] [--bind ADDR]`: a directory on a socket, like `python3 -m http.server`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use tollgate::body::BoxError;
+use tollgate::files::ServeDir;
+use tollgate::serve;
+
+use super::BindArgs;
+
+/// Arguments of `tollgate serve`.
+#[derive(Debug, Args)]
+pub struct ServeDirArgs {
+    /// The directory to serve.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    #[command(flatten)]
+    pub bind: BindArgs,
+
+    /// Answer 404 for directories without `index.html` instead of listing them.
+    #[arg(long)]
+    pub no_listing: bool,
+
+    /// Serve and list names starting with `.` (hidden by default).
+    #[arg(long)]
+    pub hidden: bool,
+}
+
+/// The service `tollgate serve` runs: listings on, `.br` / `.gz` siblings served to clients
+/// that accept them.
+pub fn service(args: &ServeDirArgs) -> ServeDir {
+    ServeDir::new(&args.dir)
+        .listing(!args.no_listing)
+        .hidden(args.hidden)
+        .precompressed_br()
+        .precompressed_gzip()
+}
+
+/// Serves the directory until Ctrl-C or `SIGTERM`.
+pub async fn run(args: ServeDirArgs) -> Result<(), BoxError> {
+    let meta = std::fs::metadata(&args.dir)
+        .map_err(|e| format!("cannot serve {}: {e}", args.dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("cannot serve {}: not a directory", args.dir.display()).into());
+    }
+    tracing::info!(dir = %args.dir.display(), "serving files");
+    serve::bind(&args.bind.bind, service(&args)).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> super::ServeDirArgs {
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Serve(args) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_to_the_current_directory_on_localhost_8000() {
+        let args = parse(&["tollgate", "serve"]);
+        assert_eq!(args.dir, std::path::Path::new("."));
+        assert_eq!(args.bind.bind, "127.0.0.1:8000");
+        assert!(!args.no_listing && !args.hidden);
+        let config = super::service(&args).config().clone();
+        assert!(config.listing && config.precompressed_br && config.precompressed_gzip);
+    }
+
+    #[test]
+    fn takes_a_directory_and_bind() {
+        let args = parse(&[
+            "tollgate",
+            "serve",
+            "/srv/www",
+            "--bind",
+            "0.0.0.0:9",
+            "--no-listing",
+        ]);
+        assert_eq!(args.dir, std::path::Path::new("/srv/www"));
+        assert_eq!(args.bind.bind, "0.0.0.0:9");
+        assert!(!super::service(&args).config().listing);
+    }
+}

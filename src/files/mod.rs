@@ -1,0 +1,103 @@
+//! The static-file service: [`ServeDir`] serves a directory the way `python3 -m http.server`
+//! does, with content types, validators, conditional and range requests, `index.html`,
+//! optional HTML listings and precompressed siblings.
+//!
+//! # What it answers
+//!
+//! - `GET` and `HEAD` only (405 otherwise). `Content-Type` from the extension
+//!   (`mime_guess`; text types get `charset=utf-8`), a strong `ETag` from length and
+//!   modification time, `Last-Modified`, `X-Content-Type-Options: nosniff`.
+//! - Preconditions, `Range` and `If-Range` as [`Response::conditional`](crate::Response::conditional)
+//!   does: 304, 412, 206 (one range, or `multipart/byteranges`), 416; more than
+//!   [`ServeDirConfig::max_ranges`] ranges are ignored (a plain 200).
+//! - A directory: `/dir` is redirected (308) to `./dir/`; `/dir/` serves `index.html`, else a
+//!   listing when [`ServeDir::listing`] is on, else 404.
+//! - Files are streamed in 64 KiB chunks, never read whole.
+//! - Precompressed siblings: with [`ServeDir::precompressed_br`] / [`ServeDir::precompressed_gzip`],
+//!   `style.css.br` or `style.css.gz` is sent with `Content-Encoding` to clients that accept
+//!   it (the higher `q` wins, `br` on a tie), and every answer carries
+//!   `Vary: Accept-Encoding`. The original must exist too.
+//!
+//! # What it refuses
+//!
+//! Paths are checked before any file is touched ([`resolve_path`]): `..` in any spelling
+//! (`%2e%2e`), encoded separators (`%2f`, `%5c`), backslashes, control characters (NUL),
+//! Windows drive letters (`c:`, `c%3A`, RUSTSEC-2022-0043) and invalid UTF-8 are 400. Names
+//! starting with `.` are 404 unless [`ServeDir::hidden`] is on. After that, the resolved path is
+//! canonicalized and must lie inside the canonical root: a symlink pointing out is a 404. Not
+//! found and permission denied are both 404. Sockets, FIFOs and devices are never opened.
+//!
+//! The request body is never read.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::{files::ServeDir, testing::TestClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let dir = std::env::temp_dir().join(format!("tollgate-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! std::fs::write(dir.join("hello.txt"), "hello world").unwrap();
+//!
+//! let client = TestClient::new(ServeDir::new(&dir).listing(true));
+//! let res = client.get("/hello.txt").header("range", "bytes=0-4").send().await;
+//! assert_eq!(res.status(), 206);
+//! assert_eq!(res.header("content-type"), Some("text/plain; charset=utf-8"));
+//! assert_eq!(res.text().await, "hello");
+//!
+//! let res = client.get("/../etc/passwd").send().await;
+//! assert_eq!(res.status(), 400);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # }
+//! ```
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+mod body;
+mod listing;
+mod path;
+mod service;
+
+pub use listing::{render_listing, ListingEntry};
+pub use path::{resolve_path, PathError};
+pub use service::{ResponseFuture, ServeDir};
+
+/// What [`ServeDir`] serves and how; the CLI's config file uses the same struct.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct ServeDirConfig {
+    /// The directory to serve. Default is `.`.
+    pub dir: PathBuf,
+    /// HTML listings for directories without an index file. Default is `false`.
+    pub listing: bool,
+    /// Serve and list names starting with `.`. Default is `false`.
+    pub hidden: bool,
+    /// The file served for a directory. Default is `index.html`.
+    pub index_file: Option<String>,
+    /// Serve `FILE.gz` to clients accepting gzip. Default is `false`.
+    pub precompressed_gzip: bool,
+    /// Serve `FILE.br` to clients accepting Brotli. Default is `false`.
+    pub precompressed_br: bool,
+    /// Ranges in one request beyond which `Range` is ignored. Default is `32`.
+    pub max_ranges: usize,
+    /// Entries in one listing beyond which the rest are left out. Default is `10000`.
+    pub max_listing_entries: usize,
+}
+
+impl Default for ServeDirConfig {
+    fn default() -> Self {
+        ServeDirConfig {
+            dir: PathBuf::from("."),
+            listing: false,
+            hidden: false,
+            index_file: Some("index.html".to_owned()),
+            precompressed_gzip: false,
+            precompressed_br: false,
+            max_ranges: crate::response::range::DEFAULT_MAX_RANGES,
+            max_listing_entries: 10_000,
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! The [`ServeDir`] service.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{
+    HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+    ETAG, LAST_MODIFIED, LOCATION,
+};
+use http::{Method, StatusCode};
+use tokio::fs::File;
+
+use super::body::file_body;
+use super::listing::{encode_segment, render_listing, sort_entries, ListingEntry};
+use super::path::resolve_path;
+use super::ServeDirConfig;
+use crate::negotiate::AcceptEncoding;
+use crate::response::cache_control::{add_vary, CacheControl};
+use crate::response::conditional::{shape, Shape};
+use crate::response::etag::{fmt_http_date, ETag};
+use crate::response::range::{ByteRange, Segment};
+use crate::{Body, HttpError};
+
+/// Serves the files of a directory: `GET` and `HEAD`, conditional and range requests,
+/// `index.html`, optional listings and precompressed siblings. Always answers
+/// (`Error = Infallible`); see the [module docs](super) for what it refuses.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ServeDir {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ServeDirConfig,
+    cache_control: Option<HeaderValue>,
+    /// The canonical root, found on first use (the directory may not exist yet at start).
+    canonical_root: OnceLock<PathBuf>,
+}
+
+impl ServeDir {
+    /// Serves `dir` with the default [`ServeDirConfig`]: no listing, no hidden files,
+    /// `index.html`, no precompressed siblings, at most 32 ranges.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self::from_config(ServeDirConfig {
+            dir: dir.into(),
+            ..ServeDirConfig::default()
+        })
+    }
+
+    /// Serves as `config` says.
+    pub fn from_config(config: ServeDirConfig) -> Self {
+        ServeDir {
+            inner: Arc::new(Inner {
+                config,
+                cache_control: None,
+                canonical_root: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ServeDirConfig {
+        &self.inner.config
+    }
+
+    fn map_config(self, f: impl FnOnce(&mut ServeDirConfig)) -> Self {
+        let mut config = self.inner.config.clone();
+        f(&mut config);
+        let cache_control = self.inner.cache_control.clone();
+        ServeDir {
+            inner: Arc::new(Inner {
+                config,
+                cache_control,
+                canonical_root: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Whether a directory without an index file gets an HTML listing. Default is `false`
+    /// (404), as nginx's `autoindex off`; `tollgate serve` turns it on.
+    pub fn listing(self, on: bool) -> Self {
+        self.map_config(|c| c.listing = on)
+    }
+
+    /// Whether names starting with `.` are served and listed. Default is `false` (404).
+    pub fn hidden(self, on: bool) -> Self {
+        self.map_config(|c| c.hidden = on)
+    }
+
+    /// The file served for a directory. Default is `index.html`; `None` turns it off.
+    pub fn index_file(self, name: Option<&str>) -> Self {
+        let name = name.map(str::to_owned);
+        self.map_config(|c| c.index_file = name)
+    }
+
+    /// Serve `FILE.gz` with `Content-Encoding: gzip` to clients accepting gzip. Default off.
+    pub fn precompressed_gzip(self) -> Self {
+        self.map_config(|c| c.precompressed_gzip = true)
+    }
+
+    /// Serve `FILE.br` with `Content-Encoding: br` to clients accepting Brotli. Default off.
+    pub fn precompressed_br(self) -> Self {
+        self.map_config(|c| c.precompressed_br = true)
+    }
+
+    /// The cap on ranges in one request; past it `Range` is ignored (200). Default is `32`.
+    pub fn max_ranges(self, max: usize) -> Self {
+        self.map_config(|c| c.max_ranges = max)
+    }
+
+    /// The cap on entries in one listing; the rest are left out with a note. Default is
+    /// `10000`.
+    pub fn max_listing_entries(self, max: usize) -> Self {
+        self.map_config(|c| c.max_listing_entries = max)
+    }
+
+    /// `Cache-Control` sent with every file. Default is none (caches revalidate with the
+    /// `ETag` and `Last-Modified` sent).
+    pub fn cache_control(self, cache_control: CacheControl) -> Self {
+        let mut this = self.map_config(|_| {});
+        Arc::get_mut(&mut this.inner)
+            .expect("map_config returns a fresh Arc")
+            .cache_control = Some(cache_control.to_header_value());
+        this
+    }
+}
+
+impl<B> tower_service::Service<http::Request<B>> for ServeDir {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        // The request body is never read; dropping it here leaves draining or closing to the
+        // server.
+        let (parts, _body) = req.into_parts();
+        let inner = self.inner.clone();
+        ResponseFuture {
+            future: Box::pin(async move { Ok(inner.serve(parts).await) }),
+        }
+    }
+}
+
+/// The future of [`ServeDir`]'s answer.
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    future: Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<http::Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+/// A file chosen to answer: where it is and how it is encoded.
+struct Chosen {
+    path: PathBuf,
+    /// `Content-Type` from the requested name (not the `.gz` sibling's).
+    content_type: HeaderValue,
+    encoding: Option<&'static str>,
+}
+
+impl Inner {
+    async fn serve(&self, req: http::request::Parts) -> http::Response<Body> {
+        match self.try_serve(&req).await {
+            Ok(res) => res,
+            Err(e) => e.into_response_for(&req.headers),
+        }
+    }
+
+    async fn try_serve(
+        &self,
+        req: &http::request::Parts,
+    ) -> Result<http::Response<Body>, HttpError> {
+        if req.method != Method::GET && req.method != Method::HEAD {
+            return Err(HttpError::method_not_allowed(&[Method::GET, Method::HEAD]));
+        }
+        let raw_path = req.uri.path();
+        let segments = resolve_path(raw_path, self.config.hidden)?;
+        let root = self.canonical_root().await?;
+        let mut path = root.clone();
+        path.extend(&segments);
+        let path = self.inside_root(&root, &path).await?;
+        let meta = tokio::fs::metadata(&path).await.map_err(io_error)?;
+        if meta.is_dir() {
+            if !raw_path.ends_with('/') {
+                return Ok(redirect_to_dir(segments.last(), req.uri.query()));
+            }
+            if let Some(index) = &self.config.index_file {
+                let candidate = path.join(index);
+                if let Ok(index_path) = self.inside_root(&root, &candidate).await {
+                    if tokio::fs::metadata(&index_path)
+                        .await
+                        .is_ok_and(|m| m.is_file())
+                    {
+                        return self.serve_file(req, &root, &index_path).await;
+                    }
+                }
+            }
+            if self.config.listing {
+                return self.listing(req, &path, &segments).await;
+            }
+            return Err(HttpError::not_found("not found"));
+        }
+        // `file.txt/` names a directory that is not there; sockets, FIFOs and devices are
+        // never opened (a FIFO would block a worker).
+        if !meta.is_file() || raw_path.ends_with('/') {
+            return Err(HttpError::not_found("not found"));
+        }
+        self.serve_file(req, &root, &path).await
+    }
+
+    async fn canonical_root(&self) -> Result<PathBuf, HttpError> {
+        if let Some(root) = self.canonical_root.get() {
+            return Ok(root.clone());
+        }
+        let root = tokio::fs::canonicalize(&self.config.dir).await.map_err(|e| {
+            tracing::error!(dir = %self.config.dir.display(), error = %e, "served directory is unreachable");
+            HttpError::not_found("not found")
+        })?;
+        Ok(self.canonical_root.get_or_init(|| root).clone())
+    }
+
+    /// The canonical form of `path`, if it lies inside `root` (a symlink may point out).
+    async fn inside_root(&self, root: &Path, path: &Path) -> Result<PathBuf, HttpError> {
+        let canonical = tokio::fs::canonicalize(path).await.map_err(io_error)?;
+        if !canonical.starts_with(root) {
+            tracing::debug!(path = %path.display(), "refused a symlink leaving the served directory");
+            return Err(HttpError::not_found("not found"));
+        }
+        if !self.config.hidden {
+            // A symlink inside the root may lead to a hidden file; do not serve it either.
+            let relative = canonical.strip_prefix(root).unwrap_or(Path::new(""));
+            if relative
+                .components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+            {
+                return Err(HttpError::not_found("not found"));
+            }
+        }
+        Ok(canonical)
+    }
+
+    /// Picks the precompressed sibling the client accepts best, else the file itself.
+    async fn choose(&self, req: &http::request::Parts, root: &Path, path: &Path) -> Chosen {
+        let content_type = content_type_for(path);
+        let mut candidates: Vec<(&'static str, &'static str)> = Vec::new();
+        if self.config.precompressed_br {
+            candidates.push(("br", "br"));
+        }
+        if self.config.precompressed_gzip {
+            candidates.push(("gzip", "gz"));
+        }
+        if !candidates.is_empty() && req.headers.contains_key(ACCEPT_ENCODING) {
+            let accept = AcceptEncoding::from_headers(&req.headers);
+            // Highest quality first; `br` before `gzip` on a tie (stable sort).
+            candidates.sort_by_key(|(coding, _)| std::cmp::Reverse(accept.quality(coding)));
+            for (coding, ext) in candidates {
+                if !accept.accepts(coding) {
+                    continue;
+                }
+                let mut sibling = path.as_os_str().to_owned();
+                sibling.push(".");
+                sibling.push(ext);
+                let Ok(sibling) = self.inside_root(root, Path::new(&sibling)).await else {
+                    continue;
+                };
+                if tokio::fs::metadata(&sibling)
+                    .await
+                    .is_ok_and(|m| m.is_file())
+                {
+                    return Chosen {
+                        path: sibling,
+                        content_type,
+                        encoding: Some(coding),
+                    };
+                }
+            }
+        }
+        Chosen {
+            path: path.to_owned(),
+            content_type,
+            encoding: None,
+        }
+    }
+
+    async fn serve_file(
+        &self,
+        req: &http::request::Parts,
+        root: &Path,
+        path: &Path,
+    ) -> Result<http::Response<Body>, HttpError> {
+        let chosen = self.choose(req, root, path).await;
+        let file = File::open(&chosen.path).await.map_err(io_error)?;
+        // Length and times come from the open file, so they describe what is sent.
+        let meta = file.metadata().await.map_err(io_error)?;
+        let len = meta.len();
+        let modified = meta.modified().ok();
+
+        let mut res = http::Response::new(());
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, chosen.content_type);
+        headers.insert(
+            ETAG,
+            file_etag(len, modified, chosen.encoding).to_header_value(),
+        );
+        if let Some(modified) = modified {
+            if let Ok(value) = HeaderValue::try_from(fmt_http_date(modified)) {
+                headers.insert(LAST_MODIFIED, value);
+            }
+        }
+        if let Some(coding) = chosen.encoding {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        if self.config.precompressed_gzip || self.config.precompressed_br {
+            add_vary(headers, &ACCEPT_ENCODING);
+        }
+        if let Some(cc) = &self.cache_control {
+            headers.insert(CACHE_CONTROL, cc.clone());
+        }
+        headers.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        let (mut parts, ()) = res.into_parts();
+        let body = match shape(req, &mut parts, Some(len), self.config.max_ranges) {
+            Shape::Answer(answer) => return Ok(answer),
+            Shape::Empty => Body::empty(),
+            Shape::Full if len == 0 => Body::empty(),
+            Shape::Full => file_body(file, vec![Segment::Span(ByteRange::new(0, len - 1))], len),
+            Shape::Segments(segments, total) => file_body(file, segments, total),
+        };
+        Ok(http::Response::from_parts(parts, body))
+    }
+
+    async fn listing(
+        &self,
+        req: &http::request::Parts,
+        dir: &Path,
+        segments: &[String],
+    ) -> Result<http::Response<Body>, HttpError> {
+        let mut read_dir = tokio::fs::read_dir(dir).await.map_err(io_error)?;
+        let mut entries = Vec::new();
+        let mut truncated = false;
+        while let Some(entry) = read_dir.next_entry().await.map_err(io_error)? {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // Not UTF-8: no link could reach it.
+            };
+            if name.starts_with('.') && !self.config.hidden {
+                continue;
+            }
+            // Follows symlinks; a dangling one is left out.
+            let Ok(meta) = tokio::fs::metadata(entry.path()).await else {
+                continue;
+            };
+            if entries.len() == self.config.max_listing_entries {
+                truncated = true;
+                break;
+            }
+            entries.push(ListingEntry {
+                name,
+                is_dir: meta.is_dir(),
+                size: meta.len(),
+                modified: meta.modified().ok(),
+            });
+        }
+        sort_entries(&mut entries);
+        let html = render_listing(segments, &entries, truncated);
+        let len = html.len();
+        let body = if req.method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(html)
+        };
+        let mut res = http::Response::new(body);
+        let headers = res.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+        headers.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        if self.config.precompressed_gzip || self.config.precompressed_br {
+            add_vary(headers, &ACCEPT_ENCODING);
+        }
+        Ok(res)
+    }
+}
+
+/// `308` to the same directory with a trailing slash, as a relative reference (`./name/`), so
+/// it works under any mount prefix and can never turn into `//host` or a scheme.
+fn redirect_to_dir(last: Option<&String>, query: Option<&str>) -> http::Response<Body> {
+    let mut location = match last {
+        Some(name) => format!("./{}/", encode_segment(name)),
+        None => "./".to_owned(),
+    };
+    if let Some(q) = query {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut res = http::Response::new(Body::empty());
+    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(value) = HeaderValue::try_from(location) {
+        res.headers_mut().insert(LOCATION, value);
+    }
+    res.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    res
+}
+
+/// Not found, not a directory and permission denied are all 404: whether a file exists
+/// outside what may be served is nobody's business. Anything else is a 500, logged.
+fn io_error(e: io::Error) -> HttpError {
+    match e.kind() {
+        io::ErrorKind::NotFound
+        | io::ErrorKind::PermissionDenied
+        | io::ErrorKind::NotADirectory => HttpError::not_found("not found"),
+        _ if e.raw_os_error() == Some(20) || e.raw_os_error() == Some(40) => {
+            // ENOTDIR on older toolchains, ELOOP (a symlink loop).
+            HttpError::not_found("not found")
+        }
+        _ => HttpError::internal(e),
+    }
+}
+
+/// `Content-Type` from the extension; text types get `charset=utf-8`.
+fn content_type_for(path: &Path) -> HeaderValue {
+    let mime = mime_guess::from_path(path).first_or_octet_stream();
+    let value = if (mime.type_() == mime::TEXT
+        || mime.essence_str() == "application/javascript"
+        || mime.essence_str() == "image/svg+xml")
+        && mime.get_param(mime::CHARSET).is_none()
+    {
+        format!("{}; charset=utf-8", mime.essence_str())
+    } else {
+        mime.to_string()
+    };
+    HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+}
+
+/// A strong tag from the length and modification time, like nginx's; encoded siblings get a
+/// suffix so their tags differ from the original's.
+fn file_etag(len: u64, modified: Option<SystemTime>, encoding: Option<&str>) -> ETag {
+    let (secs, nanos) = modified
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or((0, 0), |d| (d.as_secs(), d.subsec_nanos()));
+    let tag = match encoding {
+        Some(coding) => format!("{secs:x}.{nanos:x}-{len:x}-{coding}"),
+        None => format!("{secs:x}.{nanos:x}-{len:x}"),
+    };
+    ETag::strong(tag).expect("hex digits, dots and dashes are a valid entity tag")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_differ_by_encoding() {
+        let t = UNIX_EPOCH + std::time::Duration::from_nanos(1_700_000_000_123_456_789);
+        assert_eq!(
+            file_etag(10, Some(t), None).to_string(),
+            "\"6553f100.75bcd15-a\""
+        );
+        assert_ne!(
+            file_etag(10, Some(t), None),
+            file_etag(10, Some(t), Some("gzip"))
+        );
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            content_type_for(Path::new("a.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            content_type_for(Path::new("a.css")),
+            "text/css; charset=utf-8"
+        );
+        assert_eq!(content_type_for(Path::new("a.png")), "image/png");
+        assert_eq!(content_type_for(Path::new("a")), "application/octet-stream");
+    }
+
+    #[test]
+    fn redirects_are_relative() {
+        let res = redirect_to_dir(Some(&"a b".to_owned()), Some("x=1"));
+        assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(res.headers()[LOCATION], "./a%20b/?x=1");
+        let res = redirect_to_dir(Some(&"evil.com".to_owned()), None);
+        assert_eq!(res.headers()[LOCATION], "./evil.com/");
+    }
+}
