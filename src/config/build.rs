@@ -95,6 +95,18 @@ impl Config {
     }
 }
 
+/// An error and its causes on one line: `cannot read the CA file x: No such file`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn absolute_path(at: KeyPath, path: &str) -> Option<ConfigError> {
     (!path.starts_with('/')).then(|| ConfigError::new(at, format!("`{path}` must start with `/`")))
 }
@@ -139,8 +151,23 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
             Ok(service) => {
                 groups.insert(name, service);
             }
-            Err(e) => {
-                errors.push(ConfigError::new(proxy_at.key("ca_file"), e.to_string()).with_source(e))
+            Err(e) => errors.push(ConfigError::new(proxy_at.key("ca_file"), chain(&e))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    #[cfg(feature = "files")]
+    for (i, route) in config.routes.iter().enumerate() {
+        if let Some(files) = &route.files {
+            if !std::fs::metadata(&files.dir).is_ok_and(|m| m.is_dir()) {
+                errors.push(ConfigError::new(
+                    root.key("routes").index(i).key("files").key("dir"),
+                    format!(
+                        "{} is not a directory this process can read",
+                        files.dir.display()
+                    ),
+                ));
             }
         }
     }
@@ -149,6 +176,14 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
     }
     let mut router = Router::builder();
     for route in &config.routes {
+        #[cfg(feature = "files")]
+        if let Some(files) = &route.files {
+            let mut mounted = route.clone();
+            mounted.strip_prefix = true;
+            let service = crate::files::ServeDir::from_config(files.clone());
+            router.route(&mounted, Gateway::new(service));
+            continue;
+        }
         let target = if let Some(group) = &route.upstream {
             match groups.get(group.as_str()) {
                 Some(service) => service.clone(),

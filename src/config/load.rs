@@ -33,8 +33,8 @@ pub fn load(text: &str) -> Result<Config, ConfigErrors> {
         }
     };
     let mut errors: Vec<ConfigError> = Vec::new();
-    for (key, item) in doc.as_table().iter() {
-        for piece in pieces(key, item) {
+    for (key, _) in doc.as_table().iter() {
+        for piece in pieces(doc.as_table(), key) {
             if let Err(e) = Config::deserialize(piece.into_deserializer()) {
                 errors.push(
                     ConfigError::new(KeyPath::root().key(key), e.message().to_owned())
@@ -103,37 +103,47 @@ impl ConfigErrors {
     }
 }
 
-/// The one-key documents `key = item` is checked as: one per array element or table entry, so
-/// an error in one does not hide an error in the next.
-fn pieces(key: &str, item: &Item) -> Vec<Value> {
-    let single = |value: Value| {
-        let mut table = InlineTable::new();
-        table.insert(key, value);
-        Value::InlineTable(table)
+/// The documents `key = item` is checked as: the root table with only `key`, and one per array
+/// element or table entry, so an error in one does not hide an error in the next. Keys are
+/// kept (not made anew) so errors about them keep their place in the file.
+fn pieces(root: &toml_edit::Table, key: &str) -> Vec<Value> {
+    let mut only = root.clone();
+    only.retain(|k, _| k == key);
+    let whole = |table: toml_edit::Table| Value::InlineTable(table.into_inline_table());
+    let Some(item) = only.get(key).cloned() else {
+        return Vec::new();
     };
-    match item {
-        Item::ArrayOfTables(array) => array
+    let splits: Vec<Item> = match &item {
+        Item::ArrayOfTables(array) if array.len() > 1 => array
             .iter()
             .map(|t| {
-                let mut one = toml_edit::Array::new();
-                one.push(Value::InlineTable(t.clone().into_inline_table()));
-                single(Value::Array(one))
+                let mut one = toml_edit::ArrayOfTables::new();
+                one.push(t.clone());
+                Item::ArrayOfTables(one)
             })
             .collect(),
-        Item::Table(table) if table.iter().all(|(_, v)| v.is_table_like()) && !table.is_empty() => {
+        Item::Table(table) if table.len() > 1 && table.iter().all(|(_, v)| v.is_table_like()) => {
             table
                 .iter()
-                .map(|(name, entry)| {
-                    let mut inner = InlineTable::new();
-                    if let Ok(value) = entry.clone().into_value() {
-                        inner.insert(name, value);
-                    }
-                    single(Value::InlineTable(inner))
+                .map(|(name, _)| {
+                    let mut one = table.clone();
+                    one.retain(|k, _| k == name);
+                    Item::Table(one)
                 })
                 .collect()
         }
-        other => other.clone().into_value().map(single).into_iter().collect(),
-    }
+        _ => return vec![whole(only)],
+    };
+    splits
+        .into_iter()
+        .map(|split| {
+            let mut piece = only.clone();
+            if let Some(slot) = piece.get_mut(key) {
+                *slot = split;
+            }
+            whole(piece)
+        })
+        .collect()
 }
 
 /// The span of the value at `path` in `doc`, or of the closest enclosing value found.

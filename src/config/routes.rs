@@ -47,6 +47,12 @@ pub struct RouteConfig {
     pub echo: bool,
     /// Answer with a redirect. Default is `None`.
     pub redirect: Option<RedirectConfig>,
+    /// Serve a directory ([`ServeDirConfig`](crate::files::ServeDirConfig): `dir`, `listing`,
+    /// `index_file`, ...); the prefix is always stripped (`/static/a.css` is `a.css` in the
+    /// directory). Default is `None`.
+    #[cfg(feature = "files")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "files")))]
+    pub files: Option<crate::files::ServeDirConfig>,
 }
 
 impl Default for RouteConfig {
@@ -60,6 +66,8 @@ impl Default for RouteConfig {
             upstream: None,
             echo: false,
             redirect: None,
+            #[cfg(feature = "files")]
+            files: None,
         }
     }
 }
@@ -101,9 +109,20 @@ impl RouteConfig {
 
     /// How many targets the route names (it must be exactly one).
     fn targets(&self) -> usize {
+        let files = {
+            #[cfg(feature = "files")]
+            {
+                usize::from(self.files.is_some())
+            }
+            #[cfg(not(feature = "files"))]
+            {
+                0
+            }
+        };
         usize::from(self.upstream.is_some())
             + usize::from(self.echo)
             + usize::from(self.redirect.is_some())
+            + files
     }
 
     /// What is wrong with this route on its own (`at` is its place in the file).
@@ -113,12 +132,13 @@ impl RouteConfig {
             1 => {}
             0 => errors.push(ConfigError::new(
                 at.clone(),
-                "the route does nothing: give it `upstream = \"NAME\"`, `echo = true` or \
-                 `redirect = { to = \"URL\" }`",
+                "the route does nothing: give it `upstream = \"NAME\"`, `files = { dir = \"PATH\" }`, \
+                 `echo = true` or `redirect = { to = \"URL\" }`",
             )),
             _ => errors.push(ConfigError::new(
                 at.clone(),
-                "the route has more than one target: keep one of `upstream`, `echo`, `redirect`",
+                "the route has more than one target: keep one of `upstream`, `files`, `echo`, \
+                 `redirect`",
             )),
         }
         if let Some(group) = &self.upstream {
