@@ -440,6 +440,23 @@ fn decode_text(bytes: &[u8], charset: Option<&str>) -> Result<String, HttpError>
     }
 }
 
+impl<B: Default> Request<B> {
+    /// Takes the body out for a streaming reader (`form::Multipart`): `Ok(body)`, or
+    /// `Err(Some(bytes))` when [`bytes`](Self::bytes) already read and kept it, `Err(None)` when
+    /// reading it failed. After `Ok`, the body readers answer 400.
+    #[cfg_attr(not(feature = "multipart"), allow(dead_code))]
+    pub(crate) fn take_body(&mut self) -> Result<B, Option<Bytes>> {
+        match &self.body {
+            BodyState::Unread => {
+                self.body = BodyState::Failed;
+                Ok(std::mem::take(self.inner.body_mut()))
+            }
+            BodyState::Read(bytes) => Err(Some(bytes.clone())),
+            BodyState::Failed => Err(None),
+        }
+    }
+}
+
 impl Request<Body> {
     /// A builder for a `GET` request, WebOb's `Request.blank`.
     pub fn get(uri: &str) -> RequestBuilder {

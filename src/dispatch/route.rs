@@ -1,0 +1,105 @@
+//! [`Route`]: a type-erased, shareable service dispatch can call, and [`IntoRoute`], what
+//! can become one.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tower::ServiceExt;
+
+use crate::body::{Body, BoxError};
+
+/// The future every routed service is turned into.
+pub(crate) type RouteFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;
+
+trait Erased: Send + Sync {
+    fn call(&self, req: http::Request<Body>) -> RouteFuture;
+}
+
+/// A service dispatch routes to, type-erased behind an `Arc`: cloning a dispatcher clones
+/// pointers, not services. Made from any [`IntoRoute`].
+#[derive(Clone)]
+pub struct Route(Arc<dyn Erased>);
+
+impl Route {
+    pub(crate) fn call(&self, req: http::Request<Body>) -> RouteFuture {
+        self.0.call(req)
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Route")
+    }
+}
+
+/// What dispatch can route to: any `Clone + Send + Sync` tower service of
+/// `http::Request<tollgate::Body>` whose error is `Infallible`, with any response body of
+/// [`Bytes`]. Handlers, the proxy, the file server, another
+/// [`Dispatcher`](super::Dispatcher) and `tower::util::BoxCloneSyncService` all are.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be routed to",
+    note = "dispatch routes to `Clone + Send + Sync + 'static` services of `http::Request<tollgate::Body>` with `Error = Infallible`; \
+            wrap a `BoxCloneService` in `BoxCloneSyncService`, map errors to responses with `HttpError`"
+)]
+pub trait IntoRoute {
+    /// Erases the service's type.
+    fn into_route(self) -> Route;
+}
+
+impl IntoRoute for Route {
+    fn into_route(self) -> Route {
+        self
+    }
+}
+
+struct Erase<S>(S);
+
+impl<S, ResBody> IntoRoute for S
+where
+    S: tower_service::Service<
+            http::Request<Body>,
+            Response = http::Response<ResBody>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    fn into_route(self) -> Route {
+        Route(Arc::new(Erase(self)))
+    }
+}
+
+impl<S, ResBody> Erased for Erase<S>
+where
+    S: tower_service::Service<
+            http::Request<Body>,
+            Response = http::Response<ResBody>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    fn call(&self, req: http::Request<Body>) -> RouteFuture {
+        // A clone per call, as tower's `Steer` and axum's `Route` do: the shared service is
+        // never driven to readiness and then left for another request.
+        let svc = self.0.clone();
+        Box::pin(async move {
+            match svc.oneshot(req).await {
+                Ok(res) => res.map(Body::new),
+                Err(never) => match never {},
+            }
+        })
+    }
+}
