@@ -240,6 +240,28 @@ redirect = { to = "/x", status = 200 }
 }
 
 #[test]
+fn a_bad_header_rule_names_the_rule() {
+    let text = r#"
+[[listen]]
+bind = "127.0.0.1:0"
+
+[rewrite]
+[[rewrite.request]]
+set = "X-Ok"
+value = "1"
+
+[[rewrite.request]]
+set = "Bad Header"
+value = "x"
+
+[[routes]]
+echo = true
+"#;
+    let out = check("rewrite", text);
+    assert_errors(&out, &[(10, "Bad Header")]);
+}
+
+#[test]
 fn no_listener_and_no_route() {
     let out = check("empty", "[proxy]\nvia = \"x\"\n");
     let found = errors(&out);

@@ -23,6 +23,7 @@ use crate::forwarded::ForwardedLayer;
 use crate::metrics::Metrics;
 use crate::normalize::NormalizeLayer;
 use crate::proxy::{BuildError, Proxy};
+use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 
 impl Config {
     /// What is wrong with the configuration itself, without reading any file: no listener or
@@ -107,6 +108,27 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// A rewrite error at the rule it names: `rewrite.request[2]`.
+fn rewrite_error(at: KeyPath, e: &RewriteError) -> ConfigError {
+    let position = match e {
+        RewriteError::InvalidHeaderName { position, .. }
+        | RewriteError::NoAction { position }
+        | RewriteError::SeveralActions { position, .. }
+        | RewriteError::MissingField { position, .. }
+        | RewriteError::UnexpectedField { position, .. }
+        | RewriteError::Template { position, .. }
+        | RewriteError::InvalidRegex { position, .. }
+        | RewriteError::InvalidCondition { position, .. } => *position,
+    };
+    let at = match position {
+        RulePosition::Request(n) => at.key("request").index(n.saturating_sub(1)),
+        RulePosition::Response(n) => at.key("response").index(n.saturating_sub(1)),
+        RulePosition::RequestId => at.key("request_id"),
+        RulePosition::Preset(_) => at.key("presets"),
+    };
+    ConfigError::new(at, chain(e))
+}
+
 fn absolute_path(at: KeyPath, path: &str) -> Option<ConfigError> {
     (!path.starts_with('/')).then(|| ConfigError::new(at, format!("`{path}` must start with `/`")))
 }
@@ -171,17 +193,47 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
             }
         }
     }
+    let rewrite = match &config.rewrite {
+        Some(rules) => match RewriteLayer::new(rules) {
+            Ok(layer) => Some(layer),
+            Err(e) => {
+                errors.push(rewrite_error(root.key("rewrite"), &e));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut route_rewrites = Vec::with_capacity(config.routes.len());
+    for (i, route) in config.routes.iter().enumerate() {
+        route_rewrites.push(match &route.rewrite {
+            Some(rules) => match RewriteLayer::new(rules) {
+                Ok(layer) => Some(layer),
+                Err(e) => {
+                    errors.push(rewrite_error(
+                        root.key("routes").index(i).key("rewrite"),
+                        &e,
+                    ));
+                    None
+                }
+            },
+            None => None,
+        });
+    }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
     let mut router = Router::builder();
-    for route in &config.routes {
+    for (route, rewrite) in config.routes.iter().zip(route_rewrites) {
+        let with_rules = |target: Gateway| match &rewrite {
+            Some(layer) => Gateway::new(tower_layer::Layer::layer(layer, target)),
+            None => target,
+        };
         #[cfg(feature = "files")]
         if let Some(files) = &route.files {
             let mut mounted = route.clone();
             mounted.strip_prefix = true;
             let service = crate::files::ServeDir::from_config(files.clone());
-            router.route(&mounted, Gateway::new(service));
+            router.route(&mounted, with_rules(Gateway::new(service)));
             continue;
         }
         let target = if let Some(group) = &route.upstream {
@@ -194,7 +246,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
         } else {
             Gateway::new(EchoService::new())
         };
-        router.route(route, target);
+        router.route(route, with_rules(target));
     }
     let router = router.build();
     let names = router.clone();
@@ -205,6 +257,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
         .layer(
             metrics.layer_with(move |method, uri, headers| names.label_for(method, uri, headers)),
         )
+        .option_layer(rewrite)
         .service(router);
     Ok(Gateway::new(stack))
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
-use toml_edit::{ImDocument, InlineTable, Item, Value};
+use toml_edit::{ImDocument, Item, Value};
 
 use super::error::{ConfigError, ConfigErrors, KeyPath, Segment};
 use super::Config;

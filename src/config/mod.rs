@@ -2,14 +2,16 @@
 //! ([`load`]), and turned into the same layers a library user would stack ([`build`]).
 //!
 //! The file embeds the layers' own configuration types ([`ServeConfig`] for each listener,
-//! [`ForwardedConfig`], [`NormalizeConfig`], [`ProxyConfig`], [`BalanceConfig`]), so the file
+//! [`ForwardedConfig`], [`NormalizeConfig`], [`RewriteConfig`], [`ProxyConfig`],
+//! [`BalanceConfig`], [`ServeDirConfig`](crate::files::ServeDirConfig)), so the file
 //! and the Rust API cannot drift apart, and unknown keys are errors everywhere: a typo never
 //! silently turns a feature off.
 //!
 //! ```text
-//! serve (each [[listen]]) ─► /healthz ─► Forwarded ─► Normalize ─► Metrics ─► Routes ─┬─► upstream group (balanced proxies)
-//!                                                                                     ├─► echo
-//!                                                                                     └─► redirect
+//! serve ([[listen]]) ─► /healthz ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Routes ─┬─► upstream group (balanced)
+//!                                                                                             ├─► static directory
+//!                                                                                             ├─► echo
+//!                                                                                             └─► redirect
 //! ```
 //!
 //! `tollgate run FILE` serves it and reloads it on `SIGHUP` ([`run`]); `tollgate check FILE`
@@ -71,6 +73,7 @@ pub use self::stack::{Gateway, GatewayFuture};
 use crate::forwarded::ForwardedConfig;
 use crate::normalize::NormalizeConfig;
 use crate::proxy::{ProxyConfig, Upstream};
+use crate::rewrite::RewriteConfig;
 use crate::serve::ServeConfig;
 
 /// A whole gateway: where it listens, what it does to requests, where it sends them.
@@ -94,6 +97,9 @@ pub struct Config {
     pub forwarded: Option<ForwardedConfig>,
     /// Path, host and query normalization ([`NormalizeConfig`]). Default is `None`: off.
     pub normalize: Option<NormalizeConfig>,
+    /// Header rules for every request and answer ([`RewriteConfig`]): set, remove, rename,
+    /// request ids, security headers. Default is `None`: none.
+    pub rewrite: Option<RewriteConfig>,
     /// The proxy options every upstream group uses unless it has its own `proxy` table
     /// ([`ProxyConfig`]: timeouts, body limit, `Host` policy). Default is [`ProxyConfig::default`].
     pub proxy: ProxyConfig,

@@ -22,7 +22,7 @@ use crate::ext::MountPrefix;
 /// methods = ["GET", "HEAD"]  # optional: any method when empty
 /// upstream = "app"           # or `echo = true`, or `redirect = { to = "https://..." }`
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct RouteConfig {
@@ -37,6 +37,10 @@ pub struct RouteConfig {
     /// The methods it matches; a path that matches with another method is a `405` with
     /// `Allow` unless a later route takes it. Default is none: every method.
     pub methods: Vec<String>,
+    /// Header rules for this route only ([`RewriteConfig`](crate::rewrite::RewriteConfig)),
+    /// inside the global ones: its request rules run after them, its response rules before
+    /// them. Default is `None`.
+    pub rewrite: Option<crate::rewrite::RewriteConfig>,
     /// Remove the prefix before passing the request on (the upstream sees `/x` for `/api/x`,
     /// and `X-Forwarded-Prefix: /api`, and its redirects are rewritten under `/api`). Default
     /// is `false`.
@@ -62,6 +66,7 @@ impl Default for RouteConfig {
             host: None,
             path: "/".to_owned(),
             methods: Vec::new(),
+            rewrite: None,
             strip_prefix: false,
             upstream: None,
             echo: false,
