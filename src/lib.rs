@@ -39,6 +39,7 @@
 
 pub mod body;
 pub mod cookies;
+pub mod credentials;
 pub mod echo;
 pub mod error;
 pub mod ext;

@@ -7,6 +7,7 @@
 
 mod check;
 mod echo;
+mod hash;
 mod proxy;
 mod run;
 mod serve_dir;
@@ -55,6 +56,11 @@ pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
+    /// Hash a password for a credentials file: prints `USER:$argon2id$...` (prompts twice, or
+    /// reads one line from standard input when it is not a terminal).
+    Hash(hash::HashArgs),
+    /// Check a credentials file: each line's hash scheme, or what is wrong with it.
+    CheckHtpasswd(hash::CheckHtpasswdArgs),
     /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
     /// precompressed `.br`/`.gz` siblings.
     Serve(serve_dir::ServeDirArgs),
@@ -95,6 +101,8 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
+            Command::Hash(args) => hash::hash(args),
+            Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
             Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(args).await,
             Command::Run(args) => run::run(args).await,
