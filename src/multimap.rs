@@ -128,7 +128,10 @@ impl<V> MultiMap<V> {
 
     /// Every value for `key`, as stored, in insertion order (e.g. every uploaded file of a field).
     pub fn get_all_ref<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a V> + 'a {
-        self.entries.iter().filter(move |(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// Whether `key` has at least one value.

@@ -240,6 +240,58 @@ redirect = { to = "/x", status = 200 }
 }
 
 #[test]
+fn a_typo_in_an_auth_key_is_refused() {
+    let text = r#"
+[[listen]]
+bind = "127.0.0.1:0"
+
+[auth]
+realm = "staff"
+htpasswd = "users"
+exempt_path = ["/healthz"]
+
+[[routes]]
+echo = true
+"#;
+    let out = check("auth-typo", text);
+    assert_errors(&out, &[(8, "unknown field `exempt_path`")]);
+}
+
+#[test]
+fn a_credentials_file_that_cannot_be_read() {
+    let text = r#"
+[[listen]]
+bind = "127.0.0.1:0"
+
+[auth]
+realm = "staff"
+htpasswd = "/nonexistent/users"
+
+[[routes]]
+echo = true
+"#;
+    let out = check("auth-missing", text);
+    assert_errors(&out, &[(7, "/nonexistent/users")]);
+}
+
+#[test]
+fn a_credentials_file_with_a_bad_line() {
+    let dir = temp_dir("auth-bad-line");
+    let users = dir.join("users");
+    std::fs::write(
+        &users,
+        "ada:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo\nbob\n",
+    )
+    .unwrap();
+    let text = format!(
+        "[[listen]]\nbind = \"127.0.0.1:0\"\n[auth]\nhtpasswd = \"{}\"\n[[routes]]\necho = true\n",
+        users.display()
+    );
+    let out = check("auth-bad-line-cfg", &text);
+    assert_errors(&out, &[(4, "line 2")]);
+}
+
+#[test]
 fn a_bad_header_rule_names_the_rule() {
     let text = r#"
 [[listen]]

@@ -108,6 +108,19 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// An auth error at the key it is about.
+#[cfg(feature = "auth")]
+fn auth_error(at: KeyPath, e: &crate::auth::basic::BasicAuthConfigError) -> ConfigError {
+    use crate::auth::basic::BasicAuthConfigError as E;
+    let key = match e {
+        E::InvalidHeaderName { .. } => "forward_user_header",
+        E::InvalidMethod { .. } => "exempt_methods",
+        E::InvalidExemptPath { .. } => "exempt_paths",
+        _ => "htpasswd",
+    };
+    ConfigError::new(at.key(key), chain(e))
+}
+
 /// A rewrite error at the rule it names: `rewrite.request[2]`.
 fn rewrite_error(at: KeyPath, e: &RewriteError) -> ConfigError {
     let position = match e {
@@ -203,6 +216,19 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
         },
         None => None,
     };
+    #[cfg(feature = "auth")]
+    let auth = match &config.auth {
+        Some(auth) => match crate::auth::basic::BasicAuthLayer::from_config(auth) {
+            Ok(layer) => Some(layer),
+            Err(e) => {
+                errors.push(auth_error(root.key("auth"), &e));
+                None
+            }
+        },
+        None => None,
+    };
+    #[cfg(not(feature = "auth"))]
+    let auth: Option<tower::layer::util::Identity> = None;
     let mut route_rewrites = Vec::with_capacity(config.routes.len());
     for (i, route) in config.routes.iter().enumerate() {
         route_rewrites.push(match &route.rewrite {
@@ -258,6 +284,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
             metrics.layer_with(move |method, uri, headers| names.label_for(method, uri, headers)),
         )
         .option_layer(rewrite)
+        .option_layer(auth)
         .service(router);
     Ok(Gateway::new(stack))
 }

@@ -3,15 +3,16 @@
 //!
 //! The file embeds the layers' own configuration types ([`ServeConfig`] for each listener,
 //! [`ForwardedConfig`], [`NormalizeConfig`], [`RewriteConfig`], [`ProxyConfig`],
-//! [`BalanceConfig`], [`ServeDirConfig`](crate::files::ServeDirConfig)), so the file
+//! [`BalanceConfig`], [`ServeDirConfig`](crate::files::ServeDirConfig),
+//! [`BasicAuthConfig`](crate::auth::basic::BasicAuthConfig)), so the file
 //! and the Rust API cannot drift apart, and unknown keys are errors everywhere: a typo never
 //! silently turns a feature off.
 //!
 //! ```text
-//! serve ([[listen]]) ─► /healthz ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Routes ─┬─► upstream group (balanced)
-//!                                                                                             ├─► static directory
-//!                                                                                             ├─► echo
-//!                                                                                             └─► redirect
+//! serve ([[listen]]) ─► /healthz ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Auth ─► Routes ─┬─► upstream group (balanced)
+//!                                                                                                     ├─► static directory
+//!                                                                                                     ├─► echo
+//!                                                                                                     └─► redirect
 //! ```
 //!
 //! `tollgate run FILE` serves it and reloads it on `SIGHUP` ([`run`]); `tollgate check FILE`
@@ -100,6 +101,12 @@ pub struct Config {
     /// Header rules for every request and answer ([`RewriteConfig`]): set, remove, rename,
     /// request ids, security headers. Default is `None`: none.
     pub rewrite: Option<RewriteConfig>,
+    /// Basic auth for every route ([`BasicAuthConfig`](crate::auth::basic::BasicAuthConfig):
+    /// realm, credentials file, exemptions, verification cache, failure limits). Default is
+    /// `None`: no auth, anyone gets through.
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
+    pub auth: Option<crate::auth::basic::BasicAuthConfig>,
     /// The proxy options every upstream group uses unless it has its own `proxy` table
     /// ([`ProxyConfig`]: timeouts, body limit, `Host` policy). Default is [`ProxyConfig::default`].
     pub proxy: ProxyConfig,

@@ -400,6 +400,31 @@ async fn start_admin(
 
 /// The startup warnings: passwords or metrics exposed.
 fn warn_about(config: &Config) {
+    #[cfg(feature = "auth")]
+    if config.auth.is_some() {
+        for listen in &config.listen {
+            let tls = {
+                #[cfg(feature = "tls")]
+                {
+                    listen.tls.is_some()
+                }
+                #[cfg(not(feature = "tls"))]
+                {
+                    false
+                }
+            };
+            if !tls && !is_loopback(&listen.bind) {
+                tracing::warn!(
+                    bind = %listen.bind,
+                    "Basic auth on plain HTTP on {}: passwords travel in clear text; add `tls` to \
+                     the listener or put TLS in front",
+                    listen.bind
+                );
+            }
+        }
+    } else {
+        tracing::warn!("no [auth]: anyone can use this gateway");
+    }
     if let Some(admin) = &config.admin {
         if !is_loopback(&admin.bind) {
             tracing::warn!(bind = %admin.bind, "the admin listener is reachable from other machines");
