@@ -161,7 +161,10 @@ impl Shared {
     }
 
     fn challenge_for(&self, headers: &HeaderMap) -> Response<Body> {
-        HttpError::unauthorized(self.challenge.clone()).into_response_for(headers)
+        let mut res = HttpError::unauthorized(self.challenge.clone()).into_response_for(headers);
+        // Metrics count auth failures by this marker.
+        res.extensions_mut().insert(crate::ext::AuthFailure);
+        res
     }
 
     /// Runs a verification on the blocking pool, at most `max_concurrent_verifications` at once.
