@@ -1,7 +1,6 @@
 //! Several upstreams behind one route, over TCP: spread, stickiness, passive and active
 //! health, retries. Each test starts its own upstreams and a gateway built from TOML.
 
-#[allow(dead_code)]
 mod proxy_support;
 
 use std::net::SocketAddr;

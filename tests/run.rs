@@ -1,7 +1,6 @@
 //! `tollgate run FILE` as a child process: reload on SIGHUP without dropping a connection, a bad
 //! reload logged and refused, metrics scraped after known traffic, health, the example file.
 
-#[allow(dead_code)]
 mod proxy_support;
 
 use std::io::Read;

@@ -536,8 +536,10 @@ mod tests {
         let upstreams = (0..n)
             .map(|i| format!("http://127.0.0.1:{}", 9000 + i).parse().unwrap())
             .collect();
-        let mut config = BalanceConfig::default();
-        config.policy = policy;
+        let config = BalanceConfig {
+            policy,
+            ..BalanceConfig::default()
+        };
         Balanced::new(upstreams, ProxyConfig::default(), config).unwrap()
     }
 
