@@ -161,7 +161,7 @@ pub enum Scheme {
     Apr1,
     /// Legacy: `$1$` MD5-crypt.
     Md5Crypt,
-    /// Legacy: 13-character DES crypt (`htpasswd -d`).
+    /// 13-character DES crypt (`htpasswd -d`): recognized only to be refused with advice.
     Crypt,
     /// Legacy: the password in clear (`htpasswd -p`).
     Plain,
@@ -301,7 +301,15 @@ impl Scheme {
                     ))),
                 }
             }
-            Scheme::Crypt | Scheme::Plain => Ok(()),
+            // Deliberately not verifiable: DES crypt reads only 8 characters of a password, and
+            // the crates that implement it are unmaintained.
+            Scheme::Crypt => Err(malformed(
+                "DES crypt (`htpasswd -d`) uses only the first 8 characters of a password and \
+                 is not supported, even with `allow_legacy_hashes`; set a new password with \
+                 `tollgate hash USER`"
+                    .into(),
+            )),
+            Scheme::Plain => Ok(()),
         }
     }
 }
@@ -444,7 +452,8 @@ pub fn verify_password_with(
                 stored.as_bytes(),
             )
         }
-        Scheme::Crypt => pwhash::unix_crypt::verify(pw, stored),
+        // `detect` refuses DES crypt, so no stored hash reaches this arm.
+        Scheme::Crypt => false,
         Scheme::Plain => ct_eq(pw, stored.as_bytes()),
     })
 }
@@ -663,6 +672,17 @@ mod tests {
     }
 
     #[test]
+    fn des_crypt_is_refused_with_the_way_out() {
+        // `htpasswd -nbd user password`.
+        let err = Scheme::detect("fpfkyOiibtg8w").unwrap_err().to_string();
+        assert!(
+            err.contains("DES crypt") && err.contains("tollgate hash"),
+            "{err}"
+        );
+        assert!(verify_password_with("password", "fpfkyOiibtg8w", true).is_err());
+    }
+
+    #[test]
     fn apache_legacy_vectors() {
         // Made with Apache's `htpasswd -nbm/-nbs/-nbd` and `openssl passwd -1`.
         let cases = [
@@ -681,7 +701,6 @@ mod tests {
                 "password",
                 Scheme::Md5Crypt,
             ),
-            ("fpfkyOiibtg8w", "password", Scheme::Crypt),
             ("not a hash!", "not a hash!", Scheme::Plain),
         ];
         for (stored, pw, scheme) in cases {

@@ -35,6 +35,8 @@ use mime::Mime;
 pub use builder::{BuildError, RequestBuilder};
 pub use host::split_host_port;
 
+pub use crate::credentials::{Credentials, CredentialsError};
+
 use crate::body::{Body, BoxError};
 use crate::ext::{
     AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, RouteParams,
@@ -310,6 +312,22 @@ impl<B> Request<B> {
 
     fn client_info(&self) -> Option<&ClientInfo> {
         self.extension::<ClientInfo>()
+    }
+
+    /// The Basic credentials of the `Authorization` header (RFC 7617): `None` without one,
+    /// an error when it is not well-formed Basic credentials.
+    ///
+    /// This only reads the header; checking the password is the auth layer's job.
+    ///
+    /// ```
+    /// use tollgate::Request;
+    /// let req = Request::from_http(Request::get("/").basic_auth("ada", "pw").build().unwrap());
+    /// let credentials = req.basic_auth().unwrap().unwrap();
+    /// assert_eq!((credentials.username.as_str(), credentials.password.as_str()), ("ada", "pw"));
+    /// ```
+    pub fn basic_auth(&self) -> Option<Result<Credentials, CredentialsError>> {
+        let value = self.inner.headers().get(http::header::AUTHORIZATION)?;
+        Some(crate::credentials::parse_basic(value))
     }
 
     /// The user the auth layer authenticated.

@@ -25,7 +25,7 @@ use super::body::TimeoutBody;
 use super::host;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
-use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, UpstreamName};
+use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName};
 
 /// What a connection's task and its requests share.
 #[derive(Debug)]
@@ -151,6 +151,8 @@ pub(crate) struct Exchange {
     /// From the answer's extensions: who the auth layer let in, which upstream answered.
     user: Option<Arc<str>>,
     upstream: Option<Arc<str>>,
+    /// The id the rewrite layer kept or made, to match log lines across services.
+    request_id: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -183,6 +185,7 @@ impl Exchange {
             bytes: 0,
             user: None,
             upstream: None,
+            request_id: None,
         }
     }
 }
@@ -201,6 +204,7 @@ impl Drop for Exchange {
                 bytes = self.bytes,
                 user = self.user.as_deref().unwrap_or("-"),
                 upstream = self.upstream.as_deref().unwrap_or("-"),
+                request_id = self.request_id.as_deref().unwrap_or("-"),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -295,6 +299,7 @@ where
             let ext = res.extensions();
             exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());
             exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
+            exchange.request_id = ext.get::<RequestId>().map(|id| id.0.clone());
         }
         Poll::Ready(Ok(res.map(|body| ResponseBody {
             inner: body,

@@ -162,7 +162,7 @@ impl Shared {
 
     fn challenge_for(&self, headers: &HeaderMap) -> Response<Body> {
         let mut res = HttpError::unauthorized(self.challenge.clone()).into_response_for(headers);
-        // Metrics count auth failures by this marker.
+        // Counted by `metrics` without telling our 401s from an upstream's.
         res.extensions_mut().insert(crate::ext::AuthFailure);
         res
     }
