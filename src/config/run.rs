@@ -338,7 +338,7 @@ impl Runner {
     pub async fn run_until_signal(mut self) -> Result<(), BoxError> {
         #[cfg(unix)]
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let shutdown = shutdown_signal();
+        let shutdown = serve::shutdown_signal();
         tokio::pin!(shutdown);
         loop {
             #[cfg(unix)]
@@ -440,30 +440,4 @@ pub(crate) fn is_loopback(bind: &str) -> bool {
             .rsplit_once(':')
             .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
     }
-}
-
-/// Completes on Ctrl-C or, on Unix, `SIGTERM`.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

@@ -464,7 +464,7 @@ async fn accept_error(e: std::io::Error) {
 }
 
 /// Completes on Ctrl-C or, on Unix, `SIGTERM`.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
