@@ -39,7 +39,8 @@ pub async fn run(path: impl Into<PathBuf>) -> Result<(), BoxError> {
 /// A running gateway: its listeners and the configuration in force.
 #[derive(Debug)]
 pub struct Runner {
-    path: PathBuf,
+    /// The file reloads read; `None` for a configuration built in code.
+    path: Option<PathBuf>,
     metrics: Metrics,
     service: Swappable,
     listeners: Vec<Listening>,
@@ -178,6 +179,33 @@ impl Runner {
         let path = path.into();
         let metrics = Metrics::new();
         let (config, gateway) = prepare(&path, &metrics).await?;
+        Self::serve(Some(path), config, gateway, metrics).await
+    }
+
+    /// Builds and serves a configuration made in code (e.g. from `tollgate proxy`'s flags);
+    /// [`reload`](Self::reload) has no file to read and changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Every error of the configuration (key paths, no lines); the first listener that
+    /// cannot be bound.
+    pub async fn from_config(config: Config) -> Result<Self, BoxError> {
+        let mut errors = config.check();
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.path().to_string());
+            return Err(ConfigErrors(errors).into());
+        }
+        let metrics = Metrics::new();
+        let gateway = build(&config, &metrics).await?;
+        Self::serve(None, config, gateway, metrics).await
+    }
+
+    async fn serve(
+        path: Option<PathBuf>,
+        config: Config,
+        gateway: Gateway,
+        metrics: Metrics,
+    ) -> Result<Self, BoxError> {
         let service = Swappable::new(gateway);
         let mut listeners = Vec::with_capacity(config.listen.len());
         for listen in &config.listen {
@@ -221,7 +249,11 @@ impl Runner {
     ///
     /// Every error of the new file, located; a new listener address that cannot be bound.
     pub async fn reload(&mut self) -> Result<(), ConfigErrors> {
-        let (config, gateway) = prepare(&self.path, &self.metrics).await?;
+        let Some(path) = self.path.clone() else {
+            tracing::info!("no configuration file to reload");
+            return Ok(());
+        };
+        let (config, gateway) = prepare(&path, &self.metrics).await?;
         // Bind new addresses first: a failure leaves everything as it was.
         let mut fresh = Vec::new();
         for (i, listen) in config.listen.iter().enumerate() {
@@ -232,7 +264,7 @@ impl Runner {
                 Ok(socket) => fresh.push((listen.bind.clone(), socket)),
                 Err(e) => {
                     let at = KeyPath::root().key("listen").index(i).key("bind");
-                    let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
                     return Err(
                         ConfigErrors(vec![ConfigError::new(at, e.to_string())]).locate(&text)
                     );
@@ -274,7 +306,7 @@ impl Runner {
         }
         self.reload_admin(config.admin.as_ref()).await;
         warn_about(&config);
-        tracing::info!(path = %self.path.display(), "configuration reloaded");
+        tracing::info!(path = %path.display(), "configuration reloaded");
         Ok(())
     }
 
@@ -348,7 +380,7 @@ impl Runner {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = reload => {
-                    tracing::info!(path = %self.path.display(), "SIGHUP: reloading the configuration");
+                    tracing::info!("SIGHUP: reloading the configuration");
                     if let Err(errors) = self.reload().await {
                         tracing::error!("reload refused; the running configuration stays. {errors}");
                     }
