@@ -11,7 +11,6 @@ use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response};
 use tower::ServiceBuilder;
 
-use super::balance::Balanced;
 use super::error::{ConfigError, ConfigErrors, KeyPath};
 use super::routes::{self, Router};
 use super::stack::Gateway;
@@ -22,6 +21,7 @@ use crate::error::HttpError;
 use crate::forwarded::ForwardedLayer;
 use crate::metrics::Metrics;
 use crate::normalize::NormalizeLayer;
+use crate::proxy::balance::Balanced;
 use crate::proxy::{BuildError, Proxy};
 use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 

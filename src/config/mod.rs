@@ -52,7 +52,6 @@
 //! # }
 //! ```
 
-pub mod balance;
 mod build;
 mod error;
 mod load;
@@ -64,7 +63,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use self::balance::{BalanceConfig, HealthCheck, Policy};
 pub use self::build::build;
 pub use self::error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use self::load::{load, load_file};
@@ -73,6 +71,7 @@ pub use self::run::{run, Runner, Swappable};
 pub use self::stack::{Gateway, GatewayFuture};
 use crate::forwarded::ForwardedConfig;
 use crate::normalize::NormalizeConfig;
+pub use crate::proxy::balance::{BalanceConfig, HealthCheck, Policy};
 use crate::proxy::{ProxyConfig, Upstream};
 use crate::rewrite::RewriteConfig;
 use crate::serve::ServeConfig;

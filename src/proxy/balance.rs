@@ -25,16 +25,20 @@
 //! # Example
 //!
 //! ```no_run
-//! use tollgate::config::balance::{BalanceConfig, Balanced, Policy};
+//! use tollgate::proxy::balance::{BalanceConfig, Balanced, Policy};
 //! use tollgate::proxy::ProxyConfig;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let upstreams = vec!["http://127.0.0.1:9001".parse()?, "http://127.0.0.1:9002".parse()?];
-//! let mut config = BalanceConfig::default();
-//! config.policy = Policy::LeastRequests;
+//! let config = BalanceConfig { policy: Policy::LeastRequests, ..BalanceConfig::default() };
 //! let service = Balanced::new(upstreams, ProxyConfig::default(), config)?;
+//! // The short way, with default options:
+//! let same = tollgate::proxy::Proxy::balanced(
+//!     vec!["http://127.0.0.1:9001".parse()?, "http://127.0.0.1:9002".parse()?],
+//!     Policy::RoundRobin,
+//! );
 //! // tollgate::serve::bind("127.0.0.1:8080", service).await?;
-//! # let _ = service; Ok(()) }
+//! # let _ = (service, same); Ok(()) }
 //! ```
 
 use std::convert::Infallible;
@@ -54,9 +58,9 @@ use http_body::Frame;
 use serde::Deserialize;
 use tower::ServiceExt;
 
+use super::{BuildError, Proxy, ProxyConfig, Upstream};
 use crate::body::{Body, BoxError};
 use crate::ext::{ClientInfo, PeerAddr, UpstreamFailure};
-use crate::proxy::{BuildError, Proxy, ProxyConfig, Upstream};
 use crate::serve::duration;
 
 /// How the upstream of a request is chosen.
@@ -176,6 +180,20 @@ impl std::fmt::Debug for Balanced {
             .field("upstreams", &names)
             .field("config", &self.group.config)
             .finish()
+    }
+}
+
+impl Proxy {
+    /// A proxy balancing over `upstreams` by `policy`, with the default [`ProxyConfig`] and
+    /// [`BalanceConfig`] otherwise (passive health on, one retry); see [`Balanced::new`] for
+    /// every option.
+    pub fn balanced(upstreams: Vec<Upstream>, policy: Policy) -> Balanced {
+        let config = BalanceConfig {
+            policy,
+            ..BalanceConfig::default()
+        };
+        Balanced::new(upstreams, ProxyConfig::default(), config)
+            .expect("the default proxy config reads no file and cannot fail")
     }
 }
 
