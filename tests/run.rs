@@ -243,6 +243,7 @@ async fn metrics_count_known_traffic() {
         .args(["hash", "--params", "m=64,t=1,p=1", "ada"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .and_then(|mut child| {
             use std::io::Write;
@@ -368,4 +369,77 @@ async fn the_example_file_runs() {
     assert_eq!(status, 308);
     let (status, _) = get(admin, "/metrics", None).await;
     assert_eq!(status, 200);
+}
+
+/// The certificate a TLS listener presents: the DER of the leaf.
+async fn served_certificate(addr: SocketAddr, roots: &[&str]) -> Vec<u8> {
+    use std::sync::Arc;
+    let mut store = rustls::RootCertStore::empty();
+    for pem in roots {
+        for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
+            store.add(cert.unwrap()).unwrap();
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio::time::timeout(TEST_TIMEOUT, connector.connect(name, tcp))
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[tokio::test]
+async fn a_reload_serves_new_certificates_and_refuses_a_mismatched_key() {
+    let dir = temp_dir("tls-reload");
+    let make = || {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        (
+            c.cert.pem(),
+            c.signing_key.serialize_pem(),
+            c.cert.der().to_vec(),
+        )
+    };
+    let (cert_a, key_a, der_a) = make();
+    let (cert_b, key_b, der_b) = make();
+    std::fs::write(dir.join("cert.pem"), &cert_a).unwrap();
+    std::fs::write(dir.join("key.pem"), &key_a).unwrap();
+    let listen = free_addr();
+    let file = dir.join("tollgate.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[listen]]\nbind = \"{listen}\"\ntls = {{ cert = \"{}\", key = \"{}\" }}\n\n[[routes]]\necho = true\n",
+            dir.join("cert.pem").display(),
+            dir.join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    let gateway = Gateway::start(&file);
+    wait_listening(listen, &gateway).await;
+    assert_eq!(served_certificate(listen, &[&cert_a, &cert_b]).await, der_a);
+
+    // A certificate without its key: refused, the old pair stays.
+    std::fs::write(dir.join("cert.pem"), &cert_b).unwrap();
+    gateway.hangup();
+    gateway.wait_for_log("reload refused", 1).await;
+    assert!(
+        gateway.log().contains("do not fit together"),
+        "{}",
+        gateway.log()
+    );
+    assert_eq!(served_certificate(listen, &[&cert_a, &cert_b]).await, der_a);
+
+    // Both files: the listener serves the new certificate on the same socket.
+    std::fs::write(dir.join("key.pem"), &key_b).unwrap();
+    gateway.hangup();
+    gateway.wait_for_log("configuration reloaded", 1).await;
+    assert_eq!(served_certificate(listen, &[&cert_a, &cert_b]).await, der_b);
 }
