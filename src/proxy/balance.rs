@@ -84,9 +84,10 @@ pub enum Policy {
 }
 
 /// An active health check: `GET path` on every upstream every `interval`.
+///
+/// Build one with struct update syntax: `HealthCheck { path: "/up".into(), ..Default::default() }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
 pub struct HealthCheck {
     /// The path probed. Default is `/healthz`.
     pub path: String,
@@ -109,9 +110,11 @@ impl Default for HealthCheck {
 }
 
 /// How a group of upstreams is balanced; the `balance` table of `[upstreams.NAME]`.
+///
+/// Build one with struct update syntax, so fields added later keep their defaults:
+/// `BalanceConfig { policy: Policy::LeastRequests, ..BalanceConfig::default() }`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
 pub struct BalanceConfig {
     /// How an upstream is chosen. Default is [`Policy::RoundRobin`].
     pub policy: Policy,
