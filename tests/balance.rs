@@ -265,14 +265,29 @@ async fn active_health_takes_out_an_upstream_until_it_passes() {
         "[upstreams.app.balance.health_check]\npath = \"/healthz\"\ninterval = \"100ms\"\ntimeout = \"1s\"",
     )
     .await;
-    // The first request starts the probes.
+    // The first request starts the probes; soon every request goes to b.
     get(gw, "/").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    for _ in 0..10 {
-        assert_eq!(get(gw, "/").await, "b");
+    let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
+    loop {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            seen.push(get(gw, "/").await);
+        }
+        if count(&seen, "b") == 10 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a was never taken out: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // a passes again: it gets its share back.
     a_ok.store(true, Ordering::SeqCst);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    while get(gw, "/").await != "a" {
+        assert!(tokio::time::Instant::now() < deadline, "a never came back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut seen = Vec::new();
     for _ in 0..10 {
         seen.push(get(gw, "/").await);
