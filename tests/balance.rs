@@ -321,3 +321,29 @@ async fn only_idempotent_requests_are_retried_when_connecting_failed() {
     }
     assert_eq!(failed, 3, "POST is never retried");
 }
+
+#[tokio::test]
+async fn a_retried_put_sends_its_whole_body_to_the_next_upstream() {
+    let live = proxy_support::recording_upstream().await;
+    let dead = free_port();
+    let gw = balanced(
+        &[format!("http://{dead}"), live.url()],
+        "policy = \"round_robin\"\nmax_fails = 0\nretries = 1",
+    )
+    .await;
+    let body = "x".repeat(100_000);
+    for _ in 0..4 {
+        let req = Request::put(format!("http://{gw}/doc"))
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let res = tokio::time::timeout(TEST_TIMEOUT, proxy_support::client().request(req))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let text = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(text, "ok 100000");
+    }
+    assert_eq!(live.seen().len(), 4);
+    assert!(live.seen().iter().all(|s| s.body_len == 100_000));
+}

@@ -19,8 +19,10 @@
 //! - **When every upstream is skipped**, requests go to all of them anyway: a guess beats a
 //!   certain `502`.
 //! - **Retries**: only for idempotent methods (`GET`, `HEAD`, `OPTIONS`, `TRACE`, `PUT`,
-//!   `DELETE`) without a body, and only when the proxy reports that connecting failed, so
-//!   nothing was sent: never a request the upstream may have seen.
+//!   `DELETE`), only when the proxy reports that connecting failed, so nothing was sent, and
+//!   only while nothing of the request body was read: never a request the upstream may have
+//!   seen, never a body that started streaming. The body is not buffered: the retry sends the
+//!   very same body, still unread.
 //!
 //! # Example
 //!
@@ -126,8 +128,8 @@ pub struct BalanceConfig {
     pub fail_timeout: Duration,
     /// Probe every upstream. Default is `None`: no active health check.
     pub health_check: Option<HealthCheck>,
-    /// How many other upstreams an idempotent request without a body is tried on when
-    /// connecting failed; `0` never retries. Default is `1`.
+    /// How many other upstreams an idempotent request is tried on when connecting failed
+    /// (nothing was sent, not a byte of the body read); `0` never retries. Default is `1`.
     pub retries: usize,
 }
 
@@ -444,7 +446,7 @@ where
                 .into_response_for(req.headers());
             return Box::pin(async { Ok(res) });
         };
-        let retries = if is_idempotent(req.method()) && req.body().is_end_stream() {
+        let retries = if is_idempotent(req.method()) {
             group
                 .config
                 .retries
@@ -452,23 +454,34 @@ where
         } else {
             0
         };
-        let replay = (retries > 0).then(|| {
-            let mut copy = Request::new(());
-            *copy.method_mut() = req.method().clone();
-            *copy.uri_mut() = req.uri().clone();
-            *copy.version_mut() = req.version();
-            *copy.headers_mut() = req.headers().clone();
-            *copy.extensions_mut() = req.extensions().clone();
-            copy
-        });
+        if retries == 0 {
+            return Box::pin(async move { Ok(attempt(&group, first, req).await) });
+        }
+        let mut head = Request::new(());
+        *head.method_mut() = req.method().clone();
+        *head.uri_mut() = req.uri().clone();
+        *head.version_mut() = req.version();
+        *head.headers_mut() = req.headers().clone();
+        *head.extensions_mut() = req.extensions().clone();
+        // A body is kept where a failed attempt leaves it untouched, so the retry sends it.
+        let (parts, body) = req.into_parts();
+        let replay = if body.is_end_stream() {
+            Replay::Empty
+        } else {
+            Replay::Kept(Arc::new(Kept {
+                body: std::sync::Mutex::new(Some(Box::pin(body))),
+                started: AtomicBool::new(false),
+            }))
+        };
         Box::pin(async move {
-            let mut res = attempt(&group, first, req).await;
+            let first_body = replay.clone();
+            let mut res = attempt(&group, first, Request::from_parts(parts, first_body)).await;
             let mut tried = vec![first];
-            while let Some(copy) = &replay {
-                if tried.len() > retries || res.extensions().get::<ConnectFailed>().is_none() {
-                    break;
-                }
-                let Some(next) = group.pick(copy, &tried) else {
+            while tried.len() <= retries
+                && res.extensions().get::<ConnectFailed>().is_some()
+                && !replay.started()
+            {
+                let Some(next) = group.pick(&head, &tried) else {
                     break;
                 };
                 tracing::info!(
@@ -477,7 +490,7 @@ where
                     "connecting failed; retrying on another upstream"
                 );
                 tried.push(next);
-                res = attempt(&group, next, copy.clone().map(|()| Body::empty())).await;
+                res = attempt(&group, next, head.clone().map(|()| replay.clone())).await;
             }
             Ok(res)
         })
@@ -507,6 +520,80 @@ where
             _guard: guard,
         })
     })
+}
+
+/// A request body a retry can send again: either none, or one kept behind a lock that records
+/// whether anything of it was read. Only a body never read is sent again.
+enum Replay<B> {
+    Empty,
+    Kept(Arc<Kept<B>>),
+}
+
+struct Kept<B> {
+    body: std::sync::Mutex<Option<Pin<Box<B>>>>,
+    started: AtomicBool,
+}
+
+impl<B> Clone for Replay<B> {
+    fn clone(&self) -> Self {
+        match self {
+            Replay::Empty => Replay::Empty,
+            Replay::Kept(kept) => Replay::Kept(kept.clone()),
+        }
+    }
+}
+
+impl<B> Replay<B> {
+    fn started(&self) -> bool {
+        match self {
+            Replay::Empty => false,
+            Replay::Kept(kept) => kept.started.load(Ordering::Acquire),
+        }
+    }
+}
+
+impl<B: http_body::Body<Data = Bytes>> http_body::Body for Replay<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let Replay::Kept(kept) = &*self else {
+            return Poll::Ready(None);
+        };
+        kept.started.store(true, Ordering::Release);
+        let mut body = kept.body.lock().unwrap_or_else(|e| e.into_inner());
+        match body.as_mut() {
+            Some(body) => body.as_mut().poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Replay::Empty => true,
+            Replay::Kept(kept) => kept
+                .body
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_none_or(|b| b.is_end_stream()),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Replay::Empty => http_body::SizeHint::with_exact(0),
+            Replay::Kept(kept) => kept
+                .body
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map_or_else(|| http_body::SizeHint::with_exact(0), |b| b.size_hint()),
+        }
+    }
 }
 
 /// Takes a request off its upstream's outstanding count when the answer's body ends.
@@ -640,6 +727,21 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(b.group.pick(&req, &[]), first);
         }
+    }
+
+    #[tokio::test]
+    async fn a_read_body_is_never_replayed() {
+        use http_body_util::BodyExt;
+        let replay = Replay::Kept(Arc::new(Kept {
+            body: std::sync::Mutex::new(Some(Box::pin(Body::from("abc")))),
+            started: AtomicBool::new(false),
+        }));
+        assert!(!replay.started());
+        assert_eq!(replay.size_hint().exact(), Some(3));
+        let read = replay.clone().collect().await.unwrap().to_bytes();
+        assert_eq!(read, "abc");
+        assert!(replay.started());
+        assert!(!Replay::<Body>::Empty.started());
     }
 
     #[test]
