@@ -737,7 +737,7 @@ mod tests {
             started: AtomicBool::new(false),
         }));
         assert!(!replay.started());
-        assert_eq!(replay.size_hint().exact(), Some(3));
+        assert_eq!(http_body::Body::size_hint(&replay).exact(), Some(3));
         let read = replay.clone().collect().await.unwrap().to_bytes();
         assert_eq!(read, "abc");
         assert!(replay.started());
