@@ -1,6 +1,8 @@
 //! `tollgate check FILE` and the configuration file: every kind of error, located, and the
 //! example file.
 
+mod proxy_support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -548,4 +550,49 @@ files = {{ dir = "{}" }}
     let res = client.get("/static/a.txt").send().await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await, "hello");
+}
+
+#[tokio::test]
+async fn a_stripped_prefix_reaches_the_upstream_and_its_redirects_come_back_under_it() {
+    use http_body_util::BodyExt;
+    let up = proxy_support::upstream(|req| async move {
+        let prefix = req
+            .headers()
+            .get("x-forwarded-prefix")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        http::Response::builder()
+            .status(302)
+            .header("location", format!("/login?from={}", req.uri().path()))
+            .header("x-prefix", prefix)
+            .body(proxy_support::full(""))
+            .unwrap()
+    })
+    .await;
+    let text = format!(
+        r#"
+[[listen]]
+bind = "127.0.0.1:0"
+
+[upstreams.app]
+servers = ["{}"]
+
+[[routes]]
+path = "/api"
+strip_prefix = true
+upstream = "app"
+"#,
+        up.url()
+    );
+    let config = config::load(&text).unwrap();
+    let gw = proxy_support::gateway(config::build(&config, &Metrics::new()).await.unwrap()).await;
+    let req = http::Request::get(format!("http://{gw}/api/users"))
+        .body(tollgate::Body::empty())
+        .unwrap();
+    let res = proxy_support::client().request(req).await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/api/login?from=/users");
+    assert_eq!(res.headers()["x-prefix"], "/api");
+    let _ = res.into_body().collect().await;
 }
