@@ -32,6 +32,10 @@ use crate::serve::{self, ServeConfig, Server};
 ///
 /// When the file is wrong (every error, located) or a listener cannot be bound.
 pub async fn run(path: impl Into<PathBuf>) -> Result<(), BoxError> {
+    // Taken over before anything listens: a SIGHUP during startup must not end the process
+    // (its default action); tokio keeps the handler for the life of the process.
+    #[cfg(unix)]
+    let _early = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let runner = Runner::start(path).await?;
     runner.run_until_signal().await
 }
