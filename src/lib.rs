@@ -71,6 +71,9 @@ pub mod files;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod forwarded;
+#[cfg(feature = "fuzz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
+pub mod fuzz;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod normalize;

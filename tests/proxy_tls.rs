@@ -165,3 +165,113 @@ fn a_missing_or_empty_ca_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_gateway_terminates_tls_for_http1_and_http2() {
+    let cert = TestCert::new();
+    let key = cert.dir.path().join("key.pem");
+    let cert_path = cert.cert_path();
+    let up = recording_upstream().await;
+    let gw = Gateway::start(&[
+        "proxy",
+        "--upstream",
+        &up.url(),
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let url = format!("https://{}/tls", gw.addr);
+    let cacert = cert_path.to_str().unwrap();
+    for (flag, version) in [("--http1.1", "1.1"), ("--http2", "2")] {
+        let out = curl(&[
+            "--cacert",
+            cacert,
+            flag,
+            "-o",
+            "/dev/null",
+            "-w",
+            // Replaces curl()'s own -w: the body is the version, the last line the status.
+            "%{http_version}\n%{http_code}",
+            &url,
+        ])
+        .await;
+        assert_eq!(out.status, 200, "{flag}: {}", out.stderr);
+        assert_eq!(out.body.trim(), version, "{flag}");
+    }
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.headers["x-forwarded-proto"], "https");
+        assert_eq!(s.uri, "/tls");
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_certificate_is_a_startup_error_naming_it() {
+    let cert = TestCert::new();
+    let key = cert.dir.path().join("key.pem");
+    let err = start_failure(&[
+        "proxy",
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn basic_auth_through_tls() {
+    let cert = TestCert::new();
+    let key = cert.dir.path().join("key.pem");
+    let cert_path = cert.cert_path();
+    let users = htpasswd_file(cert.dir.path(), "alice", "wonderland");
+    let gw = Gateway::start(&[
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let url = format!(
+        "https://localhost:{}/secret",
+        gw.addr.rsplit_once(':').unwrap().1
+    );
+    let resolve = format!(
+        "localhost:{}:127.0.0.1",
+        gw.addr.rsplit_once(':').unwrap().1
+    );
+    let cacert = cert_path.to_str().unwrap();
+    let out = curl(&["--cacert", cacert, "--resolve", &resolve, &url]).await;
+    assert_eq!(out.status, 401, "{}", out.stderr);
+    for flag in ["--http1.1", "--http2"] {
+        let out = curl(&[
+            "--cacert",
+            cacert,
+            "--resolve",
+            &resolve,
+            flag,
+            "-u",
+            "alice:wonderland",
+            &url,
+        ])
+        .await;
+        assert_eq!(out.status, 200, "{flag}: {}", out.stderr);
+        let echo: serde_json::Value = serde_json::from_str(&out.body).unwrap();
+        assert_eq!(echo["user"], "alice");
+    }
+    let log = gw.stop().await;
+    assert!(
+        !log.contains("clear text"),
+        "TLS is on: no warning expected: {log}"
+    );
+}

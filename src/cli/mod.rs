@@ -66,7 +66,7 @@ pub enum Command {
     Serve(serve_dir::ServeDirArgs),
     /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
     /// (or of the echo service when no --upstream is given), with TLS if asked.
-    Proxy(proxy::ProxyArgs),
+    Proxy(Box<proxy::ProxyArgs>),
     /// Run the gateway a configuration file describes (listeners, auth, routes, upstream
     /// groups, metrics); `kill -HUP PID` reloads the file.
     Run(run::RunArgs),
@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Hash(args) => hash::hash(args),
             Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
             Command::Serve(args) => serve_dir::run(args).await,
-            Command::Proxy(args) => proxy::run(args).await,
+            Command::Proxy(args) => proxy::run(*args).await,
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args).await,
         }

@@ -51,6 +51,7 @@ pub mod host;
 mod io;
 #[cfg(feature = "tls")]
 mod tls;
+mod workers;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -75,6 +76,7 @@ pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostError;
+pub use self::workers::serve_workers;
 use crate::body::{Body, BoxError};
 
 #[cfg(feature = "tls")]
@@ -185,6 +187,8 @@ pub struct Server<S> {
     service: S,
     config: ServeConfig,
     signal: Option<Signal>,
+    /// Whether `serve` prints the `Serving on` line (all but one worker stay quiet).
+    announce: bool,
 }
 
 impl<S> std::fmt::Debug for Server<S> {
@@ -209,6 +213,7 @@ where
             service,
             config: ServeConfig::default(),
             signal: None,
+            announce: true,
         }
     }
 
@@ -224,6 +229,12 @@ where
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// Does not print the `Serving on` line (for all workers of [`serve_workers`] but one).
+    pub(crate) fn quiet(mut self) -> Self {
+        self.announce = false;
         self
     }
 
@@ -248,6 +259,7 @@ where
             service,
             config,
             signal,
+            announce,
         } = self;
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
@@ -260,8 +272,10 @@ where
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Not `println!`: a closed standard output must not panic the server.
-        let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
-        tracing::info!(%addr, "Serving on {scheme}://{addr}");
+        if announce {
+            let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
+            tracing::info!(%addr, "Serving on {scheme}://{addr}");
+        }
 
         let shared = Arc::new(Shared {
             builder: builder(&config),
