@@ -59,8 +59,8 @@ pub mod wire;
 #[cfg(feature = "auth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod auth;
-#[cfg(feature = "cli")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
