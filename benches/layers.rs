@@ -313,7 +313,15 @@ fn main() {
     } else {
         env_usize("BENCH_ROUNDS", 200)
     };
-    let mut cases = cases();
+    // `BENCH_FILTER=text` keeps the baseline and the cases whose name contains `text` (for
+    // profiling one stack under callgrind).
+    let filter = std::env::var("BENCH_FILTER").unwrap_or_default();
+    let mut cases: Vec<Case> = cases()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || c.name.contains(filter.as_str()))
+        .map(|(_, c)| c)
+        .collect();
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
     for _ in 0..iters {
         for case in &mut cases {

@@ -13,10 +13,13 @@ const MAX_LABEL: usize = 63;
 
 /// The default port of a scheme, stripped by [`host`].
 pub fn default_port(scheme: &str) -> Option<u16> {
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => Some(80),
-        "https" | "wss" => Some(443),
-        _ => None,
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    if is("http") || is("ws") {
+        Some(80)
+    } else if is("https") || is("wss") {
+        Some(443)
+    } else {
+        None
     }
 }
 
@@ -59,17 +62,25 @@ pub fn host<'a>(input: &'a str, scheme: &str) -> Result<Cow<'a, str>, HostError>
             None => (input, ""),
         }
     };
+    let raw_port = port;
+    let name_part = name;
     let name = if name.starts_with('[') {
         Cow::Owned(ipv6_literal(name, input)?)
     } else {
         reg_name(name, input)?
     };
     let port = port_part(port, scheme, input)?;
+    // The usual case, without building anything: the name came through as it was and the port
+    // is written as it would be (absent, or digits without a leading zero).
+    if name.as_ref() == name_part && port_kept_verbatim(raw_port, port) {
+        return Ok(Cow::Borrowed(input));
+    }
     let mut out = String::with_capacity(name.len() + 6);
     out.push_str(&name);
     if let Some(port) = port {
-        out.push(':');
-        out.push_str(&port.to_string());
+        use std::fmt::Write as _;
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, ":{port}");
     }
     if out == input {
         Ok(Cow::Borrowed(input))
@@ -120,6 +131,15 @@ fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
         Ok(Cow::Owned(trimmed.to_ascii_lowercase()))
     } else {
         Ok(Cow::Borrowed(trimmed))
+    }
+}
+
+/// Whether `raw` (`""` or `":digits"`, already checked) is how `kept` is written.
+fn port_kept_verbatim(raw: &str, kept: Option<u16>) -> bool {
+    match (kept, raw.strip_prefix(':')) {
+        (None, None) => true,
+        (Some(_), Some(digits)) => !digits.starts_with('0') || digits == "0",
+        _ => false,
     }
 }
 
