@@ -38,12 +38,16 @@ impl Node {
         if input.is_empty() {
             return Err(invalid());
         }
-        // Unbracketed IPv6 (X-Forwarded-For style) has no port.
-        if let Ok(v6) = input.parse::<Ipv6Addr>() {
-            return Ok(Node::Ip {
-                addr: IpAddr::V6(v6).to_canonical(),
-                port: None,
-            });
+        // Unbracketed IPv6 (X-Forwarded-For style) has no port. Every IPv6 text has two
+        // colons at least: the usual IPv4 entry skips this parse.
+        let colons = input.bytes().filter(|&b| b == b':').count();
+        if colons >= 2 {
+            if let Ok(v6) = input.parse::<Ipv6Addr>() {
+                return Ok(Node::Ip {
+                    addr: IpAddr::V6(v6).to_canonical(),
+                    port: None,
+                });
+            }
         }
         let (name, port) = if let Some(rest) = input.strip_prefix('[') {
             let end = rest.find(']').ok_or_else(invalid)?;

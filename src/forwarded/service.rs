@@ -7,10 +7,11 @@ use http::Request;
 use tower_service::Service;
 
 use super::{client_info, ForwardedConfig};
-use crate::ext::PeerAddr;
+use crate::ext::{ClientInfo, PeerAddr};
 
-/// Inserts a [`ClientInfo`](crate::ext::ClientInfo) into each request before calling the inner
-/// service; see the [module docs](super). Never answers by itself.
+/// Inserts a [`ClientInfo`] into each request whose trusted proxies reported something, before
+/// calling the inner service; see the [module docs](super). When nothing was reported, the
+/// request carries no `ClientInfo` (readers treat that as an empty one). Never answers by itself.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Forwarded<S> {
@@ -59,7 +60,14 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
         let info = client_info(req.headers(), peer, &self.config);
-        req.extensions_mut().insert(info);
+        if info == ClientInfo::default() {
+            // Nothing reported (nothing trusted, or no forwarded headers): readers treat an
+            // absent `ClientInfo` as this empty one, so nothing is inserted, and an outer
+            // layer's verdict does not survive this one's.
+            req.extensions_mut().remove::<ClientInfo>();
+        } else {
+            req.extensions_mut().insert(info);
+        }
         self.inner.call(req)
     }
 }

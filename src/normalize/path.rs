@@ -564,7 +564,11 @@ mod tests {
         /// gives.
         fn shortcuts_agree(input: &str, opts: &PathOptions) -> Result<(), TestCaseError> {
             let fast = path(input, opts);
-            let full = if input.starts_with('/') { full_walk(input, opts) } else { fast.clone() };
+            let full = if input.starts_with('/') {
+                full_walk(input, opts)
+            } else {
+                fast.clone()
+            };
             prop_assert_eq!(&fast, &full, "input {:?}", input);
             let keep = opts.clone().trailing_slash(TrailingSlash::Keep);
             let split = path(input, &keep).map(|p| with_trailing_slash(p, opts.trailing_slash));

@@ -3,13 +3,15 @@
 
 use std::borrow::Cow;
 
-use http::header::HOST;
 use bytes::BytesMut;
+use http::header::HOST;
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
 use super::path::with_trailing_slash;
-use super::{host, path, query, Action, NormalizeConfig, NormalizeError, PathOptions, TrailingSlash};
+use super::{
+    host, path, query, Action, NormalizeConfig, NormalizeError, PathOptions, TrailingSlash,
+};
 use crate::ext::ConnectionTls;
 
 /// What the layer does with a request.
