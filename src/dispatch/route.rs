@@ -10,6 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tower::ServiceExt;
 
+use super::service::Table;
+use super::{Dispatcher, ResponseFuture};
 use crate::body::{Body, BoxError};
 
 /// The future every routed service is turned into.
@@ -22,11 +24,34 @@ trait Erased: Send + Sync {
 /// A service dispatch routes to, type-erased behind an `Arc`: cloning a dispatcher clones
 /// pointers, not services. Made from any [`IntoRoute`].
 #[derive(Clone)]
-pub struct Route(Arc<dyn Erased>);
+pub struct Route(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Service(Arc<dyn Erased>),
+    /// A nested [`Dispatcher`] (a mount's usual target), called in place: always ready, its
+    /// future is dispatch's own, so there is no clone, no readiness wait and no boxed future
+    /// per request (axum's `nest` recognises a nested `Router` the same way).
+    Dispatcher(Arc<Table>),
+}
 
 impl Route {
-    pub(crate) fn call(&self, req: http::Request<Body>) -> RouteFuture {
-        self.0.call(req)
+    /// Calls the service; `strip_body` drops the response body (HEAD served by GET).
+    pub(crate) fn call(&self, req: http::Request<Body>, strip_body: bool) -> ResponseFuture {
+        match &self.0 {
+            Kind::Service(svc) => ResponseFuture::routed(svc.call(req), strip_body),
+            Kind::Dispatcher(table) if !strip_body => table.dispatch(req),
+            Kind::Dispatcher(table) => {
+                let future = table.dispatch(req);
+                let future = Box::pin(async move {
+                    match future.await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    }
+                });
+                ResponseFuture::routed(future, true)
+            }
+        }
     }
 }
 
@@ -73,7 +98,15 @@ where
     ResBody::Error: Into<BoxError>,
 {
     fn into_route(self) -> Route {
-        Route(Arc::new(Erase(self)))
+        let mut slot = Some(self);
+        if let Some(dispatcher) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Dispatcher>>()
+        {
+            let dispatcher = dispatcher.take().expect("the slot was filled just above");
+            return Route(Kind::Dispatcher(dispatcher.table));
+        }
+        let svc = slot.expect("the slot is only emptied when it held a Dispatcher");
+        Route(Kind::Service(Arc::new(Erase(svc))))
     }
 }
 

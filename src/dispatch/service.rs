@@ -67,12 +67,12 @@ pub(crate) fn known_methods<'a>(registered: impl Iterator<Item = &'a Method>) ->
 }
 
 impl Table {
-    fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
+    pub(crate) fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
         if !self.hosts.is_empty() {
             let route = request_host(req.uri(), req.headers())
                 .and_then(|host| self.hosts.iter().find(|(p, _)| p.matches(&host)));
             if let Some((_, route)) = route {
-                return ResponseFuture::routed(route.call(req), false);
+                return route.call(req, false);
             }
         }
         if let Some(res) = self.mount(&mut req) {
@@ -101,7 +101,7 @@ impl Table {
                 self.endpoint(&self.endpoints[index], req)
             }
             Err(_) => match &self.fallback {
-                Some(fallback) => ResponseFuture::routed(fallback.call(req), false),
+                Some(fallback) => fallback.call(req, false),
                 None if !self.known.contains(req.method()) => self.not_implemented(&req),
                 None => {
                     let path = req.uri().path();
@@ -137,14 +137,12 @@ impl Table {
         };
         req.extensions_mut().insert(MountPrefix(full));
         let req = std::mem::take(req);
-        Some(ResponseFuture::routed(route.call(req), false))
+        Some(route.call(req, false))
     }
 
     fn endpoint(&self, endpoint: &Endpoint, req: http::Request<Body>) -> ResponseFuture {
         match endpoint.choose(req.method()) {
-            Choice::Call { route, strip_body } => {
-                ResponseFuture::routed(route.call(req), strip_body)
-            }
+            Choice::Call { route, strip_body } => route.call(req, strip_body),
             Choice::Options => ResponseFuture::answer(options_answer(&endpoint.allow)),
             Choice::NotAllowed if !self.known.contains(req.method()) => self.not_implemented(&req),
             Choice::NotAllowed => self.answer(&req, HttpError::method_not_allowed(&endpoint.allow)),

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use http::header::{HeaderName, FORWARDED, HOST};
+use http::header::{GetAll, HeaderName, FORWARDED, HOST};
 use http::{HeaderMap, HeaderValue};
 
 use super::parse::{parse_forwarded, ForwardedElement, Node};
@@ -192,18 +192,16 @@ fn from_forwarded(
 
 /// The entries of every `X-Forwarded-For` line, right to left, trimmed, empty ones skipped; a
 /// line that is not visible ASCII is one unreadable (`None`) entry. Nothing is allocated.
-fn x_forwarded_for_rev(headers: &HeaderMap) -> impl Iterator<Item = Option<&str>> {
-    headers
-        .get_all(X_FORWARDED_FOR)
-        .iter()
-        .rev()
-        .flat_map(|line| {
-            let text = line.to_str().ok();
-            let unreadable = text.is_none().then_some(None);
-            list_rev(text.unwrap_or_default())
-                .map(Some)
-                .chain(unreadable)
-        })
+fn x_forwarded_for_rev<'h>(
+    lines: &GetAll<'h, HeaderValue>,
+) -> impl Iterator<Item = Option<&'h str>> + 'h {
+    lines.iter().rev().flat_map(|line| {
+        let text = line.to_str().ok();
+        let unreadable = text.is_none().then_some(None);
+        list_rev(text.unwrap_or_default())
+            .map(Some)
+            .chain(unreadable)
+    })
 }
 
 /// The items of a comma-separated list, right to left, trimmed, empty ones skipped.
@@ -220,7 +218,8 @@ fn from_x_forwarded(
     config: &ForwardedConfig,
     info: &mut ClientInfo,
 ) -> Option<usize> {
-    let depth = if x_forwarded_for_rev(headers).next().is_none() {
+    let lines = headers.get_all(X_FORWARDED_FOR);
+    let depth = if x_forwarded_for_rev(&lines).next().is_none() {
         // No X-Forwarded-For: the peer (trusted) wrote the other headers itself.
         match config.trust {
             Trust::Hops(n) => n,
@@ -228,7 +227,7 @@ fn from_x_forwarded(
         }
     } else {
         // Entries are parsed as the walk reaches them: only the trusted hops and the client's.
-        let entries = x_forwarded_for_rev(headers).map(|entry| {
+        let entries = x_forwarded_for_rev(&lines).map(|entry| {
             let node = match entry {
                 Some(entry) => Node::parse(entry),
                 None => Err(super::ForwardedError::InvalidNode {

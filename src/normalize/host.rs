@@ -57,7 +57,7 @@ pub fn host<'a>(input: &'a str, scheme: &str) -> Result<Cow<'a, str>, HostError>
         })?;
         (&input[..=end], &input[end + 1..])
     } else {
-        match input.rfind(':') {
+        match input.bytes().rposition(|b| b == b':') {
             Some(colon) => (&input[..colon], &input[colon..]),
             None => (input, ""),
         }
@@ -99,6 +99,34 @@ fn ipv6_literal(bracketed: &str, input: &str) -> Result<String, HostError> {
 }
 
 fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    // One pass for the usual name; anything unusual gets the checks below, in their order.
+    let mut label = 0;
+    let mut labels_ok = true;
+    let mut upper = false;
+    let mut chars_ok = true;
+    for &b in trimmed.as_bytes() {
+        match b {
+            b'.' => {
+                labels_ok &= label > 0 && label <= MAX_LABEL;
+                label = 0;
+            }
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => label += 1,
+            b'A'..=b'Z' => {
+                upper = true;
+                label += 1;
+            }
+            _ => chars_ok = false,
+        }
+    }
+    labels_ok &= label > 0 && label <= MAX_LABEL && trimmed.len() <= MAX_NAME;
+    if chars_ok && labels_ok {
+        return Ok(if upper {
+            Cow::Owned(trimmed.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(trimmed)
+        });
+    }
     if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
         return Err(HostError::NonAscii {
             host: truncated(input),
@@ -114,7 +142,6 @@ fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
             found: c,
         });
     }
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
     if trimmed.is_empty() {
         return Err(HostError::Empty);
     }
