@@ -1,7 +1,7 @@
 //! Parsing `Forwarded` (RFC 7239) and `X-Forwarded-For` values, without I/O.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ForwardedError;
 use crate::normalize::truncated;
@@ -76,7 +76,7 @@ impl Node {
             return Ok(Node::Obfuscated(name.to_owned()));
         }
         // Only dotted-quad IPv4 here: `IpAddr` parsing would take nothing else anyway, but say so.
-        match name.parse::<std::net::Ipv4Addr>() {
+        match dotted_quad(name).map_or_else(|| name.parse::<Ipv4Addr>(), Ok) {
             Ok(v4) => Ok(Node::Ip {
                 addr: IpAddr::V4(v4),
                 port,
@@ -126,6 +126,36 @@ pub(super) fn is_obfuscated(s: &str) -> bool {
         && s.starts_with('_')
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The usual `a.b.c.d` (decimal octets, no leading zero), read in one pass; `None` for anything
+/// else, which then gets the standard parser (so what is accepted does not change).
+fn dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let bytes = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if bytes.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value: u16 = 0;
+        while let Some(&b) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+            if i - start == 3 {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+            i += 1;
+        }
+        if i == start || (i - start > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    (i == bytes.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `None` when malformed; `Some(None)` for no port or an obfuscated one.
@@ -528,6 +558,15 @@ mod tests {
             fn never_panics(input in "\\PC{0,80}") {
                 let _ = parse_forwarded(&input);
                 let _ = parse_x_forwarded_for(&input);
+            }
+
+            #[test]
+            fn dotted_quad_agrees_with_std(input in "[0-9.]{0,17}", v4 in any::<[u8; 4]>()) {
+                if let Some(addr) = dotted_quad(&input) {
+                    prop_assert_eq!(input.parse::<Ipv4Addr>().ok(), Some(addr));
+                }
+                let text = Ipv4Addr::from(v4).to_string();
+                prop_assert_eq!(dotted_quad(&text), Some(Ipv4Addr::from(v4)));
             }
 
             #[test]

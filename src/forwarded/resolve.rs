@@ -205,11 +205,37 @@ fn x_forwarded_for_rev<'h>(
 }
 
 /// The items of a comma-separated list, right to left, trimmed, empty ones skipped.
-fn list_rev(value: &str) -> impl Iterator<Item = &str> {
-    value
-        .rsplit(',')
-        .map(|item| item.trim_matches([' ', '\t']))
-        .filter(|item| !item.is_empty())
+fn list_rev(value: &str) -> ListRev<'_> {
+    ListRev { rest: Some(value) }
+}
+
+/// [`list_rev`]'s iterator: byte searches on the short values these headers hold.
+struct ListRev<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for ListRev<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let rest = self.rest?;
+            let item = match rest.bytes().rposition(|b| b == b',') {
+                Some(comma) => {
+                    self.rest = Some(&rest[..comma]);
+                    &rest[comma + 1..]
+                }
+                None => {
+                    self.rest = None;
+                    rest
+                }
+            };
+            let item = item.trim_matches(|c| c == ' ' || c == '\t');
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
 }
 
 /// Reads `X-Forwarded-*`; returns the depth of the client's entry.
