@@ -245,7 +245,8 @@ fn from_x_forwarded(
     info: &mut ClientInfo,
 ) -> Option<usize> {
     let lines = headers.get_all(X_FORWARDED_FOR);
-    let depth = if x_forwarded_for_rev(&lines).next().is_none() {
+    let mut entries = x_forwarded_for_rev(&lines).peekable();
+    let depth = if entries.peek().is_none() {
         // No X-Forwarded-For: the peer (trusted) wrote the other headers itself.
         match config.trust {
             Trust::Hops(n) => n,
@@ -253,7 +254,7 @@ fn from_x_forwarded(
         }
     } else {
         // Entries are parsed as the walk reaches them: only the trusted hops and the client's.
-        let entries = x_forwarded_for_rev(&lines).map(|entry| {
+        let entries = entries.map(|entry| {
             let node = match entry {
                 Some(entry) => Node::parse(entry),
                 None => Err(super::ForwardedError::InvalidNode {
