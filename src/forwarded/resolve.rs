@@ -65,11 +65,11 @@ pub fn client_info(
         Trust::Proxies(nets) => match peer {
             Some(p) if nets.iter().any(|n| n.contains(&p)) => {}
             Some(p) => {
-                tracing::trace!(peer = %p, "forwarded: peer is not a trusted proxy");
+                log::untrusted_peer(p);
                 return ClientInfo::default();
             }
             None => {
-                tracing::debug!("forwarded: no PeerAddr in the request; trusting nothing");
+                log::no_peer();
                 return ClientInfo::default();
             }
         },
@@ -117,18 +117,14 @@ fn select<T>(
             for entry in entries {
                 seen += 1;
                 if !usable(&entry) {
-                    tracing::debug!("forwarded: malformed entry within the trusted hops; ignored");
+                    log::ignored("malformed entry within the trusted hops");
                     return None;
                 }
                 if seen == *n {
                     return Some((seen, entry));
                 }
             }
-            tracing::debug!(
-                entries = seen,
-                hops = n,
-                "forwarded: fewer entries than trusted hops; ignored"
-            );
+            log::fewer_entries_than_hops(seen, *n);
             None
         }
         Trust::Proxies(_) => {
@@ -137,7 +133,7 @@ fn select<T>(
             for entry in entries {
                 depth += 1;
                 if !usable(&entry) {
-                    tracing::debug!("forwarded: malformed entry before an untrusted one; ignored");
+                    log::ignored("malformed entry before an untrusted one");
                     return None;
                 }
                 if !is_trusted(&entry) {
@@ -152,6 +148,7 @@ fn select<T>(
 }
 
 /// Reads `Forwarded`; returns the depth of the client's element, for `X-Forwarded-Prefix`.
+#[inline(never)]
 fn from_forwarded(
     headers: &HeaderMap,
     config: &ForwardedConfig,
@@ -161,11 +158,11 @@ fn from_forwarded(
     // there: how many elements it held, and who wrote them, is unknown.
     let mut chain: Vec<Option<ForwardedElement>> = Vec::new();
     for value in headers.get_all(FORWARDED) {
-        match value.to_str().map_err(|_| ()).and_then(|v| {
-            parse_forwarded(v).map_err(|e| {
-                tracing::debug!(error = %e, "forwarded: malformed Forwarded header");
-            })
-        }) {
+        match value
+            .to_str()
+            .map_err(|_| ())
+            .and_then(|v| parse_forwarded(v).map_err(|e| log::malformed("Forwarded header", &e)))
+        {
             Ok(elements) => chain.extend(elements.into_iter().map(Some)),
             Err(()) => chain.push(None),
         }
@@ -262,7 +259,7 @@ fn from_x_forwarded(
                 }),
             };
             if let Err(e) = &node {
-                tracing::debug!(error = %e, "forwarded: malformed X-Forwarded-For entry");
+                log::malformed("X-Forwarded-For entry", e);
             }
             node
         });
@@ -334,21 +331,23 @@ fn scheme(value: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
     if !ok {
-        tracing::debug!(value, "forwarded: malformed proto; ignored");
+        log::malformed_proto(value);
     }
     ok.then(|| value.to_ascii_lowercase())
 }
 
+#[inline(never)]
 fn host(value: &str, scheme: &str) -> Option<String> {
     match normalize::host(value, scheme) {
         Ok(h) => Some(h.into_owned()),
         Err(e) => {
-            tracing::debug!(error = %e, "forwarded: malformed host; ignored");
+            log::malformed("host", &e);
             None
         }
     }
 }
 
+#[inline(never)]
 fn with_port(host_value: &str, port: u16, scheme: &str) -> Option<String> {
     let name = match host_value.rfind([':', ']']) {
         Some(i) if host_value.as_bytes()[i] == b':' => &host_value[..i],
@@ -357,15 +356,62 @@ fn with_port(host_value: &str, port: u16, scheme: &str) -> Option<String> {
     host(&format!("{name}:{port}"), scheme)
 }
 
+#[inline(never)]
 fn prefix(value: &str) -> Option<String> {
     let options = PathOptions::default().trailing_slash(TrailingSlash::Strip);
     match normalize::path(value, &options) {
         Ok(p) if p != "/" => Some(p.into_owned()),
         Ok(_) => None,
         Err(e) => {
-            tracing::debug!(error = %e, "forwarded: malformed X-Forwarded-Prefix; ignored");
+            log::malformed("X-Forwarded-Prefix", &e);
             None
         }
+    }
+}
+
+/// The debug logs of the walk: out of line, as they are off and their callers hot.
+mod log {
+    use std::fmt::Display;
+    use std::net::IpAddr;
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn untrusted_peer(peer: IpAddr) {
+        tracing::trace!(peer = %peer, "forwarded: peer is not a trusted proxy");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn no_peer() {
+        tracing::debug!("forwarded: no PeerAddr in the request; trusting nothing");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ignored(reason: &'static str) {
+        tracing::debug!("forwarded: {reason}; ignored");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fewer_entries_than_hops(entries: usize, hops: usize) {
+        tracing::debug!(
+            entries,
+            hops,
+            "forwarded: fewer entries than trusted hops; ignored"
+        );
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn malformed(what: &'static str, error: &dyn Display) {
+        tracing::debug!(error = %error, "forwarded: malformed {what}; ignored");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn malformed_proto(value: &str) {
+        tracing::debug!(value, "forwarded: malformed proto; ignored");
     }
 }
 

@@ -89,6 +89,7 @@ pub fn host<'a>(input: &'a str, scheme: &str) -> Result<Cow<'a, str>, HostError>
     }
 }
 
+#[inline(never)]
 fn ipv6_literal(bracketed: &str, input: &str) -> Result<String, HostError> {
     let inner = &bracketed[1..bracketed.len() - 1];
     // Zone ids (`%25eth0`, RFC 6874) name an interface of the client, meaningless to a server.
@@ -100,7 +101,7 @@ fn ipv6_literal(bracketed: &str, input: &str) -> Result<String, HostError> {
 
 fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
     let trimmed = name.strip_suffix('.').unwrap_or(name);
-    // One pass for the usual name; anything unusual gets the checks below, in their order.
+    // One pass: a name it accepts is valid; one it turns down is refused, `reg_name_error` says why.
     let mut label = 0;
     let mut labels_ok = true;
     let mut upper = false;
@@ -127,37 +128,34 @@ fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
             Cow::Borrowed(trimmed)
         });
     }
+    Err(reg_name_error(name, trimmed, input))
+}
+
+/// Why a name the one-pass check turned down is refused, checked in this order: non-ASCII,
+/// another invalid character, empty, a bad label or length.
+#[cold]
+#[inline(never)]
+fn reg_name_error(name: &str, trimmed: &str, input: &str) -> HostError {
     if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
-        return Err(HostError::NonAscii {
+        return HostError::NonAscii {
             host: truncated(input),
             found: c,
-        });
+        };
     }
     if let Some(c) = name
         .chars()
         .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
     {
-        return Err(HostError::InvalidCharacter {
+        return HostError::InvalidCharacter {
             host: truncated(input),
             found: c,
-        });
+        };
     }
     if trimmed.is_empty() {
-        return Err(HostError::Empty);
+        return HostError::Empty;
     }
-    if trimmed.len() > MAX_NAME
-        || trimmed
-            .split('.')
-            .any(|label| label.is_empty() || label.len() > MAX_LABEL)
-    {
-        return Err(HostError::InvalidLabel {
-            host: truncated(input),
-        });
-    }
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        Ok(Cow::Owned(trimmed.to_ascii_lowercase()))
-    } else {
-        Ok(Cow::Borrowed(trimmed))
+    HostError::InvalidLabel {
+        host: truncated(input),
     }
 }
 

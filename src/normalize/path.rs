@@ -134,6 +134,7 @@ pub fn path<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, P
 }
 
 /// Every step of [`path`], for paths [`quick_check`] cannot decide.
+#[inline(never)]
 fn full_walk<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, PathError> {
     let encoded = normalize_encoding(input, options)?;
     let mut out = remove_dot_segments(&encoded, options.merge_slashes).ok_or_else(|| {

@@ -45,23 +45,8 @@ pub fn request_target(
     tls: Option<&ConnectionTls>,
     config: &NormalizeConfig,
 ) -> Result<Outcome, NormalizeError> {
-    if uri.scheme().is_none() && uri.authority().is_some() {
-        return if config.allow_authority_form && method == Method::CONNECT {
-            Ok(Outcome::Unchanged)
-        } else {
-            Err(NormalizeError::AuthorityForm {
-                target: super::percent::truncated(&uri.to_string()),
-            })
-        };
-    }
-    if uri.path() == "*" && uri.scheme().is_none() {
-        return if method == Method::OPTIONS {
-            Ok(Outcome::Unchanged)
-        } else {
-            Err(NormalizeError::AsteriskForm {
-                method: method.to_string(),
-            })
-        };
+    if uri.scheme().is_none() && (uri.authority().is_some() || uri.path() == "*") {
+        return special_form(method, uri, config);
     }
 
     let scheme = match (uri.scheme(), tls) {
@@ -116,7 +101,7 @@ pub fn request_target(
     // `//evil.example/x` as a Location is another site to a browser: such a path (kept when
     // slashes are not merged) is rewritten in place instead.
     if redirect && !full.starts_with("//") {
-        if let Ok(location) = HeaderValue::from_maybe_shared(joined(&full, new_query).freeze()) {
+        if let Some(location) = location(&full, new_query) {
             return Ok(Outcome::Redirect(location));
         }
     }
@@ -124,6 +109,38 @@ pub fn request_target(
     let uri = rebuild(uri, new_authority.as_deref(), &full, new_query)?;
     let host = new_host_header.and_then(|h| HeaderValue::from_str(&h).ok());
     Ok(Outcome::Rewrite { uri, host })
+}
+
+/// The authority form (`CONNECT host:port`) and the asterisk form (`OPTIONS *`): rare, so out
+/// of the usual path's way.
+#[cold]
+#[inline(never)]
+fn special_form(
+    method: &Method,
+    uri: &Uri,
+    config: &NormalizeConfig,
+) -> Result<Outcome, NormalizeError> {
+    if uri.authority().is_some() {
+        if config.allow_authority_form && method == Method::CONNECT {
+            Ok(Outcome::Unchanged)
+        } else {
+            Err(NormalizeError::AuthorityForm {
+                target: super::percent::truncated(&uri.to_string()),
+            })
+        }
+    } else if method == Method::OPTIONS {
+        Ok(Outcome::Unchanged)
+    } else {
+        Err(NormalizeError::AsteriskForm {
+            method: method.to_string(),
+        })
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn location(path: &str, query: Option<&str>) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(joined(path, query).freeze()).ok()
 }
 
 /// `path?query`, built once, in the buffer the new URI or header value will own.
@@ -143,26 +160,38 @@ fn rebuild(
     path: &str,
     query: Option<&str>,
 ) -> Result<Uri, NormalizeError> {
-    let invalid = || NormalizeError::InvalidTarget {
-        target: super::percent::truncated(&match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        }),
+    let Ok(path_and_query) = PathAndQuery::from_maybe_shared(joined(path, query).freeze()) else {
+        return Err(invalid_target(path, query));
     };
-    let path_and_query =
-        PathAndQuery::from_maybe_shared(joined(path, query).freeze()).map_err(|_| invalid())?;
     if uri.scheme().is_none() && authority.is_none() {
         // Origin-form, the usual case: nothing else to carry over.
         return Ok(Uri::from(path_and_query));
     }
+    with_authority(uri, authority, path_and_query).ok_or_else(|| invalid_target(path, query))
+}
+
+/// The absolute form (a proxy request, HTTP/2): scheme and authority around the new path.
+#[inline(never)]
+fn with_authority(uri: &Uri, authority: Option<&str>, path_and_query: PathAndQuery) -> Option<Uri> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = uri.scheme().cloned();
     parts.authority = match authority {
-        Some(a) => Some(Authority::try_from(a).map_err(|_| invalid())?),
+        Some(a) => Some(Authority::try_from(a).ok()?),
         None => None,
     };
     parts.path_and_query = Some(path_and_query);
-    Uri::from_parts(parts).map_err(|_| invalid())
+    Uri::from_parts(parts).ok()
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_target(path: &str, query: Option<&str>) -> NormalizeError {
+    NormalizeError::InvalidTarget {
+        target: super::percent::truncated(&match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        }),
+    }
 }
 
 #[cfg(test)]

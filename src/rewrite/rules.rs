@@ -315,17 +315,21 @@ impl CompiledRule {
             return Slot::Skip;
         }
         match self.action.template() {
-            Some(template) if template.is_dynamic() => match template.render(ctx) {
-                Ok(value) => Slot::Value(value),
-                Err(_) => {
-                    tracing::warn!(
-                        rule = %self.position,
-                        "header rewrite skipped: the value would hold CR, LF, NUL or another control character"
-                    );
-                    Slot::Skip
-                }
-            },
+            Some(template) if template.is_dynamic() => self.render(template, ctx),
             _ => Slot::Run,
+        }
+    }
+
+    /// Renders a template with placeholders (out of line: a fixed value, the usual case, needs
+    /// none of this).
+    #[inline(never)]
+    fn render(&self, template: &Template, ctx: &Ctx<'_>) -> Slot {
+        match template.render(ctx) {
+            Ok(value) => Slot::Value(value),
+            Err(_) => {
+                skipped(self.position);
+                Slot::Skip
+            }
         }
     }
 
@@ -364,6 +368,16 @@ impl CompiledRule {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn skipped(position: RulePosition) {
+    tracing::warn!(
+        rule = %position,
+        "header rewrite skipped: the value would hold CR, LF, NUL or another control character"
+    );
+}
+
+#[inline(never)]
 fn remove_prefix(headers: &mut HeaderMap, prefix: &str) {
     // HeaderMap has no retain: collect the names first (names are stored lowercase).
     let doomed: Vec<HeaderName> = headers
@@ -378,6 +392,7 @@ fn remove_prefix(headers: &mut HeaderMap, prefix: &str) {
 
 /// `to` takes the values of `from` (replacing any it had); nothing happens when `from` is
 /// absent.
+#[inline(never)]
 fn rename(headers: &mut HeaderMap, from: &HeaderName, to: &HeaderName) {
     if from == to {
         return;
@@ -392,6 +407,7 @@ fn rename(headers: &mut HeaderMap, from: &HeaderName, to: &HeaderName) {
     }
 }
 
+#[inline(never)]
 fn replace(
     headers: &mut HeaderMap,
     name: &HeaderName,
