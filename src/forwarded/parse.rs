@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ForwardedError;
+use crate::negotiate::{is_tchar, quoted_string, QuotedStringError};
 use crate::normalize::truncated;
 
 /// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
@@ -295,28 +296,6 @@ struct Parser<'a> {
     pos: usize,
 }
 
-/// `tchar` (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
-}
-
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
@@ -369,35 +348,19 @@ impl<'a> Parser<'a> {
             }
             return Ok(t.to_owned());
         }
-        self.pos += 1;
-        let mut out = Vec::new();
-        loop {
-            match self.peek() {
-                None => {
-                    return Err(ForwardedError::UnterminatedQuote {
-                        value: truncated(self.input),
-                    })
-                }
-                Some(b'"') => {
-                    self.pos += 1;
-                    break;
-                }
-                Some(b'\\') => {
-                    let escaped = self.bytes.get(self.pos + 1).copied();
-                    match escaped {
-                        Some(c) if c == b'\t' || (c >= 0x20 && c != 0x7f) => out.push(c),
-                        _ => return Err(self.syntax()),
-                    }
-                    self.pos += 2;
-                }
-                Some(c) if c == b'\t' || (c >= 0x20 && c != 0x7f) => {
-                    out.push(c);
-                    self.pos += 1;
-                }
-                Some(_) => return Err(self.syntax()),
+        match quoted_string(self.input, self.pos) {
+            Ok((text, end)) => {
+                self.pos = end;
+                Ok(text)
+            }
+            Err(QuotedStringError::Unterminated) => Err(ForwardedError::UnterminatedQuote {
+                value: truncated(self.input),
+            }),
+            Err(QuotedStringError::Invalid { at }) => {
+                self.pos = at;
+                Err(self.syntax())
             }
         }
-        String::from_utf8(out).map_err(|_| self.syntax())
     }
 }
 
