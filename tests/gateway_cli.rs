@@ -108,19 +108,14 @@ async fn start_failure(args: &[&str]) -> String {
     .await
     .expect("tollgate exits")
     .unwrap();
-    assert!(
-        !out.status.success(),
-        "tollgate should have refused to start"
-    );
+    assert!(!out.status.success(), "tollgate should have refused to start");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 const HUNDRED_MB: u64 = 100 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 
-fn chunks(
-    total: u64,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync {
+fn chunks(total: u64) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + Sync {
     let chunk = Bytes::from(vec![b'x'; CHUNK]);
     let n = total / CHUNK as u64;
     futures_util::stream::iter((0..n).map(move |_| Ok(chunk.clone())))
@@ -196,11 +191,7 @@ async fn hundred_megabytes_stream_both_ways_in_little_memory() {
 async fn without_an_upstream_the_echo_service_answers() {
     let gw = Gateway::start(&["proxy"]).await;
     let res = client()
-        .request(
-            Request::get(gw.url("/hello?x=1"))
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .request(Request::get(gw.url("/hello?x=1")).body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -253,8 +244,5 @@ async fn access_log_lines_name_the_upstream_in_json() {
     assert_eq!(fields["method"], "GET");
     assert_eq!(fields["status"], 200);
     assert_eq!(fields["upstream"], up.url());
-    assert!(
-        !log.contains("c2VjcmV0"),
-        "an Authorization value was logged: {log}"
-    );
+    assert!(!log.contains("c2VjcmV0"), "an Authorization value was logged: {log}");
 }

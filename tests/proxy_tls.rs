@@ -74,18 +74,18 @@ async fn https_upstream(cert: &TestCert) -> SocketAddr {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let svc =
-                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        let text = format!(
-                            "{:?} host={}",
-                            req.version(),
-                            req.headers().get("host").map_or_else(
-                                || req.uri().authority().unwrap().to_string(),
-                                |h| { h.to_str().unwrap().to_owned() }
-                            )
-                        );
-                        Ok::<_, Infallible>(Response::new(full(text)))
-                    });
+                let svc = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                    let text = format!(
+                        "{:?} host={}",
+                        req.version(),
+                        req.headers()
+                            .get("host")
+                            .map_or_else(|| req.uri().authority().unwrap().to_string(), |h| {
+                                h.to_str().unwrap().to_owned()
+                            })
+                    );
+                    Ok::<_, Infallible>(Response::new(full(text)))
+                });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), svc)
                     .await;
@@ -96,10 +96,7 @@ async fn https_upstream(cert: &TestCert) -> SocketAddr {
 }
 
 async fn get(proxy: Proxy) -> (StatusCode, String) {
-    let req = Request::get("/")
-        .header("accept", "text/plain")
-        .body(Body::empty())
-        .unwrap();
+    let req = Request::get("/").header("accept", "text/plain").body(Body::empty()).unwrap();
     let res = tokio::time::timeout(TEST_TIMEOUT, proxy.oneshot(req))
         .await
         .unwrap()
@@ -113,9 +110,7 @@ async fn get(proxy: Proxy) -> (StatusCode, String) {
 async fn https_upstream_with_an_extra_ca_file() {
     let cert = TestCert::new();
     let addr = https_upstream(&cert).await;
-    let upstream: Upstream = format!("https://localhost:{}", addr.port())
-        .parse()
-        .unwrap();
+    let upstream: Upstream = format!("https://localhost:{}", addr.port()).parse().unwrap();
 
     let mut config = ProxyConfig::default();
     config.ca_file = Some(cert.cert_path());
@@ -131,10 +126,7 @@ async fn https_upstream_with_an_extra_ca_file() {
     // Without the CA the certificate is not trusted: a 502 naming the upstream.
     let (status, body) = get(Proxy::new(upstream)).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(
-        body.contains(&format!("https://localhost:{}", addr.port())),
-        "{body}"
-    );
+    assert!(body.contains(&format!("https://localhost:{}", addr.port())), "{body}");
 }
 
 #[tokio::test]
@@ -143,7 +135,8 @@ async fn https_upstream_by_ip_address() {
     let addr = https_upstream(&cert).await;
     let mut config = ProxyConfig::default();
     config.ca_file = Some(cert.cert_path());
-    let proxy = Proxy::with_config(format!("https://{addr}").parse().unwrap(), config).unwrap();
+    let proxy =
+        Proxy::with_config(format!("https://{addr}").parse().unwrap(), config).unwrap();
     let (status, body) = get(proxy).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -160,8 +153,5 @@ fn a_missing_or_empty_ca_file_is_an_error_naming_it() {
     std::fs::write(&empty, "not a certificate").unwrap();
     config.ca_file = Some(empty.clone());
     let err = Proxy::with_config(up, config).unwrap_err();
-    assert!(
-        err.to_string().contains("holds no PEM certificate"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("holds no PEM certificate"), "{err}");
 }

@@ -20,12 +20,7 @@ pub struct ProxyArgs {
     pub upstream: Option<Upstream>,
 
     /// The address to listen on, `host:port` (`0.0.0.0:8080` for every interface).
-    #[arg(
-        long,
-        value_name = "ADDR",
-        env = "TOLLGATE_BIND",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
     /// Require Basic auth with the users of this htpasswd file (lines from `tollgate hash`
@@ -112,10 +107,7 @@ pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
     let config = args.gateway_config();
     warn_about(&args);
     let service = gateway::build(&config)?;
-    Server::new(service)
-        .config(args.serve_config())
-        .run()
-        .await?;
+    Server::new(service).config(args.serve_config()).run().await?;
     Ok(())
 }
 

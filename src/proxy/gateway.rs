@@ -104,9 +104,10 @@ impl From<BuildError> for GatewayError {
 /// [`GatewayError`] naming the part that is wrong.
 pub fn build(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
     let core: Gateway = match &config.upstream {
-        Some(upstream) => {
-            BoxCloneService::new(Proxy::with_config(upstream.clone(), config.proxy.clone())?)
-        }
+        Some(upstream) => BoxCloneService::new(Proxy::with_config(
+            upstream.clone(),
+            config.proxy.clone(),
+        )?),
         None => BoxCloneService::new(EchoService::new()),
     };
     Ok(core)

@@ -183,8 +183,7 @@ impl Origin {
         let mut res = self.error(err);
         res.extensions_mut().insert(UpstreamName(upstream.name()));
         if counts {
-            res.extensions_mut()
-                .insert(UpstreamFailure(upstream.name()));
+            res.extensions_mut().insert(UpstreamFailure(upstream.name()));
         }
         res
     }
@@ -247,8 +246,7 @@ where
             let entry = via.for_version(res.version());
             append_via(res.headers_mut(), entry);
         }
-        res.extensions_mut()
-            .insert(UpstreamName(upstream_name.clone()));
+        res.extensions_mut().insert(UpstreamName(upstream_name.clone()));
         res.map(|body| Body::new(ResponseBody::new(body, config.idle_timeout, upstream_name)))
     }
 }
@@ -464,9 +462,7 @@ fn switch_protocols(
     let upstream_upgrade = hyper::upgrade::on(&mut res);
     super::upgrade::tunnel(client_upgrade, upstream_upgrade, upstream.name());
     let (mut parts, _) = res.into_parts();
-    parts
-        .headers
-        .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    parts.headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     parts.headers.insert(UPGRADE, protocol);
     if let Some(via) = &shared.via {
         append_via(&mut parts.headers, via.for_version(parts.version));
@@ -550,9 +546,9 @@ fn classify(
         Some(e) if e.is_parse() || e.is_parse_status() => {
             HttpError::bad_gateway(format!("upstream {upstream} sent an invalid answer"))
         }
-        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => {
-            HttpError::gateway_timeout(format!("upstream {upstream} timed out"))
-        }
+        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => HttpError::gateway_timeout(
+            format!("upstream {upstream} timed out"),
+        ),
         _ => HttpError::bad_gateway(format!(
             "upstream {upstream} closed the connection without answering"
         )),

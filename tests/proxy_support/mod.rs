@@ -192,8 +192,10 @@ pub async fn record(req: Request<Incoming>) -> Seen {
 }
 
 /// A hyper client (HTTP/1.1, pooled).
-pub fn client(
-) -> hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body> {
+pub fn client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Body,
+> {
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
 }
 
