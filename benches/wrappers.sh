@@ -24,7 +24,7 @@ fi
 
 echo "building (release profile) ..." >&2
 bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null \
-    | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
+    | grep '"name":"wrappers"' | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
 [ -x "$bin" ] || { echo "could not build benches/wrappers.rs" >&2; exit 1; }
 
 tmp="$(mktemp -d)"

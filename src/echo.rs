@@ -13,7 +13,8 @@
 //! | `query` | `[[key, value], ...]` in order |
 //! | `headers` | `[[name, value], ...]` in arrival order (values not UTF-8 are lossily decoded) |
 //! | `cookies` | `[[name, value], ...]` |
-//! | `form` | `[[key, value], ...]` of a urlencoded body |
+//! | `form` | `[[key, value], ...]` of a urlencoded body, or the text fields of a multipart one |
+//! | `files` | `[[field, filename, content_type, size, sha256], ...]` of a multipart body |
 //! | `json` | the body parsed, when it is JSON; else `null` |
 //! | `body_bytes` | the body's length |
 //! | `body_sha256` | the body's SHA-256, hex |
@@ -56,12 +57,19 @@ use crate::{HttpError, MultiMap, Request, Response};
 #[must_use]
 pub struct EchoService {
     parse_limit: usize,
+    #[cfg(feature = "multipart")]
+    form_limits: crate::form::FormLimits,
 }
 
 impl Default for EchoService {
     fn default() -> Self {
         EchoService {
             parse_limit: DEFAULT_BODY_LIMIT,
+            // Files are hashed as they stream by, never stored: any size can be echoed.
+            #[cfg(feature = "multipart")]
+            form_limits: crate::form::FormLimits::default()
+                .max_body_size(u64::MAX)
+                .max_file_size(u64::MAX),
         }
     }
 }
@@ -76,6 +84,15 @@ impl EchoService {
     /// counted and hashed. Default is 1 MiB.
     pub fn parse_limit(mut self, bytes: usize) -> Self {
         self.parse_limit = bytes;
+        self
+    }
+
+    /// The limits multipart bodies are read under. Default is
+    /// [`FormLimits::default`](crate::form::FormLimits) without `max_body_size` and
+    /// `max_file_size` (files are hashed as they stream by, never stored).
+    #[cfg(feature = "multipart")]
+    pub fn form_limits(mut self, limits: crate::form::FormLimits) -> Self {
+        self.form_limits = limits;
         self
     }
 }
@@ -95,10 +112,16 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let parse_limit = self.parse_limit;
+        #[cfg(feature = "multipart")]
+        let form_limits = self.form_limits.clone();
         Box::pin(async move {
             let req = Request::from_http(req.map(Body::new));
             let accept = req.headers().get(http::header::ACCEPT).cloned();
-            let res = match echo(req, parse_limit).await {
+            #[cfg(feature = "multipart")]
+            let res = echo(req, parse_limit, &form_limits).await;
+            #[cfg(not(feature = "multipart"))]
+            let res = echo(req, parse_limit).await;
+            let res = match res {
                 Ok(res) => res,
                 Err(e) => crate::IntoResponse::into_response_for(e, accept.as_ref()),
             };
@@ -113,16 +136,40 @@ enum Parse {
     Nothing,
     Form,
     Json,
+    #[cfg(feature = "multipart")]
+    Multipart,
 }
 
-async fn echo(mut req: Request, parse_limit: usize) -> Result<Response, HttpError> {
+async fn echo(
+    mut req: Request,
+    parse_limit: usize,
+    #[cfg(feature = "multipart")] form_limits: &crate::form::FormLimits,
+) -> Result<Response, HttpError> {
     let parse = match req.content_type() {
+        #[cfg(feature = "multipart")]
+        Some(m) if m.essence_str() == mime::MULTIPART_FORM_DATA.essence_str() => Parse::Multipart,
         Some(m) if m.essence_str() == mime::APPLICATION_WWW_FORM_URLENCODED.essence_str() => {
             Parse::Form
         }
         Some(m) if m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON) => Parse::Json,
         _ => Parse::Nothing,
     };
+    #[cfg(feature = "multipart")]
+    if parse == Parse::Multipart {
+        let (summary, len, sha256) = crate::form::summarize_request(&mut req, form_limits).await?;
+        let digest = BodyDigest {
+            len,
+            sha256,
+            kept: None,
+        };
+        return describe(
+            &req,
+            digest,
+            summary.form,
+            Value::Null,
+            json!(summary.files),
+        );
+    }
     let digest = digest_body(
         req.as_http_mut().body_mut(),
         parse != Parse::Nothing,
@@ -139,6 +186,17 @@ async fn echo(mut req: Request, parse_limit: usize) -> Result<Response, HttpErro
         (Parse::Json, Some(bytes)) => serde_json::from_slice::<Value>(bytes).unwrap_or(Value::Null),
         _ => Value::Null,
     };
+    describe(&req, digest, form, body_json, json!([]))
+}
+
+/// The echo JSON of a request whose body was read into `digest`, `form`, `json` and `files`.
+fn describe(
+    req: &Request,
+    digest: BodyDigest,
+    form: MultiMap,
+    body_json: Value,
+    files: Value,
+) -> Result<Response, HttpError> {
     let headers: Vec<[String; 2]> = req
         .headers()
         .iter()
@@ -161,6 +219,7 @@ async fn echo(mut req: Request, parse_limit: usize) -> Result<Response, HttpErro
         "headers": headers,
         "cookies": req.cookies(),
         "form": form,
+        "files": files,
         "json": body_json,
         "body_bytes": digest.len,
         "body_sha256": digest.sha256,

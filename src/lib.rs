@@ -41,6 +41,7 @@
 mod macros;
 pub mod body;
 pub mod cookies;
+pub mod credentials;
 pub mod echo;
 pub mod error;
 pub mod ext;
@@ -72,6 +73,9 @@ pub mod files;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod forwarded;
+#[cfg(feature = "fuzz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
+pub mod fuzz;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod normalize;

@@ -126,6 +126,14 @@ impl<V> MultiMap<V> {
             .map(|(_, v)| &**v)
     }
 
+    /// Every value for `key`, as stored, in insertion order (e.g. every uploaded file of a field).
+    pub fn get_all_ref<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a V> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
     /// Whether `key` has at least one value.
     pub fn contains_key(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _)| k == key)

@@ -35,7 +35,11 @@ async fn one_line_per_request_without_credentials() {
     // A current-thread runtime: the server's tasks log on this thread, to this subscriber.
     let _guard = tracing::subscriber::set_default(subscriber);
     let server = start(tower::service_fn(|_req: http::Request<Body>| async {
-        Ok::<_, Infallible>(http::Response::new(Body::from("private page")))
+        let mut res = http::Response::new(Body::from("private page"));
+        // As the rewrite layer's request-id rule leaves it.
+        res.extensions_mut()
+            .insert(tollgate::ext::RequestId(Arc::from("req-42")));
+        Ok::<_, Infallible>(res)
     }))
     .await;
     let req = http::Request::get(server.url("/private?page=2"))
@@ -54,6 +58,7 @@ async fn one_line_per_request_without_credentials() {
     let line = lines[0];
     assert!(line.contains("GET /private?page=2 200"), "{line}");
     assert!(line.contains("duration_ms="), "{line}");
+    assert!(line.contains("request_id=\"req-42\""), "{line}");
     assert!(
         line.contains(&format!("bytes={}", res.body.len())),
         "{line}"

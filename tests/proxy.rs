@@ -77,7 +77,10 @@ async fn origin_form_and_absolute_form_targets_are_rebuilt_for_the_upstream() {
     .await;
     let seen = up.seen();
     assert_eq!(seen[0].uri, "/a/b?c=1");
-    assert_eq!(seen[1].uri, "/x?y=2", "only path and query of an absolute-form target");
+    assert_eq!(
+        seen[1].uri, "/x?y=2",
+        "only path and query of an absolute-form target"
+    );
     let authority = up.addr.to_string();
     assert_eq!(seen[0].headers["host"], authority.as_str());
     assert_eq!(seen[1].headers["host"], authority.as_str());
@@ -87,8 +90,17 @@ async fn origin_form_and_absolute_form_targets_are_rebuilt_for_the_upstream() {
 #[tokio::test]
 async fn base_path_of_the_upstream_is_prefixed() {
     let up = recording_upstream().await;
-    let gw = gateway(proxy_to(&format!("{}/app/", up.url()), ProxyConfig::default())).await;
-    timed(raw_exchange(gw, b"GET /x?q HTTP/1.1\r\nHost: a\r\n\r\n", Duration::from_millis(300))).await;
+    let gw = gateway(proxy_to(
+        &format!("{}/app/", up.url()),
+        ProxyConfig::default(),
+    ))
+    .await;
+    timed(raw_exchange(
+        gw,
+        b"GET /x?q HTTP/1.1\r\nHost: a\r\n\r\n",
+        Duration::from_millis(300),
+    ))
+    .await;
     assert_eq!(up.seen()[0].uri, "/app/x?q");
 }
 
@@ -128,7 +140,11 @@ async fn hop_by_hop_headers_stop_here_and_websockets_still_pass() {
                 "the client's connection closes as it asked: {res}"
             );
         }
-        assert_eq!(up.connections(), 1, "one pooled upstream connection for the three requests");
+        assert_eq!(
+            up.connections(),
+            1,
+            "one pooled upstream connection for the three requests"
+        );
 
         let (mut ws, res) = tokio_tungstenite::connect_async(format!("ws://{gw}/ws"))
             .await
@@ -202,14 +218,20 @@ async fn forwarded_headers_and_via_are_added_and_lies_removed() {
         Duration::from_millis(300),
     ))
     .await;
-    assert!(res.to_ascii_lowercase().contains("via: 1.1 tollgate"), "{res}");
+    assert!(
+        res.to_ascii_lowercase().contains("via: 1.1 tollgate"),
+        "{res}"
+    );
     let h = &up.seen()[0].headers;
     assert_eq!(h["x-forwarded-for"], "127.0.0.1");
     assert_eq!(h["x-forwarded-proto"], "http");
     assert_eq!(h["x-forwarded-host"], "public.example:8080");
     assert_eq!(h["via"], "1.1 tollgate");
     assert!(!h.contains_key("forwarded"));
-    assert!(!h.contains_key("x-forwarded-user"), "a client cannot claim a user");
+    assert!(
+        !h.contains_key("x-forwarded-user"),
+        "a client cannot claim a user"
+    );
 }
 
 #[tokio::test]
@@ -271,7 +293,10 @@ async fn location_refresh_and_cookies_are_rewritten_for_the_public_side() {
     let cookies: Vec<_> = h.get_all("set-cookie").iter().collect();
     assert_eq!(
         cookies,
-        ["sid=1; Path=/api; Domain=gw.example; HttpOnly", "other=2; Path=/elsewhere"]
+        [
+            "sid=1; Path=/api; Domain=gw.example; HttpOnly",
+            "other=2; Path=/elsewhere"
+        ]
     );
 }
 
@@ -437,7 +462,9 @@ async fn a_chunked_body_over_the_limit_is_a_clean_413() {
     let req = Request::post(format!("http://{gw}/"))
         .body(Body::from_stream(chunks))
         .unwrap();
-    let res = timed(client().request(req)).await.expect("an answer, not a connection error");
+    let res = timed(client().request(req))
+        .await
+        .expect("an answer, not a connection error");
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("limit of 1000 bytes"));
@@ -500,13 +527,32 @@ async fn proxied_answers_stream_and_keep_their_length() {
     })
     .await;
     let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
-    let res = timed(client().request(Request::get(format!("http://{gw}/")).body(Body::empty()).unwrap()))
-        .await
-        .unwrap();
+    let res = timed(
+        client().request(
+            Request::get(format!("http://{gw}/"))
+                .body(Body::empty())
+                .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(res.headers()["content-length"], "100000");
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes().len(), 100_000);
-    let res = timed(client().request(Request::head(format!("http://{gw}/")).body(Body::empty()).unwrap()))
-        .await
-        .unwrap();
-    assert_eq!(res.headers()["content-length"], "12345", "HEAD keeps the upstream's length");
+    assert_eq!(
+        res.into_body().collect().await.unwrap().to_bytes().len(),
+        100_000
+    );
+    let res = timed(
+        client().request(
+            Request::head(format!("http://{gw}/"))
+                .body(Body::empty())
+                .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        res.headers()["content-length"],
+        "12345",
+        "HEAD keeps the upstream's length"
+    );
 }

@@ -74,18 +74,18 @@ async fn https_upstream(cert: &TestCert) -> SocketAddr {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let svc = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let text = format!(
-                        "{:?} host={}",
-                        req.version(),
-                        req.headers()
-                            .get("host")
-                            .map_or_else(|| req.uri().authority().unwrap().to_string(), |h| {
-                                h.to_str().unwrap().to_owned()
-                            })
-                    );
-                    Ok::<_, Infallible>(Response::new(full(text)))
-                });
+                let svc =
+                    hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let text = format!(
+                            "{:?} host={}",
+                            req.version(),
+                            req.headers().get("host").map_or_else(
+                                || req.uri().authority().unwrap().to_string(),
+                                |h| { h.to_str().unwrap().to_owned() }
+                            )
+                        );
+                        Ok::<_, Infallible>(Response::new(full(text)))
+                    });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), svc)
                     .await;
@@ -96,7 +96,10 @@ async fn https_upstream(cert: &TestCert) -> SocketAddr {
 }
 
 async fn get(proxy: Proxy) -> (StatusCode, String) {
-    let req = Request::get("/").header("accept", "text/plain").body(Body::empty()).unwrap();
+    let req = Request::get("/")
+        .header("accept", "text/plain")
+        .body(Body::empty())
+        .unwrap();
     let res = tokio::time::timeout(TEST_TIMEOUT, proxy.oneshot(req))
         .await
         .unwrap()
@@ -110,7 +113,9 @@ async fn get(proxy: Proxy) -> (StatusCode, String) {
 async fn https_upstream_with_an_extra_ca_file() {
     let cert = TestCert::new();
     let addr = https_upstream(&cert).await;
-    let upstream: Upstream = format!("https://localhost:{}", addr.port()).parse().unwrap();
+    let upstream: Upstream = format!("https://localhost:{}", addr.port())
+        .parse()
+        .unwrap();
 
     let mut config = ProxyConfig::default();
     config.ca_file = Some(cert.cert_path());
@@ -126,7 +131,10 @@ async fn https_upstream_with_an_extra_ca_file() {
     // Without the CA the certificate is not trusted: a 502 naming the upstream.
     let (status, body) = get(Proxy::new(upstream)).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
-    assert!(body.contains(&format!("https://localhost:{}", addr.port())), "{body}");
+    assert!(
+        body.contains(&format!("https://localhost:{}", addr.port())),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -135,8 +143,7 @@ async fn https_upstream_by_ip_address() {
     let addr = https_upstream(&cert).await;
     let mut config = ProxyConfig::default();
     config.ca_file = Some(cert.cert_path());
-    let proxy =
-        Proxy::with_config(format!("https://{addr}").parse().unwrap(), config).unwrap();
+    let proxy = Proxy::with_config(format!("https://{addr}").parse().unwrap(), config).unwrap();
     let (status, body) = get(proxy).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -153,5 +160,118 @@ fn a_missing_or_empty_ca_file_is_an_error_naming_it() {
     std::fs::write(&empty, "not a certificate").unwrap();
     config.ca_file = Some(empty.clone());
     let err = Proxy::with_config(up, config).unwrap_err();
-    assert!(err.to_string().contains("holds no PEM certificate"), "{err}");
+    assert!(
+        err.to_string().contains("holds no PEM certificate"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_gateway_terminates_tls_for_http1_and_http2() {
+    let cert = TestCert::new();
+    let key = cert.dir.path().join("key.pem");
+    let cert_path = cert.cert_path();
+    let up = recording_upstream().await;
+    let gw = Gateway::start(&[
+        "proxy",
+        "--upstream",
+        &up.url(),
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let url = format!("https://{}/tls", gw.addr);
+    let cacert = cert_path.to_str().unwrap();
+    for (flag, version) in [("--http1.1", "1.1"), ("--http2", "2")] {
+        let out = curl(&[
+            "--cacert",
+            cacert,
+            flag,
+            "-o",
+            "/dev/null",
+            "-w",
+            // Replaces curl()'s own -w: the body is the version, the last line the status.
+            "%{http_version}\n%{http_code}",
+            &url,
+        ])
+        .await;
+        assert_eq!(out.status, 200, "{flag}: {}", out.stderr);
+        assert_eq!(out.body.trim(), version, "{flag}");
+    }
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        assert_eq!(s.headers["x-forwarded-proto"], "https");
+        assert_eq!(s.uri, "/tls");
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_certificate_is_a_startup_error_naming_it() {
+    let cert = TestCert::new();
+    let key = cert.dir.path().join("key.pem");
+    let err = start_failure(&[
+        "proxy",
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "/nonexistent/cert.pem",
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    assert!(err.contains("/nonexistent/cert.pem"), "{err}");
+}
+
+#[tokio::test]
+async fn basic_auth_through_tls() {
+    let cert = TestCert::new();
+    let key = cert.dir.path().join("key.pem");
+    let cert_path = cert.cert_path();
+    let users = htpasswd_file(cert.dir.path(), "alice", "wonderland");
+    let gw = Gateway::start(&[
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let url = format!(
+        "https://localhost:{}/secret",
+        gw.addr.rsplit_once(':').unwrap().1
+    );
+    let resolve = format!(
+        "localhost:{}:127.0.0.1",
+        gw.addr.rsplit_once(':').unwrap().1
+    );
+    let cacert = cert_path.to_str().unwrap();
+    let out = curl(&["--cacert", cacert, "--resolve", &resolve, &url]).await;
+    assert_eq!(out.status, 401, "{}", out.stderr);
+    for flag in ["--http1.1", "--http2"] {
+        let out = curl(&[
+            "--cacert",
+            cacert,
+            "--resolve",
+            &resolve,
+            flag,
+            "-u",
+            "alice:wonderland",
+            &url,
+        ])
+        .await;
+        assert_eq!(out.status, 200, "{flag}: {}", out.stderr);
+        let echo: serde_json::Value = serde_json::from_str(&out.body).unwrap();
+        assert_eq!(echo["user"], "alice");
+    }
+    let log = gw.stop().await;
+    assert!(
+        !log.contains("clear text"),
+        "TLS is on: no warning expected: {log}"
+    );
 }

@@ -6,6 +6,7 @@
 //! arm in [`run`].
 
 mod echo;
+mod hash;
 mod proxy;
 mod serve_dir;
 
@@ -53,12 +54,17 @@ pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
+    /// Hash a password for a credentials file: prints `USER:$argon2id$...` (prompts twice, or
+    /// reads one line from standard input when it is not a terminal).
+    Hash(hash::HashArgs),
+    /// Check a credentials file: each line's hash scheme, or what is wrong with it.
+    CheckHtpasswd(hash::CheckHtpasswdArgs),
     /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
     /// precompressed `.br`/`.gz` siblings.
     Serve(serve_dir::ServeDirArgs),
     /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
     /// (or of the echo service when no --upstream is given), with TLS if asked.
-    Proxy(proxy::ProxyArgs),
+    Proxy(Box<proxy::ProxyArgs>),
 }
 
 /// How log lines are written.
@@ -87,8 +93,10 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
     runtime.block_on(async move {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
+            Command::Hash(args) => hash::hash(args),
+            Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
             Command::Serve(args) => serve_dir::run(args).await,
-            Command::Proxy(args) => proxy::run(args).await,
+            Command::Proxy(args) => proxy::run(*args).await,
         }
     })
 }

@@ -5,10 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
+use tollgate::forwarded::{ForwardedConfig, Trust};
+use tollgate::normalize::NormalizeConfig;
 use tollgate::proxy::gateway::{self, GatewayConfig};
 use tollgate::proxy::{parse_size, Upstream};
-use tollgate::serve::{self, ServeConfig, Server};
+use tollgate::rewrite::{RewriteConfig, Rule};
+use tollgate::serve::{self, ServeConfig};
 
 /// Arguments of `tollgate proxy`.
 #[derive(Debug, Args)]
@@ -20,7 +24,12 @@ pub struct ProxyArgs {
     pub upstream: Option<Upstream>,
 
     /// The address to listen on, `host:port` (`0.0.0.0:8080` for every interface).
-    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TOLLGATE_BIND",
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: String,
 
     /// Require Basic auth with the users of this htpasswd file (lines from `tollgate hash`
@@ -48,8 +57,8 @@ pub struct ProxyArgs {
 
     /// Trust `X-Forwarded-*`/`Forwarded` from proxies in this network (repeatable), e.g.
     /// `10.0.0.0/8`. Without it, those headers from clients are discarded.
-    #[arg(long = "trusted-proxy", value_name = "CIDR")]
-    pub trusted_proxy: Vec<String>,
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = network)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 
     /// Terminate TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -63,6 +72,11 @@ pub struct ProxyArgs {
     /// limit, bodies stream through.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
+
+    /// How many worker threads serve requests, each with its own connections, pool and
+    /// caches (as nginx's `worker_processes`). `0` means one per core.
+    #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -70,6 +84,13 @@ fn name_value(text: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))?;
     Ok((name.trim().to_owned(), value.to_owned()))
+}
+
+/// A network (`10.0.0.0/8`) or one address (`192.0.2.7`).
+fn network(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not a network like 10.0.0.0/8 or an address"))
 }
 
 fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
@@ -88,8 +109,27 @@ impl ProxyArgs {
         let mut config = GatewayConfig::default();
         config.upstream = self.upstream.clone();
         config.proxy.max_body = self.max_body;
-        config.set_headers = self.set_header.clone();
+        if !self.set_header.is_empty() {
+            let mut rewrite = RewriteConfig::new();
+            for (name, value) in &self.set_header {
+                rewrite = rewrite.request(Rule::set(name, value));
+            }
+            config.rewrite = Some(rewrite);
+        }
         config.static_dirs = self.serve_dir.clone();
+        if let Some(users) = &self.users {
+            let mut auth = BasicAuthConfig::default();
+            auth.realm.clone_from(&self.realm);
+            auth.htpasswd = Some(users.clone());
+            config.auth = Some(auth);
+        }
+        if self.normalize {
+            config.normalize = Some(NormalizeConfig::default());
+        }
+        if !self.trusted_proxy.is_empty() {
+            config.forwarded =
+                Some(ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())));
+        }
         config
     }
 
@@ -102,13 +142,16 @@ impl ProxyArgs {
     }
 }
 
-/// Builds the gateway and serves it until Ctrl-C or `SIGTERM`.
+/// Builds the gateway on each worker and serves it until Ctrl-C or `SIGTERM`.
 pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
     let config = args.gateway_config();
+    // Built once here so a bad configuration stops startup before anything listens.
+    drop(gateway::build(&config)?);
     warn_about(&args);
-    let service = gateway::build(&config)?;
-    Server::new(service).config(args.serve_config()).run().await?;
-    Ok(())
+    serve::serve_workers(args.workers, args.serve_config(), move || {
+        Ok(gateway::build(&config)?)
+    })
+    .await
 }
 
 /// The startup warnings: an open gateway, and passwords in clear text on the network.

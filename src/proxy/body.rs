@@ -257,7 +257,9 @@ where
                 }
                 timer
             }
-            None => this.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+            None => this
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
         ready!(timer.as_mut().poll(cx));
         Poll::Ready(Some(Err(format!(
@@ -283,9 +285,9 @@ mod tests {
     use http_body_util::{BodyExt, StreamBody};
 
     fn chunks(n: usize) -> impl HttpBody<Data = Bytes, Error = std::io::Error> {
-        StreamBody::new(stream::iter(
-            (0..n).map(|_| Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"0123456789")))),
-        ))
+        StreamBody::new(stream::iter((0..n).map(|_| {
+            Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"0123456789")))
+        })))
     }
 
     #[tokio::test]

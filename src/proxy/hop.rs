@@ -86,8 +86,10 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, allow_upgrade: bool) -> HopByH
     if let http::header::Entry::Occupied(entry) = headers.entry(TE) {
         let (_, values) = entry.remove_entry_mult();
         found.te_trailers = values.into_iter().any(|v| {
-            v.to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers")))
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+            })
         });
     }
     let upgrade = headers.remove(UPGRADE);
@@ -154,7 +156,11 @@ mod tests {
         ]);
         let found = remove_hop_by_hop(&mut h, true);
         assert_eq!(names(&h), ["x-keep"]);
-        assert_eq!(found, HopByHop::default(), "no Connection: upgrade, no upgrade");
+        assert_eq!(
+            found,
+            HopByHop::default(),
+            "no Connection: upgrade, no upgrade"
+        );
     }
 
     #[test]
@@ -174,7 +180,10 @@ mod tests {
     #[test]
     fn connection_cannot_remove_protected_headers() {
         let mut h = map(&[
-            ("connection", "Host, Authorization, X-Forwarded-For, Forwarded, Cookie"),
+            (
+                "connection",
+                "Host, Authorization, X-Forwarded-For, Forwarded, Cookie",
+            ),
             ("host", "a"),
             ("authorization", "Basic eDp5"),
             ("x-forwarded-for", "1.2.3.4"),

@@ -137,8 +137,7 @@ fn same_authority(a: &str, b: &str, scheme: &str) -> bool {
 fn map_path(path: &str, map: &Mapping<'_>) -> Option<String> {
     let rest = strip_segment_prefix(path, map.upstream_base)?;
     // An upstream that knows its public prefix (X-Forwarded-Prefix) already includes it.
-    if !map.public_prefix.is_empty() && strip_segment_prefix(rest, map.public_prefix).is_some()
-    {
+    if !map.public_prefix.is_empty() && strip_segment_prefix(rest, map.public_prefix).is_some() {
         return Some(rest.to_owned());
     }
     let mut out = String::with_capacity(map.public_prefix.len() + rest.len() + 1);
@@ -251,21 +250,90 @@ mod tests {
         };
     }
 
-    location!(absolute_upstream_url, map(), "http://127.0.0.1:9000/app/x?y#z", Some("https://example.com/api/x?y#z"));
-    location!(absolute_base_only, map(), "http://127.0.0.1:9000/app", Some("https://example.com/api"));
-    location!(absolute_no_path_is_outside_base, map(), "http://127.0.0.1:9000", Some("https://example.com/"));
-    location!(absolute_outside_base_keeps_path, map(), "http://127.0.0.1:9000/other", Some("https://example.com/other"));
+    location!(
+        absolute_upstream_url,
+        map(),
+        "http://127.0.0.1:9000/app/x?y#z",
+        Some("https://example.com/api/x?y#z")
+    );
+    location!(
+        absolute_base_only,
+        map(),
+        "http://127.0.0.1:9000/app",
+        Some("https://example.com/api")
+    );
+    location!(
+        absolute_no_path_is_outside_base,
+        map(),
+        "http://127.0.0.1:9000",
+        Some("https://example.com/")
+    );
+    location!(
+        absolute_outside_base_keeps_path,
+        map(),
+        "http://127.0.0.1:9000/other",
+        Some("https://example.com/other")
+    );
     location!(other_host_untouched, map(), "https://login.example/", None);
     location!(relative_under_base, map(), "/app/login", Some("/api/login"));
     location!(relative_outside_base, map(), "/static/x", None);
     location!(base_is_segment_bounded, map(), "/application", None);
-    location!(protocol_relative_untouched, map(), "//127.0.0.1:9000/app", None);
+    location!(
+        protocol_relative_untouched,
+        map(),
+        "//127.0.0.1:9000/app",
+        None
+    );
     location!(plain_relative_untouched, map(), "next", None);
-    location!(already_prefixed_kept, Mapping { upstream_base: "", ..map() }, "/api/x", None);
-    location!(root_gets_prefix, Mapping { upstream_base: "", ..map() }, "/", Some("/api/"));
-    location!(nothing_to_move, Mapping { upstream_base: "", public_prefix: "", ..map() }, "/x", None);
-    location!(preserved_host_gets_public_scheme, Mapping { sent_host: "example.com", upstream_base: "", public_prefix: "", ..map() }, "http://example.com/x", Some("https://example.com/x"));
-    location!(default_port_matches, Mapping { upstream_authority: "up", sent_host: "up", ..map() }, "http://UP:80/app/", Some("https://example.com/api/"));
+    location!(
+        already_prefixed_kept,
+        Mapping {
+            upstream_base: "",
+            ..map()
+        },
+        "/api/x",
+        None
+    );
+    location!(
+        root_gets_prefix,
+        Mapping {
+            upstream_base: "",
+            ..map()
+        },
+        "/",
+        Some("/api/")
+    );
+    location!(
+        nothing_to_move,
+        Mapping {
+            upstream_base: "",
+            public_prefix: "",
+            ..map()
+        },
+        "/x",
+        None
+    );
+    location!(
+        preserved_host_gets_public_scheme,
+        Mapping {
+            sent_host: "example.com",
+            upstream_base: "",
+            public_prefix: "",
+            ..map()
+        },
+        "http://example.com/x",
+        Some("https://example.com/x")
+    );
+    location!(
+        default_port_matches,
+        Mapping {
+            upstream_authority: "up",
+            sent_host: "up",
+            ..map()
+        },
+        "http://UP:80/app/",
+        Some("https://example.com/api/")
+    );
 
     #[test]
     fn refresh_url_is_rewritten() {
@@ -288,8 +356,7 @@ mod tests {
             ..map()
         };
         assert_eq!(
-            rewrite_set_cookie("s=1; Domain=.backend.internal; Path=/app; HttpOnly", &m)
-                .as_deref(),
+            rewrite_set_cookie("s=1; Domain=.backend.internal; Path=/app; HttpOnly", &m).as_deref(),
             Some("s=1; Domain=example.com; Path=/api; HttpOnly")
         );
         assert_eq!(
@@ -317,7 +384,10 @@ mod tests {
     fn headers_are_rewritten_in_place() {
         let mut h = HeaderMap::new();
         h.insert(LOCATION, "/app/a".parse().unwrap());
-        h.insert(CONTENT_LOCATION, "http://127.0.0.1:9000/app/b".parse().unwrap());
+        h.insert(
+            CONTENT_LOCATION,
+            "http://127.0.0.1:9000/app/b".parse().unwrap(),
+        );
         h.insert(&REFRESH, "1; url=/app/c".parse().unwrap());
         h.append(SET_COOKIE, "a=1; Path=/app".parse().unwrap());
         h.append(SET_COOKIE, "b=2; Path=/".parse().unwrap());

@@ -1,11 +1,12 @@
 //! What the proxy adds for the next hop: `X-Forwarded-*` or `Forwarded` (RFC 7239), and `Via`.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{HeaderName, HeaderValue, FORWARDED, VIA};
 use http::{HeaderMap, Version};
 use serde::Deserialize;
+
+use crate::forwarded::{append_next_hop, NextHop, Outgoing};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -47,8 +48,10 @@ pub struct HopInfo<'a> {
 
 /// Replaces or extends the forwarded headers for the next hop.
 ///
-/// Incoming `X-Forwarded-*`/`Forwarded` are dropped unless `hop.trusted`; then the peer is
-/// appended to the `-For` chain, and `-Proto`/`-Host`/`-Prefix` are set to what this hop saw.
+/// Incoming `X-Forwarded-*`/`Forwarded` are dropped unless `hop.trusted`; then
+/// [`forwarded::append_next_hop`](crate::forwarded::append_next_hop) appends the peer to the
+/// chain and sets `-Proto`/`-Host` to what this hop saw, and `X-Forwarded-Prefix` is set to
+/// the public prefix when there is one.
 ///
 /// ```
 /// use http::HeaderMap;
@@ -63,12 +66,6 @@ pub struct HopInfo<'a> {
 /// assert_eq!(h["x-forwarded-host"], "example.com");
 /// ```
 pub fn set_forwarded(headers: &mut HeaderMap, hop: &HopInfo<'_>, mode: ForwardedHeaders) {
-    let (x, rfc) = match mode {
-        ForwardedHeaders::XForwarded => (true, false),
-        ForwardedHeaders::Forwarded => (false, true),
-        ForwardedHeaders::Both => (true, true),
-        ForwardedHeaders::None => (false, false),
-    };
     if !hop.trusted {
         for name in [
             &X_FORWARDED_FOR,
@@ -80,77 +77,24 @@ pub fn set_forwarded(headers: &mut HeaderMap, hop: &HopInfo<'_>, mode: Forwarded
             headers.remove(name);
         }
     }
-    let host = hop.host.and_then(|h| HeaderValue::from_str(h).ok());
-    if x {
-        if let Some(peer) = hop.peer {
-            append_list(headers, &X_FORWARDED_FOR, &peer.to_string());
-        }
-        headers.insert(&X_FORWARDED_PROTO, proto_value(hop.proto));
-        if let Some(host) = &host {
-            headers.insert(&X_FORWARDED_HOST, host.clone());
-        }
+    let style = match mode {
+        ForwardedHeaders::XForwarded => Outgoing::XForwarded,
+        ForwardedHeaders::Forwarded => Outgoing::Forwarded,
+        ForwardedHeaders::Both => Outgoing::Both,
+        ForwardedHeaders::None => return,
+    };
+    let next = NextHop::new(hop.peer)
+        .proto(hop.proto.to_owned())
+        .host(hop.host.map(str::to_owned));
+    append_next_hop(headers, &next, style);
+    if style != Outgoing::Forwarded && !hop.prefix.is_empty() {
         if let Ok(prefix) = HeaderValue::from_str(hop.prefix) {
-            if !hop.prefix.is_empty() {
-                headers.insert(&X_FORWARDED_PREFIX, prefix);
-            }
+            headers.insert(&X_FORWARDED_PREFIX, prefix);
         }
-    }
-    if rfc {
-        let mut element = String::with_capacity(64);
-        if let Some(peer) = hop.peer {
-            match peer {
-                IpAddr::V4(ip) => {
-                    let _ = write!(element, "for={ip}");
-                }
-                IpAddr::V6(ip) => {
-                    let _ = write!(element, "for=\"[{ip}]\"");
-                }
-            }
-        }
-        push_pair(&mut element, "proto", hop.proto);
-        if let Some(h) = hop.host {
-            push_pair(&mut element, "host", h);
-        }
-        append_list(headers, &FORWARDED, &element);
     }
 }
 
-/// `http` and `https` without allocating; anything else as given.
-fn proto_value(proto: &str) -> HeaderValue {
-    match proto {
-        "https" => HeaderValue::from_static("https"),
-        "http" => HeaderValue::from_static("http"),
-        other => HeaderValue::from_str(other).unwrap_or(HeaderValue::from_static("http")),
-    }
-}
-
-/// Appends `key=value` to a `Forwarded` element, quoting the value unless it is a token.
-fn push_pair(element: &mut String, key: &str, value: &str) {
-    if !element.is_empty() {
-        element.push(';');
-    }
-    element.push_str(key);
-    element.push('=');
-    let is_token = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if is_token {
-        element.push_str(value);
-    } else {
-        element.push('"');
-        for c in value.chars() {
-            if c == '"' || c == '\\' {
-                element.push('\\');
-            }
-            element.push(c);
-        }
-        element.push('"');
-    }
-}
-
-/// Joins `item` to the last value of a comma-separated list header (one line, as most readers
-/// expect), or starts it.
+/// Joins `item` to the values of a comma-separated list header, in one line.
 fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
     let mut joined = String::new();
     for value in headers.get_all(name) {
@@ -225,7 +169,7 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "1.1.1.1, 2.2.2.2, 3.3.3.3, 192.0.2.7");
         assert_eq!(
             h["forwarded"],
-            "for=192.0.2.7;proto=http;host=\"public.example:8080\""
+            "for=192.0.2.7;host=\"public.example:8080\";proto=http"
         );
     }
 
@@ -238,7 +182,7 @@ mod tests {
         set_forwarded(&mut h, &info, ForwardedHeaders::Forwarded);
         assert_eq!(
             h["forwarded"],
-            "for=\"[2001:db8::1]\";proto=http;host=a.example"
+            "for=\"[2001:db8::1]\";host=a.example;proto=http"
         );
         assert!(!h.contains_key("x-forwarded-for"));
     }

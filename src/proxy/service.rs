@@ -165,6 +165,8 @@ struct Origin {
     prefix: String,
     /// Whether the upstream was sent the public `Host` rather than its own authority.
     host_preserved: bool,
+    /// Who the auth layer let in, put on the answer for the access log.
+    user: Option<AuthenticatedUser>,
 }
 
 impl Origin {
@@ -183,7 +185,8 @@ impl Origin {
         let mut res = self.error(err);
         res.extensions_mut().insert(UpstreamName(upstream.name()));
         if counts {
-            res.extensions_mut().insert(UpstreamFailure(upstream.name()));
+            res.extensions_mut()
+                .insert(UpstreamFailure(upstream.name()));
         }
         res
     }
@@ -246,7 +249,11 @@ where
             let entry = via.for_version(res.version());
             append_via(res.headers_mut(), entry);
         }
-        res.extensions_mut().insert(UpstreamName(upstream_name.clone()));
+        res.extensions_mut()
+            .insert(UpstreamName(upstream_name.clone()));
+        if let Some(user) = origin.user {
+            res.extensions_mut().insert(user);
+        }
         res.map(|body| Body::new(ResponseBody::new(body, config.idle_timeout, upstream_name)))
     }
 }
@@ -302,13 +309,14 @@ where
         prefix.push_str(mount.0.trim_end_matches('/'));
     }
     let prefix = prefix.trim_end_matches('/').to_owned();
-    let origin = Origin {
+    let mut origin = Origin {
         method: parts.method.clone(),
         accept: parts.headers.get(ACCEPT).cloned(),
         public_scheme,
         public_host,
         prefix,
         host_preserved: config.host == HostPolicy::Preserve,
+        user: None,
     };
 
     if let Some(limit) = config.max_body {
@@ -341,7 +349,11 @@ where
         proto: origin.public_scheme,
         host: origin.public_host.as_ref().and_then(|h| h.to_str().ok()),
         prefix: &origin.prefix,
-        trusted: client_info.is_some(),
+        // The forwarded layer always leaves a ClientInfo; an empty one means the peer was not
+        // a trusted proxy and nothing it sent was believed.
+        trusted: client_info
+            .as_ref()
+            .is_some_and(|c| *c != ClientInfo::default()),
     };
     set_forwarded(headers, &hop_info, config.forwarded);
     if let Some(via) = &shared.via {
@@ -359,6 +371,7 @@ where
     if user.is_some() && !config.pass_authorization {
         headers.remove(AUTHORIZATION);
     }
+    origin.user = user;
     let upgrading = hop.upgrade.is_some();
     if let Some(upgrade) = hop.upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
@@ -387,7 +400,15 @@ where
     };
 
     let progress = Progress::new(body_empty);
-    let body = RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync();
+    let body = if body_empty {
+        // Most requests: no wrapper, and boxing a zero-sized body does not allocate.
+        drop(body);
+        http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    } else {
+        RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync()
+    };
     parts.uri = uri;
     parts.version = if config.http2 {
         Version::HTTP_2
@@ -462,7 +483,9 @@ fn switch_protocols(
     let upstream_upgrade = hyper::upgrade::on(&mut res);
     super::upgrade::tunnel(client_upgrade, upstream_upgrade, upstream.name());
     let (mut parts, _) = res.into_parts();
-    parts.headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    parts
+        .headers
+        .insert(CONNECTION, HeaderValue::from_static("upgrade"));
     parts.headers.insert(UPGRADE, protocol);
     if let Some(via) = &shared.via {
         append_via(&mut parts.headers, via.for_version(parts.version));
@@ -546,9 +569,9 @@ fn classify(
         Some(e) if e.is_parse() || e.is_parse_status() => {
             HttpError::bad_gateway(format!("upstream {upstream} sent an invalid answer"))
         }
-        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => HttpError::gateway_timeout(
-            format!("upstream {upstream} timed out"),
-        ),
+        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => {
+            HttpError::gateway_timeout(format!("upstream {upstream} timed out"))
+        }
         _ => HttpError::bad_gateway(format!(
             "upstream {upstream} closed the connection without answering"
         )),

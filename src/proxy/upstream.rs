@@ -123,9 +123,9 @@ impl Upstream {
         if url.contains('#') {
             return Err(extra("fragment"));
         }
-        let uri: Uri = url.parse().map_err(|e: http::uri::InvalidUri| {
-            invalid(e.to_string())
-        })?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| invalid(e.to_string()))?;
         let scheme = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("http") => Scheme::HTTP,
             Some(s) if s.eq_ignore_ascii_case("https") => Scheme::HTTPS,
@@ -273,11 +273,36 @@ mod tests {
         };
     }
 
-    target!(origin_form, upstream = "http://127.0.0.1:9000", request = "/a?b=1", expected = "http://127.0.0.1:9000/a?b=1");
-    target!(absolute_form_keeps_only_path, upstream = "http://127.0.0.1:9000", request = "http://evil.example/a?b", expected = "http://127.0.0.1:9000/a?b");
-    target!(base_path_prefixes, upstream = "http://up:81/app/", request = "/x?q", expected = "http://up:81/app/x?q");
-    target!(base_path_root, upstream = "http://up/app", request = "/", expected = "http://up/app/");
-    target!(asterisk_form_becomes_root, upstream = "https://up", request = "*", expected = "https://up/");
+    target!(
+        origin_form,
+        upstream = "http://127.0.0.1:9000",
+        request = "/a?b=1",
+        expected = "http://127.0.0.1:9000/a?b=1"
+    );
+    target!(
+        absolute_form_keeps_only_path,
+        upstream = "http://127.0.0.1:9000",
+        request = "http://evil.example/a?b",
+        expected = "http://127.0.0.1:9000/a?b"
+    );
+    target!(
+        base_path_prefixes,
+        upstream = "http://up:81/app/",
+        request = "/x?q",
+        expected = "http://up:81/app/x?q"
+    );
+    target!(
+        base_path_root,
+        upstream = "http://up/app",
+        request = "/",
+        expected = "http://up/app/"
+    );
+    target!(
+        asterisk_form_becomes_root,
+        upstream = "https://up",
+        request = "*",
+        expected = "https://up/"
+    );
 
     #[test]
     fn parses_parts() {

@@ -35,6 +35,8 @@ use mime::Mime;
 pub use builder::{BuildError, RequestBuilder};
 pub use host::split_host_port;
 
+pub use crate::credentials::{Credentials, CredentialsError};
+
 use crate::body::{Body, BoxError};
 use crate::ext::{
     AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, RouteParams,
@@ -312,6 +314,22 @@ impl<B> Request<B> {
         self.extension::<ClientInfo>()
     }
 
+    /// The Basic credentials of the `Authorization` header (RFC 7617): `None` without one,
+    /// an error when it is not well-formed Basic credentials.
+    ///
+    /// This only reads the header; checking the password is the auth layer's job.
+    ///
+    /// ```
+    /// use tollgate::Request;
+    /// let req = Request::from_http(Request::get("/").basic_auth("ada", "pw").build().unwrap());
+    /// let credentials = req.basic_auth().unwrap().unwrap();
+    /// assert_eq!((credentials.username.as_str(), credentials.password.as_str()), ("ada", "pw"));
+    /// ```
+    pub fn basic_auth(&self) -> Option<Result<Credentials, CredentialsError>> {
+        let value = self.inner.headers().get(http::header::AUTHORIZATION)?;
+        Some(crate::credentials::parse_basic(value))
+    }
+
     /// The user the auth layer authenticated.
     pub fn user(&self) -> Option<&str> {
         self.extension::<AuthenticatedUser>()
@@ -437,6 +455,23 @@ fn decode_text(bytes: &[u8], charset: Option<&str>) -> Result<String, HttpError>
             "charset `{}` is not supported; send UTF-8",
             other.chars().take(40).collect::<String>()
         ))),
+    }
+}
+
+impl<B: Default> Request<B> {
+    /// Takes the body out for a streaming reader (`form::Multipart`): `Ok(body)`, or
+    /// `Err(Some(bytes))` when [`bytes`](Self::bytes) already read and kept it, `Err(None)` when
+    /// reading it failed. After `Ok`, the body readers answer 400.
+    #[cfg_attr(not(feature = "multipart"), allow(dead_code))]
+    pub(crate) fn take_body(&mut self) -> Result<B, Option<Bytes>> {
+        match &self.body {
+            BodyState::Unread => {
+                self.body = BodyState::Failed;
+                Ok(std::mem::take(self.inner.body_mut()))
+            }
+            BodyState::Read(bytes) => Err(Some(bytes.clone())),
+            BodyState::Failed => Err(None),
+        }
     }
 }
 

@@ -274,3 +274,29 @@ fn debug_hides_headers() {
         "{shown}"
     );
 }
+
+#[test]
+fn basic_auth_reads_the_header_and_refuses_garbage() {
+    let r = req(Request::get("/"));
+    assert!(r.basic_auth().is_none());
+    let r = req(Request::get("/").basic_auth("Jürgen", "pä:ss"));
+    let c = r.basic_auth().unwrap().unwrap();
+    assert_eq!(
+        (c.username.as_str(), c.password.as_str()),
+        ("Jürgen", "pä:ss")
+    );
+    for bad in [
+        "Basic",
+        "Basic !!!",
+        "Basic dXNlcg==",
+        "Bearer abc",
+        "Basic AP8=",
+    ] {
+        let r = req(Request::get("/").header("authorization", bad));
+        let err: HttpError = r.basic_auth().unwrap().unwrap_err().into();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let huge = format!("Basic {}", "A".repeat(100_000));
+    let r = req(Request::get("/").header("authorization", huge));
+    assert!(r.basic_auth().unwrap().is_err());
+}

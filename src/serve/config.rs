@@ -31,10 +31,11 @@ pub struct ServeConfig {
     /// The address to listen on, `host:port`; a name is resolved and the first address that
     /// binds is used. Default is `127.0.0.1:8000`.
     pub bind: String,
-    /// How long a client may take to send a request's head, counted from the moment the server
-    /// is ready to read it. The same timer closes idle keep-alive connections and connections
-    /// that never send a request (HTTP/1 and HTTP/2). Default is `60s` (nginx's
-    /// `client_header_timeout`).
+    /// How long a client may go without a request in flight: the time to send a request's
+    /// head, counted from the accept or the end of the previous request. Slow heads
+    /// (slowloris), clients that never send a byte, idle keep-alive and idle HTTP/2
+    /// connections are closed after it (HTTP/2 with a `GOAWAY`; a half-sent head is dropped
+    /// up to one second later). Default is `60s` (nginx's `client_header_timeout`).
     #[serde(deserialize_with = "duration::deserialize")]
     pub header_read_timeout: Duration,
     /// How long the server waits for the next piece of a request body before failing the read

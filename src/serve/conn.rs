@@ -4,10 +4,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, HOST};
@@ -16,6 +16,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::ServiceExt;
 use tower_service::Service;
@@ -24,7 +25,7 @@ use super::body::TimeoutBody;
 use super::host;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
-use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, UpstreamName};
+use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName};
 
 /// What a connection's task and its requests share.
 #[derive(Debug)]
@@ -35,8 +36,13 @@ pub(crate) struct ConnState {
     pub(crate) max_requests: usize,
     pub(crate) requests: AtomicUsize,
     pub(crate) in_flight: AtomicUsize,
-    /// Woken when a request starts or ends, so the task can re-check idleness and the cap.
-    pub(crate) events: Notify,
+    /// When the connection was accepted.
+    born: Instant,
+    /// When the last request ended, in nanoseconds after `born`.
+    last_done: AtomicU64,
+    /// Woken when the request cap is reached. Nothing else wakes the connection's task per
+    /// request: idleness is checked when its timer fires.
+    pub(crate) cap: Notify,
 }
 
 impl ConnState {
@@ -53,17 +59,20 @@ impl ConnState {
             max_requests,
             requests: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
-            events: Notify::new(),
+            born: Instant::now(),
+            last_done: AtomicU64::new(0),
+            cap: Notify::new(),
         }
     }
 
-    /// Whether the connection carried its last allowed request.
-    pub(crate) fn cap_reached(&self) -> bool {
-        self.max_requests != 0 && self.requests.load(Ordering::Acquire) >= self.max_requests
-    }
-
-    pub(crate) fn is_idle(&self) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0
+    /// When the connection will have been idle for `timeout`: `None` while a request is in
+    /// flight.
+    pub(crate) fn idle_deadline(&self, timeout: Duration) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        let since = Duration::from_nanos(self.last_done.load(Ordering::Acquire));
+        Some(self.born + since + timeout)
     }
 }
 
@@ -97,7 +106,7 @@ where
         let last = self.state.max_requests != 0 && number >= self.state.max_requests;
         let exchange = Exchange::start(&self.state, &req);
         if last {
-            self.state.events.notify_one();
+            self.state.cap.notify_one();
         }
         // HTTP/1.1 needs `Connection: close` on the last answer; HTTP/2 gets a GOAWAY from the
         // connection task instead (connection-specific headers are forbidden there).
@@ -142,6 +151,8 @@ pub(crate) struct Exchange {
     /// From the answer's extensions: who the auth layer let in, which upstream answered.
     user: Option<Arc<str>>,
     upstream: Option<Arc<str>>,
+    /// The id the rewrite layer kept or made, to match log lines across services.
+    request_id: Option<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -155,7 +166,6 @@ struct AccessLog {
 impl Exchange {
     fn start(state: &Arc<ConnState>, req: &http::Request<Incoming>) -> Self {
         state.in_flight.fetch_add(1, Ordering::AcqRel);
-        state.events.notify_one();
         let log = tracing::enabled!(target: "tollgate::access", tracing::Level::INFO).then(|| {
             AccessLog {
                 method: req.method().clone(),
@@ -175,6 +185,7 @@ impl Exchange {
             bytes: 0,
             user: None,
             upstream: None,
+            request_id: None,
         }
     }
 }
@@ -191,8 +202,9 @@ impl Drop for Exchange {
                 version = ?log.version,
                 status = self.status.as_u16(),
                 bytes = self.bytes,
-                user = self.user.as_deref().unwrap_or("-"),
-                upstream = self.upstream.as_deref().unwrap_or("-"),
+                user = %self.user.as_deref().unwrap_or("-"),
+                upstream = %self.upstream.as_deref().unwrap_or("-"),
+                request_id = self.request_id.as_deref().unwrap_or("-"),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -201,8 +213,9 @@ impl Drop for Exchange {
                 self.bytes,
             );
         }
+        let done = u64::try_from(self.state.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.state.last_done.store(done, Ordering::Release);
         self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.state.events.notify_one();
     }
 }
 
@@ -286,6 +299,7 @@ where
             let ext = res.extensions();
             exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());
             exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
+            exchange.request_id = ext.get::<RequestId>().map(|id| id.0.clone());
         }
         Poll::Ready(Ok(res.map(|body| ResponseBody {
             inner: body,

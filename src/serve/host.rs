@@ -96,25 +96,47 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Hos
     }
 }
 
-/// `uri-host [ ":" port ]` with no user info, a non-empty host and a port that fits in `u16`.
+/// `uri-host [ ":" port ]` (RFC 3986): a non-empty reg-name or a bracketed IPv6 literal, no
+/// user info, a port that fits in `u16`. Checked byte by byte, without allocating: it runs on
+/// every request.
 fn is_valid_host(value: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(value) else {
-        return false;
+    let (host, port) = match value.first() {
+        Some(b'[') => match value.iter().position(|&b| b == b']') {
+            Some(end) => (&value[1..end], &value[end + 1..]),
+            None => return false,
+        },
+        _ => {
+            let split = value.iter().position(|&b| b == b':').unwrap_or(value.len());
+            let (host, port) = value.split_at(split);
+            if !host.iter().all(|&b| is_reg_name_byte(b)) {
+                return false;
+            }
+            (host, port)
+        }
     };
-    if text.is_empty() || text.contains('@') {
+    let ipv6 = value.first() == Some(&b'[');
+    if host.is_empty()
+        || (ipv6
+            && !host
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.'))
+    {
         return false;
     }
-    let Ok(authority) = text.parse::<http::uri::Authority>() else {
-        return false;
-    };
-    if authority.host().is_empty() {
-        return false;
+    match port {
+        [] | [b':'] => true,
+        [b':', digits @ ..] => {
+            digits.len() <= 5
+                && digits.iter().all(u8::is_ascii_digit)
+                && std::str::from_utf8(digits).is_ok_and(|d| d.parse::<u16>().is_ok())
+        }
+        _ => false,
     }
-    // `Authority::port` is `None` for both "x:" and "x:70000": look at the text itself.
-    match text[authority.host().len()..].strip_prefix(':') {
-        None => true,
-        Some(port) => port.is_empty() || port.parse::<u16>().is_ok(),
-    }
+}
+
+/// unreserved / pct-encoded / sub-delims (RFC 3986 §3.2.2).
+fn is_reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
 }
 
 fn truncate(bytes: &[u8]) -> String {
@@ -212,6 +234,55 @@ mod tests {
         false
     );
     case!(
+        http11_empty_port,
+        Version::HTTP_11,
+        "/",
+        &[b"example.com:"],
+        true
+    );
+    case!(
+        http11_ipv6_no_port,
+        Version::HTTP_11,
+        "/",
+        &[b"[::1]"],
+        true
+    );
+    case!(
+        http11_ipv6_unclosed,
+        Version::HTTP_11,
+        "/",
+        &[b"[::1:80"],
+        false
+    );
+    case!(
+        http11_ipv6_garbage,
+        Version::HTTP_11,
+        "/",
+        &[b"[zz]"],
+        false
+    );
+    case!(
+        http11_after_ipv6,
+        Version::HTTP_11,
+        "/",
+        &[b"[::1]x"],
+        false
+    );
+    case!(
+        http11_letters_in_port,
+        Version::HTTP_11,
+        "/",
+        &[b"a:8o"],
+        false
+    );
+    case!(
+        http11_two_colons,
+        Version::HTTP_11,
+        "/",
+        &[b"a:80:80"],
+        false
+    );
+    case!(
         http11_absolute_form,
         Version::HTTP_11,
         "http://a.example/x",
@@ -249,6 +320,19 @@ mod tests {
         &[b"b.example"],
         false
     );
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_agrees_with_the_uri_parser(value in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            let valid = is_valid_host(&value);
+            // Whatever we accept, `http` parses as an authority with that very host.
+            if valid {
+                let text = std::str::from_utf8(&value).unwrap();
+                let authority: http::uri::Authority = text.parse().unwrap();
+                proptest::prop_assert!(text.starts_with(authority.host()));
+            }
+        }
+    }
 
     #[test]
     fn malformed_value_is_truncated() {

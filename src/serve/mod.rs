@@ -51,6 +51,7 @@ pub mod host;
 mod io;
 #[cfg(feature = "tls")]
 mod tls;
+mod workers;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -75,6 +76,7 @@ pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostError;
+pub use self::workers::serve_workers;
 use crate::body::{Body, BoxError};
 
 /// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
@@ -172,6 +174,8 @@ pub struct Server<S> {
     service: S,
     config: ServeConfig,
     signal: Option<Signal>,
+    /// Whether `serve` prints the `Serving on` line (all but one worker stay quiet).
+    announce: bool,
 }
 
 impl<S> std::fmt::Debug for Server<S> {
@@ -196,6 +200,7 @@ where
             service,
             config: ServeConfig::default(),
             signal: None,
+            announce: true,
         }
     }
 
@@ -211,6 +216,12 @@ where
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> Self {
         self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// Does not print the `Serving on` line (for all workers of [`serve_workers`] but one).
+    pub(crate) fn quiet(mut self) -> Self {
+        self.announce = false;
         self
     }
 
@@ -235,6 +246,7 @@ where
             service,
             config,
             signal,
+            announce,
         } = self;
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
@@ -247,8 +259,10 @@ where
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         // Not `println!`: a closed standard output must not panic the server.
-        let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
-        tracing::info!(%addr, "Serving on {scheme}://{addr}");
+        if announce {
+            let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
+            tracing::info!(%addr, "Serving on {scheme}://{addr}");
+        }
 
         let shared = Arc::new(Shared {
             builder: builder(&config),
@@ -332,6 +346,9 @@ where
     }
 }
 
+/// How long a connection told to close gracefully for idleness may take before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// What every connection task of one server reads.
 struct Shared {
     config: ServeConfig,
@@ -342,9 +359,11 @@ fn builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        // Without a timer hyper has no header read timeout at all.
         .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
+        // The connection's own idle timer (`Shared::connection`) bounds the time to send a
+        // head: hyper's would arm a fresh timer for every request, and does not cover a
+        // connection that never sends a byte.
+        .header_read_timeout(None)
         .keep_alive(config.keep_alive)
         .max_headers(config.max_headers);
     builder.http2().timer(TokioTimer::new());
@@ -380,8 +399,10 @@ impl Shared {
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(conn);
-        // hyper times out a slow request head on HTTP/1 only once it knows the protocol; this
-        // also covers a client that never sends a byte, and idle HTTP/2 connections.
+        // While no request is in flight the client owes us a request head: after
+        // `header_read_timeout` without one (slowloris, a silent client, an idle keep-alive or
+        // HTTP/2 connection) the connection is closed. One timer per connection, looked at
+        // only when it fires.
         let idle_timeout = self.config.header_read_timeout;
         let idle = tokio::time::sleep(idle_timeout);
         tokio::pin!(idle);
@@ -398,25 +419,30 @@ impl Shared {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
-                () = state.events.notified() => {
-                    if state.cap_reached() && !closing {
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
-                    if state.is_idle() {
-                        idle.as_mut().reset(Instant::now() + idle_timeout);
-                    }
+                () = state.cap.notified(), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
                 }
-                () = &mut idle, if state.is_idle() => {
+                () = &mut idle => {
+                    let now = Instant::now();
+                    match state.idle_deadline(idle_timeout) {
+                        Some(deadline) if deadline <= now => {}
+                        // Busy, or active since the timer was set: look again later.
+                        deadline => {
+                            idle.as_mut().reset(deadline.unwrap_or(now + idle_timeout));
+                            continue;
+                        }
+                    }
                     if closing {
                         // The peer did not finish closing either: drop the socket.
                         return;
                     }
-                    tracing::debug!(%peer, "closing a connection idle for {idle_timeout:?}");
-                    // HTTP/2 peers get a GOAWAY; an HTTP/1 or undetected connection closes now.
+                    tracing::debug!(%peer, "no request for {idle_timeout:?}; closing");
+                    // An idle HTTP/1 connection closes now, an HTTP/2 peer gets a GOAWAY; a
+                    // half-sent head is dropped after a short grace.
                     closing = true;
                     conn.as_mut().graceful_shutdown();
-                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                    idle.as_mut().reset(now + CLOSE_GRACE.min(idle_timeout));
                 }
             }
         }

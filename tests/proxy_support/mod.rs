@@ -16,8 +16,11 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
 use tollgate::body::BoxError;
 use tollgate::ext::PeerAddr;
 use tollgate::Body;
@@ -192,10 +195,8 @@ pub async fn record(req: Request<Incoming>) -> Seen {
 }
 
 /// A hyper client (HTTP/1.1, pooled).
-pub fn client() -> hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    Body,
-> {
+pub fn client(
+) -> hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body> {
     hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
 }
 
@@ -224,4 +225,146 @@ pub async fn read_until_quiet(stream: &mut TcpStream, quiet: Duration) -> String
 pub fn dead_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
+}
+
+/// A running `tollgate` child and the address it serves on.
+pub struct Gateway {
+    pub child: Child,
+    pub addr: String,
+    stderr: Option<tokio::task::JoinHandle<String>>,
+}
+
+impl Gateway {
+    /// Starts `tollgate ARGS` (with `--bind 127.0.0.1:0` unless given) and waits for its
+    /// `Serving on` line.
+    pub async fn start(args: &[&str]) -> Gateway {
+        let mut all: Vec<&str> = args.to_vec();
+        if !args.contains(&"--bind") {
+            all.extend(["--bind", "127.0.0.1:0"]);
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(&all)
+            .env_remove("RUST_LOG")
+            .env_remove("TOLLGATE_BIND")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the tollgate binary runs");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let stderr = tokio::spawn(async move {
+            let mut text = String::new();
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        });
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(TEST_TIMEOUT, lines.next_line())
+            .await
+            .expect("the startup line within the test timeout")
+            .expect("stdout is readable")
+            .unwrap_or_default();
+        let addr = first
+            .strip_prefix("Serving on http://")
+            .or_else(|| first.strip_prefix("Serving on https://"))
+            .unwrap_or_else(|| panic!("unexpected startup line {first:?}"))
+            .to_owned();
+        Gateway {
+            child,
+            addr,
+            stderr: Some(stderr),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The peak resident memory of the gateway process (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let pid = self.child.id().expect("the gateway runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status")
+    }
+
+    /// Stops the gateway and returns what it logged.
+    pub async fn stop(mut self) -> String {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        match self.stderr.take() {
+            Some(task) => tokio::time::timeout(TEST_TIMEOUT, task)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+}
+
+/// Runs the gateway to the end and returns its stderr when it fails to start.
+pub async fn start_failure(args: &[&str]) -> String {
+    let out = tokio::time::timeout(
+        TEST_TIMEOUT,
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output(),
+    )
+    .await
+    .expect("tollgate exits")
+    .unwrap();
+    assert!(
+        !out.status.success(),
+        "tollgate should have refused to start"
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// What `curl` printed and the status it reported.
+pub struct CurlOutput {
+    pub status: u16,
+    pub body: String,
+    pub stderr: String,
+}
+
+/// Runs `curl ARGS -w '\n%{http_code}'` and splits the status off the body.
+pub async fn curl(args: &[&str]) -> CurlOutput {
+    let out = tokio::time::timeout(
+        TEST_TIMEOUT,
+        Command::new("curl")
+            .args(["-s", "-S", "--max-time", "20", "-w", "\n%{http_code}"])
+            .args(args)
+            .output(),
+    )
+    .await
+    .expect("curl finished")
+    .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    CurlOutput {
+        status: status.trim().parse().unwrap_or(0),
+        body: body.to_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Writes an htpasswd file with one bcrypt user (Apache's own `htpasswd -B`).
+pub fn htpasswd_file(dir: &std::path::Path, user: &str, password: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new("htpasswd")
+        .args(["-nbB", "-C", "5", user, password])
+        .output()
+        .expect("htpasswd (apache2-utils) is installed");
+    assert!(out.status.success());
+    let path = dir.join("users.htpasswd");
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
 }

@@ -1,0 +1,303 @@
+//! [`BasicAuthLayer`]: the settings and the state every [`BasicAuth`] service of a layer shares.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method};
+use tokio::sync::Semaphore;
+use tower_layer::Layer;
+
+use super::cache::VerificationCache;
+use super::limiter::FailureLimiter;
+use super::{BasicAuth, BasicAuthConfig, BasicAuthConfigError};
+use crate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
+
+/// Puts HTTP Basic authentication in front of a service.
+///
+/// Every service made by one layer (and its clones) shares one verification cache, one
+/// verification pool and one failure counter.
+#[must_use]
+#[derive(Clone)]
+pub struct BasicAuthLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) realm: String,
+    pub(crate) strip_authorization: bool,
+    pub(crate) user_header: Option<HeaderName>,
+    pub(crate) exempt_paths: Vec<String>,
+    pub(crate) exempt_methods: Vec<Method>,
+    pub(crate) other_schemes_bad_request: bool,
+    pub(crate) allow_legacy_hashes: bool,
+    pub(crate) max_concurrent_verifications: usize,
+    pub(crate) max_queued_verifications: usize,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_max_entries: usize,
+    pub(crate) max_failures_per_peer: Option<(u32, Duration)>,
+}
+
+/// What the services of one layer share.
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    pub(crate) store: Arc<dyn CredentialStore>,
+    pub(crate) challenge: HeaderValue,
+    pub(crate) cache: VerificationCache,
+    /// Verifications running or waiting: `try_acquire` failing is the `503`.
+    pub(crate) admitted: Arc<Semaphore>,
+    /// Verifications running on blocking threads.
+    pub(crate) running: Arc<Semaphore>,
+    pub(crate) failures: Option<FailureLimiter>,
+}
+
+impl Shared {
+    fn new(settings: Settings, store: Arc<dyn CredentialStore>) -> Shared {
+        let running = settings.max_concurrent_verifications.max(1);
+        Shared {
+            challenge: challenge(&settings.realm),
+            cache: VerificationCache::new(settings.cache_ttl, settings.cache_max_entries),
+            admitted: Arc::new(Semaphore::new(
+                running.saturating_add(settings.max_queued_verifications),
+            )),
+            running: Arc::new(Semaphore::new(running)),
+            failures: settings
+                .max_failures_per_peer
+                .map(|(max, window)| FailureLimiter::new(max, window)),
+            settings,
+            store,
+        }
+    }
+}
+
+/// `Basic realm="...", charset="UTF-8"`, the realm's quotes and backslashes escaped and its
+/// control characters dropped.
+fn challenge(realm: &str) -> HeaderValue {
+    let mut quoted = String::with_capacity(realm.len() + 8);
+    for c in realm.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    // Non-ASCII realms go out as UTF-8 bytes, which `from_bytes` accepts (obs-text).
+    HeaderValue::from_bytes(format!("Basic realm=\"{quoted}\", charset=\"UTF-8\"").as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic charset=\"UTF-8\""))
+}
+
+pub(crate) fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl BasicAuthLayer {
+    /// Requires a valid user of `store` on every request, challenging with `realm`.
+    ///
+    /// The defaults are those of [`BasicAuthConfig`]: `Authorization` stripped, no user header,
+    /// no exemptions, one verification per core with 64 waiting, a 5-minute cache of up to
+    /// 10 000 users, no per-peer failure limit, legacy hashes refused.
+    pub fn new(realm: impl Into<String>, store: impl CredentialStore) -> Self {
+        let config = BasicAuthConfig {
+            realm: realm.into(),
+            ..BasicAuthConfig::default()
+        };
+        Self::from_config_with_store(&config, store)
+            .expect("the default configuration has no header name, method or path to refuse")
+    }
+
+    /// A layer as `config` describes, reading and watching its `htpasswd` file.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (the file watcher is a task).
+    ///
+    /// # Errors
+    ///
+    /// No `htpasswd` file configured, an invalid file, header name or method.
+    pub fn from_config(config: &BasicAuthConfig) -> Result<Self, BasicAuthConfigError> {
+        let path = config
+            .htpasswd
+            .as_ref()
+            .ok_or(BasicAuthConfigError::MissingHtpasswd)?;
+        let options = HtpasswdOptions {
+            allow_legacy_hashes: config.allow_legacy_hashes,
+            reload_interval_secs: config.reload_interval_secs,
+            ..HtpasswdOptions::default()
+        };
+        let store = Htpasswd::watch_with(path, &options)?;
+        Self::from_config_with_store(config, store)
+    }
+
+    /// A layer as `config` describes, with users from `store` (`config.htpasswd` is ignored).
+    ///
+    /// # Errors
+    ///
+    /// An invalid header name or method.
+    pub fn from_config_with_store(
+        config: &BasicAuthConfig,
+        store: impl CredentialStore,
+    ) -> Result<Self, BasicAuthConfigError> {
+        let user_header = match &config.forward_user_header {
+            Some(name) => Some(
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| BasicAuthConfigError::InvalidHeaderName { name: name.clone() })?,
+            ),
+            None => None,
+        };
+        let exempt_methods = config
+            .exempt_methods
+            .iter()
+            .map(|m| {
+                Method::from_bytes(m.as_bytes())
+                    .map_err(|_| BasicAuthConfigError::InvalidMethod { method: m.clone() })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(path) = config.exempt_paths.iter().find(|p| !p.starts_with('/')) {
+            return Err(BasicAuthConfigError::InvalidExemptPath { path: path.clone() });
+        }
+        let settings = Settings {
+            realm: config.realm.clone(),
+            strip_authorization: config.strip_authorization,
+            user_header,
+            exempt_paths: config.exempt_paths.clone(),
+            exempt_methods,
+            other_schemes_bad_request: config.other_schemes_bad_request,
+            allow_legacy_hashes: config.allow_legacy_hashes,
+            max_concurrent_verifications: config
+                .max_concurrent_verifications
+                .unwrap_or_else(default_concurrency),
+            max_queued_verifications: config.max_queued_verifications,
+            cache_ttl: Duration::from_secs(config.cache_ttl_secs),
+            cache_max_entries: config.cache_max_entries,
+            max_failures_per_peer: config
+                .max_failures_per_peer
+                .map(|n| (n, Duration::from_secs(config.failure_window_secs.max(1)))),
+        };
+        Ok(BasicAuthLayer {
+            shared: Arc::new(Shared::new(settings, Arc::new(store))),
+        })
+    }
+
+    fn edit(self, f: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = self.shared.settings.clone();
+        f(&mut settings);
+        BasicAuthLayer {
+            shared: Arc::new(Shared::new(settings, self.shared.store.clone())),
+        }
+    }
+
+    /// Whether to remove the `Authorization` header before passing the request on, so the
+    /// inner service never sees passwords. Default is `true`.
+    pub fn strip_authorization(self, strip: bool) -> Self {
+        self.edit(|s| s.strip_authorization = strip)
+    }
+
+    /// Passes the authenticated user name on in this header (e.g. `X-Forwarded-User`), as
+    /// UTF-8. The header is removed from every incoming request first, so clients cannot
+    /// forge it. Default is none.
+    pub fn forward_user_header(self, name: HeaderName) -> Self {
+        self.edit(|s| s.user_header = Some(name))
+    }
+
+    /// Lets requests for `path` through without credentials: an exact path (`/healthz`), or
+    /// a prefix when it ends in `/*` (`/public/*` matches `/public/` and below, but never a
+    /// path with `.`/`..` segments, `%` escapes or backslashes). Default is none.
+    pub fn exempt_path(self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.edit(|s| s.exempt_paths.push(path))
+    }
+
+    /// Lets requests with `method` through without credentials (e.g. `OPTIONS` for CORS
+    /// preflights). Default is none.
+    pub fn exempt_method(self, method: Method) -> Self {
+        self.edit(|s| s.exempt_methods.push(method))
+    }
+
+    /// Answers `400` instead of a `401` challenge when the client sent another scheme
+    /// (e.g. `Bearer`). Default is `false`.
+    pub fn other_schemes_bad_request(self, yes: bool) -> Self {
+        self.edit(|s| s.other_schemes_bad_request = yes)
+    }
+
+    /// Verifies stored hashes of the weak legacy schemes too (see
+    /// [`password`](crate::auth::password)). Default is `false`.
+    pub fn allow_legacy_hashes(self, allow: bool) -> Self {
+        self.edit(|s| s.allow_legacy_hashes = allow)
+    }
+
+    /// How many password verifications run at once on blocking threads. Default is the
+    /// number of cores.
+    pub fn max_concurrent_verifications(self, n: usize) -> Self {
+        self.edit(|s| s.max_concurrent_verifications = n.max(1))
+    }
+
+    /// How many verifications may wait for a thread; past that, requests that need one are
+    /// answered `503` with `Retry-After: 1` at once. Default is `64`.
+    pub fn max_queued_verifications(self, n: usize) -> Self {
+        self.edit(|s| s.max_queued_verifications = n)
+    }
+
+    /// How long a successful verification is remembered; zero disables the cache. Default
+    /// is 5 minutes.
+    pub fn cache_ttl(self, ttl: Duration) -> Self {
+        self.edit(|s| s.cache_ttl = ttl)
+    }
+
+    /// How many users the cache remembers at most. Default is `10000`.
+    pub fn cache_max_entries(self, n: usize) -> Self {
+        self.edit(|s| s.cache_max_entries = n)
+    }
+
+    /// Answers `429` to a peer address after `max` failed attempts within `window` (counted
+    /// from the first). The peer is the forwarded layer's client address when present, else
+    /// the TCP peer. Default is no limit.
+    pub fn max_failures_per_peer(self, max: u32, window: Duration) -> Self {
+        self.edit(|s| s.max_failures_per_peer = Some((max, window)))
+    }
+}
+
+impl fmt::Debug for BasicAuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared.settings;
+        f.debug_struct("BasicAuthLayer")
+            .field("realm", &s.realm)
+            .field("strip_authorization", &s.strip_authorization)
+            .field("user_header", &s.user_header)
+            .field("exempt_paths", &s.exempt_paths)
+            .field("exempt_methods", &s.exempt_methods)
+            .field(
+                "max_concurrent_verifications",
+                &s.max_concurrent_verifications,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for BasicAuthLayer {
+    type Service = BasicAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BasicAuth {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_escapes_the_realm() {
+        assert_eq!(challenge("site"), "Basic realm=\"site\", charset=\"UTF-8\"");
+        assert_eq!(
+            challenge("a \"b\" \\c\r\n"),
+            "Basic realm=\"a \\\"b\\\" \\\\c\", charset=\"UTF-8\""
+        );
+        assert_eq!(
+            challenge("Zoë").as_bytes(),
+            "Basic realm=\"Zoë\", charset=\"UTF-8\"".as_bytes()
+        );
+    }
+}

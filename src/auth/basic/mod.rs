@@ -1,0 +1,207 @@
+//! HTTP Basic authentication (RFC 7617) as a tower layer: [`BasicAuthLayer`].
+//!
+//! Requests without valid credentials are answered `401 Unauthorized` with
+//! `WWW-Authenticate: Basic realm="...", charset="UTF-8"` and an error page negotiated by
+//! `Accept`; malformed `Authorization` headers are a `401` too (or a `400` for another scheme,
+//! when asked), never a `500`. An authenticated request goes on with
+//! [`AuthenticatedUser`](crate::ext::AuthenticatedUser) in its extensions and, by default,
+//! without its `Authorization` header.
+//!
+//! What it costs and what it protects:
+//!
+//! - Password hashes are verified on Tokio's blocking threads, at most
+//!   `max_concurrent_verifications` at once (default: one per core) with a bounded queue;
+//!   past it, requests that need a verification get `503` with `Retry-After` at once.
+//! - A successful verification is cached (an HMAC-SHA-256 tag of user and password under a
+//!   per-process random key, compared in constant time) until its TTL passes or the stored
+//!   hash changes. The cache is checked before queueing, so a flood of wrong guesses never
+//!   delays a user whose verification is cached. Failures are never cached.
+//! - Unknown users are verified against a dummy hash of the same cost, so timing does not
+//!   reveal which users exist.
+//! - Failed attempts are logged with user name and peer address, never the password; an
+//!   optional per-peer limit answers `429`.
+//!
+//! # Example
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use tollgate::auth::basic::BasicAuthLayer;
+//! use tollgate::auth::password::{hash_password_with, Params};
+//! use tollgate::ext::AuthenticatedUser;
+//! use tower::{service_fn, Layer, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # let params = Params { memory_kib: 64, iterations: 1, parallelism: 1 };
+//! // Real code hashes with `hash_password`, or reads an htpasswd file.
+//! let users = HashMap::from([("ada".to_string(), hash_password_with("secret", &params).unwrap())]);
+//! let app = service_fn(|req: http::Request<tollgate::Body>| async move {
+//!     let user = req.extensions().get::<AuthenticatedUser>().unwrap().name().to_owned();
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(tollgate::Body::from(user)))
+//! });
+//! let svc = BasicAuthLayer::new("staff", users).layer(app);
+//!
+//! let req = http::Request::get("/").body(tollgate::Body::empty()).unwrap();
+//! let res = svc.clone().oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(res.headers()["www-authenticate"], "Basic realm=\"staff\", charset=\"UTF-8\"");
+//!
+//! let req = http::Request::get("/")
+//!     .header("authorization", "Basic YWRhOnNlY3JldA==") // ada:secret
+//!     .body(tollgate::Body::empty())
+//!     .unwrap();
+//! let res = svc.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 200);
+//! # }
+//! ```
+
+mod cache;
+mod future;
+mod layer;
+mod limiter;
+mod service;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::BasicAuthLayer;
+pub use self::service::BasicAuth;
+use crate::auth::htpasswd::HtpasswdError;
+
+/// The Basic auth section of a configuration file; every field has a default.
+///
+/// ```
+/// let config: tollgate::auth::basic::BasicAuthConfig = toml::from_str(r#"
+///     realm = "staff"
+///     htpasswd = "/etc/tollgate/users"
+///     forward_user_header = "X-Forwarded-User"
+///     exempt_paths = ["/healthz"]
+///     exempt_methods = ["OPTIONS"]
+///     max_failures_per_peer = 20
+/// "#).unwrap();
+/// assert!(config.strip_authorization);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicAuthConfig {
+    /// The realm shown in the challenge. Default is `"Restricted"`.
+    pub realm: String,
+    /// The credentials file (Apache `htpasswd` format), watched for changes. Required by
+    /// [`BasicAuthLayer::from_config`]. Default is none.
+    pub htpasswd: Option<PathBuf>,
+    /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, crypt, plain), with a
+    /// warning at load. Default is `false`.
+    pub allow_legacy_hashes: bool,
+    /// How often the credentials file is checked for changes, in seconds. Default is `5`.
+    pub reload_interval_secs: u64,
+    /// Remove `Authorization` before passing the request on. Default is `true`.
+    pub strip_authorization: bool,
+    /// A header to pass the user name in (e.g. `X-Forwarded-User`); it is removed from
+    /// incoming requests first. Default is none.
+    pub forward_user_header: Option<String>,
+    /// Paths let through without credentials: exact, or prefixes ending in `/*`. Default is
+    /// none.
+    pub exempt_paths: Vec<String>,
+    /// Methods let through without credentials (e.g. `OPTIONS`). Default is none.
+    pub exempt_methods: Vec<String>,
+    /// Answer `400` rather than `401` to another scheme than Basic. Default is `false`.
+    pub other_schemes_bad_request: bool,
+    /// Password verifications running at once. Default is the number of cores.
+    pub max_concurrent_verifications: Option<usize>,
+    /// Verifications waiting for a thread before new ones get `503`. Default is `64`.
+    pub max_queued_verifications: usize,
+    /// How long a successful verification is cached, in seconds; `0` disables the cache.
+    /// Default is `300`.
+    pub cache_ttl_secs: u64,
+    /// How many users the verification cache holds. Default is `10000`.
+    pub cache_max_entries: usize,
+    /// Failed attempts per peer address within `failure_window_secs` before `429`. Default
+    /// is none (no limit).
+    pub max_failures_per_peer: Option<u32>,
+    /// The window for `max_failures_per_peer`, in seconds. Default is `60`.
+    pub failure_window_secs: u64,
+}
+
+impl Default for BasicAuthConfig {
+    fn default() -> Self {
+        BasicAuthConfig {
+            realm: "Restricted".into(),
+            htpasswd: None,
+            allow_legacy_hashes: false,
+            reload_interval_secs: 5,
+            strip_authorization: true,
+            forward_user_header: None,
+            exempt_paths: Vec::new(),
+            exempt_methods: Vec::new(),
+            other_schemes_bad_request: false,
+            max_concurrent_verifications: None,
+            max_queued_verifications: 64,
+            cache_ttl_secs: 300,
+            cache_max_entries: 10_000,
+            max_failures_per_peer: None,
+            failure_window_secs: 60,
+        }
+    }
+}
+
+/// Why a [`BasicAuthConfig`] could not become a layer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BasicAuthConfigError {
+    /// No `htpasswd` file was configured.
+    MissingHtpasswd,
+    /// `forward_user_header` is not a valid header name.
+    InvalidHeaderName {
+        /// The name given.
+        name: String,
+    },
+    /// An entry of `exempt_methods` is not a valid method.
+    InvalidMethod {
+        /// The method given.
+        method: String,
+    },
+    /// An entry of `exempt_paths` does not start with `/`.
+    InvalidExemptPath {
+        /// The path given.
+        path: String,
+    },
+    /// The credentials file was refused.
+    Htpasswd(HtpasswdError),
+}
+
+impl fmt::Display for BasicAuthConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BasicAuthConfigError::MissingHtpasswd => f.write_str(
+                "basic auth needs a credentials file: set `htpasswd = \"PATH\"` (make lines with `tollgate hash USER`)",
+            ),
+            BasicAuthConfigError::InvalidHeaderName { name } => {
+                write!(f, "forward_user_header `{name}` is not a valid header name")
+            }
+            BasicAuthConfigError::InvalidMethod { method } => {
+                write!(f, "exempt_methods entry `{method}` is not a valid HTTP method")
+            }
+            BasicAuthConfigError::InvalidExemptPath { path } => {
+                write!(f, "exempt_paths entry `{path}` must start with `/`")
+            }
+            BasicAuthConfigError::Htpasswd(_) => f.write_str("credentials file refused"),
+        }
+    }
+}
+
+impl std::error::Error for BasicAuthConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BasicAuthConfigError::Htpasswd(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<HtpasswdError> for BasicAuthConfigError {
+    fn from(err: HtpasswdError) -> Self {
+        BasicAuthConfigError::Htpasswd(err)
+    }
+}

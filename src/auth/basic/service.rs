@@ -1,0 +1,323 @@
+//! [`BasicAuth`]: deciding each request, verifying on the blocking pool, admitting the user.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use tokio::sync::OwnedSemaphorePermit;
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use super::layer::Shared;
+use crate::auth::htpasswd::escape;
+use crate::auth::password::verify_password_with;
+use crate::body::{Body, BoxError};
+use crate::credentials::{parse_basic, Credentials, CredentialsError};
+use crate::error::HttpError;
+use crate::ext::{AuthenticatedUser, ClientInfo, PeerAddr};
+
+/// The service made by [`BasicAuthLayer`](super::BasicAuthLayer): answers `401` (or `400`,
+/// `429`, `503`) by itself, or passes the request on with [`AuthenticatedUser`] in its
+/// extensions.
+#[derive(Clone)]
+pub struct BasicAuth<S> {
+    pub(crate) inner: S,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl<S> std::fmt::Debug for BasicAuth<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("realm", &self.shared.settings.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> BasicAuth<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, consuming this one.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// What to do with a request, decided without waiting.
+enum Decision {
+    /// Pass it on, as is (exempt) or with this user (cached).
+    Pass(Option<Arc<str>>),
+    /// Answer it now.
+    Answer(Response<Body>),
+    /// Verify the password on the blocking pool first.
+    Verify(Job),
+}
+
+/// A password verification that got a place in the queue.
+struct Job {
+    credentials: Credentials,
+    stored: Option<Arc<str>>,
+    peer: Option<IpAddr>,
+    _admitted: OwnedSemaphorePermit,
+}
+
+/// Why a verification did not admit the user.
+enum Outcome {
+    Admitted,
+    Refused(&'static str),
+    Broken(String),
+}
+
+impl Shared {
+    fn decide<B>(&self, req: &mut Request<B>) -> Decision {
+        if let Some(name) = &self.settings.user_header {
+            // Clients cannot forge the user header, wherever the request goes.
+            req.headers_mut().remove(name);
+        }
+        if self.is_exempt(req) {
+            if self.settings.strip_authorization {
+                req.headers_mut().remove(AUTHORIZATION);
+            }
+            return Decision::Pass(None);
+        }
+        let peer = peer_ip(req);
+        if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
+            if let Some(secs) = limiter.retry_after(ip) {
+                tracing::warn!(peer = %ip, "basic auth: too many failed attempts");
+                return Decision::Answer(
+                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
+                );
+            }
+        }
+        let credentials = match credentials_of(req.headers()) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Decision::Answer(self.challenge_for(req.headers())),
+            Err(err) => {
+                self.failed(peer, None, "malformed Authorization header");
+                if err.is_not_basic() && self.settings.other_schemes_bad_request {
+                    return Decision::Answer(HttpError::from(err).into_response_for(req.headers()));
+                }
+                return Decision::Answer(self.challenge_for(req.headers()));
+            }
+        };
+        let stored = self.store.lookup(&credentials.username);
+        if let Some(stored) = &stored {
+            // Checked before queueing: a flood of bad guesses never delays a cached user.
+            if self
+                .cache
+                .check(&credentials.username, &credentials.password, stored)
+            {
+                return Decision::Pass(Some(credentials.username.into()));
+            }
+        }
+        match self.admitted.clone().try_acquire_owned() {
+            Ok(permit) => Decision::Verify(Job {
+                credentials,
+                stored,
+                peer,
+                _admitted: permit,
+            }),
+            Err(_) => {
+                tracing::warn!(
+                    peer = ?peer,
+                    "basic auth: verification queue full, answering 503"
+                );
+                Decision::Answer(
+                    HttpError::service_unavailable(
+                        "too many password verifications in progress; retry shortly",
+                        1,
+                    )
+                    .into_response_for(req.headers()),
+                )
+            }
+        }
+    }
+
+    fn is_exempt<B>(&self, req: &Request<B>) -> bool {
+        let settings = &self.settings;
+        if settings.exempt_methods.contains(req.method()) {
+            return true;
+        }
+        let path = req.uri().path();
+        settings
+            .exempt_paths
+            .iter()
+            .any(|p| match p.strip_suffix('*') {
+                Some(prefix) if prefix.ends_with('/') => {
+                    path.starts_with(prefix) && is_plain_path(path)
+                }
+                _ => p == path,
+            })
+    }
+
+    fn challenge_for(&self, headers: &HeaderMap) -> Response<Body> {
+        let mut res = HttpError::unauthorized(self.challenge.clone()).into_response_for(headers);
+        // Counted by `metrics` without telling our 401s from an upstream's.
+        res.extensions_mut().insert(crate::ext::AuthFailure);
+        res
+    }
+
+    /// Runs a verification on the blocking pool, at most `max_concurrent_verifications` at once.
+    async fn verify(self: Arc<Self>, job: &Job) -> Outcome {
+        let Ok(running) = self.running.clone().acquire_owned().await else {
+            return Outcome::Broken("verification pool closed".into());
+        };
+        let store = self.store.clone();
+        let password = job.credentials.password.clone();
+        let stored = job.stored.clone();
+        let allow_legacy = self.settings.allow_legacy_hashes;
+        let result = tokio::task::spawn_blocking(move || {
+            // Held until the hash is done, even if the client went away meanwhile: dropped
+            // requests must not let more than `max_concurrent_verifications` hashes run.
+            let _running = running;
+            match stored {
+                Some(stored) => verify_password_with(&password, &stored, allow_legacy).map(Some),
+                None => {
+                    // Unknown user: spend the same time, then refuse.
+                    let _ = verify_password_with(&password, &store.dummy_hash(), true);
+                    Ok(None)
+                }
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(Some(true))) => Outcome::Admitted,
+            Ok(Ok(Some(false))) => Outcome::Refused("wrong password"),
+            Ok(Ok(None)) => Outcome::Refused("unknown user"),
+            Ok(Err(err)) => Outcome::Broken(err.to_string()),
+            Err(err) => Outcome::Broken(err.to_string()),
+        }
+    }
+
+    fn failed(&self, peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
+        if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
+            limiter.record(ip);
+        }
+        tracing::warn!(
+            user = user.map(escape).as_deref().unwrap_or("-"),
+            peer = ?peer,
+            reason,
+            "basic auth: failed attempt"
+        );
+    }
+
+    /// What the inner service sees of an authenticated request.
+    fn admit<B>(&self, req: &mut Request<B>, user: Option<Arc<str>>) {
+        let headers = req.headers_mut();
+        if self.settings.strip_authorization {
+            headers.remove(AUTHORIZATION);
+        } else if let Some(value) = headers.get_mut(AUTHORIZATION) {
+            value.set_sensitive(true);
+        }
+        let Some(user) = user else { return };
+        if let Some(name) = &self.settings.user_header {
+            // User names have no control characters (parse_basic refuses them), so this holds.
+            if let Ok(value) = HeaderValue::from_bytes(user.as_bytes()) {
+                headers.insert(name.clone(), value);
+            }
+        }
+        req.extensions_mut().insert(AuthenticatedUser(user));
+    }
+}
+
+/// The credentials of the one `Authorization` header, `None` when there is none.
+fn credentials_of(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialsError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(CredentialsError::Opaque);
+    }
+    parse_basic(value).map(Some)
+}
+
+/// The client's address: the forwarded layer's when it ran, else the TCP peer's.
+fn peer_ip<B>(req: &Request<B>) -> Option<IpAddr> {
+    let ext = req.extensions();
+    ext.get::<ClientInfo>()
+        .and_then(|c| c.addr)
+        .or_else(|| ext.get::<PeerAddr>().map(|p| p.0.ip()))
+}
+
+/// No dot segments, escapes or backslashes that a later hop could resolve out of a prefix.
+fn is_plain_path(path: &str) -> bool {
+    !path.contains(['%', '\\'])
+        && !path.contains("//")
+        && path.split('/').all(|seg| seg != "." && seg != "..")
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BasicAuth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        match self.shared.decide(&mut req) {
+            Decision::Pass(user) => {
+                self.shared.admit(&mut req, user);
+                ResponseFuture::future(self.inner.call(req))
+            }
+            Decision::Answer(res) => ResponseFuture::answer(res),
+            Decision::Verify(job) => {
+                // The ready service goes into the future; this one keeps a fresh clone.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let shared = self.shared.clone();
+                ResponseFuture::verifying(Box::pin(async move {
+                    let user = &job.credentials.username;
+                    match shared.clone().verify(&job).await {
+                        Outcome::Admitted => {
+                            if let Some(stored) = &job.stored {
+                                shared.cache.insert(
+                                    user,
+                                    &job.credentials.password,
+                                    stored.clone(),
+                                );
+                            }
+                            tracing::debug!(user = %escape(user), "basic auth: verified");
+                            shared.admit(&mut req, Some(Arc::from(user.as_str())));
+                            drop(job);
+                            inner.call(req).await.map(|res| res.map(Body::new))
+                        }
+                        Outcome::Refused(reason) => {
+                            shared.failed(job.peer, Some(user), reason);
+                            Ok(shared.challenge_for(req.headers()))
+                        }
+                        Outcome::Broken(why) => {
+                            tracing::error!(
+                                user = %escape(user),
+                                error = %why,
+                                "basic auth: stored hash unusable; fix the credentials file"
+                            );
+                            shared.failed(job.peer, Some(user), "unusable stored hash");
+                            Ok(shared.challenge_for(req.headers()))
+                        }
+                    }
+                }))
+            }
+        }
+    }
+}

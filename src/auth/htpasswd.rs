@@ -1,0 +1,680 @@
+//! Apache-style credential files (`user:hash` lines) and the [`CredentialStore`] trait.
+//!
+//! Comments (`#`), blank lines, CRLF line ends and trailing spaces are accepted; a duplicate
+//! user, a user name with `:` or control characters, an unknown or malformed hash, and (unless
+//! allowed) a weak legacy hash are errors naming the line. [`Htpasswd::watch`] re-reads the
+//! file when its content changes and keeps the old table, logging why, when the new one is
+//! invalid.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
+//!
+//! let file = "# made with htpasswd -B\n\
+//!             ada:$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\r\n";
+//! let store = Htpasswd::parse(file, &HtpasswdOptions::default()).unwrap();
+//! assert!(store.lookup("ada").is_some());
+//! assert!(store.lookup("bob").is_none());
+//!
+//! let err = Htpasswd::parse("ada:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", &HtpasswdOptions::default())
+//!     .unwrap_err();
+//! assert!(err.to_string().starts_with("htpasswd line 1: weak legacy hash scheme `{SHA}`"));
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::password::{self, PasswordError, Scheme};
+
+/// Where the Basic auth layer looks users up: a file, a database, a map in code.
+///
+/// Implementations must be cheap (the layer calls [`lookup`](Self::lookup) on every request,
+/// on the async runtime): keep the table in memory, or cache it.
+pub trait CredentialStore: Send + Sync + 'static {
+    /// The stored hash for `user`, or `None` when there is no such user.
+    fn lookup(&self, user: &str) -> Option<Arc<str>>;
+
+    /// A hash unknown users are verified against, so that answering them costs the same as
+    /// answering a known user with a wrong password. Called on a blocking thread.
+    ///
+    /// Default is one argon2id hash with the default parameters, made once per process.
+    fn dummy_hash(&self) -> Arc<str> {
+        password::default_dummy_hash()
+    }
+}
+
+impl<T: CredentialStore + ?Sized> CredentialStore for Arc<T> {
+    fn lookup(&self, user: &str) -> Option<Arc<str>> {
+        (**self).lookup(user)
+    }
+    fn dummy_hash(&self) -> Arc<str> {
+        (**self).dummy_hash()
+    }
+}
+
+/// A map of user names to stored hashes, e.g. built in code from hashes made at startup.
+impl<S: std::hash::BuildHasher + Send + Sync + 'static> CredentialStore
+    for HashMap<String, String, S>
+{
+    fn lookup(&self, user: &str) -> Option<Arc<str>> {
+        self.get(user).map(|h| Arc::from(h.as_str()))
+    }
+}
+
+/// Options for reading credential files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HtpasswdOptions {
+    /// Accept the weak legacy schemes (`{SHA}`, `$apr1$`, `$1$`, crypt, plain), logging a
+    /// warning for each such line at load. Default is `false`.
+    pub allow_legacy_hashes: bool,
+    /// How often [`Htpasswd::watch`] checks the file for changes, in seconds. Default is `5`.
+    pub reload_interval_secs: u64,
+    /// The largest file accepted, in bytes. Default is `16777216` (16 MiB).
+    pub max_file_size: u64,
+}
+
+impl Default for HtpasswdOptions {
+    fn default() -> Self {
+        HtpasswdOptions {
+            allow_legacy_hashes: false,
+            reload_interval_secs: 5,
+            max_file_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// One valid line of a credentials file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The line number, from 1.
+    pub number: usize,
+    /// The user name.
+    pub user: String,
+    /// The stored hash.
+    pub hash: String,
+    /// Its scheme.
+    pub scheme: Scheme,
+}
+
+/// Why a credentials file, or one of its lines, was refused.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HtpasswdError {
+    /// The file could not be read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is larger than [`HtpasswdOptions::max_file_size`].
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        max: u64,
+    },
+    /// A line is not UTF-8.
+    NotUtf8 {
+        /// The line number.
+        line: usize,
+    },
+    /// A line has no `:`.
+    MissingColon {
+        /// The line number.
+        line: usize,
+    },
+    /// The user name is empty, contains control characters, or the line has a second `:`.
+    InvalidUser {
+        /// The line number.
+        line: usize,
+        /// The user name (escaped, at most 64 characters).
+        user: String,
+    },
+    /// The same user appears twice.
+    DuplicateUser {
+        /// The user name (escaped, at most 64 characters).
+        user: String,
+        /// Where it first appears.
+        first_line: usize,
+        /// Where it appears again.
+        line: usize,
+    },
+    /// The hash is unknown, malformed, or legacy while legacy hashes are not allowed.
+    Hash {
+        /// The line number.
+        line: usize,
+        /// What is wrong with the hash.
+        source: PasswordError,
+    },
+}
+
+impl HtpasswdError {
+    /// The line the error is on, when it is about one line.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            HtpasswdError::NotUtf8 { line }
+            | HtpasswdError::MissingColon { line }
+            | HtpasswdError::InvalidUser { line, .. }
+            | HtpasswdError::DuplicateUser { line, .. }
+            | HtpasswdError::Hash { line, .. } => Some(*line),
+            HtpasswdError::Io { .. } | HtpasswdError::TooLarge { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for HtpasswdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HtpasswdError::Io { path, .. } => write!(f, "cannot read {}", path.display()),
+            HtpasswdError::TooLarge { path, max } => {
+                write!(f, "{} is larger than {max} bytes", path.display())
+            }
+            HtpasswdError::NotUtf8 { line } => {
+                write!(f, "htpasswd line {line}: not UTF-8; save the file as UTF-8")
+            }
+            HtpasswdError::MissingColon { line } => {
+                write!(f, "htpasswd line {line}: no `:`; expected `user:hash`")
+            }
+            HtpasswdError::InvalidUser { line, user } => write!(
+                f,
+                "htpasswd line {line}: invalid user name \"{user}\"; user names must be \
+                 non-empty, without `:` or control characters"
+            ),
+            HtpasswdError::DuplicateUser {
+                user,
+                first_line,
+                line,
+            } => write!(
+                f,
+                "htpasswd line {line}: user \"{user}\" already defined on line {first_line}; \
+                 keep one of them"
+            ),
+            // One level, with the hash error's text: it says what to do.
+            HtpasswdError::Hash { line, source } => write!(f, "htpasswd line {line}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for HtpasswdError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HtpasswdError::Io { source, .. } => Some(source),
+            HtpasswdError::Hash { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Reads every line of a credentials file: each valid `user:hash` line, or the error on it.
+///
+/// Comments and blank lines are skipped. Legacy schemes are reported as [`Line`]s here; the
+/// caller decides (see [`Htpasswd::parse`]). Duplicates are not detected here.
+pub fn lines(text: &[u8]) -> impl Iterator<Item = Result<Line, HtpasswdError>> + '_ {
+    text.split(|&b| b == b'\n')
+        .enumerate()
+        .filter_map(|(i, raw)| parse_line(i + 1, raw).transpose())
+}
+
+fn parse_line(number: usize, raw: &[u8]) -> Result<Option<Line>, HtpasswdError> {
+    let text = std::str::from_utf8(raw).map_err(|_| HtpasswdError::NotUtf8 { line: number })?;
+    let text = text.trim_end_matches(['\r', ' ', '\t']);
+    let trimmed = text.trim_start_matches([' ', '\t']);
+    if trimmed.is_empty() || trimmed.starts_with('#') {
+        return Ok(None);
+    }
+    let (user, hash) = text
+        .split_once(':')
+        .ok_or(HtpasswdError::MissingColon { line: number })?;
+    if user.is_empty() || user.chars().any(char::is_control) || hash.contains(':') {
+        return Err(HtpasswdError::InvalidUser {
+            line: number,
+            user: escape(user),
+        });
+    }
+    let scheme = Scheme::detect(hash).map_err(|source| HtpasswdError::Hash {
+        line: number,
+        source,
+    })?;
+    Ok(Some(Line {
+        number,
+        user: user.to_owned(),
+        hash: hash.to_owned(),
+        scheme,
+    }))
+}
+
+/// The user table of one version of the file.
+struct Table {
+    users: HashMap<Box<str>, Arc<str>>,
+    /// A hash like the file's first strong one, made on first use (on a blocking thread).
+    dummy: OnceLock<Arc<str>>,
+    template: Option<Arc<str>>,
+    digest: [u8; 32],
+}
+
+impl Table {
+    fn from_text(text: &[u8], options: &HtpasswdOptions) -> Result<Table, HtpasswdError> {
+        let mut users: HashMap<Box<str>, Arc<str>> = HashMap::new();
+        let mut template = None;
+        for line in check(text, options) {
+            let line = line?;
+            if line.scheme.is_legacy() {
+                tracing::warn!(
+                    line = line.number,
+                    user = %escape(&line.user),
+                    scheme = %line.scheme,
+                    "htpasswd: weak legacy hash accepted (allow_legacy_hashes); make a new one with `tollgate hash`"
+                );
+            }
+            let hash: Arc<str> = line.hash.into();
+            if template.is_none() && !line.scheme.is_legacy() {
+                template = Some(hash.clone());
+            }
+            users.insert(line.user.into(), hash);
+        }
+        Ok(Table {
+            users,
+            dummy: OnceLock::new(),
+            template,
+            digest: Sha256::digest(text).into(),
+        })
+    }
+}
+
+/// Checks every line of a credentials file as [`Htpasswd`] would load it: each valid line, or
+/// the error on it (including duplicates, and legacy schemes unless allowed), in file order.
+///
+/// This is what `tollgate check-htpasswd` reports; a file loads when no item is an error.
+pub fn check<'a>(
+    text: &'a [u8],
+    options: &HtpasswdOptions,
+) -> impl Iterator<Item = Result<Line, HtpasswdError>> + 'a {
+    let allow_legacy = options.allow_legacy_hashes;
+    let mut first_lines: HashMap<String, usize> = HashMap::new();
+    lines(text).map(move |line| {
+        let line = line?;
+        if line.scheme.is_legacy() && !allow_legacy {
+            return Err(HtpasswdError::Hash {
+                line: line.number,
+                source: PasswordError::Legacy {
+                    scheme: line.scheme,
+                },
+            });
+        }
+        if let Some(&first_line) = first_lines.get(&line.user) {
+            return Err(HtpasswdError::DuplicateUser {
+                user: escape(&line.user),
+                first_line,
+                line: line.number,
+            });
+        }
+        first_lines.insert(line.user.clone(), line.number);
+        Ok(line)
+    })
+}
+
+/// Credentials read from an Apache-style `htpasswd` file, optionally kept up to date.
+///
+/// Lookups take a read lock for the time of an `Arc` clone; a reload builds the new table
+/// aside and swaps it in atomically, so in-flight requests see the old or the new file, never
+/// a mix.
+pub struct Htpasswd {
+    table: RwLock<Arc<Table>>,
+    path: Option<PathBuf>,
+    options: HtpasswdOptions,
+}
+
+impl fmt::Debug for Htpasswd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Htpasswd")
+            .field("path", &self.path)
+            .field("users", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Htpasswd {
+    /// Parses the content of a credentials file.
+    ///
+    /// # Errors
+    ///
+    /// The first [`HtpasswdError`] in the file.
+    pub fn parse(text: &str, options: &HtpasswdOptions) -> Result<Htpasswd, HtpasswdError> {
+        Ok(Htpasswd {
+            table: RwLock::new(Arc::new(Table::from_text(text.as_bytes(), options)?)),
+            path: None,
+            options: options.clone(),
+        })
+    }
+
+    /// Reads a credentials file once (blocking file I/O: call it at startup or from a blocking
+    /// thread).
+    ///
+    /// # Errors
+    ///
+    /// [`HtpasswdError::Io`], [`HtpasswdError::TooLarge`], or the first error in the file.
+    pub fn open(
+        path: impl AsRef<Path>,
+        options: &HtpasswdOptions,
+    ) -> Result<Htpasswd, HtpasswdError> {
+        let path = path.as_ref().to_path_buf();
+        let text = read_bounded(&path, options.max_file_size)?;
+        Ok(Htpasswd {
+            table: RwLock::new(Arc::new(Table::from_text(&text, options)?)),
+            path: Some(path),
+            options: options.clone(),
+        })
+    }
+
+    /// Reads a credentials file with the default options and keeps it up to date: see
+    /// [`watch_with`](Self::watch_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn watch(path: impl AsRef<Path>) -> Result<Arc<Htpasswd>, HtpasswdError> {
+        Self::watch_with(path, &HtpasswdOptions::default())
+    }
+
+    /// Reads a credentials file and spawns a task that re-reads it every
+    /// [`reload_interval_secs`](HtpasswdOptions::reload_interval_secs) when its content
+    /// changed. A new valid file replaces the table atomically; an invalid one is logged and
+    /// the old table stays. The task ends when the last `Arc` is dropped.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open), for the first read.
+    pub fn watch_with(
+        path: impl AsRef<Path>,
+        options: &HtpasswdOptions,
+    ) -> Result<Arc<Htpasswd>, HtpasswdError> {
+        let store = Arc::new(Self::open(path, options)?);
+        let weak = Arc::downgrade(&store);
+        let interval = Duration::from_secs(options.reload_interval_secs.max(1));
+        tokio::spawn(watch_task(weak, interval));
+        Ok(store)
+    }
+
+    /// Re-reads the file now (e.g. on `SIGHUP`). Returns whether the table changed.
+    ///
+    /// # Errors
+    ///
+    /// The reason the file was not taken; the old table stays in use.
+    pub async fn reload(&self) -> Result<bool, HtpasswdError> {
+        let Some(path) = self.path.clone() else {
+            return Ok(false);
+        };
+        let options = self.options.clone();
+        let current = self.current().digest;
+        let result = tokio::task::spawn_blocking(move || {
+            let text = read_bounded(&path, options.max_file_size)?;
+            if <[u8; 32]>::from(Sha256::digest(&text)) == current {
+                return Ok(None);
+            }
+            Table::from_text(&text, &options).map(Some)
+        })
+        .await
+        .map_err(|e| HtpasswdError::Io {
+            path: self.path.clone().unwrap_or_default(),
+            source: std::io::Error::other(e),
+        })?;
+        match result? {
+            None => Ok(false),
+            Some(table) => {
+                let users = table.users.len();
+                *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
+                tracing::info!(path = %self.path_display(), users, "htpasswd: reloaded");
+                Ok(true)
+            }
+        }
+    }
+
+    /// The number of users.
+    pub fn len(&self) -> usize {
+        self.current().users.len()
+    }
+
+    /// Whether the file has no users.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file this table was read from.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn current(&self) -> Arc<Table> {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn path_display(&self) -> String {
+        self.path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl CredentialStore for Htpasswd {
+    fn lookup(&self, user: &str) -> Option<Arc<str>> {
+        self.table
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .get(user)
+            .cloned()
+    }
+
+    fn dummy_hash(&self) -> Arc<str> {
+        let table = self.current();
+        table
+            .dummy
+            .get_or_init(|| match &table.template {
+                Some(t) => password::dummy_hash_like(Some(t)).into(),
+                None => password::default_dummy_hash(),
+            })
+            .clone()
+    }
+}
+
+async fn watch_task(store: Weak<Htpasswd>, interval: Duration) {
+    let mut last_error: Option<String> = None;
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        match store.reload().await {
+            Ok(_) => last_error = None,
+            Err(err) => {
+                let text = err.to_string();
+                // Log a bad file once, not every interval.
+                if last_error.as_deref() != Some(&text) {
+                    tracing::error!(
+                        path = %store.path_display(),
+                        error = %text,
+                        "htpasswd: new file refused, keeping the previous users"
+                    );
+                }
+                last_error = Some(text);
+            }
+        }
+    }
+}
+
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HtpasswdError> {
+    use std::io::Read;
+    let io = |source| HtpasswdError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut text = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > max {
+        return Err(HtpasswdError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(text)
+}
+
+/// A user name for messages and logs: control characters escaped, at most 64 characters.
+pub(crate) fn escape(user: &str) -> String {
+    user.chars().take(64).flat_map(char::escape_debug).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BCRYPT: &str = "$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W";
+
+    fn parse(text: &str) -> Result<Htpasswd, HtpasswdError> {
+        Htpasswd::parse(text, &HtpasswdOptions::default())
+    }
+
+    #[test]
+    fn comments_blank_lines_crlf_and_trailing_spaces() {
+        let text =
+            format!("# users\n\n   \r\nada:{BCRYPT}  \r\n  # indented comment\nbob:{BCRYPT}\t\n");
+        let store = parse(&text).unwrap();
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.lookup("ada").as_deref(), Some(BCRYPT));
+        assert_eq!(store.lookup("bob").as_deref(), Some(BCRYPT));
+        assert_eq!(store.lookup("Ada"), None);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases: &[(&str, String, &str)] = &[
+            (
+                "no colon",
+                format!("ada:{BCRYPT}\nbob\n"),
+                "htpasswd line 2: no `:`",
+            ),
+            (
+                "duplicate",
+                format!("ada:{BCRYPT}\n#\nada:{BCRYPT}\n"),
+                "htpasswd line 3: user \"ada\" already defined on line 1",
+            ),
+            (
+                "empty user",
+                format!(":{BCRYPT}"),
+                "htpasswd line 1: invalid user name \"\"",
+            ),
+            (
+                "colon in user",
+                format!("a:b:{BCRYPT}"),
+                "htpasswd line 1: invalid user name \"a\"",
+            ),
+            (
+                "control in user",
+                format!("a\x07b:{BCRYPT}"),
+                "htpasswd line 1: invalid user name \"a\\u{7}b\"",
+            ),
+            (
+                "unknown",
+                "ada:$6$salt$hash".into(),
+                "htpasswd line 1: unknown hash scheme `$6$`",
+            ),
+            (
+                "legacy",
+                "ada:$apr1$gy0lbsh7$FXrfI.WzmiPTQ4CS1.CZW1".into(),
+                "htpasswd line 1: weak legacy hash scheme `apr1` refused",
+            ),
+            (
+                "malformed bcrypt",
+                "ada:$2y$05$é".into(),
+                "htpasswd line 1: malformed bcrypt hash",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{name}: {err}");
+        }
+        let err = Htpasswd::parse("x", &HtpasswdOptions::default()).unwrap_err();
+        assert_eq!(err.line(), Some(1));
+    }
+
+    #[test]
+    fn non_utf8_line_is_an_error() {
+        let err = Table::from_text(b"ada:\xff\xfe\n", &HtpasswdOptions::default())
+            .err()
+            .unwrap();
+        assert!(matches!(err, HtpasswdError::NotUtf8 { line: 1 }));
+    }
+
+    #[test]
+    fn legacy_allowed_when_asked() {
+        let options = HtpasswdOptions {
+            allow_legacy_hashes: true,
+            ..Default::default()
+        };
+        let store =
+            Htpasswd::parse("ada:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nbob:plain", &options).unwrap();
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn lines_reports_every_line() {
+        let text = format!("ada:{BCRYPT}\nbad\nbob:{{SHA}}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n");
+        let all: Vec<_> = lines(text.as_bytes()).collect();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].as_ref().unwrap().scheme, Scheme::Bcrypt);
+        assert!(all[1].is_err());
+        assert_eq!(all[2].as_ref().unwrap().scheme, Scheme::Sha1);
+    }
+
+    #[test]
+    fn check_reports_every_problem() {
+        let text = format!("ada:{BCRYPT}\nada:{BCRYPT}\nbob:plain\nbad\n");
+        let all: Vec<_> = check(text.as_bytes(), &HtpasswdOptions::default()).collect();
+        let lines: Vec<_> = all
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.line()))
+            .collect();
+        assert!(lines[0].is_ok());
+        assert_eq!(lines[1].as_ref().err(), Some(&Some(2)), "duplicate");
+        assert_eq!(lines[2].as_ref().err(), Some(&Some(3)), "legacy");
+        assert_eq!(lines[3].as_ref().err(), Some(&Some(4)), "no colon");
+    }
+
+    #[test]
+    fn dummy_hash_follows_the_file() {
+        let store = parse(&format!("ada:{BCRYPT}")).unwrap();
+        assert!(store.dummy_hash().starts_with("$2b$05$"));
+    }
+
+    #[test]
+    fn errors_are_send_sync() {
+        fn assert_send_sync<T: Send + Sync + std::error::Error>() {}
+        assert_send_sync::<HtpasswdError>();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            for line in lines(&bytes) {
+                let _ = line.map_err(|e| e.to_string());
+            }
+        }
+    }
+}
