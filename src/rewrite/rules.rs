@@ -379,10 +379,15 @@ fn skipped(position: RulePosition) {
 
 #[inline(never)]
 fn remove_prefix(headers: &mut HeaderMap, prefix: &str) {
+    let matches = |name: &HeaderName| name.as_str().starts_with(prefix);
+    if !headers.keys().any(matches) {
+        // The usual request: nothing to remove, nothing allocated.
+        return;
+    }
     // HeaderMap has no retain: collect the names first (names are stored lowercase).
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(prefix))
+        .filter(|name| matches(name))
         .cloned()
         .collect();
     for name in doomed {
