@@ -58,3 +58,51 @@ where
         self.inner.call(req)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use futures_util::FutureExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::forwarded::ForwardedConfig;
+
+    /// What the inner service sees: the `ClientInfo`, if any.
+    fn seen(headers: &[(&str, &str)], outer: Option<ClientInfo>) -> Option<ClientInfo> {
+        let svc = Forwarded::new(
+            tower::service_fn(|req: Request<()>| async move {
+                Ok::<_, Infallible>(req.extensions().get::<ClientInfo>().cloned())
+            }),
+            ForwardedConfig::default(),
+        );
+        let mut req = Request::new(());
+        for (k, v) in headers {
+            req.headers_mut().append(
+                http::HeaderName::from_bytes(k.as_bytes()).expect("test names are valid"),
+                v.parse().expect("test values are valid"),
+            );
+        }
+        req.extensions_mut()
+            .insert(PeerAddr("10.0.0.2:4000".parse().expect("an address")));
+        if let Some(info) = outer {
+            req.extensions_mut().insert(info);
+        }
+        let Ok(info) = svc.oneshot(req).now_or_never().expect("ready at once");
+        info
+    }
+
+    #[test]
+    fn client_info_only_when_something_was_reported() {
+        let info = seen(&[("x-forwarded-for", "203.0.113.7")], None).expect("reported");
+        assert_eq!(info.addr, Some("203.0.113.7".parse().expect("an address")));
+        assert_eq!(seen(&[], None), None);
+        // An outer layer's verdict does not survive an inner one that saw nothing.
+        let outer = ClientInfo {
+            scheme: Some("https".into()),
+            ..ClientInfo::default()
+        };
+        assert_eq!(seen(&[], Some(outer)), None);
+    }
+}
