@@ -39,6 +39,13 @@ impl Node {
         if input.is_empty() {
             return Err(invalid());
         }
+        // The usual X-Forwarded-For entry, a plain IPv4 address, in one pass.
+        if let Some(v4) = dotted_quad(input) {
+            return Ok(Node::Ip {
+                addr: IpAddr::V4(v4),
+                port: None,
+            });
+        }
         // Unbracketed IPv6 (X-Forwarded-For style) has no port. Every IPv6 text has two
         // colons at least: the usual IPv4 entry skips this parse.
         let colons = input.bytes().filter(|&b| b == b':').count();
