@@ -58,7 +58,7 @@ UP=18801 TG=18802 NG=18803 NGB=18804 TGS=18805 NGS=18806
 
 USER_NAME=bench PASSWORD=bench-password
 AUTH="Authorization: Basic $(printf '%s:%s' "$USER_NAME" "$PASSWORD" | base64)"
-htpasswd -nbB -C 10 "$USER_NAME" "$PASSWORD" >"$WORK/bcrypt.htpasswd" 2>/dev/null
+htpasswd -nbB "$USER_NAME" "$PASSWORD" >"$WORK/bcrypt.htpasswd" 2>/dev/null
 htpasswd -nbs "$USER_NAME" "$PASSWORD" >"$WORK/sha.htpasswd" 2>/dev/null
 chmod 644 "$WORK"/*.htpasswd
 mkdir -p "$WORK/www"
