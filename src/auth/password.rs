@@ -239,6 +239,18 @@ impl Scheme {
         match self {
             Scheme::Argon2id | Scheme::Argon2i => {
                 let hash = PasswordHash::new(stored).map_err(|e| malformed(e.to_string()))?;
+                // Bounds before argon2 sees them: its own check computes `p * 8` and
+                // overflows on a huge lane count (fuzz: htpasswd crash c2a15a7f).
+                let limits = [
+                    ("m", MAX_MEMORY_KIB),
+                    ("t", MAX_ITERATIONS),
+                    ("p", MAX_PARALLELISM),
+                ];
+                for (name, max) in limits {
+                    if hash.params.get_decimal(name).is_some_and(|v| v > max) {
+                        return Err(malformed(format!("{name} is above its limit of {max}")));
+                    }
+                }
                 let params =
                     argon2::Params::try_from(&hash).map_err(|e| malformed(e.to_string()))?;
                 if hash.hash.is_none() || hash.salt.is_none() {

@@ -214,7 +214,12 @@ where
             Some(Err(e)) => {
                 let err = classify(&e, &upstream, &progress, config);
                 tracing::warn!(upstream = %upstream, error = %err.message(), cause = ?e, "upstream request failed");
-                return origin.failure(err, &upstream);
+                let mut res = origin.failure(err, &upstream);
+                if e.is_connect() {
+                    // Nothing was sent: a balancer may try another upstream.
+                    res.extensions_mut().insert(super::balance::ConnectFailed);
+                }
+                return res;
             }
             None => {
                 let err = if progress.too_large() {
