@@ -37,6 +37,8 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[macro_use]
+mod macros;
 pub mod body;
 pub mod cookies;
 pub mod credentials;
