@@ -48,7 +48,8 @@ fn fuzz_head_answer_keeps_the_get_length() {
     check_answer(&Method::HEAD, &res);
 }
 
-/// htpasswd crash c2a15a7f (minimized): an argon2 hash with a lane count near `u32::MAX / 8`.
+/// htpasswd crashes c2a15a7f and 98ce8efc (minimized): an argon2 hash with a lane count near
+/// `u32::MAX / 8`, alone or repeated.
 /// argon2 0.5's `Params::new` checks `m_cost < p_cost * 8`, which overflowed (a panic in
 /// debug builds, a wrong check in release). Fix: `Scheme::detect` refuses costs above the
 /// crate's limits before argon2 sees them.
@@ -59,6 +60,10 @@ fn fuzz_htpasswd_argon2_lane_overflow() {
 
     let line = "c:$argon2i$p=849235021";
     assert!(Htpasswd::parse(line, &HtpasswdOptions::default()).is_err());
+    // htpasswd crash 98ce8efc (minimized): the same through a repeated `p`, where argon2
+    // takes the last one and the first check looked at the first.
+    let repeated = "p=:$argon2i$m=16,p=2,p=1345678901";
+    assert!(Htpasswd::parse(repeated, &HtpasswdOptions::default()).is_err());
     let err = Scheme::detect(
         "$argon2id$v=19$m=19456,t=2,p=4294967295$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
     )
