@@ -11,8 +11,9 @@
 # and a 1 MB static file. Prints requests/s and p50/p99 per setup (median of the rounds) and
 # the tollgate/nginx ratios.
 #
-# Usage: benches/gateway.sh            (ROUNDS=3 DURATION=5 CONNECTIONS=32 WORKERS="1 2")
-# Installs nginx, wrk and apache2-utils with apt-get when missing. Builds the release binary.
+# Usage: benches/gateway.sh            (ROUNDS=3 DURATION=5 CONNECTIONS=32 WORKERS="1 2" STATIC=1)
+# Installs nginx, wrk and apache2-utils with apt-get when missing. Builds the release binary
+# (--all-features, so with mimalloc) unless TOLLGATE=path/to/tollgate says which one to run.
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -23,6 +24,7 @@ STATIC=${STATIC:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
+chmod 755 "$WORK" # nginx's workers run as an unprivileged user and read the files below
 PIDS=()
 
 cleanup() {
@@ -56,11 +58,14 @@ UP=18801 TG=18802 NG=18803 NGB=18804 TGS=18805 NGS=18806
 
 USER_NAME=bench PASSWORD=bench-password
 AUTH="Authorization: Basic $(printf '%s:%s' "$USER_NAME" "$PASSWORD" | base64)"
-htpasswd -nbB -C 10 "$USER_NAME" "$PASSWORD" >"$WORK/bcrypt.htpasswd" 2>/dev/null
+htpasswd -nbB "$USER_NAME" "$PASSWORD" >"$WORK/bcrypt.htpasswd" 2>/dev/null
 htpasswd -nbs "$USER_NAME" "$PASSWORD" >"$WORK/sha.htpasswd" 2>/dev/null
+chmod 644 "$WORK"/*.htpasswd
 mkdir -p "$WORK/www"
+chmod 755 "$WORK/www"
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 >"$WORK/www/1k.txt"
 head -c $((1024 * 1024)) /dev/urandom >"$WORK/www/1m.bin"
+chmod 644 "$WORK"/www/*
 
 nginx_conf() { # name workers server-block
     local name=$1 workers=$2 block=$3
@@ -156,7 +161,7 @@ for workers in $WORKERS; do
     nginx_conf ngbcrypt "$workers" "$(proxy_block $NGB "$WORK/bcrypt.htpasswd")"
     start_bg ngsha "$NGINX" -c "$WORK/ngsha/nginx.conf"
     NG_PID=$LAST_PID
-    start_bg tollgate env TOKIO_WORKER_THREADS="$workers" "$TOLLGATE" --log warn proxy \
+    start_bg tollgate "$TOLLGATE" --log warn proxy --workers "$workers" \
         --upstream "http://127.0.0.1:$UP" --bind "127.0.0.1:$TG" \
         --users "$WORK/bcrypt.htpasswd" --realm bench --normalize \
         --set-header X-Gateway=tollgate

@@ -84,7 +84,7 @@ pub fn pairs(header: &str) -> impl Iterator<Item = Result<(&str, &str), CookieEr
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(value);
-            let name_ok = name.bytes().all(is_token_byte);
+            let name_ok = name.bytes().all(crate::negotiate::is_tchar);
             let value_ok = value
                 .bytes()
                 .all(|b| b > 0x20 && b != 0x7f && b != b';' && b != b',' && b != b'"');
@@ -112,11 +112,6 @@ pub fn parse(header: &str, max_cookies: usize) -> MultiMap {
 /// `s` without leading and trailing SP and HTAB (RFC 9110 §5.6.3 `OWS`).
 fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
-}
-
-/// Whether `b` may appear in an HTTP token (RFC 9110 §5.6.2).
-pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

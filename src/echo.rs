@@ -49,6 +49,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use http::header::CONTENT_TYPE;
+
 use crate::body::{Body, BoxError, DEFAULT_BODY_LIMIT};
 use crate::{HttpError, MultiMap, Request, Response};
 
@@ -57,6 +59,7 @@ use crate::{HttpError, MultiMap, Request, Response};
 #[must_use]
 pub struct EchoService {
     parse_limit: usize,
+    raw: bool,
     #[cfg(feature = "multipart")]
     form_limits: crate::form::FormLimits,
 }
@@ -65,6 +68,7 @@ impl Default for EchoService {
     fn default() -> Self {
         EchoService {
             parse_limit: DEFAULT_BODY_LIMIT,
+            raw: false,
             // Files are hashed as they stream by, never stored: any size can be echoed.
             #[cfg(feature = "multipart")]
             form_limits: crate::form::FormLimits::default()
@@ -84,6 +88,23 @@ impl EchoService {
     /// counted and hashed. Default is 1 MiB.
     pub fn parse_limit(mut self, bytes: usize) -> Self {
         self.parse_limit = bytes;
+        self
+    }
+
+    /// Answers with the request as raw HTTP/1.1 bytes (`message/http`), as `wire` writes it and
+    /// a proxy would forward it, instead of JSON; bodies up to [`parse_limit`](Self::parse_limit).
+    /// Default is `false`.
+    ///
+    /// ```
+    /// use tollgate::{echo::EchoService, testing::TestClient};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let client = TestClient::new(EchoService::new().raw(true));
+    /// let text = client.get("/x?y=1").header("host", "example.com").send().await.text().await;
+    /// assert!(text.starts_with("GET /x?y=1 HTTP/1.1\r\nhost: example.com\r\n"), "{text}");
+    /// # }
+    /// ```
+    pub fn raw(mut self, raw: bool) -> Self {
+        self.raw = raw;
         self
     }
 
@@ -112,11 +133,19 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let parse_limit = self.parse_limit;
+        let raw = self.raw;
         #[cfg(feature = "multipart")]
         let form_limits = self.form_limits.clone();
         Box::pin(async move {
-            let req = Request::from_http(req.map(Body::new));
+            let mut req = Request::from_http(req.map(Body::new));
             let accept = req.headers().get(http::header::ACCEPT).cloned();
+            if raw {
+                let res = match req.to_bytes(parse_limit).await {
+                    Ok(bytes) => Response::bytes(bytes).header(CONTENT_TYPE, "message/http"),
+                    Err(e) => crate::IntoResponse::into_response_for(e, accept.as_ref()),
+                };
+                return Ok(res.into_http());
+            }
             #[cfg(feature = "multipart")]
             let res = echo(req, parse_limit, &form_limits).await;
             #[cfg(not(feature = "multipart"))]

@@ -77,7 +77,36 @@ impl Metrics {
     pub fn layer(&self, route: &str) -> MetricsLayer {
         MetricsLayer {
             metrics: self.clone(),
-            route: Arc::from(route),
+            route: RouteName::Fixed(Arc::from(route)),
+        }
+    }
+
+    /// A layer in front of several routes that names each request's route with `route`
+    /// (called with the request's method, target and headers before the inner service runs),
+    /// so answers given before routing, such as a `401`, count under the route too.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tollgate::{echo::EchoService, metrics::Metrics, testing::TestClient};
+    /// use tower::Layer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let metrics = Metrics::new();
+    /// let layer = metrics.layer_with(|_method, uri, _headers| {
+    ///     Arc::from(if uri.path().starts_with("/api") { "api" } else { "site" })
+    /// });
+    /// let client = TestClient::new(layer.layer(EchoService::new()));
+    /// client.get("/api/x").send().await;
+    /// assert!(metrics.render().contains(r#"tollgate_requests_total{route="api",status="200"} 1"#));
+    /// # }
+    /// ```
+    pub fn layer_with<F>(&self, route: F) -> MetricsLayer
+    where
+        F: Fn(&http::Method, &http::Uri, &http::HeaderMap) -> Arc<str> + Send + Sync + 'static,
+    {
+        MetricsLayer {
+            metrics: self.clone(),
+            route: RouteName::Dynamic(Arc::new(route)),
         }
     }
 
@@ -176,7 +205,34 @@ fn label(value: &str) -> String {
 #[must_use]
 pub struct MetricsLayer {
     metrics: Metrics,
-    route: Arc<str>,
+    route: RouteName,
+}
+
+type NameFn = dyn Fn(&http::Method, &http::Uri, &http::HeaderMap) -> Arc<str> + Send + Sync;
+
+/// How a request's route is named: once for the layer, or per request.
+#[derive(Clone)]
+enum RouteName {
+    Fixed(Arc<str>),
+    Dynamic(Arc<NameFn>),
+}
+
+impl RouteName {
+    fn of<B>(&self, req: &http::Request<B>) -> Arc<str> {
+        match self {
+            RouteName::Fixed(name) => name.clone(),
+            RouteName::Dynamic(f) => f(req.method(), req.uri(), req.headers()),
+        }
+    }
+}
+
+impl std::fmt::Debug for RouteName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteName::Fixed(name) => write!(f, "{name:?}"),
+            RouteName::Dynamic(_) => f.write_str("<per request>"),
+        }
+    }
 }
 
 impl<S> tower_layer::Layer<S> for MetricsLayer {
@@ -196,7 +252,7 @@ impl<S> tower_layer::Layer<S> for MetricsLayer {
 pub struct MetricsService<S> {
     inner: S,
     metrics: Metrics,
-    route: Arc<str>,
+    route: RouteName,
 }
 
 impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for MetricsService<S>
@@ -213,13 +269,10 @@ where
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
         self.metrics.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        let route = self.route.of(&req);
         ResponseFuture {
             inner: self.inner.call(req),
-            guard: InFlight(Some((
-                self.metrics.clone(),
-                self.route.clone(),
-                Instant::now(),
-            ))),
+            guard: InFlight(Some((self.metrics.clone(), route, Instant::now()))),
         }
     }
 }

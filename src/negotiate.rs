@@ -442,14 +442,11 @@ fn parse_param(param: &str) -> Option<(String, String)> {
     if !is_token(name) {
         return None;
     }
-    let value = if let Some(inner) = value.strip_prefix('"') {
-        let inner = inner.strip_suffix('"')?;
-        let mut out = String::with_capacity(inner.len());
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            out.push(if c == '\\' { chars.next()? } else { c });
+    let value = if value.starts_with('"') {
+        match quoted_string(value, 0) {
+            Ok((text, end)) if end == value.len() => text,
+            _ => return None,
         }
-        out
     } else if is_token(value) {
         value.to_owned()
     } else {
@@ -490,29 +487,80 @@ fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
     })
 }
 
-/// An RFC 9110 token (tchar+).
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
+// RFC 9110 §5.6 header grammar, shared with the `forwarded` parser.
+
+/// `tchar` (RFC 9110 §5.6.2).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+/// An RFC 9110 token (`1*tchar`).
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
+/// Why [`quoted_string`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuotedStringError {
+    /// The input ended before the closing quote.
+    Unterminated,
+    /// A control character, a `\` escaping one, or text that is not UTF-8 once unescaped;
+    /// `at` is where.
+    Invalid { at: usize },
+}
+
+/// Reads the `quoted-string` (RFC 9110 §5.6.4) whose opening quote is at `input[start]`:
+/// returns its unescaped text and the index just after the closing quote. `qdtext` and
+/// `quoted-pair` take tab, visible ASCII, space and `obs-text`; control characters are refused.
+pub(crate) fn quoted_string(
+    input: &str,
+    start: usize,
+) -> Result<(String, usize), QuotedStringError> {
+    let bytes = input.as_bytes();
+    let allowed = |c: u8| c == b'\t' || (c >= 0x20 && c != 0x7f);
+    let mut out = Vec::new();
+    let mut pos = start + 1;
+    loop {
+        match bytes.get(pos).copied() {
+            None => return Err(QuotedStringError::Unterminated),
+            Some(b'"') => {
+                pos += 1;
+                break;
+            }
+            Some(b'\\') => match bytes.get(pos + 1).copied() {
+                Some(c) if allowed(c) => {
+                    out.push(c);
+                    pos += 2;
+                }
+                _ => return Err(QuotedStringError::Invalid { at: pos }),
+            },
+            Some(c) if allowed(c) => {
+                out.push(c);
+                pos += 1;
+            }
+            Some(_) => return Err(QuotedStringError::Invalid { at: pos }),
+        }
+    }
+    String::from_utf8(out)
+        .map(|text| (text, pos))
+        .map_err(|_| QuotedStringError::Invalid { at: pos })
 }
 
 /// `*` or `1*8ALPHA *("-" 1*8alphanum)` (RFC 4647 §2.1).
@@ -692,6 +740,35 @@ mod tests {
                 "{header}"
             );
         }
+    }
+
+    #[test]
+    fn quoted_strings() {
+        assert_eq!(
+            quoted_string(r#""a\"b" rest"#, 0),
+            Ok((r#"a"b"#.to_owned(), 6))
+        );
+        assert_eq!(quoted_string(r#"x="""#, 2), Ok((String::new(), 4)));
+        assert_eq!(
+            quoted_string(r#""abc"#, 0),
+            Err(QuotedStringError::Unterminated)
+        );
+        assert_eq!(
+            quoted_string(r#""a\"#, 0),
+            Err(QuotedStringError::Invalid { at: 2 })
+        );
+        assert_eq!(
+            quoted_string("\"a\nb\"", 0),
+            Err(QuotedStringError::Invalid { at: 2 })
+        );
+        assert_eq!(quoted_string("\"\u{e9}\"", 0), Ok(("\u{e9}".to_owned(), 4)));
+        // A parameter value is one whole quoted string, or nothing.
+        assert_eq!(
+            parse_param(r#"a="x\"y""#),
+            Some(("a".into(), r#"x"y"#.into()))
+        );
+        assert_eq!(parse_param(r#"a="x"y""#), None);
+        assert!(is_token("gzip") && !is_token("") && !is_token("a b"));
     }
 
     #[test]

@@ -70,6 +70,22 @@ async fn echo_answers_curl_with_json() {
 }
 
 #[tokio::test]
+async fn echo_raw_answers_with_the_bytes_a_proxy_would_forward() {
+    let (child, addr) = spawn(&["echo", "--raw", "--bind", "127.0.0.1:0"]).await;
+    let url = format!("http://{addr}/a%20b?x=1");
+    let res = support::curl(&["-s", &url, "-H", "X-Test: 1", "-d", "k=v"]).await;
+    assert_eq!(res.status, 200);
+    let text = String::from_utf8_lossy(&res.body).into_owned();
+    assert!(text.starts_with("POST /a%20b?x=1 HTTP/1.1\r\n"), "{text}");
+    assert!(text.contains("\r\nx-test: 1\r\n"), "{text}");
+    assert!(text.ends_with("\r\n\r\nk=v"), "{text}");
+    // What it shows is a message `wire` reads back.
+    let (parsed, _) = tollgate::wire::parse_request(text.as_bytes()).unwrap();
+    assert_eq!(parsed.body().as_ref(), b"k=v");
+    terminate(child).await;
+}
+
+#[tokio::test]
 async fn echo_bind_comes_from_the_environment_too() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .arg("echo")

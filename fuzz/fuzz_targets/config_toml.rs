@@ -1,8 +1,6 @@
-//! A TOML configuration file (the layers' own serde sections, as the CLI's file holds them)
-//! parsed and turned into layers: never panics; a section either is refused with an error or
-//! builds its layer.
-//!
-//! The CLI's top-level `tollgate::config::Config` replaces `Gateway` here when it lands.
+//! A TOML configuration file: the whole `tollgate run` file through `config::load` and
+//! `Config::check` (every error located, never a panic), and the layers' own serde sections
+//! turned into layers: a section either is refused with an error or builds its layer.
 #![no_main]
 
 use std::collections::HashMap;
@@ -29,6 +27,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    if let Ok(config) = tollgate::config::load(text) {
+        // Semantic checks only: building would read the files the input names.
+        let _ = config.check();
+    }
     let Ok(gateway) = toml::from_str::<Gateway>(text) else {
         return;
     };

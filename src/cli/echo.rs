@@ -12,10 +12,13 @@ use super::BindArgs;
 pub struct EchoArgs {
     #[command(flatten)]
     pub bind: BindArgs,
+    /// Answer with the request as raw HTTP/1.1 bytes (what a proxy would forward) instead of JSON.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// Serves [`EchoService`] until Ctrl-C or `SIGTERM`.
 pub async fn run(args: EchoArgs) -> Result<(), BoxError> {
-    serve::bind(&args.bind.bind, EchoService::new()).await?;
+    serve::bind(&args.bind.bind, EchoService::new().raw(args.raw)).await?;
     Ok(())
 }

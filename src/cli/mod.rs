@@ -5,9 +5,11 @@
 //! `pub async fn run(args: NameArgs) -> Result<(), BoxError>`, a variant in [`Command`] and an
 //! arm in [`run`].
 
+mod check;
 mod echo;
 mod hash;
 mod proxy;
+mod run;
 mod serve_dir;
 
 use clap::{Args, Parser, Subcommand};
@@ -65,6 +67,12 @@ pub enum Command {
     /// Run the gateway: Basic auth, header rules and normalization in front of an upstream
     /// (or of the echo service when no --upstream is given), with TLS if asked.
     Proxy(Box<proxy::ProxyArgs>),
+    /// Run the gateway a configuration file describes (listeners, auth, routes, upstream
+    /// groups, metrics); `kill -HUP PID` reloads the file.
+    Run(run::RunArgs),
+    /// Check a configuration file: print every error with its line and column, exit non-zero
+    /// if there is one.
+    Check(check::CheckArgs),
 }
 
 /// How log lines are written.
@@ -97,6 +105,8 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
             Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(*args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Check(args) => check::run(args).await,
         }
     })
 }

@@ -84,15 +84,20 @@ pub(crate) fn slash_redirect_location(prefix: &str, query: Option<&str>) -> Stri
 pub(crate) fn decode_params(
     params: &matchit::Params<'_, '_>,
 ) -> Result<Vec<(String, String)>, String> {
-    params
-        .iter()
-        .map(|(name, value)| {
-            let decoded = percent_encoding::percent_decode_str(value)
+    let mut decoded = Vec::with_capacity(params.len());
+    for (name, value) in params.iter() {
+        let value = if value.contains('%') {
+            percent_encoding::percent_decode_str(value)
                 .decode_utf8()
-                .map_err(|_| name.to_owned())?;
-            Ok((name.to_owned(), decoded.into_owned()))
-        })
-        .collect()
+                .map_err(|_| name.to_owned())?
+                .into_owned()
+        } else {
+            // Nothing to decode, and already UTF-8.
+            value.to_owned()
+        };
+        decoded.push((name.to_owned(), value));
+    }
+    Ok(decoded)
 }
 
 #[cfg(test)]

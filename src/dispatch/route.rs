@@ -10,23 +10,47 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tower::ServiceExt;
 
+use super::service::Table;
+use super::{Dispatcher, ResponseFuture};
 use crate::body::{Body, BoxError};
 
 /// The future every routed service is turned into.
 pub(crate) type RouteFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;
 
-trait Erased: Send + Sync {
-    fn call(&self, req: http::Request<Body>) -> RouteFuture;
-}
+/// A routed service behind its type: called with a request, it calls a clone of the service.
+type Erased = dyn Fn(http::Request<Body>) -> RouteFuture + Send + Sync;
 
 /// A service dispatch routes to, type-erased behind an `Arc`: cloning a dispatcher clones
 /// pointers, not services. Made from any [`IntoRoute`].
 #[derive(Clone)]
-pub struct Route(Arc<dyn Erased>);
+pub struct Route(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Service(Arc<Erased>),
+    /// A nested [`Dispatcher`] (a mount's usual target), called in place: always ready, its
+    /// future is dispatch's own, so there is no clone, no readiness wait and no boxed future
+    /// per request (axum's `nest` recognises a nested `Router` the same way).
+    Dispatcher(Arc<Table>),
+}
 
 impl Route {
-    pub(crate) fn call(&self, req: http::Request<Body>) -> RouteFuture {
-        self.0.call(req)
+    /// Calls the service; `strip_body` drops the response body (HEAD served by GET).
+    pub(crate) fn call(&self, req: http::Request<Body>, strip_body: bool) -> ResponseFuture {
+        match &self.0 {
+            Kind::Service(call) => ResponseFuture::routed(call(req), strip_body),
+            Kind::Dispatcher(table) if !strip_body => table.dispatch(req),
+            Kind::Dispatcher(table) => {
+                let future = table.dispatch(req);
+                let future = Box::pin(async move {
+                    match future.await {
+                        Ok(res) => res,
+                        Err(never) => match never {},
+                    }
+                });
+                ResponseFuture::routed(future, true)
+            }
+        }
     }
 }
 
@@ -56,8 +80,6 @@ impl IntoRoute for Route {
     }
 }
 
-struct Erase<S>(S);
-
 impl<S, ResBody> IntoRoute for S
 where
     S: tower_service::Service<
@@ -73,33 +95,24 @@ where
     ResBody::Error: Into<BoxError>,
 {
     fn into_route(self) -> Route {
-        Route(Arc::new(Erase(self)))
-    }
-}
-
-impl<S, ResBody> Erased for Erase<S>
-where
-    S: tower_service::Service<
-            http::Request<Body>,
-            Response = http::Response<ResBody>,
-            Error = Infallible,
-        > + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    ResBody::Error: Into<BoxError>,
-{
-    fn call(&self, req: http::Request<Body>) -> RouteFuture {
-        // A clone per call, as tower's `Steer` and axum's `Route` do: the shared service is
-        // never driven to readiness and then left for another request.
-        let svc = self.0.clone();
-        Box::pin(async move {
-            match svc.oneshot(req).await {
-                Ok(res) => res.map(Body::new),
-                Err(never) => match never {},
-            }
-        })
+        let mut slot = Some(self);
+        if let Some(dispatcher) =
+            (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Dispatcher>>()
+        {
+            let dispatcher = dispatcher.take().expect("the slot was filled just above");
+            return Route(Kind::Dispatcher(dispatcher.table));
+        }
+        let svc = slot.expect("the slot is only emptied when it held a Dispatcher");
+        Route(Kind::Service(Arc::new(move |req| {
+            // A clone per call, as tower's `Steer` and axum's `Route` do: the shared service is
+            // never driven to readiness and then left for another request.
+            let svc = svc.clone();
+            Box::pin(async move {
+                match svc.oneshot(req).await {
+                    Ok(res) => res.map(Body::new),
+                    Err(never) => match never {},
+                }
+            })
+        })))
     }
 }

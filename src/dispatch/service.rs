@@ -67,12 +67,12 @@ pub(crate) fn known_methods<'a>(registered: impl Iterator<Item = &'a Method>) ->
 }
 
 impl Table {
-    fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
+    pub(crate) fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
         if !self.hosts.is_empty() {
             let route = request_host(req.uri(), req.headers())
                 .and_then(|host| self.hosts.iter().find(|(p, _)| p.matches(&host)));
             if let Some((_, route)) = route {
-                return ResponseFuture::routed(route.call(req), false);
+                return route.call(req, false);
             }
         }
         if let Some(res) = self.mount(&mut req) {
@@ -90,10 +90,7 @@ impl Table {
             (*m.value, params)
         });
         match found {
-            Ok((_, Err(name))) => {
-                let msg = format!("path parameter `{name}` is not valid UTF-8 once decoded");
-                self.answer(&req, HttpError::bad_request(msg))
-            }
+            Ok((_, Err(name))) => self.bad_parameter(&req, &name),
             Ok((index, Ok(params))) => {
                 if let Some(params) = params {
                     req.extensions_mut().insert(RouteParams(params));
@@ -101,16 +98,9 @@ impl Table {
                 self.endpoint(&self.endpoints[index], req)
             }
             Err(_) => match &self.fallback {
-                Some(fallback) => ResponseFuture::routed(fallback.call(req), false),
+                Some(fallback) => fallback.call(req, false),
                 None if !self.known.contains(req.method()) => self.not_implemented(&req),
-                None => {
-                    let path = req.uri().path();
-                    let shown = path.get(..MAX_PATH_IN_MESSAGE).unwrap_or(path);
-                    self.answer(
-                        &req,
-                        HttpError::not_found(format!("no route for `{shown}`")),
-                    )
-                }
+                None => self.not_found(&req),
             },
         }
     }
@@ -122,8 +112,7 @@ impl Table {
             mount_rest(path, prefix).map(|rest| (prefix, route, rest.is_empty()))
         })?;
         if bare && self.mount_slash == MountSlash::Redirect {
-            let location = slash_redirect_location(prefix, req.uri().query());
-            return Some(ResponseFuture::answer(redirect(&location)));
+            return Some(bare_prefix_redirect(prefix, req.uri().query()));
         }
         let Some(uri) = strip_prefix(req.uri(), prefix.len()) else {
             // Unreachable for a URI hyper parsed; refuse rather than route a path we cannot
@@ -137,20 +126,37 @@ impl Table {
         };
         req.extensions_mut().insert(MountPrefix(full));
         let req = std::mem::take(req);
-        Some(ResponseFuture::routed(route.call(req), false))
+        Some(route.call(req, false))
     }
 
     fn endpoint(&self, endpoint: &Endpoint, req: http::Request<Body>) -> ResponseFuture {
         match endpoint.choose(req.method()) {
-            Choice::Call { route, strip_body } => {
-                ResponseFuture::routed(route.call(req), strip_body)
-            }
+            Choice::Call { route, strip_body } => route.call(req, strip_body),
             Choice::Options => ResponseFuture::answer(options_answer(&endpoint.allow)),
             Choice::NotAllowed if !self.known.contains(req.method()) => self.not_implemented(&req),
             Choice::NotAllowed => self.answer(&req, HttpError::method_not_allowed(&endpoint.allow)),
         }
     }
 
+    // The answers dispatch gives itself are out of line (`cold`): the routed path stays short.
+
+    #[cold]
+    #[inline(never)]
+    fn bad_parameter(&self, req: &http::Request<Body>, name: &str) -> ResponseFuture {
+        let msg = format!("path parameter `{name}` is not valid UTF-8 once decoded");
+        self.answer(req, HttpError::bad_request(msg))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_found(&self, req: &http::Request<Body>) -> ResponseFuture {
+        let path = req.uri().path();
+        let shown = path.get(..MAX_PATH_IN_MESSAGE).unwrap_or(path);
+        self.answer(req, HttpError::not_found(format!("no route for `{shown}`")))
+    }
+
+    #[cold]
+    #[inline(never)]
     fn not_implemented(&self, req: &http::Request<Body>) -> ResponseFuture {
         let method = req.method().as_str();
         let shown = method.get(..32).unwrap_or(method);
@@ -158,6 +164,8 @@ impl Table {
         self.answer(req, HttpError::not_implemented(msg))
     }
 
+    #[cold]
+    #[inline(never)]
     fn answer(&self, req: &http::Request<Body>, err: HttpError) -> ResponseFuture {
         ResponseFuture::answer(err.into_response_for(req.headers()))
     }
@@ -173,11 +181,19 @@ fn allow_value(methods: &[Method]) -> HeaderValue {
     HeaderValue::from_str(&list).unwrap_or_else(|_| HeaderValue::from_static("OPTIONS"))
 }
 
+#[cold]
+#[inline(never)]
 fn options_answer(allow: &[Method]) -> http::Response<Body> {
     let mut res = http::Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
     res.headers_mut().insert(ALLOW, allow_value(allow));
     res
+}
+
+#[cold]
+#[inline(never)]
+fn bare_prefix_redirect(prefix: &str, query: Option<&str>) -> ResponseFuture {
+    ResponseFuture::answer(redirect(&slash_redirect_location(prefix, query)))
 }
 
 fn redirect(location: &str) -> http::Response<Body> {

@@ -6,7 +6,8 @@
 //! those headers too. [`ForwardedLayer`] (Werkzeug's `ProxyFix`, with RFC 7239) reads them only
 //! as far as the configured proxies vouch for them, and puts what it learned into a
 //! [`ClientInfo`] in the request's extensions, which `Request::client_addr()`, `scheme()`,
-//! `host()` and `url()` report. The headers themselves are left as they came.
+//! `host()` and `url()` report (no `ClientInfo` at all when nothing was reported). The headers
+//! themselves are left as they came.
 //!
 //! # Where trust begins
 //!

@@ -1,9 +1,10 @@
 //! Parsing `Forwarded` (RFC 7239) and `X-Forwarded-For` values, without I/O.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ForwardedError;
+use crate::negotiate::{is_tchar, quoted_string, QuotedStringError};
 use crate::normalize::truncated;
 
 /// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
@@ -38,12 +39,23 @@ impl Node {
         if input.is_empty() {
             return Err(invalid());
         }
-        // Unbracketed IPv6 (X-Forwarded-For style) has no port.
-        if let Ok(v6) = input.parse::<Ipv6Addr>() {
+        // The usual X-Forwarded-For entry, a plain IPv4 address, in one pass.
+        if let Some(v4) = dotted_quad(input) {
             return Ok(Node::Ip {
-                addr: IpAddr::V6(v6).to_canonical(),
+                addr: IpAddr::V4(v4),
                 port: None,
             });
+        }
+        // Unbracketed IPv6 (X-Forwarded-For style) has no port. Every IPv6 text has two
+        // colons at least: the usual IPv4 entry skips this parse.
+        let colons = input.bytes().filter(|&b| b == b':').count();
+        if colons >= 2 {
+            if let Ok(v6) = input.parse::<Ipv6Addr>() {
+                return Ok(Node::Ip {
+                    addr: IpAddr::V6(v6).to_canonical(),
+                    port: None,
+                });
+            }
         }
         let (name, port) = if let Some(rest) = input.strip_prefix('[') {
             let end = rest.find(']').ok_or_else(invalid)?;
@@ -72,7 +84,7 @@ impl Node {
             return Ok(Node::Obfuscated(name.to_owned()));
         }
         // Only dotted-quad IPv4 here: `IpAddr` parsing would take nothing else anyway, but say so.
-        match name.parse::<std::net::Ipv4Addr>() {
+        match dotted_quad(name).map_or_else(|| name.parse::<Ipv4Addr>(), Ok) {
             Ok(v4) => Ok(Node::Ip {
                 addr: IpAddr::V4(v4),
                 port,
@@ -122,6 +134,36 @@ pub(super) fn is_obfuscated(s: &str) -> bool {
         && s.starts_with('_')
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The usual `a.b.c.d` (decimal octets, no leading zero), read in one pass; `None` for anything
+/// else, which then gets the standard parser (so what is accepted does not change).
+fn dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let bytes = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if bytes.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value: u16 = 0;
+        while let Some(&b) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+            if i - start == 3 {
+                return None;
+            }
+            value = value * 10 + u16::from(b - b'0');
+            i += 1;
+        }
+        if i == start || (i - start > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    (i == bytes.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `None` when malformed; `Some(None)` for no port or an obfuscated one.
@@ -261,28 +303,6 @@ struct Parser<'a> {
     pos: usize,
 }
 
-/// `tchar` (RFC 9110 §5.6.2).
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
-}
-
 impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
@@ -335,35 +355,19 @@ impl<'a> Parser<'a> {
             }
             return Ok(t.to_owned());
         }
-        self.pos += 1;
-        let mut out = Vec::new();
-        loop {
-            match self.peek() {
-                None => {
-                    return Err(ForwardedError::UnterminatedQuote {
-                        value: truncated(self.input),
-                    })
-                }
-                Some(b'"') => {
-                    self.pos += 1;
-                    break;
-                }
-                Some(b'\\') => {
-                    let escaped = self.bytes.get(self.pos + 1).copied();
-                    match escaped {
-                        Some(c) if c == b'\t' || (c >= 0x20 && c != 0x7f) => out.push(c),
-                        _ => return Err(self.syntax()),
-                    }
-                    self.pos += 2;
-                }
-                Some(c) if c == b'\t' || (c >= 0x20 && c != 0x7f) => {
-                    out.push(c);
-                    self.pos += 1;
-                }
-                Some(_) => return Err(self.syntax()),
+        match quoted_string(self.input, self.pos) {
+            Ok((text, end)) => {
+                self.pos = end;
+                Ok(text)
+            }
+            Err(QuotedStringError::Unterminated) => Err(ForwardedError::UnterminatedQuote {
+                value: truncated(self.input),
+            }),
+            Err(QuotedStringError::Invalid { at }) => {
+                self.pos = at;
+                Err(self.syntax())
             }
         }
-        String::from_utf8(out).map_err(|_| self.syntax())
     }
 }
 
@@ -524,6 +528,15 @@ mod tests {
             fn never_panics(input in "\\PC{0,80}") {
                 let _ = parse_forwarded(&input);
                 let _ = parse_x_forwarded_for(&input);
+            }
+
+            #[test]
+            fn dotted_quad_agrees_with_std(input in "[0-9.]{0,17}", v4 in any::<[u8; 4]>()) {
+                if let Some(addr) = dotted_quad(&input) {
+                    prop_assert_eq!(input.parse::<Ipv4Addr>().ok(), Some(addr));
+                }
+                let text = Ipv4Addr::from(v4).to_string();
+                prop_assert_eq!(dotted_quad(&text), Some(Ipv4Addr::from(v4)));
             }
 
             #[test]

@@ -2,10 +2,10 @@
 
 use std::net::IpAddr;
 
-use http::header::{HeaderName, FORWARDED, HOST};
+use http::header::{GetAll, HeaderName, FORWARDED, HOST};
 use http::{HeaderMap, HeaderValue};
 
-use super::parse::{parse_forwarded, parse_x_forwarded_for, ForwardedElement, Node};
+use super::parse::{parse_forwarded, ForwardedElement, Node};
 use super::{ForwardedConfig, Headers, Trust};
 use crate::ext::ClientInfo;
 use crate::normalize::{self, PathOptions, TrailingSlash};
@@ -65,11 +65,11 @@ pub fn client_info(
         Trust::Proxies(nets) => match peer {
             Some(p) if nets.iter().any(|n| n.contains(&p)) => {}
             Some(p) => {
-                tracing::trace!(peer = %p, "forwarded: peer is not a trusted proxy");
+                log::untrusted_peer(p);
                 return ClientInfo::default();
             }
             None => {
-                tracing::debug!("forwarded: no PeerAddr in the request; trusting nothing");
+                log::no_peer();
                 return ClientInfo::default();
             }
         },
@@ -101,50 +101,54 @@ fn trusted(node: Option<&Node>, trust: &Trust) -> bool {
     }
 }
 
-/// How many entries from the right belong to the client's hop, or `None` when the chain does
-/// not allow an answer. `entries` is the chain, left to right; `usable(i)` says whether entry
-/// `i` could be parsed at all (a malformed entry stops the walk: who wrote it is unknown).
-fn select(
-    len: usize,
+/// Walks a chain from the right (`entries` yields it right to left) to the client's entry;
+/// returns how many entries from the right it is, and the entry, or `None` when the chain does
+/// not allow an answer. A walk past an entry that is not `usable` stops: who wrote it, and
+/// what it hides, is unknown.
+fn select<T>(
+    entries: impl Iterator<Item = T>,
     trust: &Trust,
-    is_trusted: impl Fn(usize) -> bool,
-    usable: impl Fn(usize) -> bool,
-) -> Option<usize> {
+    usable: impl Fn(&T) -> bool,
+    is_trusted: impl Fn(&T) -> bool,
+) -> Option<(usize, T)> {
     match trust {
         Trust::Hops(n) => {
-            if len < *n {
-                tracing::debug!(
-                    entries = len,
-                    hops = n,
-                    "forwarded: fewer entries than trusted hops; ignored"
-                );
-                return None;
+            let mut seen = 0;
+            for entry in entries {
+                seen += 1;
+                if !usable(&entry) {
+                    log::ignored("malformed entry within the trusted hops");
+                    return None;
+                }
+                if seen == *n {
+                    return Some((seen, entry));
+                }
             }
-            if (len - n..len).any(|i| !usable(i)) {
-                tracing::debug!("forwarded: malformed entry within the trusted hops; ignored");
-                return None;
-            }
-            Some(*n)
+            log::fewer_entries_than_hops(seen, *n);
+            None
         }
         Trust::Proxies(_) => {
             let mut depth = 0;
-            for i in (0..len).rev() {
+            let mut leftmost = None;
+            for entry in entries {
                 depth += 1;
-                if !usable(i) {
-                    tracing::debug!("forwarded: malformed entry before an untrusted one; ignored");
+                if !usable(&entry) {
+                    log::ignored("malformed entry before an untrusted one");
                     return None;
                 }
-                if !is_trusted(i) {
-                    return Some(depth);
+                if !is_trusted(&entry) {
+                    return Some((depth, entry));
                 }
+                leftmost = Some(entry);
             }
             // Every entry is a trusted proxy: the left-most one is the client.
-            (len > 0).then_some(len)
+            leftmost.map(|entry| (depth, entry))
         }
     }
 }
 
 /// Reads `Forwarded`; returns the depth of the client's element, for `X-Forwarded-Prefix`.
+#[inline(never)]
 fn from_forwarded(
     headers: &HeaderMap,
     config: &ForwardedConfig,
@@ -154,27 +158,22 @@ fn from_forwarded(
     // there: how many elements it held, and who wrote them, is unknown.
     let mut chain: Vec<Option<ForwardedElement>> = Vec::new();
     for value in headers.get_all(FORWARDED) {
-        match value.to_str().map_err(|_| ()).and_then(|v| {
-            parse_forwarded(v).map_err(|e| {
-                tracing::debug!(error = %e, "forwarded: malformed Forwarded header");
-            })
-        }) {
+        match value
+            .to_str()
+            .map_err(|_| ())
+            .and_then(|v| parse_forwarded(v).map_err(|e| log::malformed("Forwarded header", &e)))
+        {
             Ok(elements) => chain.extend(elements.into_iter().map(Some)),
             Err(()) => chain.push(None),
         }
     }
-    let depth = select(
-        chain.len(),
+    let (depth, element) = select(
+        chain.into_iter().rev(),
         &config.trust,
-        |i| {
-            trusted(
-                chain[i].as_ref().and_then(|e| e.for_node.as_ref()),
-                &config.trust,
-            )
-        },
-        |i| chain[i].is_some(),
+        Option::is_some,
+        |e| trusted(e.as_ref().and_then(|e| e.for_node.as_ref()), &config.trust),
     )?;
-    let element = chain[chain.len() - depth].as_ref()?;
+    let element = element?;
     if let Some(Node::Ip { addr, port }) = &element.for_node {
         info.addr = Some(*addr);
         info.port = *port;
@@ -188,69 +187,115 @@ fn from_forwarded(
     Some(depth)
 }
 
+/// The entries of every `X-Forwarded-For` line, right to left, trimmed, empty ones skipped; a
+/// line that is not visible ASCII is one unreadable (`None`) entry. Nothing is allocated.
+fn x_forwarded_for_rev<'h>(
+    lines: &GetAll<'h, HeaderValue>,
+) -> impl Iterator<Item = Option<&'h str>> + 'h {
+    lines.iter().rev().flat_map(|line| {
+        let text = line.to_str().ok();
+        let unreadable = text.is_none().then_some(None);
+        list_rev(text.unwrap_or_default())
+            .map(Some)
+            .chain(unreadable)
+    })
+}
+
+/// The items of a comma-separated list, right to left, trimmed, empty ones skipped.
+fn list_rev(value: &str) -> ListRev<'_> {
+    ListRev { rest: Some(value) }
+}
+
+/// [`list_rev`]'s iterator: byte searches on the short values these headers hold.
+struct ListRev<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for ListRev<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let rest = self.rest?;
+            let item = match rest.bytes().rposition(|b| b == b',') {
+                Some(comma) => {
+                    self.rest = Some(&rest[..comma]);
+                    &rest[comma + 1..]
+                }
+                None => {
+                    self.rest = None;
+                    rest
+                }
+            };
+            let item = item.trim_matches(|c| c == ' ' || c == '\t');
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
+}
+
 /// Reads `X-Forwarded-*`; returns the depth of the client's entry.
 fn from_x_forwarded(
     headers: &HeaderMap,
     config: &ForwardedConfig,
     info: &mut ClientInfo,
 ) -> Option<usize> {
-    let chain: Vec<Result<Node, _>> = headers
-        .get_all(X_FORWARDED_FOR)
-        .iter()
-        .flat_map(|v| match v.to_str() {
-            Ok(v) => parse_x_forwarded_for(v),
-            Err(_) => vec![Err(super::ForwardedError::InvalidNode {
-                node: "(not ASCII)".into(),
-            })],
-        })
-        .collect();
-    for entry in &chain {
-        if let Err(e) = entry {
-            tracing::debug!(error = %e, "forwarded: malformed X-Forwarded-For entry");
-        }
-    }
-    let depth = if chain.is_empty() {
+    let lines = headers.get_all(X_FORWARDED_FOR);
+    let mut entries = x_forwarded_for_rev(&lines).peekable();
+    let depth = if entries.peek().is_none() {
         // No X-Forwarded-For: the peer (trusted) wrote the other headers itself.
         match config.trust {
             Trust::Hops(n) => n,
             Trust::Proxies(_) => 1,
         }
     } else {
-        select(
-            chain.len(),
+        // Entries are parsed as the walk reaches them: only the trusted hops and the client's.
+        let entries = entries.map(|entry| {
+            let node = match entry {
+                Some(entry) => Node::parse(entry),
+                None => Err(super::ForwardedError::InvalidNode {
+                    node: "(not ASCII)".into(),
+                }),
+            };
+            if let Err(e) = &node {
+                log::malformed("X-Forwarded-For entry", e);
+            }
+            node
+        });
+        let (depth, client) = select(
+            entries,
             &config.trust,
-            |i| trusted(chain[i].as_ref().ok(), &config.trust),
             // An unparseable entry in hops mode is still one entry: commas cannot be quoted.
-            |i| matches!(config.trust, Trust::Hops(_)) || chain[i].is_ok(),
-        )?
-    };
-    if config.x_for && !chain.is_empty() {
-        if let Some(Ok(Node::Ip { addr, port })) = chain.get(chain.len() - depth) {
-            info.addr = Some(*addr);
-            info.port = *port;
+            |node| matches!(config.trust, Trust::Hops(_)) || node.is_ok(),
+            |node| trusted(node.as_ref().ok(), &config.trust),
+        )?;
+        if let (true, Ok(Node::Ip { addr, port })) = (config.x_for, client) {
+            info.addr = Some(addr);
+            info.port = port;
         }
-    }
+        depth
+    };
     if config.x_proto {
-        info.scheme = pick(headers, &X_FORWARDED_PROTO, depth).and_then(|v| scheme(&v));
+        info.scheme = pick(headers, &X_FORWARDED_PROTO, depth).and_then(scheme);
     }
-    let scheme_for_host = info.scheme.as_deref().unwrap_or("http").to_owned();
+    let scheme_for_host = info.scheme.as_deref().unwrap_or("http");
+    let mut reported_host = None;
     if config.x_host {
-        info.host =
-            pick(headers, &X_FORWARDED_HOST, depth).and_then(|h| host(&h, &scheme_for_host));
+        reported_host =
+            pick(headers, &X_FORWARDED_HOST, depth).and_then(|h| host(h, scheme_for_host));
     }
     if config.x_port {
         if let Some(port) =
             pick(headers, &X_FORWARDED_PORT, depth).and_then(|p| p.parse::<u16>().ok())
         {
-            let base = info.host.clone().or_else(|| {
-                headers
-                    .get(HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_owned)
-            });
-            info.host = base.and_then(|b| with_port(&b, port, &scheme_for_host));
+            let base = reported_host
+                .as_deref()
+                .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()));
+            reported_host = base.and_then(|b| with_port(b, port, scheme_for_host));
         }
     }
+    info.host = reported_host;
     Some(depth)
 }
 
@@ -258,20 +303,21 @@ fn from_x_forwarded(
 ///
 /// When the header has fewer values than `depth`, some trusted proxy set it instead of
 /// appending, so every value left was written by a trusted proxy: the left-most is taken.
-fn pick(headers: &HeaderMap, name: &HeaderName, depth: usize) -> Option<String> {
-    let values: Vec<&str> = headers
+fn pick<'h>(headers: &'h HeaderMap, name: &HeaderName, depth: usize) -> Option<&'h str> {
+    let mut leftmost = None;
+    let values = headers
         .get_all(name)
         .iter()
+        .rev()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim_matches([' ', '\t']))
-        .filter(|v| !v.is_empty())
-        .collect();
-    if values.is_empty() {
-        return None;
+        .flat_map(list_rev);
+    for (i, value) in values.enumerate() {
+        if i + 1 == depth {
+            return Some(value);
+        }
+        leftmost = Some(value);
     }
-    let index = values.len().saturating_sub(depth);
-    Some(values[index].to_owned())
+    leftmost
 }
 
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, lowercased.
@@ -285,21 +331,23 @@ fn scheme(value: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
     if !ok {
-        tracing::debug!(value, "forwarded: malformed proto; ignored");
+        log::malformed_proto(value);
     }
     ok.then(|| value.to_ascii_lowercase())
 }
 
+#[inline(never)]
 fn host(value: &str, scheme: &str) -> Option<String> {
     match normalize::host(value, scheme) {
         Ok(h) => Some(h.into_owned()),
         Err(e) => {
-            tracing::debug!(error = %e, "forwarded: malformed host; ignored");
+            log::malformed("host", &e);
             None
         }
     }
 }
 
+#[inline(never)]
 fn with_port(host_value: &str, port: u16, scheme: &str) -> Option<String> {
     let name = match host_value.rfind([':', ']']) {
         Some(i) if host_value.as_bytes()[i] == b':' => &host_value[..i],
@@ -308,15 +356,62 @@ fn with_port(host_value: &str, port: u16, scheme: &str) -> Option<String> {
     host(&format!("{name}:{port}"), scheme)
 }
 
-fn prefix(value: String) -> Option<String> {
+#[inline(never)]
+fn prefix(value: &str) -> Option<String> {
     let options = PathOptions::default().trailing_slash(TrailingSlash::Strip);
-    match normalize::path(&value, &options) {
+    match normalize::path(value, &options) {
         Ok(p) if p != "/" => Some(p.into_owned()),
         Ok(_) => None,
         Err(e) => {
-            tracing::debug!(error = %e, "forwarded: malformed X-Forwarded-Prefix; ignored");
+            log::malformed("X-Forwarded-Prefix", &e);
             None
         }
+    }
+}
+
+/// The debug logs of the walk: out of line, as they are off and their callers hot.
+mod log {
+    use std::fmt::Display;
+    use std::net::IpAddr;
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn untrusted_peer(peer: IpAddr) {
+        tracing::trace!(peer = %peer, "forwarded: peer is not a trusted proxy");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn no_peer() {
+        tracing::debug!("forwarded: no PeerAddr in the request; trusting nothing");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ignored(reason: &'static str) {
+        tracing::debug!("forwarded: {reason}; ignored");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fewer_entries_than_hops(entries: usize, hops: usize) {
+        tracing::debug!(
+            entries,
+            hops,
+            "forwarded: fewer entries than trusted hops; ignored"
+        );
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn malformed(what: &'static str, error: &dyn Display) {
+        tracing::debug!(error = %error, "forwarded: malformed {what}; ignored");
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn malformed_proto(value: &str) {
+        tracing::debug!(value, "forwarded: malformed proto; ignored");
     }
 }
 

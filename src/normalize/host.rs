@@ -13,10 +13,13 @@ const MAX_LABEL: usize = 63;
 
 /// The default port of a scheme, stripped by [`host`].
 pub fn default_port(scheme: &str) -> Option<u16> {
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => Some(80),
-        "https" | "wss" => Some(443),
-        _ => None,
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    if is("http") || is("ws") {
+        Some(80)
+    } else if is("https") || is("wss") {
+        Some(443)
+    } else {
+        None
     }
 }
 
@@ -54,22 +57,30 @@ pub fn host<'a>(input: &'a str, scheme: &str) -> Result<Cow<'a, str>, HostError>
         })?;
         (&input[..=end], &input[end + 1..])
     } else {
-        match input.rfind(':') {
+        match input.bytes().rposition(|b| b == b':') {
             Some(colon) => (&input[..colon], &input[colon..]),
             None => (input, ""),
         }
     };
+    let raw_port = port;
+    let name_part = name;
     let name = if name.starts_with('[') {
         Cow::Owned(ipv6_literal(name, input)?)
     } else {
         reg_name(name, input)?
     };
     let port = port_part(port, scheme, input)?;
+    // The usual case, without building anything: the name came through as it was and the port
+    // is written as it would be (absent, or digits without a leading zero).
+    if name.as_ref() == name_part && port_kept_verbatim(raw_port, port) {
+        return Ok(Cow::Borrowed(input));
+    }
     let mut out = String::with_capacity(name.len() + 6);
     out.push_str(&name);
     if let Some(port) = port {
-        out.push(':');
-        out.push_str(&port.to_string());
+        use std::fmt::Write as _;
+        // Writing to a `String` cannot fail.
+        let _ = write!(out, ":{port}");
     }
     if out == input {
         Ok(Cow::Borrowed(input))
@@ -78,6 +89,7 @@ pub fn host<'a>(input: &'a str, scheme: &str) -> Result<Cow<'a, str>, HostError>
     }
 }
 
+#[inline(never)]
 fn ipv6_literal(bracketed: &str, input: &str) -> Result<String, HostError> {
     let inner = &bracketed[1..bracketed.len() - 1];
     // Zone ids (`%25eth0`, RFC 6874) name an interface of the client, meaningless to a server.
@@ -88,38 +100,71 @@ fn ipv6_literal(bracketed: &str, input: &str) -> Result<String, HostError> {
 }
 
 fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    // One pass: a name it accepts is valid; one it turns down is refused, `reg_name_error` says why.
+    let mut label = 0;
+    let mut labels_ok = true;
+    let mut upper = false;
+    let mut chars_ok = true;
+    for &b in trimmed.as_bytes() {
+        match b {
+            b'.' => {
+                labels_ok &= label > 0 && label <= MAX_LABEL;
+                label = 0;
+            }
+            b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => label += 1,
+            b'A'..=b'Z' => {
+                upper = true;
+                label += 1;
+            }
+            _ => chars_ok = false,
+        }
+    }
+    labels_ok &= label > 0 && label <= MAX_LABEL && trimmed.len() <= MAX_NAME;
+    if chars_ok && labels_ok {
+        return Ok(if upper {
+            Cow::Owned(trimmed.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(trimmed)
+        });
+    }
+    Err(reg_name_error(name, trimmed, input))
+}
+
+/// Why a name the one-pass check turned down is refused, checked in this order: non-ASCII,
+/// another invalid character, empty, a bad label or length.
+#[cold]
+#[inline(never)]
+fn reg_name_error(name: &str, trimmed: &str, input: &str) -> HostError {
     if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
-        return Err(HostError::NonAscii {
+        return HostError::NonAscii {
             host: truncated(input),
             found: c,
-        });
+        };
     }
     if let Some(c) = name
         .chars()
         .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
     {
-        return Err(HostError::InvalidCharacter {
+        return HostError::InvalidCharacter {
             host: truncated(input),
             found: c,
-        });
+        };
     }
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
     if trimmed.is_empty() {
-        return Err(HostError::Empty);
+        return HostError::Empty;
     }
-    if trimmed.len() > MAX_NAME
-        || trimmed
-            .split('.')
-            .any(|label| label.is_empty() || label.len() > MAX_LABEL)
-    {
-        return Err(HostError::InvalidLabel {
-            host: truncated(input),
-        });
+    HostError::InvalidLabel {
+        host: truncated(input),
     }
-    if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        Ok(Cow::Owned(trimmed.to_ascii_lowercase()))
-    } else {
-        Ok(Cow::Borrowed(trimmed))
+}
+
+/// Whether `raw` (`""` or `":digits"`, already checked) is how `kept` is written.
+fn port_kept_verbatim(raw: &str, kept: Option<u16>) -> bool {
+    match (kept, raw.strip_prefix(':')) {
+        (None, None) => true,
+        (Some(_), Some(digits)) => !digits.starts_with('0') || digits == "0",
+        _ => false,
     }
 }
 

@@ -119,9 +119,23 @@ pub fn path<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, P
             path: truncated(input),
         });
     }
-    if is_already_normal(input, options) {
-        return Ok(Cow::Borrowed(input));
+    match quick_check(input, options) {
+        Quick::Normal => return Ok(Cow::Borrowed(input)),
+        Quick::StripTo(len) => return Ok(Cow::Borrowed(&input[..len])),
+        Quick::AddSlash => {
+            let mut out = String::with_capacity(input.len() + 1);
+            out.push_str(input);
+            out.push('/');
+            return Ok(Cow::Owned(out));
+        }
+        Quick::Slow => {}
     }
+    full_walk(input, options)
+}
+
+/// Every step of [`path`], for paths [`quick_check`] cannot decide.
+#[inline(never)]
+fn full_walk<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, PathError> {
     let encoded = normalize_encoding(input, options)?;
     let mut out = remove_dot_segments(&encoded, options.merge_slashes).ok_or_else(|| {
         PathError::ClimbsAboveRoot {
@@ -136,27 +150,68 @@ pub fn path<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, P
     }
 }
 
-/// The common case, decided without allocating: only plain path characters, no dot-segment,
-/// no repeated slash when merging, and the trailing slash already as the policy wants it.
-fn is_already_normal(input: &str, options: &PathOptions) -> bool {
+/// What [`quick_check`] found.
+enum Quick {
+    /// Already normal: borrow it.
+    Normal,
+    /// Normal but for trailing slashes the policy strips: borrow the first `len` bytes.
+    StripTo(usize),
+    /// Normal but for the slash the policy adds.
+    AddSlash,
+    /// Needs the full walk (or is refused).
+    Slow,
+}
+
+/// The common case, decided in one pass over the bytes and without allocating: only plain
+/// path characters, no dot-segment, no repeated slash when merging; then the trailing slash,
+/// which alone can be fixed without the full walk.
+fn quick_check(input: &str, options: &PathOptions) -> Quick {
     let bytes = input.as_bytes();
-    if !bytes.iter().all(|&b| b == b'/' || is_pchar(b)) {
-        return false;
-    }
-    let mut segments = input[1..].split('/').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if segment == "."
-            || segment == ".."
-            || (options.merge_slashes && segment.is_empty() && !last)
-        {
-            return false;
+    // `input` starts with `/` (checked by the caller): segments start after it.
+    let mut start = 1;
+    for i in 1..=bytes.len() {
+        let end = i == bytes.len();
+        if end || bytes[i] == b'/' {
+            match &bytes[start..i] {
+                b"." | b".." => return Quick::Slow,
+                b"" if options.merge_slashes && !end => return Quick::Slow,
+                _ => {}
+            }
+            start = i + 1;
+        } else if !is_pchar(bytes[i]) {
+            return Quick::Slow;
         }
     }
+    let ends_with_slash = input.ends_with('/');
     match options.trailing_slash {
-        TrailingSlash::Keep => true,
-        TrailingSlash::Strip => input == "/" || !input.ends_with('/'),
-        TrailingSlash::Add => input.ends_with('/'),
+        TrailingSlash::Keep => Quick::Normal,
+        TrailingSlash::Strip if input == "/" || !ends_with_slash => Quick::Normal,
+        // Without merging, `/a//` strips to `/a` as the full walk would.
+        TrailingSlash::Strip => Quick::StripTo(input.trim_end_matches('/').len().max(1)),
+        TrailingSlash::Add if ends_with_slash => Quick::Normal,
+        TrailingSlash::Add => Quick::AddSlash,
+    }
+}
+
+/// Applies the trailing-slash policy to a path [`path`] already normalized with
+/// [`TrailingSlash::Keep`] and the same other options: the same as normalizing again with
+/// `policy`, without the walk. Borrows when it can.
+pub(super) fn with_trailing_slash(path: Cow<'_, str>, policy: TrailingSlash) -> Cow<'_, str> {
+    match (policy, path) {
+        (TrailingSlash::Strip, Cow::Borrowed(p)) => {
+            Cow::Borrowed(&p[..p.trim_end_matches('/').len().max(1)])
+        }
+        (TrailingSlash::Add, Cow::Borrowed(p)) if !p.ends_with('/') => {
+            let mut out = String::with_capacity(p.len() + 1);
+            out.push_str(p);
+            out.push('/');
+            Cow::Owned(out)
+        }
+        (policy, Cow::Owned(mut p)) => {
+            apply_trailing_slash(&mut p, policy);
+            Cow::Owned(p)
+        }
+        (_, path) => path,
     }
 }
 
@@ -212,8 +267,13 @@ fn remove_dot_segments(path: &str, merge_slashes: bool) -> Option<String> {
         stack.push("");
     }
     let mut out = String::with_capacity(path.len());
-    out.push('/');
-    out.push_str(&stack.join("/"));
+    for segment in stack {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
     Some(out)
 }
 
@@ -501,7 +561,33 @@ mod tests {
             Ok(())
         }
 
+        /// The shortcuts (quick check, trailing slash applied alone) give what the full walk
+        /// gives.
+        fn shortcuts_agree(input: &str, opts: &PathOptions) -> Result<(), TestCaseError> {
+            let fast = path(input, opts);
+            let full = if input.starts_with('/') {
+                full_walk(input, opts)
+            } else {
+                fast.clone()
+            };
+            prop_assert_eq!(&fast, &full, "input {:?}", input);
+            let keep = opts.clone().trailing_slash(TrailingSlash::Keep);
+            let split = path(input, &keep).map(|p| with_trailing_slash(p, opts.trailing_slash));
+            prop_assert_eq!(&fast, &split, "input {:?}", input);
+            Ok(())
+        }
+
         proptest! {
+            #[test]
+            fn shortcuts_agree_with_the_full_walk(input in hostile_path(), opts in options()) {
+                shortcuts_agree(&input, &opts)?;
+            }
+
+            #[test]
+            fn shortcuts_agree_on_plain_paths(input in "/[a-z/.]{0,16}", opts in options()) {
+                shortcuts_agree(&input, &opts)?;
+            }
+
             #[test]
             fn is_idempotent_and_never_climbs(input in hostile_path(), opts in options()) {
                 check(&input, &opts)?;

@@ -1,24 +1,45 @@
 //! Percent-encoding normalization shared by paths and queries (RFC 3986 §6.2.2.1, §6.2.2.2).
 
 /// `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"` (RFC 3986 §2.3).
+#[inline]
 pub(super) fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="` (§2.2).
-pub(super) fn is_sub_delim(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
+    CLASS[usize::from(b)] & UNRESERVED != 0
 }
 
 /// `pchar = unreserved / pct-encoded / sub-delims / ":" / "@"`, without the `%`.
+#[inline]
 pub(super) fn is_pchar(b: u8) -> bool {
-    is_unreserved(b) || is_sub_delim(b) || matches!(b, b':' | b'@')
+    CLASS[usize::from(b)] & PCHAR != 0
 }
 
+const UNRESERVED: u8 = 1;
+const PCHAR: u8 = 2;
+
+/// One lookup per byte on the hot path instead of a chain of comparisons.
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let unreserved = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        // `sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="` (§2.2).
+        let sub_delim = matches!(
+            c,
+            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        );
+        if unreserved {
+            table[b] |= UNRESERVED;
+        }
+        if unreserved || sub_delim || c == b':' || c == b'@' {
+            table[b] |= PCHAR;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// A control character: C0 or DEL.
+#[inline]
 pub(super) fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
@@ -88,7 +109,10 @@ pub(super) fn push_encoded(out: &mut String, b: u8) {
     out.push(char::from(HEX[usize::from(b & 0x0f)]));
 }
 
-/// The input, cut to a length fit for an error message (on a character boundary).
+/// The input, cut to a length fit for an error message (on a character boundary). Only error
+/// paths call it: `cold` keeps them out of the hot code's way.
+#[cold]
+#[inline(never)]
 pub(crate) fn truncated(input: &str) -> String {
     const MAX: usize = 64;
     if input.len() <= MAX {
@@ -99,4 +123,23 @@ pub(crate) fn truncated(input: &str) -> String {
         end -= 1;
     }
     format!("{}…", &input[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_match_rfc_3986() {
+        for b in 0..=255u8 {
+            let unreserved = b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+            let sub_delim = b"!$&'()*+,;=".contains(&b);
+            assert_eq!(is_unreserved(b), unreserved, "{b:#04x}");
+            assert_eq!(
+                is_pchar(b),
+                unreserved || sub_delim || b == b':' || b == b'@',
+                "{b:#04x}"
+            );
+        }
+    }
 }

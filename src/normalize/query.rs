@@ -63,6 +63,11 @@ impl QueryOptions {
 /// ```
 pub fn query<'a>(input: &'a str, options: &QueryOptions) -> Result<Cow<'a, str>, QueryError> {
     let encoded = normalize_encoding(input)?;
+    if let Cow::Borrowed(plain) = encoded {
+        if already_in_order(plain, options) {
+            return Ok(Cow::Borrowed(input));
+        }
+    }
     let mut pairs: Vec<&str> = encoded.split('&').collect();
     if options.drop_empty {
         pairs.retain(|pair| !is_empty_pair(pair));
@@ -76,6 +81,28 @@ pub fn query<'a>(input: &'a str, options: &QueryOptions) -> Result<Cow<'a, str>,
     } else {
         Ok(Cow::Owned(out))
     }
+}
+
+/// Whether sorting and pruning as `options` say would leave `query` as it is, decided without
+/// allocating. A stable sort leaves pairs already ordered by key where they are.
+fn already_in_order(query: &str, options: &QueryOptions) -> bool {
+    if !options.sort && !options.drop_empty {
+        return true;
+    }
+    let mut previous: Option<&str> = None;
+    for pair in query.split('&') {
+        if options.drop_empty && is_empty_pair(pair) {
+            return false;
+        }
+        if options.sort {
+            let k = key(pair);
+            if previous.is_some_and(|p| p > k) {
+                return false;
+            }
+            previous = Some(k);
+        }
+    }
+    true
 }
 
 fn key(pair: &str) -> &str {
@@ -130,6 +157,17 @@ mod tests {
         assert_eq!(norm("a=x y&b=é", &opts), "a=x%20y&b=%C3%A9");
         assert_eq!(norm("b=1&&a=", &opts), "b=1&&a=");
         assert_eq!(norm("u=/p?q:r@s", &opts), "u=/p?q:r@s");
+    }
+
+    #[test]
+    fn ordered_queries_are_borrowed() {
+        let opts = QueryOptions::default().sort(true).drop_empty(true);
+        for q in ["", "a=1", "a=1&a=0&b=2", "debug&x=1"] {
+            let got = query(q, &opts).unwrap();
+            assert!(matches!(got, Cow::Borrowed(_)), "{q:?}");
+        }
+        assert_eq!(norm("b=1&a=2", &opts), "a=2&b=1");
+        assert_eq!(norm("a=1&b=", &opts), "a=1");
     }
 
     #[test]

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{HOST, LOCATION};
-use http::{Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 
-use super::{request_target, NormalizeConfig, Outcome, ResponseFuture};
+use super::{request_target, NormalizeConfig, NormalizeError, Outcome, ResponseFuture};
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::ext::ConnectionTls;
@@ -31,20 +31,25 @@ impl<S> Normalize<S> {
         Normalize { inner, config }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    define_inner_service_accessors!();
+}
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
+// The layer's own answers, out of line: the usual request is passed on.
 
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+#[cold]
+#[inline(never)]
+fn redirect(location: HeaderValue) -> Response<Body> {
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    res.headers_mut().insert(LOCATION, location);
+    res
+}
+
+#[cold]
+#[inline(never)]
+fn refusal(err: NormalizeError, headers: &HeaderMap) -> Response<Body> {
+    tracing::debug!(error = %err, "normalize: refused request");
+    HttpError::from(err).into_response_for(headers)
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Normalize<S>
@@ -77,17 +82,8 @@ where
                     req.headers_mut().insert(HOST, host);
                 }
             }
-            Ok(Outcome::Redirect(location)) => {
-                let mut res = Response::new(Body::empty());
-                *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
-                res.headers_mut().insert(LOCATION, location);
-                return ResponseFuture::answered(res);
-            }
-            Err(err) => {
-                tracing::debug!(error = %err, "normalize: refused request");
-                let res = HttpError::from(err).into_response_for(req.headers());
-                return ResponseFuture::answered(res);
-            }
+            Ok(Outcome::Redirect(location)) => return ResponseFuture::answered(redirect(location)),
+            Err(err) => return ResponseFuture::answered(refusal(err, req.headers())),
         }
         ResponseFuture::inner(self.inner.call(req))
     }

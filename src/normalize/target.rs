@@ -3,11 +3,15 @@
 
 use std::borrow::Cow;
 
+use bytes::BytesMut;
 use http::header::HOST;
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
-use super::{host, path, query, Action, NormalizeConfig, NormalizeError, TrailingSlash};
+use super::path::with_trailing_slash;
+use super::{
+    host, path, query, Action, NormalizeConfig, NormalizeError, PathOptions, TrailingSlash,
+};
 use crate::ext::ConnectionTls;
 
 /// What the layer does with a request.
@@ -41,23 +45,8 @@ pub fn request_target(
     tls: Option<&ConnectionTls>,
     config: &NormalizeConfig,
 ) -> Result<Outcome, NormalizeError> {
-    if uri.scheme().is_none() && uri.authority().is_some() {
-        return if config.allow_authority_form && method == Method::CONNECT {
-            Ok(Outcome::Unchanged)
-        } else {
-            Err(NormalizeError::AuthorityForm {
-                target: super::percent::truncated(&uri.to_string()),
-            })
-        };
-    }
-    if uri.path() == "*" && uri.scheme().is_none() {
-        return if method == Method::OPTIONS {
-            Ok(Outcome::Unchanged)
-        } else {
-            Err(NormalizeError::AsteriskForm {
-                method: method.to_string(),
-            })
-        };
+    if uri.scheme().is_none() && (uri.authority().is_some() || uri.path() == "*") {
+        return special_form(method, uri, config);
     }
 
     let scheme = match (uri.scheme(), tls) {
@@ -67,12 +56,18 @@ pub fn request_target(
     };
 
     // The path without, then with, the trailing-slash policy: each change has its own action.
-    let keep = config.path.clone().trailing_slash(TrailingSlash::Keep);
-    let base = path(uri.path(), &keep)?;
-    let full = match config.path.trailing_slash {
-        TrailingSlash::Keep => base.clone(),
-        policy => Cow::Owned(path(&base, &keep.clone().trailing_slash(policy))?.into_owned()),
+    // The policy is applied to the normalized path directly (the same as normalizing again
+    // with it), so an already-normal path is only walked once and borrowed throughout.
+    let keep = PathOptions {
+        trailing_slash: TrailingSlash::Keep,
+        ..config.path.clone()
     };
+    let base = path(uri.path(), &keep)?;
+    let path_changed = base != uri.path();
+    let base_len = base.len();
+    let full = with_trailing_slash(base, config.path.trailing_slash);
+    // The policy only ever adds or removes slashes.
+    let slash_changed = full.len() != base_len;
     let new_query = match uri.query() {
         Some(q) if config.query.normalize => Some(query(q, &config.query.options())?),
         Some(q) => Some(Cow::Borrowed(q)),
@@ -91,12 +86,7 @@ pub fn request_target(
         _ => None,
     };
 
-    let path_changed = base != uri.path();
-    let slash_changed = full != base;
-    let query_changed = match (&new_query, uri.query()) {
-        (Some(new), Some(old)) => new != old,
-        _ => false,
-    };
+    let query_changed = matches!(&new_query, Some(Cow::Owned(_)));
     let authority_changed = matches!(&new_authority, Some(Cow::Owned(_)));
     if !(path_changed || slash_changed || query_changed || authority_changed)
         && new_host_header.is_none()
@@ -104,44 +94,104 @@ pub fn request_target(
         return Ok(Outcome::Unchanged);
     }
 
-    let mut path_and_query = full.into_owned();
-    if let Some(q) = new_query.as_deref().filter(|q| !q.is_empty()) {
-        path_and_query.push('?');
-        path_and_query.push_str(q);
-    }
-
+    let new_query = new_query.as_deref().filter(|q| !q.is_empty());
     let slash_action = config.trailing_slash_action.unwrap_or(config.action);
     let redirect = (slash_changed && slash_action == Action::Redirect)
         || ((path_changed || query_changed) && config.action == Action::Redirect);
     // `//evil.example/x` as a Location is another site to a browser: such a path (kept when
     // slashes are not merged) is rewritten in place instead.
-    if redirect && !path_and_query.starts_with("//") {
-        if let Ok(location) = HeaderValue::from_str(&path_and_query) {
+    if redirect && !full.starts_with("//") {
+        if let Some(location) = location(&full, new_query) {
             return Ok(Outcome::Redirect(location));
         }
     }
 
-    let uri = rebuild(uri, new_authority.as_deref(), &path_and_query)?;
+    let uri = rebuild(uri, new_authority.as_deref(), &full, new_query)?;
     let host = new_host_header.and_then(|h| HeaderValue::from_str(&h).ok());
     Ok(Outcome::Rewrite { uri, host })
+}
+
+/// The authority form (`CONNECT host:port`) and the asterisk form (`OPTIONS *`): rare, so out
+/// of the usual path's way.
+#[cold]
+#[inline(never)]
+fn special_form(
+    method: &Method,
+    uri: &Uri,
+    config: &NormalizeConfig,
+) -> Result<Outcome, NormalizeError> {
+    if uri.authority().is_some() {
+        if config.allow_authority_form && method == Method::CONNECT {
+            Ok(Outcome::Unchanged)
+        } else {
+            Err(NormalizeError::AuthorityForm {
+                target: super::percent::truncated(&uri.to_string()),
+            })
+        }
+    } else if method == Method::OPTIONS {
+        Ok(Outcome::Unchanged)
+    } else {
+        Err(NormalizeError::AsteriskForm {
+            method: method.to_string(),
+        })
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn location(path: &str, query: Option<&str>) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(joined(path, query).freeze()).ok()
+}
+
+/// `path?query`, built once, in the buffer the new URI or header value will own.
+fn joined(path: &str, query: Option<&str>) -> BytesMut {
+    let mut out = BytesMut::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+    out.extend_from_slice(path.as_bytes());
+    if let Some(q) = query {
+        out.extend_from_slice(b"?");
+        out.extend_from_slice(q.as_bytes());
+    }
+    out
 }
 
 fn rebuild(
     uri: &Uri,
     authority: Option<&str>,
-    path_and_query: &str,
+    path: &str,
+    query: Option<&str>,
 ) -> Result<Uri, NormalizeError> {
-    let invalid = || NormalizeError::InvalidTarget {
-        target: super::percent::truncated(path_and_query),
+    let Ok(path_and_query) = PathAndQuery::from_maybe_shared(joined(path, query).freeze()) else {
+        return Err(invalid_target(path, query));
     };
+    if uri.scheme().is_none() && authority.is_none() {
+        // Origin-form, the usual case: nothing else to carry over.
+        return Ok(Uri::from(path_and_query));
+    }
+    with_authority(uri, authority, path_and_query).ok_or_else(|| invalid_target(path, query))
+}
+
+/// The absolute form (a proxy request, HTTP/2): scheme and authority around the new path.
+#[inline(never)]
+fn with_authority(uri: &Uri, authority: Option<&str>, path_and_query: PathAndQuery) -> Option<Uri> {
     let mut parts = http::uri::Parts::default();
     parts.scheme = uri.scheme().cloned();
     parts.authority = match authority {
-        Some(a) => Some(Authority::try_from(a).map_err(|_| invalid())?),
+        Some(a) => Some(Authority::try_from(a).ok()?),
         None => None,
     };
-    parts.path_and_query = Some(PathAndQuery::try_from(path_and_query).map_err(|_| invalid())?);
-    Uri::from_parts(parts).map_err(|_| invalid())
+    parts.path_and_query = Some(path_and_query);
+    Uri::from_parts(parts).ok()
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_target(path: &str, query: Option<&str>) -> NormalizeError {
+    NormalizeError::InvalidTarget {
+        target: super::percent::truncated(&match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        }),
+    }
 }
 
 #[cfg(test)]

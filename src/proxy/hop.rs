@@ -59,8 +59,33 @@ pub struct HopByHop {
 /// ```
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, allow_upgrade: bool) -> HopByHop {
     let mut found = HopByHop::default();
+    // One pass over the names present instead of a hashed lookup per hop-by-hop name: most
+    // messages carry none of them, or only `Content-Length`.
+    let fixed: [&HeaderName; 7] = [
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &HTTP2_SETTINGS,
+        &TRANSFER_ENCODING,
+        &CONTENT_LENGTH,
+        &PROXY_AUTHORIZATION,
+        &PROXY_AUTHENTICATE,
+    ];
+    let (mut connection, mut te, mut upgrade_present, mut present) = (false, false, false, 0u8);
+    for name in headers.keys() {
+        if name == CONNECTION {
+            connection = true;
+        } else if name == TE {
+            te = true;
+        } else if name == UPGRADE {
+            upgrade_present = true;
+        } else if let Some(i) = fixed.iter().position(|h| *h == name) {
+            present |= 1 << i;
+        }
+    }
     let mut connection_upgrade = false;
-    if let http::header::Entry::Occupied(entry) = headers.entry(CONNECTION) {
+    if !connection {
+        // Nothing named in a Connection header to look for.
+    } else if let http::header::Entry::Occupied(entry) = headers.entry(CONNECTION) {
         let (_, values) = entry.remove_entry_mult();
         // Collected first: the map cannot be changed while `values` borrows it.
         let mut named: Vec<HeaderName> = Vec::new();
@@ -83,7 +108,9 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, allow_upgrade: bool) -> HopByH
             headers.remove(name);
         }
     }
-    if let http::header::Entry::Occupied(entry) = headers.entry(TE) {
+    if !te {
+        // No TE header.
+    } else if let http::header::Entry::Occupied(entry) = headers.entry(TE) {
         let (_, values) = entry.remove_entry_mult();
         found.te_trailers = values.into_iter().any(|v| {
             v.to_str().is_ok_and(|v| {
@@ -92,20 +119,16 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, allow_upgrade: bool) -> HopByH
             })
         });
     }
-    let upgrade = headers.remove(UPGRADE);
-    if allow_upgrade && connection_upgrade {
-        found.upgrade = upgrade;
+    if upgrade_present {
+        let upgrade = headers.remove(UPGRADE);
+        if allow_upgrade && connection_upgrade {
+            found.upgrade = upgrade;
+        }
     }
-    for name in [
-        &KEEP_ALIVE,
-        &PROXY_CONNECTION,
-        &HTTP2_SETTINGS,
-        &TRANSFER_ENCODING,
-        &CONTENT_LENGTH,
-        &PROXY_AUTHORIZATION,
-        &PROXY_AUTHENTICATE,
-    ] {
-        headers.remove(name);
+    for (i, name) in fixed.into_iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
     if found.te_trailers {
         headers.insert(TE, HeaderValue::from_static("trailers"));

@@ -37,11 +37,18 @@ impl Mapping<'_> {
 /// `Refresh`, which `http` has no constant for.
 pub static REFRESH: HeaderName = HeaderName::from_static("refresh");
 
-/// Whether `headers` hold anything [`rewrite_redirects`] would look at.
-pub fn has_redirects(headers: &HeaderMap) -> bool {
-    headers.contains_key(LOCATION)
-        || headers.contains_key(CONTENT_LOCATION)
-        || headers.contains_key(&REFRESH)
+/// Whether `headers` hold anything [`rewrite_redirects`] (first) or [`rewrite_cookies`]
+/// (second) would look at, in one pass over the names.
+pub fn has_rewritable(headers: &HeaderMap) -> (bool, bool) {
+    let (mut redirects, mut cookies) = (false, false);
+    for name in headers.keys() {
+        if name == LOCATION || name == CONTENT_LOCATION || name == REFRESH {
+            redirects = true;
+        } else if name == SET_COOKIE {
+            cookies = true;
+        }
+    }
+    (redirects, cookies)
 }
 
 /// Rewrites `Location`, `Content-Location` and `Refresh` in place.
@@ -391,7 +398,7 @@ mod tests {
         h.insert(&REFRESH, "1; url=/app/c".parse().unwrap());
         h.append(SET_COOKIE, "a=1; Path=/app".parse().unwrap());
         h.append(SET_COOKIE, "b=2; Path=/".parse().unwrap());
-        assert!(has_redirects(&h));
+        assert_eq!(has_rewritable(&h), (true, true));
         rewrite_redirects(&mut h, &map());
         rewrite_cookies(&mut h, &map());
         assert_eq!(h[LOCATION], "/api/a");

@@ -59,6 +59,7 @@
 //! # }
 //! ```
 
+pub mod balance;
 mod body;
 mod client;
 mod config;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{
     HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, EXPECT, HOST,
-    SET_COOKIE, UPGRADE,
+    UPGRADE,
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
@@ -214,7 +214,12 @@ where
             Some(Err(e)) => {
                 let err = classify(&e, &upstream, &progress, config);
                 tracing::warn!(upstream = %upstream, error = %err.message(), cause = ?e, "upstream request failed");
-                return origin.failure(err, &upstream);
+                let mut res = origin.failure(err, &upstream);
+                if e.is_connect() {
+                    // Nothing was sent: a balancer may try another upstream.
+                    res.extensions_mut().insert(super::balance::ConnectFailed);
+                }
+                return res;
             }
             None => {
                 let err = if progress.too_large() {
@@ -341,8 +346,8 @@ where
             headers.insert(HOST, host.clone());
         }
     } else {
-        // The client sets it from the upstream's authority.
-        headers.remove(HOST);
+        // Made once per upstream; hyper's client would format it on every request.
+        headers.insert(HOST, upstream.host_header().clone());
     }
     let hop_info = HopInfo {
         peer,
@@ -502,8 +507,14 @@ fn rewrite_answer(
     upstream: &Upstream,
     config: &ProxyConfig,
 ) {
-    let redirects = config.rewrite_redirects && location::has_redirects(headers);
-    let cookies = config.rewrite_cookies && headers.contains_key(SET_COOKIE);
+    if !config.rewrite_redirects && !config.rewrite_cookies {
+        return;
+    }
+    let (redirects, cookies) = location::has_rewritable(headers);
+    let (redirects, cookies) = (
+        redirects && config.rewrite_redirects,
+        cookies && config.rewrite_cookies,
+    );
     let Some(public_authority) = origin.public_host.as_ref().and_then(|h| h.to_str().ok()) else {
         return;
     };

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
+use http::HeaderValue;
 use http::Uri;
 
 /// An upstream server: an `http://` or `https://` URL with a host, an optional port and an
@@ -32,6 +33,8 @@ pub struct Upstream {
     base_path: String,
     /// `scheme://authority/base`, made once for logs and error messages.
     name: Arc<str>,
+    /// The `Host` header naming this upstream (the authority, default port left out).
+    host_header: HeaderValue,
 }
 
 /// Why an upstream URL was refused.
@@ -149,17 +152,30 @@ impl Upstream {
         }
         let base_path = uri.path().trim_end_matches('/').to_owned();
         let name = format!("{scheme}://{authority}{base_path}").into();
+        let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
+        let host = match authority.port_u16() {
+            Some(port) if port == default_port => authority.host().to_owned(),
+            _ => authority.as_str().to_owned(),
+        };
+        let host_header = HeaderValue::from_str(&host)
+            .map_err(|_| invalid("the host is not a valid Host header".into()))?;
         Ok(Upstream {
             scheme,
             authority,
             base_path,
             name,
+            host_header,
         })
     }
 
     /// `scheme://authority/base`, as logs and error messages name this upstream.
     pub fn name(&self) -> Arc<str> {
         self.name.clone()
+    }
+
+    /// The `Host` header the upstream is sent when the `Host` is rewritten.
+    pub fn host_header(&self) -> &HeaderValue {
+        &self.host_header
     }
 
     /// `http` or `https`.

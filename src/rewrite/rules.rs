@@ -315,17 +315,21 @@ impl CompiledRule {
             return Slot::Skip;
         }
         match self.action.template() {
-            Some(template) if template.is_dynamic() => match template.render(ctx) {
-                Ok(value) => Slot::Value(value),
-                Err(_) => {
-                    tracing::warn!(
-                        rule = %self.position,
-                        "header rewrite skipped: the value would hold CR, LF, NUL or another control character"
-                    );
-                    Slot::Skip
-                }
-            },
+            Some(template) if template.is_dynamic() => self.render(template, ctx),
             _ => Slot::Run,
+        }
+    }
+
+    /// Renders a template with placeholders (out of line: a fixed value, the usual case, needs
+    /// none of this).
+    #[inline(never)]
+    fn render(&self, template: &Template, ctx: &Ctx<'_>) -> Slot {
+        match template.render(ctx) {
+            Ok(value) => Slot::Value(value),
+            Err(_) => {
+                skipped(self.position);
+                Slot::Skip
+            }
         }
     }
 
@@ -364,11 +368,26 @@ impl CompiledRule {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn skipped(position: RulePosition) {
+    tracing::warn!(
+        rule = %position,
+        "header rewrite skipped: the value would hold CR, LF, NUL or another control character"
+    );
+}
+
+#[inline(never)]
 fn remove_prefix(headers: &mut HeaderMap, prefix: &str) {
+    let matches = |name: &HeaderName| name.as_str().starts_with(prefix);
+    if !headers.keys().any(matches) {
+        // The usual request: nothing to remove, nothing allocated.
+        return;
+    }
     // HeaderMap has no retain: collect the names first (names are stored lowercase).
     let doomed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(prefix))
+        .filter(|name| matches(name))
         .cloned()
         .collect();
     for name in doomed {
@@ -378,6 +397,7 @@ fn remove_prefix(headers: &mut HeaderMap, prefix: &str) {
 
 /// `to` takes the values of `from` (replacing any it had); nothing happens when `from` is
 /// absent.
+#[inline(never)]
 fn rename(headers: &mut HeaderMap, from: &HeaderName, to: &HeaderName) {
     if from == to {
         return;
@@ -392,6 +412,7 @@ fn rename(headers: &mut HeaderMap, from: &HeaderName, to: &HeaderName) {
     }
 }
 
+#[inline(never)]
 fn replace(
     headers: &mut HeaderMap,
     name: &HeaderName,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::Write as _;
+use std::net::IpAddr;
 
 use http::header::{HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method, Uri};
@@ -217,15 +218,14 @@ fn render_part(part: &Part, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
         Part::Literal(text) => out.extend_from_slice(text.as_bytes()),
         Part::PeerAddr => {
             if let Some(PeerAddr(addr)) = ext.get() {
-                // Writing into a Vec cannot fail.
-                let _ = write!(out, "{}", addr.ip());
+                write_ip(out, addr.ip());
             }
         }
         Part::ClientAddr => {
             let client = ext.get::<ClientInfo>().and_then(|c| c.addr);
             let peer = ext.get::<PeerAddr>().map(|p| p.0.ip());
             if let Some(ip) = client.or(peer) {
-                let _ = write!(out, "{ip}");
+                write_ip(out, ip);
             }
         }
         Part::Host => {
@@ -267,6 +267,30 @@ fn render_part(part: &Part, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
                 }
                 out.extend_from_slice(value.as_bytes());
             }
+        }
+    }
+}
+
+/// Writes an address as `Display` does; IPv4, the usual case, without the formatting machinery.
+fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                if octet >= 100 {
+                    out.push(b'0' + octet / 100);
+                }
+                if octet >= 10 {
+                    out.push(b'0' + octet / 10 % 10);
+                }
+                out.push(b'0' + octet % 10);
+            }
+        }
+        // Writing into a Vec cannot fail.
+        IpAddr::V6(_) => {
+            let _ = write!(out, "{ip}");
         }
     }
 }
@@ -396,5 +420,22 @@ mod tests {
         let long = "x".repeat(1000);
         let err = Template::compile(&format!("{{{long}}}")).unwrap_err();
         assert!(err.to_string().len() < 400);
+    }
+
+    #[test]
+    fn addresses_render_as_display_does() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.7",
+            "192.168.100.255",
+            "203.0.113.9",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = Vec::new();
+            write_ip(&mut out, ip);
+            assert_eq!(String::from_utf8(out).unwrap(), ip.to_string());
+        }
     }
 }

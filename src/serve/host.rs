@@ -108,7 +108,7 @@ fn is_valid_host(value: &[u8]) -> bool {
         _ => {
             let split = value.iter().position(|&b| b == b':').unwrap_or(value.len());
             let (host, port) = value.split_at(split);
-            if !host.iter().all(|&b| is_reg_name_byte(b)) {
+            if !host.iter().all(|&b| is_reg_name_byte(b)) || !percent_escapes_complete(host) {
                 return false;
             }
             (host, port)
@@ -132,6 +132,16 @@ fn is_valid_host(value: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether every `%` starts a `%XX` escape (RFC 3986 §2.1): `Host: %` is not a host.
+fn percent_escapes_complete(host: &[u8]) -> bool {
+    host.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || host
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    })
 }
 
 /// unreserved / pct-encoded / sub-delims (RFC 3986 §3.2.2).
@@ -190,6 +200,14 @@ mod tests {
         true
     );
     case!(http11_missing_host, Version::HTTP_11, "/", &[], false);
+    case!(http11_lone_percent, Version::HTTP_11, "/", &[b"a%4"], false);
+    case!(
+        http11_percent_escape,
+        Version::HTTP_11,
+        "/",
+        &[b"a%41"],
+        true
+    );
     case!(
         http11_repeated_host,
         Version::HTTP_11,

@@ -79,6 +79,19 @@ pub use self::host::HostError;
 pub use self::workers::serve_workers;
 use crate::body::{Body, BoxError};
 
+#[cfg(feature = "tls")]
+impl TlsConfig {
+    /// Loads the certificate chain and key and checks that they fit together, as serving
+    /// would, without serving.
+    ///
+    /// # Errors
+    ///
+    /// The error serving would fail with, naming the file at fault.
+    pub async fn validate(&self) -> std::io::Result<()> {
+        tls::acceptor(self).await.map(drop)
+    }
+}
+
 /// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
 ///
 /// # Errors
@@ -465,7 +478,7 @@ async fn accept_error(e: std::io::Error) {
 }
 
 /// Completes on Ctrl-C or, on Unix, `SIGTERM`.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -693,3 +693,29 @@ async fn abandoned_requests_do_not_exceed_the_verification_pool() {
     let max = store.max.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=2).contains(&max), "{max} verifications ran at once");
 }
+
+/// The admitted user travels on the answer too, so the access log names who was let in
+/// whatever service answered (echo and static files do not copy request extensions).
+#[tokio::test]
+async fn admitted_user_is_on_the_answer_verified_or_cached() {
+    use tollgate::ext::AuthenticatedUser;
+    use tower::{Layer, ServiceExt};
+    let users = HashMap::from([(
+        "ada".to_string(),
+        hash_password_with("secret", &CHEAP).unwrap(),
+    )]);
+    let svc = layer(users).layer(tollgate::echo::EchoService::new());
+    for round in ["verified", "cached"] {
+        let req = tollgate::Request::get("/")
+            .basic_auth("ada", "secret")
+            .build()
+            .unwrap();
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200, "{round}");
+        let user = res.extensions().get::<AuthenticatedUser>();
+        assert_eq!(user.map(AuthenticatedUser::name), Some("ada"), "{round}");
+    }
+    let req = tollgate::Request::get("/").build().unwrap();
+    let res = svc.clone().oneshot(req).await.unwrap();
+    assert!(res.extensions().get::<AuthenticatedUser>().is_none());
+}

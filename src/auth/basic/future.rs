@@ -9,6 +9,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use crate::body::{Body, BoxError};
+use crate::ext::AuthenticatedUser;
 
 type Verifying<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
 
@@ -26,7 +27,7 @@ pin_project! {
     #[project = InnerProj]
     enum Inner<F, E> {
         Answer { response: Option<Response<Body>> },
-        Future { #[pin] future: F },
+        Future { #[pin] future: F, user: Option<AuthenticatedUser> },
         Verifying { future: Verifying<E> },
     }
 }
@@ -40,9 +41,11 @@ impl<F, E> ResponseFuture<F, E> {
         }
     }
 
-    pub(crate) fn future(future: F) -> Self {
+    /// The inner service's answer; `user`, when admitted, is also put on the answer's
+    /// extensions so the access log names who was let in, whatever answered.
+    pub(crate) fn future(future: F, user: Option<AuthenticatedUser>) -> Self {
         ResponseFuture {
-            inner: Inner::Future { future },
+            inner: Inner::Future { future, user },
         }
     }
 
@@ -66,10 +69,24 @@ where
             InnerProj::Answer { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("ResponseFuture polled after completion"))),
-            InnerProj::Future { future } => {
-                Poll::Ready(ready!(future.poll(cx)).map(|res| res.map(Body::new)))
+            InnerProj::Future { future, user } => {
+                let result = ready!(future.poll(cx));
+                Poll::Ready(result.map(|res| with_user(res.map(Body::new), user.take())))
             }
             InnerProj::Verifying { future } => future.as_mut().poll(cx),
         }
     }
+}
+
+/// Puts the admitted user on the answer unless the inner service already did (a proxy does).
+pub(crate) fn with_user(
+    mut res: Response<Body>,
+    user: Option<AuthenticatedUser>,
+) -> Response<Body> {
+    if let Some(user) = user {
+        if res.extensions().get::<AuthenticatedUser>().is_none() {
+            res.extensions_mut().insert(user);
+        }
+    }
+    res
 }

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
 use crate::auth::htpasswd::escape;
 use crate::auth::password::verify_password_with;
@@ -37,20 +37,7 @@ impl<S> std::fmt::Debug for BasicAuth<S> {
 }
 
 impl<S> BasicAuth<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, consuming this one.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// What to do with a request, decided without waiting.
@@ -277,8 +264,9 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         match self.shared.decide(&mut req) {
             Decision::Pass(user) => {
+                let admitted = user.clone().map(AuthenticatedUser);
                 self.shared.admit(&mut req, user);
-                ResponseFuture::future(self.inner.call(req))
+                ResponseFuture::future(self.inner.call(req), admitted)
             }
             Decision::Answer(res) => ResponseFuture::answer(res),
             Decision::Verify(job) => {
@@ -298,9 +286,14 @@ where
                                 );
                             }
                             tracing::debug!(user = %escape(user), "basic auth: verified");
-                            shared.admit(&mut req, Some(Arc::from(user.as_str())));
+                            let admitted = Arc::<str>::from(user.as_str());
+                            shared.admit(&mut req, Some(admitted.clone()));
                             drop(job);
-                            inner.call(req).await.map(|res| res.map(Body::new))
+                            let res = inner.call(req).await?;
+                            Ok(with_user(
+                                res.map(Body::new),
+                                Some(AuthenticatedUser(admitted)),
+                            ))
                         }
                         Outcome::Refused(reason) => {
                             shared.failed(job.peer, Some(user), reason);

@@ -1,0 +1,381 @@
+//! From a [`Config`] to the running stack: the checks that need nothing but the config
+//! ([`Config::check`]) and those that read files ([`build`]).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::{Either, Ready};
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Method, Request, Response};
+use tower::ServiceBuilder;
+
+use super::error::{ConfigError, ConfigErrors, KeyPath};
+use super::routes::{self, Router};
+use super::stack::Gateway;
+use super::{AdminConfig, Config};
+use crate::body::Body;
+use crate::echo::EchoService;
+use crate::error::HttpError;
+use crate::forwarded::ForwardedLayer;
+use crate::metrics::Metrics;
+use crate::normalize::NormalizeLayer;
+use crate::proxy::balance::Balanced;
+use crate::proxy::{BuildError, Proxy};
+use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
+
+impl Config {
+    /// What is wrong with the configuration itself, without reading any file: no listener or
+    /// route, an admin listener on a public address, a group without servers, a route to a
+    /// group that does not exist, a route with no target or several.
+    pub fn check(&self) -> Vec<ConfigError> {
+        let root = KeyPath::root();
+        let mut errors = Vec::new();
+        if self.listen.is_empty() {
+            errors.push(ConfigError::new(
+                root.clone(),
+                "no listener: add a [[listen]] table with `bind = \"127.0.0.1:8080\"`",
+            ));
+        }
+        for (i, listen) in self.listen.iter().enumerate() {
+            let twice = self.listen[..i].iter().any(|l| l.bind == listen.bind);
+            if twice && !listen.bind.ends_with(":0") {
+                errors.push(ConfigError::new(
+                    root.key("listen").index(i).key("bind"),
+                    format!(
+                        "`{}` is already the address of another listener",
+                        listen.bind
+                    ),
+                ));
+            }
+        }
+        if let Some(admin) = &self.admin {
+            if !admin.bind.ends_with(":0") && self.listen.iter().any(|l| l.bind == admin.bind) {
+                errors.push(ConfigError::new(
+                    root.key("admin").key("bind"),
+                    format!(
+                        "the admin listener must not share the public address `{}`: metrics are \
+                         never served to the public",
+                        admin.bind
+                    ),
+                ));
+            }
+            for (key, path) in [
+                ("metrics_path", &admin.metrics_path),
+                ("health_path", &admin.health_path),
+            ] {
+                errors.extend(absolute_path(root.key("admin").key(key), path));
+            }
+        }
+        if let Some(health) = &self.health {
+            errors.extend(absolute_path(root.key("health").key("path"), &health.path));
+        }
+        for (name, group) in &self.upstreams {
+            if group.servers.is_empty() {
+                errors.push(ConfigError::new(
+                    root.key("upstreams").key(name),
+                    format!(
+                        "upstream group `{name}` has no servers: add `servers = [\"http://127.0.0.1:9000\"]`"
+                    ),
+                ));
+            }
+        }
+        if self.routes.is_empty() {
+            errors.push(ConfigError::new(
+                root.clone(),
+                "no route: every request would be a 404; add a [[routes]] table, e.g. \
+                 `upstream = \"NAME\"` or `echo = true`",
+            ));
+        }
+        let groups: Vec<&str> = self.upstreams.keys().map(String::as_str).collect();
+        for (i, route) in self.routes.iter().enumerate() {
+            errors.extend(route.check(&root.key("routes").index(i), &groups));
+        }
+        errors
+    }
+}
+
+/// An error and its causes on one line: `cannot read the CA file x: No such file`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// An auth error at the key it is about.
+#[cfg(feature = "auth")]
+fn auth_error(at: KeyPath, e: &crate::auth::basic::BasicAuthConfigError) -> ConfigError {
+    use crate::auth::basic::BasicAuthConfigError as E;
+    let key = match e {
+        E::InvalidHeaderName { .. } => "forward_user_header",
+        E::InvalidMethod { .. } => "exempt_methods",
+        E::InvalidExemptPath { .. } => "exempt_paths",
+        _ => "htpasswd",
+    };
+    ConfigError::new(at.key(key), chain(e))
+}
+
+/// A rewrite error at the rule it names: `rewrite.request[2]`.
+fn rewrite_error(at: KeyPath, e: &RewriteError) -> ConfigError {
+    let position = match e {
+        RewriteError::InvalidHeaderName { position, .. }
+        | RewriteError::NoAction { position }
+        | RewriteError::SeveralActions { position, .. }
+        | RewriteError::MissingField { position, .. }
+        | RewriteError::UnexpectedField { position, .. }
+        | RewriteError::Template { position, .. }
+        | RewriteError::InvalidRegex { position, .. }
+        | RewriteError::InvalidCondition { position, .. } => *position,
+    };
+    let at = match position {
+        RulePosition::Request(n) => at.key("request").index(n.saturating_sub(1)),
+        RulePosition::Response(n) => at.key("response").index(n.saturating_sub(1)),
+        RulePosition::RequestId => at.key("request_id"),
+        RulePosition::Preset(_) => at.key("presets"),
+    };
+    ConfigError::new(at, chain(e))
+}
+
+fn absolute_path(at: KeyPath, path: &str) -> Option<ConfigError> {
+    (!path.starts_with('/')).then(|| ConfigError::new(at, format!("`{path}` must start with `/`")))
+}
+
+/// Builds the gateway `config` describes, counting into `metrics`: reads the files it names
+/// (certificates and keys, CA files) and checks them, so a gateway that builds will serve.
+///
+/// The stack, outermost first: the `[health]` path, `[forwarded]`, `[normalize]`, the metrics
+/// layer (naming each request's route), then the routes.
+///
+/// # Errors
+///
+/// Every error of [`Config::check`] and every file that cannot be used, each naming its key
+/// (use [`ConfigErrors::locate`] to add lines and columns).
+pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, ConfigErrors> {
+    let root = KeyPath::root();
+    let mut errors = config.check();
+    #[cfg(feature = "tls")]
+    for (i, listen) in config.listen.iter().enumerate() {
+        if let Some(tls) = &listen.tls {
+            if let Err(e) = tls.validate().await {
+                errors.push(ConfigError::new(
+                    root.key("listen").index(i).key("tls"),
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    let mut groups: BTreeMap<&str, Gateway> = BTreeMap::new();
+    for (name, group) in &config.upstreams {
+        let at = root.key("upstreams").key(name);
+        let (proxy, proxy_at) = match &group.proxy {
+            Some(own) => (own.clone(), at.key("proxy")),
+            None => (config.proxy.clone(), root.key("proxy")),
+        };
+        let built: Result<Gateway, BuildError> = match group.servers.as_slice() {
+            [] => continue,
+            [one] => Proxy::with_config(one.clone(), proxy).map(Gateway::new),
+            many => Balanced::new(many.to_vec(), proxy, group.balance.clone()).map(Gateway::new),
+        };
+        match built {
+            Ok(service) => {
+                groups.insert(name, service);
+            }
+            Err(e) => errors.push(ConfigError::new(proxy_at.key("ca_file"), chain(&e))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    #[cfg(feature = "files")]
+    for (i, route) in config.routes.iter().enumerate() {
+        if let Some(files) = &route.files {
+            if !std::fs::metadata(&files.dir).is_ok_and(|m| m.is_dir()) {
+                errors.push(ConfigError::new(
+                    root.key("routes").index(i).key("files").key("dir"),
+                    format!(
+                        "{} is not a directory this process can read",
+                        files.dir.display()
+                    ),
+                ));
+            }
+        }
+    }
+    let rewrite = match &config.rewrite {
+        Some(rules) => match RewriteLayer::new(rules) {
+            Ok(layer) => Some(layer),
+            Err(e) => {
+                errors.push(rewrite_error(root.key("rewrite"), &e));
+                None
+            }
+        },
+        None => None,
+    };
+    #[cfg(feature = "auth")]
+    let auth = match &config.auth {
+        Some(auth) => match crate::auth::basic::BasicAuthLayer::from_config(auth) {
+            Ok(layer) => Some(layer),
+            Err(e) => {
+                errors.push(auth_error(root.key("auth"), &e));
+                None
+            }
+        },
+        None => None,
+    };
+    #[cfg(not(feature = "auth"))]
+    let auth: Option<tower::layer::util::Identity> = None;
+    let mut route_rewrites = Vec::with_capacity(config.routes.len());
+    for (i, route) in config.routes.iter().enumerate() {
+        route_rewrites.push(match &route.rewrite {
+            Some(rules) => match RewriteLayer::new(rules) {
+                Ok(layer) => Some(layer),
+                Err(e) => {
+                    errors.push(rewrite_error(
+                        root.key("routes").index(i).key("rewrite"),
+                        &e,
+                    ));
+                    None
+                }
+            },
+            None => None,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let mut router = Router::builder();
+    for (route, rewrite) in config.routes.iter().zip(route_rewrites) {
+        let with_rules = |target: Gateway| match &rewrite {
+            Some(layer) => Gateway::new(tower_layer::Layer::layer(layer, target)),
+            None => target,
+        };
+        #[cfg(feature = "files")]
+        if let Some(files) = &route.files {
+            let mut mounted = route.clone();
+            mounted.strip_prefix = true;
+            let service = crate::files::ServeDir::from_config(files.clone());
+            router.route(&mounted, with_rules(Gateway::new(service)));
+            continue;
+        }
+        let target = if let Some(group) = &route.upstream {
+            match groups.get(group.as_str()) {
+                Some(service) => service.clone(),
+                None => continue,
+            }
+        } else if let Some(redirect) = &route.redirect {
+            routes::redirect(redirect, &route.path)
+        } else {
+            Gateway::new(EchoService::new())
+        };
+        router.route(route, with_rules(target));
+    }
+    let router = router.build();
+    let names = router.clone();
+    let stack = ServiceBuilder::new()
+        .option_layer(config.health.as_ref().map(|h| HealthLayer::new(&h.path)))
+        .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
+        .option_layer(config.normalize.clone().map(NormalizeLayer::new))
+        .layer(
+            metrics.layer_with(move |method, uri, headers| names.label_for(method, uri, headers)),
+        )
+        .option_layer(rewrite)
+        .option_layer(auth)
+        .service(router);
+    Ok(Gateway::new(stack))
+}
+
+/// The admin listener's service: metrics and health.
+pub(crate) fn admin(config: &AdminConfig, metrics: &Metrics) -> Gateway {
+    let metrics = metrics.clone();
+    let metrics_path: Arc<str> = Arc::from(config.metrics_path.as_str());
+    let not_found = tower::service_fn(move |req: Request<Body>| {
+        let res = if req.uri().path() == &*metrics_path {
+            if req.method() == Method::GET || req.method() == Method::HEAD {
+                let mut res = Response::new(Body::from(metrics.render()));
+                res.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                res
+            } else {
+                HttpError::method_not_allowed(&[Method::GET, Method::HEAD])
+                    .into_response_for(req.headers())
+            }
+        } else {
+            HttpError::not_found("no such page").into_response_for(req.headers())
+        };
+        std::future::ready(Ok::<_, Infallible>(res))
+    });
+    Gateway::new(HealthLayer::new(&config.health_path).layer(not_found))
+}
+
+/// Answers `path` with `200 ok` itself; everything else goes on.
+#[derive(Clone)]
+struct HealthLayer {
+    path: Arc<str>,
+}
+
+impl HealthLayer {
+    fn new(path: &str) -> Self {
+        HealthLayer {
+            path: Arc::from(path),
+        }
+    }
+
+    fn layer<S>(&self, inner: S) -> Health<S> {
+        Health {
+            path: self.path.clone(),
+            inner,
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for HealthLayer {
+    type Service = Health<S>;
+
+    fn layer(&self, inner: S) -> Health<S> {
+        HealthLayer::layer(self, inner)
+    }
+}
+
+#[derive(Clone)]
+struct Health<S> {
+    path: Arc<str>,
+    inner: S,
+}
+
+impl<S> tower_service::Service<Request<Body>> for Health<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if req.uri().path() != &*self.path {
+            return Either::Right(self.inner.call(req));
+        }
+        let res = if req.method() == Method::GET || req.method() == Method::HEAD {
+            let mut res = Response::new(Body::from("ok\n"));
+            res.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            res
+        } else {
+            HttpError::method_not_allowed(&[Method::GET, Method::HEAD])
+                .into_response_for(req.headers())
+        };
+        Either::Left(futures_util::future::ready(Ok(res)))
+    }
+}

@@ -1,0 +1,175 @@
+//! The gateway's configuration file: [`Config`], read from TOML with every error located
+//! ([`load`]), and turned into the same layers a library user would stack ([`build`]).
+//!
+//! The file embeds the layers' own configuration types ([`ServeConfig`] for each listener,
+//! [`ForwardedConfig`], [`NormalizeConfig`], [`RewriteConfig`], [`ProxyConfig`],
+//! [`BalanceConfig`], [`ServeDirConfig`](crate::files::ServeDirConfig),
+//! [`BasicAuthConfig`](crate::auth::basic::BasicAuthConfig)), so the file
+//! and the Rust API cannot drift apart, and unknown keys are errors everywhere: a typo never
+//! silently turns a feature off.
+//!
+//! ```text
+//! serve ([[listen]]) ─► /healthz ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Auth ─► Routes ─┬─► upstream group (balanced)
+//!                                                                                                     ├─► static directory
+//!                                                                                                     ├─► echo
+//!                                                                                                     └─► redirect
+//! ```
+//!
+//! `tollgate run FILE` serves it and reloads it on `SIGHUP` ([`run`]); `tollgate check FILE`
+//! prints every error with its line and column. The keys are documented in `docs/config.md`
+//! and `examples/tollgate.toml`.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::config::{self, Config};
+//! use tollgate::metrics::Metrics;
+//! use tollgate::testing::TestClient;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let text = r#"
+//!     [[listen]]
+//!     bind = "127.0.0.1:8080"
+//!
+//!     [[routes]]
+//!     path = "/old"
+//!     redirect = { to = "/new" }
+//!
+//!     [[routes]]
+//!     echo = true
+//! "#;
+//! let config: Config = config::load(text).unwrap();
+//! let gateway = config::build(&config, &Metrics::new()).await.unwrap();
+//! let client = TestClient::new(gateway);
+//! assert_eq!(client.get("/old/x?y").send().await.header("location"), Some("/new/x?y"));
+//! let echo = client.get("/hello").send().await.json::<serde_json::Value>().await;
+//! assert_eq!(echo["path"], "/hello");
+//!
+//! // A typo is an error that names its place.
+//! let errors = config::load("[[listen]]\nbnid = \"127.0.0.1:80\"\n").unwrap_err();
+//! assert_eq!(errors[0].line(), Some(2));
+//! assert!(errors[0].message().contains("unknown field `bnid`"));
+//! # }
+//! ```
+
+mod build;
+mod error;
+mod load;
+mod routes;
+mod run;
+mod stack;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use self::build::build;
+pub use self::error::{ConfigError, ConfigErrors, KeyPath, Segment};
+pub use self::load::{load, load_file};
+pub use self::routes::{RedirectConfig, RouteConfig};
+pub use self::run::{run, Runner, Swappable};
+pub use self::stack::{Gateway, GatewayFuture};
+use crate::forwarded::ForwardedConfig;
+use crate::normalize::NormalizeConfig;
+pub use crate::proxy::balance::{BalanceConfig, HealthCheck, Policy};
+use crate::proxy::{ProxyConfig, Upstream};
+use crate::rewrite::RewriteConfig;
+use crate::serve::ServeConfig;
+
+/// A whole gateway: where it listens, what it does to requests, where it sends them.
+///
+/// Every section is optional except `[[listen]]` and `[[routes]]`; unknown keys are errors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Config {
+    /// The public listeners, one `[[listen]]` table each: a [`ServeConfig`] (address,
+    /// timeouts, connection limits, `tls = { cert, key }`). At least one. Default is none.
+    pub listen: Vec<ServeConfig>,
+    /// The admin listener for `/metrics` and `/healthz`. Default is `None`: no admin listener;
+    /// metrics are never served on a public listener.
+    pub admin: Option<AdminConfig>,
+    /// A health endpoint answered by the gateway itself on the public listeners, before
+    /// anything else runs (no auth, no routing). Default is `None`: off.
+    pub health: Option<HealthConfig>,
+    /// Trusted proxies in front of the gateway ([`ForwardedConfig`]). Default is `None`:
+    /// `X-Forwarded-*`/`Forwarded` from clients are not believed.
+    pub forwarded: Option<ForwardedConfig>,
+    /// Path, host and query normalization ([`NormalizeConfig`]). Default is `None`: off.
+    pub normalize: Option<NormalizeConfig>,
+    /// Header rules for every request and answer ([`RewriteConfig`]): set, remove, rename,
+    /// request ids, security headers. Default is `None`: none.
+    pub rewrite: Option<RewriteConfig>,
+    /// Basic auth for every route ([`BasicAuthConfig`](crate::auth::basic::BasicAuthConfig):
+    /// realm, credentials file, exemptions, verification cache, failure limits). Default is
+    /// `None`: no auth, anyone gets through.
+    #[cfg(feature = "auth")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
+    pub auth: Option<crate::auth::basic::BasicAuthConfig>,
+    /// The proxy options every upstream group uses unless it has its own `proxy` table
+    /// ([`ProxyConfig`]: timeouts, body limit, `Host` policy). Default is [`ProxyConfig::default`].
+    pub proxy: ProxyConfig,
+    /// Named groups of upstream servers, `[upstreams.NAME]`. Default is none.
+    pub upstreams: BTreeMap<String, UpstreamGroupConfig>,
+    /// The routes, `[[routes]]`, tried in order; the first that matches answers. At least
+    /// one. Default is none.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// The admin listener, `[admin]`: metrics and health, never on a public listener.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// The address, `host:port`; it must differ from every `[[listen]]` address. Default is
+    /// `127.0.0.1:9090`.
+    pub bind: String,
+    /// Where the Prometheus metrics are. Default is `/metrics`.
+    pub metrics_path: String,
+    /// Where the health answer is. Default is `/healthz`.
+    pub health_path: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            bind: "127.0.0.1:9090".to_owned(),
+            metrics_path: "/metrics".to_owned(),
+            health_path: "/healthz".to_owned(),
+        }
+    }
+}
+
+/// The health endpoint on the public listeners, `[health]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct HealthConfig {
+    /// The path answered `200 ok` (any method but `GET` and `HEAD` is a `405`). Default is
+    /// `/healthz`.
+    pub path: String,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            path: "/healthz".to_owned(),
+        }
+    }
+}
+
+/// A group of upstream servers requests are balanced over, `[upstreams.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct UpstreamGroupConfig {
+    /// The servers, `http://` or `https://` URLs (a base path is allowed). At least one.
+    /// Default is none.
+    pub servers: Vec<Upstream>,
+    /// How a server is chosen, passive and active health, retries ([`BalanceConfig`]).
+    /// Default is [`BalanceConfig::default`].
+    pub balance: BalanceConfig,
+    /// This group's proxy options, replacing the top-level `[proxy]` table as a whole.
+    /// Default is `None`: the top-level one.
+    pub proxy: Option<ProxyConfig>,
+}
