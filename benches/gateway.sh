@@ -11,7 +11,7 @@
 # and a 1 MB static file. Prints requests/s and p50/p99 per setup (median of the rounds) and
 # the tollgate/nginx ratios.
 #
-# Usage: benches/gateway.sh            (ROUNDS=3 DURATION=5 CONNECTIONS=32 WORKERS="1 2" STATIC=1)
+# Usage: benches/gateway.sh            (ROUNDS=3 DURATION=5 CONNECTIONS=32 WORKERS="1 2" STATIC=1 PROXY=1)
 # Installs nginx, wrk and apache2-utils with apt-get when missing. Builds the release binary
 # (--all-features, so with mimalloc) unless TOLLGATE=path/to/tollgate says which one to run.
 set -euo pipefail
@@ -21,6 +21,7 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 WORKERS=${WORKERS:-1 2}
 STATIC=${STATIC:-1}
+PROXY=${PROXY:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d /tmp/tollgate-bench.XXXXXX)
@@ -136,7 +137,7 @@ declare -A RESULTS
 record() { RESULTS[$1]+="$2"$'\n'; }
 
 field() { # key column
-    awk -v c="$2" 'NF {print $c}' <<<"${RESULTS[$1]}" | median
+    awk -v c="$2" 'NF {print $c}' <<<"${RESULTS[$1]:-}" | median
 }
 
 echo "tollgate gateway benchmark: $(nproc) cores, rounds=$ROUNDS, ${DURATION}s per run, $CONNECTIONS connections"
@@ -144,6 +145,7 @@ echo "tollgate: $TOLLGATE"
 echo "nginx: $($NGINX -v 2>&1)"
 
 for workers in $WORKERS; do
+    [[ "$PROXY" == 1 ]] || continue
     nginx_conf up 1 "server { listen 127.0.0.1:$UP; location / { return 200 'hello\n'; } }"
     start_bg up "$NGINX" -c "$WORK/up/nginx.conf"
     UP_PID=$LAST_PID
