@@ -1,11 +1,12 @@
-//! `tollgate serve [DIR] [--bind ADDR]`: a directory on a socket, like `python3 -m http.server`.
+//! `tollgate serve [DIR] [--bind ADDR] [--workers N]`: a directory on a socket, like
+//! `python3 -m http.server`.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use tollgate::body::BoxError;
 use tollgate::files::ServeDir;
-use tollgate::serve;
+use tollgate::serve::{self, ServeConfig};
 
 use super::BindArgs;
 
@@ -26,6 +27,11 @@ pub struct ServeDirArgs {
     /// Serve and list names starting with `.` (hidden by default).
     #[arg(long)]
     pub hidden: bool,
+
+    /// How many worker threads serve requests, each with its own runtime and listening
+    /// socket (as nginx's `worker_processes`). `0` means one per core.
+    #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
+    pub workers: usize,
 }
 
 /// The service `tollgate serve` runs: listings on, `.br` / `.gz` siblings served to clients
@@ -46,8 +52,13 @@ pub async fn run(args: ServeDirArgs) -> Result<(), BoxError> {
         return Err(format!("cannot serve {}: not a directory", args.dir.display()).into());
     }
     tracing::info!(dir = %args.dir.display(), "serving files");
-    serve::bind(&args.bind.bind, service(&args)).await?;
-    Ok(())
+    let service = service(&args);
+    serve::serve_workers(
+        args.workers,
+        ServeConfig::bind(&args.bind.bind),
+        move || Ok(service.clone()),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -68,6 +79,7 @@ mod tests {
         assert_eq!(args.dir, std::path::Path::new("."));
         assert_eq!(args.bind.bind, "127.0.0.1:8000");
         assert!(!args.no_listing && !args.hidden);
+        assert_eq!(args.workers, 0);
         let config = super::service(&args).config().clone();
         assert!(config.listing && config.precompressed_br && config.precompressed_gzip);
     }
@@ -81,7 +93,10 @@ mod tests {
             "--bind",
             "0.0.0.0:9",
             "--no-listing",
+            "--workers",
+            "2",
         ]);
+        assert_eq!(args.workers, 2);
         assert_eq!(args.dir, std::path::Path::new("/srv/www"));
         assert_eq!(args.bind.bind, "0.0.0.0:9");
         assert!(!super::service(&args).config().listing);

@@ -1,40 +1,79 @@
-//! Streaming segments of an open file: seek to each span, read it in bounded chunks.
+//! Streaming segments of an open file: each blocking call reads the next chunk of the current
+//! span, and the next read starts as soon as a chunk is handed over.
 
-use std::io::{self, SeekFrom};
+use std::fs::File;
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Frame, SizeHint};
-use tokio::fs::File;
-use tokio::io::AsyncSeek;
+use tokio::task::JoinHandle;
 
+use super::CHUNK_SIZE;
 use crate::body::{Body, BoxError};
-use crate::response::range::Segment;
+use crate::response::range::{ByteRange, Segment};
 use crate::response::ranged::{Next, Segments};
 
-/// How much of a file is read at once: 64 KiB.
-const CHUNK: usize = 64 * 1024;
-
-/// A body sending `segments` of `file`, `total` bytes in all, never holding more than one
-/// chunk in memory.
+/// A body sending `segments` of `file`, `total` bytes in all: one blocking call per chunk of
+/// [`CHUNK_SIZE`] bytes, never more than two chunks in memory (the one sent, the one read).
 pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64) -> Body {
     Body::new(FileBody {
-        file,
+        state: State::Idle(Some(file)),
         segments: Segments::new(segments, total),
-        pos: 0,
-        seeking: false,
-        buf: BytesMut::new(),
+        pending: None,
     })
 }
 
 struct FileBody {
-    file: File,
+    state: State,
     segments: Segments,
-    /// The file's read position.
-    pos: u64,
-    seeking: bool,
-    buf: BytesMut,
+    /// A literal taken off the queue while starting the next read: sent next.
+    pending: Option<Bytes>,
+}
+
+enum State {
+    /// No read under way; `None` once the file is gone (an error, or the end).
+    Idle(Option<File>),
+    /// A blocking read of the span starting at `first`.
+    Reading {
+        first: u64,
+        read: JoinHandle<(File, io::Result<Bytes>)>,
+    },
+}
+
+impl FileBody {
+    /// Takes the next segment: a literal is kept in `pending`, a span starts a read.
+    fn start_next(&mut self) {
+        match self.segments.next() {
+            Next::Done => {}
+            Next::Literal(bytes) => self.pending = Some(bytes),
+            Next::Span(span) => {
+                if let State::Idle(Some(file)) =
+                    std::mem::replace(&mut self.state, State::Idle(None))
+                {
+                    self.state = State::Reading {
+                        first: span.first,
+                        read: tokio::task::spawn_blocking(move || read_chunk(file, span)),
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Reads up to [`CHUNK_SIZE`] bytes of `span` (fewer only at the end of the file).
+fn read_chunk(mut file: File, span: ByteRange) -> (File, io::Result<Bytes>) {
+    let want = span.len().min(CHUNK_SIZE as u64);
+    let result = (|| {
+        file.seek(SeekFrom::Start(span.first))?;
+        // `want` is at most CHUNK_SIZE, a usize.
+        let mut buf = Vec::with_capacity(want as usize);
+        (&mut file).take(want).read_to_end(&mut buf)?;
+        Ok(Bytes::from(buf))
+    })();
+    (file, result)
 }
 
 impl http_body::Body for FileBody {
@@ -46,73 +85,85 @@ impl http_body::Body for FileBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        loop {
-            let span = match this.segments.next() {
-                Next::Done => return Poll::Ready(None),
-                Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
-                Next::Span(span) => span,
-            };
-            if this.pos != span.first {
-                if !this.seeking {
-                    Pin::new(&mut this.file).start_seek(SeekFrom::Start(span.first))?;
-                    this.seeking = true;
-                }
-                this.pos = ready!(Pin::new(&mut this.file).poll_complete(cx))?;
-                this.seeking = false;
-                if this.pos != span.first {
-                    return Poll::Ready(Some(Err(io::Error::other("seek went astray").into())));
-                }
-                continue;
-            }
-            let want = usize::try_from(span.len()).unwrap_or(usize::MAX).min(CHUNK);
-            this.buf.reserve(want);
-            let n = ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut this.file),
-                cx,
-                &mut (&mut this.buf).limit(want)
-            ))?;
-            if n == 0 {
-                return Poll::Ready(Some(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file shrank while it was being sent",
-                )
-                .into())));
-            }
-            this.pos += n as u64;
-            this.segments.sent_span_until(this.pos, n);
-            return Poll::Ready(Some(Ok(Frame::data(this.buf.split().freeze()))));
+        if let Some(bytes) = this.pending.take() {
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
         }
+        if let State::Idle(_) = this.state {
+            this.start_next();
+            if let Some(bytes) = this.pending.take() {
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
+            }
+        }
+        let State::Reading { first, read } = &mut this.state else {
+            // Done, or the file is gone after an error.
+            return Poll::Ready(None);
+        };
+        let first = *first;
+        let (file, result) = ready!(Pin::new(read).poll(cx)).map_err(io::Error::other)?;
+        this.state = State::Idle(Some(file));
+        let bytes = result?;
+        if bytes.is_empty() {
+            this.state = State::Idle(None);
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being sent",
+            )
+            .into())));
+        }
+        let n = bytes.len();
+        this.segments.sent_span_until(first + n as u64, n);
+        // Read ahead: the next chunk is read while this one is written.
+        this.start_next();
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.segments.is_empty()
+        self.pending.is_none()
+            && !matches!(self.state, State::Reading { .. })
+            && self.segments.is_empty()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.segments.size_hint()
+        let mut hint = self.segments.size_hint();
+        // `Segments` counts a literal as sent when it is taken off the queue.
+        if let Some(bytes) = &self.pending {
+            let n = hint.lower() + bytes.len() as u64;
+            hint.set_exact(n);
+        }
+        hint
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::range::{multipart_layout, ByteRange};
+    use crate::response::range::multipart_layout;
 
     #[tokio::test]
     async fn reads_spans_in_chunks() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f");
-        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &data).expect("write");
-        let ranges = [ByteRange::new(5, 70_004), ByteRange::new(150_000, 199_999)];
-        let (segments, total) = multipart_layout(&ranges, 200_000, None, "B");
-        let file = File::open(&path).await.expect("open");
+        let ranges = [ByteRange::new(5, 300_004), ByteRange::new(550_000, 599_999)];
+        let (segments, total) = multipart_layout(&ranges, 600_000, None, "B");
+        let file = File::open(&path).expect("open");
         let body = file_body(file, segments, total);
         let out = crate::body::to_bytes(body, 1 << 20).await.expect("body");
         assert_eq!(out.len() as u64, total);
-        let head = b"--B\r\nContent-Range: bytes 5-70004/200000\r\n\r\n";
+        let head = b"--B\r\nContent-Range: bytes 5-300004/600000\r\n\r\n";
         assert_eq!(&out[..head.len()], head);
-        assert_eq!(&out[head.len()..head.len() + 70_000], &data[5..70_005]);
+        assert_eq!(&out[head.len()..head.len() + 300_000], &data[5..300_005]);
         assert!(out.ends_with(b"\r\n--B--\r\n"));
+    }
+
+    #[tokio::test]
+    async fn a_file_that_shrank_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![7u8; 1000]).expect("write");
+        let file = File::open(&path).expect("open");
+        let body = file_body(file, vec![Segment::Span(ByteRange::new(0, 1999))], 2000);
+        assert!(crate::body::to_bytes(body, 1 << 20).await.is_err());
     }
 }

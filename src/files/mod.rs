@@ -64,6 +64,14 @@ pub use listing::{render_listing, ListingEntry};
 pub use path::{resolve_path, PathError};
 pub use service::{ResponseFuture, ServeDir};
 
+/// Files up to this size (64 KiB) are read whole, in the same blocking call that finds and
+/// opens them, and sent as one buffer; larger ones are streamed in [`CHUNK_SIZE`] chunks.
+pub const SMALL_FILE: u64 = 64 * 1024;
+
+/// How much of a large file one blocking call reads (256 KiB). While one chunk is written to
+/// the client, the next is read: at most two chunks of a response are held in memory.
+pub const CHUNK_SIZE: usize = 256 * 1024;
+
 /// What [`ServeDir`] serves and how; the CLI's config file uses the same struct.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

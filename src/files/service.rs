@@ -1,30 +1,32 @@
 //! The [`ServeDir`] service.
 
 use std::convert::Infallible;
+use std::fs::File;
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use http::header::{
     HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
     ETAG, LAST_MODIFIED, LOCATION,
 };
 use http::{Method, StatusCode};
-use tokio::fs::File;
 
 use super::body::file_body;
 use super::listing::{encode_segment, render_listing, sort_entries, ListingEntry};
 use super::path::resolve_path;
-use super::ServeDirConfig;
+use super::{ServeDirConfig, SMALL_FILE};
 use crate::negotiate::AcceptEncoding;
 use crate::response::cache_control::{add_vary, CacheControl};
 use crate::response::conditional::{shape, Shape};
 use crate::response::etag::{fmt_http_date, ETag};
 use crate::response::range::{ByteRange, Segment};
+use crate::response::ranged::ranged_body;
 use crate::{Body, HttpError};
 
 /// Serves the files of a directory: `GET` and `HEAD`, conditional and range requests,
@@ -145,9 +147,18 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
         // The request body is never read; dropping it here leaves draining or closing to the
         // server.
         let (parts, _body) = req.into_parts();
+        // What needs no file system is answered at once, on the runtime.
+        let segments = match self.inner.check(&parts) {
+            Ok(segments) => segments,
+            Err(e) => return ResponseFuture::ready(e.into_response_for(&parts.headers)),
+        };
+        // Everything else is one blocking call: resolve, check symlinks, stat, open, and read a
+        // small file whole (see `SMALL_FILE`).
         let inner = self.inner.clone();
         ResponseFuture {
-            future: Box::pin(async move { Ok(inner.serve(parts).await) }),
+            state: State::Blocking(tokio::task::spawn_blocking(move || {
+                inner.serve(&parts, &segments)
+            })),
         }
     }
 }
@@ -155,14 +166,38 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
 /// The future of [`ServeDir`]'s answer.
 #[must_use = "futures do nothing unless polled"]
 pub struct ResponseFuture {
-    future: Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>,
+    state: State,
+}
+
+enum State {
+    Ready(Option<http::Response<Body>>),
+    Blocking(tokio::task::JoinHandle<http::Response<Body>>),
+}
+
+impl ResponseFuture {
+    fn ready(res: http::Response<Body>) -> Self {
+        ResponseFuture {
+            state: State::Ready(Some(res)),
+        }
+    }
 }
 
 impl Future for ResponseFuture {
     type Output = Result<http::Response<Body>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.future.as_mut().poll(cx)
+        match &mut self.state {
+            State::Ready(res) => Poll::Ready(Ok(res
+                .take()
+                .expect("ResponseFuture polled after completion"))),
+            State::Blocking(handle) => {
+                let res = ready!(Pin::new(handle).poll(cx)).unwrap_or_else(|e| {
+                    // The blocking task panicked or the runtime is shutting down.
+                    HttpError::internal(io::Error::other(e.to_string())).into_response()
+                });
+                Poll::Ready(Ok(res))
+            }
+        }
     }
 }
 
@@ -181,44 +216,47 @@ struct Chosen {
 }
 
 impl Inner {
-    async fn serve(&self, req: http::request::Parts) -> http::Response<Body> {
-        match self.try_serve(&req).await {
+    /// The checks that need no file system: the method and the path's spelling.
+    fn check(&self, req: &http::request::Parts) -> Result<Vec<String>, HttpError> {
+        if req.method != Method::GET && req.method != Method::HEAD {
+            return Err(HttpError::method_not_allowed(&[Method::GET, Method::HEAD]));
+        }
+        Ok(resolve_path(req.uri.path(), self.config.hidden)?)
+    }
+
+    /// The answer, found with blocking file system calls: run it on a blocking thread.
+    fn serve(&self, req: &http::request::Parts, segments: &[String]) -> http::Response<Body> {
+        match self.try_serve(req, segments) {
             Ok(res) => res,
             Err(e) => e.into_response_for(&req.headers),
         }
     }
 
-    async fn try_serve(
+    fn try_serve(
         &self,
         req: &http::request::Parts,
+        segments: &[String],
     ) -> Result<http::Response<Body>, HttpError> {
-        if req.method != Method::GET && req.method != Method::HEAD {
-            return Err(HttpError::method_not_allowed(&[Method::GET, Method::HEAD]));
-        }
         let raw_path = req.uri.path();
-        let segments = resolve_path(raw_path, self.config.hidden)?;
-        let root = self.canonical_root().await?;
-        let mut path = root.clone();
-        path.extend(&segments);
-        let path = self.inside_root(&root, &path).await?;
-        let meta = tokio::fs::metadata(&path).await.map_err(io_error)?;
+        let root = self.canonical_root()?;
+        let mut path = root.to_owned();
+        path.extend(segments);
+        let path = self.inside_root(root, &path)?;
+        let meta = std::fs::metadata(&path).map_err(io_error)?;
         if meta.is_dir() {
             if !raw_path.ends_with('/') {
                 return Ok(redirect_to_dir(segments.last(), req.uri.query()));
             }
             if let Some(index) = &self.config.index_file {
                 let candidate = path.join(index);
-                if let Ok(index_path) = self.inside_root(&root, &candidate).await {
-                    if tokio::fs::metadata(&index_path)
-                        .await
-                        .is_ok_and(|m| m.is_file())
-                    {
-                        return self.serve_file(req, &root, &index_path).await;
+                if let Ok(index_path) = self.inside_root(root, &candidate) {
+                    if std::fs::metadata(&index_path).is_ok_and(|m| m.is_file()) {
+                        return self.serve_file(req, root, &index_path);
                     }
                 }
             }
             if self.config.listing {
-                return self.listing(req, &path, &segments).await;
+                return self.listing(req, &path, segments);
             }
             return Err(HttpError::not_found("not found"));
         }
@@ -227,23 +265,23 @@ impl Inner {
         if !meta.is_file() || raw_path.ends_with('/') {
             return Err(HttpError::not_found("not found"));
         }
-        self.serve_file(req, &root, &path).await
+        self.serve_file(req, root, &path)
     }
 
-    async fn canonical_root(&self) -> Result<PathBuf, HttpError> {
+    fn canonical_root(&self) -> Result<&Path, HttpError> {
         if let Some(root) = self.canonical_root.get() {
-            return Ok(root.clone());
+            return Ok(root);
         }
-        let root = tokio::fs::canonicalize(&self.config.dir).await.map_err(|e| {
+        let root = std::fs::canonicalize(&self.config.dir).map_err(|e| {
             tracing::error!(dir = %self.config.dir.display(), error = %e, "served directory is unreachable");
             HttpError::not_found("not found")
         })?;
-        Ok(self.canonical_root.get_or_init(|| root).clone())
+        Ok(self.canonical_root.get_or_init(|| root))
     }
 
     /// The canonical form of `path`, if it lies inside `root` (a symlink may point out).
-    async fn inside_root(&self, root: &Path, path: &Path) -> Result<PathBuf, HttpError> {
-        let canonical = tokio::fs::canonicalize(path).await.map_err(io_error)?;
+    fn inside_root(&self, root: &Path, path: &Path) -> Result<PathBuf, HttpError> {
+        let canonical = std::fs::canonicalize(path).map_err(io_error)?;
         if !canonical.starts_with(root) {
             tracing::debug!(path = %path.display(), "refused a symlink leaving the served directory");
             return Err(HttpError::not_found("not found"));
@@ -262,7 +300,7 @@ impl Inner {
     }
 
     /// Picks the precompressed sibling the client accepts best, else the file itself.
-    async fn choose(&self, req: &http::request::Parts, root: &Path, path: &Path) -> Chosen {
+    fn choose(&self, req: &http::request::Parts, root: &Path, path: &Path) -> Chosen {
         let content_type = content_type_for(path);
         let mut candidates: Vec<(&'static str, &'static str)> = Vec::new();
         if self.config.precompressed_br {
@@ -282,13 +320,10 @@ impl Inner {
                 let mut sibling = path.as_os_str().to_owned();
                 sibling.push(".");
                 sibling.push(ext);
-                let Ok(sibling) = self.inside_root(root, Path::new(&sibling)).await else {
+                let Ok(sibling) = self.inside_root(root, Path::new(&sibling)) else {
                     continue;
                 };
-                if tokio::fs::metadata(&sibling)
-                    .await
-                    .is_ok_and(|m| m.is_file())
-                {
+                if std::fs::metadata(&sibling).is_ok_and(|m| m.is_file()) {
                     return Chosen {
                         path: sibling,
                         content_type,
@@ -304,16 +339,16 @@ impl Inner {
         }
     }
 
-    async fn serve_file(
+    fn serve_file(
         &self,
         req: &http::request::Parts,
         root: &Path,
         path: &Path,
     ) -> Result<http::Response<Body>, HttpError> {
-        let chosen = self.choose(req, root, path).await;
-        let file = File::open(&chosen.path).await.map_err(io_error)?;
+        let chosen = self.choose(req, root, path);
+        let file = File::open(&chosen.path).map_err(io_error)?;
         // Length and times come from the open file, so they describe what is sent.
-        let meta = file.metadata().await.map_err(io_error)?;
+        let meta = file.metadata().map_err(io_error)?;
         let len = meta.len();
         let modified = meta.modified().ok();
 
@@ -347,22 +382,27 @@ impl Inner {
             Shape::Answer(answer) => return Ok(answer),
             Shape::Empty => Body::empty(),
             Shape::Full if len == 0 => Body::empty(),
+            Shape::Full if len <= SMALL_FILE => Body::from(read_whole(file, len)?),
             Shape::Full => file_body(file, vec![Segment::Span(ByteRange::new(0, len - 1))], len),
+            Shape::Segments(segments, total) if len <= SMALL_FILE => {
+                ranged_body(Body::from(read_whole(file, len)?), segments, total)
+            }
             Shape::Segments(segments, total) => file_body(file, segments, total),
         };
         Ok(http::Response::from_parts(parts, body))
     }
 
-    async fn listing(
+    fn listing(
         &self,
         req: &http::request::Parts,
         dir: &Path,
         segments: &[String],
     ) -> Result<http::Response<Body>, HttpError> {
-        let mut read_dir = tokio::fs::read_dir(dir).await.map_err(io_error)?;
+        let read_dir = std::fs::read_dir(dir).map_err(io_error)?;
         let mut entries = Vec::new();
         let mut truncated = false;
-        while let Some(entry) = read_dir.next_entry().await.map_err(io_error)? {
+        for entry in read_dir {
+            let entry = entry.map_err(io_error)?;
             let Ok(name) = entry.file_name().into_string() else {
                 continue; // Not UTF-8: no link could reach it.
             };
@@ -370,7 +410,7 @@ impl Inner {
                 continue;
             }
             // Follows symlinks; a dangling one is left out.
-            let Ok(meta) = tokio::fs::metadata(entry.path()).await else {
+            let Ok(meta) = std::fs::metadata(entry.path()) else {
                 continue;
             };
             if entries.len() == self.config.max_listing_entries {
@@ -413,6 +453,21 @@ impl Inner {
         }
         Ok(res)
     }
+}
+
+/// The first `len` bytes of `file`, read in one go (a small file, see [`SMALL_FILE`]). A file
+/// that shrank since its length was taken is an error (500), never a short body.
+fn read_whole(file: File, len: u64) -> Result<Bytes, HttpError> {
+    let cap = usize::try_from(len).map_err(|e| HttpError::internal(io::Error::other(e)))?;
+    let mut buf = Vec::with_capacity(cap);
+    file.take(len).read_to_end(&mut buf).map_err(io_error)?;
+    if buf.len() != cap {
+        return Err(HttpError::internal(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the file shrank while it was being read",
+        )));
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// `308` to the same directory with a trailing slash, as a relative reference (`./name/`), so
