@@ -206,7 +206,7 @@ if [[ "$STATIC" == 1 ]] && "$TOLLGATE" serve --help >/dev/null 2>&1; then
         nginx_conf ngstatic "$workers" "server { listen 127.0.0.1:$NGS; root $WORK/www; }"
         start_bg ngstatic "$NGINX" -c "$WORK/ngstatic/nginx.conf"
         NGS_PID=$LAST_PID
-        start_bg tgstatic env TOKIO_WORKER_THREADS="$workers" "$TOLLGATE" --log warn serve \
+        start_bg tgstatic "$TOLLGATE" --log warn serve --workers "$workers" \
             "$WORK/www" --bind "127.0.0.1:$TGS"
         TGS_PID=$LAST_PID
         wait_port $NGS

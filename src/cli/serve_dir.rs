@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tollgate::body::BoxError;
-use tollgate::files::ServeDir;
+use tollgate::files::{FileIo, ServeDir};
 use tollgate::serve::{self, ServeConfig};
 
 use super::BindArgs;
@@ -32,16 +32,35 @@ pub struct ServeDirArgs {
     /// socket (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// Where file system calls run: `in-place`, on the worker thread as nginx does (fastest for
+    /// local files in the page cache), or `pool`, on a blocking thread pool (a slow or network
+    /// file system never stalls a worker).
+    #[arg(long, value_enum, value_name = "WHERE", default_value = "in-place")]
+    pub file_io: FileIoArg,
+}
+
+/// `--file-io`: where file system calls run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileIoArg {
+    /// On the worker thread.
+    InPlace,
+    /// On a blocking thread pool.
+    Pool,
 }
 
 /// The service `tollgate serve` runs: listings on, `.br` / `.gz` siblings served to clients
-/// that accept them.
+/// that accept them, file system calls on the worker thread unless `--file-io pool`.
 pub fn service(args: &ServeDirArgs) -> ServeDir {
     ServeDir::new(&args.dir)
         .listing(!args.no_listing)
         .hidden(args.hidden)
         .precompressed_br()
         .precompressed_gzip()
+        .file_io(match args.file_io {
+            FileIoArg::InPlace => FileIo::InPlace,
+            FileIoArg::Pool => FileIo::Pool,
+        })
 }
 
 /// Serves the directory until Ctrl-C or `SIGTERM`.
@@ -82,6 +101,7 @@ mod tests {
         assert_eq!(args.workers, 0);
         let config = super::service(&args).config().clone();
         assert!(config.listing && config.precompressed_br && config.precompressed_gzip);
+        assert_eq!(config.file_io, tollgate::files::FileIo::InPlace);
     }
 
     #[test]
@@ -95,7 +115,13 @@ mod tests {
             "--no-listing",
             "--workers",
             "2",
+            "--file-io",
+            "pool",
         ]);
+        assert_eq!(
+            super::service(&args).config().file_io,
+            tollgate::files::FileIo::Pool
+        );
         assert_eq!(args.workers, 2);
         assert_eq!(args.dir, std::path::Path::new("/srv/www"));
         assert_eq!(args.bind.bind, "0.0.0.0:9");

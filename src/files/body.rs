@@ -11,15 +11,18 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
-use super::CHUNK_SIZE;
+use super::{FileIo, CHUNK_SIZE};
 use crate::body::{Body, BoxError};
 use crate::response::range::{ByteRange, Segment};
 use crate::response::ranged::{Next, Segments};
 
-/// A body sending `segments` of `file`, `total` bytes in all: one blocking call per chunk of
-/// [`CHUNK_SIZE`] bytes, never more than two chunks in memory (the one sent, the one read).
-pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64) -> Body {
+/// A body sending `segments` of `file`, `total` bytes in all, [`CHUNK_SIZE`] bytes per read.
+/// With [`FileIo::Pool`], one blocking call per chunk, the next one read while the last is
+/// written: never more than two chunks in memory. With [`FileIo::InPlace`], each chunk is read
+/// when the server asks for it, on the runtime thread.
+pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64, io: FileIo) -> Body {
     Body::new(FileBody {
+        in_place: io == FileIo::InPlace,
         state: State::Idle(Some(file)),
         segments: Segments::new(segments, total),
         pending: None,
@@ -27,6 +30,7 @@ pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64) -> Body 
 }
 
 struct FileBody {
+    in_place: bool,
     state: State,
     segments: Segments,
     /// A literal taken off the queue while starting the next read: sent next.
@@ -63,6 +67,24 @@ impl FileBody {
     }
 }
 
+impl FileBody {
+    /// Records a chunk read from offset `first` as sent, and makes it a frame.
+    fn sent(&mut self, first: u64, result: io::Result<Bytes>) -> Result<Frame<Bytes>, BoxError> {
+        let bytes = result.inspect_err(|_| self.state = State::Idle(None))?;
+        if bytes.is_empty() {
+            self.state = State::Idle(None);
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was being sent",
+            )
+            .into());
+        }
+        let n = bytes.len();
+        self.segments.sent_span_until(first + n as u64, n);
+        Ok(Frame::data(bytes))
+    }
+}
+
 /// Reads up to [`CHUNK_SIZE`] bytes of `span` (fewer only at the end of the file).
 fn read_chunk(mut file: File, span: ByteRange) -> (File, io::Result<Bytes>) {
     let want = span.len().min(CHUNK_SIZE as u64);
@@ -88,6 +110,20 @@ impl http_body::Body for FileBody {
         if let Some(bytes) = this.pending.take() {
             return Poll::Ready(Some(Ok(Frame::data(bytes))));
         }
+        if this.in_place {
+            let span = match this.segments.next() {
+                Next::Done => return Poll::Ready(None),
+                Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+                Next::Span(span) => span,
+            };
+            let State::Idle(Some(file)) = std::mem::replace(&mut this.state, State::Idle(None))
+            else {
+                return Poll::Ready(None);
+            };
+            let (file, result) = read_chunk(file, span);
+            this.state = State::Idle(Some(file));
+            return Poll::Ready(Some(this.sent(span.first, result)));
+        }
         if let State::Idle(_) = this.state {
             this.start_next();
             if let Some(bytes) = this.pending.take() {
@@ -101,20 +137,12 @@ impl http_body::Body for FileBody {
         let first = *first;
         let (file, result) = ready!(Pin::new(read).poll(cx)).map_err(io::Error::other)?;
         this.state = State::Idle(Some(file));
-        let bytes = result?;
-        if bytes.is_empty() {
-            this.state = State::Idle(None);
-            return Poll::Ready(Some(Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file shrank while it was being sent",
-            )
-            .into())));
+        let frame = this.sent(first, result);
+        if frame.is_ok() {
+            // Read ahead: the next chunk is read while this one is written.
+            this.start_next();
         }
-        let n = bytes.len();
-        this.segments.sent_span_until(first + n as u64, n);
-        // Read ahead: the next chunk is read while this one is written.
-        this.start_next();
-        Poll::Ready(Some(Ok(Frame::data(bytes))))
+        Poll::Ready(Some(frame))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -147,14 +175,16 @@ mod tests {
         std::fs::write(&path, &data).expect("write");
         let ranges = [ByteRange::new(5, 300_004), ByteRange::new(550_000, 599_999)];
         let (segments, total) = multipart_layout(&ranges, 600_000, None, "B");
-        let file = File::open(&path).expect("open");
-        let body = file_body(file, segments, total);
-        let out = crate::body::to_bytes(body, 1 << 20).await.expect("body");
-        assert_eq!(out.len() as u64, total);
-        let head = b"--B\r\nContent-Range: bytes 5-300004/600000\r\n\r\n";
-        assert_eq!(&out[..head.len()], head);
-        assert_eq!(&out[head.len()..head.len() + 300_000], &data[5..300_005]);
-        assert!(out.ends_with(b"\r\n--B--\r\n"));
+        for io in [FileIo::Pool, FileIo::InPlace] {
+            let file = File::open(&path).expect("open");
+            let body = file_body(file, segments.clone(), total, io);
+            let out = crate::body::to_bytes(body, 1 << 20).await.expect("body");
+            assert_eq!(out.len() as u64, total);
+            let head = b"--B\r\nContent-Range: bytes 5-300004/600000\r\n\r\n";
+            assert_eq!(&out[..head.len()], head);
+            assert_eq!(&out[head.len()..head.len() + 300_000], &data[5..300_005]);
+            assert!(out.ends_with(b"\r\n--B--\r\n"));
+        }
     }
 
     #[tokio::test]
@@ -162,8 +192,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f");
         std::fs::write(&path, vec![7u8; 1000]).expect("write");
-        let file = File::open(&path).expect("open");
-        let body = file_body(file, vec![Segment::Span(ByteRange::new(0, 1999))], 2000);
-        assert!(crate::body::to_bytes(body, 1 << 20).await.is_err());
+        for io in [FileIo::Pool, FileIo::InPlace] {
+            let file = File::open(&path).expect("open");
+            let span = vec![Segment::Span(ByteRange::new(0, 1999))];
+            let body = file_body(file, span, 2000, io);
+            assert!(crate::body::to_bytes(body, 1 << 20).await.is_err());
+        }
     }
 }

@@ -12,7 +12,10 @@
 //!   [`ServeDirConfig::max_ranges`] ranges are ignored (a plain 200).
 //! - A directory: `/dir` is redirected (308) to `./dir/`; `/dir/` serves `index.html`, else a
 //!   listing when [`ServeDir::listing`] is on, else 404.
-//! - Files are streamed in 64 KiB chunks, never read whole.
+//! - Files up to [`SMALL_FILE`] (64 KiB) are read whole and sent as one buffer; larger files
+//!   are streamed in [`CHUNK_SIZE`] (256 KiB) chunks, never read whole. All file system
+//!   calls run on Tokio's blocking pool (one hand-off per request, one per chunk), or on the
+//!   runtime thread itself with [`FileIo::InPlace`].
 //! - Precompressed siblings: with [`ServeDir::precompressed_br`] / [`ServeDir::precompressed_gzip`],
 //!   `style.css.br` or `style.css.gz` is sent with `Content-Encoding` to clients that accept
 //!   it (the higher `q` wins, `br` on a tie), and every answer carries
@@ -93,6 +96,31 @@ pub struct ServeDirConfig {
     pub max_ranges: usize,
     /// Entries in one listing beyond which the rest are left out. Default is `10000`.
     pub max_listing_entries: usize,
+    /// Where the file system calls run. Default is [`FileIo::Pool`].
+    pub file_io: FileIo,
+}
+
+/// Where [`ServeDir`]'s file system calls (resolving, `stat`, `open`, reads) run.
+///
+/// Measured with `benches/gateway.sh` on 2 shared cores, thread-per-core workers, 1 KB file:
+/// the hand-off to the blocking pool and back costs more than serving the file itself
+/// (two cross-thread wake-ups per request); see `docs/files.md` for the figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FileIo {
+    /// On Tokio's blocking pool: one `spawn_blocking` per request (resolve, `stat`, `open`,
+    /// and reading a small file whole), and one per [`CHUNK_SIZE`] chunk of a larger file,
+    /// the next chunk read while the previous one is written. The runtime never waits on
+    /// the disk, whatever the file system. The default.
+    #[default]
+    Pool,
+    /// On the runtime thread itself, as nginx's workers do: no hand-off, no extra threads.
+    /// Meant for local files that are mostly in the page cache, served by thread-per-core
+    /// workers ([`serve_workers`](crate::serve::serve_workers)); a slow disk or a network file
+    /// system stalls every connection of that worker while a call waits. `tollgate serve`
+    /// uses it (`--file-io pool` to turn it off).
+    InPlace,
 }
 
 impl Default for ServeDirConfig {
@@ -106,6 +134,7 @@ impl Default for ServeDirConfig {
             precompressed_br: false,
             max_ranges: crate::response::range::DEFAULT_MAX_RANGES,
             max_listing_entries: 10_000,
+            file_io: FileIo::Pool,
         }
     }
 }

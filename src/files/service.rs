@@ -20,7 +20,7 @@ use http::{Method, StatusCode};
 use super::body::file_body;
 use super::listing::{encode_segment, render_listing, sort_entries, ListingEntry};
 use super::path::resolve_path;
-use super::{ServeDirConfig, SMALL_FILE};
+use super::{FileIo, ServeDirConfig, SMALL_FILE};
 use crate::negotiate::AcceptEncoding;
 use crate::response::cache_control::{add_vary, CacheControl};
 use crate::response::conditional::{shape, Shape};
@@ -112,6 +112,11 @@ impl ServeDir {
         self.map_config(|c| c.precompressed_br = true)
     }
 
+    /// Where the file system calls run. Default is [`FileIo::Pool`] (Tokio's blocking pool).
+    pub fn file_io(self, file_io: FileIo) -> Self {
+        self.map_config(|c| c.file_io = file_io)
+    }
+
     /// The cap on ranges in one request; past it `Range` is ignored (200). Default is `32`.
     pub fn max_ranges(self, max: usize) -> Self {
         self.map_config(|c| c.max_ranges = max)
@@ -154,6 +159,9 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
         };
         // Everything else is one blocking call: resolve, check symlinks, stat, open, and read a
         // small file whole (see `SMALL_FILE`).
+        if self.inner.config.file_io == FileIo::InPlace {
+            return ResponseFuture::ready(self.inner.serve(&parts, &segments));
+        }
         let inner = self.inner.clone();
         ResponseFuture {
             state: State::Blocking(tokio::task::spawn_blocking(move || {
@@ -383,11 +391,18 @@ impl Inner {
             Shape::Empty => Body::empty(),
             Shape::Full if len == 0 => Body::empty(),
             Shape::Full if len <= SMALL_FILE => Body::from(read_whole(file, len)?),
-            Shape::Full => file_body(file, vec![Segment::Span(ByteRange::new(0, len - 1))], len),
+            Shape::Full => file_body(
+                file,
+                vec![Segment::Span(ByteRange::new(0, len - 1))],
+                len,
+                self.config.file_io,
+            ),
             Shape::Segments(segments, total) if len <= SMALL_FILE => {
                 ranged_body(Body::from(read_whole(file, len)?), segments, total)
             }
-            Shape::Segments(segments, total) => file_body(file, segments, total),
+            Shape::Segments(segments, total) => {
+                file_body(file, segments, total, self.config.file_io)
+            }
         };
         Ok(http::Response::from_parts(parts, body))
     }
