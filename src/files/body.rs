@@ -57,9 +57,13 @@ impl FileBody {
                 if let State::Idle(Some(file)) =
                     std::mem::replace(&mut self.state, State::Idle(None))
                 {
+                    // The buffer is allocated here, on the runtime thread that frees it once
+                    // written: an allocator's per-thread caches then stay on one thread
+                    // (allocated on the blocking threads, mimalloc held 1 GB with 200 of them).
+                    let buf = chunk_buffer(span);
                     self.state = State::Reading {
                         first: span.first,
-                        read: tokio::task::spawn_blocking(move || read_chunk(file, span)),
+                        read: tokio::task::spawn_blocking(move || read_chunk(file, span, buf)),
                     };
                 }
             }
@@ -85,16 +89,20 @@ impl FileBody {
     }
 }
 
-/// Reads up to [`CHUNK_SIZE`] bytes of `span` (fewer only at the end of the file).
-fn read_chunk(mut file: File, span: ByteRange) -> (File, io::Result<Bytes>) {
+/// An empty buffer for the next chunk of `span`.
+fn chunk_buffer(span: ByteRange) -> Vec<u8> {
+    // At most CHUNK_SIZE, a usize.
+    Vec::with_capacity(span.len().min(CHUNK_SIZE as u64) as usize)
+}
+
+/// Reads the next chunk of `span` into `buf`: as many bytes as it can hold, fewer only at the
+/// end of the file.
+fn read_chunk(mut file: File, span: ByteRange, mut buf: Vec<u8>) -> (File, io::Result<Bytes>) {
     let want = span.len().min(CHUNK_SIZE as u64);
-    let result = (|| {
-        file.seek(SeekFrom::Start(span.first))?;
-        // `want` is at most CHUNK_SIZE, a usize.
-        let mut buf = Vec::with_capacity(want as usize);
-        (&mut file).take(want).read_to_end(&mut buf)?;
-        Ok(Bytes::from(buf))
-    })();
+    let result = file
+        .seek(SeekFrom::Start(span.first))
+        .and_then(|_| (&mut file).take(want).read_to_end(&mut buf))
+        .map(|_| Bytes::from(buf));
     (file, result)
 }
 
@@ -120,7 +128,7 @@ impl http_body::Body for FileBody {
             else {
                 return Poll::Ready(None);
             };
-            let (file, result) = read_chunk(file, span);
+            let (file, result) = read_chunk(file, span, chunk_buffer(span));
             this.state = State::Idle(Some(file));
             return Poll::Ready(Some(this.sent(span.first, result)));
         }
