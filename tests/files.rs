@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use files_support::{curl, get, raw_body, raw_get, raw_header, request, spawn};
-use tollgate::files::ServeDir;
+use tollgate::files::{FileIo, ServeDir, CHUNK_SIZE, SMALL_FILE};
 
 const SECRET: &str = "TOP-SECRET-7f3a9c";
 
@@ -388,25 +388,34 @@ async fn traversal_attempts_stay_inside_the_root() {
     attempts.push(b"/\x00/secret.txt".to_vec());
     attempts.push(b"/..\r\n/secret.txt".to_vec());
     assert!(attempts.len() >= 30);
-    for target in &attempts {
-        let shown = String::from_utf8_lossy(target);
-        let (status, raw) = raw_get(addr, target).await;
-        let raw = String::from_utf8_lossy(&raw);
-        assert!(
-            status == 400 || status == 404,
-            "{shown:?} answered {status}: {raw}"
+    // Both places the file system calls can run in.
+    let in_place = spawn(
+        ServeDir::new(&f.root)
+            .listing(true)
+            .file_io(FileIo::InPlace),
+    )
+    .await;
+    for addr in [addr, in_place] {
+        for target in &attempts {
+            let shown = String::from_utf8_lossy(target);
+            let (status, raw) = raw_get(addr, target).await;
+            let raw = String::from_utf8_lossy(&raw);
+            assert!(
+                status == 400 || status == 404,
+                "{shown:?} answered {status}: {raw}"
+            );
+            assert!(!raw.contains(SECRET), "{shown:?} leaked the secret");
+            assert!(!raw.contains("root:x:0:0"), "{shown:?} leaked /etc/passwd");
+        }
+        // The symlink inside the root that stays inside still works.
+        #[cfg(unix)]
+        assert_eq!(
+            get(addr, "/inner-link.txt", &[]).await.text(),
+            "hello world\n"
         );
-        assert!(!raw.contains(SECRET), "{shown:?} leaked the secret");
-        assert!(!raw.contains("root:x:0:0"), "{shown:?} leaked /etc/passwd");
+        // And the root is still served.
+        assert_eq!(get(addr, "/hello.txt", &[]).await.status, 200);
     }
-    // The symlink inside the root that stays inside still works.
-    #[cfg(unix)]
-    assert_eq!(
-        get(addr, "/inner-link.txt", &[]).await.text(),
-        "hello world\n"
-    );
-    // And the root is still served.
-    assert_eq!(get(addr, "/hello.txt", &[]).await.status, 200);
 }
 
 #[tokio::test]
@@ -479,4 +488,116 @@ async fn large_files_stream_in_chunks() {
     assert!(res.body == data);
     let res = get(addr, "/big.bin", &[("range", "bytes=4999990-")]).await;
     assert_eq!(&res.body[..], &data[4_999_990..]);
+}
+
+/// `FileIo::InPlace` and `FileIo::Pool` give the same answers, byte for byte, on small files
+/// (read whole), files just over `SMALL_FILE` and files of several chunks, for every shape of
+/// answer.
+#[tokio::test]
+async fn file_io_modes_answer_alike() {
+    let f = fixture();
+    let sizes = [
+        SMALL_FILE - 1,
+        SMALL_FILE,
+        SMALL_FILE + 1,
+        CHUNK_SIZE as u64 * 3 + 17,
+    ];
+    for size in sizes {
+        let data: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
+        std::fs::write(f.root.join(format!("f{size}.bin")), &data).expect("write");
+    }
+    std::fs::write(f.root.join("hello.txt.gz"), "GZ").expect("write");
+    let serve = |io| {
+        ServeDir::new(&f.root)
+            .listing(true)
+            .precompressed_gzip()
+            .file_io(io)
+    };
+    let pool = spawn(serve(FileIo::Pool)).await;
+    let in_place = spawn(serve(FileIo::InPlace)).await;
+    let etag = get(pool, "/hello.txt", &[]).await.header("etag").to_owned();
+    let mut cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+        ("GET", "/hello.txt".into(), vec![]),
+        ("HEAD", "/hello.txt".into(), vec![]),
+        (
+            "GET",
+            "/hello.txt".into(),
+            vec![("if-none-match", etag.clone())],
+        ),
+        (
+            "GET",
+            "/hello.txt".into(),
+            vec![("if-match", "\"other\"".into())],
+        ),
+        (
+            "GET",
+            "/hello.txt".into(),
+            vec![("accept-encoding", "gzip".into())],
+        ),
+        ("GET", "/empty.txt".into(), vec![]),
+        ("GET", "/sub".into(), vec![]),
+        ("GET", "/sub/".into(), vec![]),
+        ("GET", "/with%20index/".into(), vec![]),
+        ("GET", "/missing".into(), vec![]),
+        ("GET", "/hello.txt/".into(), vec![]),
+        ("POST", "/hello.txt".into(), vec![]),
+        (
+            "GET",
+            "/alphabet.txt".into(),
+            vec![("range", "bytes=5000-".into())],
+        ),
+    ];
+    for size in sizes {
+        let path = format!("/f{size}.bin");
+        let last = size - 1;
+        for range in [
+            "bytes=0-0".to_owned(),
+            format!("bytes={}-", last - 10),
+            "bytes=-70000".to_owned(),
+            format!("bytes=1-2,{}-{last}", last / 2),
+        ] {
+            cases.push(("GET", path.clone(), vec![("range", range)]));
+        }
+        cases.push(("GET", path.clone(), vec![]));
+        cases.push(("HEAD", path.clone(), vec![]));
+        cases.push((
+            "GET",
+            path,
+            vec![
+                ("range", "bytes=0-9".into()),
+                ("if-range", "\"stale\"".into()),
+            ],
+        ));
+    }
+    for (method, path, headers) in &cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let a = request(pool, method, path, &headers).await;
+        let b = request(in_place, method, path, &headers).await;
+        let case = format!("{method} {path} {headers:?}");
+        assert_eq!(a.status, b.status, "{case}");
+        let a_headers: Vec<_> = a.headers.iter().filter(|(k, _)| *k != "date").collect();
+        let b_headers: Vec<_> = b.headers.iter().filter(|(k, _)| *k != "date").collect();
+        if a.header("content-type").starts_with("multipart/") {
+            // Each answer draws its own boundary.
+            assert_eq!(a.body.len(), b.body.len(), "{case}");
+        } else {
+            assert_eq!(a_headers, b_headers, "{case}");
+            assert!(a.body == b.body, "{case}: bodies differ");
+        }
+    }
+    // And the bytes are the file's.
+    let size = CHUNK_SIZE as u64 * 3 + 17;
+    let data: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
+    for addr in [pool, in_place] {
+        let res = get(addr, &format!("/f{size}.bin"), &[]).await;
+        assert!(res.body == data);
+        let res = get(
+            addr,
+            &format!("/f{size}.bin"),
+            &[("range", "bytes=300000-600000")],
+        )
+        .await;
+        assert_eq!(res.status, 206);
+        assert!(res.body[..] == data[300_000..=600_000]);
+    }
 }
