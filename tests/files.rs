@@ -490,6 +490,9 @@ async fn large_files_stream_in_chunks() {
     assert_eq!(&res.body[..], &data[4_999_990..]);
 }
 
+/// A request: method, target, headers.
+type Case = (&'static str, String, Vec<(&'static str, String)>);
+
 /// `FileIo::InPlace` and `FileIo::Pool` give the same answers, byte for byte, on small files
 /// (read whole), files just over `SMALL_FILE` and files of several chunks, for every shape of
 /// answer.
@@ -516,7 +519,7 @@ async fn file_io_modes_answer_alike() {
     let pool = spawn(serve(FileIo::Pool)).await;
     let in_place = spawn(serve(FileIo::InPlace)).await;
     let etag = get(pool, "/hello.txt", &[]).await.header("etag").to_owned();
-    let mut cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+    let mut cases: Vec<Case> = vec![
         ("GET", "/hello.txt".into(), vec![]),
         ("HEAD", "/hello.txt".into(), vec![]),
         (
