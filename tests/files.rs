@@ -604,3 +604,42 @@ async fn file_io_modes_answer_alike() {
         assert!(res.body[..] == data[300_000..=600_000]);
     }
 }
+
+/// Symlinks met while walking the path, in both modes: a link to a hidden file or out of the
+/// root is 404 wherever it sits (last segment, middle, index file, precompressed sibling), a
+/// link that stays inside works.
+#[cfg(unix)]
+#[tokio::test]
+async fn symlinks_on_the_walk() {
+    use std::os::unix::fs::symlink;
+    let f = fixture();
+    symlink(f.root.join(".hidden"), f.root.join("to-hidden.txt")).expect("symlink");
+    symlink(f.root.join("sub"), f.root.join("alias")).expect("symlink");
+    std::fs::create_dir(f.root.join("outdex")).expect("mkdir");
+    symlink(&f.secret, f.root.join("outdex/index.html")).expect("symlink");
+    symlink(&f.secret, f.root.join("hello.txt.gz")).expect("symlink");
+    for io in [FileIo::Pool, FileIo::InPlace] {
+        let addr = spawn(
+            ServeDir::new(&f.root)
+                .listing(true)
+                .precompressed_gzip()
+                .file_io(io),
+        )
+        .await;
+        assert_eq!(get(addr, "/to-hidden.txt", &[]).await.status, 404, "{io:?}");
+        let res = get(addr, "/alias/page.html", &[]).await;
+        assert_eq!(
+            (res.status.as_u16(), res.text().as_str()),
+            (200, "<p>page</p>")
+        );
+        assert_eq!(get(addr, "/alias/", &[]).await.status, 200, "{io:?}");
+        assert_eq!(get(addr, "/escape/root/hello.txt", &[]).await.status, 404);
+        // The index file leads out: a listing instead, without the secret.
+        let res = get(addr, "/outdex/", &[]).await;
+        assert_eq!(res.status, 200, "{io:?}");
+        assert!(!res.text().contains(SECRET));
+        // The sibling leads out: the original is sent.
+        let res = get(addr, "/hello.txt", &[("accept-encoding", "gzip")]).await;
+        assert_eq!(res.text(), "hello world\n", "{io:?}");
+    }
+}
