@@ -48,7 +48,8 @@ struct Inner {
 
 impl ServeDir {
     /// Serves `dir` with the default [`ServeDirConfig`]: no listing, no hidden files,
-    /// `index.html`, no precompressed siblings, at most 32 ranges.
+    /// `index.html`, no precompressed siblings, at most 32 ranges, file system calls on Tokio's
+    /// blocking pool ([`FileIo::Pool`]).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self::from_config(ServeDirConfig {
             dir: dir.into(),
