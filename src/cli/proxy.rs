@@ -182,6 +182,58 @@ pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> ProxyArgs {
+        use super::super::{Cli, Command};
+        use clap::Parser;
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Proxy(args) => *args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_make_the_config_a_file_would() {
+        let args = parse(&[
+            "tollgate",
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9000",
+            "--serve-dir",
+            "/static=./public",
+            "--users",
+            "users.htpasswd",
+            "--normalize",
+            "--set-header",
+            "X-Gateway=tollgate",
+            "--max-body",
+            "1M",
+            "--workers",
+            "3",
+        ]);
+        let config = args.config();
+        assert!(config.check().is_empty(), "{:?}", config.check());
+        assert_eq!(config.workers, 3);
+        assert_eq!(config.listen[0].bind, "127.0.0.1:8080");
+        assert_eq!(config.proxy.max_body, Some(1 << 20));
+        assert!(config.normalize.is_some() && config.rewrite.is_some());
+        assert_eq!(config.auth.as_ref().unwrap().realm, "tollgate");
+        assert_eq!(config.upstreams[UPSTREAM].servers.len(), 1);
+        // Static directories first, then everything else to the upstream.
+        assert_eq!(config.routes.len(), 2);
+        assert_eq!(config.routes[0].path, "/static");
+        assert!(config.routes[0].files.is_some());
+        assert_eq!(config.routes[1].path, "/");
+        assert_eq!(config.routes[1].upstream.as_deref(), Some(UPSTREAM));
+    }
+
+    #[test]
+    fn without_an_upstream_the_echo_service_answers() {
+        let config = parse(&["tollgate", "proxy"]).config();
+        assert!(config.check().is_empty());
+        assert!(config.upstreams.is_empty() && config.auth.is_none());
+        assert!(config.routes[0].echo);
+    }
+
     #[test]
     fn pairs() {
         assert_eq!(

@@ -9,7 +9,7 @@
 //! on the very same socket: the new server accepts while the old one finishes its connections.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
@@ -56,6 +56,8 @@ pub struct Runner {
     services: Vec<Swappable>,
     listeners: Vec<Listening>,
     admin: Option<(AdminConfig, Listening)>,
+    /// The pid file written, removed at shutdown.
+    pid_file: Option<PathBuf>,
 }
 
 /// The service every public listener runs: the stack in force when a request arrives.
@@ -236,6 +238,7 @@ impl Runner {
             services,
             listeners: Vec::with_capacity(config.listen.len()),
             admin: None,
+            pid_file: None,
         };
         for listen in &config.listen {
             match Listening::start(listen.clone(), None, &runner.on_workers()).await {
@@ -255,6 +258,10 @@ impl Runner {
                 }
             }
         }
+        if let Err(e) = runner.write_pid_file(config.pid_file.as_deref()) {
+            runner.shutdown().await;
+            return Err(e.into());
+        }
         Ok(runner)
     }
 
@@ -266,6 +273,25 @@ impl Runner {
             .cloned()
             .zip(self.services.iter().cloned())
             .collect()
+    }
+
+    /// Writes this process's id to `path` (removing the previous pid file when it moves).
+    fn write_pid_file(&mut self, path: Option<&Path>) -> std::io::Result<()> {
+        if self.pid_file.as_deref() == path {
+            return Ok(());
+        }
+        if let Some(path) = path {
+            std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write the pid file {}: {e}", path.display()),
+                )
+            })?;
+        }
+        if let Some(old) = std::mem::replace(&mut self.pid_file, path.map(Path::to_owned)) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
     }
 
     /// The addresses of the public listeners, in file order.
@@ -361,6 +387,9 @@ impl Runner {
             tokio::spawn(gone.finish());
         }
         self.reload_admin(config.admin.as_ref()).await;
+        if let Err(e) = self.write_pid_file(config.pid_file.as_deref()) {
+            tracing::error!(error = %e, "the pid file stays where it was");
+        }
         warn_about(&config);
         tracing::info!(path = %path.display(), "configuration reloaded");
         Ok(())
@@ -457,6 +486,9 @@ impl Runner {
             listening.finish().await;
         }
         self.workers.stop().await;
+        if let Some(path) = self.pid_file {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
