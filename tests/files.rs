@@ -643,3 +643,26 @@ async fn symlinks_on_the_walk() {
         assert_eq!(res.text(), "hello world\n", "{io:?}");
     }
 }
+
+/// A configured index name with a separator is checked in full: through a symlink leading
+/// out it is not served.
+#[cfg(unix)]
+#[tokio::test]
+async fn index_names_with_separators_are_checked() {
+    let f = fixture();
+    std::fs::create_dir(f.root.join("site")).expect("mkdir");
+    std::os::unix::fs::symlink(f._tmp.path(), f.root.join("site/out")).expect("symlink");
+    std::fs::create_dir(f.root.join("site/in")).expect("mkdir");
+    std::fs::write(f.root.join("site/in/secret.txt"), "inside").expect("write");
+    let addr = spawn(
+        ServeDir::new(f.root.join("site"))
+            .index_file(Some("out/secret.txt"))
+            .file_io(FileIo::InPlace),
+    )
+    .await;
+    let res = get(addr, "/", &[]).await;
+    assert_eq!(res.status, 404);
+    assert!(!res.text().contains(SECRET));
+    let addr = spawn(ServeDir::new(f.root.join("site")).index_file(Some("in/secret.txt"))).await;
+    assert_eq!(get(addr, "/", &[]).await.text(), "inside");
+}

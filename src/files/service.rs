@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::fs::{File, Metadata};
 use std::future::Future;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
@@ -254,7 +254,7 @@ impl Inner {
                 return Ok(redirect_to_dir(segments.last(), req.uri.query()));
             }
             if let Some(index) = &self.config.index_file {
-                if let Ok((index_path, meta)) = self.entry(root, path.join(index)) {
+                if let Ok((index_path, meta)) = self.index_entry(root, &path, index) {
                     if meta.is_file() {
                         return self.serve_file(req, root, &index_path);
                     }
@@ -322,6 +322,24 @@ impl Inner {
             return Ok((path, meta));
         }
         let canonical = self.inside_root(root, &path)?;
+        let meta = std::fs::metadata(&canonical).map_err(io_error)?;
+        Ok((canonical, meta))
+    }
+
+    /// The index file `index` of the canonical directory `dir`. A configured name with
+    /// separators (`sub/index.html`) may cross a symlink the walk did not see: it is
+    /// canonicalized in full.
+    fn index_entry(
+        &self,
+        root: &Path,
+        dir: &Path,
+        index: &str,
+    ) -> Result<(PathBuf, Metadata), HttpError> {
+        let mut components = Path::new(index).components();
+        if let (Some(Component::Normal(name)), None) = (components.next(), components.next()) {
+            return self.entry(root, dir.join(name));
+        }
+        let canonical = self.inside_root(root, &dir.join(index))?;
         let meta = std::fs::metadata(&canonical).map_err(io_error)?;
         Ok((canonical, meta))
     }
