@@ -68,6 +68,7 @@ pub mod gateway;
 pub mod hop;
 pub mod location;
 pub mod next_hop;
+mod pool;
 mod service;
 mod upgrade;
 mod upstream;

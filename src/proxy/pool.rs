@@ -1,0 +1,363 @@
+//! The HTTP/1.1 connection pool: idle `hyper::client::conn::http1` connections to one upstream,
+//! kept per runtime thread.
+//!
+//! It replaces hyper-util's legacy client for HTTP/1.1 upstreams (`http://`, and `https://`
+//! without `http2`), which costs a SipHash of the pool key and a mutex per checkout, a task
+//! spawned per request to give the connection back once it is ready again, and `Map` layers
+//! around every future. Here a checkout is a pop from the current thread's shelf, and a
+//! connection goes back from the answer body itself, when the body ends (or at once for an
+//! answer without one). Each connection is still driven by its own task (hyper's `Connection`),
+//! spawned on the runtime that opened it.
+//!
+//! Behaviour kept from the legacy client:
+//! - A request handed back unsent by a reused connection that turned out closed (the upstream
+//!   closed it while it sat idle) is sent again, on another pooled connection or a fresh one
+//!   (`retry_canceled_requests`). A request that was written is never sent twice.
+//! - Idle connections close after `pool_idle_timeout`; at most `pool_max_idle` idle ones are
+//!   kept (per thread), the oldest going first. The most recently used connection is reused
+//!   first.
+//! - A connection whose answer body was not read to the end, or that upgraded (`101`), never
+//!   returns to the pool.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Context;
+use std::time::Duration;
+
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use tokio::time::Instant;
+
+use super::client::{Connector, UpstreamBody};
+use crate::body::BoxError;
+
+/// Idle connections to one upstream, one shelf per runtime thread.
+pub(crate) struct Pool {
+    connector: Connector,
+    builder: http1::Builder,
+    /// `scheme://authority` of the upstream, what the connector dials.
+    dial: Uri,
+    shelves: Mutex<Vec<Shelf>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+    epoch: Instant,
+}
+
+/// The idle connections of one thread, oldest first.
+struct Shelf {
+    owner: usize,
+    idle: std::collections::VecDeque<Idle>,
+}
+
+struct Idle {
+    tx: http1::SendRequest<UpstreamBody>,
+    state: Arc<ConnState>,
+}
+
+/// A connection taken from the pool (or just opened) for one request.
+pub(crate) struct Pooled {
+    tx: http1::SendRequest<UpstreamBody>,
+    state: Arc<ConnState>,
+    /// Whether it served a request before: only then may a request it hands back unsent be
+    /// tried again (a fresh connection that fails is the upstream's answer).
+    reused: bool,
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// No connection could be opened: nothing was sent.
+    Connect(BoxError),
+    /// The connection failed while the request was sent or its answer awaited.
+    Send(hyper::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Connect(_) => f.write_str("could not connect to the upstream"),
+            SendError::Send(_) => f.write_str("the upstream request failed"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SendError::Connect(e) => Some(&**e),
+            SendError::Send(e) => Some(e),
+        }
+    }
+}
+
+/// Whether a connection is in use, idle (and since when), or closed by its idle timer. The
+/// pool and the connection's task race on it: whoever moves it out of "idle" first wins.
+struct ConnState(AtomicU64);
+
+const BUSY: u64 = 0;
+const CLOSED: u64 = u64::MAX;
+
+impl ConnState {
+    /// Idle since `ms` (milliseconds after the pool's epoch, plus one so it is never `BUSY`).
+    fn set_idle(&self, ms: u64) {
+        self.0
+            .store(ms.saturating_add(1).min(CLOSED - 1), Ordering::Release);
+    }
+
+    /// Idle → busy; false when the idle timer closed it first.
+    fn claim(&self) -> bool {
+        let current = self.0.load(Ordering::Acquire);
+        current != CLOSED
+            && current != BUSY
+            && self
+                .0
+                .compare_exchange(current, BUSY, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(
+        connector: Connector,
+        dial: Uri,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) -> Self {
+        Pool {
+            connector,
+            builder: http1::Builder::new(),
+            dial,
+            shelves: Mutex::new(Vec::new()),
+            max_idle,
+            idle_timeout,
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(
+            Instant::now()
+                .saturating_duration_since(self.epoch)
+                .as_millis(),
+        )
+        .unwrap_or(CLOSED - 1)
+    }
+
+    fn shelves(&self) -> std::sync::MutexGuard<'_, Vec<Shelf>> {
+        // A poisoned lock only means a holder panicked; the lists are still valid.
+        self.shelves.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently idle connection of this thread that is still open.
+    fn checkout(&self) -> Option<Pooled> {
+        let owner = shelf_owner();
+        let mut shelves = self.shelves();
+        let shelf = shelves.iter_mut().find(|s| s.owner == owner)?;
+        while let Some(idle) = shelf.idle.pop_back() {
+            if idle.tx.is_ready() && idle.state.claim() {
+                return Some(Pooled {
+                    tx: idle.tx,
+                    state: idle.state,
+                    reused: true,
+                });
+            }
+        }
+        None
+    }
+
+    /// Puts a connection whose exchange is over back on this thread's shelf, or drops it (and
+    /// so closes it) when pooling is off or it is already closed. A connection not yet ready
+    /// for the next request (its dispatcher has not caught up) is put back once it is.
+    pub(crate) fn checkin(self: &Arc<Self>, conn: Pooled) {
+        if self.max_idle == 0 || conn.tx.is_closed() {
+            return;
+        }
+        if !conn.tx.is_ready() {
+            // Rare: the answer ended before the connection finished the exchange (an upload the
+            // upstream answered early). Wait for it on the side, as hyper-util does.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let pool = Arc::clone(self);
+            let mut conn = conn;
+            runtime.spawn(async move {
+                if conn.tx.ready().await.is_ok() {
+                    pool.put(conn);
+                }
+            });
+            return;
+        }
+        self.put(conn);
+    }
+
+    fn put(&self, conn: Pooled) {
+        let now = self.now_ms();
+        conn.state.set_idle(now);
+        let owner = shelf_owner();
+        let timeout = u64::try_from(self.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        let mut shelves = self.shelves();
+        let shelf = match shelves.iter().position(|s| s.owner == owner) {
+            Some(i) => &mut shelves[i],
+            None => {
+                shelves.push(Shelf {
+                    owner,
+                    idle: std::collections::VecDeque::new(),
+                });
+                shelves.last_mut().expect("a shelf was just pushed")
+            }
+        };
+        shelf.idle.push_back(Idle {
+            tx: conn.tx,
+            state: conn.state,
+        });
+        // Expired or closed connections at the old end go (their tasks close them on their
+        // own; this drops what is left), then the oldest past the limit.
+        while let Some(oldest) = shelf.idle.front() {
+            let since = oldest.state.0.load(Ordering::Acquire).saturating_sub(1);
+            let expired = now.saturating_sub(since) >= timeout;
+            if shelf.idle.len() > self.max_idle || expired || oldest.tx.is_closed() {
+                shelf.idle.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Sends `req` on a pooled connection, or a new one; a request a reused connection hands
+    /// back unsent goes out again on the next.
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<UpstreamBody>,
+    ) -> Result<(Response<Incoming>, Pooled), SendError> {
+        loop {
+            let mut conn = match self.checkout() {
+                Some(conn) => conn,
+                None => self.connect().await?,
+            };
+            match conn.tx.try_send_request(req).await {
+                Ok(res) => return Ok((res, conn)),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if conn.reused => {
+                        tracing::debug!(error = %e.error(), "pooled connection closed; sending on another");
+                        req = unsent;
+                    }
+                    _ => return Err(SendError::Send(e.into_error())),
+                },
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Pooled, SendError> {
+        use tower_service::Service;
+
+        let mut connector = self.connector.clone();
+        std::future::poll_fn(|cx: &mut Context<'_>| connector.poll_ready(cx))
+            .await
+            .map_err(|e| SendError::Connect(e.into()))?;
+        let io = connector
+            .call(self.dial.clone())
+            .await
+            .map_err(|e| SendError::Connect(e.into()))?;
+        let (tx, conn) = self
+            .builder
+            .handshake(io)
+            .await
+            .map_err(|e| SendError::Connect(Box::new(e)))?;
+        let state = Arc::new(ConnState(AtomicU64::new(BUSY)));
+        tokio::spawn(drive(
+            conn.with_upgrades(),
+            Arc::clone(&state),
+            self.idle_timeout,
+            self.epoch,
+        ));
+        Ok(Pooled {
+            tx,
+            state,
+            reused: false,
+        })
+    }
+}
+
+/// Runs one connection until it closes, upgrades, or sits idle in the pool for `idle_timeout`.
+async fn drive<F>(conn: F, state: Arc<ConnState>, idle_timeout: Duration, epoch: Instant)
+where
+    F: std::future::Future<Output = hyper::Result<()>>,
+{
+    let mut conn = std::pin::pin!(conn);
+    let timer = tokio::time::sleep(idle_timeout);
+    let mut timer = std::pin::pin!(timer);
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut conn => {
+                if let Err(e) = done {
+                    tracing::debug!(error = %e, "upstream connection failed");
+                }
+                break;
+            }
+            () = &mut timer => {
+                let now = Instant::now();
+                let current = state.0.load(Ordering::Acquire);
+                if current == BUSY {
+                    timer.as_mut().reset(now + idle_timeout);
+                    continue;
+                }
+                let since = epoch + Duration::from_millis(current.saturating_sub(1));
+                let deadline = since + idle_timeout;
+                if deadline > now {
+                    timer.as_mut().reset(deadline);
+                } else if state
+                    .0
+                    .compare_exchange(current, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    tracing::debug!("idle upstream connection expired");
+                    break;
+                }
+            }
+        }
+    }
+    state.0.store(CLOSED, Ordering::Release);
+}
+
+/// Which shelf the current thread uses: its own on a current-thread runtime (the connection's
+/// task runs where the request does), one shared shelf on a multi-thread runtime (tasks move
+/// between threads anyway).
+fn shelf_owner() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    thread_local! {
+        static OWNER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    OWNER.with(|owner| {
+        let known = owner.get();
+        if known != 0 {
+            return known;
+        }
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => {
+                let id = NEXT.fetch_add(1, Ordering::Relaxed);
+                owner.set(id);
+                id
+            }
+            _ => usize::MAX,
+        }
+    })
+}
+
+/// Gives a [`Pooled`] connection back to its pool when the answer it carries is over.
+pub(crate) struct Return {
+    pool: Arc<Pool>,
+    conn: Pooled,
+}
+
+impl Return {
+    pub(crate) fn new(pool: Arc<Pool>, conn: Pooled) -> Self {
+        Return { pool, conn }
+    }
+
+    /// The answer was read to its end: the connection may serve another request.
+    pub(crate) fn done(self) {
+        self.pool.checkin(self.conn);
+    }
+}
