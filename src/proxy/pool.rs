@@ -361,3 +361,90 @@ impl Return {
         self.pool.checkin(self.conn);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::client::{self, UpstreamClient};
+    use crate::proxy::{ProxyConfig, Upstream};
+    use http_body_util::BodyExt;
+    use hyper_util::rt::TokioIo;
+
+    /// An upstream on loopback answering `fresh` on every connection it accepts.
+    async fn fresh_upstream() -> Upstream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(
+                    TokioIo::new(stream),
+                    hyper::service::service_fn(|_req| async {
+                        Ok::<_, std::convert::Infallible>(Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from("fresh"),
+                        )))
+                    }),
+                ));
+            }
+        });
+        format!("http://{addr}").parse().unwrap()
+    }
+
+    fn get() -> Request<UpstreamBody> {
+        let body = http_body_util::Empty::new()
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        Request::get("/")
+            .header(http::header::HOST, "up")
+            .body(body)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_a_reused_connection_hands_back_unsent_goes_out_on_a_fresh_one() {
+        let upstream = fresh_upstream().await;
+        let UpstreamClient::Http1(pool) =
+            client::build(&ProxyConfig::default(), &upstream).unwrap()
+        else {
+            unreachable!("HTTP/1.1 is the default");
+        };
+        // A pooled connection whose upstream side is closed before its task could notice: the
+        // checkout takes it, and the request comes back unsent.
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let (mut tx, conn) = pool.builder.handshake(TokioIo::new(ours)).await.unwrap();
+        let state = Arc::new(ConnState(AtomicU64::new(BUSY)));
+        tokio::spawn(drive(
+            conn.with_upgrades(),
+            Arc::clone(&state),
+            pool.idle_timeout,
+            pool.epoch,
+        ));
+        tx.ready().await.unwrap();
+        pool.put(Pooled {
+            tx,
+            state,
+            reused: true,
+        });
+        drop(theirs);
+
+        let (res, conn) = pool.send(get()).await.unwrap();
+        assert!(!conn.reused, "sent again on a new connection");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "fresh");
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_answer_is_over_serves_the_next_request() {
+        let upstream = fresh_upstream().await;
+        let UpstreamClient::Http1(pool) =
+            client::build(&ProxyConfig::default(), &upstream).unwrap()
+        else {
+            unreachable!("HTTP/1.1 is the default");
+        };
+        let (res, conn) = pool.send(get()).await.unwrap();
+        assert!(!conn.reused);
+        res.into_body().collect().await.unwrap();
+        Return::new(Arc::clone(&pool), conn).done();
+        let (_, conn) = pool.send(get()).await.unwrap();
+        assert!(conn.reused, "the first connection went back to the pool");
+    }
+}
