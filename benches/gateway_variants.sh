@@ -2,11 +2,11 @@
 # A/B of tollgate builds (allocator, panic strategy, connection pool, ...) as the full gateway
 # (Basic auth on a bcrypt file, --normalize, a --set-header rule) in front of an nginx upstream:
 # interleaved wrk rounds, req/s, p50/p99 and the gateway's CPU per 1 000 requests (utime + stime
-# from /proc/PID/stat), which varies less than req/s on a shared machine. With NGINX=1, nginx
+# from /proc/PID/stat), which varies less than req/s on a shared machine. With WITH_NGINX=1, nginx
 # (auth_basic {SHA}, proxy_pass with upstream keep-alive) runs in the same rotation as the
 # yardstick. Prints every round, then the medians per build.
 #
-# Usage: benches/gateway_variants.sh BIN...      (ROUNDS=4 DURATION=3 CONNECTIONS=32 WORKERS=1 NGINX=0)
+# Usage: benches/gateway_variants.sh BIN...      (ROUNDS=4 DURATION=3 CONNECTIONS=32 WORKERS=1 WITH_NGINX=0)
 # e.g.   cargo build --release --all-features && cp target/release/tollgate /tmp/tg-mimalloc
 #        CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=/tmp/unwind cargo build --release ...
 #        benches/gateway_variants.sh /tmp/tg-mimalloc /tmp/unwind/release/tollgate
@@ -17,7 +17,7 @@ ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-32}
 WORKERS=${WORKERS:-1}
-NGINX=${NGINX:-0}
+WITH_NGINX=${WITH_NGINX:-0}
 WORK=$(mktemp -d /tmp/tollgate-variants.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
@@ -58,7 +58,7 @@ for bin in "$@"; do
     NAMES+=("$bin") PORTS+=("$port") GPIDS+=($!)
     port=$((port + 1))
 done
-if [[ "$NGINX" == 1 ]]; then
+if [[ "$WITH_NGINX" == 1 ]]; then
     nginx_conf "$WORK/gw.conf" "$WORKERS" "server { listen 127.0.0.1:$port; location / {
         auth_basic \"bench\"; auth_basic_user_file $WORK/sha;
         proxy_pass http://backend; proxy_http_version 1.1;
