@@ -233,7 +233,9 @@ impl Pool {
         loop {
             let mut conn = match self.checkout() {
                 Some(conn) => conn,
-                None => self.connect().await?,
+                // Boxed: connecting is rare, and its future would make every request's
+                // future (moved into a box per request) several kilobytes larger.
+                None => Box::pin(self.connect()).await?,
             };
             match conn.tx.try_send_request(req).await {
                 Ok(res) => return Ok((res, conn)),
