@@ -210,6 +210,71 @@ async fn sighup_reloads_without_dropping_a_connection() {
     assert!(!conn.is_finished(), "the keep-alive connection was dropped");
 }
 
+/// `tollgate reload FILE` with its arguments; `(success, stdout + stderr)`.
+fn reload(file: &Path, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .arg("reload")
+        .arg(file)
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("tollgate runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
+    let (one, two) = (named("one").await, named("two").await);
+    let listen = free_addr();
+    let dir = temp_dir("reload-command");
+    let file = dir.join("tollgate.toml");
+    let pid_file = dir.join("tollgate.pid");
+    let with_pid = |server: &str, extra: &str| {
+        format!(
+            "pid_file = {:?}\n{}",
+            pid_file.display().to_string(),
+            config(listen, server, extra)
+        )
+    };
+    std::fs::write(&file, with_pid(&one.url(), "")).unwrap();
+    let gateway = Gateway::start(&file);
+    wait_listening(listen, &gateway).await;
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file:\n{}", gateway.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid.trim(), gateway.child.id().to_string());
+    assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
+
+    // A file with an error is reported by `tollgate reload`, with its line; the gateway is
+    // not signalled at all.
+    gateway.rewrite(&with_pid(&two.url(), "upstreem = \"typo\""));
+    let (ok, out) = reload(&file, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("unknown field `upstreem`"), "{out}");
+    assert!(out.contains("tollgate.toml:"), "located: {out}");
+    assert!(!gateway.log().contains("SIGHUP"), "{}", gateway.log());
+    assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
+
+    // A good one: checked, signalled, in force.
+    gateway.rewrite(&with_pid(&two.url(), ""));
+    let (ok, out) = reload(&file, &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("sent SIGHUP"), "{out}");
+    gateway.wait_for_log("configuration reloaded", 1).await;
+    assert_eq!(get(listen, "/", None).await, (200, "two".to_owned()));
+
+    // Without a pid file, the command says what to add.
+    let plain = dir.join("plain.toml");
+    std::fs::write(&plain, config(listen, &two.url(), "")).unwrap();
+    let (ok, out) = reload(&plain, &[]);
+    assert!(!ok && out.contains("has no `pid_file`"), "{out}");
+}
+
 #[tokio::test]
 async fn a_changed_listener_is_restarted_on_the_same_socket() {
     let one = named("one").await;

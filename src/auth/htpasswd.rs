@@ -208,7 +208,8 @@ impl std::error::Error for HtpasswdError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             HtpasswdError::Io { source, .. } => Some(source),
-            HtpasswdError::Hash { source, .. } => Some(source),
+            // Its text is already in ours (see `Display`); a second time would repeat it in
+            // every error chain printed.
             _ => None,
         }
     }

@@ -1,11 +1,11 @@
 //! `tollgate check FILE`: every error of a configuration file, with its line and column.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use tollgate::body::BoxError;
-use tollgate::config::{self, ConfigErrors};
+use tollgate::config::{self, Config, ConfigErrors};
 use tollgate::metrics::Metrics;
 
 /// Arguments of `tollgate check`.
@@ -19,25 +19,26 @@ pub struct CheckArgs {
 /// Loads and builds the file without serving it (certificates, keys, CA and credentials files
 /// are read); prints `FILE: ok`, or each error as `FILE:LINE:COLUMN: message`.
 pub async fn run(args: CheckArgs) -> Result<(), BoxError> {
-    let result = match config::load_file(&args.file) {
-        Ok((config, text)) => config::build(&config, &Metrics::new())
-            .await
-            .map(drop)
-            .map_err(|errors| errors.locate(&text)),
+    validate(&args.file).await?;
+    let _ = writeln!(std::io::stdout().lock(), "{}: ok", args.file.display());
+    Ok(())
+}
+
+/// The file's configuration if it would serve; else every error printed, and a summary.
+pub(super) async fn validate(file: &Path) -> Result<Config, BoxError> {
+    let result = match config::load_file(file) {
+        Ok((config, text)) => match config::build(&config, &Metrics::new()).await {
+            Ok(_) => Ok(config),
+            Err(errors) => Err(errors.locate(&text)),
+        },
         Err(errors) => Err(errors),
     };
-    let file = args.file.display();
-    match result {
-        Ok(()) => {
-            let _ = writeln!(std::io::stdout().lock(), "{file}: ok");
-            Ok(())
-        }
-        Err(errors) => {
-            print(&args.file.display().to_string(), &errors);
-            let n = errors.len();
-            Err(format!("{file}: {n} error{}", if n == 1 { "" } else { "s" }).into())
-        }
-    }
+    result.map_err(|errors| {
+        let file = file.display().to_string();
+        print(&file, &errors);
+        let n = errors.len();
+        format!("{file}: {n} error{}", if n == 1 { "" } else { "s" }).into()
+    })
 }
 
 /// One line per error, as compilers print them, with its causes.

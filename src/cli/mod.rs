@@ -9,6 +9,7 @@ mod check;
 mod echo;
 mod hash;
 mod proxy;
+mod reload;
 mod run;
 mod serve_dir;
 
@@ -68,11 +69,14 @@ pub enum Command {
     /// (or of the echo service when no --upstream is given), with TLS if asked.
     Proxy(Box<proxy::ProxyArgs>),
     /// Run the gateway a configuration file describes (listeners, auth, routes, upstream
-    /// groups, metrics); `kill -HUP PID` reloads the file.
+    /// groups, metrics); `tollgate reload FILE` or `kill -HUP PID` reloads the file.
     Run(run::RunArgs),
     /// Check a configuration file: print every error with its line and column, exit non-zero
     /// if there is one.
     Check(check::CheckArgs),
+    /// Check a configuration file, then make the running `tollgate run` reload it (`SIGHUP` to
+    /// the process in the file's `pid_file`, or --pid).
+    Reload(reload::ReloadArgs),
 }
 
 /// How log lines are written.
@@ -107,6 +111,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Proxy(args) => proxy::run(*args).await,
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args).await,
+            Command::Reload(args) => reload::run(args).await,
         }
     })
 }

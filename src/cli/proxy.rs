@@ -1,18 +1,22 @@
-//! `tollgate proxy`: the one-line gateway. Arguments become a [`GatewayConfig`]; the library
-//! builds the service and `serve` runs it.
+//! `tollgate proxy`: the one-line gateway. Arguments become the very [`Config`] a
+//! `tollgate run` file describes, and the same [`Runner`] serves it: one stack builder for
+//! both.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
 use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
+use tollgate::config::{Config, RouteConfig, Runner, UpstreamGroupConfig};
+use tollgate::files::ServeDirConfig;
 use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::normalize::NormalizeConfig;
-use tollgate::proxy::gateway::{self, GatewayConfig};
 use tollgate::proxy::{parse_size, Upstream};
 use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::serve::{self, ServeConfig};
+
+/// The name of the one upstream group `--upstream` makes.
+const UPSTREAM: &str = "upstream";
 
 /// Arguments of `tollgate proxy`.
 #[derive(Debug, Args)]
@@ -104,10 +108,12 @@ fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
 }
 
 impl ProxyArgs {
-    /// The gateway these arguments describe.
-    pub fn gateway_config(&self) -> GatewayConfig {
-        let mut config = GatewayConfig::default();
-        config.upstream = self.upstream.clone();
+    /// The configuration these arguments describe: what a `tollgate run` file with the same
+    /// settings would hold.
+    pub fn config(&self) -> Config {
+        let mut config = Config::default();
+        config.workers = self.workers;
+        config.listen = vec![self.serve_config()];
         config.proxy.max_body = self.max_body;
         if !self.set_header.is_empty() {
             let mut rewrite = RewriteConfig::new();
@@ -116,7 +122,6 @@ impl ProxyArgs {
             }
             config.rewrite = Some(rewrite);
         }
-        config.static_dirs = self.serve_dir.clone();
         if let Some(users) = &self.users {
             let mut auth = BasicAuthConfig::default();
             auth.realm.clone_from(&self.realm);
@@ -130,6 +135,25 @@ impl ProxyArgs {
             config.forwarded =
                 Some(ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())));
         }
+        for (prefix, dir) in &self.serve_dir {
+            let mut files = ServeDirConfig::default();
+            files.dir.clone_from(dir);
+            let mut route = RouteConfig::default();
+            route.path.clone_from(prefix);
+            route.files = Some(files);
+            config.routes.push(route);
+        }
+        let mut rest = RouteConfig::default();
+        match &self.upstream {
+            Some(upstream) => {
+                let mut group = UpstreamGroupConfig::default();
+                group.servers = vec![upstream.clone()];
+                config.upstreams.insert(UPSTREAM.to_owned(), group);
+                rest.upstream = Some(UPSTREAM.to_owned());
+            }
+            None => rest.echo = true,
+        }
+        config.routes.push(rest);
         config
     }
 
@@ -144,56 +168,70 @@ impl ProxyArgs {
 
 /// Builds the gateway on each worker and serves it until Ctrl-C or `SIGTERM`.
 pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
-    let config = args.gateway_config();
-    // Built once here so a bad configuration stops startup before anything listens.
-    drop(gateway::build(&config)?);
-    warn_about(&args);
-    serve::serve_workers(args.workers, args.serve_config(), move || {
-        Ok(gateway::build(&config)?)
-    })
-    .await
-}
-
-/// The startup warnings: an open gateway, and passwords in clear text on the network.
-fn warn_about(args: &ProxyArgs) {
     match &args.upstream {
         Some(up) => tracing::info!(upstream = %up, "proxying to {up}"),
         None => tracing::info!("no --upstream: the echo service answers in-process"),
     }
-    if args.users.is_none() {
-        tracing::warn!("no --users: anyone can use this gateway (add --users FILE for Basic auth)");
-    } else if args.tls_cert.is_none() && !is_loopback(&args.bind) {
-        tracing::warn!(
-            bind = %args.bind,
-            "Basic auth on plain HTTP on {}: passwords travel in clear text; add --tls-cert/--tls-key \
-             or put TLS in front",
-            args.bind
-        );
-    }
-}
-
-/// Whether `bind` only listens on this machine (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`).
-fn is_loopback(bind: &str) -> bool {
-    match bind.parse::<SocketAddr>() {
-        Ok(addr) => addr.ip().is_loopback(),
-        Err(_) => bind
-            .rsplit_once(':')
-            .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
-    }
+    Runner::from_config(args.config())
+        .await?
+        .run_until_signal()
+        .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> ProxyArgs {
+        use super::super::{Cli, Command};
+        use clap::Parser;
+        match Cli::try_parse_from(args).expect("parses").command {
+            Command::Proxy(args) => *args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
     #[test]
-    fn loopback_addresses() {
-        assert!(is_loopback("127.0.0.1:8080"));
-        assert!(is_loopback("[::1]:8080"));
-        assert!(is_loopback("localhost:8080"));
-        assert!(!is_loopback("0.0.0.0:8080"));
-        assert!(!is_loopback("192.168.1.2:80"));
-        assert!(!is_loopback("example.com:80"));
+    fn flags_make_the_config_a_file_would() {
+        let args = parse(&[
+            "tollgate",
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9000",
+            "--serve-dir",
+            "/static=./public",
+            "--users",
+            "users.htpasswd",
+            "--normalize",
+            "--set-header",
+            "X-Gateway=tollgate",
+            "--max-body",
+            "1M",
+            "--workers",
+            "3",
+        ]);
+        let config = args.config();
+        assert!(config.check().is_empty(), "{:?}", config.check());
+        assert_eq!(config.workers, 3);
+        assert_eq!(config.listen[0].bind, "127.0.0.1:8080");
+        assert_eq!(config.proxy.max_body, Some(1 << 20));
+        assert!(config.normalize.is_some() && config.rewrite.is_some());
+        assert_eq!(config.auth.as_ref().unwrap().realm, "tollgate");
+        assert_eq!(config.upstreams[UPSTREAM].servers.len(), 1);
+        // Static directories first, then everything else to the upstream.
+        assert_eq!(config.routes.len(), 2);
+        assert_eq!(config.routes[0].path, "/static");
+        assert!(config.routes[0].files.is_some());
+        assert_eq!(config.routes[1].path, "/");
+        assert_eq!(config.routes[1].upstream.as_deref(), Some(UPSTREAM));
+    }
+
+    #[test]
+    fn without_an_upstream_the_echo_service_answers() {
+        let config = parse(&["tollgate", "proxy"]).config();
+        assert!(config.check().is_empty());
+        assert!(config.upstreams.is_empty() && config.auth.is_none());
+        assert!(config.routes[0].echo);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use tollgate::body::BoxError;
 /// Arguments of `tollgate run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The configuration file (TOML), e.g. `examples/tollgate.toml`. Send the process
-    /// `SIGHUP` (`kill -HUP PID`) to reload it; a file with errors is refused and the running
-    /// configuration stays.
+    /// The configuration file (TOML), e.g. `examples/tollgate.toml`. `tollgate reload FILE`
+    /// (with `pid_file` set in it) or `kill -HUP PID` reloads it; a file with errors is
+    /// refused and the running configuration stays.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }

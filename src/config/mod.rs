@@ -83,6 +83,13 @@ use crate::serve::ServeConfig;
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct Config {
+    /// How many worker threads serve the listeners, each with its own single-threaded
+    /// runtime, connection pools and caches (nginx's `worker_processes`). A reload keeps the
+    /// running number; a restart takes the new one. Default is `0`: one per core.
+    pub workers: usize,
+    /// Where `tollgate run` writes its process id once it listens, for `tollgate reload`
+    /// (removed when it stops). Default is `None`: no pid file.
+    pub pid_file: Option<std::path::PathBuf>,
     /// The public listeners, one `[[listen]]` table each: a [`ServeConfig`] (address,
     /// timeouts, connection limits, `tls = { cert, key }`). At least one. Default is none.
     pub listen: Vec<ServeConfig>,

@@ -14,7 +14,8 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tokio::sync::oneshot;
+use tokio::runtime::Handle;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::build::{admin, build};
@@ -24,7 +25,7 @@ use super::stack::{Gateway, GatewayFuture};
 use super::{AdminConfig, Config};
 use crate::body::{Body, BoxError};
 use crate::metrics::Metrics;
-use crate::serve::{self, ServeConfig, Server};
+use crate::serve::{self, bind_sockets, stopped, ServeConfig, Server, Workers};
 
 /// Runs the configuration file at `path` until Ctrl-C or `SIGTERM`, reloading it on `SIGHUP`.
 ///
@@ -40,15 +41,23 @@ pub async fn run(path: impl Into<PathBuf>) -> Result<(), BoxError> {
     runner.run_until_signal().await
 }
 
-/// A running gateway: its listeners and the configuration in force.
+/// A running gateway: its worker threads, its listeners and the configuration in force.
+///
+/// Each worker thread runs its own single-threaded runtime with its own copy of the stack
+/// (connection pools, verification caches) and serves every listener, as nginx's worker
+/// processes do; the counters are shared.
 #[derive(Debug)]
 pub struct Runner {
     /// The file reloads read; `None` for a configuration built in code.
     path: Option<PathBuf>,
     metrics: Metrics,
-    service: Swappable,
+    workers: Workers,
+    /// The workers' stacks, one per worker.
+    services: Vec<Swappable>,
     listeners: Vec<Listening>,
     admin: Option<(AdminConfig, Listening)>,
+    /// The pid file written, removed at shutdown.
+    pid_file: Option<PathBuf>,
 }
 
 /// The service every public listener runs: the stack in force when a request arrives.
@@ -90,24 +99,26 @@ impl tower_service::Service<Request<Body>> for Swappable {
     }
 }
 
-/// One server on one socket.
+/// One listener: a server per worker, on that worker's socket.
 #[derive(Debug)]
 struct Listening {
     config: ServeConfig,
     /// The certificate and key as they were read, to see whether a reload changed them.
     tls_files: Option<(Vec<u8>, Vec<u8>)>,
-    /// A handle on the socket, so a restart serves the same one.
-    socket: std::net::TcpListener,
+    /// Handles on the sockets (one per worker), so a restart serves the same ones.
+    sockets: Vec<std::net::TcpListener>,
     addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 impl Listening {
+    /// Serves `config` with one server per `(worker, service)` pair, on `sockets` (one per
+    /// pair) or on new ones.
     async fn start<S>(
         config: ServeConfig,
-        socket: Option<std::net::TcpListener>,
-        service: S,
+        sockets: Option<Vec<std::net::TcpListener>>,
+        on: &[(Handle, S)],
     ) -> std::io::Result<Self>
     where
         S: tower_service::Service<
@@ -119,44 +130,58 @@ impl Listening {
             + 'static,
         S::Future: Send + 'static,
     {
-        let socket = match socket {
-            Some(socket) => socket,
-            None => serve::listen(&config.bind).await?.into_std()?,
+        let sockets = match sockets {
+            Some(sockets) => sockets,
+            None => bind_sockets(&config.bind, on.len()).await?,
         };
-        let keep = socket.try_clone()?;
-        let listener = tokio::net::TcpListener::from_std(socket)?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(service)
-            .config(config.clone())
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-        let task = tokio::spawn(server.serve(listener));
+        let addr = sockets
+            .first()
+            .ok_or_else(|| std::io::Error::other("no worker to serve on"))?
+            .local_addr()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::with_capacity(on.len());
+        for (i, ((worker, service), socket)) in on.iter().zip(&sockets).enumerate() {
+            let socket = socket.try_clone()?;
+            let server = Server::new(service.clone())
+                .config(config.clone())
+                .with_graceful_shutdown(stopped(stop_rx.clone()));
+            let server = if i == 0 { server } else { server.quiet() };
+            tasks.push(worker.spawn(async move {
+                // Registered with the worker's own I/O driver.
+                server
+                    .serve(tokio::net::TcpListener::from_std(socket)?)
+                    .await
+            }));
+        }
         Ok(Listening {
             tls_files: tls_files(&config).await,
             config,
-            socket: keep,
+            sockets,
             addr,
-            stop: Some(stop),
-            task,
+            stop,
+            tasks,
         })
     }
 
     /// Stops accepting; open connections finish within the shutdown timeout.
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+    fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    async fn finish(self) {
+        self.stop();
+        for task in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(addr = %self.addr, error = %e, "listener failed"),
+                Err(e) => tracing::error!(addr = %self.addr, error = %e, "listener task failed"),
+            }
         }
     }
 
-    async fn finish(mut self) {
-        self.stop();
-        match self.task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(addr = %self.addr, error = %e, "listener failed"),
-            Err(e) => tracing::error!(addr = %self.addr, error = %e, "listener task failed"),
-        }
+    /// New handles on the same sockets.
+    fn clone_sockets(&self) -> std::io::Result<Vec<std::net::TcpListener>> {
+        self.sockets.iter().map(|s| s.try_clone()).collect()
     }
 }
 
@@ -174,16 +199,16 @@ async fn tls_files(_config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 impl Runner {
-    /// Loads, checks and builds the file at `path`, then binds and serves every listener.
+    /// Loads, checks and builds the file at `path`, then starts the workers and serves every
+    /// listener.
     ///
     /// # Errors
     ///
     /// Every error in the file, located; or the first listener that cannot be bound.
     pub async fn start(path: impl Into<PathBuf>) -> Result<Self, BoxError> {
         let path = path.into();
-        let metrics = Metrics::new();
-        let (config, gateway) = prepare(&path, &metrics).await?;
-        Self::serve(Some(path), config, gateway, metrics).await
+        let (config, text) = load_file(&path)?;
+        Self::serve(Some(path), config, &text).await
     }
 
     /// Builds and serves a configuration made in code (e.g. from `tollgate proxy`'s flags);
@@ -194,42 +219,79 @@ impl Runner {
     /// Every error of the configuration (key paths, no lines); the first listener that
     /// cannot be bound.
     pub async fn from_config(config: Config) -> Result<Self, BoxError> {
-        let mut errors = config.check();
-        if !errors.is_empty() {
-            errors.sort_by_key(|e| e.path().to_string());
-            return Err(ConfigErrors(errors).into());
-        }
-        let metrics = Metrics::new();
-        let gateway = build(&config, &metrics).await?;
-        Self::serve(None, config, gateway, metrics).await
+        Self::serve(None, config, "").await
     }
 
-    async fn serve(
-        path: Option<PathBuf>,
-        config: Config,
-        gateway: Gateway,
-        metrics: Metrics,
-    ) -> Result<Self, BoxError> {
-        let service = Swappable::new(gateway);
-        let mut listeners = Vec::with_capacity(config.listen.len());
-        for listen in &config.listen {
-            listeners.push(Listening::start(listen.clone(), None, service.clone()).await?);
-        }
-        let admin = match &config.admin {
-            Some(admin_config) => Some((
-                admin_config.clone(),
-                start_admin(admin_config, &metrics, None).await?,
-            )),
-            None => None,
-        };
+    async fn serve(path: Option<PathBuf>, config: Config, text: &str) -> Result<Self, BoxError> {
+        let metrics = Metrics::new();
+        let workers = Workers::start(config.workers)?;
+        let gateways = build_each(&config, &metrics, workers.len())
+            .await
+            .map_err(|errors| errors.locate(text))?;
+        let services: Vec<Swappable> = gateways.into_iter().map(Swappable::new).collect();
+        tracing::info!(workers = workers.len(), "{} worker threads", workers.len());
         warn_about(&config);
-        Ok(Runner {
+        let mut runner = Runner {
             path,
             metrics,
-            service,
-            listeners,
-            admin,
-        })
+            workers,
+            services,
+            listeners: Vec::with_capacity(config.listen.len()),
+            admin: None,
+            pid_file: None,
+        };
+        for listen in &config.listen {
+            match Listening::start(listen.clone(), None, &runner.on_workers()).await {
+                Ok(listening) => runner.listeners.push(listening),
+                Err(e) => {
+                    runner.shutdown().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        if let Some(admin_config) = &config.admin {
+            match start_admin(admin_config, &runner.metrics, None).await {
+                Ok(listening) => runner.admin = Some((admin_config.clone(), listening)),
+                Err(e) => {
+                    runner.shutdown().await;
+                    return Err(e.into());
+                }
+            }
+        }
+        if let Err(e) = runner.write_pid_file(config.pid_file.as_deref()) {
+            runner.shutdown().await;
+            return Err(e.into());
+        }
+        Ok(runner)
+    }
+
+    /// Each worker with its stack, as listeners start servers on them.
+    fn on_workers(&self) -> Vec<(Handle, Swappable)> {
+        self.workers
+            .handles()
+            .iter()
+            .cloned()
+            .zip(self.services.iter().cloned())
+            .collect()
+    }
+
+    /// Writes this process's id to `path` (removing the previous pid file when it moves).
+    fn write_pid_file(&mut self, path: Option<&Path>) -> std::io::Result<()> {
+        if self.pid_file.as_deref() == path {
+            return Ok(());
+        }
+        if let Some(path) = path {
+            std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write the pid file {}: {e}", path.display()),
+                )
+            })?;
+        }
+        if let Some(old) = std::mem::replace(&mut self.pid_file, path.map(Path::to_owned)) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
     }
 
     /// The addresses of the public listeners, in file order.
@@ -247,7 +309,13 @@ impl Runner {
         &self.metrics
     }
 
+    /// How many worker threads serve the listeners.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
     /// Reads the file again and, when it is right, puts it in force; otherwise nothing changes.
+    /// The number of workers stays as it was started until the process restarts.
     ///
     /// # Errors
     ///
@@ -257,25 +325,35 @@ impl Runner {
             tracing::info!("no configuration file to reload");
             return Ok(());
         };
-        let (config, gateway) = prepare(&path, &self.metrics).await?;
+        let (config, text) = load_file(&path)?;
+        let gateways = build_each(&config, &self.metrics, self.workers.len())
+            .await
+            .map_err(|errors| errors.locate(&text))?;
         // Bind new addresses first: a failure leaves everything as it was.
         let mut fresh = Vec::new();
         for (i, listen) in config.listen.iter().enumerate() {
             if self.listeners.iter().any(|l| l.config.bind == listen.bind) {
                 continue;
             }
-            match serve::listen(&listen.bind).await.and_then(|l| l.into_std()) {
-                Ok(socket) => fresh.push((listen.bind.clone(), socket)),
+            match bind_sockets(&listen.bind, self.workers.len()).await {
+                Ok(sockets) => fresh.push((listen.bind.clone(), sockets)),
                 Err(e) => {
                     let at = KeyPath::root().key("listen").index(i).key("bind");
-                    let text = std::fs::read_to_string(&path).unwrap_or_default();
                     return Err(
                         ConfigErrors(vec![ConfigError::new(at, e.to_string())]).locate(&text)
                     );
                 }
             }
         }
-        self.service.replace(gateway);
+        if Workers::count(config.workers) != self.workers.len() {
+            tracing::warn!(
+                running = self.workers.len(),
+                "`workers` changed; the new number takes effect when the process restarts"
+            );
+        }
+        for (service, gateway) in self.services.iter().zip(gateways) {
+            service.replace(gateway);
+        }
         let mut old: Vec<Listening> = std::mem::take(&mut self.listeners);
         for listen in &config.listen {
             let same = old.iter().position(|l| l.config.bind == listen.bind);
@@ -289,11 +367,11 @@ impl Runner {
                     }
                 }
                 None => {
-                    let socket = fresh
+                    let sockets = fresh
                         .iter()
                         .position(|(bind, _)| *bind == listen.bind)
                         .map(|i| fresh.swap_remove(i).1);
-                    match Listening::start(listen.clone(), socket, self.service.clone()).await {
+                    match Listening::start(listen.clone(), sockets, &self.on_workers()).await {
                         Ok(l) => l,
                         Err(e) => {
                             tracing::error!(bind = %listen.bind, error = %e, "cannot start a listener");
@@ -309,21 +387,21 @@ impl Runner {
             tokio::spawn(gone.finish());
         }
         self.reload_admin(config.admin.as_ref()).await;
+        if let Err(e) = self.write_pid_file(config.pid_file.as_deref()) {
+            tracing::error!(error = %e, "the pid file stays where it was");
+        }
         warn_about(&config);
         tracing::info!(path = %path.display(), "configuration reloaded");
         Ok(())
     }
 
-    /// Serves `current`'s socket with `config` in a new server and lets the old one finish.
-    async fn restart(&self, mut current: Listening, config: ServeConfig) -> Listening {
-        let socket = match current.socket.try_clone() {
-            Ok(socket) => socket,
-            Err(e) => {
-                tracing::error!(addr = %current.addr, error = %e, "cannot restart the listener; keeping it");
-                return current;
-            }
+    /// Serves `current`'s sockets with `config` in new servers and lets the old ones finish.
+    async fn restart(&self, current: Listening, config: ServeConfig) -> Listening {
+        let started = match current.clone_sockets() {
+            Ok(sockets) => Listening::start(config, Some(sockets), &self.on_workers()).await,
+            Err(e) => Err(e),
         };
-        match Listening::start(config, Some(socket), self.service.clone()).await {
+        match started {
             Ok(new) => {
                 current.stop();
                 tokio::spawn(current.finish());
@@ -346,9 +424,9 @@ impl Runner {
             return;
         }
         let old = self.admin.take();
-        let socket = match (&old, config) {
+        let sockets = match (&old, config) {
             (Some((old_config, l)), Some(new)) if old_config.bind == new.bind => {
-                l.socket.try_clone().ok()
+                l.clone_sockets().ok()
             }
             _ => None,
         };
@@ -356,7 +434,7 @@ impl Runner {
             tokio::spawn(listening.finish());
         }
         if let Some(config) = config {
-            match start_admin(config, &self.metrics, socket).await {
+            match start_admin(config, &self.metrics, sockets).await {
                 Ok(l) => self.admin = Some((config.clone(), l)),
                 Err(e) => {
                     tracing::error!(bind = %config.bind, error = %e, "cannot start the admin listener")
@@ -395,39 +473,48 @@ impl Runner {
         Ok(())
     }
 
-    /// Stops every listener and waits for their connections to finish.
+    /// Stops every listener, waits for their connections to finish, then stops the workers.
     pub async fn shutdown(self) {
         let mut all: Vec<Listening> = self.listeners;
         if let Some((_, admin)) = self.admin {
             all.push(admin);
         }
-        for listening in &mut all {
+        for listening in &all {
             listening.stop();
         }
         for listening in all {
             listening.finish().await;
         }
+        self.workers.stop().await;
+        if let Some(path) = self.pid_file {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
-/// Loads, checks and builds the file: the new configuration only if all of it is right.
-async fn prepare(path: &Path, metrics: &Metrics) -> Result<(Config, Gateway), ConfigErrors> {
-    let (config, text) = load_file(path)?;
-    let gateway = build(&config, metrics)
-        .await
-        .map_err(|errors| errors.locate(&text))?;
-    Ok((config, gateway))
+/// Builds the stack once per worker, each with its own connection pools and caches.
+async fn build_each(
+    config: &Config,
+    metrics: &Metrics,
+    workers: usize,
+) -> Result<Vec<Gateway>, ConfigErrors> {
+    let mut gateways = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        gateways.push(build(config, metrics).await?);
+    }
+    Ok(gateways)
 }
 
 async fn start_admin(
     config: &AdminConfig,
     metrics: &Metrics,
-    socket: Option<std::net::TcpListener>,
+    sockets: Option<Vec<std::net::TcpListener>>,
 ) -> std::io::Result<Listening> {
+    // One server on the runtime that runs the gateway: the admin listener is not hot.
     let listening = Listening::start(
         ServeConfig::bind(&config.bind),
-        socket,
-        admin(config, metrics),
+        sockets,
+        &[(Handle::current(), admin(config, metrics))],
     )
     .await?;
     tracing::info!(addr = %listening.addr, "admin listener (metrics, health) on http://{}", listening.addr);
@@ -453,13 +540,16 @@ fn warn_about(config: &Config) {
                 tracing::warn!(
                     bind = %listen.bind,
                     "Basic auth on plain HTTP on {}: passwords travel in clear text; add `tls` to \
-                     the listener or put TLS in front",
+                     the listener (--tls-cert/--tls-key) or put TLS in front",
                     listen.bind
                 );
             }
         }
     } else {
-        tracing::warn!("no [auth]: anyone can use this gateway");
+        tracing::warn!(
+            "no authentication: anyone can use this gateway (add an [auth] table, or --users \
+             FILE to `tollgate proxy`)"
+        );
     }
     if let Some(admin) = &config.admin {
         if !is_loopback(&admin.bind) {
@@ -475,5 +565,20 @@ pub(crate) fn is_loopback(bind: &str) -> bool {
         Err(_) => bind
             .rsplit_once(':')
             .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_addresses() {
+        assert!(is_loopback("127.0.0.1:8080"));
+        assert!(is_loopback("[::1]:8080"));
+        assert!(is_loopback("localhost:8080"));
+        assert!(!is_loopback("0.0.0.0:8080"));
+        assert!(!is_loopback("192.168.1.2:80"));
+        assert!(!is_loopback("example.com:80"));
     }
 }

@@ -64,7 +64,6 @@ mod body;
 mod client;
 mod config;
 mod future;
-pub mod gateway;
 pub mod hop;
 pub mod location;
 pub mod next_hop;

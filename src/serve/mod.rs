@@ -77,6 +77,7 @@ pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostError;
 pub use self::workers::serve_workers;
+pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 use crate::body::{Body, BoxError};
 
 #[cfg(feature = "tls")]

@@ -8,11 +8,13 @@
 //! pool shared across threads makes every upstream answer a cross-thread wake-up. With one
 //! runtime per thread, a request is read, forwarded and answered on one thread.
 
-use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tower_service::Service;
 
@@ -43,94 +45,145 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
 {
-    let workers = if workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        workers
-    };
-    // Bound plainly first for the address (names resolved, port 0 chosen) and the error
-    // messages of `listen`; then every worker gets a socket with SO_REUSEPORT on it.
-    let addr = super::listen(&config.bind).await?.local_addr()?;
-    let listeners = (0..workers)
-        .map(|_| reuse_port(addr))
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-
-    let make_service = std::sync::Arc::new(make_service);
+    let pool = Workers::start(workers)?;
+    let sockets = bind_sockets(&config.bind, pool.len()).await?;
+    let make_service = Arc::new(make_service);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut threads = Vec::with_capacity(workers);
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let listener = listener.into_std()?;
-        let make_service = make_service.clone();
-        let config = config.clone();
-        let mut stop = stop_rx.clone();
-        let done = done_tx.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("tollgate-worker-{i}"))
-            .spawn(move || {
-                let result = run_worker(i, listener, config, &*make_service, async move {
-                    while !*stop.borrow_and_update() {
-                        if stop.changed().await.is_err() {
-                            break;
-                        }
-                    }
-                });
-                let _ = done.send(result);
-            })?;
-        threads.push(thread);
-    }
-    drop(done_tx);
+    let mut servers: FuturesUnordered<_> = pool
+        .handles()
+        .iter()
+        .zip(sockets)
+        .enumerate()
+        .map(|(i, (handle, socket))| {
+            let make_service = make_service.clone();
+            let config = config.clone();
+            let stop = stopped(stop_rx.clone());
+            handle.spawn(async move {
+                let listener = TcpListener::from_std(socket)?;
+                let server = Server::new(make_service()?)
+                    .config(config)
+                    .with_graceful_shutdown(stop);
+                let server = if i == 0 { server } else { server.quiet() };
+                server.serve(listener).await?;
+                Ok::<(), BoxError>(())
+            })
+        })
+        .collect();
 
     let mut first_error = None;
     tokio::select! {
         () = shutdown_signal() => {}
-        result = done_rx.recv() => {
-            if let Some(Err(e)) = result {
-                first_error = Some(e);
-            }
-        }
+        Some(result) = servers.next() => first_error = joined(result).err(),
     }
     let _ = stop_tx.send(true);
-    while let Some(result) = done_rx.recv().await {
-        if let (Err(e), None) = (result, &first_error) {
+    while let Some(result) = servers.next().await {
+        if let (Err(e), None) = (joined(result), &first_error) {
             first_error = Some(e);
         }
     }
-    for thread in threads {
-        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-    }
+    pool.stop().await;
     first_error.map_or(Ok(()), Err)
 }
 
-fn run_worker<F, S, B>(
-    index: usize,
-    listener: std::net::TcpListener,
-    config: ServeConfig,
-    make_service: &F,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), BoxError>
-where
-    F: Fn() -> Result<S, BoxError>,
-    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = TcpListener::from_std(listener)?;
-        let service = make_service()?;
-        let server = Server::new(service)
-            .config(config)
-            .with_graceful_shutdown(stop);
-        let server = if index == 0 { server } else { server.quiet() };
-        server.serve(listener).await?;
-        Ok(())
-    })
+/// A server task's result, a panic included.
+fn joined<E: Into<BoxError>>(
+    result: Result<Result<(), E>, tokio::task::JoinError>,
+) -> Result<(), BoxError> {
+    match result {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(format!("a worker failed: {e}").into()),
+    }
+}
+
+/// Resolves when `stop` turns `true` (or its sender is gone).
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Worker threads, each driving its own single-threaded Tokio runtime until [`stop`](Self::stop).
+/// Tasks are put on a worker with its [`Handle`]; they run on that thread only.
+#[derive(Debug)]
+pub(crate) struct Workers {
+    handles: Vec<Handle>,
+    stop: watch::Sender<bool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// How many workers `n` means: `0` is one per core.
+    pub(crate) fn count(n: usize) -> usize {
+        if n == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            n
+        }
+    }
+
+    /// Starts `n` workers; `0` means one per core.
+    pub(crate) fn start(n: usize) -> std::io::Result<Workers> {
+        let n = Self::count(n);
+        let (stop, stop_rx) = watch::channel(false);
+        let mut handles = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(runtime.handle().clone());
+            let stop = stopped(stop_rx.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("tollgate-worker-{i}"))
+                    .spawn(move || runtime.block_on(stop))?,
+            );
+        }
+        Ok(Workers {
+            handles,
+            stop,
+            threads,
+        })
+    }
+
+    /// How many workers there are.
+    pub(crate) fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    /// One handle per worker, to spawn tasks on it.
+    pub(crate) fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+
+    /// Stops every worker and waits for its thread; tasks still on a worker are dropped, so
+    /// finish them first.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        for thread in self.threads {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// `n` listening sockets on `bind`, for `n` workers: one plain socket for one worker; else
+/// `n` sockets with `SO_REUSEPORT` on the same address, between which the kernel spreads
+/// connections.
+///
+/// The address is first bound plainly, so a port another program holds is an error (its
+/// sockets would otherwise share connections with ours) and port `0` picks one port for all.
+pub(crate) async fn bind_sockets(
+    bind: &str,
+    n: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let probe = super::listen(bind).await?;
+    if n <= 1 {
+        return Ok(vec![probe.into_std()?]);
+    }
+    let addr = probe.local_addr()?;
+    drop(probe);
+    (0..n)
+        .map(|_| reuse_port(addr).and_then(TcpListener::into_std))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// A listening socket on `addr` with `SO_REUSEPORT`.
