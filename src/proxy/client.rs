@@ -30,7 +30,7 @@ pub(crate) enum UpstreamClient {
     /// HTTP/1.1: the proxy's own per-thread pool of connections.
     Http1(Arc<Pool>),
     /// HTTP/2 (`http2 = true`): hyper-util's client, which multiplexes on one connection.
-    Http2(Client<Connector, UpstreamBody>),
+    Http2(Box<Client<Connector, UpstreamBody>>),
 }
 
 /// Why a proxy could not be built.
@@ -112,7 +112,7 @@ pub(crate) fn build(
         .pool_idle_timeout(config.pool_idle_timeout)
         .pool_max_idle_per_host(config.pool_max_idle)
         .http2_only(true);
-    Ok(UpstreamClient::Http2(builder.build(connector)))
+    Ok(UpstreamClient::Http2(Box::new(builder.build(connector))))
 }
 
 #[cfg(not(feature = "tls"))]

@@ -256,11 +256,11 @@ impl Pool {
         let mut connector = self.connector.clone();
         std::future::poll_fn(|cx: &mut Context<'_>| connector.poll_ready(cx))
             .await
-            .map_err(|e| SendError::Connect(e.into()))?;
+            .map_err(connect_error)?;
         let io = connector
             .call(self.dial.clone())
             .await
-            .map_err(|e| SendError::Connect(e.into()))?;
+            .map_err(connect_error)?;
         let (tx, conn) = self
             .builder
             .handshake(io)
@@ -279,6 +279,11 @@ impl Pool {
             reused: false,
         })
     }
+}
+
+/// A connector's error (its type differs with and without `tls`).
+fn connect_error(e: impl Into<BoxError>) -> SendError {
+    SendError::Connect(e.into())
 }
 
 /// Runs one connection until it closes, upgrades, or sits idle in the pool for `idle_timeout`.
