@@ -396,6 +396,15 @@ mod tests {
         format!("http://{addr}").parse().unwrap()
     }
 
+    /// The pool of a proxy to a [`fresh_upstream`].
+    async fn fresh_pool() -> Arc<Pool> {
+        let upstream = fresh_upstream().await;
+        match client::build(&ProxyConfig::default(), &upstream).unwrap() {
+            UpstreamClient::Http1(pool) => pool,
+            UpstreamClient::Http2(_) => unreachable!("HTTP/1.1 is the default"),
+        }
+    }
+
     fn get() -> Request<UpstreamBody> {
         let body = http_body_util::Empty::new()
             .map_err(|never| match never {})
@@ -408,12 +417,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_a_reused_connection_hands_back_unsent_goes_out_on_a_fresh_one() {
-        let upstream = fresh_upstream().await;
-        let UpstreamClient::Http1(pool) =
-            client::build(&ProxyConfig::default(), &upstream).unwrap()
-        else {
-            unreachable!("HTTP/1.1 is the default");
-        };
+        let pool = fresh_pool().await;
         // A pooled connection whose upstream side is closed before its task could notice: the
         // checkout takes it, and the request comes back unsent.
         let (ours, theirs) = tokio::io::duplex(4096);
@@ -441,12 +445,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_whose_answer_is_over_serves_the_next_request() {
-        let upstream = fresh_upstream().await;
-        let UpstreamClient::Http1(pool) =
-            client::build(&ProxyConfig::default(), &upstream).unwrap()
-        else {
-            unreachable!("HTTP/1.1 is the default");
-        };
+        let pool = fresh_pool().await;
         let (res, conn) = pool.send(get()).await.unwrap();
         assert!(!conn.reused);
         res.into_body().collect().await.unwrap();
