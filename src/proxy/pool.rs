@@ -129,7 +129,8 @@ impl Pool {
             builder: http1::Builder::new(),
             dial,
             shelves: Mutex::new(Vec::new()),
-            max_idle,
+            // A connection that may not stay idle at all is never pooled.
+            max_idle: if idle_timeout.is_zero() { 0 } else { max_idle },
             idle_timeout,
             epoch: Instant::now(),
         }
@@ -307,11 +308,12 @@ where
                 let now = Instant::now();
                 let current = state.0.load(Ordering::Acquire);
                 if current == BUSY {
-                    timer.as_mut().reset(now + idle_timeout);
+                    // In use: look again later (not too often for a tiny timeout).
+                    timer.as_mut().reset(later(now, idle_timeout.max(Duration::from_secs(1))));
                     continue;
                 }
                 let since = epoch + Duration::from_millis(current.saturating_sub(1));
-                let deadline = since + idle_timeout;
+                let deadline = later(since, idle_timeout);
                 if deadline > now {
                     timer.as_mut().reset(deadline);
                 } else if state
@@ -326,6 +328,13 @@ where
         }
     }
     state.0.store(CLOSED, Ordering::Release);
+}
+
+/// `at + d`, or far in the future when that does not fit (a huge configured timeout).
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(Duration::from_secs(30 * 365 * 86_400)))
+        .unwrap_or(at)
 }
 
 /// Which shelf the current thread uses: its own on a current-thread runtime (the connection's
@@ -398,8 +407,12 @@ mod tests {
 
     /// The pool of a proxy to a [`fresh_upstream`].
     async fn fresh_pool() -> Arc<Pool> {
+        pool_with(ProxyConfig::default()).await
+    }
+
+    async fn pool_with(config: ProxyConfig) -> Arc<Pool> {
         let upstream = fresh_upstream().await;
-        match client::build(&ProxyConfig::default(), &upstream).unwrap() {
+        match client::build(&config, &upstream).unwrap() {
             UpstreamClient::Http1(pool) => pool,
             UpstreamClient::Http2(_) => unreachable!("HTTP/1.1 is the default"),
         }
@@ -452,5 +465,18 @@ mod tests {
         Return::new(Arc::clone(&pool), conn).done();
         let (_, conn) = pool.send(get()).await.unwrap();
         assert!(conn.reused, "the first connection went back to the pool");
+    }
+
+    #[tokio::test]
+    async fn a_zero_idle_timeout_pools_nothing() {
+        let mut config = ProxyConfig::default();
+        config.pool_idle_timeout = Duration::ZERO;
+        let pool = pool_with(config).await;
+        for _ in 0..2 {
+            let (res, conn) = pool.send(get()).await.unwrap();
+            assert!(!conn.reused);
+            res.into_body().collect().await.unwrap();
+            Return::new(Arc::clone(&pool), conn).done();
+        }
     }
 }
