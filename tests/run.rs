@@ -210,6 +210,45 @@ async fn sighup_reloads_without_dropping_a_connection() {
     assert!(!conn.is_finished(), "the keep-alive connection was dropped");
 }
 
+#[tokio::test]
+async fn an_in_flight_request_finishes_on_the_configuration_it_started_with() {
+    // The old upstream holds its answer until the reload is done.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let hold = release.clone();
+    let slow = upstream(move |_req| {
+        let hold = hold.clone();
+        async move {
+            hold.notified().await;
+            http::Response::new(full("old"))
+        }
+    })
+    .await;
+    let new = named("new").await;
+    let listen = free_addr();
+    let dir = temp_dir("in-flight");
+    let file = dir.join("tollgate.toml");
+    std::fs::write(&file, config(listen, &slow.url(), "")).unwrap();
+    let gateway = Gateway::start(&file);
+    wait_listening(listen, &gateway).await;
+
+    let in_flight = tokio::spawn(get(listen, "/", None));
+    // Wait (bounded) until the request reached the old upstream.
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    while slow.connections() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gateway.rewrite(&config(listen, &new.url(), ""));
+    gateway.hangup();
+    gateway.wait_for_log("configuration reloaded", 1).await;
+    assert_eq!(get(listen, "/", None).await, (200, "new".to_owned()));
+    release.notify_one();
+    assert_eq!(in_flight.await.unwrap(), (200, "old".to_owned()));
+}
+
 /// `tollgate reload FILE` with its arguments; `(success, stdout + stderr)`.
 fn reload(file: &Path, extra: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
