@@ -469,8 +469,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_idle_timeout_pools_nothing() {
-        let mut config = ProxyConfig::default();
-        config.pool_idle_timeout = Duration::ZERO;
+        let config = ProxyConfig {
+            pool_idle_timeout: Duration::ZERO,
+            ..ProxyConfig::default()
+        };
         let pool = pool_with(config).await;
         for _ in 0..2 {
             let (res, conn) = pool.send(get()).await.unwrap();
