@@ -748,3 +748,33 @@ async fn a_connection_whose_answer_was_cut_short_is_not_reused() {
         "the cut answer's connection was not reused"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_on_a_multi_thread_runtime_share_the_pool() {
+    let up = upstream(|req| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Response::new(full(req.uri().path().to_owned()))
+    })
+    .await;
+    let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
+    let client = client();
+    for round in 0..3 {
+        let requests = (0..20).map(|i| {
+            let client = client.clone();
+            async move {
+                let req = Request::get(format!("http://{gw}/{round}/{i}"))
+                    .body(Body::empty())
+                    .unwrap();
+                let res = client.request(req).await.unwrap();
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(body, format!("/{round}/{i}"));
+            }
+        });
+        timed(futures_util::future::join_all(requests)).await;
+    }
+    assert!(
+        up.connections() <= 20 * 2,
+        "connections are reused across rounds: {}",
+        up.connections()
+    );
+}
