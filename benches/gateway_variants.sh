@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# A/B of tollgate builds (allocator, panic strategy, ...) as the full gateway with one worker:
-# interleaved wrk rounds, req/s, p99 and the gateway's CPU per 1 000 requests (utime + stime
-# from /proc/PID/stat), which varies less than req/s on a shared machine.
+# A/B of tollgate builds (allocator, panic strategy, connection pool, ...) as the full gateway
+# (Basic auth on a bcrypt file, --normalize, a --set-header rule) in front of an nginx upstream:
+# interleaved wrk rounds, req/s, p50/p99 and the gateway's CPU per 1 000 requests (utime + stime
+# from /proc/PID/stat), which varies less than req/s on a shared machine. With WITH_NGINX=1, nginx
+# (auth_basic {SHA}, proxy_pass with upstream keep-alive) runs in the same rotation as the
+# yardstick. Prints every round, then the medians per build.
 #
-# Usage: benches/gateway_variants.sh BIN...      (ROUNDS=4 DURATION=3 CONNECTIONS=32)
+# Usage: benches/gateway_variants.sh BIN...      (ROUNDS=4 DURATION=3 CONNECTIONS=32 WORKERS=1 WITH_NGINX=0)
 # e.g.   cargo build --release --all-features && cp target/release/tollgate /tmp/tg-mimalloc
 #        CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_TARGET_DIR=/tmp/unwind cargo build --release ...
 #        benches/gateway_variants.sh /tmp/tg-mimalloc /tmp/unwind/release/tollgate
@@ -13,6 +16,8 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-32}
+WORKERS=${WORKERS:-1}
+WITH_NGINX=${WITH_NGINX:-0}
 WORK=$(mktemp -d /tmp/tollgate-variants.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
@@ -26,43 +31,83 @@ trap cleanup EXIT
 UP=18851
 AUTH="Authorization: Basic $(printf 'bench:bench-password' | base64)"
 htpasswd -nbB bench bench-password >"$WORK/users" 2>/dev/null
-cat >"$WORK/up.conf" <<CONF
-worker_processes 1; pid $WORK/up.pid; error_log $WORK/up.err error; daemon off;
+htpasswd -nbs bench bench-password >"$WORK/sha" 2>/dev/null
+chmod 644 "$WORK/users" "$WORK/sha"
+nginx_conf() { # file workers server-block
+    cat >"$1" <<CONF
+worker_processes $2; pid $1.pid; error_log $1.err error; daemon off;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 100000;
   client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f;
   uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
-  server { listen 127.0.0.1:$UP; location / { return 200 'hello\n'; } } }
+  upstream backend { server 127.0.0.1:$UP; keepalive 64; }
+  $3 }
 CONF
+}
+nginx_conf "$WORK/up.conf" 1 "server { listen 127.0.0.1:$UP; location / { return 200 'hello\n'; } }"
 nginx -c "$WORK/up.conf" &
 PIDS+=($!)
 
 port=18860
 declare -a NAMES PORTS GPIDS
 for bin in "$@"; do
-    "$bin" --log warn proxy --workers 1 --upstream "http://127.0.0.1:$UP" --bind "127.0.0.1:$port" \
+    "$bin" --log warn proxy --workers "$WORKERS" --upstream "http://127.0.0.1:$UP" --bind "127.0.0.1:$port" \
         --users "$WORK/users" --realm bench --normalize --set-header X-Gateway=tollgate \
         >"$WORK/$port.log" 2>&1 &
     PIDS+=($!)
     NAMES+=("$bin") PORTS+=("$port") GPIDS+=($!)
     port=$((port + 1))
 done
+if [[ "$WITH_NGINX" == 1 ]]; then
+    nginx_conf "$WORK/gw.conf" "$WORKERS" "server { listen 127.0.0.1:$port; location / {
+        auth_basic \"bench\"; auth_basic_user_file $WORK/sha;
+        proxy_pass http://backend; proxy_http_version 1.1;
+        proxy_set_header Connection \"\"; proxy_set_header Host \$host;
+        proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        proxy_set_header X-Gateway nginx; } }"
+    nginx -c "$WORK/gw.conf" &
+    PIDS+=($!)
+    NAMES+=(nginx) PORTS+=("$port") GPIDS+=($!)
+fi
 sleep 1
 for p in "${PORTS[@]}"; do # warms the verification cache
     curl -s -o /dev/null --retry 20 --retry-connrefused --retry-delay 0 -H "$AUTH" "http://127.0.0.1:$p/"
 done
 
+cpu_ticks() { # pid: utime stime of the process and its children processes (nginx workers)
+    local pids=("$1") u=0 s=0
+    mapfile -t -O 1 pids < <(pgrep -P "$1" || true)
+    for pid in "${pids[@]}"; do
+        read -r pu ps < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        u=$((u + pu)) s=$((s + ps))
+    done
+    echo "$u $s"
+}
+
+hz=$(getconf CLK_TCK)
+RESULTS="$WORK/results"
 for round in $(seq "$ROUNDS"); do
     for i in "${!NAMES[@]}"; do
         pid=${GPIDS[$i]}
-        read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        read -r u0 s0 < <(cpu_ticks "$pid")
         out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$AUTH" "http://127.0.0.1:${PORTS[$i]}/")
-        read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        read -r u1 s1 < <(cpu_ticks "$pid")
         req=$(awk '/requests in/ {print $1}' <<<"$out")
-        hz=$(getconf CLK_TCK)
-        printf 'round %s %-40s req/s %10s  p99 %8s  cpu ms/1k req %6.2f (user %5.2f)\n' "$round" "${NAMES[$i]}" \
-            "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
-            "$(echo "($u1 - $u0 + $s1 - $s0) * 1000000 / $hz / $req" | bc -l)" \
-            "$(echo "($u1 - $u0) * 1000000 / $hz / $req" | bc -l)"
+        rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+        p50=$(awk '$1 == "50%" {v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n}' <<<"$out")
+        p99=$(awk '$1 == "99%" {v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n}' <<<"$out")
+        cpu=$(echo "($u1 - $u0 + $s1 - $s0) * 1000000 / $hz / $req" | bc -l)
+        user=$(echo "($u1 - $u0) * 1000000 / $hz / $req" | bc -l)
+        printf 'round %s %-40s req/s %10s  p50 %6.2f ms  p99 %6.2f ms  cpu ms/1k req %6.2f (user %5.2f)\n' \
+            "$round" "${NAMES[$i]}" "$rps" "$p50" "$p99" "$cpu" "$user"
+        echo "$i $rps $p50 $p99 $cpu $user" >>"$RESULTS"
     done
+done
+
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+echo
+printf '%-40s %10s %8s %8s %12s %8s\n' "median of $ROUNDS rounds" "req/s" "p50 ms" "p99 ms" "cpu ms/1k" "user"
+for i in "${!NAMES[@]}"; do
+    col() { awk -v i="$i" -v c="$1" '$1 == i {print $c}' "$RESULTS" | median; }
+    printf '%-40s %10.0f %8.2f %8.2f %12.2f %8.2f\n' "${NAMES[$i]}" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" "$(col 6)"
 done

@@ -556,3 +556,225 @@ async fn proxied_answers_stream_and_keep_their_length() {
         "HEAD keeps the upstream's length"
     );
 }
+
+#[tokio::test]
+async fn an_upstream_that_never_accepts_is_a_504_after_the_connect_timeout() {
+    // A listener with a backlog of 0 that never accepts: once one connection waits in its
+    // queue, the kernel drops further SYNs, so the next connect hangs (checked here first).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    let mut hangs = false;
+    for _ in 0..16 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(500), connect).await {
+            Ok(Ok(stream)) => queued.push(stream),
+            Ok(Err(e)) => panic!("connecting to the full listener failed at once: {e}"),
+            Err(_) => {
+                hangs = true;
+                break;
+            }
+        }
+    }
+    assert!(hangs, "the kernel kept accepting into a full backlog");
+
+    let mut config = ProxyConfig::default();
+    config.connect_timeout = Duration::from_millis(200);
+    let gw = gateway(proxy_to(&format!("http://{addr}"), config)).await;
+    let res = timed(raw_exchange(
+        gw,
+        b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
+        TEST_TIMEOUT,
+    ))
+    .await;
+    assert!(res.starts_with("HTTP/1.1 504"), "{res}");
+    assert!(
+        res.contains(&format!(
+            "upstream http://{addr} did not accept the connection within 200 ms"
+        )),
+        "{res}"
+    );
+    drop((listener, queued));
+}
+
+/// `n` requests one after the other through `gw`, each answer read whole: (status, body).
+async fn sequential(gw: std::net::SocketAddr, paths: &[(&str, http::Method)]) -> Vec<String> {
+    let client = client();
+    let mut out = Vec::new();
+    for (path, method) in paths {
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(format!("http://{gw}{path}"))
+            .body(Body::empty())
+            .unwrap();
+        let res = timed(client.request(req)).await.unwrap();
+        let status = res.status();
+        let body = timed(res.into_body().collect()).await.unwrap().to_bytes();
+        out.push(format!(
+            "{} {}",
+            status.as_u16(),
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused_after_answers_with_and_without_a_body() {
+    let up = upstream(|req| async move {
+        match req.uri().path() {
+            "/empty" => Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .body(full(""))
+                .unwrap(),
+            "/chunked" => {
+                let chunks = futures_util::stream::iter(
+                    ["a", "b", "c"].map(|c| Ok(http_body::Frame::data(Bytes::from(c)))),
+                );
+                Response::new(BodyExt::boxed(StreamBody::new(chunks)))
+            }
+            _ => Response::new(full("ok")),
+        }
+    })
+    .await;
+    let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
+    let got = sequential(
+        gw,
+        &[
+            ("/", http::Method::GET),
+            ("/empty", http::Method::GET),
+            ("/", http::Method::HEAD),
+            ("/chunked", http::Method::GET),
+            ("/", http::Method::GET),
+        ],
+    )
+    .await;
+    assert_eq!(got, ["200 ok", "204 ", "200 ", "200 abc", "200 ok"]);
+    assert_eq!(
+        up.connections(),
+        1,
+        "one upstream connection served them all"
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_closing_idle_connections_never_causes_a_502() {
+    // Answers one request per connection and closes it, without `Connection: close`: the
+    // proxy finds out only when it tries to reuse the connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    let gw = gateway(proxy_to(&format!("http://{addr}"), ProxyConfig::default())).await;
+    let paths = vec![("/", http::Method::GET); 20];
+    let got = sequential(gw, &paths).await;
+    assert!(got.iter().all(|r| r == "200 ok"), "{got:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 20);
+}
+
+#[tokio::test]
+async fn idle_upstream_connections_close_after_the_pool_idle_timeout() {
+    let up = recording_upstream().await;
+    let mut config = ProxyConfig::default();
+    config.pool_idle_timeout = Duration::from_millis(200);
+    let gw = gateway(proxy_to(&up.url(), config)).await;
+    assert_eq!(
+        sequential(gw, &[("/", http::Method::GET)]).await,
+        ["200 ok 0"]
+    );
+    timed(async {
+        while up.closed() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        sequential(gw, &[("/", http::Method::GET)]).await,
+        ["200 ok 0"]
+    );
+    assert_eq!(up.connections(), 2, "the expired connection was not reused");
+}
+
+#[tokio::test]
+async fn a_connection_whose_answer_was_cut_short_is_not_reused() {
+    let up = upstream(|req| async move {
+        if req.uri().path() == "/big" {
+            let chunks = futures_util::stream::iter(0..64).then(|_| async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(http_body::Frame::data(Bytes::from(vec![b'x'; 16 * 1024])))
+            });
+            return Response::new(BodyExt::boxed(StreamBody::new(chunks)));
+        }
+        Response::new(full("small"))
+    })
+    .await;
+    let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
+    let mut stream = tokio::net::TcpStream::connect(gw).await.unwrap();
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = timed(tokio::io::AsyncReadExt::read(&mut stream, &mut buf))
+        .await
+        .unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    drop(stream);
+    let got = sequential(gw, &[("/small", http::Method::GET)]).await;
+    assert_eq!(got, ["200 small"]);
+    assert_eq!(
+        up.connections(),
+        2,
+        "the cut answer's connection was not reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_on_a_multi_thread_runtime_share_the_pool() {
+    let up = upstream(|req| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        Response::new(full(req.uri().path().to_owned()))
+    })
+    .await;
+    let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
+    let client = client();
+    for round in 0..3 {
+        let requests = (0..20).map(|i| {
+            let client = client.clone();
+            async move {
+                let req = Request::get(format!("http://{gw}/{round}/{i}"))
+                    .body(Body::empty())
+                    .unwrap();
+                let res = client.request(req).await.unwrap();
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(body, format!("/{round}/{i}"));
+            }
+        });
+        timed(futures_util::future::join_all(requests)).await;
+    }
+    assert!(
+        up.connections() <= 20 * 2,
+        "connections are reused across rounds: {}",
+        up.connections()
+    );
+}

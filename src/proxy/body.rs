@@ -14,6 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
+use super::pool::Return;
 use crate::body::BoxError;
 
 /// What the forwarding future learns from the request body as it streams.
@@ -208,7 +209,8 @@ where
 }
 
 pin_project! {
-    /// The upstream's answer body on its way to the client, cut when it stalls.
+    /// The upstream's answer body on its way to the client, cut when it stalls; its pooled
+    /// connection goes back to the pool when it ends.
     pub(crate) struct ResponseBody<B> {
         #[pin]
         inner: B,
@@ -217,17 +219,26 @@ pin_project! {
         timer: Option<Pin<Box<Sleep>>>,
         moved: bool,
         upstream: Arc<str>,
+        // Given back on the last frame; dropped (the connection closed) if the body is not
+        // read to its end.
+        pooled: Option<Return>,
     }
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, idle: Duration, upstream: Arc<str>) -> Self {
+    pub(crate) fn new(
+        inner: B,
+        idle: Duration,
+        upstream: Arc<str>,
+        pooled: Option<Return>,
+    ) -> Self {
         ResponseBody {
             inner,
             idle,
             timer: None,
             moved: false,
             upstream,
+            pooled,
         }
     }
 }
@@ -244,9 +255,24 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
-        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+        let mut this = self.project();
+        if let Poll::Ready(frame) = this.inner.as_mut().poll_frame(cx) {
             *this.moved = true;
+            // Servers stop polling once `is_end_stream` says so, so the end is spotted on the
+            // last frame rather than on the `None` after it.
+            let over = match &frame {
+                None => true,
+                Some(Ok(f)) => f.is_trailers() || this.inner.is_end_stream(),
+                Some(Err(_)) => {
+                    this.pooled.take();
+                    false
+                }
+            };
+            if over {
+                if let Some(pooled) = this.pooled.take() {
+                    pooled.done();
+                }
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         let deadline = tokio::time::Instant::now() + *this.idle;
@@ -323,7 +349,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn response_body_is_cut_when_idle() {
         let stalled = StreamBody::new(stream::pending::<Result<Frame<Bytes>, std::io::Error>>());
-        let body = ResponseBody::new(stalled, Duration::from_secs(5), Arc::from("up"));
+        let body = ResponseBody::new(stalled, Duration::from_secs(5), Arc::from("up"), None);
         let err = body.collect().await.unwrap_err();
         assert!(err.to_string().contains("sent nothing"), "{err}");
     }

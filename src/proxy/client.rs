@@ -1,8 +1,10 @@
-//! The pooled keep-alive client the proxy forwards through (hyper-util's legacy client), with
-//! rustls for `https://` upstreams under the `tls` feature.
+//! The pooled keep-alive clients the proxy forwards through: its own HTTP/1.1 pool
+//! ([`super::pool`]) and, for HTTP/2 upstreams, hyper-util's legacy client; rustls for
+//! `https://` upstreams under the `tls` feature.
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -11,6 +13,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::config::ProxyConfig;
+use super::pool::Pool;
+use super::upstream::Upstream;
 use crate::body::BoxError;
 
 /// The body type sent upstream: whatever the client's body was, boxed once.
@@ -21,7 +25,13 @@ pub(crate) type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 #[cfg(not(feature = "tls"))]
 pub(crate) type Connector = HttpConnector;
 
-pub(crate) type UpstreamClient = Client<Connector, UpstreamBody>;
+/// How requests reach one upstream.
+pub(crate) enum UpstreamClient {
+    /// HTTP/1.1: the proxy's own per-thread pool of connections.
+    Http1(Arc<Pool>),
+    /// HTTP/2 (`http2 = true`): hyper-util's client, which multiplexes on one connection.
+    Http2(Box<Client<Connector, UpstreamBody>>),
+}
 
 /// Why a proxy could not be built.
 #[derive(Debug)]
@@ -72,20 +82,37 @@ impl std::error::Error for BuildError {
     }
 }
 
-pub(crate) fn build(config: &ProxyConfig) -> Result<UpstreamClient, BuildError> {
+pub(crate) fn build(
+    config: &ProxyConfig,
+    upstream: &Upstream,
+) -> Result<UpstreamClient, BuildError> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.set_connect_timeout(Some(config.connect_timeout));
     http.enforce_http(false);
     let connector = wrap_tls(http, config)?;
+    if !config.http2 {
+        let dial = http::Uri::builder()
+            .scheme(upstream.scheme().clone())
+            .authority(upstream.authority())
+            .path_and_query("/")
+            .build()
+            .expect("an upstream's scheme and authority make a URI");
+        return Ok(UpstreamClient::Http1(Arc::new(Pool::new(
+            connector,
+            dial,
+            config.pool_max_idle,
+            config.pool_idle_timeout,
+        ))));
+    }
     let mut builder = Client::builder(TokioExecutor::new());
     builder
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .pool_idle_timeout(config.pool_idle_timeout)
         .pool_max_idle_per_host(config.pool_max_idle)
-        .http2_only(config.http2);
-    Ok(builder.build(connector))
+        .http2_only(true);
+    Ok(UpstreamClient::Http2(Box::new(builder.build(connector))))
 }
 
 #[cfg(not(feature = "tls"))]
@@ -102,8 +129,6 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Buil
 
 #[cfg(feature = "tls")]
 fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, BuildError> {
-    use std::sync::Arc;
-
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &config.ca_file {

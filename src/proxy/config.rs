@@ -86,7 +86,8 @@ pub struct ProxyConfig {
     /// How long an idle pooled upstream connection is kept. Default is `90s`.
     #[serde(deserialize_with = "crate::serve::duration::deserialize")]
     pub pool_idle_timeout: Duration,
-    /// The most idle connections kept per upstream. Default is `1024`.
+    /// The most idle connections kept per upstream (per worker thread when each worker runs
+    /// its own runtime, as `tollgate proxy` does). Default is `1024`.
     pub pool_max_idle: usize,
     /// The header that tells the upstream who authenticated (from the auth layer), or `None`.
     /// A client-sent header of that name is always removed. Default is `"X-Forwarded-User"`.

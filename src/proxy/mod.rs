@@ -1,6 +1,6 @@
-//! The reverse proxy: [`Proxy`] forwards requests to an [`Upstream`] over a pooled keep-alive
-//! client and streams the answers back, behaving as an intermediary must (RFC 9110 §7.6,
-//! RFC 9112).
+//! The reverse proxy: [`Proxy`] forwards requests to an [`Upstream`] over pooled keep-alive
+//! connections (its own per-thread HTTP/1.1 pool; hyper-util's client for HTTP/2) and streams
+//! the answers back, behaving as an intermediary must (RFC 9110 §7.6, RFC 9112).
 //!
 //! - Hop-by-hop headers never cross ([`hop::remove_hop_by_hop`]): `Connection` and every header
 //!   it names, `Keep-Alive`, `TE` (except `trailers`), `Transfer-Encoding`, `Upgrade` (unless
@@ -67,6 +67,7 @@ mod future;
 pub mod hop;
 pub mod location;
 pub mod next_hop;
+mod pool;
 mod service;
 mod upgrade;
 mod upstream;

@@ -21,6 +21,7 @@ use super::future::ResponseFuture;
 use super::hop::remove_hop_by_hop;
 use super::location::{self, Mapping};
 use super::next_hop::{append_via, set_forwarded, via_entry, HopInfo};
+use super::pool::{Return, SendError};
 use super::upstream::Upstream;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
@@ -115,7 +116,7 @@ impl Proxy {
     ///
     /// [`BuildError`] when the `ca_file` cannot be read or holds no certificate.
     pub fn with_config(upstream: Upstream, config: ProxyConfig) -> Result<Self, BuildError> {
-        let client = client::build(&config)?;
+        let client = client::build(&config, &upstream)?;
         let via = config.via.as_deref().and_then(Vias::new);
         let user_header = config
             .user_header
@@ -207,10 +208,10 @@ where
             Err(res) => return *res,
         };
         let config = &shared.config;
-        let sent = shared.client.request(upstream_req);
+        let sent = send(&shared.client, upstream_req);
         let result = with_deadline(sent, &progress, config).await;
-        let mut res = match result {
-            Some(Ok(res)) => res,
+        let (mut res, pooled) = match result {
+            Some(Ok(sent)) => sent,
             Some(Err(e)) => {
                 let err = classify(&e, &upstream, &progress, config);
                 tracing::warn!(upstream = %upstream, error = %err.message(), cause = ?e, "upstream request failed");
@@ -240,8 +241,18 @@ where
         let upstream_name = upstream.name();
         let status = res.status();
         if status == StatusCode::SWITCHING_PROTOCOLS {
+            // The connection becomes the tunnel: never back to the pool.
+            drop(pooled);
             return switch_protocols(res, client_upgrade, &origin, &upstream, &shared);
         }
+        // An answer without a body (HEAD, 204, 304, `Content-Length: 0`) is over already.
+        let pooled = match pooled {
+            Some(back) if http_body::Body::is_end_stream(res.body()) => {
+                back.done();
+                None
+            }
+            other => other,
+        };
         let head_length = (origin.method == Method::HEAD)
             .then(|| res.headers().get(CONTENT_LENGTH).cloned())
             .flatten();
@@ -259,7 +270,56 @@ where
         if let Some(user) = origin.user {
             res.extensions_mut().insert(user);
         }
-        res.map(|body| Body::new(ResponseBody::new(body, config.idle_timeout, upstream_name)))
+        res.map(|body| {
+            Body::new(ResponseBody::new(
+                body,
+                config.idle_timeout,
+                upstream_name,
+                pooled,
+            ))
+        })
+    }
+}
+
+/// Why the upstream gave no answer, from either client.
+#[derive(Debug)]
+enum UpstreamError {
+    Http1(SendError),
+    Http2(hyper_util::client::legacy::Error),
+}
+
+impl UpstreamError {
+    /// Nothing was sent: connecting failed.
+    fn is_connect(&self) -> bool {
+        match self {
+            UpstreamError::Http1(e) => matches!(e, SendError::Connect(_)),
+            UpstreamError::Http2(e) => e.is_connect(),
+        }
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + 'static) {
+        match self {
+            UpstreamError::Http1(e) => e,
+            UpstreamError::Http2(e) => e,
+        }
+    }
+}
+
+/// Sends the request upstream; the answer comes with the pooled connection to give back once
+/// its body is over (HTTP/1.1 only: HTTP/2 connections are shared, never held).
+async fn send(
+    client: &UpstreamClient,
+    req: Request<client::UpstreamBody>,
+) -> Result<(Response<hyper::body::Incoming>, Option<Return>), UpstreamError> {
+    match client {
+        UpstreamClient::Http1(pool) => match pool.send(req).await {
+            Ok((res, conn)) => Ok((res, Some(Return::new(Arc::clone(pool), conn)))),
+            Err(e) => Err(UpstreamError::Http1(e)),
+        },
+        UpstreamClient::Http2(client) => match client.request(req).await {
+            Ok(res) => Ok((res, None)),
+            Err(e) => Err(UpstreamError::Http2(e)),
+        },
     }
 }
 
@@ -349,6 +409,10 @@ where
         // Made once per upstream; hyper's client would format it on every request.
         headers.insert(HOST, upstream.host_header().clone());
     }
+    if !config.http2 && !headers.contains_key(HOST) {
+        // HTTP/1.1 requires one; hyper-util's client used to add it.
+        headers.insert(HOST, upstream.host_header().clone());
+    }
     let hop_info = HopInfo {
         peer,
         proto: origin.public_scheme,
@@ -414,7 +478,12 @@ where
     } else {
         RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync()
     };
-    parts.uri = uri;
+    parts.uri = if config.http2 {
+        // hyper-util's client dials the URI's authority and sends the right form itself.
+        uri
+    } else {
+        request_target(uri, &parts.method)
+    };
     parts.version = if config.http2 {
         Version::HTTP_2
     } else {
@@ -430,6 +499,20 @@ where
         client_upgrade,
         upstream,
     ))
+}
+
+/// The request target an HTTP/1.1 connection sends: origin-form (`/path?query`), or
+/// authority-form for `CONNECT`, as hyper-util's client used to make it.
+fn request_target(uri: http::Uri, method: &Method) -> http::Uri {
+    let mut parts = uri.into_parts();
+    if *method == Method::CONNECT {
+        parts.scheme = None;
+        parts.path_and_query = None;
+    } else {
+        parts.scheme = None;
+        parts.authority = None;
+    }
+    http::Uri::from_parts(parts).unwrap_or_else(|_| http::Uri::from_static("/"))
 }
 
 /// Waits for the upstream's answer: `first_byte_timeout` once the request body was sent,
@@ -551,7 +634,7 @@ fn too_large(config: &ProxyConfig) -> HttpError {
 
 /// Names a failure for the client: refused or reset is a 502, a timeout a 504.
 fn classify(
-    err: &hyper_util::client::legacy::Error,
+    err: &UpstreamError,
     upstream: &Upstream,
     progress: &Progress,
     config: &ProxyConfig,
@@ -559,7 +642,8 @@ fn classify(
     if progress.too_large() {
         return too_large(config);
     }
-    let io_kind = find_cause::<std::io::Error>(err).map(std::io::Error::kind);
+    let cause = err.as_error();
+    let io_kind = find_cause::<std::io::Error>(cause).map(std::io::Error::kind);
     if err.is_connect() {
         return match io_kind {
             Some(std::io::ErrorKind::ConnectionRefused) => {
@@ -576,7 +660,7 @@ fn classify(
         return HttpError::bad_request("the request body could not be read")
             .with_header(CONNECTION, HeaderValue::from_static("close"));
     }
-    match find_cause::<hyper::Error>(err) {
+    match find_cause::<hyper::Error>(cause) {
         Some(e) if e.is_parse() || e.is_parse_status() => {
             HttpError::bad_gateway(format!("upstream {upstream} sent an invalid answer"))
         }

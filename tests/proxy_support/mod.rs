@@ -98,6 +98,8 @@ pub fn full(data: impl Into<Bytes>) -> UpBody {
 pub struct Upstream {
     pub addr: SocketAddr,
     pub connections: Arc<AtomicUsize>,
+    /// Connections that ended (the gateway closed them or they failed).
+    pub closed: Arc<AtomicUsize>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -113,6 +115,10 @@ impl Upstream {
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
+
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
 }
 
 /// Starts an upstream whose `handler` answers every request.
@@ -126,6 +132,8 @@ where
     let connections = Arc::new(AtomicUsize::new(0));
     let handler: Handler = Arc::new(move |req| Box::pin(handler(req)));
     let counter = connections.clone();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let closes = closed.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -133,6 +141,7 @@ where
             };
             counter.fetch_add(1, Ordering::SeqCst);
             let handler = handler.clone();
+            let closes = closes.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let fut = handler(req);
@@ -142,12 +151,14 @@ where
                     .serve_connection(TokioIo::new(stream), svc)
                     .with_upgrades()
                     .await;
+                closes.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
     Upstream {
         addr,
         connections,
+        closed,
         seen: Arc::new(Mutex::new(Vec::new())),
     }
 }
