@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use http::{Request, Response};
 use tower::ServiceExt;
@@ -38,7 +38,17 @@ impl Gateway {
         S::Future: Send + 'static,
     {
         Gateway {
-            call: Arc::new(move |req| Box::pin(service.clone().oneshot(req))),
+            call: Arc::new(move |req| {
+                let mut service = service.clone();
+                // tollgate's services are always ready: call directly, without `Oneshot`'s
+                // state machine (and the service clone it carries) in every boxed future.
+                let mut cx = Context::from_waker(Waker::noop());
+                match service.poll_ready(&mut cx) {
+                    Poll::Ready(Ok(())) => Box::pin(service.call(req)),
+                    Poll::Ready(Err(never)) => match never {},
+                    Poll::Pending => Box::pin(service.oneshot(req)),
+                }
+            }),
         }
     }
 
