@@ -110,6 +110,18 @@ async fn without_an_upstream_the_echo_service_answers() {
 }
 
 #[tokio::test]
+async fn startup_errors_name_the_flag_at_fault() {
+    let err = start_failure(&["proxy", "--users", "/nonexistent/users.htpasswd"]).await;
+    assert!(err.contains("--users: credentials file refused"), "{err}");
+    assert!(err.contains("/nonexistent/users.htpasswd"), "{err}");
+    let err = start_failure(&["proxy", "--serve-dir", "/s=/nonexistent/dir"]).await;
+    assert!(
+        err.contains("--serve-dir: /nonexistent/dir is not a directory"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_bad_upstream_url_is_a_startup_error() {
     let err = start_failure(&["proxy", "--upstream", "127.0.0.1:9000"]).await;
     assert!(err.contains("must start with http:// or https://"), "{err}");

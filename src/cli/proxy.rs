@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
-use tollgate::config::{Config, RouteConfig, Runner, UpstreamGroupConfig};
+use tollgate::config::{Config, ConfigErrors, RouteConfig, Runner, UpstreamGroupConfig};
 use tollgate::files::ServeDirConfig;
 use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::normalize::NormalizeConfig;
@@ -172,10 +172,44 @@ pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
         Some(up) => tracing::info!(upstream = %up, "proxying to {up}"),
         None => tracing::info!("no --upstream: the echo service answers in-process"),
     }
-    Runner::from_config(args.config())
-        .await?
-        .run_until_signal()
-        .await
+    let runner = Runner::from_config(args.config()).await.map_err(|e| {
+        match e.downcast::<ConfigErrors>() {
+            Ok(errors) => in_flags(&errors).into(),
+            Err(e) => e,
+        }
+    })?;
+    runner.run_until_signal().await
+}
+
+/// The configuration's errors named by the flags that made the keys (`--users: ...` rather
+/// than `[auth.htpasswd]`), one per line.
+fn in_flags(errors: &ConfigErrors) -> String {
+    let mut text = String::new();
+    for e in errors.iter() {
+        let path = e.path().to_string();
+        let flag = [
+            ("auth", "--users"),
+            ("routes", "--serve-dir"),
+            ("listen[0].tls", "--tls-cert/--tls-key"),
+            ("listen", "--bind"),
+            ("upstreams", "--upstream"),
+            ("proxy", "--max-body"),
+            ("rewrite", "--set-header"),
+        ]
+        .iter()
+        .find(|(key, _)| path.starts_with(key))
+        .map_or(path.as_str(), |(_, flag)| flag);
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("{flag}: {}", e.message()));
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+    }
+    text
 }
 
 #[cfg(test)]
