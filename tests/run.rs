@@ -312,6 +312,20 @@ async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
     std::fs::write(&plain, config(listen, &two.url(), "")).unwrap();
     let (ok, out) = reload(&plain, &[]);
     assert!(!ok && out.contains("has no `pid_file`"), "{out}");
+
+    // A graceful stop removes the pid file.
+    let mut gateway = gateway;
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", gateway.child.id())])
+        .status()
+        .expect("sh runs");
+    assert!(status.success());
+    let deadline = Instant::now() + TEST_TIMEOUT;
+    while gateway.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!pid_file.exists(), "the pid file outlived the gateway");
 }
 
 #[tokio::test]
