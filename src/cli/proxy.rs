@@ -60,9 +60,16 @@ pub struct ProxyArgs {
     pub serve_dir: Vec<(String, PathBuf)>,
 
     /// Trust `X-Forwarded-*`/`Forwarded` from proxies in this network (repeatable), e.g.
-    /// `10.0.0.0/8`. Without it, those headers from clients are discarded.
+    /// `10.0.0.0/8`. Without it, those headers (and `X-Real-IP`, `True-Client-IP` and the
+    /// rest of the family, see docs/security.md) from clients are discarded.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = network)]
     pub trusted_proxy: Vec<ipnet::IpNet>,
+
+    /// Pass request headers whose names contain `_` (nginx's `underscores_in_headers on`).
+    /// Even then, spellings of headers the gateway vouches for (`X_Forwarded_User`) are
+    /// removed. Without it, every such header is dropped.
+    #[arg(long)]
+    pub allow_underscore_headers: bool,
 
     /// Terminate TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -131,6 +138,7 @@ impl ProxyArgs {
         if self.normalize {
             config.normalize = Some(NormalizeConfig::default());
         }
+        config.inbound.allow_underscores = self.allow_underscore_headers;
         if !self.trusted_proxy.is_empty() {
             config.forwarded =
                 Some(ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::{Either, Ready};
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response};
 use tower::ServiceBuilder;
 
@@ -19,6 +19,7 @@ use crate::body::Body;
 use crate::echo::EchoService;
 use crate::error::HttpError;
 use crate::forwarded::ForwardedLayer;
+use crate::inbound::{InboundError, InboundLayer};
 use crate::metrics::Metrics;
 use crate::normalize::NormalizeLayer;
 use crate::proxy::balance::Balanced;
@@ -66,6 +67,17 @@ impl Config {
                 ("health_path", &admin.health_path),
             ] {
                 errors.extend(absolute_path(root.key("admin").key(key), path));
+            }
+        }
+        if let Some(forwarded) = &self.forwarded {
+            if forwarded.trust.is_nobody() {
+                errors.push(ConfigError::new(
+                    root.key("forwarded").key("trust"),
+                    "`[forwarded]` trusts no proxy, so clients could not be told from proxies: \
+                     add `trust = { proxies = [\"10.0.0.0/8\"] }` with your proxies' addresses \
+                     (or `trust = { hops = 1 }` when every request passes exactly one proxy), \
+                     or remove the table",
+                ));
             }
         }
         if let Some(health) = &self.health {
@@ -149,8 +161,9 @@ fn absolute_path(at: KeyPath, path: &str) -> Option<ConfigError> {
 /// Builds the gateway `config` describes, counting into `metrics`: reads the files it names
 /// (certificates and keys, CA files) and checks them, so a gateway that builds will serve.
 ///
-/// The stack, outermost first: the `[health]` path, `[forwarded]`, `[normalize]`, the metrics
-/// layer (naming each request's route), then the routes.
+/// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
+/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route), `[rewrite]`,
+/// `[auth]`, then the routes.
 ///
 /// # Errors
 ///
@@ -276,7 +289,17 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
     }
     let router = router.build();
     let names = router.clone();
+    let inbound = match inbound(config) {
+        Ok(layer) => layer,
+        Err(e) => {
+            return Err(ConfigErrors(vec![ConfigError::new(
+                root.key("inbound").key("managed"),
+                e.to_string(),
+            )]))
+        }
+    };
     let stack = ServiceBuilder::new()
+        .layer(inbound)
         .option_layer(config.health.as_ref().map(|h| HealthLayer::new(&h.path)))
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
@@ -287,6 +310,52 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
         .option_layer(auth)
         .service(router);
     Ok(Gateway::new(stack))
+}
+
+/// The header policy for what clients send: the identity headers the gateway vouches for
+/// (the user headers of `[auth]` and every `[proxy]` table, `[inbound] managed`), the headers
+/// its rules set, and the proxies `[forwarded]` trusts.
+fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
+    let mut layer = InboundLayer::new(&config.inbound)?.trusting(
+        config
+            .forwarded
+            .as_ref()
+            .map(|f| f.trust.clone())
+            .unwrap_or_default(),
+    );
+    let proxies = std::iter::once(&config.proxy)
+        .chain(config.upstreams.values().filter_map(|g| g.proxy.as_ref()));
+    let mut identity: Vec<&str> = proxies.filter_map(|p| p.user_header.as_deref()).collect();
+    #[cfg(feature = "auth")]
+    identity.extend(
+        config
+            .auth
+            .as_ref()
+            .and_then(|a| a.forward_user_header.as_deref()),
+    );
+    for name in identity {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            layer = layer.identity(name);
+        }
+    }
+    let rewrites = config
+        .rewrite
+        .iter()
+        .chain(config.routes.iter().filter_map(|r| r.rewrite.as_ref()));
+    for rewrite in rewrites {
+        let set = rewrite.request.iter().flat_map(|rule| {
+            [&rule.set, &rule.set_if_missing, &rule.append, &rule.to]
+                .into_iter()
+                .flatten()
+        });
+        let id = rewrite.request_id.as_ref().map(|id| &id.header);
+        for name in set.chain(id) {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                layer = layer.rule_header(name);
+            }
+        }
+    }
+    Ok(layer)
 }
 
 /// The admin listener's service: metrics and health.

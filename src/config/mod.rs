@@ -70,6 +70,7 @@ pub use self::routes::{RedirectConfig, RouteConfig};
 pub use self::run::{run, Runner, Swappable};
 pub use self::stack::{Gateway, GatewayFuture};
 use crate::forwarded::ForwardedConfig;
+use crate::inbound::InboundConfig;
 use crate::normalize::NormalizeConfig;
 pub use crate::proxy::balance::{BalanceConfig, HealthCheck, Policy};
 use crate::proxy::{ProxyConfig, Upstream};
@@ -99,8 +100,14 @@ pub struct Config {
     /// A health endpoint answered by the gateway itself on the public listeners, before
     /// anything else runs (no auth, no routing). Default is `None`: off.
     pub health: Option<HealthConfig>,
-    /// Trusted proxies in front of the gateway ([`ForwardedConfig`]). Default is `None`:
-    /// `X-Forwarded-*`/`Forwarded` from clients are not believed.
+    /// What clients may send ([`InboundConfig`]): request headers with `_` in their names,
+    /// path and method overrides, more headers the gateway vouches for. It applies to every
+    /// request, before anything else. Default is [`InboundConfig::default`]: underscores and
+    /// overrides dropped.
+    pub inbound: InboundConfig,
+    /// Trusted proxies in front of the gateway ([`ForwardedConfig`]); the table must say whom
+    /// it trusts. Default is `None`: `X-Forwarded-*`/`Forwarded` and the rest of the
+    /// forwarding family from clients are removed, never believed.
     pub forwarded: Option<ForwardedConfig>,
     /// Path, host and query normalization ([`NormalizeConfig`]). Default is `None`: off.
     pub normalize: Option<NormalizeConfig>,

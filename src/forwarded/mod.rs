@@ -127,9 +127,40 @@ pub enum Trust {
 }
 
 impl Default for Trust {
-    /// One hop, as Werkzeug's `ProxyFix` defaults to: add the layer only behind a proxy.
+    /// Nobody: trust is always explicit. (Werkzeug's `ProxyFix` defaults to one hop, which
+    /// lets any client that reaches the application directly choose its own address and
+    /// scheme.)
     fn default() -> Self {
-        Trust::Hops(1)
+        Trust::Hops(0)
+    }
+}
+
+impl Trust {
+    /// Whether `peer` (the TCP peer) is believed: any peer under `Hops(n)` with `n > 0`, a
+    /// peer in one of the networks under `Proxies`.
+    ///
+    /// ```
+    /// use tollgate::forwarded::Trust;
+    /// let trust = Trust::Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
+    /// assert!(trust.trusts_peer(Some([10, 1, 2, 3].into())));
+    /// assert!(!trust.trusts_peer(Some([192, 0, 2, 1].into())));
+    /// assert!(!Trust::default().trusts_peer(Some([10, 1, 2, 3].into())));
+    /// ```
+    pub fn trusts_peer(&self, peer: Option<std::net::IpAddr>) -> bool {
+        match self {
+            Trust::Hops(n) => *n > 0,
+            Trust::Proxies(nets) => {
+                peer.is_some_and(|p| nets.iter().any(|n| n.contains(&p.to_canonical())))
+            }
+        }
+    }
+
+    /// Whether nobody is believed (`Hops(0)` or no network).
+    pub fn is_nobody(&self) -> bool {
+        match self {
+            Trust::Hops(n) => *n == 0,
+            Trust::Proxies(nets) => nets.is_empty(),
+        }
     }
 }
 
@@ -172,7 +203,8 @@ pub enum Headers {
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct ForwardedConfig {
-    /// Which proxies are believed. Default is `Trust::Hops(1)`.
+    /// Which proxies are believed. Default is `Trust::Hops(0)`: nobody, so a `[forwarded]`
+    /// table must say whom it trusts (`tollgate check` refuses one that does not).
     pub trust: Trust,
     /// Which headers are read. Default is [`Headers::XForwarded`].
     pub headers: Headers,

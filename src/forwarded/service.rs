@@ -75,7 +75,7 @@ mod tests {
             tower::service_fn(|req: Request<()>| async move {
                 Ok::<_, Infallible>(req.extensions().get::<ClientInfo>().cloned())
             }),
-            ForwardedConfig::default(),
+            ForwardedConfig::default().trust(crate::forwarded::Trust::Hops(1)),
         );
         let mut req = Request::new(());
         for (k, v) in headers {

@@ -270,6 +270,12 @@ pub enum PathError {
         /// The path (truncated).
         path: String,
     },
+    /// A dot-segment carrying a path parameter (`..;`, `%2e%2e;x`, `.;`), which servers that
+    /// strip parameters (Tomcat, Jetty, Spring) resolve as `..`.
+    DotSegmentParameter {
+        /// The path (truncated).
+        path: String,
+    },
     /// A `..` segment with no segment left to remove.
     ClimbsAboveRoot {
         /// The path (truncated).
@@ -301,6 +307,11 @@ impl fmt::Display for PathError {
             PathError::Backslash { path } => write!(
                 f,
                 "path {path:?} contains a backslash, which some servers read as `/`; use `/` or enable `allow_backslash`"
+            ),
+            PathError::DotSegmentParameter { path } => write!(
+                f,
+                "path {path:?} has a dot-segment with a parameter (`..;`), which some servers \
+                 resolve as `..`; remove the `;` part"
             ),
             PathError::ClimbsAboveRoot { path } => {
                 write!(f, "path {path:?} climbs above the root with `..`")

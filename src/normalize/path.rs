@@ -96,7 +96,8 @@ impl PathOptions {
 ///
 /// A [`PathError`] (a 400 answer) when the path does not start with `/`, has a `%` not followed
 /// by two hex digits, encodes NUL or another control character, holds a raw control character,
-/// an encoded slash or a backslash that `options` do not allow, or a `..` that would climb
+/// an encoded slash or a backslash that `options` do not allow, a dot-segment carrying a path
+/// parameter (`..;`, `%2e%2e;x`, `.;`), or a `..` that would climb
 /// above the root (which §5.2.4 would silently drop: a request for `/../etc/passwd` is hostile,
 /// not a request for `/etc/passwd`).
 ///
@@ -137,6 +138,14 @@ pub fn path<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, P
 #[inline(never)]
 fn full_walk<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, PathError> {
     let encoded = normalize_encoding(input, options)?;
+    if encoded
+        .split('/')
+        .any(|seg| is_dot_with_parameter(seg.as_bytes()))
+    {
+        return Err(PathError::DotSegmentParameter {
+            path: truncated(input),
+        });
+    }
     let mut out = remove_dot_segments(&encoded, options.merge_slashes).ok_or_else(|| {
         PathError::ClimbsAboveRoot {
             path: truncated(input),
@@ -148,6 +157,13 @@ fn full_walk<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, 
     } else {
         Ok(Cow::Owned(out))
     }
+}
+
+/// A dot-segment with a path parameter, `..;x` or `.;`: Tomcat, Jetty and Spring drop the
+/// parameter and then resolve the dots, so `/public/..;/admin` reaches `/admin` there while
+/// every check in front of them saw a path under `/public`.
+fn is_dot_with_parameter(segment: &[u8]) -> bool {
+    segment.starts_with(b".;") || segment.starts_with(b"..;")
 }
 
 /// What [`quick_check`] found.
@@ -174,6 +190,7 @@ fn quick_check(input: &str, options: &PathOptions) -> Quick {
         if end || bytes[i] == b'/' {
             match &bytes[start..i] {
                 b"." | b".." => return Quick::Slow,
+                seg if is_dot_with_parameter(seg) => return Quick::Slow,
                 b"" if options.merge_slashes && !end => return Quick::Slow,
                 _ => {}
             }
@@ -474,6 +491,27 @@ mod tests {
         ));
         // Without merging they do, as in §5.2.4.
         assert_eq!(path("//../x", &rfc()).unwrap(), "/x");
+    }
+
+    #[test]
+    fn refuses_dot_segments_with_parameters() {
+        for p in [
+            "/public/..;/admin",
+            "/public/..;x=1/admin",
+            "/public/%2e%2e;/admin",
+            "/public/.%2E;/admin",
+            "/public/.;/admin",
+            "/..;",
+        ] {
+            assert!(
+                matches!(norm(p), Err(PathError::DotSegmentParameter { .. })),
+                "{p}: {:?}",
+                norm(p)
+            );
+        }
+        // A parameter on an ordinary segment is the upstream's business.
+        assert_eq!(norm("/a;jsessionid=1/b").unwrap(), "/a;jsessionid=1/b");
+        assert_eq!(norm("/a/...;/b").unwrap(), "/a/...;/b");
     }
 
     #[test]

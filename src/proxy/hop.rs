@@ -7,23 +7,11 @@ use http::header::{
 };
 use http::HeaderMap;
 
+use crate::inbound::is_protected;
+
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 static HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
-
-/// Headers a `Connection` option may not remove: a client could otherwise strip what this
-/// gateway vouches for (the Apache `mod_proxy` hop-by-hop abuse, CVE-2022-31813). The proxy
-/// regenerates the forwarded headers itself; `Host` and credentials are end-to-end.
-fn is_protected(name: &HeaderName) -> bool {
-    use http::header::{AUTHORIZATION, COOKIE, FORWARDED, HOST, VIA};
-    name == HOST
-        || name == AUTHORIZATION
-        || name == COOKIE
-        || name == FORWARDED
-        || name == VIA
-        || name.as_str().starts_with("x-forwarded-")
-        || name.as_str().starts_with("x-real-ip")
-}
 
 /// What the surgery found that the caller needs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -2,15 +2,13 @@
 
 use std::net::IpAddr;
 
-use http::header::{HeaderName, HeaderValue, FORWARDED, VIA};
+use http::header::{HeaderName, HeaderValue, VIA};
 use http::{HeaderMap, Version};
 use serde::Deserialize;
 
 use crate::forwarded::{append_next_hop, NextHop, Outgoing};
+use crate::inbound::is_forwarding_header;
 
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// Which headers tell the upstream about the client.
@@ -48,7 +46,8 @@ pub struct HopInfo<'a> {
 
 /// Replaces or extends the forwarded headers for the next hop.
 ///
-/// Incoming `X-Forwarded-*`/`Forwarded` are dropped unless `hop.trusted`; then
+/// Incoming `X-Forwarded-*`/`Forwarded` and the rest of the forwarding family
+/// ([`is_forwarding_header`]) are dropped unless `hop.trusted`; then
 /// [`forwarded::append_next_hop`](crate::forwarded::append_next_hop) appends the peer to the
 /// chain and sets `-Proto`/`-Host` to what this hop saw, and `X-Forwarded-Prefix` is set to
 /// the public prefix when there is one.
@@ -67,13 +66,13 @@ pub struct HopInfo<'a> {
 /// ```
 pub fn set_forwarded(headers: &mut HeaderMap, hop: &HopInfo<'_>, mode: ForwardedHeaders) {
     if !hop.trusted {
-        for name in [
-            &X_FORWARDED_FOR,
-            &X_FORWARDED_PROTO,
-            &X_FORWARDED_HOST,
-            &X_FORWARDED_PREFIX,
-            &FORWARDED,
-        ] {
+        // The whole family (`X-Real-IP`, `True-Client-IP`, ...), not only what this hop writes.
+        let untrusted: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_forwarding_header(name.as_str()))
+            .cloned()
+            .collect();
+        for name in untrusted {
             headers.remove(name);
         }
     }

@@ -253,8 +253,14 @@ impl Gateway {
         if !args.contains(&"--bind") {
             all.extend(["--bind", "127.0.0.1:0"]);
         }
+        Self::spawn(&all).await
+    }
+
+    /// Starts `tollgate ARGS` as given (e.g. `run FILE`) and waits for its first `Serving on`
+    /// line.
+    pub async fn spawn(all: &[&str]) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(&all)
+            .args(all)
             .env_remove("RUST_LOG")
             .env_remove("TOLLGATE_BIND")
             .stdout(Stdio::piped())
