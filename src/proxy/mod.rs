@@ -76,5 +76,5 @@ pub use client::BuildError;
 pub use config::{parse_size, HostPolicy, ProxyConfig, SizeError};
 pub use future::ResponseFuture;
 pub use next_hop::ForwardedHeaders;
-pub use service::Proxy;
+pub use service::{Proxy, HTTP10_BODY_BUFFER};
 pub use upstream::{Upstream, UpstreamError};
