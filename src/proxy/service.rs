@@ -361,6 +361,9 @@ where
             let entry = via.for_version(res.version());
             append_via(res.headers_mut(), entry);
         }
+        // The client is answered in this hop's version (RFC 9110 §7.6.3), not the upstream's:
+        // an HTTP/1.0 answer passed as such would close the client's connection.
+        *res.version_mut() = Version::HTTP_11;
         res.extensions_mut()
             .insert(UpstreamName(upstream_name.clone()));
         if let Some(user) = origin.user {
@@ -555,25 +558,22 @@ where
     origin.body_unsized = !body_empty && !config.http2 && body.size_hint().exact().is_none();
     origin.buffer_for_http10 = origin.body_unsized && shared.client.speaks_http10();
     let mut extensions = http::Extensions::new();
-    let (gate, gate_handle) = if expects_continue
-        && !body_empty
-        && !config.http2
-        && !origin.buffer_for_http10
-    {
-        let (gate, handle) = continue_gate(config.expect_continue_timeout);
-        let opener = handle.clone();
-        let mut probe = Request::new(());
-        hyper::ext::on_informational(&mut probe, move |res| {
-            if res.status() == StatusCode::CONTINUE {
-                opener.open();
-            }
-        });
-        extensions = std::mem::take(probe.extensions_mut());
-        (Some(gate), Some(handle))
-    } else {
-        headers.remove(EXPECT);
-        (None, None)
-    };
+    let (gate, gate_handle) =
+        if expects_continue && !body_empty && !config.http2 && !origin.buffer_for_http10 {
+            let (gate, handle) = continue_gate(config.expect_continue_timeout);
+            let opener = handle.clone();
+            let mut probe = Request::new(());
+            hyper::ext::on_informational(&mut probe, move |res| {
+                if res.status() == StatusCode::CONTINUE {
+                    opener.open();
+                }
+            });
+            extensions = std::mem::take(probe.extensions_mut());
+            (Some(gate), Some(handle))
+        } else {
+            headers.remove(EXPECT);
+            (None, None)
+        };
 
     let progress = Progress::new(body_empty);
     let body = if body_empty {
@@ -863,7 +863,9 @@ async fn buffer_for_http10(
             )))
         }
     };
-    parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     let body = http_body_util::Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync();

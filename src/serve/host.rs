@@ -81,7 +81,9 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Hos
     // for it: the same rules hold for them, or a client could pass a bad host around the check.
     if let Some(authority) = uri.authority() {
         if !is_valid_host(authority.as_str().as_bytes()) {
-            return Err(HostError::Malformed(truncate(authority.as_str().as_bytes())));
+            return Err(HostError::Malformed(truncate(
+                authority.as_str().as_bytes(),
+            )));
         }
     }
     match version {
