@@ -487,6 +487,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_upstreams_version_is_learnt_from_its_last_answer() {
+        let pool = fresh_pool().await;
+        assert!(!pool.speaks_http10(), "unknown is not HTTP/1.0");
+        pool.learn_version(http::Version::HTTP_10);
+        assert!(pool.speaks_http10());
+        pool.learn_version(http::Version::HTTP_11);
+        assert!(!pool.speaks_http10(), "an upgraded upstream is believed again");
+    }
+
+    #[tokio::test]
     async fn a_zero_idle_timeout_pools_nothing() {
         let config = ProxyConfig {
             pool_idle_timeout: Duration::ZERO,

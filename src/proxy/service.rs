@@ -37,7 +37,7 @@ pub const HTTP10_BODY_BUFFER: usize = 1 << 20;
 
 /// A reverse proxy to one upstream: a `tower::Service` that forwards each request over a pooled
 /// keep-alive connection and streams the answer back. It never fails: an upstream that refuses,
-/// resets or times out becomes a `502`/`504` answer naming it.
+/// resets or times out becomes a `502`/`504` answer with a short reason; the log names it.
 ///
 /// Cloning is cheap and clones share the connection pool.
 #[derive(Clone)]
