@@ -493,7 +493,10 @@ mod tests {
         pool.learn_version(http::Version::HTTP_10);
         assert!(pool.speaks_http10());
         pool.learn_version(http::Version::HTTP_11);
-        assert!(!pool.speaks_http10(), "an upgraded upstream is believed again");
+        assert!(
+            !pool.speaks_http10(),
+            "an upgraded upstream is believed again"
+        );
     }
 
     #[tokio::test]
