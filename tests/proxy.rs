@@ -393,10 +393,11 @@ async fn trailers_pass_both_ways() {
 use tollgate::body::BoxError;
 
 #[tokio::test]
-async fn upstream_down_is_a_502_naming_it() {
+async fn upstream_down_is_a_502_naming_it_when_errors_are_exposed() {
     let dead = dead_port();
     let mut config = ProxyConfig::default();
     config.connect_timeout = Duration::from_secs(2);
+    config.expose_errors = true;
     let gw = gateway(proxy_to(&format!("http://{dead}"), config)).await;
     let started = std::time::Instant::now();
     let res = timed(raw_exchange(
@@ -422,6 +423,7 @@ async fn slow_upstream_is_a_504() {
     .await;
     let mut config = ProxyConfig::default();
     config.first_byte_timeout = Duration::from_millis(300);
+    config.expose_errors = true;
     let gw = gateway(proxy_to(&up.url(), config)).await;
     let res = timed(raw_exchange(
         gw,
@@ -582,6 +584,7 @@ async fn an_upstream_that_never_accepts_is_a_504_after_the_connect_timeout() {
 
     let mut config = ProxyConfig::default();
     config.connect_timeout = Duration::from_millis(200);
+    config.expose_errors = true;
     let gw = gateway(proxy_to(&format!("http://{addr}"), config)).await;
     let res = timed(raw_exchange(
         gw,

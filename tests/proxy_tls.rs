@@ -128,8 +128,14 @@ async fn https_upstream_with_an_extra_ca_file() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.starts_with("HTTP/2.0"), "{body}");
 
-    // Without the CA the certificate is not trusted: a 502 naming the upstream.
-    let (status, body) = get(Proxy::new(upstream)).await;
+    // Without the CA the certificate is not trusted: a 502 that names the upstream only when
+    // errors are exposed (for development).
+    let (status, body) = get(Proxy::new(upstream.clone())).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(!body.contains("localhost"), "{body}");
+    let mut exposed = ProxyConfig::default();
+    exposed.expose_errors = true;
+    let (status, body) = get(Proxy::with_config(upstream, exposed).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(
         body.contains(&format!("https://localhost:{}", addr.port())),

@@ -33,6 +33,16 @@ pub(crate) enum UpstreamClient {
     Http2(Box<Client<Connector, UpstreamBody>>),
 }
 
+impl UpstreamClient {
+    /// Whether the upstream is known to speak HTTP/1.0 (its last answer said so).
+    pub(crate) fn speaks_http10(&self) -> bool {
+        match self {
+            UpstreamClient::Http1(pool) => pool.speaks_http10(),
+            UpstreamClient::Http2(_) => false,
+        }
+    }
+}
+
 /// Why a proxy could not be built.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -95,6 +95,11 @@ pub struct ProxyConfig {
     /// Pass `Authorization` on to the upstream after the gateway authenticated the request
     /// with it. Default is `false`: the upstream never sees the password.
     pub pass_authorization: bool,
+    /// Show clients why the upstream failed (its URL and the cause) in `502`/`504` pages, for
+    /// development. Default is `false`: clients get the status, a short reason that names
+    /// nothing internal and the request id (when the request-id rule is on); the upstream and
+    /// the cause go to the log only.
+    pub expose_errors: bool,
 }
 
 impl Default for ProxyConfig {
@@ -116,6 +121,7 @@ impl Default for ProxyConfig {
             pool_max_idle: 1024,
             user_header: Some("X-Forwarded-User".to_owned()),
             pass_authorization: false,
+            expose_errors: false,
         }
     }
 }

@@ -20,7 +20,14 @@ pub struct Mapping<'a> {
     pub upstream_base: &'a str,
     /// The scheme the client used.
     pub public_scheme: &'a str,
-    /// The host (and port) the client used.
+    /// The host (and port) the client used: its `Host`, the absolute-form target's authority or
+    /// HTTP/2 `:authority`, or `X-Forwarded-Host` from a trusted proxy. Only a valid host name,
+    /// IPv4 address or bracketed IPv6 address (with an optional port, as
+    /// [`normalize::host`](crate::normalize::host) accepts) is ever written into an answer; any
+    /// other value (`a;Domain=evil`, `""` when the client sent none) is treated as unknown:
+    /// absolute URLs naming the upstream become path-absolute (`/login`, which the client
+    /// resolves against the address it used) and a cookie `Domain` naming the upstream is
+    /// dropped (the cookie then belongs to the host the client used).
     pub public_authority: &'a str,
     /// The public prefix the upstream is mounted under, without a trailing slash (`""` when
     /// none).
@@ -31,6 +38,15 @@ impl Mapping<'_> {
     /// Whether a path-absolute value could change at all.
     fn moves_paths(&self) -> bool {
         self.upstream_base != self.public_prefix
+    }
+
+    /// [`Mapping::public_authority`] when it is a valid `host[:port]`, the only form ever
+    /// copied into an answer.
+    fn valid_public_authority(&self) -> Option<&str> {
+        let authority = self.public_authority;
+        crate::normalize::host(authority, self.public_scheme)
+            .is_ok()
+            .then_some(authority)
     }
 }
 
@@ -106,7 +122,11 @@ pub fn rewrite_location(value: &str, map: &Mapping<'_>) -> Option<String> {
         }
         let path = if path.is_empty() { "/" } else { path };
         let path = map_path(path, map).unwrap_or_else(|| path.to_owned());
-        let new = format!("{}://{}{}", map.public_scheme, map.public_authority, path);
+        let new = match map.valid_public_authority() {
+            Some(public) => format!("{}://{public}{path}", map.public_scheme),
+            // No host fit to write: the client resolves a path against the URL it used.
+            None => path,
+        };
         return (new != value).then_some(new);
     }
     if value.starts_with('/') && !value.starts_with("//") && map.moves_paths() {
@@ -187,7 +207,8 @@ pub fn rewrite_refresh(value: &str, map: &Mapping<'_>) -> Option<String> {
 /// the public prefix.
 pub fn rewrite_set_cookie(value: &str, map: &Mapping<'_>) -> Option<String> {
     let upstream_host = host_of(map.upstream_authority);
-    let public_host = host_of(map.public_authority);
+    // Empty when unknown or invalid: a `Domain` naming the upstream is then dropped.
+    let public_host = map.valid_public_authority().map_or("", host_of);
     let mut changed = false;
     let mut parts: Vec<String> = Vec::new();
     for (i, part) in value.split(';').enumerate() {
@@ -201,7 +222,8 @@ pub fn rewrite_set_cookie(value: &str, map: &Mapping<'_>) -> Option<String> {
                         && !domain.eq_ignore_ascii_case(public_host)
                     {
                         changed = true;
-                        if public_host.parse::<std::net::IpAddr>().is_err()
+                        if !public_host.is_empty()
+                            && public_host.parse::<std::net::IpAddr>().is_err()
                             && !public_host.starts_with('[')
                         {
                             parts.push(format!(" Domain={public_host}"));
@@ -406,6 +428,76 @@ mod tests {
         assert_eq!(h[&REFRESH], "1; url=/api/c");
         let cookies: Vec<_> = h.get_all(SET_COOKIE).iter().collect();
         assert_eq!(cookies, ["a=1; Path=/api", "b=2; Path=/"]);
+    }
+
+    #[test]
+    fn an_invalid_public_host_is_never_written() {
+        for public in [
+            "evil.example;Domain=attacker.example",
+            "a=b",
+            "",
+            "a b",
+            "a,b",
+        ] {
+            let m = Mapping {
+                upstream_authority: "backend:9000",
+                sent_host: "backend:9000",
+                public_authority: public,
+                ..map()
+            };
+            assert_eq!(
+                rewrite_location("http://backend:9000/app/login", &m).as_deref(),
+                Some("/api/login"),
+                "{public:?}"
+            );
+            assert_eq!(
+                rewrite_set_cookie("s=1; Domain=backend; Path=/app", &m).as_deref(),
+                Some("s=1; Path=/api"),
+                "{public:?}"
+            );
+            assert_eq!(
+                rewrite_refresh("0; url=http://backend:9000/", &m).as_deref(),
+                Some("0; url=/"),
+                "{public:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_public_host_with_port_or_ipv6_is_written() {
+        for public in [
+            "example.com:8443",
+            "[::1]:8080",
+            "127.0.0.1",
+            "under_score.example",
+        ] {
+            let m = Mapping {
+                public_authority: public,
+                ..map()
+            };
+            assert_eq!(
+                rewrite_location("http://127.0.0.1:9000/app/x", &m),
+                Some(format!("https://{public}/api/x")),
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn only_a_valid_host_reaches_an_answer(public in "[a-z;=, .:]{0,20}") {
+            let m = Mapping { public_authority: &public, ..map() };
+            if let Some(out) = rewrite_location("http://127.0.0.1:9000/app/x", &m) {
+                let host = out.strip_prefix("https://").and_then(|r| r.split_once('/')).map(|(h, _)| h);
+                if let Some(host) = host {
+                    proptest::prop_assert!(crate::normalize::host(host, "https").is_ok(), "{out}");
+                }
+            }
+            if let Some(out) = rewrite_set_cookie("s=1; Domain=127.0.0.1", &m) {
+                for domain in out.split(';').filter_map(|a| a.trim().strip_prefix("Domain=")) {
+                    proptest::prop_assert!(crate::normalize::host(domain, "https").is_ok(), "{out}");
+                }
+            }
+        }
     }
 
     proptest::proptest! {

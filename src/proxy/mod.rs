@@ -14,8 +14,12 @@
 //! - `Expect: 100-continue` waits for the upstream's `100`; trailers pass both ways (when the
 //!   message declares them in `Trailer`); `Upgrade` (WebSocket) is tunnelled once the upstream
 //!   answered `101`.
-//! - Connect, first-byte and idle-body timeouts; refused or reset is `502`, a timeout `504`,
-//!   each naming the upstream; a body over [`ProxyConfig::max_body`] is `413`.
+//! - Connect, first-byte and idle-body timeouts; refused or reset is `502`, a timeout `504`:
+//!   the client gets the status, a short reason and the request id, the log the upstream and
+//!   the cause ([`ProxyConfig::expose_errors`] shows them to clients, for development); a body
+//!   over [`ProxyConfig::max_body`] is `413`.
+//! - An upstream that answers in HTTP/1.0 gets a body of unknown length buffered (up to
+//!   [`HTTP10_BODY_BUFFER`]) and sent with a `Content-Length`, or refused; never dropped.
 //! - `https://` upstreams with the `tls` feature (webpki roots plus an optional CA file, SNI from
 //!   the upstream host).
 //!
@@ -48,7 +52,7 @@
 //! use tower::ServiceExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! // An upstream that is not there: the proxy answers 502 and names it.
+//! // An upstream that is not there: the proxy answers 502 (and names it in the log only).
 //! let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
 //! let addr = dead.local_addr().unwrap();
 //! drop(dead);
@@ -76,5 +80,5 @@ pub use client::BuildError;
 pub use config::{parse_size, HostPolicy, ProxyConfig, SizeError};
 pub use future::ResponseFuture;
 pub use next_hop::ForwardedHeaders;
-pub use service::Proxy;
+pub use service::{Proxy, HTTP10_BODY_BUFFER};
 pub use upstream::{Upstream, UpstreamError};

@@ -19,7 +19,7 @@
 //! - A connection whose answer body was not read to the end, or that upgraded (`101`), never
 //!   returns to the pool.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Context;
 use std::time::Duration;
@@ -42,6 +42,10 @@ pub(crate) struct Pool {
     max_idle: usize,
     idle_timeout: Duration,
     epoch: Instant,
+    /// Whether the upstream's last answer was HTTP/1.0. hyper learns it per connection and
+    /// then sends a body of unknown length as nothing at all (HTTP/1.0 has no chunked
+    /// encoding); the proxy reads it here to buffer such bodies and send a `Content-Length`.
+    http10: AtomicBool,
 }
 
 /// The idle connections of one thread, oldest first.
@@ -133,6 +137,21 @@ impl Pool {
             max_idle: if idle_timeout.is_zero() { 0 } else { max_idle },
             idle_timeout,
             epoch: Instant::now(),
+            http10: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the upstream's last answer said HTTP/1.0.
+    pub(crate) fn speaks_http10(&self) -> bool {
+        self.http10.load(Ordering::Relaxed)
+    }
+
+    /// Records the version of an answer of the upstream (written only when it changes, so
+    /// workers do not contend on it).
+    pub(crate) fn learn_version(&self, version: http::Version) {
+        let http10 = version == http::Version::HTTP_10;
+        if self.http10.load(Ordering::Relaxed) != http10 {
+            self.http10.store(http10, Ordering::Relaxed);
         }
     }
 
@@ -465,6 +484,19 @@ mod tests {
         Return::new(Arc::clone(&pool), conn).done();
         let (_, conn) = pool.send(get()).await.unwrap();
         assert!(conn.reused, "the first connection went back to the pool");
+    }
+
+    #[tokio::test]
+    async fn the_upstreams_version_is_learnt_from_its_last_answer() {
+        let pool = fresh_pool().await;
+        assert!(!pool.speaks_http10(), "unknown is not HTTP/1.0");
+        pool.learn_version(http::Version::HTTP_10);
+        assert!(pool.speaks_http10());
+        pool.learn_version(http::Version::HTTP_11);
+        assert!(
+            !pool.speaks_http10(),
+            "an upgraded upstream is believed again"
+        );
     }
 
     #[tokio::test]

@@ -26,13 +26,18 @@ use super::upstream::Upstream;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::ext::{
-    AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, UpstreamFailure,
-    UpstreamName,
+    AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, RequestId,
+    UpstreamFailure, UpstreamName,
 };
+
+/// The largest body of unknown length (chunked, or HTTP/2 without `content-length`) read whole
+/// to send it with a `Content-Length` to an upstream that speaks HTTP/1.0, which has no chunked
+/// encoding: 1 MiB. A longer one is refused with `411 Length Required`.
+pub const HTTP10_BODY_BUFFER: usize = 1 << 20;
 
 /// A reverse proxy to one upstream: a `tower::Service` that forwards each request over a pooled
 /// keep-alive connection and streams the answer back. It never fails: an upstream that refuses,
-/// resets or times out becomes a `502`/`504` answer naming it.
+/// resets or times out becomes a `502`/`504` answer with a short reason; the log names it.
 ///
 /// Cloning is cheap and clones share the connection pool.
 #[derive(Clone)]
@@ -168,6 +173,46 @@ struct Origin {
     host_preserved: bool,
     /// Who the auth layer let in, put on the answer for the access log.
     user: Option<AuthenticatedUser>,
+    /// The request id the rewrite layer chose, shown on error pages.
+    request_id: Option<RequestId>,
+    /// Show the upstream and the cause on error pages ([`ProxyConfig::expose_errors`]).
+    expose_errors: bool,
+    /// The body's length is unknown: it goes chunked to an HTTP/1.1 upstream.
+    body_unsized: bool,
+    /// The upstream speaks HTTP/1.0: the unsized body is read whole first and sent with a
+    /// `Content-Length` (up to [`HTTP10_BODY_BUFFER`]).
+    buffer_for_http10: bool,
+}
+
+/// A request the upstream did not answer usefully: what the client is told (a status and a
+/// short reason naming nothing internal) and what the log is told (the upstream, and why).
+struct Failure {
+    public: HttpError,
+    detail: String,
+    /// Whether it counts against the upstream (metrics, passive health checks): not when the
+    /// client's request was at fault.
+    counts: bool,
+}
+
+impl Failure {
+    /// The upstream failed: `public` for the client, `detail` (naming the upstream) for the log.
+    fn upstream(public: HttpError, detail: String) -> Self {
+        Failure {
+            public,
+            detail,
+            counts: true,
+        }
+    }
+
+    /// The client's request could not be forwarded (too large, unreadable): it is told why.
+    fn client(public: HttpError) -> Self {
+        let detail = public.message().to_owned();
+        Failure {
+            public,
+            detail,
+            counts: false,
+        }
+    }
 }
 
 impl Origin {
@@ -179,10 +224,42 @@ impl Origin {
         err.into_response_for(&headers)
     }
 
-    /// An error answer for a failure of `upstream`, marked for metrics and logs.
-    fn failure(&self, err: HttpError, upstream: &Upstream) -> Response<Body> {
-        let counts = err.status() != StatusCode::PAYLOAD_TOO_LARGE
-            && err.status() != StatusCode::BAD_REQUEST;
+    /// The answer to a failure of `upstream`: the detail and `cause` are logged (with the
+    /// request id), the client gets the public status and reason (the detail too with
+    /// `expose_errors`) and the request id; marked for metrics and the access log.
+    fn failure(
+        &self,
+        failure: Failure,
+        upstream: &Upstream,
+        cause: Option<&(dyn std::error::Error + 'static)>,
+    ) -> Response<Body> {
+        let Failure {
+            public,
+            detail,
+            counts,
+        } = failure;
+        let request_id = self.request_id.as_ref().map(|id| &*id.0);
+        tracing::warn!(
+            upstream = %upstream,
+            status = public.status().as_u16(),
+            error = %detail,
+            cause = ?cause,
+            request_id = request_id.unwrap_or("-"),
+            "upstream request failed"
+        );
+        let shown = if self.expose_errors {
+            detail
+        } else {
+            public.message().to_owned()
+        };
+        let shown = match request_id {
+            Some(id) => format!("{shown} (request id {id})"),
+            None => shown,
+        };
+        let mut err = HttpError::new(public.status(), shown);
+        for (name, value) in public.headers() {
+            err.headers_mut().append(name, value.clone());
+        }
         let mut res = self.error(err);
         res.extensions_mut().insert(UpstreamName(upstream.name()));
         if counts {
@@ -208,14 +285,21 @@ where
             Err(res) => return *res,
         };
         let config = &shared.config;
+        let upstream_req = if origin.buffer_for_http10 {
+            match buffer_for_http10(upstream_req, &progress, config).await {
+                Ok(req) => req,
+                Err(failure) => return origin.failure(failure, &upstream, None),
+            }
+        } else {
+            upstream_req
+        };
         let sent = send(&shared.client, upstream_req);
         let result = with_deadline(sent, &progress, config).await;
         let (mut res, pooled) = match result {
             Some(Ok(sent)) => sent,
             Some(Err(e)) => {
-                let err = classify(&e, &upstream, &progress, config);
-                tracing::warn!(upstream = %upstream, error = %err.message(), cause = ?e, "upstream request failed");
-                let mut res = origin.failure(err, &upstream);
+                let failure = classify(&e, &upstream, &progress, config);
+                let mut res = origin.failure(failure, &upstream, Some(e.as_error()));
                 if e.is_connect() {
                     // Nothing was sent: a balancer may try another upstream.
                     res.extensions_mut().insert(super::balance::ConnectFailed);
@@ -223,20 +307,32 @@ where
                 return res;
             }
             None => {
-                let err = if progress.too_large() {
-                    too_large(config)
+                let failure = if progress.too_large() {
+                    Failure::client(too_large(config))
                 } else {
-                    HttpError::gateway_timeout(format!(
-                        "upstream {upstream} did not answer within {}",
-                        human(config.first_byte_timeout)
-                    ))
+                    Failure::upstream(
+                        HttpError::gateway_timeout("the upstream server did not answer in time"),
+                        format!(
+                            "upstream {upstream} did not answer within {}",
+                            human(config.first_byte_timeout)
+                        ),
+                    )
                 };
-                tracing::warn!(upstream = %upstream, error = %err.message(), "upstream request failed");
-                return origin.failure(err, &upstream);
+                return origin.failure(failure, &upstream, None);
             }
         };
         if let Some(gate) = &gate {
             gate.abandon();
+        }
+        if let UpstreamClient::Http1(pool) = &shared.client {
+            pool.learn_version(res.version());
+        }
+        if res.version() == Version::HTTP_10 && origin.body_unsized && !origin.buffer_for_http10 {
+            // hyper sent the body chunked (it could not know yet), which HTTP/1.0 cannot read:
+            // the upstream saw no body, or garbage after the head. Never a silent success;
+            // and the connection, with whatever it left unread, is not reused.
+            drop(pooled);
+            return origin.failure(http10_chunked(&upstream), &upstream, None);
         }
         let upstream_name = upstream.name();
         let status = res.status();
@@ -265,6 +361,9 @@ where
             let entry = via.for_version(res.version());
             append_via(res.headers_mut(), entry);
         }
+        // The client is answered in this hop's version (RFC 9110 §7.6.3), not the upstream's:
+        // an HTTP/1.0 answer passed as such would close the client's connection.
+        *res.version_mut() = Version::HTTP_11;
         res.extensions_mut()
             .insert(UpstreamName(upstream_name.clone()));
         if let Some(user) = origin.user {
@@ -348,6 +447,7 @@ where
     let peer = ext.get::<PeerAddr>().map(|p| p.0.ip());
     let user = ext.remove::<AuthenticatedUser>();
     let mount = ext.remove::<MountPrefix>();
+    let request_id = ext.get::<RequestId>().cloned();
     let client_upgrade = ext.remove::<hyper::upgrade::OnUpgrade>();
 
     let public_scheme = match client_info.as_ref().and_then(|c| c.scheme.as_deref()) {
@@ -382,6 +482,10 @@ where
         prefix,
         host_preserved: config.host == HostPolicy::Preserve,
         user: None,
+        request_id,
+        expose_errors: config.expose_errors,
+        body_unsized: false,
+        buffer_for_http10: false,
     };
 
     if let Some(limit) = config.max_body {
@@ -451,22 +555,25 @@ where
         .get(EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let body_empty = body.is_end_stream();
+    origin.body_unsized = !body_empty && !config.http2 && body.size_hint().exact().is_none();
+    origin.buffer_for_http10 = origin.body_unsized && shared.client.speaks_http10();
     let mut extensions = http::Extensions::new();
-    let (gate, gate_handle) = if expects_continue && !body_empty && !config.http2 {
-        let (gate, handle) = continue_gate(config.expect_continue_timeout);
-        let opener = handle.clone();
-        let mut probe = Request::new(());
-        hyper::ext::on_informational(&mut probe, move |res| {
-            if res.status() == StatusCode::CONTINUE {
-                opener.open();
-            }
-        });
-        extensions = std::mem::take(probe.extensions_mut());
-        (Some(gate), Some(handle))
-    } else {
-        headers.remove(EXPECT);
-        (None, None)
-    };
+    let (gate, gate_handle) =
+        if expects_continue && !body_empty && !config.http2 && !origin.buffer_for_http10 {
+            let (gate, handle) = continue_gate(config.expect_continue_timeout);
+            let opener = handle.clone();
+            let mut probe = Request::new(());
+            hyper::ext::on_informational(&mut probe, move |res| {
+                if res.status() == StatusCode::CONTINUE {
+                    opener.open();
+                }
+            });
+            extensions = std::mem::take(probe.extensions_mut());
+            (Some(gate), Some(handle))
+        } else {
+            headers.remove(EXPECT);
+            (None, None)
+        };
 
     let progress = Progress::new(body_empty);
     let body = if body_empty {
@@ -553,19 +660,23 @@ fn switch_protocols(
 ) -> Response<Body> {
     let Some(client_upgrade) = client_upgrade else {
         return origin.failure(
-            HttpError::bad_gateway(format!(
-                "upstream {upstream} switched protocols without being asked to"
-            )),
+            Failure::upstream(
+                HttpError::bad_gateway("the upstream server sent an invalid answer"),
+                format!("upstream {upstream} switched protocols without being asked to"),
+            ),
             upstream,
+            None,
         );
     };
     let hop = remove_hop_by_hop(res.headers_mut(), true);
     let Some(protocol) = hop.upgrade else {
         return origin.failure(
-            HttpError::bad_gateway(format!(
-                "upstream {upstream} answered 101 without an Upgrade header"
-            )),
+            Failure::upstream(
+                HttpError::bad_gateway("the upstream server sent an invalid answer"),
+                format!("upstream {upstream} answered 101 without an Upgrade header"),
+            ),
             upstream,
+            None,
         );
     };
     let upstream_upgrade = hyper::upgrade::on(&mut res);
@@ -598,12 +709,16 @@ fn rewrite_answer(
         redirects && config.rewrite_redirects,
         cookies && config.rewrite_cookies,
     );
-    let Some(public_authority) = origin.public_host.as_ref().and_then(|h| h.to_str().ok()) else {
-        return;
-    };
     if !redirects && !cookies {
         return;
     }
+    // Unknown (an HTTP/1.0 client without `Host`): the mapping then writes no host at all, as
+    // for a host that is not a valid name (`location::Mapping::public_authority`).
+    let public_authority = origin
+        .public_host
+        .as_ref()
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let map = Mapping {
         upstream_authority: upstream.authority(),
         sent_host: if origin.host_preserved {
@@ -632,45 +747,147 @@ fn too_large(config: &ProxyConfig) -> HttpError {
     .with_header(CONNECTION, HeaderValue::from_static("close"))
 }
 
-/// Names a failure for the client: refused or reset is a 502, a timeout a 504.
+/// Names a failure: refused or reset is a 502, a timeout a 504; the client is told the kind,
+/// the log which upstream.
 fn classify(
     err: &UpstreamError,
     upstream: &Upstream,
     progress: &Progress,
     config: &ProxyConfig,
-) -> HttpError {
+) -> Failure {
     if progress.too_large() {
-        return too_large(config);
+        return Failure::client(too_large(config));
     }
     let cause = err.as_error();
     let io_kind = find_cause::<std::io::Error>(cause).map(std::io::Error::kind);
+    let bad_gateway = |public: &'static str, detail: String| {
+        Failure::upstream(HttpError::bad_gateway(public), detail)
+    };
+    let timeout = |public: &'static str, detail: String| {
+        Failure::upstream(HttpError::gateway_timeout(public), detail)
+    };
     if err.is_connect() {
         return match io_kind {
-            Some(std::io::ErrorKind::ConnectionRefused) => {
-                HttpError::bad_gateway(format!("upstream {upstream} refused the connection"))
-            }
-            Some(std::io::ErrorKind::TimedOut) => HttpError::gateway_timeout(format!(
-                "upstream {upstream} did not accept the connection within {}",
-                human(config.connect_timeout)
-            )),
-            _ => HttpError::bad_gateway(format!("could not connect to upstream {upstream}")),
+            Some(std::io::ErrorKind::ConnectionRefused) => bad_gateway(
+                "the upstream server refused the connection",
+                format!("upstream {upstream} refused the connection"),
+            ),
+            Some(std::io::ErrorKind::TimedOut) => timeout(
+                "the upstream server did not accept the connection in time",
+                format!(
+                    "upstream {upstream} did not accept the connection within {}",
+                    human(config.connect_timeout)
+                ),
+            ),
+            // TLS failures (certificate, handshake) land here too; the cause says which.
+            _ => bad_gateway(
+                "could not connect to the upstream server",
+                format!("could not connect to upstream {upstream}"),
+            ),
         };
     }
     if progress.client_failed() {
-        return HttpError::bad_request("the request body could not be read")
-            .with_header(CONNECTION, HeaderValue::from_static("close"));
+        return Failure::client(
+            HttpError::bad_request("the request body could not be read")
+                .with_header(CONNECTION, HeaderValue::from_static("close")),
+        );
     }
     match find_cause::<hyper::Error>(cause) {
-        Some(e) if e.is_parse() || e.is_parse_status() => {
-            HttpError::bad_gateway(format!("upstream {upstream} sent an invalid answer"))
-        }
-        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => {
-            HttpError::gateway_timeout(format!("upstream {upstream} timed out"))
-        }
-        _ => HttpError::bad_gateway(format!(
-            "upstream {upstream} closed the connection without answering"
-        )),
+        Some(e) if e.is_parse() || e.is_parse_status() => bad_gateway(
+            "the upstream server sent an invalid answer",
+            format!("upstream {upstream} sent an invalid answer"),
+        ),
+        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => timeout(
+            "the upstream server did not answer in time",
+            format!("upstream {upstream} timed out"),
+        ),
+        _ => bad_gateway(
+            "the upstream server closed the connection without answering",
+            format!("upstream {upstream} closed the connection without answering"),
+        ),
     }
+}
+
+/// An HTTP/1.0 answer to a body sent chunked: the upstream could not have read it.
+fn http10_chunked(upstream: &Upstream) -> Failure {
+    Failure {
+        public: HttpError::bad_gateway(
+            "the upstream server speaks HTTP/1.0 and could not read the request body, which \
+             had no Content-Length; send the request again (a body up to 1 MiB is then sent \
+             with a Content-Length) or send it with a Content-Length",
+        ),
+        detail: format!(
+            "upstream {upstream} answered HTTP/1.0 to a request whose body was sent chunked, \
+             which HTTP/1.0 cannot read; the answer was withheld from the client"
+        ),
+        // The upstream is up; the request did not suit it.
+        counts: false,
+    }
+}
+
+/// Reads a body of unknown length whole for an upstream that speaks HTTP/1.0 (which has no
+/// chunked encoding) and sends it with a `Content-Length`; one over [`HTTP10_BODY_BUFFER`] is
+/// `411 Length Required`.
+async fn buffer_for_http10(
+    req: Request<client::UpstreamBody>,
+    progress: &Progress,
+    config: &ProxyConfig,
+) -> Result<Request<client::UpstreamBody>, Failure> {
+    let (mut parts, body) = req.into_parts();
+    let read = with_deadline(read_at_most(body, HTTP10_BODY_BUFFER), progress, config).await;
+    let close = |err: HttpError| {
+        Failure::client(err.with_header(CONNECTION, HeaderValue::from_static("close")))
+    };
+    let bytes = match read {
+        Some(Ok(Some(bytes))) => bytes,
+        Some(Ok(None)) => {
+            return Err(close(HttpError::new(
+                StatusCode::LENGTH_REQUIRED,
+                format!(
+                    "the upstream server speaks HTTP/1.0, which cannot take a request body \
+                     without a Content-Length, and this one is over the {HTTP10_BODY_BUFFER} \
+                     bytes the gateway buffers for it; send it with a Content-Length"
+                ),
+            )))
+        }
+        _ if progress.too_large() => return Err(Failure::client(too_large(config))),
+        Some(Err(_)) => {
+            return Err(close(HttpError::bad_request(
+                "the request body could not be read",
+            )))
+        }
+        None => {
+            return Err(close(HttpError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body stopped arriving",
+            )))
+        }
+    };
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    let body = http_body_util::Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    Ok(Request::from_parts(parts, body))
+}
+
+/// The whole body when it holds at most `limit` bytes, `None` when it holds more (trailers,
+/// which HTTP/1.0 cannot carry, are dropped).
+async fn read_at_most(
+    mut body: client::UpstreamBody,
+    limit: usize,
+) -> Result<Option<Bytes>, BoxError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if buf.len() + data.len() > limit {
+                return Ok(None);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(buf.freeze()))
 }
 
 /// The first error of type `E` in `err`'s source chain.

@@ -60,7 +60,8 @@ impl From<HostError> for HttpError {
 ///   (ASCII case-insensitively) from `:authority` is refused.
 ///
 /// A target in absolute form (`GET http://a/ HTTP/1.1`) is accepted; the caller replaces `Host`
-/// with the target's authority, as RFC 9112 §3.2.2 requires.
+/// with the target's authority, as RFC 9112 §3.2.2 requires. That authority (and HTTP/2's
+/// `:authority`) must be a valid `host[:port]` too, user info refused.
 ///
 /// # Errors
 ///
@@ -74,6 +75,15 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Hos
     if let Some(host) = host {
         if !is_valid_host(host.as_bytes()) {
             return Err(HostError::Malformed(truncate(host.as_bytes())));
+        }
+    }
+    // An absolute-form target's authority replaces `Host`, and HTTP/2's `:authority` stands
+    // for it: the same rules hold for them, or a client could pass a bad host around the check.
+    if let Some(authority) = uri.authority() {
+        if !is_valid_host(authority.as_str().as_bytes()) {
+            return Err(HostError::Malformed(truncate(
+                authority.as_str().as_bytes(),
+            )));
         }
     }
     match version {
@@ -308,6 +318,27 @@ mod tests {
         true
     );
     case!(http10_without_host, Version::HTTP_10, "/", &[], true);
+    case!(
+        absolute_form_with_user_info,
+        Version::HTTP_11,
+        "http://user@evil.example/",
+        &[b"good.example"],
+        false
+    );
+    case!(
+        absolute_form_valid_authority,
+        Version::HTTP_11,
+        "http://other.example:8080/x",
+        &[b"good.example"],
+        true
+    );
+    case!(
+        http2_authority_with_user_info,
+        Version::HTTP_2,
+        "https://user@good.example/",
+        &[],
+        false
+    );
     case!(
         http10_malformed_host,
         Version::HTTP_10,
