@@ -57,13 +57,15 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONNECTION};
 use http::{HeaderMap, Request};
-use http_body_util::BodyExt;
+use http_body::{Frame, SizeHint};
+use pin_project_lite::pin_project;
 use serde::Deserialize;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -447,15 +449,53 @@ where
             Body::new(body)
         } else {
             // Trailers follow the same policy as headers.
-            let policy = self.policy.clone();
-            Body::new(body.map_frame(move |mut frame| {
-                if let Some(trailers) = frame.trailers_mut() {
-                    policy.screen(trailers, trusted);
-                }
-                frame
-            }))
+            Body::new(ScreenedTrailers {
+                inner: body,
+                policy: self.policy.clone(),
+                trusted,
+            })
         };
         self.inner.call(Request::from_parts(parts, body))
+    }
+}
+
+pin_project! {
+    /// A request body whose trailers pass through the policy; data, length and end pass as
+    /// they are (so a `Content-Length` body stays one for the next hop).
+    struct ScreenedTrailers<B> {
+        #[pin]
+        inner: B,
+        policy: Arc<HeaderPolicy>,
+        trusted: bool,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for ScreenedTrailers<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = polled {
+            let mut frame = frame;
+            if let Some(trailers) = frame.trailers_mut() {
+                this.policy.screen(trailers, *this.trusted);
+            }
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -563,6 +603,30 @@ mod tests {
         h.insert(CONNECTION, "keep-alive".parse().unwrap());
         assert_eq!(apply_client_connection(&mut h), 0);
         assert_eq!(h["connection"], "keep-alive");
+    }
+
+    #[tokio::test]
+    async fn bodies_keep_their_length_and_lose_managed_trailers() {
+        use http_body_util::BodyExt;
+        let layer = InboundLayer::new(&InboundConfig::default())
+            .unwrap()
+            .identity(HeaderName::from_static("x-forwarded-user"));
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-forwarded-user", "admin".parse().unwrap());
+        trailers.insert("x-sum", "1".parse().unwrap());
+        let inner = http_body_util::Full::new(Bytes::from_static(b"abc"))
+            .with_trailers(async move { Some(Ok(trailers)) });
+        let body = ScreenedTrailers {
+            inner,
+            policy: layer.policy.clone(),
+            trusted: false,
+        };
+        assert_eq!(http_body::Body::size_hint(&body).exact(), Some(3));
+        let collected = body.collect().await.unwrap();
+        let trailers = collected.trailers().cloned().unwrap();
+        assert_eq!(trailers.len(), 1);
+        assert_eq!(trailers["x-sum"], "1");
+        assert_eq!(collected.to_bytes(), "abc");
     }
 
     #[test]

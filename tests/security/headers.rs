@@ -324,3 +324,17 @@ async fn normalize_refuses_dot_segments_with_parameters() {
     assert!(up.seen().is_empty(), "{:?}", up.seen());
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn screening_keeps_a_sized_body_sized() {
+    let up = recording_upstream().await;
+    let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
+    let url = gw.url("/upload");
+    let out = curl(&["--data-binary", "hello world", "-H", "X_Note: x", &url]).await;
+    assert_eq!(out.status, 200, "{}", out.stderr);
+    let seen = &up.seen()[0];
+    assert_eq!(seen.body_len, 11);
+    assert_eq!(values(&seen.headers, "content-length"), ["11"]);
+    assert!(!seen.headers.contains_key("transfer-encoding"));
+    gw.stop().await;
+}
