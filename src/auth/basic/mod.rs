@@ -91,7 +91,7 @@ pub struct BasicAuthConfig {
     /// The credentials file (Apache `htpasswd` format), watched for changes. Required by
     /// [`BasicAuthLayer::from_config`]. Default is none.
     pub htpasswd: Option<PathBuf>,
-    /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, crypt, plain), with a
+    /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text), with a
     /// warning at load. Default is `false`.
     pub allow_legacy_hashes: bool,
     /// How often the credentials file is checked for changes, in seconds. Default is `5`.
@@ -101,8 +101,11 @@ pub struct BasicAuthConfig {
     /// A header to pass the user name in (e.g. `X-Forwarded-User`); it is removed from
     /// incoming requests first. Default is none.
     pub forward_user_header: Option<String>,
-    /// Paths let through without credentials: exact, or prefixes ending in `/*`. Default is
-    /// none.
+    /// Paths let through without credentials: exact (compared byte for byte), or prefixes
+    /// ending in `/*`. A path under a prefix is not exempt when it holds a `;` (path
+    /// parameter), a `%` escape, a backslash, `//` or a `.`/`..` segment: servers behind
+    /// may resolve those out of the prefix (`/public/..;/admin` is `/admin` to Tomcat,
+    /// Jetty and Spring). Default is none.
     pub exempt_paths: Vec<String>,
     /// Methods let through without credentials (e.g. `OPTIONS`). Default is none.
     pub exempt_methods: Vec<String>,
@@ -117,11 +120,18 @@ pub struct BasicAuthConfig {
     pub cache_ttl_secs: u64,
     /// How many users the verification cache holds. Default is `10000`.
     pub cache_max_entries: usize,
-    /// Failed attempts per peer address within `failure_window_secs` before `429`. Default
-    /// is none (no limit).
+    /// Failed attempts per peer address within `failure_window_secs` before `429`; the
+    /// `429` then answers every request from that peer, correct credentials included, until
+    /// the window ends (see `docs/auth.md` for why). Counted for the whole process, across
+    /// workers. Default is none (no limit).
     pub max_failures_per_peer: Option<u32>,
     /// The window for `max_failures_per_peer`, in seconds. Default is `60`.
     pub failure_window_secs: u64,
+    /// How many leading bits of an IPv6 client address `max_failures_per_peer` counts by
+    /// (0 to 128): a client usually holds a whole `/64`, so counting single addresses would
+    /// give it 2^64 tries. `128` counts each address. IPv4 addresses (and IPv4-mapped IPv6
+    /// ones) are always counted one by one. Default is `64`.
+    pub failure_ipv6_prefix: u8,
 }
 
 impl Default for BasicAuthConfig {
@@ -142,6 +152,7 @@ impl Default for BasicAuthConfig {
             cache_max_entries: 10_000,
             max_failures_per_peer: None,
             failure_window_secs: 60,
+            failure_ipv6_prefix: 64,
         }
     }
 }
@@ -167,6 +178,11 @@ pub enum BasicAuthConfigError {
         /// The path given.
         path: String,
     },
+    /// `failure_ipv6_prefix` is above 128.
+    InvalidIpv6Prefix {
+        /// The value given.
+        prefix: u8,
+    },
     /// The credentials file was refused.
     Htpasswd(HtpasswdError),
 }
@@ -186,6 +202,11 @@ impl fmt::Display for BasicAuthConfigError {
             BasicAuthConfigError::InvalidExemptPath { path } => {
                 write!(f, "exempt_paths entry `{path}` must start with `/`")
             }
+            BasicAuthConfigError::InvalidIpv6Prefix { prefix } => write!(
+                f,
+                "failure_ipv6_prefix = {prefix} is not a prefix length; use 0 to 128 (64 counts \
+                 each /64 network, 128 each address)"
+            ),
             BasicAuthConfigError::Htpasswd(_) => f.write_str("credentials file refused"),
         }
     }
