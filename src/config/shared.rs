@@ -53,3 +53,44 @@ impl SharedState {
         Ok(layer)
     }
 }
+
+#[cfg(all(test, feature = "auth"))]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, realm: &str) -> BasicAuthConfig {
+        let users = dir.join("users");
+        std::fs::write(
+            &users,
+            "ada:$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\n",
+        )
+        .unwrap();
+        BasicAuthConfig {
+            realm: realm.into(),
+            htpasswd: Some(users),
+            max_failures_per_peer: Some(3),
+            ..BasicAuthConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_layer_per_configuration_for_every_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SharedState::new();
+        let a = state.auth_layer(&config(dir.path(), "a")).await.unwrap();
+        let b = state.auth_layer(&config(dir.path(), "a")).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&a.shared, &b.shared),
+            "same limiter, queue and cache"
+        );
+        let c = state.auth_layer(&config(dir.path(), "c")).await.unwrap();
+        assert!(
+            !Arc::ptr_eq(&a.shared, &c.shared),
+            "changed settings, new layer"
+        );
+        let other = SharedState::new()
+            .auth_layer(&config(dir.path(), "c"))
+            .await;
+        assert!(!Arc::ptr_eq(&other.unwrap().shared, &c.shared));
+    }
+}

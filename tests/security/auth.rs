@@ -22,7 +22,7 @@ struct RunGateway {
 }
 
 impl RunGateway {
-    /// Serves `[[listen]] 127.0.0.1:0` + `extra` (TOML) until dropped.
+    /// Serves `extra` (TOML; top-level keys first) + `[[listen]] 127.0.0.1:0` until dropped.
     async fn start(extra: &str) -> RunGateway {
         let dir = tempfile::tempdir().unwrap();
         Self::start_in(dir, extra).await
@@ -30,7 +30,11 @@ impl RunGateway {
 
     async fn start_in(dir: tempfile::TempDir, extra: &str) -> RunGateway {
         let file = dir.path().join("tollgate.toml");
-        std::fs::write(&file, format!("[[listen]]\nbind = \"127.0.0.1:0\"\n\n{extra}")).unwrap();
+        std::fs::write(
+            &file,
+            format!("{extra}\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n"),
+        )
+        .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .arg("run")
             .arg(&file)
@@ -85,7 +89,11 @@ impl RunGateway {
         assert!(status.success());
         let deadline = Instant::now() + TEST_TIMEOUT;
         while self.log().matches("configuration reloaded").count() == before {
-            assert!(Instant::now() < deadline, "no reload logged:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no reload logged:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -180,7 +188,10 @@ async fn exempt_escapes_need_credentials(normalize: bool) {
     assert_eq!(get(&gw.addr, "/healthz", &[]).await, 200);
     assert_eq!(up.seen().len(), 2);
 
-    for path in ESCAPES.iter().chain(&["/healthz;x", "/healthz/..;/admin", "/admin"]) {
+    for path in ESCAPES
+        .iter()
+        .chain(&["/healthz;x", "/healthz/..;/admin", "/admin"])
+    {
         let before = up.seen().len();
         let status = get(&gw.addr, path, &[]).await;
         let reached: Vec<String> = up.seen()[before..]
@@ -205,7 +216,11 @@ async fn exempt_escapes_need_credentials(normalize: bool) {
             status == 401 || status == 400,
             "normalize={normalize} {path}: {status}"
         );
-        assert_eq!(reached, Vec::<String>::new(), "normalize={normalize} {path}");
+        assert_eq!(
+            reached,
+            Vec::<String>::new(),
+            "normalize={normalize} {path}"
+        );
     }
     if !normalize {
         // Nothing but the two plain requests reached the upstream.
@@ -231,4 +246,159 @@ async fn exempt_prefix_escapes_need_credentials() {
 #[tokio::test]
 async fn exempt_prefix_escapes_need_credentials_with_normalize() {
     exempt_escapes_need_credentials(true).await;
+}
+
+// Items 7 and 8: the per-peer failure limit.
+
+/// The statuses of `n` wrong-password requests, each on a fresh connection (so they spread
+/// over the workers), with `headers` added.
+async fn wrong_passwords(addr: &str, n: usize, headers: &[(&str, &str)]) -> Vec<u16> {
+    let wrong = basic("ada", "wrong");
+    let mut all = headers.to_vec();
+    all.push(("Authorization", &wrong));
+    let mut statuses = Vec::with_capacity(n);
+    for _ in 0..n {
+        statuses.push(get(addr, "/", &all).await);
+    }
+    statuses
+}
+
+async fn limit_holds_with_workers(workers: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path(), "users", &[bcrypt_line("ada", "pw")]);
+    let up = recording_upstream().await;
+    let gw = RunGateway::start(&auth_config(
+        &up,
+        &users,
+        "max_failures_per_peer = 3\nfailure_window_secs = 600",
+        &format!("workers = {workers}"),
+    ))
+    .await;
+    // Enough fresh connections that every worker gets several.
+    let statuses = wrong_passwords(&gw.addr, 3 + 4 * workers, &[]).await;
+    let mut expected = vec![401; 3];
+    expected.resize(3 + 4 * workers, 429);
+    assert_eq!(statuses, expected, "{workers} workers");
+    assert!(
+        gw.log().contains(&format!("{workers} worker threads")),
+        "{}",
+        gw.log()
+    );
+    assert!(up.seen().is_empty());
+}
+
+#[tokio::test]
+async fn failure_limit_holds_exactly_with_2_workers() {
+    limit_holds_with_workers(2).await;
+}
+
+#[tokio::test]
+async fn failure_limit_holds_exactly_with_4_workers() {
+    limit_holds_with_workers(4).await;
+}
+
+#[tokio::test]
+async fn failure_counts_survive_a_reload_that_keeps_the_auth_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path(), "users", &[bcrypt_line("ada", "pw")]);
+    let up = recording_upstream().await;
+    let gw = RunGateway::start(&auth_config(
+        &up,
+        &users,
+        "max_failures_per_peer = 3\nfailure_window_secs = 600",
+        "workers = 2",
+    ))
+    .await;
+    assert_eq!(wrong_passwords(&gw.addr, 2, &[]).await, [401, 401]);
+    gw.reload().await;
+    assert_eq!(wrong_passwords(&gw.addr, 3, &[]).await, [401, 429, 429]);
+}
+
+#[tokio::test]
+async fn a_limited_peer_is_refused_even_with_the_right_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path(), "users", &[bcrypt_line("ada", "pw")]);
+    let up = recording_upstream().await;
+    let gw = RunGateway::start(&auth_config(
+        &up,
+        &users,
+        "max_failures_per_peer = 2\nfailure_window_secs = 600",
+        "workers = 1",
+    ))
+    .await;
+    let ada = basic("ada", "pw");
+    assert_eq!(get(&gw.addr, "/", &[("Authorization", &ada)]).await, 200);
+    assert_eq!(wrong_passwords(&gw.addr, 2, &[]).await, [401, 401]);
+    // The documented choice (docs/auth.md): everything from the peer gets 429 until the
+    // window ends, so that a limited peer cannot go on testing passwords.
+    assert_eq!(get(&gw.addr, "/", &[("Authorization", &ada)]).await, 429);
+    assert_eq!(up.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn rotating_x_forwarded_for_does_not_reset_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path(), "users", &[bcrypt_line("ada", "pw")]);
+    let up = recording_upstream().await;
+    for forwarded in ["", "[forwarded]\ntrust = { proxies = [\"10.0.0.0/8\"] }"] {
+        let gw = RunGateway::start(&auth_config(
+            &up,
+            &users,
+            "max_failures_per_peer = 3\nfailure_window_secs = 600",
+            forwarded,
+        ))
+        .await;
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            let xff = format!("198.51.100.{i}");
+            let real = format!("203.0.113.{i}");
+            statuses.extend(
+                wrong_passwords(
+                    &gw.addr,
+                    1,
+                    &[("X-Forwarded-For", &xff), ("X-Real-IP", &real)],
+                )
+                .await,
+            );
+        }
+        assert_eq!(statuses, [401, 401, 401, 429, 429, 429], "{forwarded}");
+    }
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path(), "users", &[bcrypt_line("ada", "pw")]);
+    let up = recording_upstream().await;
+    // The gateway believes the test as a trusted proxy reporting IPv6 clients.
+    let trusted = "[forwarded]\ntrust = { proxies = [\"127.0.0.1/32\"] }";
+    let limit = "max_failures_per_peer = 3\nfailure_window_secs = 600";
+    let gw = RunGateway::start(&auth_config(&up, &users, limit, trusted)).await;
+    let mut statuses = Vec::new();
+    for host in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2:ab::3",
+        "2001:db8:1:2::4",
+    ] {
+        statuses.extend(wrong_passwords(&gw.addr, 1, &[("X-Forwarded-For", host)]).await);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "one /64, four addresses");
+    let next = wrong_passwords(&gw.addr, 1, &[("X-Forwarded-For", "2001:db8:1:3::1")]).await;
+    assert_eq!(next, [401], "the next /64 is another client");
+    drop(gw);
+
+    // `failure_ipv6_prefix = 128` counts each address.
+    let per_address = format!("{limit}\nfailure_ipv6_prefix = 128");
+    let gw = RunGateway::start(&auth_config(&up, &users, &per_address, trusted)).await;
+    let mut statuses = Vec::new();
+    for host in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::2",
+        "2001:db8:1:2::3",
+        "2001:db8:1:2::4",
+    ] {
+        statuses.extend(wrong_passwords(&gw.addr, 1, &[("X-Forwarded-For", host)]).await);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401]);
 }
