@@ -402,3 +402,184 @@ async fn ipv6_clients_are_limited_per_64() {
     }
     assert_eq!(statuses, [401, 401, 401, 401]);
 }
+
+// Item 12: locked and empty entries, plain text.
+
+#[tokio::test]
+async fn locked_and_empty_entries_never_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let ada = bcrypt_line("ada", "pw");
+    let (_, ada_hash) = ada.split_once(':').unwrap();
+    let users = users_file(
+        dir.path(),
+        "users",
+        &[
+            ada.clone(),
+            "empty:".into(),
+            "star:*".into(),
+            "bang:!".into(),
+            format!("locked:!{ada_hash}"),
+            "plain:{PLAIN}pw".into(),
+        ],
+    );
+    let up = recording_upstream().await;
+    let gw = RunGateway::start(&auth_config(
+        &up,
+        &users,
+        "allow_legacy_hashes = true\nforward_user_header = \"X-Forwarded-User\"",
+        "",
+    ))
+    .await;
+    let refused = [
+        ("empty", ""),
+        ("empty", "x"),
+        ("star", "*"),
+        ("star", ""),
+        ("bang", "!"),
+        ("bang", ""),
+        ("locked", "pw"),
+        ("locked", &format!("!{ada_hash}")),
+        ("locked", ada_hash),
+        ("plain", "{PLAIN}pw"),
+        ("nobody", ""),
+    ];
+    for (user, password) in refused {
+        let status = get(&gw.addr, "/", &[("Authorization", &basic(user, password))]).await;
+        assert_eq!(status, 401, "{user}:{password}");
+    }
+    for user in ["ada", "plain"] {
+        let status = get(&gw.addr, "/", &[("Authorization", &basic(user, "pw"))]).await;
+        assert_eq!(status, 200, "{user}");
+    }
+    let seen: Vec<_> = up
+        .seen()
+        .iter()
+        .map(|s| s.headers["x-forwarded-user"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["ada", "plain"]);
+    assert!(gw.log().contains("locked account"), "{}", gw.log());
+}
+
+#[tokio::test]
+async fn locked_lines_load_without_legacy_and_check_htpasswd_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(
+        dir.path(),
+        "users",
+        &[
+            bcrypt_line("ada", "pw"),
+            "empty:".into(),
+            "star:*".into(),
+            "bang:!x".into(),
+        ],
+    );
+    let up = recording_upstream().await;
+    let url = up.url();
+    let users_arg = users.to_str().unwrap();
+    let gw = Gateway::start(&["proxy", "--users", users_arg, "--upstream", &url]).await;
+    let status = curl(&["-u", "ada:pw", &gw.url("/")]).await.status;
+    assert_eq!(status, 200);
+    let status = curl(&["-u", "empty:", &gw.url("/")]).await.status;
+    assert_eq!(status, 401);
+    gw.stop().await;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["check-htpasswd", users_arg])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    for (line, user) in [(2, "empty"), (3, "star"), (4, "bang")] {
+        assert!(
+            report.contains(&format!("line {line}: {user}: locked (account locked")),
+            "{report}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unmarked_plain_text_is_refused_even_with_legacy_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = users_file(dir.path(), "users", &["ada:hunter2isMyPassword".into()]);
+    let up = recording_upstream().await;
+    let config = auth_config(&up, &users, "allow_legacy_hashes = true", "");
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(
+        &file,
+        format!("{config}\n[[listen]]\nbind = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    let stderr = start_failure(&["run", file.to_str().unwrap()]).await;
+    assert!(stderr.contains("htpasswd line 1: not a hash"), "{stderr}");
+    assert!(stderr.contains("{PLAIN}"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+// Item 13: nothing secret or forged in messages and logs.
+
+#[tokio::test]
+async fn credentials_file_errors_never_quote_the_hash_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        "$ecretPassw0rd",
+        "$ecret$Passw0rd",
+        "{ecretPassw0rd}",
+        "$2y$05$ecretPassw0rd",
+        "$2y$05$ecretPassw0rd/ecretPassw0rd/ecretPassw0rd/ecretPa",
+        "$argon2id$v=19$m=64,t=1,p=1$ecret!Passw0rd$ecret!Passw0rd",
+        "$apr1$ecret$Passw0rd",
+        "{SHA}ecretPassw0rd",
+        "ecretPassw0rd",
+    ];
+    for (i, secret) in secrets.iter().enumerate() {
+        let users = users_file(dir.path(), &format!("users{i}"), &[format!("ada:{secret}")]);
+        let users = users.to_str().unwrap();
+        let stderr = start_failure(&["proxy", "--users", users, "--bind", "127.0.0.1:0"]).await;
+        assert!(
+            stderr.contains("--users: ") && stderr.contains("line 1"),
+            "{secret}: {stderr}"
+        );
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["check-htpasswd", "--allow-legacy-hashes", users])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{secret}: {report}");
+        for text in [&stderr, &report.into_owned()] {
+            for part in ["ecret", "Passw0rd"] {
+                assert!(!text.contains(part), "{secret}: {text}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn failed_login_log_lines_bound_and_escape_the_user_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = htpasswd_file(dir.path(), "ada", "pw");
+    let up = recording_upstream().await;
+    let url = up.url();
+    let gw = Gateway::start(&[
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--upstream",
+        &url,
+    ])
+    .await;
+    // Right-to-left override, a line separator, quotes and a long tail.
+    let user = format!("\u{202e}nimda\u{2028}level=error \"x\"{}", "A".repeat(5000));
+    let addr = gw.addr.clone();
+    let status = get(&addr, "/", &[("Authorization", &basic(&user, "nope"))]).await;
+    assert_eq!(status, 401);
+    let log = gw.stop().await;
+    let line = log
+        .lines()
+        .find(|l| l.contains("failed attempt"))
+        .unwrap_or_else(|| panic!("no failed attempt logged: {log}"));
+    assert!(line.len() < 1_000, "{} bytes: {line}", line.len());
+    assert!(!line.contains(['\u{202e}', '\u{2028}']), "{line}");
+    assert!(line.contains("nimda") && line.contains('…'), "{line}");
+    assert!(!line.contains(&"A".repeat(100)), "{line}");
+    assert!(up.seen().is_empty());
+}
