@@ -16,10 +16,15 @@
 //!   per-process random key, compared in constant time) until its TTL passes or the stored
 //!   hash changes. The cache is checked before queueing, so a flood of wrong guesses never
 //!   delays a user whose verification is cached. Failures are never cached.
-//! - Unknown users are verified against a dummy hash of the same cost, so timing does not
-//!   reveal which users exist.
-//! - Failed attempts are logged with user name and peer address, never the password; an
-//!   optional per-peer limit answers `429`.
+//! - Unknown users and locked accounts are verified against a dummy hash of the credentials
+//!   file's most common scheme and cost, so timing does not reveal which users exist (users
+//!   whose hash has another cost remain distinguishable: see `docs/auth.md`).
+//! - Failed attempts are logged with user name (escaped, at most 64 characters) and peer
+//!   address, never the password; an optional per-peer limit (IPv6 peers counted per /64)
+//!   answers `429`.
+//! - The cache, the queue and the failure counts belong to the layer: every service it
+//!   makes, on any thread or runtime, shares them (the gateway builds one layer for all its
+//!   workers).
 //!
 //! # Example
 //!
