@@ -79,6 +79,7 @@ async fn file(name: &str, lines: &[String], samples: usize) {
         Ok::<_, Infallible>(Response::new(Body::empty()))
     });
     let mut svc = BasicAuthLayer::new("bench", store)
+        .allow_legacy_hashes(true)
         .max_concurrent_verifications(1)
         .layer(app);
     // One user per class, in file order.
