@@ -107,7 +107,9 @@ async fn file(name: &str, lines: &[String], samples: usize) {
     for ((class, _, n), times) in classes.iter().zip(wrong) {
         let m = median(times);
         let ratio = unknown.as_secs_f64() / m.as_secs_f64();
-        println!("  wrong password, {class} ({n} users): median {m:.2?}, unknown/wrong = {ratio:.3}");
+        println!(
+            "  wrong password, {class} ({n} users): median {m:.2?}, unknown/wrong = {ratio:.3}"
+        );
     }
 }
 
@@ -127,7 +129,12 @@ fn main() {
     };
     rt.block_on(async {
         let uniform: Vec<String> = (0..6).map(|i| argon2(&format!("u{i}"), None)).collect();
-        file("uniform argon2id (6 users, OWASP defaults)", &uniform, samples).await;
+        file(
+            "uniform argon2id (6 users, OWASP defaults)",
+            &uniform,
+            samples,
+        )
+        .await;
 
         // An Apache bcrypt line first, as in the report, then mostly argon2id.
         let mixed = vec![
