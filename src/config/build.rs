@@ -245,7 +245,10 @@ pub async fn build_with(
         None => None,
     };
     #[cfg(not(feature = "auth"))]
-    let auth: Option<tower::layer::util::Identity> = None;
+    let auth: Option<tower::layer::util::Identity> = {
+        let _ = shared; // holds nothing without the `auth` feature
+        None
+    };
     let mut route_rewrites = Vec::with_capacity(config.routes.len());
     for (i, route) in config.routes.iter().enumerate() {
         route_rewrites.push(match &route.rewrite {
