@@ -72,7 +72,7 @@ impl<S: std::hash::BuildHasher + Send + Sync + 'static> CredentialStore
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HtpasswdOptions {
-    /// Accept the weak legacy schemes (`{SHA}`, `$apr1$`, `$1$`, crypt, plain), logging a
+    /// Accept the weak legacy schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text), logging a
     /// warning for each such line at load. Default is `false`.
     pub allow_legacy_hashes: bool,
     /// How often [`Htpasswd::watch`] checks the file for changes, in seconds. Default is `5`.
@@ -256,16 +256,43 @@ fn parse_line(number: usize, raw: &[u8]) -> Result<Option<Line>, HtpasswdError> 
 /// The user table of one version of the file.
 struct Table {
     users: HashMap<Box<str>, Arc<str>>,
-    /// A hash like the file's first strong one, made on first use (on a blocking thread).
+    /// A hash of the same class as `template`, made on first use (on a blocking thread).
     dummy: OnceLock<Arc<str>>,
+    /// A hash of the file's most common cost class (see [`representative`]).
     template: Option<Arc<str>>,
     digest: [u8; 32],
+}
+
+/// The hash unknown users are verified against is one of the class (scheme and cost, see
+/// [`password::cost_class`]) that most users of the file are in, ties going to the class
+/// that comes first in the file: it makes the most users indistinguishable from an unknown
+/// one. Users of another class remain distinguishable by timing (documented in
+/// `docs/auth.md`; `tollgate check-htpasswd` warns about mixed classes). Locked entries have
+/// no class: they are verified against the dummy too.
+fn representative<'a>(hashes: impl Iterator<Item = &'a Arc<str>>) -> Option<Arc<str>> {
+    // (class, count, first hash of the class), in order of first appearance.
+    let mut classes: Vec<(String, usize, &Arc<str>)> = Vec::new();
+    for hash in hashes {
+        let Some(class) = password::cost_class(hash) else {
+            continue;
+        };
+        match classes.iter_mut().find(|(c, _, _)| *c == class) {
+            Some((_, n, _)) => *n += 1,
+            None => classes.push((class, 1, hash)),
+        }
+    }
+    // `max_by_key` keeps the last of equals: walk backwards so the first one wins ties.
+    classes
+        .iter()
+        .rev()
+        .max_by_key(|(_, n, _)| *n)
+        .map(|(_, _, hash)| Arc::clone(hash))
 }
 
 impl Table {
     fn from_text(text: &[u8], options: &HtpasswdOptions) -> Result<Table, HtpasswdError> {
         let mut users: HashMap<Box<str>, Arc<str>> = HashMap::new();
-        let mut template = None;
+        let mut in_order: Vec<Arc<str>> = Vec::new();
         for line in check(text, options) {
             let line = line?;
             if line.scheme.is_legacy() {
@@ -277,15 +304,13 @@ impl Table {
                 );
             }
             let hash: Arc<str> = line.hash.into();
-            if template.is_none() && !line.scheme.is_legacy() {
-                template = Some(hash.clone());
-            }
+            in_order.push(hash.clone());
             users.insert(line.user.into(), hash);
         }
         Ok(Table {
             users,
             dummy: OnceLock::new(),
-            template,
+            template: representative(in_order.iter()),
             digest: Sha256::digest(text).into(),
         })
     }
@@ -537,9 +562,15 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HtpasswdError> {
     Ok(text)
 }
 
-/// A user name for messages and logs: control characters escaped, at most 64 characters.
+/// A user name for messages and logs: quotes, backslashes, control and invisible characters
+/// escaped, at most 64 characters of the name (then `…`), so a client cannot forge log lines
+/// or fill the log.
 pub(crate) fn escape(user: &str) -> String {
-    user.chars().take(64).flat_map(char::escape_debug).collect()
+    let mut out: String = user.chars().take(64).flat_map(char::escape_debug).collect();
+    if user.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -629,8 +660,11 @@ mod tests {
             allow_legacy_hashes: true,
             ..Default::default()
         };
-        let store =
-            Htpasswd::parse("ada:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nbob:plain", &options).unwrap();
+        let store = Htpasswd::parse(
+            "ada:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nbob:{PLAIN}plain",
+            &options,
+        )
+        .unwrap();
         assert_eq!(store.len(), 2);
     }
 
@@ -662,6 +696,86 @@ mod tests {
     fn dummy_hash_follows_the_file() {
         let store = parse(&format!("ada:{BCRYPT}")).unwrap();
         assert!(store.dummy_hash().starts_with("$2b$05$"));
+    }
+
+    #[test]
+    fn dummy_hash_is_of_the_most_common_class() {
+        let b4 = "$2y$04$kYyEPbrVqWOkJSMcMg2bBOIDr0jZf.9W2w8v2.GEWqFAa8u9YwZRa";
+        let b6 = "$2y$06$kYyEPbrVqWOkJSMcMg2bBOIDr0jZf.9W2w8v2.GEWqFAa8u9YwZRa";
+        let legacy = HtpasswdOptions {
+            allow_legacy_hashes: true,
+            ..Default::default()
+        };
+        let cases: &[(&str, String, &str)] = &[
+            (
+                "first of one",
+                format!("a:{b6}\nb:{BCRYPT}\nc:{BCRYPT}\n"),
+                "$2b$05$",
+            ),
+            (
+                "tie goes to the first",
+                format!("a:{b4}\nb:{b6}\n"),
+                "$2b$04$",
+            ),
+            (
+                "locked lines have no class",
+                format!("a:!\nb:*\nc:\nd:{b6}\n"),
+                "$2b$06$",
+            ),
+            (
+                "legacy only",
+                "a:$apr1$gy0lbsh7$FXrfI.WzmiPTQ4CS1.CZW1\nb:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n\
+                 c:$apr1$gy0lbsh7$FXrfI.WzmiPTQ4CS1.CZW1\n"
+                    .into(),
+                "$apr1$",
+            ),
+        ];
+        for (name, text, prefix) in cases {
+            let store = Htpasswd::parse(text, &legacy).unwrap();
+            let dummy = store.dummy_hash();
+            assert!(dummy.starts_with(prefix), "{name}: {dummy}");
+        }
+    }
+
+    #[test]
+    fn locked_and_empty_entries_load_and_never_match() {
+        let text = "empty:\nstar:*\nbang:!{PLAIN}pw\nplain:{PLAIN}pw\n";
+        let legacy = HtpasswdOptions {
+            allow_legacy_hashes: true,
+            ..Default::default()
+        };
+        let store = Htpasswd::parse(text, &legacy).unwrap();
+        for user in ["empty", "star", "bang"] {
+            let stored = store.lookup(user).unwrap();
+            assert_eq!(Scheme::detect(&stored), Ok(Scheme::Locked), "{user}");
+        }
+        // Locked lines need no legacy switch; the `{PLAIN}` one does.
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.starts_with("htpasswd line 4: weak legacy"), "{err}");
+        assert_eq!(parse("empty:\nstar:*\nbang:!x\n").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn unmarked_plain_text_is_refused_without_quoting_it() {
+        let legacy = HtpasswdOptions {
+            allow_legacy_hashes: true,
+            ..Default::default()
+        };
+        for value in ["hunter2", "$hunter2", "{hunter2}"] {
+            let err = Htpasswd::parse(&format!("ada:{value}"), &legacy)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("htpasswd line 1: "), "{err}");
+            assert!(!err.contains("hunter"), "{err}");
+        }
+    }
+
+    #[test]
+    fn escape_bounds_and_escapes() {
+        assert_eq!(escape("ada"), "ada");
+        assert_eq!(escape("a\"b\u{202e}"), "a\\\"b\\u{202e}");
+        let long = "x".repeat(10_000);
+        assert_eq!(escape(&long), format!("{}…", "x".repeat(64)));
     }
 
     #[test]

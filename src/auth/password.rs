@@ -4,7 +4,9 @@
 //! (the OWASP recommendation: 19 MiB, 2 passes, 1 lane). Verification also accepts argon2i and
 //! bcrypt (`$2y$`, `$2b$`, `$2a$`, as Apache's `htpasswd -B` writes), so operators can move
 //! from nginx or Apache without resetting passwords. The legacy formats (`{SHA}`, `$apr1$`,
-//! `$1$`, DES crypt, plain text) are refused unless explicitly allowed.
+//! `$1$`, plain text marked `{PLAIN}`) are refused unless explicitly allowed; DES crypt is
+//! always refused. As in `/etc/shadow`, an empty field, `*` or a leading `!` is a locked
+//! account, which no password matches.
 //!
 //! Hashing and verifying are slow on purpose (tens of milliseconds): call them from a blocking
 //! thread, never directly on the async runtime. The Basic auth layer does.
@@ -163,14 +165,22 @@ pub enum Scheme {
     Md5Crypt,
     /// 13-character DES crypt (`htpasswd -d`): recognized only to be refused with advice.
     Crypt,
-    /// Legacy: the password in clear (`htpasswd -p`).
+    /// Legacy: the password in clear, marked `{PLAIN}` (as Dovecot writes it). Apache's
+    /// `htpasswd -p` writes no marker: such lines are refused, so that a typo in a hash is
+    /// never taken as a password.
     Plain,
+    /// A locked account (an empty field, `*`, or `!` before anything, as in `/etc/shadow`):
+    /// no password matches it.
+    Locked,
 }
 
 impl Scheme {
     /// Whether this is a weak format refused unless legacy hashes are allowed.
     pub fn is_legacy(self) -> bool {
-        !matches!(self, Scheme::Argon2id | Scheme::Argon2i | Scheme::Bcrypt)
+        !matches!(
+            self,
+            Scheme::Argon2id | Scheme::Argon2i | Scheme::Bcrypt | Scheme::Locked
+        )
     }
 
     /// A short name: `argon2id`, `bcrypt`, `{SHA}`, `apr1`, ...
@@ -183,19 +193,23 @@ impl Scheme {
             Scheme::Apr1 => "apr1",
             Scheme::Md5Crypt => "md5-crypt",
             Scheme::Crypt => "crypt",
-            Scheme::Plain => "plain",
+            Scheme::Plain => "{PLAIN}",
+            Scheme::Locked => "locked",
         }
     }
 
     /// Recognizes the format of a stored hash and checks it is well formed.
     ///
-    /// A value with no known prefix is DES crypt when it is 13 characters of the crypt
-    /// alphabet (as Apache reads it on Unix), otherwise plain text; a value starting with `$`
-    /// or `{` and an unknown prefix is an error.
+    /// An empty value, `*` or a value starting with `!` or `*` is [`Scheme::Locked`]; plain
+    /// text needs the `{PLAIN}` prefix. A value with no known prefix is DES crypt when it is
+    /// 13 characters of the crypt alphabet (as Apache reads it on Unix), otherwise an error;
+    /// so is a value starting with `$` or `{` and an unknown prefix. Errors never quote the
+    /// value (it may be a password typed in the wrong place).
     ///
     /// # Errors
     ///
-    /// [`PasswordError::UnknownScheme`] or [`PasswordError::Malformed`].
+    /// [`PasswordError::UnknownScheme`], [`PasswordError::Unrecognized`] or
+    /// [`PasswordError::Malformed`].
     pub fn detect(stored: &str) -> Result<Scheme, PasswordError> {
         if stored.len() > MAX_HASH_LEN {
             return Err(PasswordError::Malformed {
@@ -203,7 +217,11 @@ impl Scheme {
                 reason: format!("longer than {MAX_HASH_LEN} bytes"),
             });
         }
-        let scheme = if stored.starts_with("$argon2id$") {
+        let scheme = if stored.is_empty() || stored.starts_with(['!', '*']) {
+            Scheme::Locked
+        } else if stored.starts_with(PLAIN_PREFIX) {
+            Scheme::Plain
+        } else if stored.starts_with("$argon2id$") {
             Scheme::Argon2id
         } else if stored.starts_with("$argon2i$") {
             Scheme::Argon2i
@@ -225,7 +243,7 @@ impl Scheme {
         } else if stored.len() == 13 && stored.bytes().all(is_crypt_char) {
             Scheme::Crypt
         } else {
-            Scheme::Plain
+            return Err(PasswordError::Unrecognized);
         };
         scheme.check(stored)?;
         Ok(scheme)
@@ -238,7 +256,7 @@ impl Scheme {
         };
         match self {
             Scheme::Argon2id | Scheme::Argon2i => {
-                let hash = PasswordHash::new(stored).map_err(|e| malformed(e.to_string()))?;
+                let hash = PasswordHash::new(stored).map_err(|e| malformed(phc_error(e)))?;
                 // Bounds before argon2 sees them: its own check computes `p * 8` and
                 // overflows on a huge lane count. Every occurrence counts: argon2 takes the
                 // last of a repeated parameter (fuzz: htpasswd crashes c2a15a7f, 98ce8efc).
@@ -257,7 +275,7 @@ impl Scheme {
                     }
                 }
                 let params =
-                    argon2::Params::try_from(&hash).map_err(|e| malformed(e.to_string()))?;
+                    argon2::Params::try_from(&hash).map_err(|e| malformed(phc_error(e)))?;
                 if hash.hash.is_none() || hash.salt.is_none() {
                     return Err(malformed("no salt or no hash part".into()));
                 }
@@ -326,8 +344,27 @@ impl Scheme {
                  `tollgate hash USER`"
                     .into(),
             )),
-            Scheme::Plain => Ok(()),
+            Scheme::Plain | Scheme::Locked => Ok(()),
         }
+    }
+}
+
+/// The marker of a password kept in clear (Dovecot's).
+const PLAIN_PREFIX: &str = "{PLAIN}";
+
+/// An argon2 parse error's text without the character it quotes: the stored value may be a
+/// password, and errors about it are printed and logged.
+fn phc_error(e: argon2::password_hash::Error) -> String {
+    use argon2::password_hash::errors::InvalidValue;
+    use argon2::password_hash::Error as E;
+    match e {
+        E::ParamValueInvalid(InvalidValue::InvalidChar(_)) => {
+            "a parameter value has a character outside its alphabet".into()
+        }
+        E::SaltInvalid(InvalidValue::InvalidChar(_)) => {
+            "the salt has a character outside its alphabet".into()
+        }
+        other => other.to_string(),
     }
 }
 
@@ -343,9 +380,12 @@ impl fmt::Display for Scheme {
 pub enum PasswordError {
     /// The stored hash has a prefix no scheme here knows.
     UnknownScheme {
-        /// The prefix, e.g. `$6$` (at most 16 characters).
+        /// The prefix when it is a known scheme identifier this crate does not support
+        /// (e.g. `$6$`, `{SSHA}`); empty otherwise, since the value may be a password.
         prefix: String,
     },
+    /// The stored value is no hash format at all (and not `{PLAIN}`-marked).
+    Unrecognized,
     /// The stored hash uses a weak legacy scheme and legacy hashes are not allowed.
     Legacy {
         /// The scheme found.
@@ -367,10 +407,20 @@ pub enum PasswordError {
 impl fmt::Display for PasswordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PasswordError::UnknownScheme { prefix } if prefix.is_empty() => f.write_str(
+                "unknown hash scheme (the value is not shown: it may be a password); \
+                 supported: argon2id, argon2i, bcrypt ($2y$, $2b$, $2a$); make a new hash with \
+                 `tollgate hash USER`",
+            ),
             PasswordError::UnknownScheme { prefix } => write!(
                 f,
                 "unknown hash scheme `{prefix}`; supported: argon2id, argon2i, bcrypt ($2y$, \
                  $2b$, $2a$); make a new hash with `tollgate hash USER`"
+            ),
+            PasswordError::Unrecognized => f.write_str(
+                "not a hash this knows (the value is not shown: it may be a password); make a \
+                 hash with `tollgate hash USER`; a password kept in clear needs the `{PLAIN}` \
+                 prefix and `allow_legacy_hashes = true`; lock an account with `!` or `*`",
             ),
             PasswordError::Legacy { scheme } => write!(
                 f,
@@ -442,16 +492,17 @@ pub fn verify_password_with(
         Scheme::Argon2id | Scheme::Argon2i => {
             let hash = PasswordHash::new(stored).map_err(|e| PasswordError::Malformed {
                 scheme: scheme.name(),
-                reason: e.to_string(),
+                reason: phc_error(e),
             })?;
             // The algorithm and parameters come from the stored hash; the output comparison
             // inside `password-hash` is constant time.
             Argon2::default().verify_password(pw, &hash).is_ok()
         }
-        // bcrypt compares with `subtle`; it truncates at 72 bytes as Apache does.
-        Scheme::Bcrypt => bcrypt::verify(pw, stored).map_err(|e| PasswordError::Malformed {
+        // bcrypt compares with `subtle`; it truncates at 72 bytes as Apache does. Its errors
+        // can quote the hash, so they are not passed on.
+        Scheme::Bcrypt => bcrypt::verify(pw, stored).map_err(|_| PasswordError::Malformed {
             scheme: "bcrypt",
-            reason: e.to_string(),
+            reason: "bcrypt could not read it".into(),
         })?,
         Scheme::Sha1 => {
             let expected = format!("{{SHA}}{}", BASE64.encode(Sha1::digest(pw)));
@@ -471,7 +522,8 @@ pub fn verify_password_with(
         }
         // `detect` refuses DES crypt, so no stored hash reaches this arm.
         Scheme::Crypt => false,
-        Scheme::Plain => ct_eq(pw, stored.as_bytes()),
+        Scheme::Plain => ct_eq(pw, &stored.as_bytes()[PLAIN_PREFIX.len()..]),
+        Scheme::Locked => false,
     })
 }
 
@@ -496,16 +548,65 @@ pub fn needs_rehash(stored: &str, params: &Params) -> bool {
         || have.p_cost() != params.parallelism
 }
 
-/// A hash of a random password with the same scheme and cost as `template` (or the default
-/// argon2id parameters when the template is not argon2 or bcrypt).
+/// The scheme and cost of a stored hash: `argon2id m=19456,t=2,p=1`, `bcrypt cost 05`,
+/// `apr1`, `{SHA}`, `{PLAIN}`. Hashes of one class take the same time to verify; a file whose
+/// users are in several classes tells, by timing, which class a user's hash is in.
 ///
-/// Verifying an unknown user against it costs what verifying a real user costs, so response
-/// times do not reveal which users exist.
+/// `None` for a locked entry or a value that is not a usable hash.
+pub fn cost_class(stored: &str) -> Option<String> {
+    match Scheme::detect(stored).ok()? {
+        scheme @ (Scheme::Argon2id | Scheme::Argon2i) => {
+            let hash = PasswordHash::new(stored).ok()?;
+            let p = argon2::Params::try_from(&hash).ok()?;
+            Some(format!(
+                "{scheme} m={},t={},p={}",
+                p.m_cost(),
+                p.t_cost(),
+                p.p_cost()
+            ))
+        }
+        Scheme::Bcrypt => Some(format!("bcrypt cost {}", &stored[4..6])),
+        Scheme::Locked | Scheme::Crypt => None,
+        scheme => Some(scheme.name().to_owned()),
+    }
+}
+
+/// A hash of a random password with the same scheme and cost as `template`, or with the
+/// default argon2id parameters when there is no template or it is locked or unusable.
+///
+/// Verifying an unknown user against it costs what verifying a user of `template`'s class
+/// (see [`cost_class`]) costs, so response times do not reveal which users exist. Legacy
+/// templates give a legacy dummy of the same scheme (an `{SHA}` file answers unknown users
+/// as fast as known ones).
 pub fn dummy_hash_like(template: Option<&str>) -> String {
     let mut secret = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
     let secret = BASE64.encode(secret);
     match template.map(|t| (t, Scheme::detect(t))) {
+        Some((_, Ok(Scheme::Sha1))) => {
+            return format!("{{SHA}}{}", BASE64.encode(Sha1::digest(secret.as_bytes())));
+        }
+        Some((t, Ok(scheme @ (Scheme::Apr1 | Scheme::Md5Crypt)))) => {
+            let magic = if scheme == Scheme::Apr1 {
+                "$apr1$"
+            } else {
+                "$1$"
+            };
+            let salt_len = t[magic.len()..].split('$').next().map_or(8, str::len);
+            let salt: String = secret
+                .bytes()
+                .filter(|b| is_crypt_char(*b))
+                .take(salt_len.clamp(1, 8))
+                .map(char::from)
+                .collect();
+            return md5_crypt(secret.as_bytes(), salt.as_bytes(), magic);
+        }
+        Some((t, Ok(Scheme::Plain))) => {
+            // As long as the template's password: the comparison then reads as many bytes.
+            let len = t.len() - PLAIN_PREFIX.len();
+            let filler: String = secret.chars().cycle().take(len).collect();
+            return format!("{PLAIN_PREFIX}{filler}");
+        }
         Some((t, Ok(Scheme::Bcrypt))) => {
             let cost = t[4..6].parse().unwrap_or(bcrypt::DEFAULT_COST);
             if let Ok(h) = bcrypt::hash(&secret, cost) {
@@ -551,14 +652,46 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// The leading `$xxx$` or `{xxx}` of a stored hash, for error messages.
+/// Scheme identifiers that are known elsewhere but not supported here: the only part of a
+/// stored value an error may quote (anything else could be part of a password).
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "$2x$",
+    "$3$",
+    "$5$",
+    "$6$",
+    "$7$",
+    "$y$",
+    "$gy$",
+    "$md5$",
+    "$sha1$",
+    "$scrypt$",
+    "$pbkdf2$",
+    "$pbkdf2-sha256$",
+    "$pbkdf2-sha512$",
+    "$argon2d$",
+    "$bcrypt-sha256$",
+    "{SSHA}",
+    "{SSHA256}",
+    "{SSHA512}",
+    "{SHA256}",
+    "{SHA512}",
+    "{MD5}",
+    "{SMD5}",
+    "{CRYPT}",
+    "{CLEARTEXT}",
+    "{CLEAR}",
+    "{BLF-CRYPT}",
+    "{PBKDF2}",
+    "{ARGON2ID}",
+];
+
+/// The leading `$xxx$` or `{xxx}` of a stored hash when it is a known scheme identifier, for
+/// error messages; empty otherwise.
 fn scheme_prefix(stored: &str) -> String {
-    let close = if stored.starts_with('{') { '}' } else { '$' };
-    let end = stored[1..]
-        .find(close)
-        .map(|i| i + 2)
-        .unwrap_or(stored.len());
-    stored[..end].chars().take(16).collect()
+    KNOWN_UNSUPPORTED
+        .iter()
+        .find(|p| stored.starts_with(**p))
+        .map_or_else(String::new, |p| (*p).to_owned())
 }
 
 /// MD5-crypt (Poul-Henning Kamp's, as Apache's `$apr1$` and glibc's `$1$` use it).
@@ -718,7 +851,7 @@ mod tests {
                 "password",
                 Scheme::Md5Crypt,
             ),
-            ("not a hash!", "not a hash!", Scheme::Plain),
+            ("{PLAIN}not a hash!", "not a hash!", Scheme::Plain),
         ];
         for (stored, pw, scheme) in cases {
             assert_eq!(Scheme::detect(stored), Ok(scheme), "{stored}");
@@ -756,7 +889,9 @@ mod tests {
             ("$5$x", "$5$"),
             ("{SSHA}abc", "{SSHA}"),
             ("$2x$05$abc", "$2x$"),
-            ("$", "$"),
+            ("$", ""),
+            ("$secret", ""),
+            ("{secret}", ""),
         ];
         for (stored, prefix) in cases {
             assert_eq!(
@@ -825,6 +960,90 @@ mod tests {
         assert!(dummy_hash_like(Some(&b)).starts_with("$2b$05$"));
         let a = hash_password_with("x", &CHEAP).unwrap();
         assert!(dummy_hash_like(Some(&a)).starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        for (template, class) in [
+            ("$apr1$gy0lbsh7$FXrfI.WzmiPTQ4CS1.CZW1", "apr1"),
+            ("$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/", "md5-crypt"),
+            ("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "{SHA}"),
+            ("{PLAIN}secret", "{PLAIN}"),
+        ] {
+            let dummy = dummy_hash_like(Some(template));
+            assert_eq!(cost_class(&dummy).as_deref(), Some(class), "{template}");
+            assert_eq!(verify_password_with("secret", &dummy, true), Ok(false));
+        }
+        assert!(dummy_hash_like(Some("*")).starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+
+    #[test]
+    fn cost_classes() {
+        let b = bcrypt::hash("x", 5).unwrap();
+        assert_eq!(cost_class(&b).as_deref(), Some("bcrypt cost 05"));
+        let a = hash_password_with("x", &CHEAP).unwrap();
+        assert_eq!(cost_class(&a).as_deref(), Some("argon2id m=64,t=1,p=1"));
+        assert_eq!(cost_class("!x"), None);
+        assert_eq!(cost_class("not a hash"), None);
+    }
+
+    #[test]
+    fn locked_entries_never_match() {
+        for stored in [
+            "",
+            "*",
+            "!",
+            "!!",
+            "*LK*",
+            "!{PLAIN}pw",
+            "!$apr1$gy0lbsh7$FXrfI.WzmiPTQ4CS1.CZW1",
+        ] {
+            assert_eq!(Scheme::detect(stored), Ok(Scheme::Locked), "{stored:?}");
+            for pw in ["", "*", "!", "pw", "myPassword", stored] {
+                assert_eq!(
+                    verify_password_with(pw, stored, true),
+                    Ok(false),
+                    "{stored:?}"
+                );
+            }
+        }
+        assert!(
+            !Scheme::Locked.is_legacy(),
+            "locked lines load without allow_legacy_hashes"
+        );
+    }
+
+    #[test]
+    fn plain_text_needs_its_marker() {
+        assert_eq!(Scheme::detect("{PLAIN}pw"), Ok(Scheme::Plain));
+        assert_eq!(verify_password_with("pw", "{PLAIN}pw", true), Ok(true));
+        assert_eq!(
+            verify_password_with("{PLAIN}pw", "{PLAIN}pw", true),
+            Ok(false)
+        );
+        assert_eq!(verify_password_with("", "{PLAIN}", true), Ok(true));
+        assert_eq!(Scheme::detect("hunter2"), Err(PasswordError::Unrecognized));
+    }
+
+    #[test]
+    fn errors_never_quote_the_stored_value() {
+        for secret in [
+            "$ecretPassw0rd",
+            "$ecret$Passw0rd",
+            "{secretPassw0rd}",
+            "{secret",
+            "secretPassw0rd",
+            "$2y$05$secretPassw0rd",
+            "$argon2id$v=19$m=64,t=1,p=1$secret!Passw0rd$secret!Passw0rd",
+            "$argon2id$v=19$m=6é4,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$apr1$secret$Passw0rd",
+            "{SHA}secretPassw0rd",
+        ] {
+            let err = Scheme::detect(secret)
+                .err()
+                .or_else(|| verify_password_with("x", secret, true).err())
+                .unwrap_or_else(|| panic!("{secret} is refused"))
+                .to_string();
+            for part in ["ecret", "Passw0rd", "é"] {
+                assert!(!err.contains(part), "{secret}: {err}");
+            }
+        }
     }
 
     proptest::proptest! {

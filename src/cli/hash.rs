@@ -6,6 +6,7 @@
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use tollgate::auth::htpasswd::{check, HtpasswdOptions};
+use tollgate::auth::password::{cost_class, Scheme};
 use tollgate::auth::password::{hash_password_with, Params};
 use tollgate::body::BoxError;
 
@@ -29,7 +30,7 @@ pub struct HashArgs {
 pub struct CheckHtpasswdArgs {
     /// The credentials file to check.
     pub file: PathBuf,
-    /// Accept the weak legacy schemes (`{SHA}`, `$apr1$`, `$1$`, crypt, plain) as the server
+    /// Accept the weak legacy schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text) as the server
     /// does with `allow_legacy_hashes = true`.
     #[arg(long)]
     pub allow_legacy_hashes: bool,
@@ -92,15 +93,26 @@ pub fn check_htpasswd(args: CheckHtpasswdArgs) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// One report line per user line or error, and the number of errors.
+/// One report line per user line or error (never a line's hash), a warning when users are
+/// in several cost classes, and the number of errors.
 fn check_report(text: &[u8], options: &HtpasswdOptions) -> (Vec<String>, usize) {
     let mut report = Vec::new();
     let mut errors = 0;
+    // (class, users), in order of first appearance.
+    let mut classes: Vec<(String, usize)> = Vec::new();
     for item in check(text, options) {
         match item {
             Ok(line) => {
                 let user: String = line.user.chars().flat_map(char::escape_debug).collect();
-                let note = if line.scheme.is_legacy() {
+                if let Some(class) = cost_class(&line.hash) {
+                    match classes.iter_mut().find(|(c, _)| *c == class) {
+                        Some((_, n)) => *n += 1,
+                        None => classes.push((class, 1)),
+                    }
+                }
+                let note = if line.scheme == Scheme::Locked {
+                    " (account locked: no password matches)"
+                } else if line.scheme.is_legacy() {
                     " (weak legacy scheme; replace with `tollgate hash`)"
                 } else {
                     ""
@@ -115,6 +127,19 @@ fn check_report(text: &[u8], options: &HtpasswdOptions) -> (Vec<String>, usize) 
                 report.push(format!("error: {err}"));
             }
         }
+    }
+    if classes.len() > 1 {
+        let list: Vec<String> = classes
+            .iter()
+            .map(|(class, n)| format!("{class} ({n})"))
+            .collect();
+        report.push(format!(
+            "warning: users' hashes have {} different costs: {}; how long a wrong password \
+             takes tells which one a user has, and unknown users take as long as the most \
+             common one; give everyone a new hash of one cost with `tollgate hash`",
+            classes.len(),
+            list.join(", ")
+        ));
     }
     (report, errors)
 }
@@ -206,6 +231,31 @@ mod tests {
             report[2].starts_with("error: htpasswd line 3: malformed bcrypt"),
             "{report:?}"
         );
+    }
+
+    #[test]
+    fn report_names_locked_lines_and_mixed_costs() {
+        let text = b"ada:$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\n\
+                     bob:!$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\n\
+                     cy:*\ndee:\n\
+                     eve:$2y$04$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\n";
+        let (report, errors) = check_report(text, &HtpasswdOptions::default());
+        assert_eq!(errors, 0, "{report:?}");
+        for (i, user) in ["bob", "cy", "dee"].iter().enumerate() {
+            assert_eq!(
+                report[i + 1],
+                format!(
+                    "line {}: {user}: locked (account locked: no password matches)",
+                    i + 2
+                )
+            );
+        }
+        let warning = report.last().unwrap();
+        assert!(
+            warning.starts_with("warning: users' hashes have 2 different costs: bcrypt cost 05 (1), bcrypt cost 04 (1);"),
+            "{warning}"
+        );
+        assert!(!report.iter().any(|l| l.contains("uTfWMJ")), "{report:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tower::ServiceBuilder;
 
 use super::error::{ConfigError, ConfigErrors, KeyPath};
 use super::routes::{self, Router};
+use super::shared::SharedState;
 use super::stack::Gateway;
 use super::{AdminConfig, Config};
 use crate::body::Body;
@@ -128,6 +129,7 @@ fn auth_error(at: KeyPath, e: &crate::auth::basic::BasicAuthConfigError) -> Conf
         E::InvalidHeaderName { .. } => "forward_user_header",
         E::InvalidMethod { .. } => "exempt_methods",
         E::InvalidExemptPath { .. } => "exempt_paths",
+        E::InvalidIpv6Prefix { .. } => "failure_ipv6_prefix",
         _ => "htpasswd",
     };
     ConfigError::new(at.key(key), chain(e))
@@ -170,6 +172,21 @@ fn absolute_path(at: KeyPath, path: &str) -> Option<ConfigError> {
 /// Every error of [`Config::check`] and every file that cannot be used, each naming its key
 /// (use [`ConfigErrors::locate`] to add lines and columns).
 pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, ConfigErrors> {
+    build_with(config, metrics, &SharedState::new()).await
+}
+
+/// Like [`build`], taking the process-wide parts (the Basic auth layer) from `shared`, or
+/// building them into it: the stacks of several workers built with one [`SharedState`] share
+/// one failure limiter, verification queue and cache.
+///
+/// # Errors
+///
+/// As [`build`].
+pub async fn build_with(
+    config: &Config,
+    metrics: &Metrics,
+    shared: &SharedState,
+) -> Result<Gateway, ConfigErrors> {
     let root = KeyPath::root();
     let mut errors = config.check();
     #[cfg(feature = "tls")]
@@ -231,7 +248,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
     };
     #[cfg(feature = "auth")]
     let auth = match &config.auth {
-        Some(auth) => match crate::auth::basic::BasicAuthLayer::from_config(auth) {
+        Some(auth) => match shared.auth_layer(auth).await {
             Ok(layer) => Some(layer),
             Err(e) => {
                 errors.push(auth_error(root.key("auth"), &e));
@@ -241,7 +258,10 @@ pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, Config
         None => None,
     };
     #[cfg(not(feature = "auth"))]
-    let auth: Option<tower::layer::util::Identity> = None;
+    let auth: Option<tower::layer::util::Identity> = {
+        let _ = shared; // holds nothing without the `auth` feature
+        None
+    };
     let mut route_rewrites = Vec::with_capacity(config.routes.len());
     for (i, route) in config.routes.iter().enumerate() {
         route_rewrites.push(match &route.rewrite {

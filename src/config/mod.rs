@@ -57,17 +57,19 @@ mod error;
 mod load;
 mod routes;
 mod run;
+mod shared;
 mod stack;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use self::build::build;
+pub use self::build::{build, build_with};
 pub use self::error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use self::load::{load, load_file};
 pub use self::routes::{RedirectConfig, RouteConfig};
 pub use self::run::{run, Runner, Swappable};
+pub use self::shared::SharedState;
 pub use self::stack::{Gateway, GatewayFuture};
 use crate::forwarded::ForwardedConfig;
 use crate::inbound::InboundConfig;

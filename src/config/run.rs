@@ -18,9 +18,10 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::build::{admin, build};
+use super::build::{admin, build_with};
 use super::error::{ConfigError, ConfigErrors, KeyPath};
 use super::load::load_file;
+use super::shared::SharedState;
 use super::stack::{Gateway, GatewayFuture};
 use super::{AdminConfig, Config};
 use crate::body::{Body, BoxError};
@@ -44,8 +45,9 @@ pub async fn run(path: impl Into<PathBuf>) -> Result<(), BoxError> {
 /// A running gateway: its worker threads, its listeners and the configuration in force.
 ///
 /// Each worker thread runs its own single-threaded runtime with its own copy of the stack
-/// (connection pools, verification caches) and serves every listener, as nginx's worker
-/// processes do; the counters are shared.
+/// (connection pools) and serves every listener, as nginx's worker processes do; the
+/// counters and the [`SharedState`] (the Basic auth layer: failure limits, verification
+/// queue and cache) are shared by all workers.
 #[derive(Debug)]
 pub struct Runner {
     /// The file reloads read; `None` for a configuration built in code.
@@ -54,6 +56,8 @@ pub struct Runner {
     workers: Workers,
     /// The workers' stacks, one per worker.
     services: Vec<Swappable>,
+    /// What every worker's stack shares, kept across reloads.
+    shared: SharedState,
     listeners: Vec<Listening>,
     admin: Option<(AdminConfig, Listening)>,
     /// The pid file written, removed at shutdown.
@@ -225,7 +229,8 @@ impl Runner {
     async fn serve(path: Option<PathBuf>, config: Config, text: &str) -> Result<Self, BoxError> {
         let metrics = Metrics::new();
         let workers = Workers::start(config.workers)?;
-        let gateways = build_each(&config, &metrics, workers.len())
+        let shared = SharedState::new();
+        let gateways = build_each(&config, &metrics, &shared, workers.len())
             .await
             .map_err(|errors| errors.locate(text))?;
         let services: Vec<Swappable> = gateways.into_iter().map(Swappable::new).collect();
@@ -236,6 +241,7 @@ impl Runner {
             metrics,
             workers,
             services,
+            shared,
             listeners: Vec::with_capacity(config.listen.len()),
             admin: None,
             pid_file: None,
@@ -326,7 +332,7 @@ impl Runner {
             return Ok(());
         };
         let (config, text) = load_file(&path)?;
-        let gateways = build_each(&config, &self.metrics, self.workers.len())
+        let gateways = build_each(&config, &self.metrics, &self.shared, self.workers.len())
             .await
             .map_err(|errors| errors.locate(&text))?;
         // Bind new addresses first: a failure leaves everything as it was.
@@ -492,15 +498,17 @@ impl Runner {
     }
 }
 
-/// Builds the stack once per worker, each with its own connection pools and caches.
+/// Builds the stack once per worker, each with its own connection pools; the process-wide
+/// parts (the Basic auth layer) come from `shared`, built once for all workers.
 async fn build_each(
     config: &Config,
     metrics: &Metrics,
+    shared: &SharedState,
     workers: usize,
 ) -> Result<Vec<Gateway>, ConfigErrors> {
     let mut gateways = Vec::with_capacity(workers);
     for _ in 0..workers {
-        gateways.push(build(config, metrics).await?);
+        gateways.push(build_with(config, metrics, shared).await?);
     }
     Ok(gateways)
 }

@@ -37,6 +37,7 @@ pub(crate) struct Settings {
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_max_entries: usize,
     pub(crate) max_failures_per_peer: Option<(u32, Duration)>,
+    pub(crate) failure_ipv6_prefix: u8,
 }
 
 /// What the services of one layer share.
@@ -50,10 +51,16 @@ pub(crate) struct Shared {
     /// Verifications running on blocking threads.
     pub(crate) running: Arc<Semaphore>,
     pub(crate) failures: Option<FailureLimiter>,
+    /// The credentials file behind `store`, when the layer read one: re-read on a reload.
+    pub(crate) file: Option<Arc<Htpasswd>>,
 }
 
 impl Shared {
-    fn new(settings: Settings, store: Arc<dyn CredentialStore>) -> Shared {
+    fn new(
+        settings: Settings,
+        store: Arc<dyn CredentialStore>,
+        file: Option<Arc<Htpasswd>>,
+    ) -> Shared {
         let running = settings.max_concurrent_verifications.max(1);
         Shared {
             challenge: challenge(&settings.realm),
@@ -62,11 +69,12 @@ impl Shared {
                 running.saturating_add(settings.max_queued_verifications),
             )),
             running: Arc::new(Semaphore::new(running)),
-            failures: settings
-                .max_failures_per_peer
-                .map(|(max, window)| FailureLimiter::new(max, window)),
+            failures: settings.max_failures_per_peer.map(|(max, window)| {
+                FailureLimiter::new(max, window, settings.failure_ipv6_prefix)
+            }),
             settings,
             store,
+            file,
         }
     }
 }
@@ -125,7 +133,7 @@ impl BasicAuthLayer {
             ..HtpasswdOptions::default()
         };
         let store = Htpasswd::watch_with(path, &options)?;
-        Self::from_config_with_store(config, store)
+        Self::build(config, store.clone(), Some(store))
     }
 
     /// A layer as `config` describes, with users from `store` (`config.htpasswd` is ignored).
@@ -136,6 +144,14 @@ impl BasicAuthLayer {
     pub fn from_config_with_store(
         config: &BasicAuthConfig,
         store: impl CredentialStore,
+    ) -> Result<Self, BasicAuthConfigError> {
+        Self::build(config, Arc::new(store), None)
+    }
+
+    fn build(
+        config: &BasicAuthConfig,
+        store: Arc<dyn CredentialStore>,
+        file: Option<Arc<Htpasswd>>,
     ) -> Result<Self, BasicAuthConfigError> {
         let user_header = match &config.forward_user_header {
             Some(name) => Some(
@@ -155,6 +171,11 @@ impl BasicAuthLayer {
         if let Some(path) = config.exempt_paths.iter().find(|p| !p.starts_with('/')) {
             return Err(BasicAuthConfigError::InvalidExemptPath { path: path.clone() });
         }
+        if config.failure_ipv6_prefix > 128 {
+            return Err(BasicAuthConfigError::InvalidIpv6Prefix {
+                prefix: config.failure_ipv6_prefix,
+            });
+        }
         let settings = Settings {
             realm: config.realm.clone(),
             strip_authorization: config.strip_authorization,
@@ -172,17 +193,33 @@ impl BasicAuthLayer {
             max_failures_per_peer: config
                 .max_failures_per_peer
                 .map(|n| (n, Duration::from_secs(config.failure_window_secs.max(1)))),
+            failure_ipv6_prefix: config.failure_ipv6_prefix,
         };
         Ok(BasicAuthLayer {
-            shared: Arc::new(Shared::new(settings, Arc::new(store))),
+            shared: Arc::new(Shared::new(settings, store, file)),
         })
+    }
+
+    /// Re-reads the credentials file now, when the layer was made by
+    /// [`from_config`](Self::from_config); a refused file is logged and the users stay.
+    pub(crate) async fn reload_credentials(&self) {
+        let Some(file) = &self.shared.file else {
+            return;
+        };
+        if let Err(err) = file.reload().await {
+            tracing::error!(error = %err, "htpasswd: new file refused, keeping the previous users");
+        }
     }
 
     fn edit(self, f: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = self.shared.settings.clone();
         f(&mut settings);
         BasicAuthLayer {
-            shared: Arc::new(Shared::new(settings, self.shared.store.clone())),
+            shared: Arc::new(Shared::new(
+                settings,
+                self.shared.store.clone(),
+                self.shared.file.clone(),
+            )),
         }
     }
 
@@ -201,7 +238,9 @@ impl BasicAuthLayer {
 
     /// Lets requests for `path` through without credentials: an exact path (`/healthz`), or
     /// a prefix when it ends in `/*` (`/public/*` matches `/public/` and below, but never a
-    /// path with `.`/`..` segments, `%` escapes or backslashes). Default is none.
+    /// path with `.`/`..` segments, empty segments, `%` escapes, backslashes or `;` path
+    /// parameters, which a server behind could resolve elsewhere: `/public/..;/admin` is
+    /// `/admin` to Tomcat). An exact path matches only itself, byte for byte. Default is none.
     pub fn exempt_path(self, path: impl Into<String>) -> Self {
         let path = path.into();
         self.edit(|s| s.exempt_paths.push(path))
@@ -249,10 +288,19 @@ impl BasicAuthLayer {
     }
 
     /// Answers `429` to a peer address after `max` failed attempts within `window` (counted
-    /// from the first). The peer is the forwarded layer's client address when present, else
-    /// the TCP peer. Default is no limit.
+    /// from the first), to every request from it, correct credentials included, until the
+    /// window ends. The peer is the forwarded layer's client address when present (as the
+    /// trusted proxies reported it), else the TCP peer; IPv6 peers are counted per
+    /// [`failure_ipv6_prefix`](Self::failure_ipv6_prefix) network. Default is no limit.
     pub fn max_failures_per_peer(self, max: u32, window: Duration) -> Self {
         self.edit(|s| s.max_failures_per_peer = Some((max, window)))
+    }
+
+    /// How many leading bits of an IPv6 peer address the failure limit counts by: one
+    /// client usually holds a whole `/64`. `128` counts each address; values above 128 are
+    /// taken as 128. Default is `64`.
+    pub fn failure_ipv6_prefix(self, bits: u8) -> Self {
+        self.edit(|s| s.failure_ipv6_prefix = bits.min(128))
     }
 }
 

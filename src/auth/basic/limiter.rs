@@ -1,7 +1,7 @@
 //! Counting failed attempts per peer address, for the optional `429` after too many.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -9,25 +9,47 @@ use std::time::{Duration, Instant};
 const MAX_TRACKED_PEERS: usize = 65_536;
 
 /// At most `max` failures per peer in a fixed window that starts at the first failure.
+///
+/// A peer is an IPv4 address, or an IPv6 network of `ipv6_prefix` bits: one client usually
+/// holds a whole `/64` and could otherwise rotate through its addresses.
 pub(crate) struct FailureLimiter {
     max: u32,
     window: Duration,
+    ipv6_prefix: u8,
     peers: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
+/// The key `addr` is counted under: IPv4 addresses as they are (IPv4-mapped IPv6 ones too),
+/// IPv6 ones with all but their first `prefix` bits cleared.
+pub(crate) fn peer_key(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => addr,
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let prefix = u32::from(prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+        }
+    }
+}
+
 impl FailureLimiter {
-    pub(crate) fn new(max: u32, window: Duration) -> Self {
+    pub(crate) fn new(max: u32, window: Duration, ipv6_prefix: u8) -> Self {
         FailureLimiter {
             max,
             window,
+            ipv6_prefix,
             peers: Mutex::new(HashMap::new()),
         }
     }
 
     /// `Some(seconds to wait)` when `peer` has used up its failures in the current window.
     pub(crate) fn retry_after(&self, peer: IpAddr) -> Option<u64> {
+        let key = peer_key(peer, self.ipv6_prefix);
         let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        let &(count, start) = peers.get(&peer)?;
+        let &(count, start) = peers.get(&key)?;
         let elapsed = start.elapsed();
         if count < self.max || elapsed >= self.window {
             return None;
@@ -38,9 +60,10 @@ impl FailureLimiter {
 
     /// Counts one failure for `peer`.
     pub(crate) fn record(&self, peer: IpAddr) {
+        let key = peer_key(peer, self.ipv6_prefix);
         let now = Instant::now();
         let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        if peers.len() >= MAX_TRACKED_PEERS && !peers.contains_key(&peer) {
+        if peers.len() >= MAX_TRACKED_PEERS && !peers.contains_key(&key) {
             peers.retain(|_, (_, start)| now.duration_since(*start) < self.window);
             if peers.len() >= MAX_TRACKED_PEERS {
                 if let Some(oldest) = peers.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k) {
@@ -48,7 +71,7 @@ impl FailureLimiter {
                 }
             }
         }
-        let entry = peers.entry(peer).or_insert((0, now));
+        let entry = peers.entry(key).or_insert((0, now));
         if now.duration_since(entry.1) >= self.window {
             *entry = (0, now);
         }
@@ -62,9 +85,13 @@ mod tests {
 
     const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
+    fn v6(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn limits_after_max_failures() {
-        let limiter = FailureLimiter::new(3, Duration::from_secs(60));
+        let limiter = FailureLimiter::new(3, Duration::from_secs(60), 64);
         for _ in 0..3 {
             assert_eq!(limiter.retry_after(PEER), None);
             limiter.record(PEER);
@@ -77,11 +104,45 @@ mod tests {
 
     #[test]
     fn window_resets() {
-        let limiter = FailureLimiter::new(1, Duration::from_millis(1));
+        let limiter = FailureLimiter::new(1, Duration::from_millis(1), 64);
         limiter.record(PEER);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(limiter.retry_after(PEER), None);
         limiter.record(PEER);
         assert!(limiter.peers.lock().unwrap()[&PEER].0 == 1);
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_64_count_together() {
+        let limiter = FailureLimiter::new(3, Duration::from_secs(60), 64);
+        for host in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"] {
+            limiter.record(v6(host));
+        }
+        assert!(limiter.retry_after(v6("2001:db8:1:2::77")).is_some());
+        assert_eq!(limiter.retry_after(v6("2001:db8:1:3::1")), None, "next /64");
+    }
+
+    #[test]
+    fn ipv6_prefix_128_counts_each_address() {
+        let limiter = FailureLimiter::new(1, Duration::from_secs(60), 128);
+        limiter.record(v6("2001:db8::1"));
+        assert!(limiter.retry_after(v6("2001:db8::1")).is_some());
+        assert_eq!(limiter.retry_after(v6("2001:db8::2")), None);
+    }
+
+    #[test]
+    fn peer_keys() {
+        let cases = [
+            ("v4 as is", "192.0.2.7", 64, "192.0.2.7"),
+            ("mapped v4 as v4", "::ffff:192.0.2.7", 64, "192.0.2.7"),
+            ("v6 /64", "2001:db8:a:b:c:d:e:f", 64, "2001:db8:a:b::"),
+            ("v6 /48", "2001:db8:a:b:c:d:e:f", 48, "2001:db8:a::"),
+            ("v6 /128", "2001:db8::f", 128, "2001:db8::f"),
+            ("v6 /0", "2001:db8::f", 0, "::"),
+            ("above 128 is 128", "2001:db8::f", 200, "2001:db8::f"),
+        ];
+        for (name, addr, prefix, key) in cases {
+            assert_eq!(peer_key(v6(addr), prefix), v6(key), "{name}");
+        }
     }
 }

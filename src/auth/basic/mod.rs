@@ -16,10 +16,15 @@
 //!   per-process random key, compared in constant time) until its TTL passes or the stored
 //!   hash changes. The cache is checked before queueing, so a flood of wrong guesses never
 //!   delays a user whose verification is cached. Failures are never cached.
-//! - Unknown users are verified against a dummy hash of the same cost, so timing does not
-//!   reveal which users exist.
-//! - Failed attempts are logged with user name and peer address, never the password; an
-//!   optional per-peer limit answers `429`.
+//! - Unknown users and locked accounts are verified against a dummy hash of the credentials
+//!   file's most common scheme and cost, so timing does not reveal which users exist (users
+//!   whose hash has another cost remain distinguishable: see `docs/auth.md`).
+//! - Failed attempts are logged with user name (escaped, at most 64 characters) and peer
+//!   address, never the password; an optional per-peer limit (IPv6 peers counted per /64)
+//!   answers `429`.
+//! - The cache, the queue and the failure counts belong to the layer: every service it
+//!   makes, on any thread or runtime, shares them (the gateway builds one layer for all its
+//!   workers).
 //!
 //! # Example
 //!
@@ -91,7 +96,7 @@ pub struct BasicAuthConfig {
     /// The credentials file (Apache `htpasswd` format), watched for changes. Required by
     /// [`BasicAuthLayer::from_config`]. Default is none.
     pub htpasswd: Option<PathBuf>,
-    /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, crypt, plain), with a
+    /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text), with a
     /// warning at load. Default is `false`.
     pub allow_legacy_hashes: bool,
     /// How often the credentials file is checked for changes, in seconds. Default is `5`.
@@ -101,8 +106,11 @@ pub struct BasicAuthConfig {
     /// A header to pass the user name in (e.g. `X-Forwarded-User`); it is removed from
     /// incoming requests first. Default is none.
     pub forward_user_header: Option<String>,
-    /// Paths let through without credentials: exact, or prefixes ending in `/*`. Default is
-    /// none.
+    /// Paths let through without credentials: exact (compared byte for byte), or prefixes
+    /// ending in `/*`. A path under a prefix is not exempt when it holds a `;` (path
+    /// parameter), a `%` escape, a backslash, `//` or a `.`/`..` segment: servers behind
+    /// may resolve those out of the prefix (`/public/..;/admin` is `/admin` to Tomcat,
+    /// Jetty and Spring). Default is none.
     pub exempt_paths: Vec<String>,
     /// Methods let through without credentials (e.g. `OPTIONS`). Default is none.
     pub exempt_methods: Vec<String>,
@@ -117,11 +125,18 @@ pub struct BasicAuthConfig {
     pub cache_ttl_secs: u64,
     /// How many users the verification cache holds. Default is `10000`.
     pub cache_max_entries: usize,
-    /// Failed attempts per peer address within `failure_window_secs` before `429`. Default
-    /// is none (no limit).
+    /// Failed attempts per peer address within `failure_window_secs` before `429`; the
+    /// `429` then answers every request from that peer, correct credentials included, until
+    /// the window ends (see `docs/auth.md` for why). Counted for the whole process, across
+    /// workers. Default is none (no limit).
     pub max_failures_per_peer: Option<u32>,
     /// The window for `max_failures_per_peer`, in seconds. Default is `60`.
     pub failure_window_secs: u64,
+    /// How many leading bits of an IPv6 client address `max_failures_per_peer` counts by
+    /// (0 to 128): a client usually holds a whole `/64`, so counting single addresses would
+    /// give it 2^64 tries. `128` counts each address. IPv4 addresses (and IPv4-mapped IPv6
+    /// ones) are always counted one by one. Default is `64`.
+    pub failure_ipv6_prefix: u8,
 }
 
 impl Default for BasicAuthConfig {
@@ -142,6 +157,7 @@ impl Default for BasicAuthConfig {
             cache_max_entries: 10_000,
             max_failures_per_peer: None,
             failure_window_secs: 60,
+            failure_ipv6_prefix: 64,
         }
     }
 }
@@ -167,6 +183,11 @@ pub enum BasicAuthConfigError {
         /// The path given.
         path: String,
     },
+    /// `failure_ipv6_prefix` is above 128.
+    InvalidIpv6Prefix {
+        /// The value given.
+        prefix: u8,
+    },
     /// The credentials file was refused.
     Htpasswd(HtpasswdError),
 }
@@ -186,6 +207,11 @@ impl fmt::Display for BasicAuthConfigError {
             BasicAuthConfigError::InvalidExemptPath { path } => {
                 write!(f, "exempt_paths entry `{path}` must start with `/`")
             }
+            BasicAuthConfigError::InvalidIpv6Prefix { prefix } => write!(
+                f,
+                "failure_ipv6_prefix = {prefix} is not a prefix length; use 0 to 128 (64 counts \
+                 each /64 network, 128 each address)"
+            ),
             BasicAuthConfigError::Htpasswd(_) => f.write_str("credentials file refused"),
         }
     }

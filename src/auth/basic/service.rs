@@ -13,7 +13,7 @@ use tower_service::Service;
 use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
 use crate::auth::htpasswd::escape;
-use crate::auth::password::verify_password_with;
+use crate::auth::password::{verify_password_with, Scheme};
 use crate::body::{Body, BoxError};
 use crate::credentials::{parse_basic, Credentials, CredentialsError};
 use crate::error::HttpError;
@@ -168,19 +168,29 @@ impl Shared {
             // requests must not let more than `max_concurrent_verifications` hashes run.
             let _running = running;
             match stored {
-                Some(stored) => verify_password_with(&password, &stored, allow_legacy).map(Some),
-                None => {
-                    // Unknown user: spend the same time, then refuse.
+                Some(stored) if Scheme::detect(&stored) != Ok(Scheme::Locked) => {
+                    verify_password_with(&password, &stored, allow_legacy).map(|ok| {
+                        if ok {
+                            Outcome::Admitted
+                        } else {
+                            Outcome::Refused("wrong password")
+                        }
+                    })
+                }
+                // Unknown user or locked account: spend the same time, then refuse.
+                stored => {
                     let _ = verify_password_with(&password, &store.dummy_hash(), true);
-                    Ok(None)
+                    Ok(Outcome::Refused(if stored.is_some() {
+                        "locked account"
+                    } else {
+                        "unknown user"
+                    }))
                 }
             }
         })
         .await;
         match result {
-            Ok(Ok(Some(true))) => Outcome::Admitted,
-            Ok(Ok(Some(false))) => Outcome::Refused("wrong password"),
-            Ok(Ok(None)) => Outcome::Refused("unknown user"),
+            Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => Outcome::Broken(err.to_string()),
             Err(err) => Outcome::Broken(err.to_string()),
         }
@@ -237,9 +247,11 @@ fn peer_ip<B>(req: &Request<B>) -> Option<IpAddr> {
         .or_else(|| ext.get::<PeerAddr>().map(|p| p.0.ip()))
 }
 
-/// No dot segments, escapes or backslashes that a later hop could resolve out of a prefix.
+/// No dot segments, escapes, backslashes or path parameters that a later hop could resolve
+/// out of a prefix: Tomcat, Jetty and Spring read `/public/..;/admin` as `/admin`, and
+/// `%2e%2e`, `%2f`, `%5c` decode to a dot segment or a separator.
 fn is_plain_path(path: &str) -> bool {
-    !path.contains(['%', '\\'])
+    !path.contains(['%', '\\', ';'])
         && !path.contains("//")
         && path.split('/').all(|seg| seg != "." && seg != "..")
 }
@@ -311,6 +323,32 @@ where
                     }
                 }))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_path;
+
+    #[test]
+    fn paths_a_later_hop_could_resolve_elsewhere_are_not_plain() {
+        let cases = [
+            ("plain", "/public/a/b.css", true),
+            ("dot in a name", "/public/a.b/c..d", true),
+            ("dot-dot semicolon", "/public/..;/admin", false),
+            ("encoded dot-dot semicolon", "/public/%2e%2e;/admin", false),
+            ("parameter then dot-dot", "/public/;x/../admin", false),
+            ("parameter on a name", "/public/a;jsessionid=1", false),
+            ("encoded slash", "/public/..%2fadmin", false),
+            ("encoded backslash", "/public/..%5cadmin", false),
+            ("backslash", "/public/..\\admin", false),
+            ("dot-dot", "/public/../admin", false),
+            ("dot", "/public/./a", false),
+            ("empty segment", "/public//a", false),
+        ];
+        for (name, path, plain) in cases {
+            assert_eq!(is_plain_path(path), plain, "{name}: {path}");
         }
     }
 }

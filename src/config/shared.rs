@@ -1,0 +1,96 @@
+//! [`SharedState`]: what the stacks of every worker share, so that limits hold for the
+//! process rather than for each worker.
+
+#[cfg(feature = "auth")]
+use std::sync::{Arc, Mutex};
+
+#[cfg(feature = "auth")]
+use crate::auth::basic::{BasicAuthConfig, BasicAuthConfigError, BasicAuthLayer};
+
+/// The process-wide part of a gateway: built once per configuration load and handed to the
+/// stack of every worker (see [`build_with`](super::build_with)).
+///
+/// Today it holds the Basic auth layer, whose per-peer failure counts, verification queue
+/// and verification cache must be shared by all workers: with one layer per worker,
+/// `max_failures_per_peer = 3` let a client fail three times on every worker.
+///
+/// [`Runner`](super::Runner) keeps one for the life of the process: a reload whose `[auth]`
+/// table is unchanged keeps the layer (and so its failure counts and cache), re-reading the
+/// credentials file at once; a changed `[auth]` table gets a new layer.
+#[derive(Clone, Debug, Default)]
+pub struct SharedState {
+    #[cfg(feature = "auth")]
+    auth: Arc<Mutex<Option<(BasicAuthConfig, BasicAuthLayer)>>>,
+}
+
+impl SharedState {
+    /// An empty state: the first build fills it.
+    pub fn new() -> Self {
+        SharedState::default()
+    }
+
+    /// The Basic auth layer for `config`: the one already built for an equal configuration,
+    /// or a new one (which replaces it).
+    #[cfg(feature = "auth")]
+    pub(crate) async fn auth_layer(
+        &self,
+        config: &BasicAuthConfig,
+    ) -> Result<BasicAuthLayer, BasicAuthConfigError> {
+        let kept = {
+            let guard = self.auth.lock().unwrap_or_else(|e| e.into_inner());
+            guard
+                .as_ref()
+                .filter(|(built_for, _)| built_for == config)
+                .map(|(_, layer)| layer.clone())
+        };
+        if let Some(layer) = kept {
+            layer.reload_credentials().await;
+            return Ok(layer);
+        }
+        let layer = BasicAuthLayer::from_config(config)?;
+        *self.auth.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((config.clone(), layer.clone()));
+        Ok(layer)
+    }
+}
+
+#[cfg(all(test, feature = "auth"))]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, realm: &str) -> BasicAuthConfig {
+        let users = dir.join("users");
+        std::fs::write(
+            &users,
+            "ada:$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\n",
+        )
+        .unwrap();
+        BasicAuthConfig {
+            realm: realm.into(),
+            htpasswd: Some(users),
+            max_failures_per_peer: Some(3),
+            ..BasicAuthConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn one_layer_per_configuration_for_every_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SharedState::new();
+        let a = state.auth_layer(&config(dir.path(), "a")).await.unwrap();
+        let b = state.auth_layer(&config(dir.path(), "a")).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&a.shared, &b.shared),
+            "same limiter, queue and cache"
+        );
+        let c = state.auth_layer(&config(dir.path(), "c")).await.unwrap();
+        assert!(
+            !Arc::ptr_eq(&a.shared, &c.shared),
+            "changed settings, new layer"
+        );
+        let other = SharedState::new()
+            .auth_layer(&config(dir.path(), "c"))
+            .await;
+        assert!(!Arc::ptr_eq(&other.unwrap().shared, &c.shared));
+    }
+}
