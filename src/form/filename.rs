@@ -59,7 +59,8 @@ pub fn safe_filename(untrusted: &str) -> String {
         name.push('_');
     }
     name.push_str(stem);
-    let ext = cut(ext, 32);
+    // Cut before trimming: a cut may end the extension on a `_`, which a second pass would trim.
+    let ext = cut(ext, 32).trim_end_matches('_');
     if !ext.is_empty() {
         name.push('.');
         name.push_str(ext);
@@ -177,6 +178,15 @@ mod tests {
         let name = safe_filename(&format!("{}.jpeg", "я".repeat(300)));
         assert!(name.len() <= MAX_LEN, "{}", name.len());
         assert!(name.ends_with(".jpeg"));
+    }
+
+    /// Found by `output_is_always_safe`: the 32-byte cut of the extension ended on a `_`.
+    #[test]
+    fn is_idempotent_when_the_extension_is_cut_on_an_underscore() {
+        let input = "\u{a1}.a\u{3400}\u{1d360}aa\ta\u{10380}A\u{800}\u{20000}0\u{b2}\u{b9}AA a";
+        let name = safe_filename(input);
+        assert!(!name.ends_with('_'), "{name}");
+        assert_eq!(safe_filename(&name), name);
     }
 
     proptest! {
