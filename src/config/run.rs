@@ -37,8 +37,11 @@ pub async fn run(path: impl Into<PathBuf>) -> Result<(), BoxError> {
     // (its default action); tokio keeps the handler for the life of the process.
     #[cfg(unix)]
     let _early = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // The same for SIGTERM and Ctrl-C, whose default action kills the process: installed
+    // before binding and kept, since a handler made later would not see an earlier signal.
+    let shutdown = serve::shutdown_signal();
     let runner = Runner::start(path).await?;
-    runner.run_until_signal().await
+    runner.run_until(shutdown).await
 }
 
 /// A running gateway: its worker threads, its listeners and the configuration in force.
@@ -446,13 +449,36 @@ impl Runner {
     /// Serves until Ctrl-C or `SIGTERM`, reloading on `SIGHUP`; a reload that fails is logged
     /// and the running configuration stays.
     ///
+    /// The handlers are installed when this is called, after the listeners started: a
+    /// program that must stop cleanly on a signal sent during startup makes
+    /// [`serve::shutdown_signal`] before [`Runner::start`] and calls [`run_until`](Self::run_until).
+    ///
     /// # Errors
     ///
     /// When the signal handlers cannot be installed.
-    pub async fn run_until_signal(mut self) -> Result<(), BoxError> {
+    pub async fn run_until_signal(self) -> Result<(), BoxError> {
+        self.run_until(serve::shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes (e.g. a [`serve::shutdown_signal`] made before the
+    /// listeners were bound), reloading on `SIGHUP`, then shuts down gracefully.
+    ///
+    /// # Errors
+    ///
+    /// When the `SIGHUP` handler cannot be installed.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), BoxError> {
         #[cfg(unix)]
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let shutdown = serve::shutdown_signal();
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                self.shutdown().await;
+                return Err(e.into());
+            }
+        };
         tokio::pin!(shutdown);
         loop {
             #[cfg(unix)]
