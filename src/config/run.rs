@@ -284,10 +284,16 @@ impl Runner {
             return Ok(());
         }
         if let Some(path) = path {
-            std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+            write_pid(path).map_err(|e| {
+                let hint = if is_symlink_refusal(&e) {
+                    " (it is a symbolic link, which tollgate never follows: remove it, or \
+                     point `pid_file` at the real path)"
+                } else {
+                    ""
+                };
                 std::io::Error::new(
                     e.kind(),
-                    format!("cannot write the pid file {}: {e}", path.display()),
+                    format!("cannot write the pid file {}: {e}{hint}", path.display()),
                 )
             })?;
         }
@@ -547,6 +553,39 @@ async fn start_admin(
     Ok(listening)
 }
 
+/// Writes this process's id to `path`, never through a symbolic link: someone who can write
+/// the pid file's directory must not make a gateway started as root truncate another file.
+fn write_pid(path: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options
+            .mode(0o644)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other("refusing a symbolic link"));
+    }
+    let mut file = options.open(path)?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())
+}
+
+/// Whether opening failed because the path is a symbolic link (`ELOOP` under `O_NOFOLLOW`).
+fn is_symlink_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        e.kind() == std::io::ErrorKind::Other
+    }
+}
+
 /// The startup warnings: passwords or metrics exposed.
 fn warn_about(config: &Config) {
     #[cfg(feature = "auth")]
@@ -579,9 +618,55 @@ fn warn_about(config: &Config) {
     }
     if let Some(admin) = &config.admin {
         if !is_loopback(&admin.bind) {
-            tracing::warn!(bind = %admin.bind, "the admin listener is reachable from other machines");
+            tracing::warn!(
+                bind = %admin.bind,
+                "the admin listener is reachable from other machines (`allow_public = true`)"
+            );
         }
     }
+    for secret in secret_files(config) {
+        warn_if_readable_by_others(&secret);
+    }
+}
+
+/// The files holding secrets: TLS private keys and the credentials file.
+fn secret_files(config: &Config) -> Vec<PathBuf> {
+    #[allow(unused_mut)]
+    let mut files: Vec<PathBuf> = Vec::new();
+    #[cfg(feature = "tls")]
+    files.extend(
+        config
+            .listen
+            .iter()
+            .filter_map(|l| l.tls.as_ref().map(|tls| tls.key.clone())),
+    );
+    #[cfg(feature = "auth")]
+    files.extend(config.auth.as_ref().and_then(|a| a.htpasswd.clone()));
+    #[cfg(not(any(feature = "tls", feature = "auth")))]
+    let _ = config;
+    files
+}
+
+/// Warns when a secret file can be read by every user of the machine (mode `o+r`).
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o004 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "{} is readable by every user of this machine; run `chmod 600 {}` (or 640 \
+                 with a group the gateway runs as)",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Whether `bind` only listens on this machine (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`).
