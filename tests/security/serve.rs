@@ -288,3 +288,36 @@ async fn sigterm_between_listening_and_the_pid_file_is_a_clean_stop() {
         .unwrap_or_default();
     assert!(exit.success(), "{exit}: {log}");
 }
+
+// ---- item 16: CONNECT ----
+
+/// Issue 13, item 16: `CONNECT` is not forwarded (no route lists it): the client gets a 501
+/// and the upstream sees nothing, not even a connection.
+#[tokio::test]
+async fn connect_is_refused_and_never_reaches_the_upstream() {
+    let up = recording_upstream().await;
+    let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
+    let addr: std::net::SocketAddr = gw.addr.parse().unwrap();
+    let target = up.addr.to_string();
+    for raw in [
+        format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n"),
+        format!(
+            "CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Connection: keep-alive\r\n\r\n"
+        ),
+    ] {
+        let answer = raw_exchange(addr, raw.as_bytes(), Duration::from_secs(2)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 501") || answer.starts_with("HTTP/1.1 405"),
+            "{answer}"
+        );
+    }
+    assert_eq!(up.connections(), 0, "the upstream was connected to");
+    // An ordinary request still goes through, so the upstream is reachable.
+    let out = curl(&[&gw.url("/after")]).await;
+    assert_eq!(out.status, 200, "{}", out.stderr);
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].uri.path(), "/after");
+    assert!(seen.iter().all(|s| s.method != http::Method::CONNECT));
+    gw.stop().await;
+}
