@@ -48,9 +48,15 @@ pub struct ServeConfig {
     /// Default is `60s` (nginx's `send_timeout`).
     #[serde(deserialize_with = "duration::deserialize")]
     pub write_timeout: Duration,
-    /// How many connections are served at once; further clients wait in the kernel's accept
-    /// queue until one closes. Raise it together with the open-files limit (`ulimit -n`).
-    /// Default is `1024`.
+    /// How long an upgraded connection (a WebSocket or other `101 Switching Protocols`
+    /// tunnel) may carry no byte in either direction before both sides are closed. A
+    /// WebSocket ping counts as traffic, so applications that ping more often than this are
+    /// never cut. Default is `300s`.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub tunnel_idle_timeout: Duration,
+    /// How many connections are served at once, upgraded ones (WebSocket tunnels) included
+    /// until they close; further clients wait in the kernel's accept queue until one closes.
+    /// Raise it together with the open-files limit (`ulimit -n`). Default is `1024`.
     pub max_connections: usize,
     /// How many requests one connection may carry; the last answer says `Connection: close`
     /// (an HTTP/2 connection gets a `GOAWAY`). `0` means no limit. Default is `1000` (nginx's
@@ -77,6 +83,7 @@ impl Default for ServeConfig {
             header_read_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(60),
+            tunnel_idle_timeout: Duration::from_secs(300),
             max_connections: 1024,
             max_requests_per_connection: 1000,
             max_headers: 100,

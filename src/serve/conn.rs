@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -32,6 +32,9 @@ use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, Upstream
 pub(crate) struct ConnState {
     pub(crate) peer: SocketAddr,
     pub(crate) tls: bool,
+    /// Set once an answer was `101 Switching Protocols`: the socket's tunnel idle timeout
+    /// starts to apply ([`ConnIo`](super::io::ConnIo)).
+    pub(crate) upgraded: Arc<AtomicBool>,
     pub(crate) body_read_timeout: Duration,
     pub(crate) max_requests: usize,
     pub(crate) requests: AtomicUsize,
@@ -49,12 +52,14 @@ impl ConnState {
     pub(crate) fn new(
         peer: SocketAddr,
         tls: bool,
+        upgraded: Arc<AtomicBool>,
         body_read_timeout: Duration,
         max_requests: usize,
     ) -> Self {
         ConnState {
             peer,
             tls,
+            upgraded,
             body_read_timeout,
             max_requests,
             requests: AtomicUsize::new(0),
@@ -295,6 +300,9 @@ where
             .take()
             .expect("ResponseFuture polled after completion");
         exchange.status = res.status();
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+            exchange.state.upgraded.store(true, Ordering::Release);
+        }
         if exchange.log.is_some() {
             let ext = res.extensions();
             exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());

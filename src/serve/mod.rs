@@ -57,6 +57,7 @@ use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -318,16 +319,27 @@ where
             while tasks.try_join_next().is_some() {}
             // Small answers go out at once rather than waiting for Nagle's delayed ACK.
             let _ = stream.set_nodelay(true);
-            let io = io::WriteTimeout::new(stream, shared.config.write_timeout);
+            // The socket holds the connection's permit: an upgraded connection (a WebSocket
+            // tunnel) outlives this task and still counts against `max_connections`.
+            let upgraded = Arc::new(AtomicBool::new(false));
+            let io = io::ConnIo::new(
+                io::WriteTimeout::new(stream, shared.config.write_timeout),
+                permit,
+                Arc::clone(&upgraded),
+                shared.config.tunnel_idle_timeout,
+            );
             let service = service.clone();
             let shared = Arc::clone(&shared);
             let shutdown = shutdown_rx.clone();
             #[cfg(feature = "tls")]
             let tls = tls.clone();
             tasks.spawn(async move {
-                let _permit = permit;
                 match tls {
-                    None => shared.connection(io, peer, false, service, shutdown).await,
+                    None => {
+                        shared
+                            .connection(io, peer, false, upgraded, service, shutdown)
+                            .await
+                    }
                     #[cfg(feature = "tls")]
                     Some(acceptor) => {
                         let handshake = acceptor.accept(io);
@@ -335,7 +347,9 @@ where
                             .await
                         {
                             Ok(Ok(io)) => {
-                                shared.connection(io, peer, true, service, shutdown).await
+                                shared
+                                    .connection(io, peer, true, upgraded, service, shutdown)
+                                    .await
                             }
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed")
@@ -401,6 +415,7 @@ impl Shared {
         io: I,
         peer: SocketAddr,
         tls: bool,
+        upgraded: Arc<AtomicBool>,
         service: S,
         mut shutdown: watch::Receiver<()>,
     ) where
@@ -414,6 +429,7 @@ impl Shared {
         let state = Arc::new(ConnState::new(
             peer,
             tls,
+            upgraded,
             self.config.body_read_timeout,
             self.config.max_requests_per_connection,
         ));

@@ -321,3 +321,208 @@ async fn connect_is_refused_and_never_reaches_the_upstream() {
     assert!(seen.iter().all(|s| s.method != http::Method::CONNECT));
     gw.stop().await;
 }
+
+// ---- item 9: upgraded tunnels ----
+
+/// An upstream that answers `Upgrade: websocket` with `101 Switching Protocols`, then echoes
+/// what it receives (`closed` counts tunnels whose gateway side ended); anything else gets a
+/// `200`.
+struct TunnelUpstream {
+    addr: std::net::SocketAddr,
+    closed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TunnelUpstream {
+    async fn start() -> TunnelUpstream {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closed = std::sync::Arc::new(AtomicUsize::new(0));
+        let closes = closed.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let closes = closes.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if !String::from_utf8_lossy(&head)
+                        .to_ascii_lowercase()
+                        .contains("upgrade: websocket")
+                    {
+                        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        let _ = stream.write_all(ok.as_bytes()).await;
+                        return;
+                    }
+                    let answer = "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\
+                                  Upgrade: websocket\r\n\r\n";
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    loop {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => {
+                                if stream.write_all(&buf[..n]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    closes.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        TunnelUpstream { addr, closed }
+    }
+
+    fn closed(&self) -> usize {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A gateway file: one worker, one listener with `listen_extra` keys, every route to `up`.
+fn tunnel_gateway(up: std::net::SocketAddr, listen_extra: &str) -> String {
+    format!(
+        "workers = 1\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n{listen_extra}\n\n\
+         [upstreams.ws]\nservers = [\"http://{up}\"]\n\n[[routes]]\nupstream = \"ws\"\n"
+    )
+}
+
+/// Opens a WebSocket-style tunnel through the gateway and checks that bytes go both ways.
+async fn open_tunnel(gateway: std::net::SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(gateway).await.unwrap();
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(TEST_TIMEOUT, stream.read(&mut buf))
+            .await
+            .expect("the 101 within the test timeout")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before the 101: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(buf[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    tokio::time::timeout(TEST_TIMEOUT, stream.read_exact(&mut echo))
+        .await
+        .expect("the echo within the test timeout")
+        .unwrap();
+    assert_eq!(&echo, b"ping");
+    stream
+}
+
+/// Sends an ordinary request on a fresh connection; the answer's status line, or `None` when
+/// nothing came within `wait`.
+async fn plain_request(
+    gateway: std::net::SocketAddr,
+    wait: Duration,
+) -> (TcpStream, Option<String>) {
+    let mut stream = TcpStream::connect(gateway).await.unwrap();
+    stream
+        .write_all(b"GET /plain HTTP/1.1\r\nHost: app.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let line = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+        _ => None,
+    };
+    (stream, line)
+}
+
+/// Reads until the peer closes (bounded by the test timeout); true when it did.
+async fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 256];
+    let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Issue 13, item 9: with `max_connections = 2`, two open tunnels fill the cap: a third
+/// client waits until one of them closes, then is served.
+#[tokio::test]
+async fn tunnels_count_against_the_connection_cap() {
+    let up = TunnelUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tunnel_gateway(
+        up.addr,
+        "max_connections = 2\nheader_read_timeout = \"1s\"\ntunnel_idle_timeout = \"1h\"",
+    );
+    let run = Run::start(dir.path(), &toml).await;
+    let first = open_tunnel(run.addr()).await;
+    let _second = open_tunnel(run.addr()).await;
+    // Both tunnels stay open (idle past the header timeout), so the third client is not
+    // served. Nothing can make it served early: the wait only bounds how long we look.
+    let (mut third, answer) = plain_request(run.addr(), Duration::from_millis(1500)).await;
+    assert_eq!(answer, None, "served past the connection cap");
+    // A tunnel closes: its slot goes to the waiting client.
+    drop(first);
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(TEST_TIMEOUT, third.read(&mut buf))
+        .await
+        .expect("the waiting client is served once a tunnel closed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    run.stop().await;
+}
+
+/// Issue 13, item 9: an idle tunnel is closed on both sides after `tunnel_idle_timeout`, and
+/// its slot under the cap is free again.
+#[tokio::test]
+async fn idle_tunnels_are_closed_on_both_sides() {
+    let up = TunnelUpstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = tunnel_gateway(up.addr, "max_connections = 1\ntunnel_idle_timeout = \"1s\"");
+    let run = Run::start(dir.path(), &toml).await;
+    let started = tokio::time::Instant::now();
+    let mut tunnel = open_tunnel(run.addr()).await;
+    assert!(
+        closed_by_peer(&mut tunnel).await,
+        "the idle tunnel stayed open"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before the idle timeout"
+    );
+    let mut upstream_closed = false;
+    for _ in 0..3000 {
+        if up.closed() == 1 {
+            upstream_closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        upstream_closed,
+        "the upstream side of the tunnel stayed open"
+    );
+    // The slot is free: the next client (the cap is 1) is served.
+    let (_stream, answer) = plain_request(run.addr(), TEST_TIMEOUT).await;
+    let answer = answer.expect("served after the tunnel closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    run.stop().await;
+}
