@@ -44,6 +44,13 @@ pub struct ServeConfig {
     /// `client_body_timeout`).
     #[serde(deserialize_with = "duration::deserialize")]
     pub body_read_timeout: Duration,
+    /// How long a request body may take as a whole, counted from the arrival of the request's
+    /// head: a client that sends a byte just before each `body_read_timeout` cannot hold a
+    /// connection for longer. Past it, the body fails as for `body_read_timeout` (the proxy
+    /// answers `400` and closes the connection). `0` means no deadline. Default is `600s`
+    /// (a 1 GB upload needs about 14 Mbit/s to make it).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub body_total_timeout: Duration,
     /// How long a write to the client may make no progress before the connection is closed.
     /// Default is `60s` (nginx's `send_timeout`).
     #[serde(deserialize_with = "duration::deserialize")]
@@ -82,6 +89,7 @@ impl Default for ServeConfig {
             bind: DEFAULT_BIND.to_owned(),
             header_read_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
+            body_total_timeout: Duration::from_secs(600),
             write_timeout: Duration::from_secs(60),
             tunnel_idle_timeout: Duration::from_secs(300),
             max_connections: 1024,

@@ -36,6 +36,7 @@ pub(crate) struct ConnState {
     /// starts to apply ([`ConnIo`](super::io::ConnIo)).
     pub(crate) upgraded: Arc<AtomicBool>,
     pub(crate) body_read_timeout: Duration,
+    pub(crate) body_total_timeout: Duration,
     pub(crate) max_requests: usize,
     pub(crate) requests: AtomicUsize,
     pub(crate) in_flight: AtomicUsize,
@@ -54,6 +55,7 @@ impl ConnState {
         tls: bool,
         upgraded: Arc<AtomicBool>,
         body_read_timeout: Duration,
+        body_total_timeout: Duration,
         max_requests: usize,
     ) -> Self {
         ConnState {
@@ -61,6 +63,7 @@ impl ConnState {
             tls,
             upgraded,
             body_read_timeout,
+            body_total_timeout,
             max_requests,
             requests: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
@@ -139,7 +142,11 @@ where
         let body = if incoming.is_end_stream() {
             Body::empty()
         } else {
-            Body::new(TimeoutBody::new(incoming, self.state.body_read_timeout))
+            Body::new(TimeoutBody::new(
+                incoming,
+                self.state.body_read_timeout,
+                self.state.body_total_timeout,
+            ))
         };
         let req = http::Request::from_parts(parts, body);
         ResponseFuture::called(self.inner.clone().oneshot(req), exchange, close_after)

@@ -13,8 +13,9 @@
 //! - `Host` validation ([`host::check`]): a missing, repeated or malformed `Host` on HTTP/1.1,
 //!   or an HTTP/2 `Host` that differs from `:authority`, is a 400;
 //! - timeouts for a request's head (slowloris), idle connections, each read of a request body
-//!   ([`BodyReadTimeout`]) and each write of the answer;
-//! - a cap on connections and on requests per connection;
+//!   and the whole body ([`BodyReadTimeout`]), each write of the answer, and idle upgraded
+//!   connections (WebSocket tunnels);
+//! - a cap on connections (upgraded ones included) and on requests per connection;
 //! - one access-log line per request through [`tracing`] (target `tollgate::access`: method,
 //!   target, status, bytes, duration; never a header, so never an `Authorization` value);
 //! - the line `Serving on http://ADDR` on standard output and through `tracing` at startup.
@@ -431,6 +432,7 @@ impl Shared {
             tls,
             upgraded,
             self.config.body_read_timeout,
+            self.config.body_total_timeout,
             self.config.max_requests_per_connection,
         ));
         let service = ConnService::new(service, Arc::clone(&state));

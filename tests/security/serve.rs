@@ -526,3 +526,75 @@ async fn idle_tunnels_are_closed_on_both_sides() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     run.stop().await;
 }
+
+// ---- item 10: the request body's deadline ----
+
+/// Issue 13, item 10: a client that sends one byte at a time, each well inside
+/// `body_read_timeout`, is cut off at `body_total_timeout`; the upstream never gets a
+/// complete body, and another client is served meanwhile.
+#[tokio::test]
+async fn a_trickled_body_meets_the_total_deadline() {
+    let up = recording_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "workers = 1\n\n[[listen]]\nbind = \"127.0.0.1:0\"\nbody_read_timeout = \"30s\"\n\
+         body_total_timeout = \"1s\"\n\n[upstreams.app]\nservers = [\"{}\"]\n\n\
+         [[routes]]\nupstream = \"app\"\n",
+        up.url()
+    );
+    let run = Run::start(dir.path(), &toml).await;
+    let stream = TcpStream::connect(run.addr()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n")
+        .await
+        .unwrap();
+    // One byte every 100 ms: 100 s for the whole body, far past every bound below.
+    let trickle = tokio::spawn(async move {
+        let mut sent = 0usize;
+        for _ in 0..1000 {
+            if writer.write_all(b"x").await.is_err() {
+                break;
+            }
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        sent
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    let ended = tokio::time::timeout(TEST_TIMEOUT, async {
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the trickled request was still open after {TEST_TIMEOUT:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty()
+            || answer.starts_with("HTTP/1.1 408")
+            || answer.starts_with("HTTP/1.1 400"),
+        "{answer}"
+    );
+    trickle.abort();
+
+    let out = curl(&["-d", "whole", &format!("http://{}/other", run.addr)]).await;
+    assert_eq!(out.status, 200, "{}", out.stderr);
+    let seen = up.seen();
+    assert!(
+        seen.iter()
+            .all(|s| s.uri.path() != "/upload" || s.body_len != 1000),
+        "the upstream got the trickled body whole: {seen:?}"
+    );
+    assert!(seen
+        .iter()
+        .any(|s| s.uri.path() == "/other" && s.body_len == 5));
+    run.stop().await;
+}
