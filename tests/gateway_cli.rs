@@ -408,7 +408,7 @@ async fn sigterm_during_startup_is_a_clean_stop() {
     let dir = tempfile::tempdir().unwrap();
     for args in serving_commands(dir.path()) {
         for round in 0..3 {
-            let mut child = spawn_tollgate(&args);
+            let child = spawn_tollgate(&args);
             let pid = child.id().expect("the child runs");
             assert!(
                 wait_for_sigterm_handler(pid).await,
