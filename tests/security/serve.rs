@@ -272,9 +272,13 @@ async fn sigterm_between_listening_and_the_pid_file_is_a_clean_stop() {
     let mut written = Vec::new();
     let mut buf = [0u8; 64];
     while !written.ends_with(b"\n") {
-        match tokio::time::timeout(TEST_TIMEOUT, reader.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => written.extend_from_slice(&buf[..n]),
-            other => panic!("no pid from the gateway: {other:?}"),
+        tokio::select! {
+            read = tokio::time::timeout(TEST_TIMEOUT, reader.read(&mut buf)) => match read {
+                Ok(Ok(n)) if n > 0 => written.extend_from_slice(&buf[..n]),
+                other => panic!("no pid from the gateway: {other:?}"),
+            },
+            // Killed by the SIGTERM (the old startup window) rather than stopping gracefully.
+            exit = child.wait() => panic!("tollgate ended before writing its pid: {exit:?}"),
         }
     }
     assert_eq!(String::from_utf8_lossy(&written).trim(), pid.to_string());
