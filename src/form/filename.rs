@@ -49,7 +49,7 @@ pub fn safe_filename(untrusted: &str) -> String {
     let kept = kept.trim_end_matches(['.', '_']);
     let (stem, ext) = match kept.rfind('.') {
         Some(dot) => (&kept[..dot], &kept[dot + 1..]),
-        None => (&kept[..], ""),
+        None => (kept, ""),
     };
     let stem = stem
         .trim_start_matches(['.', '_', '-'])
