@@ -333,3 +333,135 @@ fn strip_ansi(text: &str) -> String {
     }
     out
 }
+
+/// Whether process `pid` catches signal `number` (its bit in `SigCgt` of `/proc/PID/status`).
+fn catches(pid: u32, number: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let mask = status.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (number - 1)) != 0)
+}
+
+/// The serving commands, each listening on `127.0.0.1:0`; `dir` holds their files.
+fn serving_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
+    let config = dir.join("gateway.toml");
+    std::fs::write(
+        &config,
+        "[[listen]]\nbind = \"127.0.0.1:0\"\n\n[[routes]]\necho = true\n",
+    )
+    .unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let any = "127.0.0.1:0".to_owned();
+    vec![
+        vec![
+            "proxy".into(),
+            "--workers".into(),
+            "2".into(),
+            "--bind".into(),
+            any.clone(),
+        ],
+        vec!["run".into(), path(&config)],
+        vec!["echo".into(), "--bind".into(), any.clone()],
+        vec![
+            "serve".into(),
+            path(dir),
+            "--workers".into(),
+            "2".into(),
+            "--bind".into(),
+            any,
+        ],
+    ]
+}
+
+fn spawn_tollgate(args: &[String]) -> tokio::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("TOLLGATE_BIND")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the tollgate binary runs")
+}
+
+/// Waits (bounded) until `pid` catches `SIGTERM`; false when it never did.
+async fn wait_for_sigterm_handler(pid: u32) -> bool {
+    let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if catches(pid, 15) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    false
+}
+
+/// Issue 13: a SIGTERM sent while the gateway starts (as systemd or a container runtime may)
+/// is a graceful stop, never a death by signal. Sent as soon as the handler exists, which is
+/// before anything listens, so most rounds hit the startup window the CI flake fell into.
+#[tokio::test]
+async fn sigterm_during_startup_is_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in serving_commands(dir.path()) {
+        for round in 0..3 {
+            let child = spawn_tollgate(&args);
+            let pid = child.id().expect("the child runs");
+            assert!(
+                wait_for_sigterm_handler(pid).await,
+                "tollgate {args:?} never installed a SIGTERM handler"
+            );
+            let status = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await
+                .unwrap();
+            assert!(status.success());
+            let out = tokio::time::timeout(TEST_TIMEOUT, child.wait_with_output())
+                .await
+                .expect("tollgate exits after SIGTERM")
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "tollgate {args:?}, round {round}: {} (stderr: {})",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+/// The handlers for SIGTERM and Ctrl-C are in place before the `Serving on` line, i.e. before
+/// any client can connect (the window in which a SIGTERM used to kill the process).
+#[tokio::test]
+async fn signal_handlers_are_installed_before_serving_on() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    for args in serving_commands(dir.path()) {
+        let mut child = spawn_tollgate(&args);
+        let pid = child.id().expect("the child runs");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let line = tokio::time::timeout(TEST_TIMEOUT, BufReader::new(stdout).lines().next_line())
+            .await
+            .expect("the startup line within the test timeout")
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            line.starts_with("Serving on "),
+            "tollgate {args:?}: {line:?}"
+        );
+        assert!(
+            catches(pid, 15),
+            "tollgate {args:?} serves before catching SIGTERM"
+        );
+        assert!(
+            catches(pid, 2),
+            "tollgate {args:?} serves before catching SIGINT"
+        );
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}

@@ -19,6 +19,7 @@ pub struct EchoArgs {
 
 /// Serves [`EchoService`] until Ctrl-C or `SIGTERM`.
 pub async fn run(args: EchoArgs) -> Result<(), BoxError> {
+    // `Server::run` installs the signal handlers before it binds.
     serve::bind(&args.bind.bind, EchoService::new().raw(args.raw)).await?;
     Ok(())
 }

@@ -180,13 +180,15 @@ pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
         Some(up) => tracing::info!(upstream = %up, "proxying to {up}"),
         None => tracing::info!("no --upstream: the echo service answers in-process"),
     }
+    // Before anything listens, so a SIGTERM during startup is a graceful stop.
+    let shutdown = serve::shutdown_signal();
     let runner = Runner::from_config(args.config()).await.map_err(|e| {
         match e.downcast::<ConfigErrors>() {
             Ok(errors) => in_flags(&errors).into(),
             Err(e) => e,
         }
     })?;
-    runner.run_until_signal().await
+    runner.run_until(shutdown).await
 }
 
 /// The configuration's errors named by the flags that made the keys (`--users: ...` rather

@@ -63,6 +63,17 @@ impl Config {
                     ),
                 ));
             }
+            if !admin.allow_public && !super::run::is_loopback(&admin.bind) {
+                errors.push(ConfigError::new(
+                    root.key("admin").key("bind"),
+                    format!(
+                        "the admin listener on `{}` would serve metrics to other machines: bind \
+                         it to a loopback address (`127.0.0.1:9090`), or add \
+                         `allow_public = true` to [admin] if a firewall guards it",
+                        admin.bind
+                    ),
+                ));
+            }
             for (key, path) in [
                 ("metrics_path", &admin.metrics_path),
                 ("health_path", &admin.health_path),

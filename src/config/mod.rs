@@ -144,6 +144,10 @@ pub struct AdminConfig {
     pub metrics_path: String,
     /// Where the health answer is. Default is `/healthz`.
     pub health_path: String,
+    /// Whether `bind` may be an address other machines reach (`0.0.0.0:9090`, a LAN
+    /// address): the metrics name routes, upstreams and traffic, so [`Config::check`] refuses
+    /// a non-loopback admin address unless this says so. Default is `false`.
+    pub allow_public: bool,
 }
 
 impl Default for AdminConfig {
@@ -152,6 +156,7 @@ impl Default for AdminConfig {
             bind: "127.0.0.1:9090".to_owned(),
             metrics_path: "/metrics".to_owned(),
             health_path: "/healthz".to_owned(),
+            allow_public: false,
         }
     }
 }

@@ -35,7 +35,9 @@ pub struct RouteConfig {
     /// The path prefix it matches, at a segment boundary. Default is `/`: every path.
     pub path: String,
     /// The methods it matches; a path that matches with another method is a `405` with
-    /// `Allow` unless a later route takes it. Default is none: every method.
+    /// `Allow` unless a later route takes it. Default is none: every method but `CONNECT`,
+    /// which only a route that lists it takes (otherwise a `501`: the gateway is not a
+    /// forward proxy).
     pub methods: Vec<String>,
     /// Header rules for this route only ([`RewriteConfig`](crate::rewrite::RewriteConfig)),
     /// inside the global ones: its request rules run after them, its response rules before
@@ -293,6 +295,10 @@ impl Entry {
     }
 
     fn takes(&self, method: &Method) -> bool {
+        // CONNECT asks for a tunnel to any host: only a route that names it takes it.
+        if *method == Method::CONNECT {
+            return self.methods.contains(method);
+        }
         self.methods.is_empty()
             || self.methods.contains(method)
             || (*method == Method::HEAD && self.methods.contains(&Method::GET))
@@ -339,6 +345,12 @@ impl Router {
 
     /// The answer when no route took the request.
     fn miss<B>(&self, req: &Request<B>) -> HttpError {
+        if req.method() == Method::CONNECT {
+            return HttpError::not_implemented(
+                "CONNECT is not supported: this is a reverse proxy, not a forward proxy (a \
+                 route that lists CONNECT in `methods` takes it)",
+            );
+        }
         let mut allowed: Vec<Method> = Vec::new();
         for entry in self
             .entries

@@ -38,8 +38,11 @@ pub async fn run(path: impl Into<PathBuf>) -> Result<(), BoxError> {
     // (its default action); tokio keeps the handler for the life of the process.
     #[cfg(unix)]
     let _early = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // The same for SIGTERM and Ctrl-C, whose default action kills the process: installed
+    // before binding and kept, since a handler made later would not see an earlier signal.
+    let shutdown = serve::shutdown_signal();
     let runner = Runner::start(path).await?;
-    runner.run_until_signal().await
+    runner.run_until(shutdown).await
 }
 
 /// A running gateway: its worker threads, its listeners and the configuration in force.
@@ -287,10 +290,16 @@ impl Runner {
             return Ok(());
         }
         if let Some(path) = path {
-            std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+            write_pid(path).map_err(|e| {
+                let hint = if is_symlink_refusal(&e) {
+                    " (it is a symbolic link, which tollgate never follows: remove it, or \
+                     point `pid_file` at the real path)"
+                } else {
+                    ""
+                };
                 std::io::Error::new(
                     e.kind(),
-                    format!("cannot write the pid file {}: {e}", path.display()),
+                    format!("cannot write the pid file {}: {e}{hint}", path.display()),
                 )
             })?;
         }
@@ -452,13 +461,36 @@ impl Runner {
     /// Serves until Ctrl-C or `SIGTERM`, reloading on `SIGHUP`; a reload that fails is logged
     /// and the running configuration stays.
     ///
+    /// The handlers are installed when this is called, after the listeners started: a
+    /// program that must stop cleanly on a signal sent during startup makes
+    /// [`serve::shutdown_signal`] before [`Runner::start`] and calls [`run_until`](Self::run_until).
+    ///
     /// # Errors
     ///
     /// When the signal handlers cannot be installed.
-    pub async fn run_until_signal(mut self) -> Result<(), BoxError> {
+    pub async fn run_until_signal(self) -> Result<(), BoxError> {
+        self.run_until(serve::shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes (e.g. a [`serve::shutdown_signal`] made before the
+    /// listeners were bound), reloading on `SIGHUP`, then shuts down gracefully.
+    ///
+    /// # Errors
+    ///
+    /// When the `SIGHUP` handler cannot be installed.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), BoxError> {
         #[cfg(unix)]
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-        let shutdown = serve::shutdown_signal();
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(hangup) => hangup,
+            Err(e) => {
+                self.shutdown().await;
+                return Err(e.into());
+            }
+        };
         tokio::pin!(shutdown);
         loop {
             #[cfg(unix)]
@@ -529,6 +561,39 @@ async fn start_admin(
     Ok(listening)
 }
 
+/// Writes this process's id to `path`, never through a symbolic link: someone who can write
+/// the pid file's directory must not make a gateway started as root truncate another file.
+fn write_pid(path: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options
+            .mode(0o644)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    }
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other("refusing a symbolic link"));
+    }
+    let mut file = options.open(path)?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())
+}
+
+/// Whether opening failed because the path is a symbolic link (`ELOOP` under `O_NOFOLLOW`).
+fn is_symlink_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        e.kind() == std::io::ErrorKind::Other
+    }
+}
+
 /// The startup warnings: passwords or metrics exposed.
 fn warn_about(config: &Config) {
     #[cfg(feature = "auth")]
@@ -561,9 +626,55 @@ fn warn_about(config: &Config) {
     }
     if let Some(admin) = &config.admin {
         if !is_loopback(&admin.bind) {
-            tracing::warn!(bind = %admin.bind, "the admin listener is reachable from other machines");
+            tracing::warn!(
+                bind = %admin.bind,
+                "the admin listener is reachable from other machines (`allow_public = true`)"
+            );
         }
     }
+    for secret in secret_files(config) {
+        warn_if_readable_by_others(&secret);
+    }
+}
+
+/// The files holding secrets: TLS private keys and the credentials file.
+fn secret_files(config: &Config) -> Vec<PathBuf> {
+    #[allow(unused_mut)]
+    let mut files: Vec<PathBuf> = Vec::new();
+    #[cfg(feature = "tls")]
+    files.extend(
+        config
+            .listen
+            .iter()
+            .filter_map(|l| l.tls.as_ref().map(|tls| tls.key.clone())),
+    );
+    #[cfg(feature = "auth")]
+    files.extend(config.auth.as_ref().and_then(|a| a.htpasswd.clone()));
+    #[cfg(not(any(feature = "tls", feature = "auth")))]
+    let _ = config;
+    files
+}
+
+/// Warns when a secret file can be read by every user of the machine (mode `o+r`).
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o004 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                "{} is readable by every user of this machine; run `chmod 600 {}` (or 640 \
+                 with a group the gateway runs as)",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Whether `bind` only listens on this machine (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`).

@@ -44,9 +44,12 @@ pub fn safe_filename(untrusted: &str) -> String {
         .find(|part| !part.trim().is_empty())
         .unwrap_or("");
     let kept = keep_safe_chars(last);
+    // Trailing separators first: the extension is what follows the last dot of the result,
+    // so a second pass must find the same one.
+    let kept = kept.trim_end_matches(['.', '_']);
     let (stem, ext) = match kept.rfind('.') {
         Some(dot) => (&kept[..dot], &kept[dot + 1..]),
-        None => (&kept[..], ""),
+        None => (kept, ""),
     };
     let stem = stem
         .trim_start_matches(['.', '_', '-'])
@@ -59,7 +62,8 @@ pub fn safe_filename(untrusted: &str) -> String {
         name.push('_');
     }
     name.push_str(stem);
-    let ext = cut(ext, 32);
+    // Cut before trimming: a cut may end the extension on a `_`, which a second pass would trim.
+    let ext = cut(ext, 32).trim_end_matches('_');
     if !ext.is_empty() {
         name.push('.');
         name.push_str(ext);
@@ -177,6 +181,25 @@ mod tests {
         let name = safe_filename(&format!("{}.jpeg", "я".repeat(300)));
         assert!(name.len() <= MAX_LEN, "{}", name.len());
         assert!(name.ends_with(".jpeg"));
+    }
+
+    /// Found by `output_is_always_safe`: the 32-byte cut of the extension ended on a `_`.
+    #[test]
+    fn is_idempotent_when_the_extension_is_cut_on_an_underscore() {
+        let input = "\u{a1}.a\u{3400}\u{1d360}aa\ta\u{10380}A\u{800}\u{20000}0\u{b2}\u{b9}AA a";
+        let name = safe_filename(input);
+        assert!(!name.ends_with('_'), "{name}");
+        assert_eq!(safe_filename(&name), name);
+    }
+
+    /// Found by `output_is_always_safe`: a trailing dot hid an inner one, which the second
+    /// pass took as the start of a long extension and cut.
+    #[test]
+    fn is_idempotent_when_a_trailing_dot_hides_an_inner_one() {
+        let input =
+            "A.A\u{c0}a\u{3041}0\u{17000}\u{c0}a\u{b9}\u{e81}\u{b}\u{20000}a\t0\u{b}\u{20000}.";
+        let name = safe_filename(input);
+        assert_eq!(safe_filename(&name), name);
     }
 
     proptest! {

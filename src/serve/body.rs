@@ -1,6 +1,8 @@
-//! The request body `serve` hands to services: hyper's `Incoming` with an idle read timeout.
+//! The request body `serve` hands to services: hyper's `Incoming` with an idle read timeout
+//! and a deadline for the whole body.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -9,54 +11,83 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
 
 use super::io::IdleTimer;
 use crate::body::BoxError;
 
 /// The error a request body yields when the client sent nothing for
-/// [`ServeConfig::body_read_timeout`](super::ServeConfig::body_read_timeout).
+/// [`ServeConfig::body_read_timeout`](super::ServeConfig::body_read_timeout), or had not
+/// sent the whole body [`ServeConfig::body_total_timeout`](super::ServeConfig::body_total_timeout)
+/// after its request arrived.
 ///
 /// Reading the body with [`body::to_bytes`](crate::body::to_bytes) turns it into a 400.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyReadTimeout {
     after: Duration,
+    total: bool,
 }
 
 impl BodyReadTimeout {
-    /// How long the body stayed silent.
+    /// How long the body stayed silent, or, for [`is_total`](Self::is_total), the deadline
+    /// of the whole body.
     pub fn after(&self) -> Duration {
         self.after
+    }
+
+    /// Whether the whole body took too long (`body_total_timeout`) rather than one read
+    /// (`body_read_timeout`).
+    pub fn is_total(&self) -> bool {
+        self.total
     }
 }
 
 impl fmt::Display for BodyReadTimeout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the client sent no request body data for {:?}; the read was abandoned",
-            self.after
-        )
+        if self.total {
+            write!(
+                f,
+                "the client did not send the whole request body within {:?} \
+                 (body_total_timeout); the read was abandoned",
+                self.after
+            )
+        } else {
+            write!(
+                f,
+                "the client sent no request body data for {:?} (body_read_timeout); the read \
+                 was abandoned",
+                self.after
+            )
+        }
     }
 }
 
 impl std::error::Error for BodyReadTimeout {}
 
 pin_project! {
-    /// `Incoming` whose reads fail once the client sent nothing for the body read timeout.
+    /// `Incoming` whose reads fail once the client sent nothing for the body read timeout,
+    /// or once the body's deadline passed.
     pub(crate) struct TimeoutBody {
         #[pin]
         inner: Incoming,
         timer: IdleTimer,
-        timed_out: bool,
+        // When the whole body must have arrived, and its total timeout; `None`: no deadline.
+        deadline: Option<(Instant, Duration)>,
+        // Made at the first wait: a body that never waits costs no timer.
+        deadline_sleep: Option<Pin<Box<Sleep>>>,
+        timed_out: Option<BodyReadTimeout>,
     }
 }
 
 impl TimeoutBody {
-    pub(crate) fn new(inner: Incoming, timeout: Duration) -> Self {
+    /// `total` of zero means no deadline for the whole body.
+    pub(crate) fn new(inner: Incoming, timeout: Duration, total: Duration) -> Self {
         TimeoutBody {
             inner,
             timer: IdleTimer::new(timeout),
-            timed_out: false,
+            deadline: (!total.is_zero()).then(|| (Instant::now() + total, total)),
+            deadline_sleep: None,
+            timed_out: None,
         }
     }
 }
@@ -70,22 +101,43 @@ impl http_body::Body for TimeoutBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.project();
-        if !*this.timed_out {
+        if this.timed_out.is_none() {
             if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
                 this.timer.progress();
                 return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
             }
-            ready!(this.timer.poll_expired(cx));
-            *this.timed_out = true;
+            let total = match *this.deadline {
+                Some((at, total)) => {
+                    let sleep = this
+                        .deadline_sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                    sleep.as_mut().poll(cx).is_ready().then_some(total)
+                }
+                None => None,
+            };
+            let error = match total {
+                // A trickle that keeps the read timeout at bay still meets the deadline.
+                Some(total) => BodyReadTimeout {
+                    after: total,
+                    total: true,
+                },
+                None => {
+                    ready!(this.timer.poll_expired(cx));
+                    BodyReadTimeout {
+                        after: this.timer.timeout(),
+                        total: false,
+                    }
+                }
+            };
+            *this.timed_out = Some(error);
         }
         // Never `None` after a timeout: a truncated body must not look complete.
-        Poll::Ready(Some(Err(Box::new(BodyReadTimeout {
-            after: this.timer.timeout(),
-        }))))
+        let error = this.timed_out.clone().expect("set above");
+        Poll::Ready(Some(Err(Box::new(error))))
     }
 
     fn is_end_stream(&self) -> bool {
-        !self.timed_out && self.inner.is_end_stream()
+        self.timed_out.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -44,13 +44,26 @@ pub struct ServeConfig {
     /// `client_body_timeout`).
     #[serde(deserialize_with = "duration::deserialize")]
     pub body_read_timeout: Duration,
+    /// How long a request body may take as a whole, counted from the arrival of the request's
+    /// head: a client that sends a byte just before each `body_read_timeout` cannot hold a
+    /// connection for longer. Past it, the body fails as for `body_read_timeout` (the proxy
+    /// answers `400` and closes the connection). `0` means no deadline. Default is `600s`
+    /// (a 1 GB upload needs about 14 Mbit/s to make it).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub body_total_timeout: Duration,
     /// How long a write to the client may make no progress before the connection is closed.
     /// Default is `60s` (nginx's `send_timeout`).
     #[serde(deserialize_with = "duration::deserialize")]
     pub write_timeout: Duration,
-    /// How many connections are served at once; further clients wait in the kernel's accept
-    /// queue until one closes. Raise it together with the open-files limit (`ulimit -n`).
-    /// Default is `1024`.
+    /// How long an upgraded connection (a WebSocket or other `101 Switching Protocols`
+    /// tunnel) may carry no byte in either direction before both sides are closed. A
+    /// WebSocket ping counts as traffic, so applications that ping more often than this are
+    /// never cut. Default is `300s`.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub tunnel_idle_timeout: Duration,
+    /// How many connections are served at once, upgraded ones (WebSocket tunnels) included
+    /// until they close; further clients wait in the kernel's accept queue until one closes.
+    /// Raise it together with the open-files limit (`ulimit -n`). Default is `1024`.
     pub max_connections: usize,
     /// How many requests one connection may carry; the last answer says `Connection: close`
     /// (an HTTP/2 connection gets a `GOAWAY`). `0` means no limit. Default is `1000` (nginx's
@@ -76,7 +89,9 @@ impl Default for ServeConfig {
             bind: DEFAULT_BIND.to_owned(),
             header_read_timeout: Duration::from_secs(60),
             body_read_timeout: Duration::from_secs(60),
+            body_total_timeout: Duration::from_secs(600),
             write_timeout: Duration::from_secs(60),
+            tunnel_idle_timeout: Duration::from_secs(300),
             max_connections: 1024,
             max_requests_per_connection: 1000,
             max_headers: 100,

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -32,7 +32,11 @@ use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, Upstream
 pub(crate) struct ConnState {
     pub(crate) peer: SocketAddr,
     pub(crate) tls: bool,
+    /// Set once an answer was `101 Switching Protocols`: the socket's tunnel idle timeout
+    /// starts to apply ([`ConnIo`](super::io::ConnIo)).
+    pub(crate) upgraded: Arc<AtomicBool>,
     pub(crate) body_read_timeout: Duration,
+    pub(crate) body_total_timeout: Duration,
     pub(crate) max_requests: usize,
     pub(crate) requests: AtomicUsize,
     pub(crate) in_flight: AtomicUsize,
@@ -49,13 +53,17 @@ impl ConnState {
     pub(crate) fn new(
         peer: SocketAddr,
         tls: bool,
+        upgraded: Arc<AtomicBool>,
         body_read_timeout: Duration,
+        body_total_timeout: Duration,
         max_requests: usize,
     ) -> Self {
         ConnState {
             peer,
             tls,
+            upgraded,
             body_read_timeout,
+            body_total_timeout,
             max_requests,
             requests: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
@@ -134,7 +142,11 @@ where
         let body = if incoming.is_end_stream() {
             Body::empty()
         } else {
-            Body::new(TimeoutBody::new(incoming, self.state.body_read_timeout))
+            Body::new(TimeoutBody::new(
+                incoming,
+                self.state.body_read_timeout,
+                self.state.body_total_timeout,
+            ))
         };
         let req = http::Request::from_parts(parts, body);
         ResponseFuture::called(self.inner.clone().oneshot(req), exchange, close_after)
@@ -295,6 +307,9 @@ where
             .take()
             .expect("ResponseFuture polled after completion");
         exchange.status = res.status();
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+            exchange.state.upgraded.store(true, Ordering::Release);
+        }
         if exchange.log.is_some() {
             let ext = res.extensions();
             exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());

@@ -13,8 +13,9 @@
 //! - `Host` validation ([`host::check`]): a missing, repeated or malformed `Host` on HTTP/1.1,
 //!   or an HTTP/2 `Host` that differs from `:authority`, is a 400;
 //! - timeouts for a request's head (slowloris), idle connections, each read of a request body
-//!   ([`BodyReadTimeout`]) and each write of the answer;
-//! - a cap on connections and on requests per connection;
+//!   and the whole body ([`BodyReadTimeout`]), each write of the answer, and idle upgraded
+//!   connections (WebSocket tunnels);
+//! - a cap on connections (upgraded ones included) and on requests per connection;
 //! - one access-log line per request through [`tracing`] (target `tollgate::access`: method,
 //!   target, status, bytes, duration; never a header, so never an `Authorization` value);
 //! - the line `Serving on http://ADDR` on standard output and through `tracing` at startup.
@@ -57,6 +58,7 @@ use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -244,12 +246,20 @@ where
     /// # Errors
     ///
     /// See [`listen`] and [`serve`](Self::serve).
-    pub async fn run(self) -> std::io::Result<()> {
+    pub async fn run(mut self) -> std::io::Result<()> {
+        // Before binding: a SIGTERM once clients can connect must stop the server gracefully.
+        if self.signal.is_none() {
+            self.signal = Some(Box::pin(shutdown_signal()));
+        }
         let listener = listen(&self.config.bind).await?;
         self.serve(listener).await
     }
 
     /// Serves connections from `listener` until the shutdown signal, then drains them.
+    ///
+    /// Without [`with_graceful_shutdown`](Self::with_graceful_shutdown) the Ctrl-C and
+    /// `SIGTERM` handlers are installed here, once `listener` already listens: to stop cleanly
+    /// on a signal that arrives before, pass [`shutdown_signal()`] made before binding.
     ///
     /// # Errors
     ///
@@ -262,6 +272,8 @@ where
             signal,
             announce,
         } = self;
+        // Installed before the TLS files are read and before the `Serving on` line.
+        let mut signal: Signal = signal.unwrap_or_else(|| Box::pin(shutdown_signal()));
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
             Some(tls) => Some(tls::acceptor(tls).await?),
@@ -285,7 +297,6 @@ where
         let (shutdown_tx, shutdown_rx) = watch::channel(());
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
         let mut tasks = JoinSet::new();
-        let mut signal = signal.unwrap_or_else(|| Box::pin(shutdown_signal()));
 
         loop {
             let permit = tokio::select! {
@@ -309,16 +320,27 @@ where
             while tasks.try_join_next().is_some() {}
             // Small answers go out at once rather than waiting for Nagle's delayed ACK.
             let _ = stream.set_nodelay(true);
-            let io = io::WriteTimeout::new(stream, shared.config.write_timeout);
+            // The socket holds the connection's permit: an upgraded connection (a WebSocket
+            // tunnel) outlives this task and still counts against `max_connections`.
+            let upgraded = Arc::new(AtomicBool::new(false));
+            let io = io::ConnIo::new(
+                io::WriteTimeout::new(stream, shared.config.write_timeout),
+                permit,
+                Arc::clone(&upgraded),
+                shared.config.tunnel_idle_timeout,
+            );
             let service = service.clone();
             let shared = Arc::clone(&shared);
             let shutdown = shutdown_rx.clone();
             #[cfg(feature = "tls")]
             let tls = tls.clone();
             tasks.spawn(async move {
-                let _permit = permit;
                 match tls {
-                    None => shared.connection(io, peer, false, service, shutdown).await,
+                    None => {
+                        shared
+                            .connection(io, peer, false, upgraded, service, shutdown)
+                            .await
+                    }
                     #[cfg(feature = "tls")]
                     Some(acceptor) => {
                         let handshake = acceptor.accept(io);
@@ -326,7 +348,9 @@ where
                             .await
                         {
                             Ok(Ok(io)) => {
-                                shared.connection(io, peer, true, service, shutdown).await
+                                shared
+                                    .connection(io, peer, true, upgraded, service, shutdown)
+                                    .await
                             }
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed")
@@ -392,6 +416,7 @@ impl Shared {
         io: I,
         peer: SocketAddr,
         tls: bool,
+        upgraded: Arc<AtomicBool>,
         service: S,
         mut shutdown: watch::Receiver<()>,
     ) where
@@ -405,7 +430,9 @@ impl Shared {
         let state = Arc::new(ConnState::new(
             peer,
             tls,
+            upgraded,
             self.config.body_read_timeout,
+            self.config.body_total_timeout,
             self.config.max_requests_per_connection,
         ));
         let service = ConnService::new(service, Arc::clone(&state));
@@ -478,30 +505,72 @@ async fn accept_error(e: std::io::Error) {
     }
 }
 
-/// Completes on Ctrl-C or, on Unix, `SIGTERM`.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Completes on Ctrl-C (`SIGINT`) or, on Unix, `SIGTERM`.
+///
+/// The handlers are installed when this function is called, not when the future is first
+/// polled: call it before binding a listener and keep the future, so a signal that arrives
+/// while the server starts stops it gracefully instead of killing the process (the default
+/// action of `SIGTERM`). A signal that arrived before the call is not seen.
+///
+/// # Panics
+///
+/// When called outside a Tokio runtime with signals enabled (`enable_all`, or
+/// `#[tokio::main]`).
+pub fn shutdown_signal() -> ShutdownSignal {
+    #[cfg(unix)]
+    let wait: Signal = {
+        use tokio::signal::unix::{signal, SignalKind};
+        // Registered now; a failure leaves that signal to its default action.
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        Box::pin(async move {
+            let interrupt = async {
+                match interrupt {
+                    Ok(mut s) => drop(s.recv().await),
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            let terminate = async {
+                match terminate {
+                    Ok(mut s) => drop(s.recv().await),
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = interrupt => {}
+                () = terminate => {}
+            }
+        })
+    };
+    #[cfg(not(unix))]
+    let wait: Signal = Box::pin(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    });
+    ShutdownSignal { wait }
+}
+
+/// The future [`shutdown_signal`] returns: its signal handlers are already installed.
+#[must_use = "futures do nothing unless polled"]
+pub struct ShutdownSignal {
+    wait: Signal,
+}
+
+impl std::fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownSignal").finish_non_exhaustive()
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+impl Future for ShutdownSignal {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::ready!(self.wait.as_mut().poll(cx));
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        std::task::Poll::Ready(())
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
 {
+    // Before anything listens: a SIGTERM during startup stops the workers gracefully.
+    let shutdown = shutdown_signal();
     let pool = Workers::start(workers)?;
     let sockets = bind_sockets(&config.bind, pool.len()).await?;
     let make_service = Arc::new(make_service);
@@ -72,7 +74,7 @@ where
 
     let mut first_error = None;
     tokio::select! {
-        () = shutdown_signal() => {}
+        () = shutdown => {}
         Some(result) = servers.next() => first_error = joined(result).err(),
     }
     let _ = stop_tx.send(true);
