@@ -230,7 +230,7 @@ where
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             let e: BoxError = e.into();
-            HttpError::bad_request("could not read the request body").with_source(e)
+            crate::serve::BodyReadTimeout::answer_for(&*e).with_source(e)
         })?;
         if let Ok(mut data) = frame.into_data() {
             use bytes::Buf;

@@ -271,9 +271,8 @@ async fn digest_body(body: &mut Body, keep: bool, limit: usize) -> Result<BodyDi
     let mut len = 0u64;
     let mut kept = keep.then(BytesMut::new);
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            HttpError::bad_request("could not read the request body").with_source(e)
-        })?;
+        let frame =
+            frame.map_err(|e| crate::serve::BodyReadTimeout::answer_for(&*e).with_source(e))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };

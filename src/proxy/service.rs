@@ -787,10 +787,7 @@ fn classify(
         };
     }
     if progress.client_failed() {
-        return Failure::client(
-            HttpError::bad_request("the request body could not be read")
-                .with_header(CONNECTION, HeaderValue::from_static("close")),
-        );
+        return Failure::client(crate::serve::BodyReadTimeout::answer_for(cause));
     }
     match find_cause::<hyper::Error>(cause) {
         Some(e) if e.is_parse() || e.is_parse_status() => bad_gateway(

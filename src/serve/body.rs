@@ -21,7 +21,8 @@ use crate::body::BoxError;
 /// sent the whole body [`ServeConfig::body_total_timeout`](super::ServeConfig::body_total_timeout)
 /// after its request arrived.
 ///
-/// Reading the body with [`body::to_bytes`](crate::body::to_bytes) turns it into a 400.
+/// Reading the body with [`body::to_bytes`](crate::body::to_bytes), or through the proxy,
+/// turns it into a `408 Request Timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyReadTimeout {
     after: Duration,
@@ -39,6 +40,31 @@ impl BodyReadTimeout {
     /// (`body_read_timeout`).
     pub fn is_total(&self) -> bool {
         self.total
+    }
+
+    /// The client's answer for a request body that failed with `err`: `408 Request Timeout`
+    /// when a `BodyReadTimeout` is in its chain, `400` otherwise; both close the connection
+    /// (what is left of the body cannot be told from a next request).
+    pub(crate) fn answer_for(err: &(dyn std::error::Error + 'static)) -> crate::error::HttpError {
+        use http::header::{HeaderValue, CONNECTION};
+        let mut current = Some(err);
+        let mut timed_out = false;
+        while let Some(e) = current {
+            if e.downcast_ref::<BodyReadTimeout>().is_some() {
+                timed_out = true;
+                break;
+            }
+            current = e.source();
+        }
+        let error = if timed_out {
+            crate::error::HttpError::new(
+                http::StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+        } else {
+            crate::error::HttpError::bad_request("the request body could not be read")
+        };
+        error.with_header(CONNECTION, HeaderValue::from_static("close"))
     }
 }
 
