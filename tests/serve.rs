@@ -226,7 +226,8 @@ async fn stalled_body_fails_the_read() {
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",
     )
     .await;
-    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(out.contains("did not arrive in time"), "{out}");
 }
 
 #[tokio::test]
