@@ -216,7 +216,13 @@ pub struct HeaderPolicy {
     /// Set by the gateway's rules: removed when spelled with `_`.
     rules: Vec<HeaderName>,
     trust: Trust,
+    /// The first bytes of every name without `_` that may be removed: most headers (`host`,
+    /// `accept`, `user-agent`, ...) are kept after one look at this table.
+    first: [bool; 256],
 }
+
+/// The first bytes of the forwarding and override names, lower case.
+const FAMILY_FIRST_BYTES: &[u8] = b"xftc";
 
 impl HeaderPolicy {
     /// Whether a header `name` (as `http` stores it: lower case) is removed, for a request from
@@ -233,7 +239,12 @@ impl HeaderPolicy {
     /// ```
     pub fn removes(&self, name: &str, trusted: bool) -> bool {
         let underscore = name.as_bytes().contains(&b'_');
-        if underscore && !self.allow_underscores {
+        if !underscore {
+            let first = name.as_bytes().first().copied().unwrap_or(0);
+            if !self.first[usize::from(first)] {
+                return false;
+            }
+        } else if !self.allow_underscores {
             return true;
         }
         let canonical: Cow<'_, str> = if underscore {
@@ -294,10 +305,18 @@ impl HeaderPolicy {
 /// assert!(h.contains_key("host"));
 /// ```
 pub fn apply_client_connection(headers: &mut HeaderMap) -> usize {
-    let mut values = headers.get_all(CONNECTION).iter().peekable();
-    if values.peek().is_none() {
+    // Most requests say `keep-alive` or `close` or nothing: decided without allocating.
+    let only_options = headers.get_all(CONNECTION).iter().all(|value| {
+        value.to_str().is_ok_and(|text| {
+            text.split(',')
+                .map(str::trim)
+                .all(|t| t.is_empty() || is_connection_option(t))
+        })
+    });
+    if only_options {
         return 0;
     }
+    let values = headers.get_all(CONNECTION).iter();
     let mut kept: Vec<&str> = Vec::new();
     let mut named: Vec<HeaderName> = Vec::new();
     let mut changed = false;
@@ -337,6 +356,16 @@ pub fn apply_client_connection(headers: &mut HeaderMap) -> usize {
     named.len()
 }
 
+/// The table of [`HeaderPolicy::first`]: the family's first bytes and the identity names'.
+fn first_bytes(identity: &[HeaderName]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let identity = identity.iter().filter_map(|n| n.as_str().bytes().next());
+    for byte in FAMILY_FIRST_BYTES.iter().copied().chain(identity) {
+        table[usize::from(byte)] = true;
+    }
+    table
+}
+
 /// Screens every request's headers and trailers with a [`HeaderPolicy`]; goes first in a
 /// gateway's stack. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -364,6 +393,7 @@ impl InboundLayer {
             policy: Arc::new(HeaderPolicy {
                 allow_underscores: config.allow_underscores,
                 allow_overrides: config.allow_overrides,
+                first: first_bytes(&identity),
                 identity,
                 rules: Vec::new(),
                 trust: Trust::Hops(0),
@@ -383,6 +413,7 @@ impl InboundLayer {
         let policy = Arc::make_mut(&mut self.policy);
         if !policy.identity.contains(&name) {
             policy.identity.push(name);
+            policy.first = first_bytes(&policy.identity);
         }
         self
     }
@@ -440,9 +471,13 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-        let trusted = self
-            .policy
-            .trusts(parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()));
+        let trusted = match &self.policy.trust {
+            // No need to look the peer up.
+            Trust::Hops(n) => *n > 0,
+            Trust::Proxies(_) => self
+                .policy
+                .trusts(parts.extensions.get::<PeerAddr>().map(|p| p.0.ip())),
+        };
         apply_client_connection(&mut parts.headers);
         self.policy.screen(&mut parts.headers, trusted);
         let body = if body.is_end_stream() {
@@ -559,6 +594,48 @@ mod tests {
             assert!(!p.removes(name, true), "{name}");
         }
         assert!(p.removes("x-forwarded-user", true), "the user is managed");
+    }
+
+    #[test]
+    fn the_first_byte_table_covers_every_family_name() {
+        let names = [
+            "forwarded",
+            "x-forwarded-for",
+            "x-real-ip",
+            "x-client-ip",
+            "true-client-ip",
+            "cf-connecting-ip",
+            "x-cluster-client-ip",
+            "fastly-client-ip",
+            "x-original-forwarded-for",
+            "x-proxyuser-ip",
+            "front-end-https",
+            "x-url-scheme",
+            "x-original-host",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-original-uri",
+            "x-override-url",
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+        ];
+        for name in names {
+            assert!(
+                is_forwarding_header(name) || is_override_header(name),
+                "{name}"
+            );
+            assert!(FAMILY_FIRST_BYTES.contains(&name.as_bytes()[0]), "{name}");
+        }
+        let p = InboundLayer::new(&InboundConfig {
+            managed: vec!["Secret-Key".into()],
+            ..InboundConfig::default()
+        })
+        .unwrap()
+        .policy()
+        .clone();
+        assert!(p.removes("secret-key", true));
+        assert!(!p.removes("accept", false));
     }
 
     #[test]
