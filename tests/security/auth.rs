@@ -297,6 +297,55 @@ async fn failure_limit_holds_exactly_with_4_workers() {
     limit_holds_with_workers(4).await;
 }
 
+/// The statuses of `n` requests with `ada:pw` sent at once, each on its own connection.
+async fn logins_at_once(addr: &str, n: usize) -> Vec<u16> {
+    let auth = basic("ada", "pw");
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (addr, auth) = (addr.to_owned(), auth.clone());
+            tokio::spawn(async move { get(&addr, "/", &[("Authorization", &auth)]).await })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(n);
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses.sort_unstable();
+    statuses
+}
+
+#[tokio::test]
+async fn the_verification_queue_and_cache_are_shared_by_every_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    // A costly hash (a second or more in a debug build), so the first verification is still
+    // running when the other requests arrive.
+    let out = std::process::Command::new("htpasswd")
+        .args(["-nbB", "-C", "12", "ada", "pw"])
+        .output()
+        .expect("htpasswd (apache2-utils) is installed");
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let users = users_file(dir.path(), "users", &[line]);
+    let up = recording_upstream().await;
+    let gw = RunGateway::start(&auth_config(
+        &up,
+        &users,
+        "max_concurrent_verifications = 1\nmax_queued_verifications = 0",
+        "workers = 4",
+    ))
+    .await;
+    // One verification for the whole process: one login gets through, the others are told
+    // to come back (with a queue per worker, up to one per worker got through).
+    let first = logins_at_once(&gw.addr, 8).await;
+    assert_eq!(first.iter().filter(|&&s| s == 200).count(), 1, "{first:?}");
+    assert!(first.iter().all(|&s| s == 200 || s == 503), "{first:?}");
+    // Verified once, cached for every worker: no request needs the queue any more (with a
+    // cache per worker, the workers that did not verify would queue, and refuse, again).
+    let then = logins_at_once(&gw.addr, 8).await;
+    assert_eq!(then, vec![200; 8]);
+    assert_eq!(up.seen().len(), 9);
+}
+
 #[tokio::test]
 async fn failure_counts_survive_a_reload_that_keeps_the_auth_settings() {
     let dir = tempfile::tempdir().unwrap();
