@@ -1,4 +1,4 @@
-//! An arbitrary request through the in-process gateway stack, as the CLI builds it:
+//! An arbitrary request through the in-process gateway stack, as the CLI builds it: inbound →
 //! forwarded → normalize → rewrite → Basic auth → dispatch → {echo, static files}. No panic,
 //! every answer a valid HTTP/1.1 response, no 5xx for client garbage.
 #![no_main]
@@ -13,8 +13,9 @@ use tollgate::auth::password::{hash_password_with, Params};
 use tollgate::dispatch::{get, Dispatch};
 use tollgate::echo::EchoService;
 use tollgate::files::{ServeDir, ServeDirConfig};
-use tollgate::forwarded::ForwardedLayer;
+use tollgate::forwarded::{ForwardedLayer, Trust};
 use tollgate::fuzz::{check_service, FuzzRequest};
+use tollgate::inbound::{InboundConfig, InboundLayer};
 use tollgate::normalize::{NormalizeConfig, NormalizeLayer};
 use tollgate::rewrite::presets::Preset;
 use tollgate::rewrite::{RequestIdConfig, RewriteConfig, RewriteLayer, Rule};
@@ -88,7 +89,13 @@ fn stack() -> &'static Stack {
         })
         .collect();
         let auth = BasicAuthLayer::new("fuzz", users).exempt_path("/static");
+        let inbound = InboundLayer::new(&InboundConfig::default())
+            .expect("no managed names to refuse")
+            .trusting(Trust::Hops(1))
+            .identity(http::HeaderName::from_static("x-forwarded-user"))
+            .rule_header(http::HeaderName::from_static("x-client"));
         let svc = ServiceBuilder::new()
+            .layer(inbound)
             .layer(ForwardedLayer::hops(1))
             .layer(NormalizeLayer::new(NormalizeConfig::default()))
             .layer(RewriteLayer::new(&rewrite).expect("the rewrite rules are valid"))
