@@ -356,6 +356,14 @@ pub fn apply_client_connection(headers: &mut HeaderMap) -> usize {
     named.len()
 }
 
+/// `name` as [`HeaderPolicy::removes`] compares names: `_` read as `-`.
+fn dashed(name: HeaderName) -> HeaderName {
+    if !name.as_str().contains('_') {
+        return name;
+    }
+    HeaderName::from_bytes(name.as_str().replace('_', "-").as_bytes()).unwrap_or(name)
+}
+
 /// The table of [`HeaderPolicy::first`]: the family's first bytes and the identity names'.
 fn first_bytes(identity: &[HeaderName]) -> [bool; 256] {
     let mut table = [false; 256];
@@ -386,6 +394,7 @@ impl InboundLayer {
             .iter()
             .map(|name| {
                 HeaderName::from_bytes(name.as_bytes())
+                    .map(dashed)
                     .map_err(|_| InboundError { name: name.clone() })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -410,6 +419,7 @@ impl InboundLayer {
 
     /// Manages an identity header (e.g. the user header): removed in every spelling.
     pub fn identity(mut self, name: HeaderName) -> Self {
+        let name = dashed(name);
         let policy = Arc::make_mut(&mut self.policy);
         if !policy.identity.contains(&name) {
             policy.identity.push(name);
@@ -420,6 +430,7 @@ impl InboundLayer {
 
     /// Manages a header the gateway's rules set: removed when a client spells it with `_`.
     pub fn rule_header(mut self, name: HeaderName) -> Self {
+        let name = dashed(name);
         let policy = Arc::make_mut(&mut self.policy);
         if !policy.rules.contains(&name) {
             policy.rules.push(name);
@@ -636,6 +647,18 @@ mod tests {
         .clone();
         assert!(p.removes("secret-key", true));
         assert!(!p.removes("accept", false));
+
+        // A managed name written with `_` is managed in every spelling too.
+        let p = InboundLayer::new(&InboundConfig {
+            managed: vec!["X_Secret".into()],
+            allow_underscores: true,
+            ..InboundConfig::default()
+        })
+        .unwrap()
+        .policy()
+        .clone();
+        assert!(p.removes("x_secret", false));
+        assert!(p.removes("x-secret", false));
     }
 
     #[test]
