@@ -316,30 +316,23 @@ pub fn apply_client_connection(headers: &mut HeaderMap) -> usize {
     if only_options {
         return 0;
     }
-    let values = headers.get_all(CONNECTION).iter();
+    // Something else is named (or a value is not text): rebuilt from the options only.
     let mut kept: Vec<&str> = Vec::new();
     let mut named: Vec<HeaderName> = Vec::new();
-    let mut changed = false;
-    for value in values {
-        let Ok(text) = value.to_str() else {
-            changed = true;
-            continue;
-        };
+    for text in headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for token in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             if is_connection_option(token) {
                 kept.push(token);
-                continue;
-            }
-            changed = true;
-            if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            } else if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
                 if !is_protected(&name) {
                     named.push(name);
                 }
             }
         }
-    }
-    if !changed {
-        return 0;
     }
     let kept = kept.join(", ");
     for name in &named {
