@@ -75,8 +75,13 @@ pub struct HtpasswdOptions {
     /// Accept the weak legacy schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text), logging a
     /// warning for each such line at load. Default is `false`.
     pub allow_legacy_hashes: bool,
-    /// How often [`Htpasswd::watch`] checks the file for changes, in seconds. Default is `5`.
-    pub reload_interval_secs: u64,
+    /// How often [`Htpasswd::watch`] checks the file for changes (`"5s"`; a number is
+    /// seconds; `reload_interval_secs` is accepted as the old name). Default is 5 seconds.
+    #[serde(
+        alias = "reload_interval_secs",
+        deserialize_with = "crate::serve::duration::deserialize"
+    )]
+    pub reload_interval: Duration,
     /// The largest file accepted, in bytes. Default is `16777216` (16 MiB).
     pub max_file_size: u64,
 }
@@ -85,7 +90,7 @@ impl Default for HtpasswdOptions {
     fn default() -> Self {
         HtpasswdOptions {
             allow_legacy_hashes: false,
-            reload_interval_secs: 5,
+            reload_interval: Duration::from_secs(5),
             max_file_size: 16 * 1024 * 1024,
         }
     }
@@ -412,7 +417,7 @@ impl Htpasswd {
     }
 
     /// Reads a credentials file and spawns a task that re-reads it every
-    /// [`reload_interval_secs`](HtpasswdOptions::reload_interval_secs) when its content
+    /// [`reload_interval`](HtpasswdOptions::reload_interval) when its content
     /// changed. A new valid file replaces the table atomically; an invalid one is logged and
     /// the old table stays. The task ends when the last `Arc` is dropped.
     ///
@@ -429,7 +434,7 @@ impl Htpasswd {
     ) -> Result<Arc<Htpasswd>, HtpasswdError> {
         let store = Arc::new(Self::open(path, options)?);
         let weak = Arc::downgrade(&store);
-        let interval = Duration::from_secs(options.reload_interval_secs.max(1));
+        let interval = options.reload_interval.max(Duration::from_millis(100));
         tokio::spawn(watch_task(weak, interval));
         Ok(store)
     }

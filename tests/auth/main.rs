@@ -35,7 +35,7 @@ fn layer(store: impl CredentialStore) -> BasicAuthLayer {
 
 fn fast_reload() -> HtpasswdOptions {
     HtpasswdOptions {
-        reload_interval_secs: 1,
+        reload_interval: std::time::Duration::from_secs(1),
         ..Default::default()
     }
 }

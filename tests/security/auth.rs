@@ -270,7 +270,7 @@ async fn limit_holds_with_workers(workers: usize) {
     let gw = RunGateway::start(&auth_config(
         &up,
         &users,
-        "max_failures_per_peer = 3\nfailure_window_secs = 600",
+        "max_failures_per_peer = 3\nfailure_window = \"10m\"",
         &format!("workers = {workers}"),
     ))
     .await;
@@ -354,7 +354,7 @@ async fn failure_counts_survive_a_reload_that_keeps_the_auth_settings() {
     let gw = RunGateway::start(&auth_config(
         &up,
         &users,
-        "max_failures_per_peer = 3\nfailure_window_secs = 600",
+        "max_failures_per_peer = 3\nfailure_window = \"10m\"",
         "workers = 2",
     ))
     .await;
@@ -371,7 +371,7 @@ async fn a_limited_peer_is_refused_even_with_the_right_password() {
     let gw = RunGateway::start(&auth_config(
         &up,
         &users,
-        "max_failures_per_peer = 2\nfailure_window_secs = 600",
+        "max_failures_per_peer = 2\nfailure_window = \"10m\"",
         "workers = 1",
     ))
     .await;
@@ -393,7 +393,7 @@ async fn rotating_x_forwarded_for_does_not_reset_the_limit() {
         let gw = RunGateway::start(&auth_config(
             &up,
             &users,
-            "max_failures_per_peer = 3\nfailure_window_secs = 600",
+            "max_failures_per_peer = 3\nfailure_window = \"10m\"",
             forwarded,
         ))
         .await;
@@ -421,6 +421,7 @@ async fn ipv6_clients_are_limited_per_64() {
     let up = recording_upstream().await;
     // The gateway believes the test as a trusted proxy reporting IPv6 clients.
     let trusted = "[forwarded]\ntrust = { proxies = [\"127.0.0.1/32\"] }";
+    // The old key, `failure_window_secs`, is still accepted (one release).
     let limit = "max_failures_per_peer = 3\nfailure_window_secs = 600";
     let gw = RunGateway::start(&auth_config(&up, &users, limit, trusted)).await;
     let mut statuses = Vec::new();

@@ -129,7 +129,7 @@ impl BasicAuthLayer {
             .ok_or(BasicAuthConfigError::MissingHtpasswd)?;
         let options = HtpasswdOptions {
             allow_legacy_hashes: config.allow_legacy_hashes,
-            reload_interval_secs: config.reload_interval_secs,
+            reload_interval: config.reload_interval,
             ..HtpasswdOptions::default()
         };
         let store = Htpasswd::watch_with(path, &options)?;
@@ -188,11 +188,11 @@ impl BasicAuthLayer {
                 .max_concurrent_verifications
                 .unwrap_or_else(default_concurrency),
             max_queued_verifications: config.max_queued_verifications,
-            cache_ttl: Duration::from_secs(config.cache_ttl_secs),
+            cache_ttl: config.cache_ttl,
             cache_max_entries: config.cache_max_entries,
             max_failures_per_peer: config
                 .max_failures_per_peer
-                .map(|n| (n, Duration::from_secs(config.failure_window_secs.max(1)))),
+                .map(|n| (n, config.failure_window.max(Duration::from_secs(1)))),
             failure_ipv6_prefix: config.failure_ipv6_prefix,
         };
         Ok(BasicAuthLayer {

@@ -67,6 +67,7 @@ mod service;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -85,8 +86,12 @@ use crate::auth::htpasswd::HtpasswdError;
 ///     exempt_paths = ["/healthz"]
 ///     exempt_methods = ["OPTIONS"]
 ///     max_failures_per_peer = 20
+///     cache_ttl = "10m"
+///     failure_window_secs = 30      # the old name and form, still accepted
 /// "#).unwrap();
 /// assert!(config.strip_authorization);
+/// assert_eq!(config.cache_ttl, std::time::Duration::from_secs(600));
+/// assert_eq!(config.failure_window, std::time::Duration::from_secs(30));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -99,8 +104,13 @@ pub struct BasicAuthConfig {
     /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text), with a
     /// warning at load. Default is `false`.
     pub allow_legacy_hashes: bool,
-    /// How often the credentials file is checked for changes, in seconds. Default is `5`.
-    pub reload_interval_secs: u64,
+    /// How often the credentials file is checked for changes (`"5s"`; a number is seconds;
+    /// `reload_interval_secs` is accepted as the old name). Default is 5 seconds.
+    #[serde(
+        alias = "reload_interval_secs",
+        deserialize_with = "crate::serve::duration::deserialize"
+    )]
+    pub reload_interval: Duration,
     /// Remove `Authorization` before passing the request on. Default is `true`.
     pub strip_authorization: bool,
     /// A header to pass the user name in (e.g. `X-Forwarded-User`); it is removed from
@@ -120,18 +130,27 @@ pub struct BasicAuthConfig {
     pub max_concurrent_verifications: Option<usize>,
     /// Verifications waiting for a thread before new ones get `503`. Default is `64`.
     pub max_queued_verifications: usize,
-    /// How long a successful verification is cached, in seconds; `0` disables the cache.
-    /// Default is `300`.
-    pub cache_ttl_secs: u64,
+    /// How long a successful verification is cached (`"5m"`; `0` disables the cache;
+    /// `cache_ttl_secs` is accepted as the old name). Default is 300 seconds.
+    #[serde(
+        alias = "cache_ttl_secs",
+        deserialize_with = "crate::serve::duration::deserialize"
+    )]
+    pub cache_ttl: Duration,
     /// How many users the verification cache holds. Default is `10000`.
     pub cache_max_entries: usize,
-    /// Failed attempts per peer address within `failure_window_secs` before `429`; the
+    /// Failed attempts per peer address within `failure_window` before `429`; the
     /// `429` then answers every request from that peer, correct credentials included, until
     /// the window ends (see `docs/auth.md` for why). Counted for the whole process, across
     /// workers. Default is none (no limit).
     pub max_failures_per_peer: Option<u32>,
-    /// The window for `max_failures_per_peer`, in seconds. Default is `60`.
-    pub failure_window_secs: u64,
+    /// The window for `max_failures_per_peer` (`"1m"`; `failure_window_secs` is accepted as
+    /// the old name). Default is 60 seconds.
+    #[serde(
+        alias = "failure_window_secs",
+        deserialize_with = "crate::serve::duration::deserialize"
+    )]
+    pub failure_window: Duration,
     /// How many leading bits of an IPv6 client address `max_failures_per_peer` counts by
     /// (0 to 128): a client usually holds a whole `/64`, so counting single addresses would
     /// give it 2^64 tries. `128` counts each address. IPv4 addresses (and IPv4-mapped IPv6
@@ -145,7 +164,7 @@ impl Default for BasicAuthConfig {
             realm: "Restricted".into(),
             htpasswd: None,
             allow_legacy_hashes: false,
-            reload_interval_secs: 5,
+            reload_interval: Duration::from_secs(5),
             strip_authorization: true,
             forward_user_header: None,
             exempt_paths: Vec::new(),
@@ -153,10 +172,10 @@ impl Default for BasicAuthConfig {
             other_schemes_bad_request: false,
             max_concurrent_verifications: None,
             max_queued_verifications: 64,
-            cache_ttl_secs: 300,
+            cache_ttl: Duration::from_secs(300),
             cache_max_entries: 10_000,
             max_failures_per_peer: None,
-            failure_window_secs: 60,
+            failure_window: Duration::from_secs(60),
             failure_ipv6_prefix: 64,
         }
     }
