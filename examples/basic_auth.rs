@@ -34,5 +34,12 @@ async fn main() -> std::io::Result<()> {
     let users = HashMap::from([("David".to_string(), hash_password("4bYaDZCFsTY4"))]);
     let app =
         BasicAuthLayer::new("Authentication Required", users).layer(tower::service_fn(secure));
-    serve::bind(serve::bind_addr_from_args(), app).await
+    serve::bind(
+        serve::bind_addr_from(
+            std::env::args().skip(1),
+            std::env::var("TOLLGATE_BIND").ok(),
+        ),
+        app,
+    )
+    .await
 }

@@ -49,5 +49,12 @@ pub async fn echo_env(req: Request) -> Response {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    serve::bind(serve::bind_addr_from_args(), handler::from_fn(echo_env)).await
+    serve::bind(
+        serve::bind_addr_from(
+            std::env::args().skip(1),
+            std::env::var("TOLLGATE_BIND").ok(),
+        ),
+        handler::from_fn(echo_env),
+    )
+    .await
 }

@@ -50,5 +50,12 @@ fn to_object(pairs: &MultiMap) -> Map<String, Value> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    serve::bind(serve::bind_addr_from_args(), handler::from_fn(json_form)).await
+    serve::bind(
+        serve::bind_addr_from(
+            std::env::args().skip(1),
+            std::env::var("TOLLGATE_BIND").ok(),
+        ),
+        handler::from_fn(json_form),
+    )
+    .await
 }

@@ -58,7 +58,10 @@ fn lines(
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     serve::bind(
-        serve::bind_addr_from_args(),
+        serve::bind_addr_from(
+            std::env::args().skip(1),
+            std::env::var("TOLLGATE_BIND").ok(),
+        ),
         handler::from_fn(redirect_abort),
     )
     .await

@@ -21,5 +21,12 @@ pub async fn timeapp(req: Request) -> Result<Response, HttpError> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    serve::bind(serve::bind_addr_from_args(), handler::from_fn(timeapp)).await
+    serve::bind(
+        serve::bind_addr_from(
+            std::env::args().skip(1),
+            std::env::var("TOLLGATE_BIND").ok(),
+        ),
+        handler::from_fn(timeapp),
+    )
+    .await
 }

@@ -54,5 +54,12 @@ impl<B> tower::Service<Request<B>> for TimeApp {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tollgate::serve::bind(tollgate::serve::bind_addr_from_args(), TimeApp).await
+    tollgate::serve::bind(
+        tollgate::serve::bind_addr_from(
+            std::env::args().skip(1),
+            std::env::var("TOLLGATE_BIND").ok(),
+        ),
+        TimeApp,
+    )
+    .await
 }

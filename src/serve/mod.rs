@@ -36,7 +36,9 @@
 //! });
 //!
 //! // The short way: 127.0.0.1:8000 unless `--bind ADDR` or `TOLLGATE_BIND` says otherwise.
-//! serve::bind(serve::bind_addr_from_args(), service.clone()).await?;
+//! use std::env;
+//! let addr = serve::bind_addr_from(env::args().skip(1), env::var("TOLLGATE_BIND").ok());
+//! serve::bind(addr, service.clone()).await?;
 //!
 //! // With limits of your own and a listener bound elsewhere.
 //! let config = ServeConfig { max_connections: 64, ..ServeConfig::default() };
@@ -136,17 +138,21 @@ pub async fn listen(addr: &str) -> std::io::Result<TcpListener> {
     })
 }
 
-/// The address a program should listen on: `--bind ADDR` (or `--bind=ADDR`) from the command
-/// line, else the `TOLLGATE_BIND` environment variable, else [`DEFAULT_BIND`]
-/// (`127.0.0.1:8000`). The examples use it; the `tollgate` command parses the same with clap.
-pub fn bind_addr_from_args() -> String {
-    bind_addr_from(
-        std::env::args().skip(1),
-        std::env::var("TOLLGATE_BIND").ok(),
-    )
-}
-
-fn bind_addr_from(args: impl IntoIterator<Item = String>, env: Option<String>) -> String {
+/// The address a program should listen on: `--bind ADDR` (or `--bind=ADDR`) among `args`,
+/// else `env` (the `TOLLGATE_BIND` variable, when the program passes it), else
+/// [`DEFAULT_BIND`] (`127.0.0.1:8000`). The examples use it; the `tollgate` command parses the
+/// same with clap. The library never reads the process's arguments itself.
+///
+/// ```
+/// use tollgate::serve::bind_addr_from;
+///
+/// let args = ["--bind", "0.0.0.0:9"].map(String::from);
+/// assert_eq!(bind_addr_from(args, None), "0.0.0.0:9");
+/// assert_eq!(bind_addr_from(Vec::new(), Some("[::1]:7".into())), "[::1]:7");
+/// // In a program, with `use std::env;`:
+/// // bind_addr_from(env::args().skip(1), env::var("TOLLGATE_BIND").ok())
+/// ```
+pub fn bind_addr_from(args: impl IntoIterator<Item = String>, env: Option<String>) -> String {
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "--bind" {
