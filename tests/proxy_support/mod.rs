@@ -238,11 +238,13 @@ pub fn dead_port() -> SocketAddr {
     l.local_addr().unwrap()
 }
 
-/// A running `tollgate` child and the address it serves on.
+/// A running `tollgate` child, the address it serves on and what it has logged so far.
 pub struct Gateway {
     pub child: Child,
     pub addr: String,
-    stderr: Option<tokio::task::JoinHandle<String>>,
+    log: Arc<Mutex<String>>,
+    /// Ends when the child closes its stderr: the whole log is in `log` then.
+    stderr: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -256,13 +258,25 @@ impl Gateway {
         Self::spawn(&all).await
     }
 
+    /// Writes `toml` to `dir/gateway.toml` and starts `tollgate run` on it (with `before`
+    /// arguments first, e.g. `--log info`).
+    pub async fn run_file(dir: &std::path::Path, toml: &str, before: &[&str]) -> Gateway {
+        let file = dir.join("gateway.toml");
+        std::fs::write(&file, toml).unwrap();
+        let file = file.to_str().expect("a UTF-8 temporary path").to_owned();
+        let mut all = before.to_vec();
+        all.extend(["run", &file]);
+        Self::spawn(&all).await
+    }
+
     /// Starts `tollgate ARGS` as given (e.g. `run FILE`) and waits for its first `Serving on`
-    /// line.
+    /// line; the one place the tests start the binary as a server.
     pub async fn spawn(all: &[&str]) -> Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args(all)
             .env_remove("RUST_LOG")
             .env_remove("TOLLGATE_BIND")
+            .env_remove("TOLLGATE_WORKERS")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -270,14 +284,15 @@ impl Gateway {
             .expect("the tollgate binary runs");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
         let stderr = tokio::spawn(async move {
-            let mut text = String::new();
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                text.push_str(&line);
-                text.push('\n');
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
             }
-            text
         });
         let mut lines = BufReader::new(stdout).lines();
         let first = tokio::time::timeout(TEST_TIMEOUT, lines.next_line())
@@ -285,20 +300,37 @@ impl Gateway {
             .expect("the startup line within the test timeout")
             .expect("stdout is readable")
             .unwrap_or_default();
-        let addr = first
+        let Some(addr) = first
             .strip_prefix("Serving on http://")
             .or_else(|| first.strip_prefix("Serving on https://"))
-            .unwrap_or_else(|| panic!("unexpected startup line {first:?}"))
-            .to_owned();
+        else {
+            let _ = child.start_kill();
+            let _ = tokio::time::timeout(TEST_TIMEOUT, stderr).await;
+            panic!(
+                "unexpected startup line {first:?}; log: {}",
+                log.lock().unwrap()
+            );
+        };
         Gateway {
             child,
-            addr,
+            addr: addr.to_owned(),
+            log,
             stderr: Some(stderr),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The address it serves on.
+    pub fn socket_addr(&self) -> SocketAddr {
+        self.addr.parse().expect("the gateway prints host:port")
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// The peak resident memory of the gateway process (VmHWM), in KiB.
@@ -316,14 +348,10 @@ impl Gateway {
     pub async fn stop(mut self) -> String {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
-        match self.stderr.take() {
-            Some(task) => tokio::time::timeout(TEST_TIMEOUT, task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => String::new(),
+        if let Some(task) = self.stderr.take() {
+            let _ = tokio::time::timeout(TEST_TIMEOUT, task).await;
         }
+        self.log()
     }
 }
 

@@ -3,22 +3,25 @@
 //! upstream, driven over raw TCP on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 use crate::proxy_support::*;
 
-/// `tollgate run FILE` with a configuration written for the test, and its log.
+/// `tollgate run FILE` with a configuration written for the test, in a directory that lives
+/// as long as it does.
 struct RunGateway {
-    child: Child,
-    addr: String,
-    log: Arc<Mutex<String>>,
+    gw: Gateway,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for RunGateway {
+    type Target = Gateway;
+
+    fn deref(&self) -> &Gateway {
+        &self.gw
+    }
 }
 
 impl RunGateway {
@@ -29,53 +32,9 @@ impl RunGateway {
     }
 
     async fn start_in(dir: tempfile::TempDir, extra: &str) -> RunGateway {
-        let file = dir.path().join("tollgate.toml");
-        std::fs::write(
-            &file,
-            format!("{extra}\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n"),
-        )
-        .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("run")
-            .arg(&file)
-            .env_remove("RUST_LOG")
-            .env_remove("TOLLGATE_WORKERS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the tollgate binary runs");
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        let stderr = child.stderr.take().expect("stderr is piped");
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let first = tokio::time::timeout(TEST_TIMEOUT, lines.next_line())
-            .await
-            .expect("the startup line within the test timeout")
-            .expect("stdout is readable")
-            .unwrap_or_default();
-        let Some(addr) = first.strip_prefix("Serving on http://") else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            panic!("unexpected startup line {first:?}: {}", log.lock().unwrap());
-        };
-        RunGateway {
-            addr: addr.to_owned(),
-            child,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        let toml = format!("{extra}\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n");
+        let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+        RunGateway { gw, _dir: dir }
     }
 
     /// Sends `SIGHUP` and waits (bounded) for the reload to be logged.

@@ -19,9 +19,7 @@ async fn run_file(body: &str) -> (Gateway, tempfile::TempDir) {
         "[[listen]]\nbind = \"127.0.0.1:0\"\n\n{}",
         body.replace("USERS", users.to_str().unwrap())
     );
-    let file = dir.path().join("tollgate.toml");
-    std::fs::write(&file, text).unwrap();
-    let gw = Gateway::spawn(&["run", file.to_str().unwrap()]).await;
+    let gw = Gateway::run_file(dir.path(), &text, &[]).await;
     (gw, dir)
 }
 

@@ -1,16 +1,14 @@
-//! What the proxy passes and shows: `Location`/`Set-Cookie` hosts, error pages, `CONNECT`, HTTP/1.0 upstreams (items 14-17).
-
-#[allow(unused_imports)]
-use crate::proxy_support::*;
+//! What the proxy passes and shows: `Location`/`Set-Cookie` hosts, error pages, HTTP/1.0
+//! upstreams (items 14, 15, 17).
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use http::Response;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+
+use crate::proxy_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers of this module.
@@ -32,11 +30,6 @@ fn plain(text: &str) -> String {
         }
     }
     out
-}
-
-/// The gateway's address as a socket address.
-fn addr_of(gw: &Gateway) -> SocketAddr {
-    gw.addr.parse().expect("the gateway prints host:port")
 }
 
 /// An upstream that redirects to its own address and sets a cookie for its own host, as an
@@ -67,69 +60,6 @@ fn header<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
         let (n, v) = line.split_once(':')?;
         n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
     })
-}
-
-/// A `tollgate run FILE` child; `Gateway::start` adds `--bind`, which `run` does not take.
-struct RunGateway {
-    child: Child,
-    addr: SocketAddr,
-    stderr: tokio::task::JoinHandle<String>,
-}
-
-impl RunGateway {
-    /// Writes `config` (a TOML file listening on `127.0.0.1:0`) and starts `tollgate run` on it.
-    async fn start(dir: &std::path::Path, config: &str) -> RunGateway {
-        let file = dir.join("gateway.toml");
-        std::fs::write(&file, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(["--log", "info", "run"])
-            .arg(&file)
-            .env_remove("RUST_LOG")
-            .env_remove("TOLLGATE_BIND")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the tollgate binary runs");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        });
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(TEST_TIMEOUT, lines.next_line())
-            .await
-            .expect("the startup line within the test timeout")
-            .expect("stdout is readable")
-            .unwrap_or_default();
-        let addr = first
-            .strip_prefix("Serving on http://")
-            .unwrap_or_else(|| panic!("unexpected startup line {first:?}"))
-            .parse()
-            .unwrap();
-        RunGateway {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    /// Stops the gateway and returns what it logged.
-    async fn stop(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        tokio::time::timeout(TEST_TIMEOUT, self.stderr)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default()
-    }
 }
 
 /// A `tollgate run` file proxying everything to `servers`, with `extra` TOML appended.
@@ -313,7 +243,7 @@ async fn a_host_with_separators_never_reaches_location_or_cookie_domain() {
     // `;` and `=` are legal in an RFC 3986 reg-name, so the listener lets this Host through;
     // it is no host name, and must not become a cookie attribute or a redirect target.
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET / HTTP/1.1\r\nHost: evil.example;Domain=attacker.example\r\nConnection: close\r\n\r\n",
         TEST_TIMEOUT,
     )
@@ -331,7 +261,7 @@ async fn a_valid_host_is_written_into_location_and_cookie_domain() {
     let up = self_naming_upstream().await;
     let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET / HTTP/1.1\r\nHost: public.example:8080\r\nConnection: close\r\n\r\n",
         TEST_TIMEOUT,
     )
@@ -356,7 +286,7 @@ async fn an_absolute_form_authority_is_validated_and_wins_over_host() {
     let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
     // RFC 9112 §3.2.2: the target's authority replaces Host, so it is what gets written back.
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET http://public.example/ HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n",
         TEST_TIMEOUT,
     )
@@ -368,7 +298,7 @@ async fn an_absolute_form_authority_is_validated_and_wins_over_host() {
     );
     // An authority the Host check would refuse is refused here too, before any upstream.
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET http://user@evil.example/ HTTP/1.1\r\nHost: good.example\r\nConnection: close\r\n\r\n",
         TEST_TIMEOUT,
     )
@@ -376,7 +306,7 @@ async fn an_absolute_form_authority_is_validated_and_wins_over_host() {
     assert!(res.starts_with("HTTP/1.1 400"), "{res}");
     // One with separators is passed, but never written back.
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET http://evil.example;Domain=attacker.example/ HTTP/1.1\r\nHost: good.example\r\n\
           Connection: close\r\n\r\n",
         TEST_TIMEOUT,
@@ -397,7 +327,7 @@ async fn an_http2_authority_with_separators_never_reaches_the_answer() {
     use http_body_util::BodyExt;
     let up = self_naming_upstream().await;
     let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
-    let stream = TcpStream::connect(addr_of(&gw)).await.unwrap();
+    let stream = TcpStream::connect(gw.socket_addr()).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(stream),
@@ -449,7 +379,7 @@ async fn a_refused_connection_page_names_no_upstream_but_the_log_does() {
     let url = format!("http://{dead}");
     let gw = Gateway::start(&["proxy", "--upstream", &url]).await;
     for accept in ["text/html", "application/json", "text/plain"] {
-        let res = get_raw(addr_of(&gw), accept, None).await;
+        let res = get_raw(gw.socket_addr(), accept, None).await;
         assert!(res.starts_with("HTTP/1.1 502"), "{res}");
         assert!(res.contains("refused the connection"), "{res}");
         names_nothing_internal(&res, &dead);
@@ -473,18 +403,19 @@ async fn a_refused_connection_page_names_no_upstream_but_the_log_does() {
 async fn an_error_page_shows_the_request_id_the_log_has() {
     let dead = dead_port();
     let dir = tempfile::tempdir().unwrap();
-    let gw = RunGateway::start(
+    let gw = Gateway::run_file(
         dir.path(),
         &run_file(&[format!("http://{dead}")], "[rewrite]\nrequest_id = {}\n"),
+        &["--log", "info"],
     )
     .await;
-    let res = get_raw(gw.addr, "application/json", Some("req-fifteen")).await;
+    let res = get_raw(gw.socket_addr(), "application/json", Some("req-fifteen")).await;
     assert!(res.starts_with("HTTP/1.1 502"), "{res}");
     assert!(res.contains("request id req-fifteen"), "{res}");
     assert_eq!(header(&res, "x-request-id"), Some("req-fifteen"), "{res}");
     names_nothing_internal(&res, &dead);
     // A made-up id when the client sent none: the page and the header agree.
-    let res = get_raw(gw.addr, "text/plain", None).await;
+    let res = get_raw(gw.socket_addr(), "text/plain", None).await;
     let id = header(&res, "x-request-id")
         .expect("an id is made")
         .to_owned();
@@ -501,15 +432,16 @@ async fn an_error_page_shows_the_request_id_the_log_has() {
 async fn expose_errors_shows_the_upstream_for_development() {
     let dead = dead_port();
     let dir = tempfile::tempdir().unwrap();
-    let gw = RunGateway::start(
+    let gw = Gateway::run_file(
         dir.path(),
         &run_file(
             &[format!("http://{dead}")],
             "[proxy]\nexpose_errors = true\n",
         ),
+        &["--log", "info"],
     )
     .await;
-    let res = get_raw(gw.addr, "text/plain", None).await;
+    let res = get_raw(gw.socket_addr(), "text/plain", None).await;
     assert!(res.starts_with("HTTP/1.1 502"), "{res}");
     assert!(
         res.contains(&format!("upstream http://{dead} refused the connection")),
@@ -522,15 +454,16 @@ async fn expose_errors_shows_the_upstream_for_development() {
 async fn a_timeout_page_names_no_upstream() {
     let silent = raw_upstream(None).await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = RunGateway::start(
+    let gw = Gateway::run_file(
         dir.path(),
         &run_file(
             &[format!("http://{silent}")],
             "[proxy]\nfirst_byte_timeout = \"1s\"\n",
         ),
+        &["--log", "info"],
     )
     .await;
-    let res = get_raw(gw.addr, "text/html", None).await;
+    let res = get_raw(gw.socket_addr(), "text/html", None).await;
     assert!(res.starts_with("HTTP/1.1 504"), "{res}");
     assert!(res.contains("did not answer in time"), "{res}");
     names_nothing_internal(&res, &silent);
@@ -547,7 +480,7 @@ async fn a_timeout_page_names_no_upstream() {
 async fn an_invalid_answer_page_names_no_upstream() {
     let garbage = raw_upstream(Some(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")).await;
     let gw = Gateway::start(&["proxy", "--upstream", &format!("http://{garbage}")]).await;
-    let res = get_raw(addr_of(&gw), "text/plain", None).await;
+    let res = get_raw(gw.socket_addr(), "text/plain", None).await;
     assert!(res.starts_with("HTTP/1.1 502"), "{res}");
     names_nothing_internal(&res, &garbage);
     let log = plain(&gw.stop().await);
@@ -563,7 +496,7 @@ async fn a_tls_failure_page_names_no_upstream() {
     let http_only = recording_upstream().await;
     let url = format!("https://{}", http_only.addr);
     let gw = Gateway::start(&["proxy", "--upstream", &url]).await;
-    let res = get_raw(addr_of(&gw), "text/plain", None).await;
+    let res = get_raw(gw.socket_addr(), "text/plain", None).await;
     assert!(res.starts_with("HTTP/1.1 502"), "{res}");
     names_nothing_internal(&res, &http_only.addr);
     let log = plain(&gw.stop().await);
@@ -577,16 +510,17 @@ async fn a_tls_failure_page_names_no_upstream() {
 async fn a_balanced_group_without_a_healthy_server_names_none() {
     let (a, b) = (dead_port(), dead_port());
     let dir = tempfile::tempdir().unwrap();
-    let gw = RunGateway::start(
+    let gw = Gateway::run_file(
         dir.path(),
         &run_file(
             &[format!("http://{a}"), format!("http://{b}")],
             "[upstreams.app.balance]\nretries = 1\nmax_fails = 1\n",
         ),
+        &["--log", "info"],
     )
     .await;
     for _ in 0..3 {
-        let res = get_raw(gw.addr, "text/plain", None).await;
+        let res = get_raw(gw.socket_addr(), "text/plain", None).await;
         assert!(res.starts_with("HTTP/1.1 502"), "{res}");
         names_nothing_internal(&res, &a);
         names_nothing_internal(&res, &b);
@@ -612,13 +546,13 @@ async fn a_chunked_upload_on_a_pooled_http10_connection_arrives_whole() {
     ])
     .await;
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET / HTTP/1.1\r\nHost: gw.example\r\nConnection: close\r\n\r\n",
         TEST_TIMEOUT,
     )
     .await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-    let res = post_chunked(addr_of(&gw), 5000).await;
+    let res = post_chunked(gw.socket_addr(), 5000).await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.ends_with("got 5000"), "{res}");
     let seen = seen.lock().unwrap().clone();
@@ -649,13 +583,13 @@ async fn a_chunked_upload_as_the_first_request_is_never_a_silent_200() {
     .await;
     // The gateway cannot know the upstream's version before its first answer: the body goes
     // chunked, the upstream reads none of it, and the client is told so.
-    let res = post_chunked(addr_of(&gw), 3000).await;
+    let res = post_chunked(gw.socket_addr(), 3000).await;
     assert!(res.starts_with("HTTP/1.1 502"), "{res}");
     assert!(res.contains("HTTP/1.0"), "{res}");
     assert!(res.contains("Content-Length"), "{res}");
     assert!(!res.contains("got 0"), "{res}");
     // Now it knows: the same upload again arrives whole, with a Content-Length.
-    let res = post_chunked(addr_of(&gw), 3000).await;
+    let res = post_chunked(gw.socket_addr(), 3000).await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.ends_with("got 3000"), "{res}");
     let seen = seen.lock().unwrap().clone();
@@ -676,13 +610,13 @@ async fn a_chunked_upload_too_large_to_buffer_for_http10_is_a_411() {
     ])
     .await;
     let res = raw_exchange(
-        addr_of(&gw),
+        gw.socket_addr(),
         b"GET / HTTP/1.1\r\nHost: gw.example\r\nConnection: close\r\n\r\n",
         TEST_TIMEOUT,
     )
     .await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-    let res = post_chunked(addr_of(&gw), tollgate::proxy::HTTP10_BODY_BUFFER + 1).await;
+    let res = post_chunked(gw.socket_addr(), tollgate::proxy::HTTP10_BODY_BUFFER + 1).await;
     assert!(res.starts_with("HTTP/1.1 411"), "{res}");
     assert!(res.contains("Content-Length"), "{res}");
     let seen = seen.lock().unwrap().clone();
@@ -697,7 +631,7 @@ async fn a_chunked_upload_too_large_to_buffer_for_http10_is_a_411() {
     )
     .into_bytes();
     raw.extend(std::iter::repeat_n(b'y', len));
-    let res = raw_exchange(addr_of(&gw), &raw, TEST_TIMEOUT).await;
+    let res = raw_exchange(gw.socket_addr(), &raw, TEST_TIMEOUT).await;
     assert!(res.ends_with(&format!("got {len}")), "{res}");
     gw.stop().await;
 }

@@ -1,80 +1,14 @@
-//! Listener limits: tunnels against the connection cap, body deadlines, admin listener, pid file (items 9, 10, 18).
-
-#[allow(unused_imports)]
-use crate::proxy_support::*;
+//! Listener limits: tunnels against the connection cap, body deadlines, the admin listener,
+//! the pid file (items 9, 10, 18), and signals during startup.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-/// A `tollgate run FILE` child: its address and what it logged.
-struct Run {
-    child: Child,
-    addr: String,
-    stderr: tokio::task::JoinHandle<String>,
-}
-
-impl Run {
-    /// Writes `toml` to `dir/gateway.toml`, starts `tollgate run` on it and waits for its
-    /// `Serving on` line.
-    async fn start(dir: &Path, toml: &str) -> Run {
-        let file = dir.join("gateway.toml");
-        std::fs::write(&file, toml).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .arg("run")
-            .arg(&file)
-            .env_remove("RUST_LOG")
-            .env_remove("TOLLGATE_BIND")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the tollgate binary runs");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let stderr = tokio::spawn(async move {
-            let mut text = String::new();
-            let _ = BufReader::new(stderr).read_to_string(&mut text).await;
-            text
-        });
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let line = tokio::time::timeout(TEST_TIMEOUT, BufReader::new(stdout).lines().next_line())
-            .await
-            .expect("the startup line within the test timeout")
-            .expect("stdout is readable")
-            .unwrap_or_default();
-        let Some(addr) = line
-            .strip_prefix("Serving on http://")
-            .or_else(|| line.strip_prefix("Serving on https://"))
-        else {
-            let _ = child.start_kill();
-            let log = tokio::time::timeout(TEST_TIMEOUT, stderr).await;
-            panic!("unexpected startup line {line:?}; stderr: {log:?}");
-        };
-        Run {
-            addr: addr.to_owned(),
-            child,
-            stderr,
-        }
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.addr.parse().expect("a socket address")
-    }
-
-    /// Stops the gateway (SIGKILL) and returns its log.
-    async fn stop(mut self) -> String {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-        tokio::time::timeout(TEST_TIMEOUT, self.stderr)
-            .await
-            .expect("stderr closes")
-            .unwrap_or_default()
-    }
-}
+use crate::proxy_support::*;
 
 /// `tollgate ARGS` to the end: (success, stdout + stderr).
 async fn tollgate(args: &[&str]) -> (bool, String) {
@@ -164,7 +98,7 @@ async fn secret_files_readable_by_others_are_a_warning() {
         key = path_str(&key),
         users = path_str(&users),
     );
-    let log = Run::start(dir.path(), &toml).await.stop().await;
+    let log = Gateway::run_file(dir.path(), &toml, &[]).await.stop().await;
     for file in [&users, &key] {
         let fix = format!("chmod 600 {}", file.display());
         assert!(log.contains(&fix), "no `{fix}` in the log: {log}");
@@ -172,7 +106,7 @@ async fn secret_files_readable_by_others_are_a_warning() {
 
     chmod(&users, 0o600);
     chmod(&key, 0o600);
-    let log = Run::start(dir.path(), &toml).await.stop().await;
+    let log = Gateway::run_file(dir.path(), &toml, &[]).await.stop().await;
     assert!(!log.contains("chmod"), "{log}");
 }
 
@@ -212,12 +146,13 @@ async fn pid_file_is_not_written_through_a_symlink() {
 
     // A plain path still works, and the file holds the pid.
     let plain = dir.path().join("plain.pid");
-    let run = Run::start(
+    let run = Gateway::run_file(
         dir.path(),
         &format!(
             "pid_file = {:?}\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n\n[[routes]]\necho = true\n",
             path_str(&plain)
         ),
+        &[],
     )
     .await;
     let pid = run.child.id().expect("the gateway runs");
@@ -246,18 +181,17 @@ async fn sigterm_between_listening_and_the_pid_file_is_a_clean_stop() {
         .status()
         .unwrap();
     assert!(made.success());
-    let run = Run::start(
+    let run = Gateway::run_file(
         dir.path(),
         &format!(
             "pid_file = {:?}\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n\n[[routes]]\necho = true\n",
             path_str(&fifo)
         ),
+        &[],
     )
     .await;
-    let Run {
-        mut child, stderr, ..
-    } = run;
-    let pid = child.id().expect("the gateway runs");
+    let mut run = run;
+    let pid = run.child.id().expect("the gateway runs");
     let killed = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()
@@ -278,18 +212,15 @@ async fn sigterm_between_listening_and_the_pid_file_is_a_clean_stop() {
                 other => panic!("no pid from the gateway: {other:?}"),
             },
             // Killed by the SIGTERM (the old startup window) rather than stopping gracefully.
-            exit = child.wait() => panic!("tollgate ended before writing its pid: {exit:?}"),
+            exit = run.child.wait() => panic!("tollgate ended before writing its pid: {exit:?}"),
         }
     }
     assert_eq!(String::from_utf8_lossy(&written).trim(), pid.to_string());
-    let exit = tokio::time::timeout(TEST_TIMEOUT, child.wait())
+    let exit = tokio::time::timeout(TEST_TIMEOUT, run.child.wait())
         .await
         .expect("tollgate exits after SIGTERM")
         .unwrap();
-    let log = tokio::time::timeout(TEST_TIMEOUT, stderr)
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let log = run.stop().await;
     assert!(exit.success(), "{exit}: {log}");
 }
 
@@ -475,12 +406,12 @@ async fn tunnels_count_against_the_connection_cap() {
         up.addr,
         "max_connections = 2\nheader_read_timeout = \"1s\"\ntunnel_idle_timeout = \"1h\"",
     );
-    let run = Run::start(dir.path(), &toml).await;
-    let first = open_tunnel(run.addr()).await;
-    let _second = open_tunnel(run.addr()).await;
+    let run = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let first = open_tunnel(run.socket_addr()).await;
+    let _second = open_tunnel(run.socket_addr()).await;
     // Both tunnels stay open (idle past the header timeout), so the third client is not
     // served. Nothing can make it served early: the wait only bounds how long we look.
-    let (mut third, answer) = plain_request(run.addr(), Duration::from_millis(1500)).await;
+    let (mut third, answer) = plain_request(run.socket_addr(), Duration::from_millis(1500)).await;
     assert_eq!(answer, None, "served past the connection cap");
     // A tunnel closes: its slot goes to the waiting client.
     drop(first);
@@ -501,9 +432,9 @@ async fn idle_tunnels_are_closed_on_both_sides() {
     let up = TunnelUpstream::start().await;
     let dir = tempfile::tempdir().unwrap();
     let toml = tunnel_gateway(up.addr, "max_connections = 1\ntunnel_idle_timeout = \"1s\"");
-    let run = Run::start(dir.path(), &toml).await;
+    let run = Gateway::run_file(dir.path(), &toml, &[]).await;
     let started = tokio::time::Instant::now();
-    let mut tunnel = open_tunnel(run.addr()).await;
+    let mut tunnel = open_tunnel(run.socket_addr()).await;
     assert!(
         closed_by_peer(&mut tunnel).await,
         "the idle tunnel stayed open"
@@ -525,7 +456,7 @@ async fn idle_tunnels_are_closed_on_both_sides() {
         "the upstream side of the tunnel stayed open"
     );
     // The slot is free: the next client (the cap is 1) is served.
-    let (_stream, answer) = plain_request(run.addr(), TEST_TIMEOUT).await;
+    let (_stream, answer) = plain_request(run.socket_addr(), TEST_TIMEOUT).await;
     let answer = answer.expect("served after the tunnel closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     run.stop().await;
@@ -546,8 +477,8 @@ async fn a_trickled_body_meets_the_total_deadline() {
          [[routes]]\nupstream = \"app\"\n",
         up.url()
     );
-    let run = Run::start(dir.path(), &toml).await;
-    let stream = TcpStream::connect(run.addr()).await.unwrap();
+    let run = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let stream = TcpStream::connect(run.socket_addr()).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     writer
         .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n")
