@@ -2,6 +2,7 @@
 
 /// The `get_ref` / `get_mut` / `into_inner` accessors of a service wrapping an `inner: S`
 /// field; used inside `impl<S> Layered<S> { ... }`.
+#[allow(unused_macros)] // only the layers' features use it
 macro_rules! define_inner_service_accessors {
     () => {
         /// The inner service.

@@ -356,6 +356,7 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
     );
     let proxies = std::iter::once(&config.proxy)
         .chain(config.upstreams.values().filter_map(|g| g.proxy.as_ref()));
+    #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
     let mut identity: Vec<&str> = proxies.filter_map(|p| p.user_header.as_deref()).collect();
     #[cfg(feature = "auth")]
     identity.extend(

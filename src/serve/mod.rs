@@ -80,6 +80,7 @@ pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostError;
+#[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
 use crate::body::{Body, BoxError};

@@ -85,6 +85,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 pub use error::WireError;
+#[cfg(feature = "fuzz")]
 pub(crate) use framing::content_length;
 pub use write::{write_request, write_response};
 

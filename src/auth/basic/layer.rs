@@ -202,6 +202,7 @@ impl BasicAuthLayer {
 
     /// Re-reads the credentials file now, when the layer was made by
     /// [`from_config`](Self::from_config); a refused file is logged and the users stay.
+    #[cfg(feature = "config")]
     pub(crate) async fn reload_credentials(&self) {
         let Some(file) = &self.shared.file else {
             return;
