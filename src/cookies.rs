@@ -56,11 +56,7 @@ impl fmt::Display for CookieError {
 
 impl std::error::Error for CookieError {}
 
-impl From<CookieError> for crate::HttpError {
-    fn from(err: CookieError) -> Self {
-        crate::HttpError::bad_request(err.to_string())
-    }
-}
+impl crate::error::ClientError for CookieError {}
 
 /// Splits a `Cookie` header value into its pairs, each parsed or refused (RFC 6265 §4.2.1).
 /// Values are returned as sent, without their surrounding double quotes.

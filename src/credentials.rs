@@ -26,9 +26,7 @@ use std::fmt;
 
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, Engine, GeneralPurpose, GeneralPurposeConfig};
-use http::{HeaderValue, StatusCode};
-
-use crate::error::HttpError;
+use http::HeaderValue;
 
 /// The longest `Authorization` header value [`parse_basic`] decodes, in bytes.
 ///
@@ -167,13 +165,9 @@ impl fmt::Display for CredentialsError {
 
 impl std::error::Error for CredentialsError {}
 
-impl From<CredentialsError> for HttpError {
-    /// `400 Bad Request` with the error's message: a handler that reads credentials itself has
-    /// no realm to challenge with. The auth layer answers `401` with its challenge instead.
-    fn from(err: CredentialsError) -> Self {
-        HttpError::new(StatusCode::BAD_REQUEST, err.to_string())
-    }
-}
+/// `400 Bad Request` with the error's message: a handler that reads credentials itself has
+/// no realm to challenge with. The auth layer answers `401` with its challenge instead.
+impl crate::error::ClientError for CredentialsError {}
 
 /// Standard base64, accepting values with or without padding (clients differ).
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -245,6 +239,7 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
 
     fn parse(value: &str) -> Result<Credentials, CredentialsError> {
         parse_basic(&HeaderValue::from_str(value).unwrap())
@@ -405,7 +400,7 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<CredentialsError>();
         let err: HttpError = CredentialsError::InvalidBase64.into();
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
     }
 
     proptest::proptest! {

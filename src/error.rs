@@ -305,6 +305,57 @@ impl std::error::Error for HttpError {
     }
 }
 
+/// An error the client's input caused, and the answer it gets: the parsers' errors implement
+/// it, so `?` in a handler turns any of them into an [`HttpError`]. This blanket conversion is
+/// the one way into `HttpError`, and it keeps the error as the answer's
+/// [`source`](std::error::Error::source), for logs.
+///
+/// ```
+/// use std::fmt;
+/// use tollgate::error::{ClientError, HttpError};
+///
+/// #[derive(Debug)]
+/// struct TooOld;
+/// impl fmt::Display for TooOld {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("this client is too old; upgrade it")
+///     }
+/// }
+/// impl std::error::Error for TooOld {}
+/// impl ClientError for TooOld {
+///     fn status(&self) -> http::StatusCode {
+///         http::StatusCode::UPGRADE_REQUIRED
+///     }
+/// }
+///
+/// let e = HttpError::from(TooOld);
+/// assert_eq!(e.status(), 426);
+/// assert_eq!(e.message(), "this client is too old; upgrade it");
+/// assert!(std::error::Error::source(&e).unwrap().is::<TooOld>());
+/// ```
+pub trait ClientError: std::error::Error + Send + Sync + 'static {
+    /// The answer's status. Default is `400 Bad Request`.
+    fn status(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+
+    /// What the client is told. Default is the error's message.
+    fn public_message(&self) -> Cow<'static, str> {
+        Cow::Owned(self.to_string())
+    }
+
+    /// Headers the answer carries (e.g. `Content-Range` on a `416`). Default is none.
+    fn add_headers(&self, _headers: &mut HeaderMap) {}
+}
+
+impl<E: ClientError> From<E> for HttpError {
+    fn from(error: E) -> Self {
+        let mut answer = HttpError::new(error.status(), error.public_message());
+        error.add_headers(answer.headers_mut());
+        answer.with_source(error)
+    }
+}
+
 impl From<std::convert::Infallible> for HttpError {
     fn from(never: std::convert::Infallible) -> Self {
         match never {}
@@ -360,6 +411,76 @@ mod tests {
     fn method_not_allowed_lists_methods() {
         let err = HttpError::method_not_allowed(&[Method::GET, Method::POST]);
         assert_eq!(err.headers()[ALLOW], "GET, POST");
+    }
+
+    /// The one conversion: status and message from the error, the error itself as source.
+    fn converts_keeping_source<E: ClientError + fmt::Debug>(error: E, status: u16) {
+        let shown = format!("{error:?}");
+        let answer = HttpError::from(error);
+        assert_eq!(answer.status(), status, "{shown}");
+        let source = std::error::Error::source(&answer).expect("the source is kept");
+        assert!(
+            source.is::<E>(),
+            "{shown}: the source is not the parser's error"
+        );
+    }
+
+    #[test]
+    fn every_parser_error_keeps_its_source() {
+        converts_keeping_source(crate::serve::host::HostError::Missing, 400);
+        #[cfg(feature = "layers")]
+        {
+            converts_keeping_source(
+                crate::normalize::PathError::NotAbsolute { path: "a".into() },
+                400,
+            );
+            converts_keeping_source(crate::normalize::HostError::Empty, 400);
+            converts_keeping_source(
+                crate::normalize::NormalizeError::Host(crate::normalize::HostError::Empty),
+                400,
+            );
+            let query = crate::normalize::query("a=%zz", &Default::default()).unwrap_err();
+            converts_keeping_source(query, 400);
+        }
+        converts_keeping_source(crate::credentials::CredentialsError::InvalidBase64, 400);
+        converts_keeping_source(crate::multimap::ParseError::TooManyPairs { limit: 1 }, 400);
+        converts_keeping_source(
+            crate::cookies::CookieError::MissingName { pair: "x".into() },
+            400,
+        );
+        converts_keeping_source(
+            crate::response::etag::ETag::parse("\"a b\"").unwrap_err(),
+            400,
+        );
+        converts_keeping_source(
+            crate::response::range::RangeError::Unsatisfiable { complete_len: 10 },
+            416,
+        );
+        converts_keeping_source(crate::wire::WireError::Incomplete, 400);
+        converts_keeping_source(crate::form::MultipartError::TooManyParts { limit: 1 }, 400);
+        converts_keeping_source(
+            crate::form::MultipartError::Spool(std::io::Error::other("x")),
+            500,
+        );
+        #[cfg(feature = "files")]
+        {
+            let hidden = crate::files::PathError::Hidden {
+                path: "/.env".into(),
+            };
+            assert_eq!(HttpError::from(hidden.clone()).message(), "not found");
+            converts_keeping_source(hidden, 404);
+            converts_keeping_source(
+                crate::files::PathError::ParentDir { path: "/..".into() },
+                400,
+            );
+        }
+    }
+
+    #[test]
+    fn a_416_carries_its_content_range() {
+        let answer =
+            HttpError::from(crate::response::range::RangeError::Unsatisfiable { complete_len: 10 });
+        assert_eq!(answer.headers()["content-range"], "bytes */10");
     }
 
     #[test]

@@ -60,11 +60,7 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-impl From<ParseError> for crate::HttpError {
-    fn from(err: ParseError) -> Self {
-        crate::HttpError::bad_request(err.to_string())
-    }
-}
+impl crate::error::ClientError for ParseError {}
 
 /// A [`MultiMap`] that did not fit a serde struct.
 #[derive(Debug)]
@@ -82,11 +78,7 @@ impl std::error::Error for DeserializeError {
     }
 }
 
-impl From<DeserializeError> for crate::HttpError {
-    fn from(err: DeserializeError) -> Self {
-        crate::HttpError::bad_request(err.to_string())
-    }
-}
+impl crate::error::ClientError for DeserializeError {}
 
 impl<V> Default for MultiMap<V> {
     fn default() -> Self {

@@ -91,11 +91,16 @@ impl fmt::Display for PathError {
 
 impl std::error::Error for PathError {}
 
-impl From<PathError> for crate::HttpError {
-    fn from(e: PathError) -> Self {
-        match e.status() {
-            http::StatusCode::NOT_FOUND => crate::HttpError::not_found("not found"),
-            status => crate::HttpError::new(status, e.to_string()),
+impl crate::error::ClientError for PathError {
+    fn status(&self) -> http::StatusCode {
+        PathError::status(self)
+    }
+
+    /// A path that leads nowhere is a plain `not found`: the reason goes to logs only.
+    fn public_message(&self) -> std::borrow::Cow<'static, str> {
+        match PathError::status(self) {
+            http::StatusCode::NOT_FOUND => "not found".into(),
+            _ => self.to_string().into(),
         }
     }
 }

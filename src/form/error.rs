@@ -6,7 +6,6 @@ use http::StatusCode;
 
 use super::scan::ScanError;
 use crate::body::BoxError;
-use crate::error::HttpError;
 
 /// Why a `multipart/form-data` body was refused.
 ///
@@ -256,14 +255,17 @@ impl std::error::Error for MultipartError {
     }
 }
 
-impl From<MultipartError> for HttpError {
-    fn from(err: MultipartError) -> Self {
-        match err {
-            MultipartError::Spool(e) => HttpError::internal(e),
-            MultipartError::Read(e) => {
-                HttpError::bad_request("could not read the multipart body").with_source(e)
-            }
-            other => HttpError::new(other.status(), other.to_string()),
+impl crate::error::ClientError for MultipartError {
+    fn status(&self) -> StatusCode {
+        MultipartError::status(self)
+    }
+
+    /// A spooling failure is the server's: the client learns nothing of it.
+    fn public_message(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            MultipartError::Spool(_) => "internal server error".into(),
+            MultipartError::Read(_) => "could not read the multipart body".into(),
+            other => other.to_string().into(),
         }
     }
 }
@@ -271,6 +273,7 @@ impl From<MultipartError> for HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
 
     #[test]
     fn is_send_sync_and_small() {

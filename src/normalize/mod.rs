@@ -65,8 +65,6 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::error::HttpError;
-
 mod future;
 mod host;
 mod layer;
@@ -503,33 +501,15 @@ impl From<QueryError> for NormalizeError {
     }
 }
 
-impl From<NormalizeError> for HttpError {
-    fn from(e: NormalizeError) -> Self {
-        HttpError::bad_request(e.to_string())
-    }
-}
-
-impl From<PathError> for HttpError {
-    fn from(e: PathError) -> Self {
-        HttpError::bad_request(e.to_string())
-    }
-}
-
-impl From<HostError> for HttpError {
-    fn from(e: HostError) -> Self {
-        HttpError::bad_request(e.to_string())
-    }
-}
-
-impl From<QueryError> for HttpError {
-    fn from(e: QueryError) -> Self {
-        HttpError::bad_request(e.to_string())
-    }
-}
+impl crate::error::ClientError for NormalizeError {}
+impl crate::error::ClientError for PathError {}
+impl crate::error::ClientError for HostError {}
+impl crate::error::ClientError for QueryError {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
 
     #[test]
     fn errors_are_send_sync_and_small() {

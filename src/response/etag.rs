@@ -68,11 +68,7 @@ impl fmt::Display for ETagError {
 
 impl std::error::Error for ETagError {}
 
-impl From<ETagError> for crate::HttpError {
-    fn from(e: ETagError) -> Self {
-        crate::HttpError::bad_request(e.to_string())
-    }
-}
+impl crate::error::ClientError for ETagError {}
 
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     let mut end = s.len().min(max);

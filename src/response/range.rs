@@ -119,17 +119,20 @@ impl fmt::Display for RangeError {
 
 impl std::error::Error for RangeError {}
 
-impl From<RangeError> for crate::HttpError {
-    fn from(e: RangeError) -> Self {
-        match &e {
-            RangeError::Unsatisfiable { complete_len } => {
-                crate::HttpError::new(http::StatusCode::RANGE_NOT_SATISFIABLE, e.to_string())
-                    .with_header(
-                        http::header::CONTENT_RANGE,
-                        unsatisfied_content_range(*complete_len),
-                    )
-            }
-            _ => crate::HttpError::bad_request(e.to_string()),
+impl crate::error::ClientError for RangeError {
+    fn status(&self) -> http::StatusCode {
+        match self {
+            RangeError::Unsatisfiable { .. } => http::StatusCode::RANGE_NOT_SATISFIABLE,
+            _ => http::StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn add_headers(&self, headers: &mut http::HeaderMap) {
+        if let RangeError::Unsatisfiable { complete_len } = self {
+            headers.insert(
+                http::header::CONTENT_RANGE,
+                unsatisfied_content_range(*complete_len),
+            );
         }
     }
 }

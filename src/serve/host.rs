@@ -3,8 +3,6 @@
 use http::header::HOST;
 use http::{HeaderMap, Uri, Version};
 
-use crate::error::HttpError;
-
 /// Why `serve` refused a request's `Host` with `400 Bad Request`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -45,11 +43,7 @@ impl std::fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
-impl From<HostError> for HttpError {
-    fn from(e: HostError) -> Self {
-        HttpError::bad_request(e.to_string())
-    }
-}
+impl crate::error::ClientError for HostError {}
 
 /// Checks the `Host` of a request as RFC 9112 §3.2 and RFC 9113 §8.3.1 ask.
 ///
@@ -65,7 +59,7 @@ impl From<HostError> for HttpError {
 ///
 /// # Errors
 ///
-/// The [`HostError`] naming what is wrong; it converts to a `400` [`HttpError`].
+/// The [`HostError`] naming what is wrong; it converts to a `400` [`HttpError`](crate::HttpError).
 pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), HostError> {
     let mut hosts = headers.get_all(HOST).iter();
     let host = hosts.next();
@@ -167,6 +161,7 @@ fn truncate(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
     use http::HeaderValue;
 
     fn headers(hosts: &[&[u8]]) -> HeaderMap {

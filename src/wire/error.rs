@@ -5,15 +5,13 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::error::HttpError;
-
 /// How many bytes of bad input an error keeps (escaped for display).
 const EXCERPT: usize = 64;
 
 /// Why bytes are not one strict HTTP/1.1 message (or why a message cannot be written as one).
 ///
 /// Every variant names what is wrong and carries a short, escaped excerpt of the bad input.
-/// Converts into [`HttpError`]: 414 for an over-long request line, 431 for an over-large
+/// Converts into [`HttpError`](crate::HttpError): 414 for an over-long request line, 431 for an over-large
 /// header section, 413 for an over-large body, 400 for everything else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -275,15 +273,16 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
-impl From<WireError> for HttpError {
-    fn from(err: WireError) -> Self {
-        HttpError::new(err.status(), err.to_string()).with_source(err)
+impl crate::error::ClientError for WireError {
+    fn status(&self) -> StatusCode {
+        WireError::status(self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::HttpError;
 
     #[test]
     fn is_send_sync_and_small() {
