@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn every_parser_error_keeps_its_source() {
-        converts_keeping_source(crate::serve::host::HostError::Missing, 400);
+        converts_keeping_source(crate::serve::host::HostHeaderError::Missing, 400);
         #[cfg(feature = "layers")]
         {
             converts_keeping_source(
@@ -464,13 +464,13 @@ mod tests {
         );
         #[cfg(feature = "files")]
         {
-            let hidden = crate::files::PathError::Hidden {
+            let hidden = crate::files::FilePathError::Hidden {
                 path: "/.env".into(),
             };
             assert_eq!(HttpError::from(hidden.clone()).message(), "not found");
             converts_keeping_source(hidden, 404);
             converts_keeping_source(
-                crate::files::PathError::ParentDir { path: "/..".into() },
+                crate::files::FilePathError::ParentDir { path: "/..".into() },
                 400,
             );
         }

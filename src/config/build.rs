@@ -24,7 +24,7 @@ use crate::inbound::{InboundError, InboundLayer};
 use crate::metrics::Metrics;
 use crate::normalize::NormalizeLayer;
 use crate::proxy::balance::Balanced;
-use crate::proxy::{BuildError, Proxy};
+use crate::proxy::{Proxy, ProxyBuildError};
 use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 
 impl Config {
@@ -218,7 +218,7 @@ pub async fn build_with(
             Some(own) => (own.clone(), at.key("proxy")),
             None => (config.proxy.clone(), root.key("proxy")),
         };
-        let built: Result<Gateway, BuildError> = match group.servers.as_slice() {
+        let built: Result<Gateway, ProxyBuildError> = match group.servers.as_slice() {
             [] => continue,
             [one] => Proxy::with_config(one.clone(), proxy).map(Gateway::new),
             many => Balanced::new(many.to_vec(), proxy, group.balance.clone()).map(Gateway::new),

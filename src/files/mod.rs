@@ -64,7 +64,7 @@ mod path;
 mod service;
 
 pub use listing::{render_listing, ListingEntry};
-pub use path::{resolve_path, PathError};
+pub use path::{resolve_path, FilePathError};
 pub use service::{ResponseFuture, ServeDir};
 
 /// Files up to this size (64 KiB) are read whole, in the same blocking call that finds and

@@ -14,7 +14,7 @@ use crate::response::etag::truncate;
 /// Why a request path was refused before touching the file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum PathError {
+pub enum FilePathError {
     /// A segment is `..` (also when written `%2e%2e`).
     ParentDir {
         /// The raw path, truncated to 128 bytes.
@@ -48,57 +48,57 @@ pub enum PathError {
     },
 }
 
-impl PathError {
+impl FilePathError {
     /// The status to answer with: 404 for hidden files (their existence is not revealed),
     /// 400 for everything else.
     pub fn status(&self) -> http::StatusCode {
         match self {
-            PathError::Hidden { .. } => http::StatusCode::NOT_FOUND,
+            FilePathError::Hidden { .. } => http::StatusCode::NOT_FOUND,
             _ => http::StatusCode::BAD_REQUEST,
         }
     }
 }
 
-impl fmt::Display for PathError {
+impl fmt::Display for FilePathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PathError::ParentDir { path } => {
+            FilePathError::ParentDir { path } => {
                 write!(
                     f,
                     "path {path:?} climbs out with `..`; ask for paths inside the served directory"
                 )
             }
-            PathError::Separator { path } => write!(
+            FilePathError::Separator { path } => write!(
                 f,
                 "path {path:?} holds an encoded `/` or a `\\`; separate segments with a plain `/`"
             ),
-            PathError::ControlCharacter { path } => {
+            FilePathError::ControlCharacter { path } => {
                 write!(f, "path {path:?} holds a control character")
             }
-            PathError::Drive { path } => {
+            FilePathError::Drive { path } => {
                 write!(
                     f,
                     "path {path:?} names a drive or device; drive paths are not served"
                 )
             }
-            PathError::Encoding { path } => {
+            FilePathError::Encoding { path } => {
                 write!(f, "path {path:?} is not UTF-8 once percent-decoded")
             }
-            PathError::Hidden { path } => write!(f, "path {path:?} is hidden"),
+            FilePathError::Hidden { path } => write!(f, "path {path:?} is hidden"),
         }
     }
 }
 
-impl std::error::Error for PathError {}
+impl std::error::Error for FilePathError {}
 
-impl crate::error::ClientError for PathError {
+impl crate::error::ClientError for FilePathError {
     fn status(&self) -> http::StatusCode {
-        PathError::status(self)
+        FilePathError::status(self)
     }
 
     /// A path that leads nowhere is a plain `not found`: the reason goes to logs only.
     fn public_message(&self) -> std::borrow::Cow<'static, str> {
-        match PathError::status(self) {
+        match FilePathError::status(self) {
             http::StatusCode::NOT_FOUND => "not found".into(),
             _ => self.to_string().into(),
         }
@@ -112,7 +112,7 @@ impl crate::error::ClientError for PathError {
 ///
 /// # Errors
 ///
-/// A [`PathError`] naming the first problem; nothing was touched on disk.
+/// A [`FilePathError`] naming the first problem; nothing was touched on disk.
 ///
 /// ```
 /// use tollgate::files::resolve_path;
@@ -120,40 +120,40 @@ impl crate::error::ClientError for PathError {
 /// assert!(resolve_path("/a/%2e%2e/%2e%2e/etc/passwd", false).is_err());
 /// assert!(resolve_path("/x/c:/windows/win.ini", false).is_err());
 /// ```
-pub fn resolve_path(raw_path: &str, allow_hidden: bool) -> Result<Vec<String>, PathError> {
+pub fn resolve_path(raw_path: &str, allow_hidden: bool) -> Result<Vec<String>, FilePathError> {
     let path = || truncate(raw_path, 128);
     let mut segments = Vec::new();
     for raw in raw_path.split('/') {
         if raw.contains('\\') {
-            return Err(PathError::Separator { path: path() });
+            return Err(FilePathError::Separator { path: path() });
         }
         let decoded = percent_decode_str(raw)
             .decode_utf8()
-            .map_err(|_| PathError::Encoding { path: path() })?;
+            .map_err(|_| FilePathError::Encoding { path: path() })?;
         let segment = decoded.as_ref();
         if segment.contains(['/', '\\']) {
-            return Err(PathError::Separator { path: path() });
+            return Err(FilePathError::Separator { path: path() });
         }
         if segment.chars().any(char::is_control) {
-            return Err(PathError::ControlCharacter { path: path() });
+            return Err(FilePathError::ControlCharacter { path: path() });
         }
         match segment {
             "" | "." => continue,
-            ".." => return Err(PathError::ParentDir { path: path() }),
+            ".." => return Err(FilePathError::ParentDir { path: path() }),
             _ => {}
         }
         if looks_like_drive(segment) {
-            return Err(PathError::Drive { path: path() });
+            return Err(FilePathError::Drive { path: path() });
         }
         if segment.starts_with('.') && !allow_hidden {
-            return Err(PathError::Hidden { path: path() });
+            return Err(FilePathError::Hidden { path: path() });
         }
         // Last line of defence: whatever this platform thinks the segment is, it must be one
         // plain name.
         let mut components = Path::new(segment).components();
         match (components.next(), components.next()) {
             (Some(Component::Normal(name)), None) if name == segment => {}
-            _ => return Err(PathError::Separator { path: path() }),
+            _ => return Err(FilePathError::Separator { path: path() }),
         }
         segments.push(segment.to_owned());
     }
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn errors_are_send_sync_and_name_the_path() {
         fn check<T: Send + Sync + std::error::Error>() {}
-        check::<PathError>();
+        check::<FilePathError>();
         let e = resolve_path("/a/../b", false).unwrap_err();
         assert!(e.to_string().contains("/a/../b"), "{e}");
     }

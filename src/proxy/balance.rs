@@ -60,7 +60,7 @@ use http_body::Frame;
 use serde::Deserialize;
 use tower::ServiceExt;
 
-use super::{BuildError, Proxy, ProxyConfig, Upstream};
+use super::{Proxy, ProxyBuildError, ProxyConfig, Upstream};
 use crate::body::{Body, BoxError};
 use crate::ext::{ClientInfo, PeerAddr, UpstreamFailure};
 use crate::serve::duration;
@@ -207,16 +207,16 @@ impl Balanced {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] when a proxy cannot be built (its `ca_file`).
+    /// [`ProxyBuildError`] when a proxy cannot be built (its `ca_file`).
     pub fn new(
         upstreams: Vec<Upstream>,
         proxy: ProxyConfig,
         config: BalanceConfig,
-    ) -> Result<Self, BuildError> {
+    ) -> Result<Self, ProxyBuildError> {
         let members = upstreams
             .into_iter()
             .map(|u| Ok((u.name(), Proxy::with_config(u, proxy.clone())?)))
-            .collect::<Result<Vec<_>, BuildError>>()?;
+            .collect::<Result<Vec<_>, ProxyBuildError>>()?;
         Ok(Self::from_members(members, config))
     }
 

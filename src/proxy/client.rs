@@ -46,7 +46,7 @@ impl UpstreamClient {
 /// Why a proxy could not be built.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum BuildError {
+pub enum ProxyBuildError {
     /// The `ca_file` could not be read.
     CaFile {
         /// The file.
@@ -64,30 +64,30 @@ pub enum BuildError {
     Tls(rustls::Error),
 }
 
-impl fmt::Display for BuildError {
+impl fmt::Display for ProxyBuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::CaFile { path, .. } => {
+            ProxyBuildError::CaFile { path, .. } => {
                 write!(f, "cannot read the CA file {}", path.display())
             }
-            BuildError::CaFileEmpty { path } => write!(
+            ProxyBuildError::CaFileEmpty { path } => write!(
                 f,
                 "the CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
                 path.display()
             ),
             #[cfg(feature = "tls")]
-            BuildError::Tls(_) => f.write_str("invalid TLS client configuration"),
+            ProxyBuildError::Tls(_) => f.write_str("invalid TLS client configuration"),
         }
     }
 }
 
-impl std::error::Error for BuildError {
+impl std::error::Error for ProxyBuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            BuildError::CaFile { source, .. } => Some(source),
+            ProxyBuildError::CaFile { source, .. } => Some(source),
             #[cfg(feature = "tls")]
-            BuildError::Tls(e) => Some(e),
-            BuildError::CaFileEmpty { .. } => None,
+            ProxyBuildError::Tls(e) => Some(e),
+            ProxyBuildError::CaFileEmpty { .. } => None,
         }
     }
 }
@@ -95,7 +95,7 @@ impl std::error::Error for BuildError {
 pub(crate) fn build(
     config: &ProxyConfig,
     upstream: &Upstream,
-) -> Result<UpstreamClient, BuildError> {
+) -> Result<UpstreamClient, ProxyBuildError> {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.set_connect_timeout(Some(config.connect_timeout));
@@ -126,10 +126,10 @@ pub(crate) fn build(
 }
 
 #[cfg(not(feature = "tls"))]
-fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, BuildError> {
+fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, ProxyBuildError> {
     if let Some(path) = &config.ca_file {
         // Checked anyway so a typo is reported even in a build that would not use it.
-        std::fs::metadata(path).map_err(|source| BuildError::CaFile {
+        std::fs::metadata(path).map_err(|source| ProxyBuildError::CaFile {
             path: path.clone(),
             source,
         })?;
@@ -138,11 +138,11 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Buil
 }
 
 #[cfg(feature = "tls")]
-fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, BuildError> {
+fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, ProxyBuildError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &config.ca_file {
-        let ca_error = |source| BuildError::CaFile {
+        let ca_error = |source| ProxyBuildError::CaFile {
             path: path.clone(),
             source,
         };
@@ -150,17 +150,17 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Buil
         let mut added = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
             let cert = cert.map_err(ca_error)?;
-            roots.add(cert).map_err(BuildError::Tls)?;
+            roots.add(cert).map_err(ProxyBuildError::Tls)?;
             added += 1;
         }
         if added == 0 {
-            return Err(BuildError::CaFileEmpty { path: path.clone() });
+            return Err(ProxyBuildError::CaFileEmpty { path: path.clone() });
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(BuildError::Tls)?
+        .map_err(ProxyBuildError::Tls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     let builder = hyper_rustls::HttpsConnectorBuilder::new()

@@ -76,7 +76,7 @@ mod service;
 mod upgrade;
 mod upstream;
 
-pub use client::BuildError;
+pub use client::ProxyBuildError;
 pub use config::{parse_size, HostPolicy, ProxyConfig, SizeError};
 pub use future::ResponseFuture;
 pub use next_hop::ForwardedHeaders;

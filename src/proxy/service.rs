@@ -15,7 +15,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
 use super::body::{continue_gate, GateHandle, Progress, RequestBody, ResponseBody};
-use super::client::{self, BuildError, UpstreamClient};
+use super::client::{self, ProxyBuildError, UpstreamClient};
 use super::config::{HostPolicy, ProxyConfig};
 use super::future::ResponseFuture;
 use super::hop::remove_hop_by_hop;
@@ -119,8 +119,8 @@ impl Proxy {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] when the `ca_file` cannot be read or holds no certificate.
-    pub fn with_config(upstream: Upstream, config: ProxyConfig) -> Result<Self, BuildError> {
+    /// [`ProxyBuildError`] when the `ca_file` cannot be read or holds no certificate.
+    pub fn with_config(upstream: Upstream, config: ProxyConfig) -> Result<Self, ProxyBuildError> {
         let client = client::build(&config, &upstream)?;
         let via = config.via.as_deref().and_then(Vias::new);
         let user_header = config

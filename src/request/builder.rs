@@ -26,13 +26,13 @@ pub struct RequestBuilder {
     inner: http::request::Builder,
     cookies: Vec<String>,
     body: Body,
-    error: Option<BuildError>,
+    error: Option<RequestBuildError>,
 }
 
 /// A request the builder could not make.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum BuildError {
+pub enum RequestBuildError {
     /// An invalid method, target, header name or header value.
     Http(http::Error),
     /// A value given to [`RequestBuilder::json`] that does not serialize.
@@ -41,24 +41,24 @@ pub enum BuildError {
     Form(serde_urlencoded::ser::Error),
 }
 
-impl fmt::Display for BuildError {
+impl fmt::Display for RequestBuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::Http(_) => {
+            RequestBuildError::Http(_) => {
                 f.write_str("invalid method, target or header in the request builder")
             }
-            BuildError::Json(_) => f.write_str("the JSON body does not serialize"),
-            BuildError::Form(_) => f.write_str("the form body does not serialize"),
+            RequestBuildError::Json(_) => f.write_str("the JSON body does not serialize"),
+            RequestBuildError::Form(_) => f.write_str("the form body does not serialize"),
         }
     }
 }
 
-impl std::error::Error for BuildError {
+impl std::error::Error for RequestBuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            BuildError::Http(e) => Some(e),
-            BuildError::Json(e) => Some(e),
-            BuildError::Form(e) => Some(e),
+            RequestBuildError::Http(e) => Some(e),
+            RequestBuildError::Json(e) => Some(e),
+            RequestBuildError::Form(e) => Some(e),
         }
     }
 }
@@ -118,7 +118,7 @@ impl RequestBuilder {
                 encoded.into_bytes(),
             ),
             Err(e) => {
-                self.error.get_or_insert(BuildError::Form(e));
+                self.error.get_or_insert(RequestBuildError::Form(e));
                 self
             }
         }
@@ -129,7 +129,7 @@ impl RequestBuilder {
         match serde_json::to_vec(value) {
             Ok(encoded) => self.with_body("application/json", encoded),
             Err(e) => {
-                self.error.get_or_insert(BuildError::Json(e));
+                self.error.get_or_insert(RequestBuildError::Json(e));
                 self
             }
         }
@@ -149,7 +149,7 @@ impl RequestBuilder {
     /// # Errors
     ///
     /// The first invalid part given to the builder.
-    pub fn body(mut self, body: impl Into<Body>) -> Result<http::Request<Body>, BuildError> {
+    pub fn body(mut self, body: impl Into<Body>) -> Result<http::Request<Body>, RequestBuildError> {
         self.body = body.into();
         self.build()
     }
@@ -159,7 +159,7 @@ impl RequestBuilder {
     /// # Errors
     ///
     /// The first invalid part given to the builder.
-    pub fn build(self) -> Result<http::Request<Body>, BuildError> {
+    pub fn build(self) -> Result<http::Request<Body>, RequestBuildError> {
         if let Some(error) = self.error {
             return Err(error);
         }
@@ -167,7 +167,7 @@ impl RequestBuilder {
         if !self.cookies.is_empty() {
             inner = inner.header(COOKIE, self.cookies.join("; "));
         }
-        inner.body(self.body).map_err(BuildError::Http)
+        inner.body(self.body).map_err(RequestBuildError::Http)
     }
 }
 

@@ -32,7 +32,7 @@ use http::header::{AsHeaderName, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use http::{Extensions, HeaderMap, Method, Uri, Version};
 use mime::Mime;
 
-pub use builder::{BuildError, RequestBuilder};
+pub use builder::{RequestBuildError, RequestBuilder};
 pub use host::split_host_port;
 
 pub use crate::credentials::{Credentials, CredentialsError};

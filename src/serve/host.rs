@@ -6,7 +6,7 @@ use http::{HeaderMap, Uri, Version};
 /// Why `serve` refused a request's `Host` with `400 Bad Request`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum HostError {
+pub enum HostHeaderError {
     /// An HTTP/1.1 request without a `Host` header, or an HTTP/2 request without `:authority`
     /// or `Host`.
     Missing,
@@ -23,17 +23,17 @@ pub enum HostError {
     },
 }
 
-impl std::fmt::Display for HostError {
+impl std::fmt::Display for HostHeaderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HostError::Missing => {
+            HostHeaderError::Missing => {
                 f.write_str("the request has no Host header; HTTP/1.1 requires one")
             }
-            HostError::Repeated => f.write_str("the request has more than one Host header"),
-            HostError::Malformed(v) => {
+            HostHeaderError::Repeated => f.write_str("the request has more than one Host header"),
+            HostHeaderError::Malformed(v) => {
                 write!(f, "the Host header {v:?} is not a valid host[:port]")
             }
-            HostError::Mismatch { host, authority } => write!(
+            HostHeaderError::Mismatch { host, authority } => write!(
                 f,
                 "the Host header {host:?} differs from the request's authority {authority:?}"
             ),
@@ -41,9 +41,9 @@ impl std::fmt::Display for HostError {
     }
 }
 
-impl std::error::Error for HostError {}
+impl std::error::Error for HostHeaderError {}
 
-impl crate::error::ClientError for HostError {}
+impl crate::error::ClientError for HostHeaderError {}
 
 /// Checks the `Host` of a request as RFC 9112 §3.2 and RFC 9113 §8.3.1 ask.
 ///
@@ -59,38 +59,38 @@ impl crate::error::ClientError for HostError {}
 ///
 /// # Errors
 ///
-/// The [`HostError`] naming what is wrong; it converts to a `400` [`HttpError`](crate::HttpError).
-pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), HostError> {
+/// The [`HostHeaderError`] naming what is wrong; it converts to a `400` [`HttpError`](crate::HttpError).
+pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), HostHeaderError> {
     let mut hosts = headers.get_all(HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
-        return Err(HostError::Repeated);
+        return Err(HostHeaderError::Repeated);
     }
     if let Some(host) = host {
         if !is_valid_host(host.as_bytes()) {
-            return Err(HostError::Malformed(truncate(host.as_bytes())));
+            return Err(HostHeaderError::Malformed(truncate(host.as_bytes())));
         }
     }
     // An absolute-form target's authority replaces `Host`, and HTTP/2's `:authority` stands
     // for it: the same rules hold for them, or a client could pass a bad host around the check.
     if let Some(authority) = uri.authority() {
         if !is_valid_host(authority.as_str().as_bytes()) {
-            return Err(HostError::Malformed(truncate(
+            return Err(HostHeaderError::Malformed(truncate(
                 authority.as_str().as_bytes(),
             )));
         }
     }
     match version {
         Version::HTTP_09 | Version::HTTP_10 => Ok(()),
-        Version::HTTP_11 => host.map(|_| ()).ok_or(HostError::Missing),
+        Version::HTTP_11 => host.map(|_| ()).ok_or(HostHeaderError::Missing),
         _ => match (host, uri.authority()) {
-            (None, None) => Err(HostError::Missing),
+            (None, None) => Err(HostHeaderError::Missing),
             (Some(host), Some(authority))
                 if !host
                     .as_bytes()
                     .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
             {
-                Err(HostError::Mismatch {
+                Err(HostHeaderError::Mismatch {
                     host: truncate(host.as_bytes()),
                     authority: truncate(authority.as_str().as_bytes()),
                 })
@@ -389,7 +389,7 @@ mod tests {
             &headers(&[&value]),
         )
         .unwrap_err();
-        let HostError::Malformed(shown) = err else {
+        let HostHeaderError::Malformed(shown) = err else {
             panic!("{err:?}")
         };
         assert_eq!(shown.len(), 64);
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn errors_are_400() {
-        let e: HttpError = HostError::Missing.into();
+        let e: HttpError = HostHeaderError::Missing.into();
         assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
     }
 }

@@ -79,7 +79,7 @@ pub use self::body::BodyReadTimeout;
 pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 use self::conn::{ConnService, ConnState};
-pub use self::host::HostError;
+pub use self::host::HostHeaderError;
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
