@@ -198,7 +198,7 @@ pub fn parse_basic(value: &HeaderValue) -> Result<Credentials, CredentialsError>
     };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(CredentialsError::NotBasic {
-            scheme: truncate(scheme, 32),
+            scheme: crate::syntax::excerpt(scheme, 32),
         });
     }
     let token = rest.trim_start_matches([' ', '\t']);
@@ -229,11 +229,6 @@ fn check_password(password: &str) -> Result<(), CredentialsError> {
         return Err(CredentialsError::ControlCharacter);
     }
     Ok(())
-}
-
-/// At most `max` characters of `text`, cut on a character boundary.
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }
 
 #[cfg(test)]
@@ -370,7 +365,9 @@ mod tests {
     fn long_scheme_is_truncated_in_the_error() {
         let value = format!("{} x", "X".repeat(1000));
         match parse(&value) {
-            Err(CredentialsError::NotBasic { scheme }) => assert_eq!(scheme.len(), 32),
+            Err(CredentialsError::NotBasic { scheme }) => {
+                assert_eq!(scheme, format!("{}…", "X".repeat(32)));
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -55,6 +55,7 @@ pub mod negotiate;
 pub mod request;
 pub mod response;
 pub mod serve;
+mod syntax;
 pub mod testing;
 pub mod wire;
 

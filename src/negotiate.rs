@@ -489,27 +489,7 @@ fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
 
 // RFC 9110 §5.6 header grammar, shared with the `forwarded` parser.
 
-/// `tchar` (RFC 9110 §5.6.2).
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
-}
+pub(crate) use crate::syntax::is_tchar;
 
 /// An RFC 9110 token (`1*tchar`).
 pub(crate) fn is_token(s: &str) -> bool {

@@ -9,8 +9,6 @@ use std::path::{Component, Path};
 
 use percent_encoding::percent_decode_str;
 
-use crate::response::etag::truncate;
-
 /// Why a request path was refused before touching the file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -121,7 +119,7 @@ impl crate::error::ClientError for FilePathError {
 /// assert!(resolve_path("/x/c:/windows/win.ini", false).is_err());
 /// ```
 pub fn resolve_path(raw_path: &str, allow_hidden: bool) -> Result<Vec<String>, FilePathError> {
-    let path = || truncate(raw_path, 128);
+    let path = || crate::syntax::excerpt(raw_path, 128);
     let mut segments = Vec::new();
     for raw in raw_path.split('/') {
         if raw.contains('\\') {

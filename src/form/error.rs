@@ -140,12 +140,12 @@ impl MultipartError {
                 Err(other) => MultipartError::Read(other),
             },
             M::IncompleteFieldData { field_name } => MultipartError::Truncated {
-                name: field_name.map(|n| truncate(&n)),
+                name: field_name.map(|n| crate::syntax::excerpt(&n, 64)),
             },
             M::IncompleteStream => MultipartError::Malformed,
             M::StreamSizeExceeded { limit } => MultipartError::BodyTooLarge { limit },
             M::FieldSizeExceeded { limit, field_name } => MultipartError::FieldTooLarge {
-                name: truncate(field_name.as_deref().unwrap_or("")),
+                name: crate::syntax::excerpt(field_name.as_deref().unwrap_or(""), 64),
                 limit,
             },
             M::NoMultipart | M::DecodeContentType(_) => MultipartError::NotMultipart {
@@ -153,23 +153,10 @@ impl MultipartError {
             },
             M::NoBoundary => MultipartError::MissingBoundary,
             other => MultipartError::InvalidPartHeaders {
-                reason: truncate(&other.to_string()),
+                reason: crate::syntax::excerpt(&other.to_string(), 64),
             },
         }
     }
-}
-
-/// Cuts input echoed in messages to 64 bytes, on a character boundary.
-pub(crate) fn truncate(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 impl fmt::Display for MultipartError {
@@ -316,7 +303,7 @@ mod tests {
     #[test]
     fn truncates_on_char_boundaries() {
         let long = "é".repeat(100);
-        let cut = truncate(&long);
+        let cut = crate::syntax::excerpt(&long, 64);
         assert!(cut.len() <= 64 + '…'.len_utf8());
         assert!(cut.ends_with('…'));
     }

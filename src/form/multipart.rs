@@ -13,7 +13,6 @@ use http::HeaderMap;
 use http_body_util::BodyExt;
 use mime::Mime;
 
-use super::error::truncate;
 use super::scan::Scanner;
 use super::{FormLimits, MultipartError};
 use crate::body::BoxError;
@@ -279,7 +278,7 @@ impl Field<'_> {
     }
 
     fn too_large(&self) -> MultipartError {
-        let name = truncate(self.name().unwrap_or(""));
+        let name = crate::syntax::excerpt(self.name().unwrap_or(""), 64);
         if self.is_file() {
             MultipartError::FileTooLarge {
                 name,
@@ -331,7 +330,7 @@ pub fn parse_boundary(
     limits: &FormLimits,
 ) -> Result<String, MultipartError> {
     let not_multipart = || MultipartError::NotMultipart {
-        content_type: truncate(&String::from_utf8_lossy(content_type.as_bytes())),
+        content_type: crate::syntax::excerpt(&String::from_utf8_lossy(content_type.as_bytes()), 64),
     };
     let mime: Mime = content_type
         .to_str()
@@ -362,7 +361,7 @@ fn check_boundary(boundary: &str, limits: &FormLimits) -> Result<(), MultipartEr
     let bchar = |b: u8| b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b);
     if boundary.is_empty() || boundary.ends_with(' ') || !boundary.bytes().all(bchar) {
         return Err(MultipartError::InvalidBoundary {
-            boundary: truncate(boundary),
+            boundary: crate::syntax::excerpt(boundary, 64),
         });
     }
     Ok(())

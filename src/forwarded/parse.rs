@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ForwardedError;
 use crate::negotiate::{is_tchar, quoted_string, QuotedStringError};
-use crate::normalize::truncated;
 
 /// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +33,7 @@ impl Node {
     /// [`ForwardedError::InvalidNode`] for anything else.
     pub fn parse(input: &str) -> Result<Node, ForwardedError> {
         let invalid = || ForwardedError::InvalidNode {
-            node: truncated(input),
+            node: crate::syntax::excerpt(input, 64),
         };
         if input.is_empty() {
             return Err(invalid());
@@ -254,7 +253,7 @@ pub fn parse_forwarded(value: &str) -> Result<Vec<ForwardedElement>, ForwardedEr
         }
         empty = false;
         let duplicate = || ForwardedError::DuplicateParameter {
-            value: truncated(value),
+            value: crate::syntax::excerpt(value, 64),
             name: name.to_ascii_lowercase(),
         };
         match name.to_ascii_lowercase().as_str() {
@@ -316,7 +315,7 @@ impl<'a> Parser<'a> {
 
     fn syntax(&self) -> ForwardedError {
         ForwardedError::Syntax {
-            value: truncated(self.input),
+            value: crate::syntax::excerpt(self.input, 64),
             at: self.pos,
         }
     }
@@ -361,7 +360,7 @@ impl<'a> Parser<'a> {
                 Ok(text)
             }
             Err(QuotedStringError::Unterminated) => Err(ForwardedError::UnterminatedQuote {
-                value: truncated(self.input),
+                value: crate::syntax::excerpt(self.input, 64),
             }),
             Err(QuotedStringError::Invalid { at }) => {
                 self.pos = at;

@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
 
-use super::percent::truncated;
 use super::HostError;
 
 /// The longest host name DNS allows (RFC 1035 §2.3.4), without the trailing dot.
@@ -53,7 +52,7 @@ pub fn host<'a>(input: &'a str, scheme: &str) -> Result<Cow<'a, str>, HostError>
     }
     let (name, port) = if input.starts_with('[') {
         let end = input.find(']').ok_or_else(|| HostError::InvalidIpv6 {
-            host: truncated(input),
+            host: crate::syntax::excerpt(input, 64),
         })?;
         (&input[..=end], &input[end + 1..])
     } else {
@@ -94,7 +93,7 @@ fn ipv6_literal(bracketed: &str, input: &str) -> Result<String, HostError> {
     let inner = &bracketed[1..bracketed.len() - 1];
     // Zone ids (`%25eth0`, RFC 6874) name an interface of the client, meaningless to a server.
     let addr: Ipv6Addr = inner.parse().map_err(|_| HostError::InvalidIpv6 {
-        host: truncated(input),
+        host: crate::syntax::excerpt(input, 64),
     })?;
     Ok(format!("[{addr}]"))
 }
@@ -138,7 +137,7 @@ fn reg_name<'a>(name: &'a str, input: &str) -> Result<Cow<'a, str>, HostError> {
 fn reg_name_error(name: &str, trimmed: &str, input: &str) -> HostError {
     if let Some(c) = name.chars().find(|c| !c.is_ascii()) {
         return HostError::NonAscii {
-            host: truncated(input),
+            host: crate::syntax::excerpt(input, 64),
             found: c,
         };
     }
@@ -147,7 +146,7 @@ fn reg_name_error(name: &str, trimmed: &str, input: &str) -> HostError {
         .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
     {
         return HostError::InvalidCharacter {
-            host: truncated(input),
+            host: crate::syntax::excerpt(input, 64),
             found: c,
         };
     }
@@ -155,7 +154,7 @@ fn reg_name_error(name: &str, trimmed: &str, input: &str) -> HostError {
         return HostError::Empty;
     }
     HostError::InvalidLabel {
-        host: truncated(input),
+        host: crate::syntax::excerpt(input, 64),
     }
 }
 
@@ -175,7 +174,7 @@ fn port_part(port: &str, scheme: &str, input: &str) -> Result<Option<u16>, HostE
             Ok(None)
         } else {
             Err(HostError::InvalidPort {
-                host: truncated(input),
+                host: crate::syntax::excerpt(input, 64),
             })
         };
     };
@@ -184,11 +183,11 @@ fn port_part(port: &str, scheme: &str, input: &str) -> Result<Option<u16>, HostE
     }
     if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 5 {
         return Err(HostError::InvalidPort {
-            host: truncated(input),
+            host: crate::syntax::excerpt(input, 64),
         });
     }
     let number: u16 = digits.parse().map_err(|_| HostError::InvalidPort {
-        host: truncated(input),
+        host: crate::syntax::excerpt(input, 64),
     })?;
     if default_port(scheme) == Some(number) {
         Ok(None)

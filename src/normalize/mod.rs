@@ -78,7 +78,6 @@ pub use future::ResponseFuture;
 pub use host::{default_port, host};
 pub use layer::NormalizeLayer;
 pub use path::{path, PathOptions, TrailingSlash};
-pub(crate) use percent::truncated;
 pub use query::{query, QueryOptions};
 pub use service::Normalize;
 pub use target::{request_target, Outcome};

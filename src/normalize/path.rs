@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::percent::{is_control, is_pchar, push_normalized, truncated, units, Unit};
+use super::percent::{is_control, is_pchar, push_normalized, units, Unit};
 use super::PathError;
 
 /// What to do with a trailing slash once the path is otherwise normalized.
@@ -117,7 +117,7 @@ impl PathOptions {
 pub fn path<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, PathError> {
     if !input.starts_with('/') {
         return Err(PathError::NotAbsolute {
-            path: truncated(input),
+            path: crate::syntax::excerpt(input, 64),
         });
     }
     match quick_check(input, options) {
@@ -143,12 +143,12 @@ fn full_walk<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, 
         .any(|seg| is_dot_with_parameter(seg.as_bytes()))
     {
         return Err(PathError::DotSegmentParameter {
-            path: truncated(input),
+            path: crate::syntax::excerpt(input, 64),
         });
     }
     let mut out = remove_dot_segments(&encoded, options.merge_slashes).ok_or_else(|| {
         PathError::ClimbsAboveRoot {
-            path: truncated(input),
+            path: crate::syntax::excerpt(input, 64),
         }
     })?;
     apply_trailing_slash(&mut out, options.trailing_slash);
@@ -234,7 +234,7 @@ pub(super) fn with_trailing_slash(path: Cow<'_, str>, policy: TrailingSlash) -> 
 
 /// §6.2.2.1 and §6.2.2.2 over the whole path, with the refusals; `/` stays the separator.
 fn normalize_encoding(input: &str, options: &PathOptions) -> Result<String, PathError> {
-    let path = || truncated(input);
+    let path = || crate::syntax::excerpt(input, 64);
     let mut out = String::with_capacity(input.len() + 8);
     for unit in units(input) {
         let unit = unit.map_err(|at| PathError::MalformedPercent { path: path(), at })?;

@@ -109,22 +109,6 @@ pub(super) fn push_encoded(out: &mut String, b: u8) {
     out.push(char::from(HEX[usize::from(b & 0x0f)]));
 }
 
-/// The input, cut to a length fit for an error message (on a character boundary). Only error
-/// paths call it: `cold` keeps them out of the hot code's way.
-#[cold]
-#[inline(never)]
-pub(crate) fn truncated(input: &str) -> String {
-    const MAX: usize = 64;
-    if input.len() <= MAX {
-        return input.to_owned();
-    }
-    let mut end = MAX;
-    while !input.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &input[..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

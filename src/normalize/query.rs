@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::percent::{is_control, is_pchar, push_normalized, truncated, units, Unit};
+use super::percent::{is_control, is_pchar, push_normalized, units, Unit};
 use super::QueryError;
 
 /// Options of [`query`]. By default only the encoding is normalized.
@@ -124,13 +124,13 @@ fn normalize_encoding(input: &str) -> Result<Cow<'_, str>, QueryError> {
     let mut out = String::with_capacity(input.len() + 8);
     for unit in units(input) {
         let unit = unit.map_err(|at| QueryError::MalformedPercent {
-            query: truncated(input),
+            query: crate::syntax::excerpt(input, 64),
             at,
         })?;
         match unit {
             Unit::Raw(b) if is_control(b) => {
                 return Err(QueryError::ControlCharacter {
-                    query: truncated(input),
+                    query: crate::syntax::excerpt(input, 64),
                     byte: b,
                 })
             }

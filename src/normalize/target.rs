@@ -125,7 +125,7 @@ fn special_form(
             Ok(Outcome::Unchanged)
         } else {
             Err(NormalizeError::AuthorityForm {
-                target: super::percent::truncated(&uri.to_string()),
+                target: crate::syntax::excerpt(&uri.to_string(), 64),
             })
         }
     } else if method == Method::OPTIONS {
@@ -187,10 +187,13 @@ fn with_authority(uri: &Uri, authority: Option<&str>, path_and_query: PathAndQue
 #[inline(never)]
 fn invalid_target(path: &str, query: Option<&str>) -> NormalizeError {
     NormalizeError::InvalidTarget {
-        target: super::percent::truncated(&match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        }),
+        target: crate::syntax::excerpt(
+            &match query {
+                Some(q) => format!("{path}?{q}"),
+                None => path.to_owned(),
+            },
+            64,
+        ),
     }
 }
 

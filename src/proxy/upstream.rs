@@ -93,19 +93,6 @@ impl fmt::Display for UpstreamError {
 
 impl std::error::Error for UpstreamError {}
 
-/// Cuts user input for error messages.
-fn truncate(s: &str) -> String {
-    const MAX: usize = 200;
-    if s.len() <= MAX {
-        return s.to_owned();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 impl Upstream {
     /// Parses an upstream URL.
     ///
@@ -116,11 +103,11 @@ impl Upstream {
     pub fn parse(url: &str) -> Result<Self, UpstreamError> {
         let url = url.trim();
         let invalid = |reason: String| UpstreamError::Invalid {
-            url: truncate(url),
+            url: crate::syntax::excerpt(url, 200),
             reason,
         };
         let extra = |part| UpstreamError::Extra {
-            url: truncate(url),
+            url: crate::syntax::excerpt(url, 200),
             part,
         };
         if url.contains('#') {
@@ -132,10 +119,16 @@ impl Upstream {
         let scheme = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("http") => Scheme::HTTP,
             Some(s) if s.eq_ignore_ascii_case("https") => Scheme::HTTPS,
-            _ => return Err(UpstreamError::Scheme { url: truncate(url) }),
+            _ => {
+                return Err(UpstreamError::Scheme {
+                    url: crate::syntax::excerpt(url, 200),
+                })
+            }
         };
         if scheme == Scheme::HTTPS && !cfg!(feature = "tls") {
-            return Err(UpstreamError::TlsDisabled { url: truncate(url) });
+            return Err(UpstreamError::TlsDisabled {
+                url: crate::syntax::excerpt(url, 200),
+            });
         }
         let authority = uri
             .authority()

@@ -70,14 +70,6 @@ impl std::error::Error for ETagError {}
 
 impl crate::error::ClientError for ETagError {}
 
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
 /// `etagc = %x21 / %x23-7E / obs-text`.
 fn is_etagc(b: u8) -> bool {
     b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80
@@ -109,7 +101,7 @@ impl ETag {
             Ok(ETag { weak, tag })
         } else {
             Err(ETagError::InvalidCharacter {
-                tag: truncate(&tag, 64),
+                tag: crate::syntax::excerpt(&tag, 64),
             })
         }
     }
@@ -129,7 +121,7 @@ impl ETag {
             .strip_prefix('"')
             .and_then(|r| r.strip_suffix('"'))
             .ok_or_else(|| ETagError::NotQuoted {
-                input: truncate(input, 64),
+                input: crate::syntax::excerpt(input, 64),
             })?;
         Self::new(weak, tag.to_owned())
     }

@@ -23,8 +23,6 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use super::etag::truncate;
-
 /// The default cap on the number of ranges in one `Range` header: 32.
 pub const DEFAULT_MAX_RANGES: usize = 32;
 
@@ -165,13 +163,13 @@ pub fn parse_range(
     max_ranges: usize,
 ) -> Result<Vec<ByteRange>, RangeError> {
     let malformed = || RangeError::Malformed {
-        input: truncate(header, 64),
+        input: crate::syntax::excerpt(header, 64),
     };
     let (unit, specs) = header.split_once('=').ok_or_else(malformed)?;
     let unit = unit.trim();
     if !unit.eq_ignore_ascii_case("bytes") {
         return Err(RangeError::UnknownUnit {
-            unit: truncate(unit, 32),
+            unit: crate::syntax::excerpt(unit, 32),
         });
     }
     let specs = || specs.split(',').map(str::trim).filter(|s| !s.is_empty());

@@ -68,7 +68,7 @@ impl Rules {
                 let header = HeaderName::from_bytes(c.header.as_bytes()).map_err(|_| {
                     RewriteError::InvalidHeaderName {
                         position: RulePosition::RequestId,
-                        name: super::rules::truncate(&c.header),
+                        name: crate::syntax::excerpt(&c.header, 80),
                     }
                 })?;
                 Ok::<_, RewriteError>(RequestIdRule {

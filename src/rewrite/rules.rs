@@ -182,16 +182,8 @@ pub(crate) enum Slot {
 fn header_name(name: &str, position: RulePosition) -> Result<HeaderName, RewriteError> {
     HeaderName::from_bytes(name.as_bytes()).map_err(|_| RewriteError::InvalidHeaderName {
         position,
-        name: truncate(name),
+        name: crate::syntax::excerpt(name, 80),
     })
-}
-
-pub(crate) fn truncate(s: &str) -> String {
-    const MAX: usize = 80;
-    match s.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
-    }
 }
 
 impl CompiledRule {
@@ -237,7 +229,7 @@ impl CompiledRule {
         let template = |text: String| {
             Template::compile(&text).map_err(|source| RewriteError::Template {
                 position,
-                template: truncate(&text),
+                template: crate::syntax::excerpt(&text, 80),
                 source,
             })
         };
@@ -286,7 +278,7 @@ impl CompiledRule {
                 let pattern = need("pattern", &rule.pattern)?;
                 let regex = Regex::new(&pattern).map_err(|source| RewriteError::InvalidRegex {
                     position,
-                    pattern: truncate(&pattern),
+                    pattern: crate::syntax::excerpt(&pattern, 80),
                     source,
                 })?;
                 Action::Replace(

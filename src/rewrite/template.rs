@@ -104,13 +104,6 @@ pub(crate) struct InvalidRendered;
 /// Longest placeholder name kept in an error message.
 const MAX_NAME_IN_ERROR: usize = 64;
 
-fn truncated(s: &str) -> String {
-    match s.char_indices().nth(MAX_NAME_IN_ERROR) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
-    }
-}
-
 impl Template {
     /// Parses `text` once; `{env:NAME}` is read now, at build time.
     pub(crate) fn compile(text: &str) -> Result<Self, TemplateError> {
@@ -149,18 +142,27 @@ impl Template {
                 "user" => Part::User,
                 _ => {
                     if let Some(var) = name.strip_prefix("env:") {
-                        let value =
-                            env(var).ok_or_else(|| TemplateError::MissingEnv(truncated(var)))?;
+                        let value = env(var).ok_or_else(|| {
+                            TemplateError::MissingEnv(crate::syntax::excerpt(
+                                var,
+                                MAX_NAME_IN_ERROR,
+                            ))
+                        })?;
                         literal.push_str(&value);
                         continue;
                     }
                     let Some(header) = name.strip_prefix("header:") else {
-                        return Err(TemplateError::UnknownPlaceholder(truncated(name)));
+                        return Err(TemplateError::UnknownPlaceholder(crate::syntax::excerpt(
+                            name,
+                            MAX_NAME_IN_ERROR,
+                        )));
                     };
-                    Part::Header(
-                        HeaderName::from_bytes(header.as_bytes())
-                            .map_err(|_| TemplateError::InvalidHeaderName(truncated(header)))?,
-                    )
+                    Part::Header(HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+                        TemplateError::InvalidHeaderName(crate::syntax::excerpt(
+                            header,
+                            MAX_NAME_IN_ERROR,
+                        ))
+                    })?)
                 }
             };
             if !literal.is_empty() {

@@ -68,14 +68,14 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Hos
     }
     if let Some(host) = host {
         if !is_valid_host(host.as_bytes()) {
-            return Err(HostHeaderError::Malformed(truncate(host.as_bytes())));
+            return Err(HostHeaderError::Malformed(excerpt_bytes(host.as_bytes())));
         }
     }
     // An absolute-form target's authority replaces `Host`, and HTTP/2's `:authority` stands
     // for it: the same rules hold for them, or a client could pass a bad host around the check.
     if let Some(authority) = uri.authority() {
         if !is_valid_host(authority.as_str().as_bytes()) {
-            return Err(HostHeaderError::Malformed(truncate(
+            return Err(HostHeaderError::Malformed(excerpt_bytes(
                 authority.as_str().as_bytes(),
             )));
         }
@@ -91,8 +91,8 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Hos
                     .eq_ignore_ascii_case(authority.as_str().as_bytes()) =>
             {
                 Err(HostHeaderError::Mismatch {
-                    host: truncate(host.as_bytes()),
-                    authority: truncate(authority.as_str().as_bytes()),
+                    host: excerpt_bytes(host.as_bytes()),
+                    authority: excerpt_bytes(authority.as_str().as_bytes()),
                 })
             }
             _ => Ok(()),
@@ -153,9 +153,9 @@ fn is_reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
 }
 
-fn truncate(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(64)];
-    String::from_utf8_lossy(cut).into_owned()
+/// A header value quoted in an error: its text, cut like every other excerpt.
+fn excerpt_bytes(bytes: &[u8]) -> String {
+    crate::syntax::excerpt(&String::from_utf8_lossy(bytes), 64)
 }
 
 #[cfg(test)]
@@ -392,7 +392,8 @@ mod tests {
         let HostHeaderError::Malformed(shown) = err else {
             panic!("{err:?}")
         };
-        assert_eq!(shown.len(), 64);
+        assert_eq!(shown.len(), 64 + '…'.len_utf8(), "{shown}");
+        assert!(shown.ends_with('…'));
     }
 
     #[test]

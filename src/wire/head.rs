@@ -99,10 +99,7 @@ fn is_ws(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// RFC 9110 `tchar`.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+pub(crate) use crate::syntax::is_tchar;
 
 /// RFC 9110 field-vchar plus SP and HTAB (obs-text allowed).
 fn is_value_byte(b: u8) -> bool {
