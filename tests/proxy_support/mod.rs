@@ -355,8 +355,9 @@ impl Gateway {
     }
 }
 
-/// Runs the gateway to the end and returns its stderr when it fails to start.
-pub async fn start_failure(args: &[&str]) -> String {
+/// Runs `tollgate ARGS` to the end (bounded): whether it succeeded, and its stdout then
+/// stderr.
+pub async fn run_to_end(args: &[&str]) -> (bool, String) {
     let out = tokio::time::timeout(
         TEST_TIMEOUT,
         Command::new(env!("CARGO_BIN_EXE_tollgate"))
@@ -367,11 +368,19 @@ pub async fn start_failure(args: &[&str]) -> String {
     .await
     .expect("tollgate exits")
     .unwrap();
-    assert!(
-        !out.status.success(),
-        "tollgate should have refused to start"
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    (out.status.success(), text)
+}
+
+/// Runs the gateway to the end and returns what it printed when it fails to start.
+pub async fn start_failure(args: &[&str]) -> String {
+    let (ok, out) = run_to_end(args).await;
+    assert!(!ok, "tollgate should have refused to start: {out}");
+    out
 }
 
 /// What `curl` printed and the status it reported.

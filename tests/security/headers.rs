@@ -270,14 +270,8 @@ async fn a_forwarded_table_that_trusts_nobody_is_refused() {
         "[[listen]]\nbind = \"127.0.0.1:0\"\n\n[forwarded]\n\n[[routes]]\necho = true\n",
     )
     .unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["check", file.to_str().unwrap()])
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success());
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let (ok, text) = run_to_end(&["check", file.to_str().unwrap()]).await;
+    assert!(!ok, "{text}");
     assert!(text.contains("trusts no proxy"), "{text}");
     assert!(text.contains("trust = { proxies"), "{text}");
 

@@ -10,26 +10,6 @@ use tokio::process::Command;
 
 use crate::proxy_support::*;
 
-/// `tollgate ARGS` to the end: (success, stdout + stderr).
-async fn tollgate(args: &[&str]) -> (bool, String) {
-    let out = tokio::time::timeout(
-        TEST_TIMEOUT,
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output(),
-    )
-    .await
-    .expect("tollgate exits")
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temporary path")
 }
@@ -50,11 +30,11 @@ async fn admin_listener_on_a_public_address_needs_allow_public() {
     let file = dir.path().join("gateway.toml");
 
     std::fs::write(&file, format!("{base}\n[admin]\nbind = \"0.0.0.0:9090\"\n")).unwrap();
-    let (ok, out) = tollgate(&["check", path_str(&file)]).await;
+    let (ok, out) = run_to_end(&["check", path_str(&file)]).await;
     assert!(!ok, "a public admin listener passed the check: {out}");
     assert!(out.contains("admin"), "{out}");
     assert!(out.contains("allow_public = true"), "{out}");
-    let (ok, out) = tollgate(&["run", path_str(&file)]).await;
+    let (ok, out) = run_to_end(&["run", path_str(&file)]).await;
     assert!(!ok, "a public admin listener started: {out}");
     assert!(out.contains("allow_public = true"), "{out}");
 
@@ -63,12 +43,12 @@ async fn admin_listener_on_a_public_address_needs_allow_public() {
         format!("{base}\n[admin]\nbind = \"0.0.0.0:9090\"\nallow_public = true\n"),
     )
     .unwrap();
-    let (ok, out) = tollgate(&["check", path_str(&file)]).await;
+    let (ok, out) = run_to_end(&["check", path_str(&file)]).await;
     assert!(ok, "allow_public = true was refused: {out}");
 
     // Loopback needs nothing.
     std::fs::write(&file, format!("{base}\n[admin]\nbind = \"127.0.0.1:0\"\n")).unwrap();
-    let (ok, out) = tollgate(&["check", path_str(&file)]).await;
+    let (ok, out) = run_to_end(&["check", path_str(&file)]).await;
     assert!(ok, "a loopback admin listener was refused: {out}");
 }
 
@@ -133,7 +113,7 @@ async fn pid_file_is_not_written_through_a_symlink() {
             ),
         )
         .unwrap();
-        let (ok, out) = tollgate(&["run", path_str(&file)]).await;
+        let (ok, out) = run_to_end(&["run", path_str(&file)]).await;
         assert!(!ok, "tollgate ran with a symlinked pid file: {out}");
         assert!(out.contains("pid file"), "{out}");
         assert!(out.contains("symbolic link"), "{out}");
