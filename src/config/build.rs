@@ -63,7 +63,7 @@ impl Config {
                     ),
                 ));
             }
-            if !admin.allow_public && !super::run::is_loopback(&admin.bind) {
+            if !admin.allow_public && !super::warnings::is_loopback(&admin.bind) {
                 errors.push(ConfigError::new(
                     root.key("admin").key("bind"),
                     format!(

@@ -59,6 +59,7 @@ mod routes;
 mod run;
 mod shared;
 mod stack;
+mod warnings;
 
 use std::collections::BTreeMap;
 
