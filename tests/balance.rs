@@ -1,7 +1,7 @@
 //! Several upstreams behind one route, over TCP: spread, stickiness, passive and active
 //! health, retries. Each test starts its own upstreams and a gateway built from TOML.
 
-mod proxy_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use proxy_support::{full, gateway, upstream, Upstream, TEST_TIMEOUT};
+use support::{full, gateway, upstream, Upstream, TEST_TIMEOUT};
 use tokio::sync::Notify;
 use tollgate::config;
 use tollgate::metrics::Metrics;
@@ -85,7 +85,7 @@ async fn call(
         req = req.header(*k, *v);
     }
     let req = req.body(Body::empty()).unwrap();
-    let res = tokio::time::timeout(TEST_TIMEOUT, proxy_support::client().request(req))
+    let res = tokio::time::timeout(TEST_TIMEOUT, support::client().request(req))
         .await
         .expect("answered in time")
         .expect("the gateway answers");
@@ -125,7 +125,7 @@ async fn answer_on(addr: SocketAddr, name: &'static str) -> tokio::task::JoinHan
 
 /// A port with nothing behind it now, that a test can bind later.
 fn free_port() -> SocketAddr {
-    proxy_support::dead_port()
+    support::dead_port()
 }
 
 #[tokio::test]
@@ -324,7 +324,7 @@ async fn only_idempotent_requests_are_retried_when_connecting_failed() {
 
 #[tokio::test]
 async fn a_retried_put_sends_its_whole_body_to_the_next_upstream() {
-    let live = proxy_support::recording_upstream().await;
+    let live = support::recording_upstream().await;
     let dead = free_port();
     let gw = balanced(
         &[format!("http://{dead}"), live.url()],
@@ -336,7 +336,7 @@ async fn a_retried_put_sends_its_whole_body_to_the_next_upstream() {
         let req = Request::put(format!("http://{gw}/doc"))
             .body(Body::from(body.clone()))
             .unwrap();
-        let res = tokio::time::timeout(TEST_TIMEOUT, proxy_support::client().request(req))
+        let res = tokio::time::timeout(TEST_TIMEOUT, support::client().request(req))
             .await
             .unwrap()
             .unwrap();

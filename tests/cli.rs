@@ -2,56 +2,18 @@
 
 mod support;
 
-use std::process::Stdio;
-
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// Starts `tollgate ARGS` and waits for its `Serving on http://ADDR` line; returns the address.
-async fn spawn(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("TOLLGATE_BIND")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the tollgate binary runs");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(support::TEST_TIMEOUT, lines.next_line())
-        .await
-        .expect("the startup line within the test timeout")
-        .expect("stdout is readable")
-        .expect("a startup line");
-    let addr = first
-        .strip_prefix("Serving on http://")
-        .unwrap_or_else(|| panic!("unexpected startup line {first:?}"))
-        .to_owned();
-    (child, addr)
-}
+use support::{Gateway, Launch};
 
 /// Sends SIGTERM and expects a clean exit.
-async fn terminate(mut child: Child) {
-    let pid = child.id().expect("the child is running").to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(support::TEST_TIMEOUT, child.wait())
-        .await
-        .expect("tollgate exits after SIGTERM")
-        .unwrap();
-    assert!(exit.success(), "{exit}");
+async fn terminate(gateway: Gateway) {
+    let (exit, log) = gateway.terminate().await;
+    assert!(exit.success(), "{exit}: {log}");
 }
 
 #[tokio::test]
 async fn echo_answers_curl_with_json() {
-    let (child, addr) = spawn(&["echo", "--bind", "127.0.0.1:0"]).await;
-    let url = format!("http://{addr}/a%20b?x=1&x=2");
+    let child = Gateway::spawn(&["echo", "--bind", "127.0.0.1:0"]).await;
+    let url = child.url("/a%20b?x=1&x=2");
     let res = support::curl(&["-s", &url, "-H", "Cookie: a=1; b=2", "-d", "k=v"]).await;
     assert_eq!(res.status, 200);
     let echo = res.json();
@@ -71,8 +33,8 @@ async fn echo_answers_curl_with_json() {
 
 #[tokio::test]
 async fn echo_raw_answers_with_the_bytes_a_proxy_would_forward() {
-    let (child, addr) = spawn(&["echo", "--raw", "--bind", "127.0.0.1:0"]).await;
-    let url = format!("http://{addr}/a%20b?x=1");
+    let child = Gateway::spawn(&["echo", "--raw", "--bind", "127.0.0.1:0"]).await;
+    let url = child.url("/a%20b?x=1");
     let res = support::curl(&["-s", &url, "-H", "X-Test: 1", "-d", "k=v"]).await;
     assert_eq!(res.status, 200);
     let text = String::from_utf8_lossy(&res.body).into_owned();
@@ -87,23 +49,12 @@ async fn echo_raw_answers_with_the_bytes_a_proxy_would_forward() {
 
 #[tokio::test]
 async fn echo_bind_comes_from_the_environment_too() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("echo")
+    let child = Launch::tollgate(["echo"])
         .env("TOLLGATE_BIND", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = tokio::time::timeout(
-        support::TEST_TIMEOUT,
-        BufReader::new(stdout).lines().next_line(),
-    )
-    .await
-    .unwrap()
-    .unwrap()
-    .unwrap();
+        .serve()
+        .await;
+    let serving = child.serving();
+    let line = &serving[0];
     assert!(line.starts_with("Serving on http://127.0.0.1:"), "{line}");
     assert!(!line.ends_with(":8000"), "{line}");
     terminate(child).await;
@@ -113,15 +64,7 @@ async fn echo_bind_comes_from_the_environment_too() {
 async fn busy_port_is_a_clear_error_and_exit_code_1() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = tokio::time::timeout(
-        support::TEST_TIMEOUT,
-        Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(["echo", "--bind", &addr])
-            .output(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let out = Launch::tollgate(["echo", "--bind", &addr]).output().await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -1,11 +1,10 @@
 //! `Response::conditional` behind a handler, over TCP with curl and a Rust client.
 
-mod files_support;
+mod support;
 
-use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use files_support::{curl, get, raw_body, raw_header, request, spawn};
+use support::{curl, start, TestServer};
 use tollgate::response::{CacheControl, ETag};
 use tollgate::{handler, Request, Response};
 
@@ -20,8 +19,8 @@ fn modified() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
-async fn server() -> SocketAddr {
-    spawn(handler::from_fn(|req: Request| async move {
+async fn server() -> TestServer {
+    start(handler::from_fn(|req: Request| async move {
         let version = req.args().ok().and_then(|a| a.get("v").map(str::to_owned));
         let tag = version.unwrap_or_else(|| "v1".to_owned());
         Response::text(document())
@@ -40,35 +39,35 @@ async fn server() -> SocketAddr {
 
 #[tokio::test]
 async fn plain_get_advertises_ranges() {
-    let addr = server().await;
-    let res = get(addr, "/", &[]).await;
+    let server = server().await;
+    let res = server.get("/", &[]).await;
     assert_eq!(res.status, 200);
-    assert_eq!(res.header("etag"), "\"v1\"");
-    assert_eq!(res.header("last-modified"), "Tue, 14 Nov 2023 22:13:20 GMT");
-    assert_eq!(res.header("cache-control"), "private, max-age=60");
-    assert_eq!(res.header("vary"), "accept-language");
-    assert_eq!(res.header("accept-ranges"), "bytes");
+    assert_eq!(res.header("etag"), Some("\"v1\""));
+    assert_eq!(res.header("last-modified"), Some("Tue, 14 Nov 2023 22:13:20 GMT"));
+    assert_eq!(res.header("cache-control"), Some("private, max-age=60"));
+    assert_eq!(res.header("vary"), Some("accept-language"));
+    assert_eq!(res.header("accept-ranges"), Some("bytes"));
     assert_eq!(res.text(), document());
 }
 
 #[tokio::test]
 async fn curl_ranges() {
-    let addr = server().await;
-    let url = format!("http://{addr}/");
-    let (status, raw) = curl(vec!["-r".into(), "0-99".into(), url.clone()]).await;
-    assert_eq!(status, 206);
-    assert_eq!(raw_header(&raw, "content-range"), Some("bytes 0-99/1000"));
-    assert_eq!(raw_body(&raw), &document()[..100]);
+    let server = server().await;
+    let url = server.url("/");
+    let res = curl(&["-r", "0-99", &url]).await;
+    assert_eq!(res.status, 206);
+    assert_eq!(res.header("content-range"), Some("bytes 0-99/1000"));
+    assert_eq!(res.text(), &document()[..100]);
 
-    let (status, raw) = curl(vec!["-r".into(), "0-9,20-29".into(), url.clone()]).await;
-    assert_eq!(status, 206);
-    let ct = raw_header(&raw, "content-type").expect("content-type");
+    let res = curl(&["-r", "0-9,20-29", &url]).await;
+    assert_eq!(res.status, 206);
+    let ct = res.header("content-type").expect("content-type");
     let boundary = ct
         .strip_prefix("multipart/byteranges; boundary=")
         .expect("multipart");
     let doc = document();
     assert_eq!(
-        raw_body(&raw),
+        res.text(),
         format!(
             "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-9/1000\r\n\r\n{}\
              \r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 20-29/1000\r\n\r\n{}\
@@ -78,86 +77,64 @@ async fn curl_ranges() {
         )
     );
 
-    let (status, raw) = curl(vec!["-r".into(), "5000-".into(), url]).await;
-    assert_eq!(status, 416);
-    assert_eq!(raw_header(&raw, "content-range"), Some("bytes */1000"));
+    let res = curl(&["-r", "5000-", &url]).await;
+    assert_eq!(res.status, 416);
+    assert_eq!(res.header("content-range"), Some("bytes */1000"));
 }
 
 #[tokio::test]
 async fn curl_if_modified_since() {
-    let addr = server().await;
-    let url = format!("http://{addr}/");
-    let (status, raw) = curl(vec![
-        "-z".into(),
-        "Tue, 14 Nov 2023 22:13:20 GMT".into(),
-        url.clone(),
-    ])
-    .await;
-    assert_eq!(status, 304, "{raw}");
+    let server = server().await;
+    let url = server.url("/");
+    let res = curl(&["-z", "Tue, 14 Nov 2023 22:13:20 GMT", &url]).await;
+    assert_eq!(res.status, 304, "{res:?}");
     // RFC 9110 §15.4.5: the validators and caching headers stay, the content headers go.
-    assert_eq!(raw_header(&raw, "etag"), Some("\"v1\""));
-    assert_eq!(
-        raw_header(&raw, "cache-control"),
-        Some("private, max-age=60")
-    );
-    assert_eq!(raw_header(&raw, "vary"), Some("accept-language"));
-    assert_eq!(raw_header(&raw, "content-type"), None);
-    assert_eq!(raw_body(&raw), "");
-    let (status, _) = curl(vec![
-        "-z".into(),
-        "Tue, 14 Nov 2023 22:13:19 GMT".into(),
-        url,
-    ])
-    .await;
-    assert_eq!(status, 200);
+    assert_eq!(res.header("etag"), Some("\"v1\""));
+    assert_eq!(res.header("cache-control"), Some("private, max-age=60"));
+    assert_eq!(res.header("vary"), Some("accept-language"));
+    assert_eq!(res.header("content-type"), None);
+    assert_eq!(res.text(), "");
+    let res = curl(&["-z", "Tue, 14 Nov 2023 22:13:19 GMT", &url]).await;
+    assert_eq!(res.status, 200);
 }
 
 #[tokio::test]
 async fn if_none_match_round_trip() {
-    let addr = server().await;
-    let first = get(addr, "/", &[]).await;
-    let etag = first.header("etag").to_owned();
-    let second = get(addr, "/", &[("if-none-match", &etag)]).await;
+    let server = server().await;
+    let first = server.get("/", &[]).await;
+    let etag = first.header("etag").unwrap().to_owned();
+    let second = server.get("/", &[("if-none-match", &etag)]).await;
     assert_eq!(second.status, 304);
     assert!(second.body.is_empty());
     // Weak comparison for GET.
-    let weak = get(addr, "/", &[("if-none-match", "W/\"v0\", W/\"v1\"")]).await;
+    let weak = server.get("/", &[("if-none-match", "W/\"v0\", W/\"v1\"")]).await;
     assert_eq!(weak.status, 304);
     // The representation changed: a full answer with the new tag.
-    let changed = get(addr, "/?v=v2", &[("if-none-match", &etag)]).await;
+    let changed = server.get("/?v=v2", &[("if-none-match", &etag)]).await;
     assert_eq!(changed.status, 200);
-    assert_eq!(changed.header("etag"), "\"v2\"");
+    assert_eq!(changed.header("etag"), Some("\"v2\""));
     // With curl, too.
-    let (status, _) = curl(vec![
-        "-H".into(),
-        format!("If-None-Match: {etag}"),
-        format!("http://{addr}/"),
-    ])
-    .await;
-    assert_eq!(status, 304);
+    let res = curl(&["-H", &format!("If-None-Match: {etag}"), &server.url("/")]).await;
+    assert_eq!(res.status, 304);
 }
 
 #[tokio::test]
 async fn if_match_and_if_range() {
-    let addr = server().await;
-    let res = request(addr, "PUT", "/", &[("if-match", "\"v0\"")]).await;
+    let server = server().await;
+    let res = server.send("PUT", "/", &[("if-match", "\"v0\"")]).await;
     assert_eq!(res.status, 412);
-    let res = request(addr, "PUT", "/", &[("if-match", "\"v1\"")]).await;
+    let res = server.send("PUT", "/", &[("if-match", "\"v1\"")]).await;
     assert_eq!(res.status, 200);
-    let res = request(addr, "PUT", "/", &[("if-none-match", "*")]).await;
+    let res = server.send("PUT", "/", &[("if-none-match", "*")]).await;
     assert_eq!(res.status, 412);
-    let res = get(addr, "/", &[("range", "bytes=0-1"), ("if-range", "\"v1\"")]).await;
-    assert_eq!((res.status.as_u16(), res.text().as_str()), (206, "ab"));
-    let res = get(
-        addr,
-        "/",
+    let res = server.get("/", &[("range", "bytes=0-1"), ("if-range", "\"v1\"")]).await;
+    assert_eq!((res.status.as_u16(), res.text().as_ref()), (206, "ab"));
+    let res = server.get("/",
         &[("range", "bytes=0-1"), ("if-range", "\"old\"")],
     )
     .await;
     assert_eq!(res.status, 200);
-    let res = get(
-        addr,
-        "/",
+    let res = server.get("/",
         &[
             ("range", "bytes=0-1"),
             ("if-range", "Tue, 14 Nov 2023 22:13:20 GMT"),
@@ -169,11 +146,11 @@ async fn if_match_and_if_range() {
 
 #[tokio::test]
 async fn head_and_many_ranges() {
-    let addr = server().await;
-    let res = request(addr, "HEAD", "/", &[]).await;
+    let server = server().await;
+    let res = server.send("HEAD", "/", &[]).await;
     assert_eq!(res.status, 200);
-    assert_eq!(res.header("content-length"), "1000");
-    assert_eq!(res.header("etag"), "\"v1\"");
+    assert_eq!(res.header("content-length"), Some("1000"));
+    assert_eq!(res.header("etag"), Some("\"v1\""));
     assert!(res.body.is_empty());
     let header = format!(
         "bytes={}",
@@ -182,7 +159,7 @@ async fn head_and_many_ranges() {
             .collect::<Vec<_>>()
             .join(",")
     );
-    let res = get(addr, "/", &[("range", &header)]).await;
+    let res = server.get("/", &[("range", &header)]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body.len(), 1000);
 }

@@ -1,7 +1,7 @@
 //! `tollgate check FILE` and the configuration file: every kind of error, located, and the
 //! example file.
 
-mod proxy_support;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -555,7 +555,7 @@ files = {{ dir = "{}" }}
 #[tokio::test]
 async fn a_stripped_prefix_reaches_the_upstream_and_its_redirects_come_back_under_it() {
     use http_body_util::BodyExt;
-    let up = proxy_support::upstream(|req| async move {
+    let up = support::upstream(|req| async move {
         let prefix = req
             .headers()
             .get("x-forwarded-prefix")
@@ -566,7 +566,7 @@ async fn a_stripped_prefix_reaches_the_upstream_and_its_redirects_come_back_unde
             .status(302)
             .header("location", format!("/login?from={}", req.uri().path()))
             .header("x-prefix", prefix)
-            .body(proxy_support::full(""))
+            .body(support::full(""))
             .unwrap()
     })
     .await;
@@ -586,11 +586,11 @@ upstream = "app"
         up.url()
     );
     let config = config::load(&text).unwrap();
-    let gw = proxy_support::gateway(config::build(&config, &Metrics::new()).await.unwrap()).await;
+    let gw = support::gateway(config::build(&config, &Metrics::new()).await.unwrap()).await;
     let req = http::Request::get(format!("http://{gw}/api/users"))
         .body(tollgate::Body::empty())
         .unwrap();
-    let res = proxy_support::client().request(req).await.unwrap();
+    let res = support::client().request(req).await.unwrap();
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "/api/login?from=/users");
     assert_eq!(res.headers()["x-prefix"], "/api");

@@ -2,11 +2,9 @@
 //! dispatch gives itself.
 #![cfg(feature = "layers")]
 
-mod layers_tcp;
 mod support;
 
 use http::Method;
-use layers_tcp::{get, send};
 use support::start;
 use tollgate::dispatch::{get as on_get, Dispatch, MountSlash};
 use tollgate::echo::EchoService;
@@ -33,7 +31,7 @@ fn app() -> tollgate::dispatch::Dispatcher {
 #[tokio::test]
 async fn mount_strips_the_prefix_and_echo_shows_it() {
     let server = start(app()).await;
-    let echo = get(&server, "/api/users/7?x=1", &[]).await.json();
+    let echo = server.get("/api/users/7?x=1", &[]).await.json();
     assert_eq!(echo["target"], "/users/7?x=1");
     assert_eq!(echo["script_name"], "/api");
     assert_eq!(
@@ -47,7 +45,7 @@ async fn mount_strips_the_prefix_and_echo_shows_it() {
 #[tokio::test]
 async fn nested_mounts_accumulate_over_tcp() {
     let server = start(app()).await;
-    let echo = get(&server, "/v1/echo/deep/path", &[]).await.json();
+    let echo = server.get("/v1/echo/deep/path", &[]).await.json();
     assert_eq!(echo["target"], "/deep/path");
     assert_eq!(echo["script_name"], "/v1/echo");
 }
@@ -57,12 +55,12 @@ async fn slash_semantics_of_a_mount() {
     // axum#2267: `/api/` and `/api` both reach the mounted service's `/`: the first directly,
     // the second through a relative 308 (or directly with MountSlash::Serve).
     let server = start(app()).await;
-    let echo = get(&server, "/api/", &[]).await.json();
+    let echo = server.get("/api/", &[]).await.json();
     assert_eq!(echo["target"], "/");
-    let res = get(&server, "/api?q=1", &[]).await;
+    let res = server.get("/api?q=1", &[]).await;
     assert_eq!(res.status, 308);
     assert_eq!(res.header("location"), Some("./api/?q=1"));
-    assert_eq!(get(&server, "/apix", &[]).await.status, 404);
+    assert_eq!(server.get("/apix", &[]).await.status, 404);
 
     let serve = Dispatch::new()
         .mount("/api", EchoService::new())
@@ -70,7 +68,7 @@ async fn slash_semantics_of_a_mount() {
         .build()
         .unwrap();
     let server = start(serve).await;
-    let echo = get(&server, "/api?q=1", &[]).await.json();
+    let echo = server.get("/api?q=1", &[]).await.json();
     assert_eq!(echo["target"], "/?q=1");
     assert_eq!(echo["script_name"], "/api");
 }
@@ -78,26 +76,26 @@ async fn slash_semantics_of_a_mount() {
 #[tokio::test]
 async fn route_parameters_reach_the_handler() {
     let server = start(app()).await;
-    let res = get(&server, "/v1/users/ada%20l", &[]).await;
+    let res = server.get("/v1/users/ada%20l", &[]).await;
     assert_eq!(res.body, "user ada l");
 }
 
 #[tokio::test]
 async fn answers_404_405_501_head_options() {
     let server = start(app()).await;
-    let res = get(&server, "/nope", &[("accept", "application/json")]).await;
+    let res = server.get("/nope", &[("accept", "application/json")]).await;
     assert_eq!(res.status, 404);
     assert_eq!(res.json()["status"], 404);
 
-    let res = send(&server, Method::DELETE, "/time", &[]).await;
+    let res = server.send(Method::DELETE, "/time", &[]).await;
     assert_eq!(res.status, 405);
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
 
     let brew = Method::from_bytes(b"BREW").unwrap();
-    assert_eq!(send(&server, brew, "/time", &[]).await.status, 501);
+    assert_eq!(server.send(brew, "/time", &[]).await.status, 501);
 
-    let head = send(&server, Method::HEAD, "/time", &[]).await;
-    let get_res = get(&server, "/time", &[]).await;
+    let head = server.send(Method::HEAD, "/time", &[]).await;
+    let get_res = server.get("/time", &[]).await;
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(
@@ -105,7 +103,7 @@ async fn answers_404_405_501_head_options() {
         get_res.header("content-length")
     );
 
-    let res = send(&server, Method::OPTIONS, "/time", &[]).await;
+    let res = server.send(Method::OPTIONS, "/time", &[]).await;
     assert_eq!(res.status, 204);
     assert_eq!(res.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
 }
@@ -113,11 +111,11 @@ async fn answers_404_405_501_head_options() {
 #[tokio::test]
 async fn host_routes_take_the_whole_request() {
     let server = start(app()).await;
-    let echo = get(&server, "/time", &[("host", "svc.internal.test:8080")])
+    let echo = server.get("/time", &[("host", "svc.internal.test:8080")])
         .await
         .json();
     assert_eq!(echo["target"], "/time");
-    let res = get(&server, "/time", &[("host", "internal.test")]).await;
+    let res = server.get("/time", &[("host", "internal.test")]).await;
     assert_eq!(res.body, "user ?");
 }
 
@@ -137,16 +135,16 @@ async fn a_normalized_path_reaches_the_right_route() {
         "/v1//users/x/../7",
         "/v1/users/%37",
     ] {
-        let res = get(&server, target, &[]).await;
+        let res = server.get(target, &[]).await;
         assert_eq!(res.status, 200, "{target}");
         assert_eq!(res.body, "user 7", "{target}");
     }
-    let echo = get(&server, "/api/a/./b//c/", &[]).await.json();
+    let echo = server.get("/api/a/./b//c/", &[]).await.json();
     assert_eq!(echo["target"], "/a/b/c");
     assert_eq!(echo["script_name"], "/api");
     // What normalization refuses never reaches a route.
     assert_eq!(
-        get(&server, "/v1/users/%2e%2e/%2e%2e/%2e%2e/x", &[])
+        server.get("/v1/users/%2e%2e/%2e%2e/%2e%2e/x", &[])
             .await
             .status,
         400

@@ -52,7 +52,7 @@ async fn timeapp_raw_tells_the_time() {
         res.header("content-type"),
         Some("text/plain; charset=utf-8")
     );
-    assert_time(res.text());
+    assert_time(&res.text());
     let post = curl(&["-X", "POST", &server.url("/")]).await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
@@ -67,7 +67,7 @@ async fn timeapp_tells_the_time() {
         .header("content-type")
         .unwrap()
         .starts_with("text/plain"));
-    assert_time(res.text());
+    assert_time(&res.text());
     let post = curl(&["-X", "POST", &server.url("/")]).await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(post.header("allow").unwrap().contains("GET"));

@@ -1,11 +1,9 @@
 //! The forwarded layer in front of the echo service, over TCP. The test client connects from
 //! 127.0.0.1, so it plays the proxy (when 127.0.0.0/8 is trusted) or a client (when not).
 
-mod layers_support;
 mod support;
 
-use layers_support::{get, start};
-use support::TestServer;
+use support::{raw_get, start, TestServer};
 use tollgate::echo::EchoService;
 use tollgate::forwarded::{ForwardedConfig, ForwardedLayer, Headers, Trust};
 use tollgate::normalize::NormalizeLayer;
@@ -24,8 +22,8 @@ fn nets(list: &[&str]) -> Trust {
 }
 
 async fn client_addr(server: &TestServer, headers: &[(&str, &str)]) -> serde_json::Value {
-    let res = get(server, "/", headers).await;
-    assert_eq!(res.status, 200, "{}", res.body);
+    let res = raw_get(server.addr, "/", headers).await;
+    assert_eq!(res.status, 200, "{}", res.text());
     res.json()["client_addr"].clone()
 }
 
@@ -123,7 +121,7 @@ async fn prefix_reaches_script_name() {
         .trust(Trust::Hops(1))
         .x_prefix(true);
     let server = echo_behind(config).await;
-    let res = get(&server, "/x", &[("X-Forwarded-Prefix", "/app/")]).await;
+    let res = raw_get(server.addr, "/x", &[("X-Forwarded-Prefix", "/app/")]).await;
     assert_eq!(res.json()["script_name"], "/app");
 }
 
@@ -136,9 +134,7 @@ async fn forwarded_then_normalize_in_front_of_echo() {
         .layer(NormalizeLayer::default())
         .service(EchoService::new());
     let server = start(svc).await;
-    let res = get(
-        &server,
-        "/a/../b//c",
+    let res = raw_get(server.addr, "/a/../b//c",
         &[("X-Forwarded-For", "6.6.6.6, 2001:db8::5")],
     )
     .await;

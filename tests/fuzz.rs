@@ -7,6 +7,8 @@
     feature = "auth"
 ))]
 
+mod support;
+
 use bytes::Bytes;
 use http::Method;
 use tollgate::dispatch::Dispatch;
@@ -14,10 +16,10 @@ use tollgate::files::ServeDir;
 use tollgate::fuzz::{answer, check_answer, check_service, FuzzRequest};
 use tollgate::Body;
 
-fn static_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tollgate-test-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("index.html"), "<h1>hi</h1>").unwrap();
+/// A directory holding `index.html` (removed when dropped).
+fn static_dir() -> tempfile::TempDir {
+    let dir = support::temp_dir();
+    std::fs::write(dir.path().join("index.html"), "<h1>hi</h1>").unwrap();
     dir
 }
 
@@ -27,8 +29,9 @@ fn static_dir(name: &str) -> std::path::PathBuf {
 /// takes the request method; for HEAD the body is ignored and the length must be valid.
 #[test]
 fn fuzz_head_answer_keeps_the_get_length() {
+    let dir = static_dir();
     let files = Dispatch::new()
-        .mount("/static", ServeDir::new(static_dir("head")))
+        .mount("/static", ServeDir::new(dir.path()))
         .build()
         .unwrap();
     let mut req = http::Request::head("/static/")
@@ -100,8 +103,9 @@ fn check_answer_catches_a_lying_get_answer() {
 /// The toolkit end to end: a few thousand generated requests through dispatch and files.
 #[test]
 fn generated_requests_through_dispatch_and_files() {
+    let dir = static_dir();
     let app = Dispatch::new()
-        .mount("/static", ServeDir::new(static_dir("generated")))
+        .mount("/static", ServeDir::new(dir.path()))
         .fallback(tollgate::echo::EchoService::new())
         .build()
         .unwrap();

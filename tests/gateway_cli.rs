@@ -1,13 +1,13 @@
 //! `tollgate proxy` as a user runs it: the binary as a child process, real upstreams, `curl`.
 
-mod proxy_support;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use proxy_support::*;
+use support::*;
 use tokio::process::Command;
 use tollgate::Body;
 
@@ -189,9 +189,9 @@ async fn header_rules_and_static_dirs_through_the_gateway() {
     ])
     .await;
     let out = curl(&[&gw.url("/static/hello.txt")]).await;
-    assert_eq!((out.status, out.body.as_str()), (200, "static hello"));
+    assert_eq!((out.status.as_u16(), out.text().as_ref()), (200, "static hello"));
     let out = curl(&["--path-as-is", &gw.url("/a/./b//c")]).await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = up.seen();
     assert_eq!(seen.len(), 1, "the static file was not proxied");
     assert_eq!(seen[0].headers["x-gateway"], "tollgate");
@@ -230,22 +230,23 @@ async fn basic_auth_through_curl_with_the_echo_upstream() {
     ])
     .await;
 
-    let out = curl(&["-D", "-", &gw.url("/private")]).await;
+    // `-i`: the head is in the output too.
+    let out = curl(&["-i", &gw.url("/private")]).await;
     assert_eq!(out.status, 401);
     assert!(
-        out.body
+        out.text()
             .to_ascii_lowercase()
             .contains("www-authenticate: basic realm=\"land\""),
         "{}",
-        out.body
+        out.text()
     );
 
     let out = curl(&["-u", "alice:wrong", &gw.url("/private")]).await;
     assert_eq!(out.status, 401);
 
     let out = curl(&["-u", "alice:wonderland", &gw.url("/private")]).await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
-    let echo: serde_json::Value = serde_json::from_str(&out.body).unwrap();
+    assert_eq!(out.status, 200, "{out:?}");
+    let echo = out.json();
     assert_eq!(echo["user"], "alice");
     let headers = echo["headers"].as_array().unwrap();
     assert!(
@@ -283,7 +284,7 @@ async fn basic_auth_in_front_of_a_real_upstream() {
         &gw.url("/x"),
     ])
     .await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = up.seen();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].headers["x-forwarded-user"], "alice");

@@ -5,21 +5,20 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use tollgate::echo::EchoService;
 use tollgate::form::{FormLimits, MultipartError, UploadedFile};
 use tollgate::{handler, Request, Response};
 
 mod support;
+
+use support::{curl, eventually, raw_stream, Fetched, Framing};
 
 // ---------------------------------------------------------------------------------------------
 // Support: a form_data handler, a raw HTTP/1.1 client that streams, PNG files.
@@ -78,103 +77,21 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A response read off a raw socket.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-/// How the raw client frames its body.
-#[derive(Clone, Copy)]
-enum Framing {
-    Length(u64),
-    Chunked,
-}
-
-/// Sends `POST /` with this content type and body (written lazily, chunk by chunk, while the
-/// answer is read concurrently) and returns the answer. Write errors end the body quietly: the
-/// server may answer and close before reading everything.
-async fn exchange<S>(addr: SocketAddr, content_type: &str, framing: Framing, body: S) -> Answer
+/// Sends `POST /` with this content type and body (streamed while the answer is read; see
+/// [`raw_stream`]) and returns the answer.
+async fn exchange<S>(addr: SocketAddr, content_type: &str, framing: Framing, body: S) -> Fetched
 where
     S: Stream<Item = Bytes> + Send + 'static,
 {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut rd, mut wr) = tcp.into_split();
-    let framing_header = match framing {
-        Framing::Length(n) => format!("Content-Length: {n}"),
-        Framing::Chunked => "Transfer-Encoding: chunked".to_owned(),
-    };
     let head = format!(
         "POST / HTTP/1.1\r\nHost: test\r\nAccept: text/plain\r\nConnection: close\r\n\
-         Content-Type: {content_type}\r\n{framing_header}\r\n\r\n"
+         Content-Type: {content_type}"
     );
-    let writer = tokio::spawn(async move {
-        wr.write_all(head.as_bytes()).await?;
-        let mut body = std::pin::pin!(body);
-        while let Some(chunk) = body.next().await {
-            if let Framing::Chunked = framing {
-                if chunk.is_empty() {
-                    continue;
-                }
-                wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-                    .await?;
-                wr.write_all(&chunk).await?;
-                wr.write_all(b"\r\n").await?;
-            } else {
-                wr.write_all(&chunk).await?;
-            }
-        }
-        if let Framing::Chunked = framing {
-            wr.write_all(b"0\r\n\r\n").await?;
-        }
-        Ok::<_, std::io::Error>(wr)
-    });
-    let read = async {
-        let mut buf = Vec::new();
-        loop {
-            if let Some(answer) = parse_answer(&buf) {
-                return answer;
-            }
-            match rd.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        parse_answer(&buf).unwrap_or_else(|| {
-            panic!(
-                "no complete answer; got {:?}",
-                String::from_utf8_lossy(&buf)
-            )
-        })
-    };
-    let answer = tokio::time::timeout(Duration::from_secs(120), read)
-        .await
-        .expect("the server answers (a hang guard, not a timing target)");
-    writer.abort();
-    answer
-}
-
-fn parse_answer(buf: &[u8]) -> Option<Answer> {
-    let mut headers = [httparse::EMPTY_HEADER; 32];
-    let mut res = httparse::Response::new(&mut headers);
-    let httparse::Status::Complete(head_len) = res.parse(buf).ok()? else {
-        return None;
-    };
-    let length: usize = res
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-        .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())?;
-    let body = buf.get(head_len..head_len + length)?;
-    Some(Answer {
-        status: res.code?,
-        body: String::from_utf8_lossy(body).into_owned(),
-    })
+    raw_stream(addr, &head, framing, body).await
 }
 
 /// One whole body, sent with its `Content-Length`.
-async fn post(addr: SocketAddr, content_type: &str, body: Vec<u8>) -> Answer {
+async fn post(addr: SocketAddr, content_type: &str, body: Vec<u8>) -> Fetched {
     let framing = Framing::Length(body.len() as u64);
     exchange(
         addr,
@@ -263,21 +180,6 @@ fn sha256(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
-fn curl(args: &[&str]) -> Value {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "300"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    assert!(
-        out.status.success(),
-        "curl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
 fn entries(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -287,13 +189,11 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 
 /// Waits (bounded) until `dir` is empty: a dropped request's files go when its future is dropped.
 async fn assert_emptied(dir: &Path) {
-    for _ in 0..200 {
-        if entries(dir).is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("temporary files left behind: {:?}", entries(dir));
+    assert!(
+        eventually(async || entries(dir).is_empty()).await,
+        "temporary files left behind: {:?}",
+        entries(dir)
+    );
 }
 
 fn spooling(dir: &Path) -> FormLimits {
@@ -312,20 +212,18 @@ async fn curl_uploads_two_pngs_and_a_text_field_to_echo() {
     std::fs::write(dir.path().join("two.png"), &two).unwrap();
     let server = support::start(EchoService::new()).await;
     let addr = server.addr;
-    let echo = tokio::task::spawn_blocking(move || {
-        let dir = dir.path().display().to_string();
-        curl(&[
-            "-F",
-            "title=Holiday photos",
-            "-F",
-            &format!("first=@{dir}/one.png"),
-            "-F",
-            &format!("second=@{dir}/two.png;type=image/png"),
-            &format!("http://{addr}/upload"),
-        ])
-    })
+    let dir = dir.path().display().to_string();
+    let echo = curl(&[
+        "-F",
+        "title=Holiday photos",
+        "-F",
+        &format!("first=@{dir}/one.png"),
+        "-F",
+        &format!("second=@{dir}/two.png;type=image/png"),
+        &format!("http://{addr}/upload"),
+    ])
     .await
-    .unwrap();
+    .json();
     assert_eq!(echo["form"], json!([["title", "Holiday photos"]]));
     assert_eq!(
         echo["files"],
@@ -350,20 +248,18 @@ async fn curl_uploads_to_form_data_spool_and_leave_nothing_behind() {
         .spool_dir(spool.path());
     let server = support::start(form_data_service(limits)).await;
     let addr = server.addr;
-    let answer = tokio::task::spawn_blocking(move || {
-        let dir = files.path().display().to_string();
-        curl(&[
-            "-F",
-            "note=é ü",
-            "-F",
-            &format!("a=@{dir}/big.png"),
-            "-F",
-            &format!("b=@{dir}/фото.png;filename=../../фото.png"),
-            &format!("http://{addr}/"),
-        ])
-    })
+    let dir = files.path().display().to_string();
+    let answer = curl(&[
+        "-F",
+        "note=é ü",
+        "-F",
+        &format!("a=@{dir}/big.png"),
+        "-F",
+        &format!("b=@{dir}/фото.png;filename=../../фото.png"),
+        &format!("http://{addr}/"),
+    ])
     .await
-    .unwrap();
+    .json();
     assert_eq!(answer["fields"], json!([["note", "é ü"]]));
     assert_eq!(
         answer["files"],
@@ -399,15 +295,17 @@ async fn hundred_megabytes_stream_with_bounded_memory() {
     let expected = hex(&hasher.finalize());
     let server = support::start(EchoService::new()).await;
     let addr = server.addr;
-    let echo = tokio::task::spawn_blocking(move || {
-        curl(&[
-            "-F",
-            &format!("blob=@{};type=application/octet-stream", path.display()),
-            &format!("http://{addr}/"),
-        ])
-    })
+    // 100 MB in a debug build: more time than one ordinary exchange.
+    let max_time = (support::TEST_TIMEOUT * 10).as_secs().to_string();
+    let echo = curl(&[
+        "--max-time",
+        &max_time,
+        "-F",
+        &format!("blob=@{};type=application/octet-stream", path.display()),
+        &format!("http://{addr}/"),
+    ])
     .await
-    .unwrap();
+    .json();
     assert_eq!(
         echo["files"],
         json!([[
@@ -439,7 +337,7 @@ fn vm_hwm_kib() -> u64 {
 // Every limit, each answered with its status and a message naming it.
 // ---------------------------------------------------------------------------------------------
 
-async fn refused(limits: FormLimits, content_type: &str, body: Vec<u8>) -> Answer {
+async fn refused(limits: FormLimits, content_type: &str, body: Vec<u8>) -> Fetched {
     let spool = tempfile::tempdir().unwrap();
     let limits = limits.spool_threshold(0).spool_dir(spool.path());
     let server = support::start(form_data_service(limits)).await;
@@ -449,9 +347,9 @@ async fn refused(limits: FormLimits, content_type: &str, body: Vec<u8>) -> Answe
     answer
 }
 
-fn assert_answer(answer: &Answer, status: u16, names: &str) {
+fn assert_answer(answer: &Fetched, status: u16, names: &str) {
     assert_eq!(answer.status, status, "{answer:?}");
-    assert!(answer.body.contains(names), "{names} not in {answer:?}");
+    assert!(answer.text().contains(names), "{names} not in {answer:?}");
 }
 
 #[tokio::test]
@@ -611,7 +509,7 @@ async fn a_missing_final_boundary_is_400() {
     for (case, body) in cases {
         let answer = refused(FormLimits::new(), CT, body.to_vec()).await;
         assert_eq!(answer.status, 400, "{case}: {answer:?}");
-        assert!(answer.body.contains("multipart body"), "{case}: {answer:?}");
+        assert!(answer.text().contains("multipart body"), "{case}: {answer:?}");
     }
     let answer = refused(FormLimits::new(), CT, b"no boundary at all".to_vec()).await;
     assert_answer(&answer, 400, "not framed by its boundary");
@@ -623,19 +521,14 @@ async fn a_body_that_stops_mid_part_leaves_no_file() {
     let spool = tempfile::tempdir().unwrap();
     let server = support::start(form_data_service(spooling(spool.path()))).await;
     let addr = server.addr;
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tcp = support::connect(addr).await;
     let head = format!(
         "POST / HTTP/1.1\r\nHost: test\r\nContent-Type: {CT}\r\nContent-Length: 10000000\r\n\r\n\
          --XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f.bin\"\r\n\r\n"
     );
     tcp.write_all(head.as_bytes()).await.unwrap();
     tcp.write_all(&vec![9u8; 1024 * 1024]).await.unwrap();
-    for _ in 0..200 {
-        if !entries(spool.path()).is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(async || !entries(spool.path()).is_empty()).await;
     assert_eq!(entries(spool.path()).len(), 1, "the file was being spooled");
     drop(tcp);
     assert_emptied(spool.path()).await;

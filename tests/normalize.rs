@@ -1,10 +1,8 @@
 //! The normalize layer in front of the echo service, over TCP.
 
-mod layers_support;
 mod support;
 
-use layers_support::{get, raw, start};
-use support::TestServer;
+use support::{raw_get, raw_request, start, TestServer};
 use tollgate::echo::EchoService;
 use tollgate::normalize::{Action, NormalizeConfig, NormalizeLayer, PathOptions, TrailingSlash};
 use tollgate::{handler, HttpError, Request, Response};
@@ -17,8 +15,8 @@ async fn echo_behind(config: NormalizeConfig) -> TestServer {
 #[tokio::test]
 async fn echo_sees_the_normalized_target() {
     let server = echo_behind(NormalizeConfig::default()).await;
-    let res = get(&server, "/a/./b/%2e%2E/c//d%7e?x=%7e&y=%3a", &[]).await;
-    assert_eq!(res.status, 200, "{}", res.body);
+    let res = raw_get(server.addr, "/a/./b/%2e%2E/c//d%7e?x=%7e&y=%3a", &[]).await;
+    assert_eq!(res.status, 200, "{}", res.text());
     let echo = res.json();
     assert_eq!(echo["target"], "/a/c/d~?x=~&y=%3A");
     assert_eq!(echo["path"], "/a/c/d~");
@@ -27,7 +25,7 @@ async fn echo_sees_the_normalized_target() {
 #[tokio::test]
 async fn echo_sees_the_normalized_host() {
     let server = echo_behind(NormalizeConfig::default()).await;
-    let res = raw(server.addr, "GET / HTTP/1.1\r\nHost: Example.COM.:80").await;
+    let res = raw_request(server.addr, "GET / HTTP/1.1\r\nHost: Example.COM.:80").await;
     let echo = res.json();
     let host = echo["headers"]
         .as_array()
@@ -52,12 +50,11 @@ async fn each_refusal_is_a_400_with_its_reason() {
         ("CONNECT example.com:443 HTTP/1.1", "CONNECT"),
     ];
     for (line, reason) in cases {
-        let res = raw(
-            server.addr,
+        let res = raw_request(server.addr,
             &format!("{line}\r\nHost: localhost\r\nAccept: application/json"),
         )
         .await;
-        assert_eq!(res.status, 400, "{line}: {}", res.body);
+        assert_eq!(res.status, 400, "{line}: {}", res.text());
         let body = res.json();
         let message = body["error"].as_str().unwrap_or_default();
         assert!(
@@ -65,27 +62,27 @@ async fn each_refusal_is_a_400_with_its_reason() {
             "{line}: {message:?} lacks {reason:?}"
         );
     }
-    let res = raw(server.addr, "GET / HTTP/1.1\r\nHost: a..b").await;
+    let res = raw_request(server.addr, "GET / HTTP/1.1\r\nHost: a..b").await;
     assert_eq!(res.status, 400);
-    assert!(res.body.contains("labels must be"), "{}", res.body);
+    assert!(res.text().contains("labels must be"), "{}", res.text());
 }
 
 #[tokio::test]
 async fn options_asterisk_passes() {
     let server = echo_behind(NormalizeConfig::default()).await;
-    let res = raw(server.addr, "OPTIONS * HTTP/1.1\r\nHost: localhost").await;
-    assert_eq!(res.status, 200, "{}", res.body);
+    let res = raw_request(server.addr, "OPTIONS * HTTP/1.1\r\nHost: localhost").await;
+    assert_eq!(res.status, 200, "{}", res.text());
 }
 
 #[tokio::test]
 async fn redirects_with_308_when_configured() {
     let config = NormalizeConfig::default().action(Action::Redirect);
     let server = echo_behind(config).await;
-    let res = get(&server, "/a//b/../c?q=%7e", &[]).await;
+    let res = raw_get(server.addr, "/a//b/../c?q=%7e", &[]).await;
     assert_eq!(res.status, 308);
     assert_eq!(res.header("location"), Some("/a/c?q=~"));
     // Already normal: served.
-    assert_eq!(get(&server, "/a/c?q=~", &[]).await.status, 200);
+    assert_eq!(raw_get(server.addr, "/a/c?q=~", &[]).await.status, 200);
 }
 
 #[tokio::test]
@@ -94,9 +91,9 @@ async fn strict_slashes_redirect_and_rewrite_the_rest() {
         .trailing_slash_action(Action::Redirect)
         .path(PathOptions::default().trailing_slash(TrailingSlash::Add));
     let server = echo_behind(config).await;
-    let res = get(&server, "/docs", &[]).await;
-    assert_eq!((res.status, res.header("location")), (308, Some("/docs/")));
-    let res = get(&server, "/docs/./a//", &[]).await;
+    let res = raw_get(server.addr, "/docs", &[]).await;
+    assert_eq!((res.status.as_u16(), res.header("location")), (308, Some("/docs/")));
+    let res = raw_get(server.addr, "/docs/./a//", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["path"], "/docs/a/");
 }
@@ -114,8 +111,8 @@ async fn normalized_path_reaches_the_route() {
     let config = NormalizeConfig::default()
         .path(PathOptions::default().trailing_slash(TrailingSlash::Strip));
     let server = start(NormalizeLayer::new(config).layer(router)).await;
-    let res = get(&server, "/users//./7/", &[]).await;
-    assert_eq!((res.status, res.body.as_str()), (200, "user 7"));
-    let res = get(&server, "/admin/../users/%37", &[]).await;
-    assert_eq!((res.status, res.body.as_str()), (200, "user 7"));
+    let res = raw_get(server.addr, "/users//./7/", &[]).await;
+    assert_eq!((res.status.as_u16(), res.text().as_ref()), (200, "user 7"));
+    let res = raw_get(server.addr, "/admin/../users/%37", &[]).await;
+    assert_eq!((res.status.as_u16(), res.text().as_ref()), (200, "user 7"));
 }

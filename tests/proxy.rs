@@ -1,7 +1,7 @@
 //! The reverse proxy over real sockets: a gateway running `Proxy` in front of hyper upstreams
 //! written for the tests.
 
-mod proxy_support;
+mod support;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use proxy_support::*;
+use support::*;
 use tokio::io::AsyncWriteExt;
 use tollgate::ext::MountPrefix;
 use tollgate::proxy::{HostPolicy, Proxy, ProxyConfig, Upstream};

@@ -1,19 +1,32 @@
 //! Header rewriting over TCP in front of the echo service.
 #![cfg(feature = "layers")]
 
-mod layers_tcp;
 mod support;
 
 use std::sync::Arc;
 
-use layers_tcp::{echoed, get};
-use support::start;
+use support::{start, Fetched};
 use tollgate::dispatch::{get as on_get, Dispatch};
 use tollgate::echo::EchoService;
 use tollgate::ext::AuthenticatedUser;
 use tollgate::rewrite::presets::{self, Preset};
 use tollgate::rewrite::{RequestIdConfig, RewriteConfig, RewriteLayer, Rule};
 use tower::{Layer, ServiceBuilder};
+
+/// The values of request header `name` as the echo service saw them.
+fn echoed(res: &Fetched, name: &str) -> Vec<String> {
+    res.json()["headers"]
+        .as_array()
+        .expect("an echo body")
+        .iter()
+        .filter(|pair| {
+            pair[0]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .map(|pair| pair[1].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
 
 fn layer(config: RewriteConfig) -> RewriteLayer {
     RewriteLayer::new(&config).expect("valid rules")
@@ -55,9 +68,7 @@ async fn request_rules_show_in_the_echo() {
                 .when_method("GET"),
         );
     let server = start(layer(config).layer(EchoService::new())).await;
-    let res = get(
-        &server,
-        "/api/x?q=1",
+    let res = server.get("/api/x?q=1",
         &[
             ("x-internal-token", "secret"),
             ("X-Internal-Debug", "1"),
@@ -81,7 +92,7 @@ async fn request_rules_show_in_the_echo() {
     assert_eq!(echoed(&res, "x-version"), ["version-2"]);
     assert_eq!(echoed(&res, "x-api"), ["yes"]);
 
-    let other = get(&server, "/apix", &[]).await;
+    let other = server.get("/apix", &[]).await;
     assert!(echoed(&other, "x-api").is_empty());
 }
 
@@ -102,7 +113,7 @@ async fn a_value_with_crlf_is_skipped_and_the_request_succeeds() {
         .layer(layer(config))
         .service(EchoService::new());
     let server = start(svc).await;
-    let res = get(&server, "/", &[("x-a", "kept")]).await;
+    let res = server.get("/", &[("x-a", "kept")]).await;
     assert_eq!(res.status, 200);
     assert!(echoed(&res, "x-user").is_empty());
     assert!(echoed(&res, "x-admin").is_empty());
@@ -118,7 +129,7 @@ async fn request_id_is_visible_to_both_sides() {
         .request(Rule::set("X-Trace", "id={request_id}"));
     let server = start(layer(config).layer(EchoService::new())).await;
 
-    let res = get(&server, "/", &[]).await;
+    let res = server.get("/", &[]).await;
     let sent = res
         .header("x-request-id")
         .expect("a response id")
@@ -127,11 +138,11 @@ async fn request_id_is_visible_to_both_sides() {
     assert_eq!(echoed(&res, "x-request-id"), std::slice::from_ref(&sent));
     assert_eq!(echoed(&res, "x-trace"), [format!("id={sent}")]);
 
-    let res = get(&server, "/", &[("x-request-id", "abc-123")]).await;
+    let res = server.get("/", &[("x-request-id", "abc-123")]).await;
     assert_eq!(res.header("x-request-id"), Some("abc-123"));
     assert_eq!(echoed(&res, "x-request-id"), ["abc-123"]);
 
-    let res = get(&server, "/", &[("x-request-id", "bad id, with spaces")]).await;
+    let res = server.get("/", &[("x-request-id", "bad id, with spaces")]).await;
     let replaced = res.header("x-request-id").unwrap();
     assert_ne!(replaced, "bad id, with spaces");
     assert_eq!(echoed(&res, "x-request-id"), [replaced.to_owned()]);
@@ -143,7 +154,7 @@ async fn presets_hide_the_server_and_add_security_headers() {
         .preset(Preset::HideServer)
         .preset(Preset::SecurityHeaders);
     let server = start(layer(config).layer(chatty_echo())).await;
-    let res = get(&server, "/", &[]).await;
+    let res = server.get("/", &[]).await;
     assert!(res.header("server").is_none());
     assert!(res.header("x-powered-by").is_none());
     assert_eq!(res.header("strict-transport-security"), Some(presets::HSTS));
@@ -164,10 +175,10 @@ async fn response_rules_follow_request_conditions() {
         .response(Rule::set("X-Cache", "api-{method}").when_path_prefix("/api"))
         .response(Rule::remove("server").when_header("x-hide"));
     let server = start(layer(config).layer(chatty_echo())).await;
-    let res = get(&server, "/api/a", &[("x-hide", "1")]).await;
+    let res = server.get("/api/a", &[("x-hide", "1")]).await;
     assert_eq!(res.header("x-cache"), Some("api-GET"));
     assert!(res.header("server").is_none());
-    let res = get(&server, "/other", &[]).await;
+    let res = server.get("/other", &[]).await;
     assert!(res.header("x-cache").is_none());
     assert_eq!(res.header("server"), Some("gunicorn/21"));
 }
@@ -193,7 +204,7 @@ async fn global_and_route_rules_compose() {
         .unwrap();
     let server = start(layer(global).layer(app)).await;
 
-    let res = get(&server, "/special", &[]).await;
+    let res = server.get("/special", &[]).await;
     // Both levels' response headers; the route's more specific value wins where the global
     // rule only fills a gap.
     assert_eq!(res.header("x-global"), Some("1"));
@@ -206,7 +217,7 @@ async fn global_and_route_rules_compose() {
     let id = res.header("x-request-id").unwrap().to_owned();
     assert_eq!(echoed(&res, "x-request-id"), [id]);
 
-    let res = get(&server, "/plain", &[]).await;
+    let res = server.get("/plain", &[]).await;
     assert_eq!(res.header("x-global"), Some("1"));
     assert_eq!(res.header("x-frame-options"), Some("DENY"));
     assert!(res.header("x-route").is_none());

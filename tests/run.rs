@@ -1,7 +1,7 @@
 //! `tollgate run FILE` as a child process: reload on SIGHUP without dropping a connection, a bad
 //! reload logged and refused, metrics scraped after known traffic, health, the example file.
 
-mod proxy_support;
+mod support;
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use http::Request;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use proxy_support::{full, upstream, Upstream, TEST_TIMEOUT};
+use support::{full, upstream, Upstream, TEST_TIMEOUT};
 use tollgate::Body;
 
 /// A running `tollgate run`, killed when dropped; its standard error is collected.
@@ -100,7 +100,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn free_addr() -> SocketAddr {
-    proxy_support::dead_port()
+    support::dead_port()
 }
 
 /// Waits (bounded) until something accepts connections on `addr`.
@@ -128,7 +128,7 @@ async fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) 
     }
     let res = tokio::time::timeout(
         TEST_TIMEOUT,
-        proxy_support::client().request(req.body(Body::empty()).unwrap()),
+        support::client().request(req.body(Body::empty()).unwrap()),
     )
     .await
     .expect("answered in time")

@@ -1,18 +1,24 @@
 //! Basic auth over real TCP: files made by Apache's `htpasswd`, requests made by `curl` and a
 //! hyper client.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use http::{HeaderName, Method};
-use support::{curl, eventually, get, htpasswd, start, TempDir};
+use http::{HeaderName, Method, Request, Response};
+use support::{eventually, htpasswd, temp_dir, Fetched, Launch, TestServer};
 use tollgate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
 use tollgate::auth::password::{hash_password_with, Params};
 use tollgate::auth::BasicAuthLayer;
+use tollgate::ext::AuthenticatedUser;
+use tollgate::Body;
+use tower::Layer;
 
 const CHALLENGE: &str = "Basic realm=\"tollgate tests\", charset=\"UTF-8\"";
 const CHEAP: Params = Params {
@@ -20,6 +26,44 @@ const CHEAP: Params = Params {
     iterations: 1,
     parallelism: 1,
 };
+
+/// What the protected service saw: the user from extensions and a few headers, as JSON.
+async fn echo(req: Request<Body>) -> Result<Response<Body>, Infallible> {
+    let user = req
+        .extensions()
+        .get::<AuthenticatedUser>()
+        .map(|u| u.name().to_owned());
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let body = serde_json::json!({
+        "user": user,
+        "authorization": header("authorization"),
+        "x_forwarded_user": header("x-forwarded-user"),
+    });
+    Ok(Response::new(Body::from(body.to_string())))
+}
+
+/// Serves `layer` around [`echo`] on 127.0.0.1:0 until dropped.
+async fn start(layer: BasicAuthLayer) -> TestServer {
+    support::start(layer.layer(tower::service_fn(echo))).await
+}
+
+/// `GET path` with header values as bytes (some cases are not UTF-8).
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])]) -> Fetched {
+    support::send("GET", &format!("http://{addr}{path}"), headers).await
+}
+
+/// `curl -u USER:PASS` (no `-u` for `None`) on `path`.
+async fn curl(addr: SocketAddr, path: &str, user_pass: Option<&str>) -> Fetched {
+    let url = format!("http://{addr}{path}");
+    match user_pass {
+        Some(user_pass) => support::curl(&["-u", user_pass, &url]).await,
+        None => support::curl(&[&url]).await,
+    }
+}
 
 fn basic(plain: &[u8]) -> Vec<u8> {
     format!(
@@ -42,8 +86,8 @@ fn fast_reload() -> HtpasswdOptions {
 
 #[tokio::test]
 async fn htpasswd_bcrypt_entries_verify_with_curl() {
-    let dir = TempDir::new("bcrypt");
-    let file = dir.file("users");
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     let f = file.to_str().unwrap();
     htpasswd(&["-cbB", "-C", "4", f, "cost4", "pw-four"]);
     htpasswd(&["-bB", f, "default", "pw-default"]);
@@ -54,31 +98,32 @@ async fn htpasswd_bcrypt_entries_verify_with_curl() {
         "{text}"
     );
 
-    let addr = start(layer(Htpasswd::watch(&file).unwrap())).await;
+    let server = start(layer(Htpasswd::watch(&file).unwrap())).await;
+    let addr = server.addr;
     for (user, pw) in [
         ("cost4", "pw-four"),
         ("default", "pw-default"),
         ("cost7", "pw:seven"),
     ] {
-        let (status, body) = curl(addr, "/x", Some(&format!("{user}:{pw}"))).await;
-        assert_eq!(status, 200, "{user}: {body}");
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let res = curl(addr, "/x", Some(&format!("{user}:{pw}"))).await;
+        assert_eq!(res.status, 200, "{user}: {}", res.text());
+        let json = res.json();
         assert_eq!(json["user"], user);
         assert_eq!(
             json["authorization"],
             serde_json::Value::Null,
             "stripped by default"
         );
-        let (status, _) = curl(addr, "/x", Some(&format!("{user}:{pw}x"))).await;
-        assert_eq!(status, 401, "{user} wrong password");
+        let res = curl(addr, "/x", Some(&format!("{user}:{pw}x"))).await;
+        assert_eq!(res.status, 401, "{user} wrong password");
     }
 }
 
 #[tokio::test]
 async fn legacy_htpasswd_entries_refused_unless_allowed() {
-    let dir = TempDir::new("legacy");
+    let dir = temp_dir();
     for (flag, user) in [("-m", "md5"), ("-s", "sha")] {
-        let file = dir.file(user);
+        let file = dir.path().join(user);
         let f = file.to_str().unwrap();
         htpasswd(&["-cb", flag, f, user, "legacy-pw"]);
         let err = Htpasswd::open(&file, &HtpasswdOptions::default())
@@ -95,11 +140,12 @@ async fn legacy_htpasswd_entries_refused_unless_allowed() {
             ..Default::default()
         };
         let store = Htpasswd::open(&file, &options).unwrap();
-        let addr = start(layer(store).allow_legacy_hashes(true)).await;
-        let (status, body) = curl(addr, "/", Some(&format!("{user}:legacy-pw"))).await;
-        assert_eq!(status, 200, "{flag}: {body}");
-        let (status, _) = curl(addr, "/", Some(&format!("{user}:wrong"))).await;
-        assert_eq!(status, 401, "{flag}");
+        let server = start(layer(store).allow_legacy_hashes(true)).await;
+        let addr = server.addr;
+        let res = curl(addr, "/", Some(&format!("{user}:legacy-pw"))).await;
+        assert_eq!(res.status, 200, "{flag}: {}", res.text());
+        let res = curl(addr, "/", Some(&format!("{user}:wrong"))).await;
+        assert_eq!(res.status, 401, "{flag}");
     }
 }
 
@@ -109,7 +155,8 @@ async fn legacy_hash_from_a_custom_store_is_refused_by_default() {
         "ada".to_string(),
         "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=".to_string(),
     )]);
-    let addr = start(layer(users)).await;
+    let server = start(layer(users)).await;
+    let addr = server.addr;
     let res = get(addr, "/", &[("authorization", &basic(b"ada:password"))]).await;
     assert_eq!(res.status, 401);
 }
@@ -120,7 +167,8 @@ async fn hostile_requests_are_401_or_400_with_the_challenge() {
         "ada".to_string(),
         hash_password_with("secret", &CHEAP).unwrap(),
     )]);
-    let addr = start(layer(users)).await;
+    let server = start(layer(users)).await;
+    let addr = server.addr;
 
     let ok = get(addr, "/", &[("authorization", &basic(b"ada:secret"))]).await;
     assert_eq!(ok.status, 200);
@@ -176,12 +224,12 @@ async fn hostile_requests_are_401_or_400_with_the_challenge() {
     for (name, headers) in cases {
         let headers: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
         let res = get(addr, "/", &headers).await;
-        assert_eq!(res.status, 401, "{name}: {}", res.body);
-        assert_eq!(res.challenge(), Some(CHALLENGE), "{name}");
+        assert_eq!(res.status, 401, "{name}: {}", res.text());
+        assert_eq!(res.header("www-authenticate"), Some(CHALLENGE), "{name}");
         assert!(
-            res.body.contains("Unauthorized Access"),
+            res.text().contains("Unauthorized Access"),
             "{name}: {}",
-            res.body
+            res.text()
         );
     }
 }
@@ -192,17 +240,19 @@ async fn other_schemes_can_be_a_400() {
         "ada".to_string(),
         hash_password_with("secret", &CHEAP).unwrap(),
     )]);
-    let addr = start(layer(users).other_schemes_bad_request(true)).await;
+    let server = start(layer(users).other_schemes_bad_request(true)).await;
+    let addr = server.addr;
     let res = get(addr, "/", &[("authorization", b"Bearer abc")]).await;
     assert_eq!(res.status, 400);
-    assert!(res.body.contains("Bearer"), "{}", res.body);
+    assert!(res.text().contains("Bearer"), "{}", res.text());
     let res = get(addr, "/", &[("authorization", b"Basic !!")]).await;
     assert_eq!(res.status, 401, "malformed Basic stays a 401");
 }
 
 #[tokio::test]
 async fn rejection_body_is_negotiated() {
-    let addr = start(layer(HashMap::<String, String>::new())).await;
+    let server = start(layer(HashMap::<String, String>::new())).await;
+    let addr = server.addr;
     let res = get(addr, "/", &[("accept", b"application/json")]).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.headers["content-type"], "application/json");
@@ -211,8 +261,8 @@ async fn rejection_body_is_negotiated() {
 
 #[tokio::test]
 async fn non_ascii_user_and_password_with_curl() {
-    let dir = TempDir::new("utf8");
-    let file = dir.file("users");
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     htpasswd(&[
         "-cbB",
         "-C",
@@ -223,14 +273,15 @@ async fn non_ascii_user_and_password_with_curl() {
     ]);
     let store = Htpasswd::watch(&file).unwrap();
     let layer = layer(store).forward_user_header(HeaderName::from_static("x-forwarded-user"));
-    let addr = start(layer).await;
-    let (status, body) = curl(addr, "/", Some("Jürgen:pässwörd€:ü")).await;
-    assert_eq!(status, 200, "{body}");
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let server = start(layer).await;
+    let addr = server.addr;
+    let res = curl(addr, "/", Some("Jürgen:pässwörd€:ü")).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let json = res.json();
     assert_eq!(json["user"], "Jürgen");
     assert_eq!(json["x_forwarded_user"], "Jürgen");
-    let (status, _) = curl(addr, "/", Some("Jürgen:passwörd€:ü")).await;
-    assert_eq!(status, 401);
+    let res = curl(addr, "/", Some("Jürgen:passwörd€:ü")).await;
+    assert_eq!(res.status, 401);
 }
 
 #[tokio::test]
@@ -243,7 +294,8 @@ async fn user_header_cannot_be_forged_and_authorization_can_be_kept() {
         .forward_user_header(HeaderName::from_static("x-forwarded-user"))
         .strip_authorization(false)
         .exempt_path("/healthz");
-    let addr = start(layer).await;
+    let server = start(layer).await;
+    let addr = server.addr;
     let res = get(addr, "/healthz", &[("x-forwarded-user", b"root")]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["x_forwarded_user"], serde_json::Value::Null);
@@ -269,7 +321,8 @@ async fn exemptions_by_path_and_method() {
         .exempt_path("/healthz")
         .exempt_path("/public/*")
         .exempt_method(Method::OPTIONS);
-    let addr = start(layer).await;
+    let server = start(layer).await;
+    let addr = server.addr;
     for (path, status) in [
         ("/healthz", 200),
         ("/healthz/", 401),
@@ -282,60 +335,39 @@ async fn exemptions_by_path_and_method() {
     ] {
         assert_eq!(get(addr, path, &[]).await.status, status, "{path}");
     }
-    let (status, _) = {
-        let out = tokio::process::Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "OPTIONS",
-            ])
-            .arg(format!("http://{addr}/secret"))
-            .output()
-            .await
-            .unwrap();
-        (String::from_utf8_lossy(&out.stdout).into_owned(), ())
-    };
-    assert_eq!(status, "200");
+    let res = support::curl(&["-X", "OPTIONS", &server.url("/secret")]).await;
+    assert_eq!(res.status, 200);
 }
 
 #[tokio::test]
 async fn adding_a_user_to_the_file_takes_effect_without_restart() {
-    let dir = TempDir::new("reload");
-    let file = dir.file("users");
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     let f = file.to_str().unwrap().to_owned();
     htpasswd(&["-cbB", "-C", "4", &f, "ada", "first"]);
     let store = Htpasswd::watch_with(&file, &fast_reload()).unwrap();
-    let addr = start(layer(store)).await;
-    assert_eq!(curl(addr, "/", Some("bob:second")).await.0, 401);
+    let server = start(layer(store)).await;
+    let addr = server.addr;
+    assert_eq!(curl(addr, "/", Some("bob:second")).await.status, 401);
 
     htpasswd(&["-bB", "-C", "4", &f, "bob", "second"]);
     assert!(
-        eventually(15, || async {
-            curl(addr, "/", Some("bob:second")).await.0 == 200
-        })
-        .await,
+        eventually(async || curl(addr, "/", Some("bob:second")).await.status == 200).await,
         "new user not picked up"
     );
-    assert_eq!(curl(addr, "/", Some("ada:first")).await.0, 200);
+    assert_eq!(curl(addr, "/", Some("ada:first")).await.status, 200);
 
     // A changed password invalidates the cached verification.
     htpasswd(&["-bB", "-C", "4", &f, "ada", "changed"]);
     assert!(
-        eventually(15, || async {
-            curl(addr, "/", Some("ada:first")).await.0 == 401
-        })
-        .await
+        eventually(async || curl(addr, "/", Some("ada:first")).await.status == 401).await
     );
-    assert_eq!(curl(addr, "/", Some("ada:changed")).await.0, 200);
+    assert_eq!(curl(addr, "/", Some("ada:changed")).await.status, 200);
 
     // A broken file is refused and the previous users stay.
     std::fs::write(&file, "this is not an htpasswd file\n").unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(curl(addr, "/", Some("bob:second")).await.0, 200);
+    assert_eq!(curl(addr, "/", Some("bob:second")).await.status, 200);
 }
 
 #[tokio::test]
@@ -365,7 +397,8 @@ async fn corrupt_and_non_ascii_hash_lines_never_panic() {
         .enumerate()
         .map(|(i, h)| (format!("u{i}"), h.to_string()))
         .collect();
-    let addr = start(layer(users).allow_legacy_hashes(true)).await;
+    let server = start(layer(users).allow_legacy_hashes(true)).await;
+    let addr = server.addr;
     for i in 0..corrupt.len() {
         let res = get(
             addr,
@@ -379,8 +412,8 @@ async fn corrupt_and_non_ascii_hash_lines_never_panic() {
 
 #[tokio::test]
 async fn flood_of_wrong_passwords_does_not_stall_a_cached_user() {
-    let dir = TempDir::new("flood");
-    let file = dir.file("users");
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     let f = file.to_str().unwrap();
     // Cost 9: each wrong guess keeps the single verification thread busy for a while.
     htpasswd(&["-cbB", "-C", "9", f, "ada", "right"]);
@@ -388,7 +421,8 @@ async fn flood_of_wrong_passwords_does_not_stall_a_cached_user() {
     let layer = layer(Htpasswd::watch(&file).unwrap())
         .max_concurrent_verifications(1)
         .max_queued_verifications(8);
-    let addr = start(layer).await;
+    let server = start(layer).await;
+    let addr = server.addr;
     let good = basic(b"ada:right");
     assert_eq!(
         get(addr, "/", &[("authorization", &good)]).await.status,
@@ -426,7 +460,7 @@ async fn flood_of_wrong_passwords_does_not_stall_a_cached_user() {
             .await
             .expect("flood request hung")
             .unwrap();
-        match res.status {
+        match res.status.as_u16() {
             401 => rejected += 1,
             503 => {
                 assert_eq!(res.headers["retry-after"], "1");
@@ -446,7 +480,8 @@ async fn per_peer_failure_limit_answers_429() {
         "ada".to_string(),
         hash_password_with("secret", &CHEAP).unwrap(),
     )]);
-    let addr = start(layer(users).max_failures_per_peer(3, Duration::from_secs(60))).await;
+    let server = start(layer(users).max_failures_per_peer(3, Duration::from_secs(60))).await;
+    let addr = server.addr;
     for _ in 0..3 {
         let res = get(addr, "/", &[("authorization", &basic(b"ada:nope"))]).await;
         assert_eq!(res.status, 401);
@@ -467,7 +502,8 @@ async fn missing_header_is_not_counted_as_a_failure() {
         "ada".to_string(),
         hash_password_with("secret", &CHEAP).unwrap(),
     )]);
-    let addr = start(layer(users).max_failures_per_peer(1, Duration::from_secs(60))).await;
+    let server = start(layer(users).max_failures_per_peer(1, Duration::from_secs(60))).await;
+    let addr = server.addr;
     for _ in 0..3 {
         assert_eq!(get(addr, "/", &[]).await.status, 401);
     }
@@ -477,21 +513,22 @@ async fn missing_header_is_not_counted_as_a_failure() {
 
 #[tokio::test]
 async fn config_builds_a_layer_from_toml() {
-    let dir = TempDir::new("config");
-    let file = dir.file("users");
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     htpasswd(&["-cbB", "-C", "4", file.to_str().unwrap(), "ada", "secret"]);
     let text = format!(
         "realm = \"from toml\"\nhtpasswd = {:?}\nforward_user_header = \"X-User\"\nexempt_methods = [\"OPTIONS\"]\n",
         file.to_str().unwrap()
     );
     let config: tollgate::auth::BasicAuthConfig = toml::from_str(&text).unwrap();
-    let addr = start(BasicAuthLayer::from_config(&config).unwrap()).await;
+    let server = start(BasicAuthLayer::from_config(&config).unwrap()).await;
+    let addr = server.addr;
     let res = get(addr, "/", &[]).await;
     assert_eq!(
-        res.challenge(),
+        res.header("www-authenticate"),
         Some("Basic realm=\"from toml\", charset=\"UTF-8\"")
     );
-    assert_eq!(curl(addr, "/", Some("ada:secret")).await.0, 200);
+    assert_eq!(curl(addr, "/", Some("ada:secret")).await.status, 200);
 
     let bad: Result<tollgate::auth::BasicAuthConfig, _> =
         toml::from_str("realm = \"x\"\ntypo = 1\n");
@@ -523,53 +560,34 @@ async fn flask_httpauth_example_answers_hello_david() {
         eprintln!("skipped: examples/basic_auth not built (run the whole `cargo test`)");
         return;
     };
-    let mut child = tokio::process::Command::new(binary)
-        .args(["--bind", "127.0.0.1:0"])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("example started")
-        .unwrap()
-        .unwrap();
-    let addr: std::net::SocketAddr = line
-        .strip_prefix("Serving on http://")
-        .unwrap_or_else(|| panic!("{line}"))
-        .parse()
-        .unwrap();
+    let example = Launch::program(binary, ["--bind", "127.0.0.1:0"])
+        .serve()
+        .await;
+    let addr = example.socket_addr();
 
-    let (status, body) = curl(addr, "/secure", Some("David:4bYaDZCFsTY4")).await;
-    assert_eq!((status, body.as_str()), (200, "Hello, David!"));
+    let res = curl(addr, "/secure", Some("David:4bYaDZCFsTY4")).await;
+    assert_eq!(
+        (res.status.as_u16(), res.text().as_ref()),
+        (200, "Hello, David!")
+    );
     for creds in [Some("David:wrong"), None] {
         let res = match creds {
             Some(c) => get(addr, "/secure", &[("authorization", &basic(c.as_bytes()))]).await,
             None => get(addr, "/secure", &[]).await,
         };
         assert_eq!(res.status, 401, "{creds:?}");
-        assert!(res.body.contains("Unauthorized Access"));
+        assert!(res.text().contains("Unauthorized Access"));
         assert_eq!(
-            res.challenge(),
+            res.header("www-authenticate"),
             Some("Basic realm=\"Authentication Required\", charset=\"UTF-8\"")
         );
     }
-    child.kill().await.unwrap();
+    example.stop().await;
 }
 
-fn tollgate(args: &[&str], stdin: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+/// `tollgate ARGS` with `stdin`, run to its end.
+async fn tollgate(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    Launch::tollgate(args).stdin(stdin).output().await
 }
 
 #[tokio::test]
@@ -577,7 +595,7 @@ async fn tollgate_hash_makes_a_line_the_layer_accepts() {
     let out = tollgate(
         &["hash", "--params", "m=1024,t=1,p=1", "Zoë"],
         "pässwörd\n".as_bytes(),
-    );
+    ).await;
     assert!(
         out.status.success(),
         "{}",
@@ -589,31 +607,32 @@ async fn tollgate_hash_makes_a_line_the_layer_accepts() {
         "{line}"
     );
 
-    let dir = TempDir::new("hash-cli");
-    let file = dir.file("users");
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     std::fs::write(&file, &line).unwrap();
-    let addr = start(layer(Htpasswd::watch(&file).unwrap())).await;
-    assert_eq!(curl(addr, "/", Some("Zoë:pässwörd")).await.0, 200);
+    let server = start(layer(Htpasswd::watch(&file).unwrap())).await;
+    let addr = server.addr;
+    assert_eq!(curl(addr, "/", Some("Zoë:pässwörd")).await.status, 200);
 
-    let shown = tollgate(&["hash", "--params"], b"");
+    let shown = tollgate(&["hash", "--params"], b"").await;
     assert!(String::from_utf8_lossy(&shown.stdout).contains("m=19456,t=2,p=1"));
     for (args, stdin) in [
         (&["hash", "ada"][..], &b"\n"[..]),
         (&["hash", "a:b"][..], &b"pw\n"[..]),
     ] {
-        let out = tollgate(args, stdin);
+        let out = tollgate(args, stdin).await;
         assert_eq!(out.status.code(), Some(1), "{args:?}");
     }
 }
 
-#[test]
-fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
-    let dir = TempDir::new("check-cli");
-    let file = dir.file("users");
+#[tokio::test]
+async fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
+    let dir = temp_dir();
+    let file = dir.path().join("users");
     let f = file.to_str().unwrap();
     htpasswd(&["-cbB", "-C", "4", f, "ada", "pw"]);
     htpasswd(&["-bm", f, "bob", "pw"]);
-    let good = tollgate(&["check-htpasswd", f], b"");
+    let good = tollgate(&["check-htpasswd", f], b"").await;
     assert_eq!(good.status.code(), Some(1), "apr1 is refused by default");
     let text = String::from_utf8_lossy(&good.stdout);
     assert!(text.contains("line 1: ada: bcrypt"), "{text}");
@@ -621,7 +640,7 @@ fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
         text.contains("htpasswd line 2: weak legacy hash scheme `apr1`"),
         "{text}"
     );
-    let allowed = tollgate(&["check-htpasswd", "--allow-legacy-hashes", f], b"");
+    let allowed = tollgate(&["check-htpasswd", "--allow-legacy-hashes", f], b"").await;
     assert!(
         allowed.status.success(),
         "{}",
@@ -636,7 +655,7 @@ fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
     bytes.extend_from_slice("mal:$argon2id$v=19$m=ñ\n".as_bytes());
     bytes.extend_from_slice(b"raw:\xff\xfe\x80\n");
     std::fs::write(&file, bytes).unwrap();
-    let bad = tollgate(&["check-htpasswd", f], b"");
+    let bad = tollgate(&["check-htpasswd", f], b"").await;
     assert_eq!(bad.status.code(), Some(1), "an error exit, not a panic");
     let text = String::from_utf8_lossy(&bad.stdout);
     for expected in [
@@ -646,7 +665,7 @@ fn check_htpasswd_reports_schemes_and_survives_corrupt_lines() {
     ] {
         assert!(text.contains(expected), "{expected}: {text}");
     }
-    let missing = tollgate(&["check-htpasswd", "/nonexistent/users"], b"");
+    let missing = tollgate(&["check-htpasswd", "/nonexistent/users"], b"").await;
     assert_eq!(missing.status.code(), Some(1));
 }
 
@@ -680,7 +699,7 @@ async fn abandoned_requests_do_not_exceed_the_verification_pool() {
     let svc = layer(store.clone())
         .max_concurrent_verifications(2)
         .max_queued_verifications(100)
-        .layer(tower::service_fn(support::echo));
+        .layer(tower::service_fn(echo));
     for i in 0..12 {
         let req = http::Request::get("/")
             .header("authorization", basic(format!("u{i}:pw").as_bytes()))

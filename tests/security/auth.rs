@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::proxy_support::*;
+use crate::support::*;
 
 /// `tollgate run FILE` with a configuration written for the test, in a directory that lives
 /// as long as it does.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::HeaderMap;
 use tokio::io::AsyncWriteExt;
 
-use crate::proxy_support::*;
+use crate::support::*;
 
 /// A `tollgate run` gateway from `body` (the listener is added) and the directory holding
 /// its file and the credentials file `users` (alice:wonderland, ada:lovelace).
@@ -83,7 +83,7 @@ async fn underscore_spellings_never_reach_the_upstream() {
         let url = gw.url(path);
         args.push(&url);
         let out = curl(&args).await;
-        assert_eq!(out.status, 200, "{}", out.stderr);
+        assert_eq!(out.status, 200, "{out:?}");
     }
     let seen = up.seen();
     assert_eq!(seen.len(), 2);
@@ -120,7 +120,7 @@ async fn allowed_underscores_still_never_spell_a_managed_header() {
         &url,
     ])
     .await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = &up.seen()[0];
     assert_eq!(underscored(&seen.headers), ["remote_user"]);
     assert_eq!(values(&seen.headers, "x-forwarded-user"), ["ada"]);
@@ -147,7 +147,7 @@ async fn connection_cannot_remove_what_the_gateway_adds() {
         &url,
     ])
     .await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = &up.seen()[0];
     assert_eq!(values(&seen.headers, "x-forwarded-user"), ["ada"]);
     assert_eq!(values(&seen.headers, "x-gateway-secret"), ["s3cret"]);
@@ -213,7 +213,7 @@ async fn send_forged(gw: &Gateway) {
     args.push(url);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = curl(&args).await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
 }
 
 #[tokio::test]
@@ -288,7 +288,7 @@ async fn a_forwarded_table_that_trusts_nobody_is_refused() {
         &url,
     ])
     .await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = &up.seen()[0];
     assert_eq!(values(&seen.headers, "x-forwarded-proto"), ["http"]);
     assert_eq!(values(&seen.headers, "x-forwarded-for"), ["127.0.0.1"]);
@@ -306,11 +306,11 @@ async fn normalize_refuses_dot_segments_with_parameters() {
     ] {
         let url = gw.url(path);
         let out = curl(&["--path-as-is", &url]).await;
-        assert_eq!(out.status, 400, "{path}: {}", out.body);
+        assert_eq!(out.status, 400, "{path}: {}", out.text());
         assert!(
-            out.body.contains("dot-segment with a parameter"),
+            out.text().contains("dot-segment with a parameter"),
             "{}",
-            out.body
+            out.text()
         );
     }
     assert!(up.seen().is_empty(), "{:?}", up.seen());
@@ -323,7 +323,7 @@ async fn screening_keeps_a_sized_body_sized() {
     let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
     let url = gw.url("/upload");
     let out = curl(&["--data-binary", "hello world", "-H", "X_Note: x", &url]).await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = &up.seen()[0];
     assert_eq!(seen.body_len, 11);
     assert_eq!(values(&seen.headers, "content-length"), ["11"]);

@@ -3,8 +3,8 @@
 //! process that records what it receives, and asserts what the upstream can and cannot be
 //! made to see. `docs/security.md` states the model these tests hold the code to.
 
-#[path = "../proxy_support/mod.rs"]
-mod proxy_support;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod auth;
 mod headers;

@@ -8,7 +8,7 @@ use http::Response;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::proxy_support::*;
+use crate::support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers of this module.

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
-use crate::proxy_support::*;
+use crate::support::*;
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temporary path")
@@ -229,7 +229,7 @@ async fn connect_is_refused_and_never_reaches_the_upstream() {
     assert_eq!(up.connections(), 0, "the upstream was connected to");
     // An ordinary request still goes through, so the upstream is reachable.
     let out = curl(&[&gw.url("/after")]).await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = up.seen();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].uri.path(), "/after");
@@ -496,7 +496,7 @@ async fn a_trickled_body_meets_the_total_deadline() {
     trickle.abort();
 
     let out = curl(&["-d", "whole", &format!("http://{}/other", run.addr)]).await;
-    assert_eq!(out.status, 200, "{}", out.stderr);
+    assert_eq!(out.status, 200, "{out:?}");
     let seen = up.seen();
     assert!(
         seen.iter()
