@@ -8,7 +8,6 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use support::*;
-use tokio::process::Command;
 use tollgate::Body;
 
 const HUNDRED_MB: u64 = 100 * 1024 * 1024;
@@ -55,7 +54,7 @@ async fn hundred_megabytes_stream_both_ways_in_little_memory() {
     let req = Request::post(gw.url("/upload"))
         .body(Body::from_stream(chunks(HUNDRED_MB)))
         .unwrap();
-    let res = tokio::time::timeout(Duration::from_secs(120), client().request(req))
+    let res = tokio::time::timeout(4 * TEST_TIMEOUT, client().request(req))
         .await
         .expect("the upload finishes")
         .unwrap();
@@ -70,7 +69,7 @@ async fn hundred_megabytes_stream_both_ways_in_little_memory() {
     assert_eq!(res.status(), StatusCode::OK);
     let mut body = res.into_body();
     let mut total = 0u64;
-    tokio::time::timeout(Duration::from_secs(120), async {
+    tokio::time::timeout(4 * TEST_TIMEOUT, async {
         while let Some(frame) = body.frame().await {
             total += frame.unwrap().data_ref().map_or(0, |d| d.len() as u64);
         }
@@ -202,19 +201,8 @@ async fn header_rules_and_static_dirs_through_the_gateway() {
 #[tokio::test]
 async fn sigterm_stops_every_worker_cleanly() {
     let gw = Gateway::start(&["proxy", "--workers", "2"]).await;
-    let pid = gw.child.id().unwrap().to_string();
-    let mut gw = gw;
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::time::timeout(TEST_TIMEOUT, gw.child.wait())
-        .await
-        .expect("tollgate exits after SIGTERM")
-        .unwrap();
-    assert!(exit.success(), "{exit}");
+    let (exit, log) = gw.terminate().await;
+    assert!(exit.success(), "{exit}: {log}");
 }
 
 #[tokio::test]
@@ -377,19 +365,9 @@ fn serving_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
     ]
 }
 
-fn spawn_tollgate(args: &[String]) -> tokio::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("TOLLGATE_BIND")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the tollgate binary runs")
-}
 
-/// Waits (bounded) until `pid` catches `SIGTERM`; false when it never did.
+/// Waits (bounded) until `pid` catches `SIGTERM`; false when it never did. Polled every
+/// millisecond, not at [`eventually`]'s pace: the signal must land in the startup window.
 async fn wait_for_sigterm_handler(pid: u32) -> bool {
     let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
     while tokio::time::Instant::now() < deadline {
@@ -409,18 +387,13 @@ async fn sigterm_during_startup_is_a_clean_stop() {
     let dir = tempfile::tempdir().unwrap();
     for args in serving_commands(dir.path()) {
         for round in 0..3 {
-            let child = spawn_tollgate(&args);
+            let child = Launch::tollgate(&args).child();
             let pid = child.id().expect("the child runs");
             assert!(
                 wait_for_sigterm_handler(pid).await,
                 "tollgate {args:?} never installed a SIGTERM handler"
             );
-            let status = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await
-                .unwrap();
-            assert!(status.success());
+            signal(pid, "TERM");
             let out = tokio::time::timeout(TEST_TIMEOUT, child.wait_with_output())
                 .await
                 .expect("tollgate exits after SIGTERM")
@@ -439,21 +412,11 @@ async fn sigterm_during_startup_is_a_clean_stop() {
 /// any client can connect (the window in which a SIGTERM used to kill the process).
 #[tokio::test]
 async fn signal_handlers_are_installed_before_serving_on() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
     for args in serving_commands(dir.path()) {
-        let mut child = spawn_tollgate(&args);
-        let pid = child.id().expect("the child runs");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let line = tokio::time::timeout(TEST_TIMEOUT, BufReader::new(stdout).lines().next_line())
-            .await
-            .expect("the startup line within the test timeout")
-            .unwrap()
-            .unwrap_or_default();
-        assert!(
-            line.starts_with("Serving on "),
-            "tollgate {args:?}: {line:?}"
-        );
+        // Ready: it printed its `Serving on` line.
+        let gw = Launch::tollgate(&args).serve().await;
+        let pid = gw.pid();
         assert!(
             catches(pid, 15),
             "tollgate {args:?} serves before catching SIGTERM"
@@ -462,7 +425,6 @@ async fn signal_handlers_are_installed_before_serving_on() {
             catches(pid, 2),
             "tollgate {args:?} serves before catching SIGINT"
         );
-        let _ = child.start_kill();
-        let _ = child.wait().await;
+        gw.stop().await;
     }
 }

@@ -3,117 +3,24 @@
 
 mod support;
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use http::Request;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
-use support::{full, upstream, Upstream, TEST_TIMEOUT};
+use support::{
+    dead_port, eventually, full, send, temp_dir, upstream, Gateway, Launch, Upstream, TEST_TIMEOUT,
+};
 use tollgate::Body;
 
-/// A running `tollgate run`, killed when dropped; its standard error is collected.
-struct Gateway {
-    child: Child,
-    stderr: Arc<Mutex<String>>,
-    file: PathBuf,
-}
-
-impl Gateway {
-    fn start(file: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(["--log", "info", "run"])
-            .arg(file)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tollgate starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("piped");
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Gateway {
-            child,
-            stderr,
-            file: file.to_owned(),
-        }
-    }
-
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits (bounded) until the log contains `text` `times` times.
-    async fn wait_for_log(&self, text: &str, times: usize) {
-        let deadline = Instant::now() + TEST_TIMEOUT;
-        while self.log().matches(text).count() < times {
-            assert!(
-                Instant::now() < deadline,
-                "no {text:?} in the log:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn hangup(&self) {
-        // The shell's own `kill`: no procps needed.
-        let status = Command::new("sh")
-            .args(["-c", &format!("kill -HUP {}", self.child.id())])
-            .status()
-            .expect("sh runs");
-        assert!(status.success());
-    }
-
-    fn rewrite(&self, text: &str) {
-        std::fs::write(&self.file, text).unwrap();
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tollgate-run-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn free_addr() -> SocketAddr {
-    support::dead_port()
-}
-
-/// Waits (bounded) until something accepts connections on `addr`.
-async fn wait_listening(addr: SocketAddr, gateway: &Gateway) {
-    let deadline = Instant::now() + TEST_TIMEOUT;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nothing listens on {addr}:\n{}",
-            gateway.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// `tollgate --log info run FILE`, ready once its first listener serves.
+async fn start(file: &Path) -> Gateway {
+    Launch::tollgate(["--log", "info", "run"])
+        .arg(file)
+        .serve()
+        .await
 }
 
 async fn named(name: &'static str) -> Upstream {
@@ -122,20 +29,9 @@ async fn named(name: &'static str) -> Upstream {
 
 /// `(status, body)` of a GET on a fresh connection, with optional Basic credentials.
 async fn get(addr: SocketAddr, path: &str, auth: Option<&str>) -> (u16, String) {
-    let mut req = Request::get(format!("http://{addr}{path}"));
-    if let Some(auth) = auth {
-        req = req.header("authorization", auth);
-    }
-    let res = tokio::time::timeout(
-        TEST_TIMEOUT,
-        support::client().request(req.body(Body::empty()).unwrap()),
-    )
-    .await
-    .expect("answered in time")
-    .expect("answered");
-    let status = res.status().as_u16();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+    let res = send("GET", &format!("http://{addr}{path}"), &headers).await;
+    (res.status.as_u16(), res.text().into_owned())
 }
 
 fn config(listen: SocketAddr, server: &str, extra: &str) -> String {
@@ -157,12 +53,13 @@ upstream = "app"
 #[tokio::test]
 async fn sighup_reloads_without_dropping_a_connection() {
     let (one, two) = (named("one").await, named("two").await);
-    let listen = free_addr();
-    let dir = temp_dir("reload");
+    let listen = dead_port();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let file = dir.join("tollgate.toml");
     std::fs::write(&file, config(listen, &one.url(), "")).unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(listen, &gateway).await;
+    let gateway = start(&file).await;
+    gateway.wait_serving(listen).await;
 
     // One keep-alive connection, used before and after each reload.
     let stream = tokio::net::TcpStream::connect(listen).await.unwrap();
@@ -185,14 +82,14 @@ async fn sighup_reloads_without_dropping_a_connection() {
     assert_eq!(ask().await, "one");
 
     // A good config: the same connection now reaches the new upstream.
-    gateway.rewrite(&config(listen, &two.url(), ""));
-    gateway.hangup();
+    std::fs::write(&file, &config(listen, &two.url(), "")).unwrap();
+    gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(ask().await, "two");
 
     // A bad one: logged, refused, the running one stays.
-    gateway.rewrite(&config(listen, &one.url(), "upstreem = \"typo\""));
-    gateway.hangup();
+    std::fs::write(&file, &config(listen, &one.url(), "upstreem = \"typo\"")).unwrap();
+    gateway.signal("HUP");
     gateway.wait_for_log("reload refused", 1).await;
     let log = gateway.log();
     assert!(log.contains("unknown field `upstreem`"), "{log}");
@@ -200,10 +97,10 @@ async fn sighup_reloads_without_dropping_a_connection() {
     assert_eq!(get(listen, "/", None).await, (200, "two".to_owned()));
 
     // A semantic error is refused the same way.
-    gateway.rewrite(
+    std::fs::write(&file, 
         &config(listen, &one.url(), "").replace("upstream = \"app\"", "upstream = \"nope\""),
-    );
-    gateway.hangup();
+    ).unwrap();
+    gateway.signal("HUP");
     gateway.wait_for_log("reload refused", 2).await;
     assert!(gateway.log().contains("no upstream group named `nope`"));
     assert_eq!(ask().await, "two");
@@ -224,25 +121,22 @@ async fn an_in_flight_request_finishes_on_the_configuration_it_started_with() {
     })
     .await;
     let new = named("new").await;
-    let listen = free_addr();
-    let dir = temp_dir("in-flight");
+    let listen = dead_port();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let file = dir.join("tollgate.toml");
     std::fs::write(&file, config(listen, &slow.url(), "")).unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(listen, &gateway).await;
+    let gateway = start(&file).await;
+    gateway.wait_serving(listen).await;
 
     let in_flight = tokio::spawn(get(listen, "/", None));
     // Wait (bounded) until the request reached the old upstream.
-    let deadline = Instant::now() + TEST_TIMEOUT;
-    while slow.connections() == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the request never reached the upstream"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    gateway.rewrite(&config(listen, &new.url(), ""));
-    gateway.hangup();
+    assert!(
+        eventually(async || slow.connections() > 0).await,
+        "the request never reached the upstream"
+    );
+    std::fs::write(&file, &config(listen, &new.url(), "")).unwrap();
+    gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(get(listen, "/", None).await, (200, "new".to_owned()));
     release.notify_one();
@@ -250,14 +144,8 @@ async fn an_in_flight_request_finishes_on_the_configuration_it_started_with() {
 }
 
 /// `tollgate reload FILE` with its arguments; `(success, stdout + stderr)`.
-fn reload(file: &Path, extra: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("reload")
-        .arg(file)
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("tollgate runs");
+async fn reload(file: &Path) -> (bool, String) {
+    let out = Launch::tollgate(["reload"]).arg(file).output().await;
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
@@ -266,8 +154,9 @@ fn reload(file: &Path, extra: &[&str]) -> (bool, String) {
 #[tokio::test]
 async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
     let (one, two) = (named("one").await, named("two").await);
-    let listen = free_addr();
-    let dir = temp_dir("reload-command");
+    let listen = dead_port();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let file = dir.join("tollgate.toml");
     let pid_file = dir.join("tollgate.pid");
     let with_pid = |server: &str, extra: &str| {
@@ -278,21 +167,18 @@ async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
         )
     };
     std::fs::write(&file, with_pid(&one.url(), "")).unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(listen, &gateway).await;
-    let deadline = Instant::now() + TEST_TIMEOUT;
-    while !pid_file.exists() {
-        assert!(Instant::now() < deadline, "no pid file:\n{}", gateway.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let gateway = start(&file).await;
+    gateway.wait_serving(listen).await;
+    let written = eventually(async || pid_file.exists()).await;
+    assert!(written, "no pid file:\n{}", gateway.log());
     let pid = std::fs::read_to_string(&pid_file).unwrap();
-    assert_eq!(pid.trim(), gateway.child.id().to_string());
+    assert_eq!(pid.trim(), gateway.pid().to_string());
     assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
 
     // A file with an error is reported by `tollgate reload`, with its line; the gateway is
     // not signalled at all.
-    gateway.rewrite(&with_pid(&two.url(), "upstreem = \"typo\""));
-    let (ok, out) = reload(&file, &[]);
+    std::fs::write(&file, &with_pid(&two.url(), "upstreem = \"typo\"")).unwrap();
+    let (ok, out) = reload(&file).await;
     assert!(!ok, "{out}");
     assert!(out.contains("unknown field `upstreem`"), "{out}");
     assert!(out.contains("tollgate.toml:"), "located: {out}");
@@ -300,8 +186,8 @@ async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
     assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
 
     // A good one: checked, signalled, in force.
-    gateway.rewrite(&with_pid(&two.url(), ""));
-    let (ok, out) = reload(&file, &[]);
+    std::fs::write(&file, &with_pid(&two.url(), "")).unwrap();
+    let (ok, out) = reload(&file).await;
     assert!(ok, "{out}");
     assert!(out.contains("sent SIGHUP"), "{out}");
     gateway.wait_for_log("configuration reloaded", 1).await;
@@ -310,66 +196,50 @@ async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
     // Without a pid file, the command says what to add.
     let plain = dir.join("plain.toml");
     std::fs::write(&plain, config(listen, &two.url(), "")).unwrap();
-    let (ok, out) = reload(&plain, &[]);
+    let (ok, out) = reload(&plain).await;
     assert!(!ok && out.contains("has no `pid_file`"), "{out}");
 
     // A graceful stop removes the pid file.
-    let mut gateway = gateway;
-    let status = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", gateway.child.id())])
-        .status()
-        .expect("sh runs");
-    assert!(status.success());
-    let deadline = Instant::now() + TEST_TIMEOUT;
-    while gateway.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    gateway.terminate().await;
     assert!(!pid_file.exists(), "the pid file outlived the gateway");
 }
 
 #[tokio::test]
 async fn a_changed_listener_is_restarted_on_the_same_socket() {
     let one = named("one").await;
-    let listen = free_addr();
-    let dir = temp_dir("restart");
+    let listen = dead_port();
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let file = dir.join("tollgate.toml");
     std::fs::write(&file, config(listen, &one.url(), "")).unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(listen, &gateway).await;
-    let extra_listen = free_addr();
+    let gateway = start(&file).await;
+    gateway.wait_serving(listen).await;
+    let extra_listen = dead_port();
     let changed = config(listen, &one.url(), "").replacen(
         &format!("bind = \"{listen}\""),
         &format!("bind = \"{listen}\"\nmax_headers = 50\n\n[[listen]]\nbind = \"{extra_listen}\""),
         1,
     );
-    gateway.rewrite(&changed);
-    gateway.hangup();
+    std::fs::write(&file, &changed).unwrap();
+    gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
-    wait_listening(extra_listen, &gateway).await;
+    gateway.wait_serving(extra_listen).await;
     assert_eq!(get(extra_listen, "/", None).await, (200, "one".to_owned()));
 }
 
 #[tokio::test]
 async fn metrics_count_known_traffic() {
     let app = named("app").await;
-    let dead = free_addr();
-    let (listen, admin) = (free_addr(), free_addr());
-    let dir = temp_dir("metrics");
+    let dead = dead_port();
+    let (listen, admin) = (dead_port(), dead_port());
+    let tmp = temp_dir();
+    let dir = tmp.path();
     // ada:secret with cheap argon2 parameters.
-    let hash = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["hash", "--params", "m=64,t=1,p=1", "ada"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(b"secret\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
+    let hash = Launch::tollgate(["hash", "--params", "m=64,t=1,p=1", "ada"])
+        .stdin("secret\n")
+        .output()
+        .await;
     let users = dir.join("users");
     std::fs::write(&users, &hash.stdout).unwrap();
     let file = dir.join("tollgate.toml");
@@ -411,9 +281,9 @@ upstream = "app"
         ),
     )
     .unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(listen, &gateway).await;
-    wait_listening(admin, &gateway).await;
+    let gateway = start(&file).await;
+    gateway.wait_serving(listen).await;
+    gateway.wait_serving(admin).await;
 
     let ada = "Basic YWRhOnNlY3JldA=="; // ada:secret
     for _ in 0..3 {
@@ -459,23 +329,24 @@ upstream = "app"
 
 #[tokio::test]
 async fn the_example_file_runs() {
-    let (one, two, three) = (free_addr(), free_addr(), free_addr());
+    let (one, two, three) = (dead_port(), dead_port(), dead_port());
     let _ = (one, two, three);
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tollgate.toml");
     let text = std::fs::read_to_string(&example).unwrap();
     // The example's ports may be taken on this machine: run it on free ones.
-    let (public, tls, admin) = (free_addr(), free_addr(), free_addr());
+    let (public, tls, admin) = (dead_port(), dead_port(), dead_port());
     let text = text
         .replace("127.0.0.1:8080", &public.to_string())
         .replace("127.0.0.1:8443", &tls.to_string())
         .replace("127.0.0.1:9090", &admin.to_string());
-    let dir = temp_dir("example");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let file = dir.join("tollgate.toml");
     std::fs::write(&file, text).unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(public, &gateway).await;
-    wait_listening(admin, &gateway).await;
-    wait_listening(tls, &gateway).await;
+    let gateway = start(&file).await;
+    gateway.wait_serving(public).await;
+    gateway.wait_serving(admin).await;
+    gateway.wait_serving(tls).await;
     assert_eq!(get(public, "/healthz", None).await.0, 200);
     assert_eq!(get(public, "/echo", None).await.0, 401);
     let (status, body) = get(public, "/echo", Some("Basic YWRhOnNlY3JldA==")).await;
@@ -517,7 +388,8 @@ async fn served_certificate(addr: SocketAddr, roots: &[&str]) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_reload_serves_new_certificates_and_refuses_a_mismatched_key() {
-    let dir = temp_dir("tls-reload");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let make = || {
         let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         (
@@ -530,7 +402,7 @@ async fn a_reload_serves_new_certificates_and_refuses_a_mismatched_key() {
     let (cert_b, key_b, der_b) = make();
     std::fs::write(dir.join("cert.pem"), &cert_a).unwrap();
     std::fs::write(dir.join("key.pem"), &key_a).unwrap();
-    let listen = free_addr();
+    let listen = dead_port();
     let file = dir.join("tollgate.toml");
     std::fs::write(
         &file,
@@ -541,13 +413,13 @@ async fn a_reload_serves_new_certificates_and_refuses_a_mismatched_key() {
         ),
     )
     .unwrap();
-    let gateway = Gateway::start(&file);
-    wait_listening(listen, &gateway).await;
+    let gateway = start(&file).await;
+    gateway.wait_serving(listen).await;
     assert_eq!(served_certificate(listen, &[&cert_a, &cert_b]).await, der_a);
 
     // A certificate without its key: refused, the old pair stays.
     std::fs::write(dir.join("cert.pem"), &cert_b).unwrap();
-    gateway.hangup();
+    gateway.signal("HUP");
     gateway.wait_for_log("reload refused", 1).await;
     assert!(
         gateway.log().contains("do not fit together"),
@@ -558,7 +430,7 @@ async fn a_reload_serves_new_certificates_and_refuses_a_mismatched_key() {
 
     // Both files: the listener serves the new certificate on the same socket.
     std::fs::write(dir.join("key.pem"), &key_b).unwrap();
-    gateway.hangup();
+    gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(served_certificate(listen, &[&cert_a, &cert_b]).await, der_b);
 }

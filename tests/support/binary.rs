@@ -246,7 +246,7 @@ impl Gateway {
 
     /// Waits until it printed a `Serving on` line for `addr` (a listener besides the first,
     /// or one started by a reload).
-    pub async fn wait_serving(&mut self, addr: SocketAddr) {
+    pub async fn wait_serving(&self, addr: SocketAddr) {
         let addr = addr.to_string();
         let found = self
             .wait_for_stdout(|out| out.serving.iter().any(|l| address(l) == addr).then_some(()))
@@ -255,11 +255,12 @@ impl Gateway {
     }
 
     /// Waits until what it printed gives `found` an answer; `None` when it ended first.
-    async fn wait_for_stdout<T>(&mut self, found: impl Fn(&Stdout) -> Option<T>) -> Option<T> {
+    async fn wait_for_stdout<T>(&self, found: impl Fn(&Stdout) -> Option<T>) -> Option<T> {
         let log = self.log.clone();
+        let mut serving = self.serving.clone();
         let seen = tokio::time::timeout(
             TEST_TIMEOUT,
-            self.serving.wait_for(|out| out.closed || found(out).is_some()),
+            serving.wait_for(|out| out.closed || found(out).is_some()),
         )
         .await
         .unwrap_or_else(|_| {
