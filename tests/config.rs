@@ -3,38 +3,26 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use support::{temp_dir, Launch};
 use tollgate::config::{self, Config};
 use tollgate::metrics::Metrics;
 use tollgate::testing::TestClient;
 
-/// A fresh directory for one test's files.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tollgate-config-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
+/// `tests/fixtures/tls/NAME`, as text for a configuration file.
 fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/tls")
-        .join(name);
-    path.display().to_string()
+    support::fixture(&format!("tls/{name}"))
+        .display()
+        .to_string()
 }
 
 /// Runs `tollgate check` on `text` written to a file; returns the output.
-fn check(name: &str, text: &str) -> Output {
-    let dir = temp_dir(name);
-    let file = dir.join("tollgate.toml");
+async fn check(text: &str) -> Output {
+    let dir = temp_dir();
+    let file = dir.path().join("tollgate.toml");
     std::fs::write(&file, text).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("check")
-        .arg(&file)
-        .output()
-        .expect("tollgate runs")
+    Launch::tollgate(["check"]).arg(&file).output().await
 }
 
 /// The error lines `check` printed, as `(line, message)`.
@@ -83,22 +71,18 @@ servers = ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
 upstream = "app"
 "#;
 
-#[test]
-fn a_good_file_is_ok() {
-    let out = check("good", GOOD);
+#[tokio::test]
+async fn a_good_file_is_ok() {
+    let out = check(GOOD).await;
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).ends_with(": ok\n"));
 }
 
-#[test]
-fn the_example_file_is_ok() {
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tollgate.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .arg("check")
-        .arg(&example)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+#[tokio::test]
+async fn the_example_file_is_ok() {
+    let out = Launch::tollgate(["check", "examples/tollgate.toml"])
         .output()
-        .unwrap();
+        .await;
     assert!(
         out.status.success(),
         "{}",
@@ -106,14 +90,14 @@ fn the_example_file_is_ok() {
     );
 }
 
-#[test]
-fn a_syntax_error_is_located() {
-    let out = check("syntax", "[[listen]]\nbind = \"127.0.0.1:0\n");
+#[tokio::test]
+async fn a_syntax_error_is_located() {
+    let out = check("[[listen]]\nbind = \"127.0.0.1:0\n").await;
     assert_errors(&out, &[(2, "")]);
 }
 
-#[test]
-fn unknown_keys_everywhere_are_errors() {
+#[tokio::test]
+async fn unknown_keys_everywhere_are_errors() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -131,7 +115,7 @@ max_fail = 2
 upstream = "app"
 stripprefix = true
 "#;
-    let out = check("unknown", text);
+    let out = check(text).await;
     assert_errors(
         &out,
         &[
@@ -143,8 +127,8 @@ stripprefix = true
     );
 }
 
-#[test]
-fn a_route_to_a_missing_group_names_its_place() {
+#[tokio::test]
+async fn a_route_to_a_missing_group_names_its_place() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -159,15 +143,15 @@ upstream = "api"
 [[routes]]
 upstream = "app"
 "#;
-    let out = check("missing-group", text);
+    let out = check(text).await;
     assert_errors(
         &out,
         &[(10, "no upstream group named `api`; the groups are: app")],
     );
 }
 
-#[test]
-fn routes_need_exactly_one_target() {
+#[tokio::test]
+async fn routes_need_exactly_one_target() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -180,15 +164,15 @@ path = "/b"
 echo = true
 redirect = { to = "/c" }
 "#;
-    let out = check("targets", text);
+    let out = check(text).await;
     assert_errors(
         &out,
         &[(5, "the route does nothing"), (8, "more than one target")],
     );
 }
 
-#[test]
-fn values_of_the_wrong_type_and_bad_urls() {
+#[tokio::test]
+async fn values_of_the_wrong_type_and_bad_urls() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -202,7 +186,7 @@ upstream = "app"
 methods = ["GET", "G T"]
 redirect = { to = "/x", status = 200 }
 "#;
-    let out = check("types", text);
+    let out = check(text).await;
     let found = errors(&out);
     assert!(!out.status.success());
     // Type errors come first; the semantic ones wait until the types are right.
@@ -212,8 +196,8 @@ redirect = { to = "/x", status = 200 }
     assert!(found[1].1.contains("http:// or https://"), "{found:?}");
 }
 
-#[test]
-fn semantic_errors_each_with_their_line() {
+#[tokio::test]
+async fn semantic_errors_each_with_their_line() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -229,7 +213,7 @@ methods = ["GET", "G T"]
 host = "http://example.com"
 redirect = { to = "/x", status = 200 }
 "#;
-    let out = check("semantic", text);
+    let out = check(text).await;
     assert_errors(
         &out,
         &[
@@ -241,8 +225,8 @@ redirect = { to = "/x", status = 200 }
     );
 }
 
-#[test]
-fn a_typo_in_an_auth_key_is_refused() {
+#[tokio::test]
+async fn a_typo_in_an_auth_key_is_refused() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -255,12 +239,12 @@ exempt_path = ["/healthz"]
 [[routes]]
 echo = true
 "#;
-    let out = check("auth-typo", text);
+    let out = check(text).await;
     assert_errors(&out, &[(8, "unknown field `exempt_path`")]);
 }
 
-#[test]
-fn a_credentials_file_that_cannot_be_read() {
+#[tokio::test]
+async fn a_credentials_file_that_cannot_be_read() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -272,13 +256,14 @@ htpasswd = "/nonexistent/users"
 [[routes]]
 echo = true
 "#;
-    let out = check("auth-missing", text);
+    let out = check(text).await;
     assert_errors(&out, &[(7, "/nonexistent/users")]);
 }
 
-#[test]
-fn a_credentials_file_with_a_bad_line() {
-    let dir = temp_dir("auth-bad-line");
+#[tokio::test]
+async fn a_credentials_file_with_a_bad_line() {
+    let tmp = temp_dir();
+    let dir = tmp.path();
     let users = dir.join("users");
     std::fs::write(
         &users,
@@ -289,12 +274,12 @@ fn a_credentials_file_with_a_bad_line() {
         "[[listen]]\nbind = \"127.0.0.1:0\"\n[auth]\nhtpasswd = \"{}\"\n[[routes]]\necho = true\n",
         users.display()
     );
-    let out = check("auth-bad-line-cfg", &text);
+    let out = check(&text).await;
     assert_errors(&out, &[(4, "line 2")]);
 }
 
-#[test]
-fn a_bad_header_rule_names_the_rule() {
+#[tokio::test]
+async fn a_bad_header_rule_names_the_rule() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -311,13 +296,13 @@ value = "x"
 [[routes]]
 echo = true
 "#;
-    let out = check("rewrite", text);
+    let out = check(text).await;
     assert_errors(&out, &[(10, "Bad Header")]);
 }
 
-#[test]
-fn no_listener_and_no_route() {
-    let out = check("empty", "[proxy]\nvia = \"x\"\n");
+#[tokio::test]
+async fn no_listener_and_no_route() {
+    let out = check("[proxy]\nvia = \"x\"\n").await;
     let found = errors(&out);
     assert!(!out.status.success());
     assert!(
@@ -330,8 +315,8 @@ fn no_listener_and_no_route() {
     );
 }
 
-#[test]
-fn the_admin_listener_is_never_a_public_one() {
+#[tokio::test]
+async fn the_admin_listener_is_never_a_public_one() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:8080"
@@ -342,12 +327,12 @@ bind = "127.0.0.1:8080"
 [[routes]]
 echo = true
 "#;
-    let out = check("admin", text);
+    let out = check(text).await;
     assert_errors(&out, &[(6, "must not share the public address")]);
 }
 
-#[test]
-fn a_certificate_that_does_not_match_its_key() {
+#[tokio::test]
+async fn a_certificate_that_does_not_match_its_key() {
     let text = format!(
         r#"
 [[listen]]
@@ -360,12 +345,12 @@ echo = true
         fixture("cert.pem"),
         fixture("other-key.pem")
     );
-    let out = check("tls-mismatch", &text);
+    let out = check(&text).await;
     assert_errors(&out, &[(4, "do not fit together")]);
 }
 
-#[test]
-fn a_certificate_that_cannot_be_read() {
+#[tokio::test]
+async fn a_certificate_that_cannot_be_read() {
     let text = format!(
         r#"
 [[listen]]
@@ -382,7 +367,7 @@ echo = true
 "#,
         fixture("key.pem")
     );
-    let out = check("tls-missing", &text);
+    let out = check(&text).await;
     assert_errors(
         &out,
         &[(
@@ -392,8 +377,8 @@ echo = true
     );
 }
 
-#[test]
-fn a_ca_file_that_cannot_be_read() {
+#[tokio::test]
+async fn a_ca_file_that_cannot_be_read() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -406,7 +391,7 @@ ca_file = "/nonexistent/ca.pem"
 [[routes]]
 upstream = "app"
 "#;
-    let out = check("ca", text);
+    let out = check(text).await;
     assert_errors(
         &out,
         &[(
@@ -416,8 +401,8 @@ upstream = "app"
     );
 }
 
-#[test]
-fn a_static_directory_that_is_missing() {
+#[tokio::test]
+async fn a_static_directory_that_is_missing() {
     let text = r#"
 [[listen]]
 bind = "127.0.0.1:0"
@@ -426,16 +411,15 @@ bind = "127.0.0.1:0"
 path = "/static"
 files = { dir = "/nonexistent/public" }
 "#;
-    let out = check("files", text);
+    let out = check(text).await;
     assert_errors(&out, &[(7, "/nonexistent/public is not a directory")]);
 }
 
-#[test]
-fn an_unreadable_file_is_one_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["check", "/nonexistent/tollgate.toml"])
+#[tokio::test]
+async fn an_unreadable_file_is_one_error() {
+    let out = Launch::tollgate(["check", "/nonexistent/tollgate.toml"])
         .output()
-        .unwrap();
+        .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -533,7 +517,8 @@ echo = true
 
 #[tokio::test]
 async fn static_directories() {
-    let dir = temp_dir("static");
+    let tmp = temp_dir();
+    let dir = tmp.path();
     std::fs::write(dir.join("a.txt"), "hello").unwrap();
     let client = gateway(&format!(
         r#"
