@@ -3,7 +3,6 @@
 //! upstream, driven over raw TCP on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
@@ -39,22 +38,9 @@ impl RunGateway {
 
     /// Sends `SIGHUP` and waits (bounded) for the reload to be logged.
     async fn reload(&self) {
-        let pid = self.child.id().expect("the gateway runs").to_string();
         let before = self.log().matches("configuration reloaded").count();
-        let status = std::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let deadline = Instant::now() + TEST_TIMEOUT;
-        while self.log().matches("configuration reloaded").count() == before {
-            assert!(
-                Instant::now() < deadline,
-                "no reload logged:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.signal("HUP");
+        self.wait_for_log("configuration reloaded", before + 1).await;
     }
 }
 
@@ -67,23 +53,14 @@ fn basic(user: &str, password: &str) -> String {
 /// The status of `GET target` sent as raw bytes (the target exactly as given) on a fresh
 /// connection, with `headers` added.
 async fn get(addr: &str, target: &str, headers: &[(&str, &str)]) -> u16 {
-    let mut raw = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut head = format!("GET {target} HTTP/1.1\r\nHost: {addr}");
     for (name, value) in headers {
-        raw.push_str(&format!("{name}: {value}\r\n"));
+        head.push_str(&format!("\r\n{name}: {value}"));
     }
-    raw.push_str("\r\n");
-    let addr = addr.parse().unwrap();
-    let answer = tokio::time::timeout(
-        TEST_TIMEOUT,
-        raw_exchange(addr, raw.as_bytes(), Duration::from_secs(10)),
-    )
-    .await
-    .expect("answered within the test timeout");
-    answer
-        .strip_prefix("HTTP/1.1 ")
-        .and_then(|rest| rest.get(..3))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+    raw_request(addr.parse().unwrap(), &head)
+        .await
+        .status
+        .as_u16()
 }
 
 /// An htpasswd file at `dir/name` with these lines.
@@ -95,12 +72,8 @@ fn users_file(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 
 /// One `user:hash` line made by Apache's `htpasswd -B` (bcrypt cost 5, cheap for tests).
 fn bcrypt_line(user: &str, password: &str) -> String {
-    let out = std::process::Command::new("htpasswd")
-        .args(["-nbB", "-C", "5", user, password])
-        .output()
-        .expect("htpasswd (apache2-utils) is installed");
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let line = htpasswd(&["-nbB", "-C", "5", user, password]);
+    String::from_utf8(line).unwrap().trim().to_owned()
 }
 
 /// The `[auth]`, upstream and route tables of a gateway in front of `upstream`.
@@ -278,12 +251,8 @@ async fn the_verification_queue_and_cache_are_shared_by_every_worker() {
     let dir = tempfile::tempdir().unwrap();
     // A costly hash (a second or more in a debug build), so the first verification is still
     // running when the other requests arrive.
-    let out = std::process::Command::new("htpasswd")
-        .args(["-nbB", "-C", "12", "ada", "pw"])
-        .output()
-        .expect("htpasswd (apache2-utils) is installed");
-    assert!(out.status.success());
-    let line = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let line = htpasswd(&["-nbB", "-C", "12", "ada", "pw"]);
+    let line = String::from_utf8(line).unwrap().trim().to_owned();
     let users = users_file(dir.path(), "users", &[line]);
     let up = recording_upstream().await;
     let gw = RunGateway::start(&auth_config(
@@ -492,10 +461,9 @@ async fn locked_lines_load_without_legacy_and_check_htpasswd_names_them() {
     assert_eq!(status, 401);
     gw.stop().await;
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(["check-htpasswd", users_arg])
+    let out = Launch::tollgate(["check-htpasswd", users_arg])
         .output()
-        .unwrap();
+        .await;
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{report}");
     for (line, user) in [(2, "empty"), (3, "star"), (4, "bang")] {
@@ -548,10 +516,9 @@ async fn credentials_file_errors_never_quote_the_hash_field() {
             stderr.contains("--users: ") && stderr.contains("line 1"),
             "{secret}: {stderr}"
         );
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(["check-htpasswd", "--allow-legacy-hashes", users])
+        let out = Launch::tollgate(["check-htpasswd", "--allow-legacy-hashes", users])
             .output()
-            .unwrap();
+            .await;
         let report = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{secret}: {report}");
         for text in [&stderr, &report.into_owned()] {

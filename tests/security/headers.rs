@@ -26,11 +26,7 @@ async fn run_file(body: &str) -> (Gateway, tempfile::TempDir) {
 fn users_file(dir: &tempfile::TempDir) -> PathBuf {
     let path = dir.path().join("users.htpasswd");
     for (flags, user, password) in [("-cbB", "alice", "wonderland"), ("-bB", "ada", "lovelace")] {
-        let out = std::process::Command::new("htpasswd")
-            .args([flags, "-C", "5", path.to_str().unwrap(), user, password])
-            .output()
-            .expect("htpasswd (apache2-utils) is installed");
-        assert!(out.status.success(), "{out:?}");
+        htpasswd(&[flags, "-C", "5", path.to_str().unwrap(), user, password]);
     }
     path
 }
@@ -167,7 +163,7 @@ async fn managed_headers_in_trailers_are_removed() {
         Connection: close\r\n\r\n\
         5\r\nhello\r\n0\r\nX-Forwarded-User: admin\r\nX_Forwarded_User: admin\r\nX-Real-IP: 6.6.6.6\r\n\
         X-Checksum: abc\r\n\r\n";
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut stream = connect(addr).await;
     stream.write_all(request.as_bytes()).await.unwrap();
     let answer = read_until_quiet(&mut stream, Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");

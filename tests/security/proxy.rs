@@ -207,7 +207,7 @@ async fn http10_upstream() -> (SocketAddr, Arc<Mutex<Vec<Http10Seen>>>) {
 /// answer; the body is written beside the read, so an early answer is seen whatever happens to
 /// the rest of the upload.
 async fn post_chunked(addr: SocketAddr, len: usize) -> String {
-    let stream = TcpStream::connect(addr).await.unwrap();
+    let stream = connect(addr).await;
     let (mut read, mut write) = stream.into_split();
     let writer = tokio::spawn(async move {
         let head = "POST /upload HTTP/1.1\r\nHost: gw.example\r\nAccept: text/plain\r\n\
@@ -327,7 +327,7 @@ async fn an_http2_authority_with_separators_never_reaches_the_answer() {
     use http_body_util::BodyExt;
     let up = self_naming_upstream().await;
     let gw = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
-    let stream = TcpStream::connect(gw.socket_addr()).await.unwrap();
+    let stream = connect(gw.socket_addr()).await;
     let (mut sender, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
         hyper_util::rt::TokioIo::new(stream),

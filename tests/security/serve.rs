@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::Command;
 
 use crate::support::*;
 
@@ -135,17 +134,11 @@ async fn pid_file_is_not_written_through_a_symlink() {
         &[],
     )
     .await;
-    let pid = run.child.id().expect("the gateway runs");
+    let pid = run.pid();
     // Written once the listeners serve, a moment after the `Serving on` line.
-    let mut written = String::new();
-    for _ in 0..3000 {
-        written = std::fs::read_to_string(&plain).unwrap_or_default();
-        if written.ends_with('\n') {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(written.trim(), pid.to_string());
+    let read = || std::fs::read_to_string(&plain).unwrap_or_default();
+    eventually(async || read().ends_with('\n')).await;
+    assert_eq!(read().trim(), pid.to_string());
     run.stop().await;
 }
 
@@ -171,13 +164,8 @@ async fn sigterm_between_listening_and_the_pid_file_is_a_clean_stop() {
     )
     .await;
     let mut run = run;
-    let pid = run.child.id().expect("the gateway runs");
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
+    let pid = run.pid();
+    run.signal("TERM");
     // Unblock the gateway's write of its pid (the read end must be open for it to go on).
     let mut reader = tokio::net::unix::pipe::OpenOptions::new()
         .read_write(true)
@@ -196,10 +184,7 @@ async fn sigterm_between_listening_and_the_pid_file_is_a_clean_stop() {
         }
     }
     assert_eq!(String::from_utf8_lossy(&written).trim(), pid.to_string());
-    let exit = tokio::time::timeout(TEST_TIMEOUT, run.child.wait())
-        .await
-        .expect("tollgate exits after SIGTERM")
-        .unwrap();
+    let exit = run.wait().await;
     let log = run.stop().await;
     assert!(exit.success(), "{exit}: {log}");
 }
@@ -311,7 +296,7 @@ fn tunnel_gateway(up: std::net::SocketAddr, listen_extra: &str) -> String {
 
 /// Opens a WebSocket-style tunnel through the gateway and checks that bytes go both ways.
 async fn open_tunnel(gateway: std::net::SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(gateway).await.unwrap();
+    let mut stream = connect(gateway).await;
     stream
         .write_all(
             b"GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
@@ -350,7 +335,7 @@ async fn plain_request(
     gateway: std::net::SocketAddr,
     wait: Duration,
 ) -> (TcpStream, Option<String>) {
-    let mut stream = TcpStream::connect(gateway).await.unwrap();
+    let mut stream = connect(gateway).await;
     stream
         .write_all(b"GET /plain HTTP/1.1\r\nHost: app.test\r\n\r\n")
         .await
@@ -423,16 +408,8 @@ async fn idle_tunnels_are_closed_on_both_sides() {
         started.elapsed() >= Duration::from_millis(900),
         "closed before the idle timeout"
     );
-    let mut upstream_closed = false;
-    for _ in 0..3000 {
-        if up.closed() == 1 {
-            upstream_closed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     assert!(
-        upstream_closed,
+        eventually(async || up.closed() == 1).await,
         "the upstream side of the tunnel stayed open"
     );
     // The slot is free: the next client (the cap is 1) is served.
@@ -458,7 +435,7 @@ async fn a_trickled_body_meets_the_total_deadline() {
         up.url()
     );
     let run = Gateway::run_file(dir.path(), &toml, &[]).await;
-    let stream = TcpStream::connect(run.socket_addr()).await.unwrap();
+    let stream = connect(run.socket_addr()).await;
     let (mut reader, mut writer) = stream.into_split();
     writer
         .write_all(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n")
