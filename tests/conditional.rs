@@ -43,7 +43,10 @@ async fn plain_get_advertises_ranges() {
     let res = server.get("/", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.header("etag"), Some("\"v1\""));
-    assert_eq!(res.header("last-modified"), Some("Tue, 14 Nov 2023 22:13:20 GMT"));
+    assert_eq!(
+        res.header("last-modified"),
+        Some("Tue, 14 Nov 2023 22:13:20 GMT")
+    );
     assert_eq!(res.header("cache-control"), Some("private, max-age=60"));
     assert_eq!(res.header("vary"), Some("accept-language"));
     assert_eq!(res.header("accept-ranges"), Some("bytes"));
@@ -107,7 +110,9 @@ async fn if_none_match_round_trip() {
     assert_eq!(second.status, 304);
     assert!(second.body.is_empty());
     // Weak comparison for GET.
-    let weak = server.get("/", &[("if-none-match", "W/\"v0\", W/\"v1\"")]).await;
+    let weak = server
+        .get("/", &[("if-none-match", "W/\"v0\", W/\"v1\"")])
+        .await;
     assert_eq!(weak.status, 304);
     // The representation changed: a full answer with the new tag.
     let changed = server.get("/?v=v2", &[("if-none-match", &etag)]).await;
@@ -127,20 +132,23 @@ async fn if_match_and_if_range() {
     assert_eq!(res.status, 200);
     let res = server.send("PUT", "/", &[("if-none-match", "*")]).await;
     assert_eq!(res.status, 412);
-    let res = server.get("/", &[("range", "bytes=0-1"), ("if-range", "\"v1\"")]).await;
+    let res = server
+        .get("/", &[("range", "bytes=0-1"), ("if-range", "\"v1\"")])
+        .await;
     assert_eq!((res.status.as_u16(), res.text().as_ref()), (206, "ab"));
-    let res = server.get("/",
-        &[("range", "bytes=0-1"), ("if-range", "\"old\"")],
-    )
-    .await;
+    let res = server
+        .get("/", &[("range", "bytes=0-1"), ("if-range", "\"old\"")])
+        .await;
     assert_eq!(res.status, 200);
-    let res = server.get("/",
-        &[
-            ("range", "bytes=0-1"),
-            ("if-range", "Tue, 14 Nov 2023 22:13:20 GMT"),
-        ],
-    )
-    .await;
+    let res = server
+        .get(
+            "/",
+            &[
+                ("range", "bytes=0-1"),
+                ("if-range", "Tue, 14 Nov 2023 22:13:20 GMT"),
+            ],
+        )
+        .await;
     assert_eq!(res.status, 206);
 }
 

@@ -111,7 +111,8 @@ async fn answers_404_405_501_head_options() {
 #[tokio::test]
 async fn host_routes_take_the_whole_request() {
     let server = start(app()).await;
-    let echo = server.get("/time", &[("host", "svc.internal.test:8080")])
+    let echo = server
+        .get("/time", &[("host", "svc.internal.test:8080")])
         .await
         .json();
     assert_eq!(echo["target"], "/time");
@@ -144,7 +145,8 @@ async fn a_normalized_path_reaches_the_right_route() {
     assert_eq!(echo["script_name"], "/api");
     // What normalization refuses never reaches a route.
     assert_eq!(
-        server.get("/v1/users/%2e%2e/%2e%2e/%2e%2e/x", &[])
+        server
+            .get("/v1/users/%2e%2e/%2e%2e/%2e%2e/x", &[])
             .await
             .status,
         400

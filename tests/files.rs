@@ -50,7 +50,6 @@ async fn server(root: &Path) -> TestServer {
     start(ServeDir::new(root).listing(true)).await
 }
 
-
 fn alphabet(range: std::ops::RangeInclusive<usize>) -> String {
     range.map(|i| (b'a' + (i % 26) as u8) as char).collect()
 }
@@ -62,7 +61,10 @@ async fn serves_a_file_with_validators() {
     let res = server.get("/hello.txt", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.text(), "hello world\n");
-    assert_eq!(res.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(res.header("content-length"), Some("12"));
     assert_eq!(res.header("accept-ranges"), Some("bytes"));
     assert!(res.header("etag").unwrap().starts_with('"'));
@@ -125,7 +127,9 @@ async fn curl_two_ranges_are_multipart() {
 async fn unsatisfiable_range_is_416() {
     let f = fixture();
     let server = server(&f.root).await;
-    let res = server.get("/alphabet.txt", &[("range", "bytes=1000-")]).await;
+    let res = server
+        .get("/alphabet.txt", &[("range", "bytes=1000-")])
+        .await;
     assert_eq!(res.status, 416);
     assert_eq!(res.header("content-range"), Some("bytes */1000"));
 }
@@ -148,10 +152,12 @@ async fn ten_thousand_ranges_are_answered_cheaply() {
     assert_eq!(res.body.len(), 1000);
     eprintln!("10 000 ranges answered in {:?}", started.elapsed());
     // Overlapping ranges under the cap are merged into one.
-    let res = server.get("/alphabet.txt",
-        &[("range", "bytes=0-50,10-20,40-99,100-199")],
-    )
-    .await;
+    let res = server
+        .get(
+            "/alphabet.txt",
+            &[("range", "bytes=0-50,10-20,40-99,100-199")],
+        )
+        .await;
     assert_eq!(res.status, 206);
     assert_eq!(res.header("content-range"), Some("bytes 0-199/1000"));
 }
@@ -199,10 +205,9 @@ async fn if_none_match_round_trip() {
     assert_eq!(changed.status, 200);
     assert_eq!(changed.text(), "changed!\n");
     // If-Range with the old tag: the whole new file, not a stale range.
-    let res = server.get("/hello.txt",
-        &[("range", "bytes=0-1"), ("if-range", &etag)],
-    )
-    .await;
+    let res = server
+        .get("/hello.txt", &[("range", "bytes=0-1"), ("if-range", &etag)])
+        .await;
     assert_eq!(
         (res.status.as_u16(), res.text().as_ref()),
         (200, "changed!\n")
@@ -230,7 +235,10 @@ async fn directories_redirect_index_and_list() {
     // A file name with a trailing slash is not a directory.
     assert_eq!(server.get("/hello.txt/", &[]).await.status, 404);
     // curl follows the redirect to the listing (`-i`: every head in the output).
-    let raw = curl(&["-i", "-L", &server.url("/sub")]).await.text().into_owned();
+    let raw = curl(&["-i", "-L", &server.url("/sub")])
+        .await
+        .text()
+        .into_owned();
     assert_eq!(parse(raw.as_bytes()).status, 308);
     assert!(raw.contains("HTTP/1.1 200"), "{raw}");
 }
@@ -277,7 +285,10 @@ async fn listing_escapes_hostile_names_and_links_work() {
     let server = start(ServeDir::new(tmp.path()).listing(true)).await;
     let page = server.get("/", &[]).await;
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(page
         .header("content-security-policy")
         .unwrap()
@@ -376,7 +387,8 @@ async fn traversal_attempts_stay_inside_the_root() {
         ServeDir::new(&f.root)
             .listing(true)
             .file_io(FileIo::InPlace),
-    ).await;
+    )
+    .await;
     for server in [&server, &in_place_server] {
         let addr = server.addr;
         for target in &attempts {
@@ -413,7 +425,8 @@ async fn precompressed_siblings() {
         ServeDir::new(tmp.path())
             .precompressed_gzip()
             .precompressed_br(),
-    ).await;
+    )
+    .await;
 
     for (accept, body, encoding) in [
         (Some("gzip, deflate, br, zstd"), "BROTLI-BYTES", "br"),
@@ -441,7 +454,9 @@ async fn precompressed_siblings() {
         );
         assert_eq!(res.header("vary"), Some("accept-encoding"), "{accept:?}");
     }
-    let res = server.get("/only.js", &[("accept-encoding", "br, gzip")]).await;
+    let res = server
+        .get("/only.js", &[("accept-encoding", "br, gzip")])
+        .await;
     assert_eq!(
         (res.text().as_ref(), res.header("content-encoding")),
         ("GZ", Some("gzip"))
@@ -451,10 +466,12 @@ async fn precompressed_siblings() {
     let br = server.get("/app.css", &[("accept-encoding", "br")]).await;
     assert_ne!(plain.header("etag"), br.header("etag"));
     // Ranges apply to the encoded bytes.
-    let res = server.get("/app.css",
-        &[("accept-encoding", "br"), ("range", "bytes=0-5")],
-    )
-    .await;
+    let res = server
+        .get(
+            "/app.css",
+            &[("accept-encoding", "br"), ("range", "bytes=0-5")],
+        )
+        .await;
     assert_eq!((res.status.as_u16(), res.text().as_ref()), (206, "BROTLI"));
     // The sibling is not served when the original is missing... but can be asked for directly.
     assert_eq!(server.get("/app.css.gz", &[]).await.text(), "GZIP-BYTES");
@@ -502,7 +519,8 @@ async fn file_io_modes_answer_alike() {
     };
     let pool_server = start(serve(FileIo::Pool)).await;
     let in_place_server = start(serve(FileIo::InPlace)).await;
-    let etag = pool_server.get("/hello.txt", &[])
+    let etag = pool_server
+        .get("/hello.txt", &[])
         .await
         .header("etag")
         .unwrap()
@@ -568,8 +586,7 @@ async fn file_io_modes_answer_alike() {
         assert_eq!(a.status, b.status, "{case}");
         let a_headers: Vec<_> = a.headers.iter().filter(|(k, _)| *k != "date").collect();
         let b_headers: Vec<_> = b.headers.iter().filter(|(k, _)| *k != "date").collect();
-        if a
-            .header("content-type")
+        if a.header("content-type")
             .is_some_and(|ct| ct.starts_with("multipart/"))
         {
             // Each answer draws its own boundary.
@@ -585,10 +602,12 @@ async fn file_io_modes_answer_alike() {
     for server in [&pool_server, &in_place_server] {
         let res = server.get(&format!("/f{size}.bin"), &[]).await;
         assert!(res.body == data);
-        let res = server.get(&format!("/f{size}.bin"),
-            &[("range", "bytes=300000-600000")],
-        )
-        .await;
+        let res = server
+            .get(
+                &format!("/f{size}.bin"),
+                &[("range", "bytes=300000-600000")],
+            )
+            .await;
         assert_eq!(res.status, 206);
         assert!(res.body[..] == data[300_000..=600_000]);
     }
@@ -613,8 +632,13 @@ async fn symlinks_on_the_walk() {
                 .listing(true)
                 .precompressed_gzip()
                 .file_io(io),
-        ).await;
-            assert_eq!(server.get("/to-hidden.txt", &[]).await.status, 404, "{io:?}");
+        )
+        .await;
+        assert_eq!(
+            server.get("/to-hidden.txt", &[]).await.status,
+            404,
+            "{io:?}"
+        );
         let res = server.get("/alias/page.html", &[]).await;
         assert_eq!(
             (res.status.as_u16(), res.text().as_ref()),
@@ -627,7 +651,9 @@ async fn symlinks_on_the_walk() {
         assert_eq!(res.status, 200, "{io:?}");
         assert!(!res.text().contains(SECRET));
         // The sibling leads out: the original is sent.
-        let res = server.get("/hello.txt", &[("accept-encoding", "gzip")]).await;
+        let res = server
+            .get("/hello.txt", &[("accept-encoding", "gzip")])
+            .await;
         assert_eq!(res.text(), "hello world\n", "{io:?}");
     }
 }
@@ -646,7 +672,8 @@ async fn index_names_with_separators_are_checked() {
         ServeDir::new(f.root.join("site"))
             .index_file(Some("out/secret.txt"))
             .file_io(FileIo::InPlace),
-    ).await;
+    )
+    .await;
     let res = server.get("/", &[]).await;
     assert_eq!(res.status, 404);
     assert!(!res.text().contains(SECRET));

@@ -134,7 +134,9 @@ async fn forwarded_then_normalize_in_front_of_echo() {
         .layer(NormalizeLayer::default())
         .service(EchoService::new());
     let server = start(svc).await;
-    let res = raw_get(server.addr, "/a/../b//c",
+    let res = raw_get(
+        server.addr,
+        "/a/../b//c",
         &[("X-Forwarded-For", "6.6.6.6, 2001:db8::5")],
     )
     .await;

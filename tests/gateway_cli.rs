@@ -188,7 +188,10 @@ async fn header_rules_and_static_dirs_through_the_gateway() {
     ])
     .await;
     let out = curl(&[&gw.url("/static/hello.txt")]).await;
-    assert_eq!((out.status.as_u16(), out.text().as_ref()), (200, "static hello"));
+    assert_eq!(
+        (out.status.as_u16(), out.text().as_ref()),
+        (200, "static hello")
+    );
     let out = curl(&["--path-as-is", &gw.url("/a/./b//c")]).await;
     assert_eq!(out.status, 200, "{out:?}");
     let seen = up.seen();
@@ -364,7 +367,6 @@ fn serving_commands(dir: &std::path::Path) -> Vec<Vec<String>> {
         ],
     ]
 }
-
 
 /// Waits (bounded) until `pid` catches `SIGTERM`; false when it never did. Polled every
 /// millisecond, not at [`eventually`]'s pace: the signal must land in the startup window.

@@ -509,7 +509,10 @@ async fn a_missing_final_boundary_is_400() {
     for (case, body) in cases {
         let answer = refused(FormLimits::new(), CT, body.to_vec()).await;
         assert_eq!(answer.status, 400, "{case}: {answer:?}");
-        assert!(answer.text().contains("multipart body"), "{case}: {answer:?}");
+        assert!(
+            answer.text().contains("multipart body"),
+            "{case}: {answer:?}"
+        );
     }
     let answer = refused(FormLimits::new(), CT, b"no boundary at all".to_vec()).await;
     assert_answer(&answer, 400, "not framed by its boundary");

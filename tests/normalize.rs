@@ -50,7 +50,8 @@ async fn each_refusal_is_a_400_with_its_reason() {
         ("CONNECT example.com:443 HTTP/1.1", "CONNECT"),
     ];
     for (line, reason) in cases {
-        let res = raw_request(server.addr,
+        let res = raw_request(
+            server.addr,
             &format!("{line}\r\nHost: localhost\r\nAccept: application/json"),
         )
         .await;
@@ -92,7 +93,10 @@ async fn strict_slashes_redirect_and_rewrite_the_rest() {
         .path(PathOptions::default().trailing_slash(TrailingSlash::Add));
     let server = echo_behind(config).await;
     let res = raw_get(server.addr, "/docs", &[]).await;
-    assert_eq!((res.status.as_u16(), res.header("location")), (308, Some("/docs/")));
+    assert_eq!(
+        (res.status.as_u16(), res.header("location")),
+        (308, Some("/docs/"))
+    );
     let res = raw_get(server.addr, "/docs/./a//", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["path"], "/docs/a/");

@@ -68,16 +68,18 @@ async fn request_rules_show_in_the_echo() {
                 .when_method("GET"),
         );
     let server = start(layer(config).layer(EchoService::new())).await;
-    let res = server.get("/api/x?q=1",
-        &[
-            ("x-internal-token", "secret"),
-            ("X-Internal-Debug", "1"),
-            ("x-old", "o"),
-            ("x-tag", "client"),
-            ("x-version", "v2"),
-        ],
-    )
-    .await;
+    let res = server
+        .get(
+            "/api/x?q=1",
+            &[
+                ("x-internal-token", "secret"),
+                ("X-Internal-Debug", "1"),
+                ("x-old", "o"),
+                ("x-tag", "client"),
+                ("x-version", "v2"),
+            ],
+        )
+        .await;
     assert_eq!(res.status, 200);
     assert_eq!(echoed(&res, "x-real-ip"), ["127.0.0.1"]);
     assert_eq!(
@@ -142,7 +144,9 @@ async fn request_id_is_visible_to_both_sides() {
     assert_eq!(res.header("x-request-id"), Some("abc-123"));
     assert_eq!(echoed(&res, "x-request-id"), ["abc-123"]);
 
-    let res = server.get("/", &[("x-request-id", "bad id, with spaces")]).await;
+    let res = server
+        .get("/", &[("x-request-id", "bad id, with spaces")])
+        .await;
     let replaced = res.header("x-request-id").unwrap();
     assert_ne!(replaced, "bad id, with spaces");
     assert_eq!(echoed(&res, "x-request-id"), [replaced.to_owned()]);

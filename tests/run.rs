@@ -82,13 +82,13 @@ async fn sighup_reloads_without_dropping_a_connection() {
     assert_eq!(ask().await, "one");
 
     // A good config: the same connection now reaches the new upstream.
-    std::fs::write(&file, &config(listen, &two.url(), "")).unwrap();
+    std::fs::write(&file, config(listen, &two.url(), "")).unwrap();
     gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(ask().await, "two");
 
     // A bad one: logged, refused, the running one stays.
-    std::fs::write(&file, &config(listen, &one.url(), "upstreem = \"typo\"")).unwrap();
+    std::fs::write(&file, config(listen, &one.url(), "upstreem = \"typo\"")).unwrap();
     gateway.signal("HUP");
     gateway.wait_for_log("reload refused", 1).await;
     let log = gateway.log();
@@ -97,9 +97,11 @@ async fn sighup_reloads_without_dropping_a_connection() {
     assert_eq!(get(listen, "/", None).await, (200, "two".to_owned()));
 
     // A semantic error is refused the same way.
-    std::fs::write(&file, 
-        &config(listen, &one.url(), "").replace("upstream = \"app\"", "upstream = \"nope\""),
-    ).unwrap();
+    std::fs::write(
+        &file,
+        config(listen, &one.url(), "").replace("upstream = \"app\"", "upstream = \"nope\""),
+    )
+    .unwrap();
     gateway.signal("HUP");
     gateway.wait_for_log("reload refused", 2).await;
     assert!(gateway.log().contains("no upstream group named `nope`"));
@@ -135,7 +137,7 @@ async fn an_in_flight_request_finishes_on_the_configuration_it_started_with() {
         eventually(async || slow.connections() > 0).await,
         "the request never reached the upstream"
     );
-    std::fs::write(&file, &config(listen, &new.url(), "")).unwrap();
+    std::fs::write(&file, config(listen, &new.url(), "")).unwrap();
     gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(get(listen, "/", None).await, (200, "new".to_owned()));
@@ -177,7 +179,7 @@ async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
 
     // A file with an error is reported by `tollgate reload`, with its line; the gateway is
     // not signalled at all.
-    std::fs::write(&file, &with_pid(&two.url(), "upstreem = \"typo\"")).unwrap();
+    std::fs::write(&file, with_pid(&two.url(), "upstreem = \"typo\"")).unwrap();
     let (ok, out) = reload(&file).await;
     assert!(!ok, "{out}");
     assert!(out.contains("unknown field `upstreem`"), "{out}");
@@ -186,7 +188,7 @@ async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
     assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
 
     // A good one: checked, signalled, in force.
-    std::fs::write(&file, &with_pid(&two.url(), "")).unwrap();
+    std::fs::write(&file, with_pid(&two.url(), "")).unwrap();
     let (ok, out) = reload(&file).await;
     assert!(ok, "{out}");
     assert!(out.contains("sent SIGHUP"), "{out}");
@@ -220,7 +222,7 @@ async fn a_changed_listener_is_restarted_on_the_same_socket() {
         &format!("bind = \"{listen}\"\nmax_headers = 50\n\n[[listen]]\nbind = \"{extra_listen}\""),
         1,
     );
-    std::fs::write(&file, &changed).unwrap();
+    std::fs::write(&file, changed).unwrap();
     gateway.signal("HUP");
     gateway.wait_for_log("configuration reloaded", 1).await;
     assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));

@@ -359,9 +359,7 @@ async fn adding_a_user_to_the_file_takes_effect_without_restart() {
 
     // A changed password invalidates the cached verification.
     htpasswd(&["-bB", "-C", "4", &f, "ada", "changed"]);
-    assert!(
-        eventually(async || curl(addr, "/", Some("ada:first")).await.status == 401).await
-    );
+    assert!(eventually(async || curl(addr, "/", Some("ada:first")).await.status == 401).await);
     assert_eq!(curl(addr, "/", Some("ada:changed")).await.status, 200);
 
     // A broken file is refused and the previous users stay.
@@ -595,7 +593,8 @@ async fn tollgate_hash_makes_a_line_the_layer_accepts() {
     let out = tollgate(
         &["hash", "--params", "m=1024,t=1,p=1", "Zoë"],
         "pässwörd\n".as_bytes(),
-    ).await;
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",

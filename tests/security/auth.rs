@@ -40,7 +40,8 @@ impl RunGateway {
     async fn reload(&self) {
         let before = self.log().matches("configuration reloaded").count();
         self.signal("HUP");
-        self.wait_for_log("configuration reloaded", before + 1).await;
+        self.wait_for_log("configuration reloaded", before + 1)
+            .await;
     }
 }
 

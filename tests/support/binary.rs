@@ -36,8 +36,9 @@ impl Launch {
         S: AsRef<OsStr>,
     {
         // `option_env!`: test files that never start it still build without the `cli` feature.
-        let tollgate = option_env!("CARGO_BIN_EXE_tollgate")
-            .expect("the tollgate binary is built (it needs the `cli` feature)");
+        let Some(tollgate) = option_env!("CARGO_BIN_EXE_tollgate") else {
+            panic!("the tollgate binary is not built: it needs the `cli` feature");
+        };
         Launch::program(tollgate, args)
     }
 
@@ -146,7 +147,10 @@ impl Launch {
             .await;
         let Some(first) = first else {
             let log = gateway.stop().await;
-            panic!("{} never printed `Serving on`; log: {log}", self.program.display());
+            panic!(
+                "{} never printed `Serving on`; log: {log}",
+                self.program.display()
+            );
         };
         gateway.addr = address(&first).to_owned();
         gateway
@@ -251,7 +255,11 @@ impl Gateway {
         let found = self
             .wait_for_stdout(|out| out.serving.iter().any(|l| address(l) == addr).then_some(()))
             .await;
-        assert!(found.is_some(), "no `Serving on` {addr}; log:\n{}", self.log());
+        assert!(
+            found.is_some(),
+            "no `Serving on` {addr}; log:\n{}",
+            self.log()
+        );
     }
 
     /// Waits until what it printed gives `found` an answer; `None` when it ended first.

@@ -91,7 +91,11 @@ pub fn get_request(target: &[u8], headers: &[(&str, &str)]) -> Vec<u8> {
 }
 
 /// Sends [`get_request`]`(target, headers)` and parses the answer.
-pub async fn raw_get(addr: SocketAddr, target: impl AsRef<[u8]>, headers: &[(&str, &str)]) -> Fetched {
+pub async fn raw_get(
+    addr: SocketAddr,
+    target: impl AsRef<[u8]>,
+    headers: &[(&str, &str)],
+) -> Fetched {
     let answer = raw(addr, &get_request(target.as_ref(), headers)).await;
     parse(answer.as_bytes())
 }
