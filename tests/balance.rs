@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response};
-use http_body_util::BodyExt;
-use support::{full, gateway, upstream, Upstream, TEST_TIMEOUT};
+use support::{
+    dead_port, eventually, fetch, full, gateway, send, upstream, Upstream, TEST_TIMEOUT,
+};
 use tokio::sync::Notify;
 use tollgate::config;
 use tollgate::metrics::Metrics;
@@ -78,20 +79,8 @@ async fn call(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req.body(Body::empty()).unwrap();
-    let res = tokio::time::timeout(TEST_TIMEOUT, support::client().request(req))
-        .await
-        .expect("answered in time")
-        .expect("the gateway answers");
-    let status = res.status().as_u16();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let res = send(method, &format!("http://{addr}{path}"), headers).await;
+    (res.status.as_u16(), res.text().into_owned())
 }
 
 async fn get(addr: SocketAddr, path: &str) -> String {
@@ -124,10 +113,6 @@ async fn answer_on(addr: SocketAddr, name: &'static str) -> tokio::task::JoinHan
 }
 
 /// A port with nothing behind it now, that a test can bind later.
-fn free_port() -> SocketAddr {
-    support::dead_port()
-}
-
 #[tokio::test]
 async fn round_robin_spreads_evenly() {
     let (a, b, c) = (simple("a").await, simple("b").await, simple("c").await);
@@ -151,14 +136,10 @@ async fn least_requests_avoids_the_busy_upstream() {
 
     // One request parks on an upstream; every request meanwhile goes to the other one.
     let parked = tokio::spawn(async move { call(gw, "GET", "/slow", &[]).await });
-    let deadline = tokio::time::Instant::now() + TEST_TIMEOUT;
-    while a.connections() + b.connections() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the slow request never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(
+        eventually(async || a.connections() + b.connections() > 0).await,
+        "the slow request never arrived"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let busy = if a.connections() > 0 { "a" } else { "b" };
     let mut seen = Vec::new();
@@ -225,7 +206,7 @@ async fn hashing_the_client_address_and_a_cookie() {
 #[tokio::test]
 async fn passive_health_skips_a_dead_upstream_and_takes_it_back() {
     let live = simple("live").await;
-    let dead = free_port();
+    let dead = dead_port();
     let gw = balanced(
         &[live.url(), format!("http://{dead}")],
         "max_fails = 1\nfail_timeout = \"1s\"\nretries = 0",
@@ -284,10 +265,10 @@ async fn active_health_takes_out_an_upstream_until_it_passes() {
     }
     // a passes again: it gets its share back.
     a_ok.store(true, Ordering::SeqCst);
-    while get(gw, "/").await != "a" {
-        assert!(tokio::time::Instant::now() < deadline, "a never came back");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert!(
+        eventually(async || get(gw, "/").await == "a").await,
+        "a never came back"
+    );
     let mut seen = Vec::new();
     for _ in 0..10 {
         seen.push(get(gw, "/").await);
@@ -298,7 +279,7 @@ async fn active_health_takes_out_an_upstream_until_it_passes() {
 #[tokio::test]
 async fn only_idempotent_requests_are_retried_when_connecting_failed() {
     let live = simple("live").await;
-    let dead = free_port();
+    let dead = dead_port();
     let gw = balanced(
         &[live.url(), format!("http://{dead}")],
         "policy = \"round_robin\"\nmax_fails = 0\nretries = 1",
@@ -325,7 +306,7 @@ async fn only_idempotent_requests_are_retried_when_connecting_failed() {
 #[tokio::test]
 async fn a_retried_put_sends_its_whole_body_to_the_next_upstream() {
     let live = support::recording_upstream().await;
-    let dead = free_port();
+    let dead = dead_port();
     let gw = balanced(
         &[format!("http://{dead}"), live.url()],
         "policy = \"round_robin\"\nmax_fails = 0\nretries = 1",
@@ -336,13 +317,9 @@ async fn a_retried_put_sends_its_whole_body_to_the_next_upstream() {
         let req = Request::put(format!("http://{gw}/doc"))
             .body(Body::from(body.clone()))
             .unwrap();
-        let res = tokio::time::timeout(TEST_TIMEOUT, support::client().request(req))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let text = res.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(text, "ok 100000");
+        let res = fetch(req).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.body, "ok 100000");
     }
     assert_eq!(live.seen().len(), 4);
     assert!(live.seen().iter().all(|s| s.body_len == 100_000));
