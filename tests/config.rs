@@ -539,7 +539,6 @@ files = {{ dir = "{}" }}
 
 #[tokio::test]
 async fn a_stripped_prefix_reaches_the_upstream_and_its_redirects_come_back_under_it() {
-    use http_body_util::BodyExt;
     let up = support::upstream(|req| async move {
         let prefix = req
             .headers()
@@ -575,9 +574,8 @@ upstream = "app"
     let req = http::Request::get(format!("http://{gw}/api/users"))
         .body(tollgate::Body::empty())
         .unwrap();
-    let res = support::client().request(req).await.unwrap();
-    assert_eq!(res.status(), 302);
-    assert_eq!(res.headers()["location"], "/api/login?from=/users");
-    assert_eq!(res.headers()["x-prefix"], "/api");
-    let _ = res.into_body().collect().await;
+    let res = support::fetch(req).await;
+    assert_eq!(res.status, 302);
+    assert_eq!(res.headers["location"], "/api/login?from=/users");
+    assert_eq!(res.headers["x-prefix"], "/api");
 }

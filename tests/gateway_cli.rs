@@ -92,17 +92,9 @@ async fn hundred_megabytes_stream_both_ways_in_little_memory() {
 #[tokio::test]
 async fn without_an_upstream_the_echo_service_answers() {
     let gw = Gateway::start(&["proxy"]).await;
-    let res = client()
-        .request(
-            Request::get(gw.url("/hello?x=1"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    let echo: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let res = get(&gw.url("/hello?x=1")).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let echo = res.json();
     assert_eq!(echo["path"], "/hello");
     let log = gw.stop().await;
     assert!(log.contains("anyone can use this gateway"), "{log}");
