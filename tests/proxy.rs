@@ -309,7 +309,7 @@ async fn expect_continue_waits_for_the_upstream() {
     let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
     let gw_refusing = gateway(proxy_to(&refusing.url(), ProxyConfig::default())).await;
     timed(async {
-        let mut stream = tokio::net::TcpStream::connect(gw).await.unwrap();
+        let mut stream = connect(gw).await;
         stream
             .write_all(
                 b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
@@ -324,7 +324,7 @@ async fn expect_continue_waits_for_the_upstream() {
         assert!(answer.ends_with("ok 5"), "{answer}");
 
         // An upstream that refuses without reading: the client gets the refusal, no 100.
-        let mut stream = tokio::net::TcpStream::connect(gw_refusing).await.unwrap();
+        let mut stream = connect(gw_refusing).await;
         stream
             .write_all(
                 b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
@@ -699,7 +699,7 @@ async fn a_connection_whose_answer_was_cut_short_is_not_reused() {
     })
     .await;
     let gw = gateway(proxy_to(&up.url(), ProxyConfig::default())).await;
-    let mut stream = tokio::net::TcpStream::connect(gw).await.unwrap();
+    let mut stream = connect(gw).await;
     stream
         .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
         .await

@@ -62,7 +62,7 @@ async fn sighup_reloads_without_dropping_a_connection() {
     gateway.wait_serving(listen).await;
 
     // One keep-alive connection, used before and after each reload.
-    let stream = tokio::net::TcpStream::connect(listen).await.unwrap();
+    let stream = support::connect(listen).await;
     let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
@@ -379,7 +379,7 @@ async fn served_certificate(addr: SocketAddr, roots: &[&str]) -> Vec<u8> {
         .with_root_certificates(store)
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tcp = support::connect(addr).await;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let tls = tokio::time::timeout(TEST_TIMEOUT, connector.connect(name, tcp))
         .await

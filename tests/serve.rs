@@ -203,7 +203,7 @@ async fn silent_connection_times_out() {
     // Before a byte arrives the protocol is unknown; hyper's HTTP/1 timer has not started.
     let config = short(|c| c.header_read_timeout = Duration::from_millis(200));
     let server = start_with(recorder(seen()), config).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let mut stream = support::connect(server.addr).await;
     assert_eq!(read_to_close(&mut stream).await, "");
     // Half an HTTP/2 preface, then silence.
     let out = raw(server.addr, b"PRI * HTTP/2.0\r\n").await;
@@ -349,7 +349,7 @@ async fn shutdown_drain_is_bounded() {
     let (entered, gate) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let config = short(|c| c.shutdown_timeout = Duration::from_millis(200));
     let server = start_with(gated(Arc::clone(&entered), gate), config).await;
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let mut stream = support::connect(server.addr).await;
     stream
         .write_all(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -365,7 +365,7 @@ async fn connection_cap_queues_further_clients() {
     let seen = seen();
     let config = short(|c| c.max_connections = 1);
     let server = start_with(recorder(Arc::clone(&seen)), config).await;
-    let mut first = TcpStream::connect(server.addr).await.unwrap();
+    let mut first = support::connect(server.addr).await;
     first
         .write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
         .await

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use http::{HeaderName, Method, Request, Response};
-use support::{eventually, htpasswd, temp_dir, Fetched, Launch, TestServer};
+use support::{eventually, htpasswd, temp_dir, Fetched, Launch, TestServer, TEST_TIMEOUT};
 use tollgate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
 use tollgate::auth::password::{hash_password_with, Params};
 use tollgate::auth::BasicAuthLayer;
@@ -444,7 +444,7 @@ async fn flood_of_wrong_passwords_does_not_stall_a_cached_user() {
         }
         statuses
     });
-    let statuses = tokio::time::timeout(Duration::from_secs(60), good_user)
+    let statuses = tokio::time::timeout(2 * TEST_TIMEOUT, good_user)
         .await
         .expect("cached user stalled behind the flood")
         .unwrap();
@@ -454,7 +454,7 @@ async fn flood_of_wrong_passwords_does_not_stall_a_cached_user() {
     let mut rejected = 0;
     let mut busy = 0;
     for handle in flood {
-        let res = tokio::time::timeout(Duration::from_secs(120), handle)
+        let res = tokio::time::timeout(4 * TEST_TIMEOUT, handle)
             .await
             .expect("flood request hung")
             .unwrap();
