@@ -98,11 +98,23 @@ impl Launch {
     }
 
     /// Starts the program and returns at once, without waiting for anything (for tests of
-    /// what happens while it starts); it is killed when dropped.
+    /// what happens while it starts); it is killed when dropped. Its standard input, when
+    /// given, is written by [`serve`](Self::serve) or [`output`](Self::output).
     pub fn child(&self) -> Child {
         self.command()
             .spawn()
             .unwrap_or_else(|e| panic!("{} runs: {e}", self.program.display()))
+    }
+
+    /// Starts the program and writes its standard input, if any, then closes it.
+    async fn start(&self) -> Child {
+        let mut child = self.child();
+        if let Some(bytes) = &self.stdin {
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            // A program that does not read its input is not an error here.
+            let _ = stdin.write_all(bytes).await;
+        }
+        child
     }
 
     /// Starts the program and waits for its first `Serving on` line (the one readiness wait).
@@ -112,7 +124,7 @@ impl Launch {
     /// When no such line comes within [`TEST_TIMEOUT`] or the program ends first; the message
     /// shows its log.
     pub async fn serve(self) -> Gateway {
-        let mut child = self.child();
+        let mut child = self.start().await;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(String::new()));
@@ -159,12 +171,7 @@ impl Launch {
     /// Runs the program to its end (bounded by [`TEST_TIMEOUT`]) and returns what it printed
     /// and how it exited.
     pub async fn output(self) -> Output {
-        let mut child = self.child();
-        if let Some(bytes) = &self.stdin {
-            let mut stdin = child.stdin.take().expect("stdin is piped");
-            // A program that does not read its input is not an error here.
-            let _ = stdin.write_all(bytes).await;
-        }
+        let child = self.start().await;
         tokio::time::timeout(TEST_TIMEOUT, child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("{} ended within the test timeout", self.program.display()))
