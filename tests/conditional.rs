@@ -19,7 +19,7 @@ fn modified() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
-async fn server() -> TestServer {
+async fn serve_document() -> TestServer {
     start(handler::from_fn(|req: Request| async move {
         let version = req.args().ok().and_then(|a| a.get("v").map(str::to_owned));
         let tag = version.unwrap_or_else(|| "v1".to_owned());
@@ -39,7 +39,7 @@ async fn server() -> TestServer {
 
 #[tokio::test]
 async fn plain_get_advertises_ranges() {
-    let server = server().await;
+    let server = serve_document().await;
     let res = server.get("/", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.header("etag"), Some("\"v1\""));
@@ -55,7 +55,7 @@ async fn plain_get_advertises_ranges() {
 
 #[tokio::test]
 async fn curl_ranges() {
-    let server = server().await;
+    let server = serve_document().await;
     let url = server.url("/");
     let res = curl(&["-r", "0-99", &url]).await;
     assert_eq!(res.status, 206);
@@ -87,7 +87,7 @@ async fn curl_ranges() {
 
 #[tokio::test]
 async fn curl_if_modified_since() {
-    let server = server().await;
+    let server = serve_document().await;
     let url = server.url("/");
     let res = curl(&["-z", "Tue, 14 Nov 2023 22:13:20 GMT", &url]).await;
     assert_eq!(res.status, 304, "{res:?}");
@@ -103,7 +103,7 @@ async fn curl_if_modified_since() {
 
 #[tokio::test]
 async fn if_none_match_round_trip() {
-    let server = server().await;
+    let server = serve_document().await;
     let first = server.get("/", &[]).await;
     let etag = first.header("etag").unwrap().to_owned();
     let second = server.get("/", &[("if-none-match", &etag)]).await;
@@ -125,7 +125,7 @@ async fn if_none_match_round_trip() {
 
 #[tokio::test]
 async fn if_match_and_if_range() {
-    let server = server().await;
+    let server = serve_document().await;
     let res = server.send("PUT", "/", &[("if-match", "\"v0\"")]).await;
     assert_eq!(res.status, 412);
     let res = server.send("PUT", "/", &[("if-match", "\"v1\"")]).await;
@@ -154,7 +154,7 @@ async fn if_match_and_if_range() {
 
 #[tokio::test]
 async fn head_and_many_ranges() {
-    let server = server().await;
+    let server = serve_document().await;
     let res = server.send("HEAD", "/", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.header("content-length"), Some("1000"));

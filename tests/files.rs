@@ -46,7 +46,7 @@ fn fixture() -> Fixture {
     }
 }
 
-async fn server(root: &Path) -> TestServer {
+async fn serve_root(root: &Path) -> TestServer {
     start(ServeDir::new(root).listing(true)).await
 }
 
@@ -57,7 +57,7 @@ fn alphabet(range: std::ops::RangeInclusive<usize>) -> String {
 #[tokio::test]
 async fn serves_a_file_with_validators() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = server.get("/hello.txt", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.text(), "hello world\n");
@@ -76,7 +76,7 @@ async fn serves_a_file_with_validators() {
 #[tokio::test]
 async fn head_has_get_headers_and_no_body() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = server.send("HEAD", "/alphabet.txt", &[]).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.header("content-length"), Some("1000"));
@@ -89,7 +89,7 @@ async fn head_has_get_headers_and_no_body() {
 #[tokio::test]
 async fn curl_single_range() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = curl(&["-r", "0-99", &server.url("/alphabet.txt")]).await;
     assert_eq!(res.status, 206, "{res:?}");
     assert_eq!(res.header("content-range"), Some("bytes 0-99/1000"));
@@ -99,7 +99,7 @@ async fn curl_single_range() {
 #[tokio::test]
 async fn curl_two_ranges_are_multipart() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = curl(&["-r", "0-9,20-29", &server.url("/alphabet.txt")]).await;
     assert_eq!(res.status, 206, "{res:?}");
     let ct = res.header("content-type").expect("content-type");
@@ -126,7 +126,7 @@ async fn curl_two_ranges_are_multipart() {
 #[tokio::test]
 async fn unsatisfiable_range_is_416() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = server
         .get("/alphabet.txt", &[("range", "bytes=1000-")])
         .await;
@@ -137,7 +137,7 @@ async fn unsatisfiable_range_is_416() {
 #[tokio::test]
 async fn ten_thousand_ranges_are_answered_cheaply() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let header = format!(
         "bytes={}",
         (0..10_000)
@@ -165,7 +165,7 @@ async fn ten_thousand_ranges_are_answered_cheaply() {
 #[tokio::test]
 async fn curl_if_modified_since() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let url = server.url("/hello.txt");
     // `-z FILE` sends the file's mtime as If-Modified-Since.
     let hello = f.root.join("hello.txt").display().to_string();
@@ -183,7 +183,7 @@ async fn curl_if_modified_since() {
 #[tokio::test]
 async fn if_none_match_round_trip() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let first = server.get("/hello.txt", &[]).await;
     let etag = first.header("etag").unwrap().to_owned();
     let again = server.get("/hello.txt", &[("if-none-match", &etag)]).await;
@@ -217,7 +217,7 @@ async fn if_none_match_round_trip() {
 #[tokio::test]
 async fn directories_redirect_index_and_list() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = server.get("/sub?x=1", &[]).await;
     assert_eq!(res.status, 308);
     assert_eq!(res.header("location"), Some("./sub/?x=1"));
@@ -246,7 +246,7 @@ async fn directories_redirect_index_and_list() {
 #[tokio::test]
 async fn hidden_files_and_methods() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let res = server.get("/.hidden", &[]).await;
     assert_eq!(res.status, 404);
     assert!(!res.text().contains(SECRET));
@@ -324,7 +324,7 @@ async fn listing_escapes_hostile_names_and_links_work() {
 #[tokio::test]
 async fn traversal_attempts_stay_inside_the_root() {
     let f = fixture();
-    let server = server(&f.root).await;
+    let server = serve_root(&f.root).await;
     let secret_abs = f.secret.display().to_string();
     let secret_rel = secret_abs.trim_start_matches('/').to_owned();
     let mut attempts: Vec<Vec<u8>> = [
