@@ -12,8 +12,8 @@ async fn terminate(gateway: Gateway) {
 
 #[tokio::test]
 async fn echo_answers_curl_with_json() {
-    let child = Gateway::spawn(&["echo", "--bind", "127.0.0.1:0"]).await;
-    let url = child.url("/a%20b?x=1&x=2");
+    let gateway = Gateway::spawn(&["echo", "--bind", "127.0.0.1:0"]).await;
+    let url = gateway.url("/a%20b?x=1&x=2");
     let res = support::curl(&["-s", &url, "-H", "Cookie: a=1; b=2", "-d", "k=v"]).await;
     assert_eq!(res.status, 200);
     let echo = res.json();
@@ -28,13 +28,13 @@ async fn echo_answers_curl_with_json() {
         .as_str()
         .unwrap()
         .starts_with("127.0.0.1:"));
-    terminate(child).await;
+    terminate(gateway).await;
 }
 
 #[tokio::test]
 async fn echo_raw_answers_with_the_bytes_a_proxy_would_forward() {
-    let child = Gateway::spawn(&["echo", "--raw", "--bind", "127.0.0.1:0"]).await;
-    let url = child.url("/a%20b?x=1");
+    let gateway = Gateway::spawn(&["echo", "--raw", "--bind", "127.0.0.1:0"]).await;
+    let url = gateway.url("/a%20b?x=1");
     let res = support::curl(&["-s", &url, "-H", "X-Test: 1", "-d", "k=v"]).await;
     assert_eq!(res.status, 200);
     let text = String::from_utf8_lossy(&res.body).into_owned();
@@ -44,20 +44,20 @@ async fn echo_raw_answers_with_the_bytes_a_proxy_would_forward() {
     // What it shows is a message `wire` reads back.
     let (parsed, _) = tollgate::wire::parse_request(text.as_bytes()).unwrap();
     assert_eq!(parsed.body().as_ref(), b"k=v");
-    terminate(child).await;
+    terminate(gateway).await;
 }
 
 #[tokio::test]
 async fn echo_bind_comes_from_the_environment_too() {
-    let child = Launch::tollgate(["echo"])
+    let gateway = Launch::tollgate(["echo"])
         .env("TOLLGATE_BIND", "127.0.0.1:0")
         .serve()
         .await;
-    let serving = child.serving();
+    let serving = gateway.serving();
     let line = &serving[0];
     assert!(line.starts_with("Serving on http://127.0.0.1:"), "{line}");
     assert!(!line.ends_with(":8000"), "{line}");
-    terminate(child).await;
+    terminate(gateway).await;
 }
 
 #[tokio::test]
