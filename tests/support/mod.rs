@@ -30,17 +30,20 @@
 //!   [`Seen`]; [`dead_port`] is an address nothing listens on.
 //! - The client ([`client`]): every answer is a [`Fetched`] (status, headers, body; `header`,
 //!   `text`, `json`). [`get`]`(url)`, [`send`]`(method, url, headers)`, [`fetch`]`(request)`
-//!   and [`fetch_with`] for another [`client()`] such as [`h2_client`].
+//!   and [`fetch_with`] for another [`client()`] such as [`h2_client`];
+//!   [`TestServer::get`]`(path, headers)` and [`TestServer::send`] on a started server.
 //! - Raw bytes ([`raw`]): [`raw()`] writes bytes and reads until the server closes;
-//!   [`raw_get`] sends `GET target` byte for byte and parses the answer; [`raw_exchange`] and
+//!   [`raw_get`] sends `GET target` byte for byte and [`raw_request`] any request head, and
+//!   both parse the answer; [`connect`] opens a bounded connection; [`raw_exchange`] and
 //!   [`read_until_quiet`] for connections the server keeps open; [`raw_stream`] streams a body
 //!   while the answer is read; [`parse`] turns answer bytes into a [`Fetched`].
 //! - curl ([`mod@curl`]): [`curl()`]`(args)` returns the last answer as a [`Fetched`].
 //! - The binary ([`binary`]): [`Gateway::start`]`(args)` (adds `--bind 127.0.0.1:0`),
 //!   [`Gateway::spawn`], [`Gateway::run_file`] start `tollgate` and wait for its `Serving on`
 //!   line; [`Launch`] sets the environment, standard input or another program first;
-//!   [`run_to_end`], [`start_failure`] and [`Launch::output`] run one-shot commands. Every
-//!   child is killed when dropped.
+//!   [`run_to_end`], [`start_failure`] and [`Launch::output`] run one-shot commands. A
+//!   running [`Gateway`] has `url`, `log`, `wait_for_log`, `wait_serving` (another listener),
+//!   `signal`, `terminate` and `stop`; it is killed when dropped.
 //! - Files ([`files`]): [`temp_dir`] (removed on drop), [`fixture`] (`tests/fixtures/`),
 //!   [`htpasswd_file`] and [`htpasswd`] (Apache's own tool).
 //! - Waiting: [`TEST_TIMEOUT`] bounds every network wait, readiness wait and poll
