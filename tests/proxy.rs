@@ -392,10 +392,11 @@ use tollgate::body::BoxError;
 async fn upstream_down_is_a_502_naming_it_when_errors_are_exposed() {
     let dead = dead_port();
     let mut config = ProxyConfig::default();
-    config.connect_timeout = Duration::from_secs(2);
+    // Longer than the test's own bound (`timed`): a refused connection must be answered at
+    // once, not after the connect timeout.
+    config.connect_timeout = TEST_TIMEOUT * 10;
     config.expose_errors = true;
     let gw = gateway(proxy_to(&format!("http://{dead}"), config)).await;
-    let started = std::time::Instant::now();
     let res = timed(raw_exchange(
         gw,
         b"GET / HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\n\r\n",
@@ -407,7 +408,6 @@ async fn upstream_down_is_a_502_naming_it_when_errors_are_exposed() {
         res.contains(&format!("upstream http://{dead} refused the connection")),
         "{res}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2) + Duration::from_millis(300));
 }
 
 #[tokio::test]
