@@ -96,7 +96,6 @@ use http::Method;
 use serde::Deserialize;
 
 mod future;
-pub(crate) mod host;
 mod method;
 mod path;
 mod route;
@@ -109,7 +108,7 @@ pub use method::{any, delete, get, head, on, options, patch, post, put, trace, M
 pub use route::{IntoRoute, Route};
 pub use service::Dispatcher;
 
-use host::HostPattern;
+use crate::syntax::host::HostPattern;
 use method::Endpoint;
 use service::{known_methods, Table};
 
@@ -242,7 +241,7 @@ impl Dispatch {
             })?;
             if let Some((mount, _)) = mounts
                 .iter()
-                .find(|(prefix, _)| path::mount_rest(&path, prefix).is_some())
+                .find(|(prefix, _)| crate::syntax::prefix::matches(&path, prefix))
             {
                 return Err(DispatchError::RouteUnderMount {
                     route: path,
