@@ -11,7 +11,8 @@
 //!
 //! 1. **Hosts** ([`Dispatch::host`]): `example.com`, then the longest `*.example.com` (any depth
 //!    of subdomain, never the bare domain). Case, port and a trailing dot are ignored. The host
-//!    comes from the URI authority (HTTP/2) or `Host`. The service gets the request unchanged.
+//!    is [`Origin::host`](crate::origin::Origin::host): what trusted proxies reported, else the
+//!    URI authority (HTTP/2), else `Host`. The service gets the request unchanged.
 //! 2. **Mounts** ([`Dispatch::mount`]), longest prefix first, at segment boundaries: a mount
 //!    at `/api` takes `/api/` and `/api/...` (never `/apix`). The mounted service sees the rest
 //!    of the path (`/api/users?x` → `/users?x`), and the stripped prefix is appended to

@@ -8,5 +8,6 @@ mod proxy_support;
 
 mod auth;
 mod headers;
+mod origin;
 mod proxy;
 mod serve;
