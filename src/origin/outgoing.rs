@@ -20,15 +20,16 @@ use crate::syntax::forwarded::{
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Outgoing {
-    /// `X-Forwarded-For` (appended), `X-Forwarded-Proto` and `X-Forwarded-Host` (set): what
-    /// most applications read.
+    /// `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host` and, when there
+    /// is a prefix, `X-Forwarded-Prefix` (set): what most applications read. The default.
     #[default]
     XForwarded,
     /// One RFC 7239 `Forwarded` element, appended.
     Forwarded,
     /// Both.
     Both,
-    /// Neither: the headers are left as they are.
+    /// Neither: the headers are left as they are (the proxy still removes untrusted incoming
+    /// ones, see [`set_forwarded`](crate::proxy::next_hop::set_forwarded)).
     None,
 }
 

@@ -443,9 +443,14 @@ where
     // What the client used, read as every other part of tollgate reads it.
     let client = crate::origin::Origin::from_parts(&parts);
     let public_scheme = if client.is_secure() { "https" } else { "http" };
-    let public_host = client
-        .authority()
-        .and_then(|h| HeaderValue::from_str(h).ok());
+    // The `Host` value itself when that is where the host came from: cloned, not copied.
+    let public_host = client.authority().and_then(|authority| {
+        let host = parts.headers.get(HOST);
+        match host.filter(|h| h.as_bytes() == authority.as_bytes()) {
+            Some(host) => Some(host.clone()),
+            None => HeaderValue::from_str(authority).ok(),
+        }
+    });
     let prefix = client.prefix().into_owned();
     let peer = client.peer_addr().map(|p| p.ip());
     let ext = &mut parts.extensions;
