@@ -9,8 +9,8 @@ use super::{ForwardedConfig, Headers};
 use crate::ext::ClientInfo;
 use crate::origin::Trust;
 use crate::syntax::forwarded::{
-    parse_forwarded, ForwardedElement, ForwardedError, Node, X_FORWARDED_FOR, X_FORWARDED_HOST,
-    X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+    is_proto, parse_forwarded, ForwardedElement, ForwardedError, Node, X_FORWARDED_FOR,
+    X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
 };
 use crate::syntax::host;
 use crate::syntax::path::{path, PathOptions, TrailingSlash};
@@ -316,14 +316,7 @@ fn pick<'h>(headers: &'h HeaderMap, name: &HeaderName, depth: usize) -> Option<&
 
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, lowercased.
 fn scheme(value: &str) -> Option<String> {
-    let ok = value
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic())
-        && value.len() <= 32
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    let ok = is_proto(value);
     if !ok {
         log::malformed_proto(value);
     }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::Origin;
 use crate::ext::PeerAddr;
 use crate::syntax::forwarded::{
-    is_obfuscated, parse_forwarded, Node, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PREFIX,
-    X_FORWARDED_PROTO,
+    is_obfuscated, is_proto, parse_forwarded, Node, X_FORWARDED_FOR, X_FORWARDED_HOST,
+    X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
 };
 
 /// Which headers [`append_next_hop`] writes.
@@ -134,7 +134,7 @@ impl NextHop {
 /// assert_eq!(headers["forwarded"], r#"for="[2001:db8::7]";host=example.com;proto=https"#);
 /// ```
 pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) {
-    let proto = hop.proto.as_deref().filter(|p| valid_proto(p));
+    let proto = hop.proto.as_deref().filter(|p| is_proto(p));
     let host = hop.host.as_deref().filter(|h| valid_host(h));
     if hop.proto.is_some() && proto.is_none() {
         tracing::debug!(proto = ?hop.proto, "forwarded: invalid proto not forwarded");
@@ -210,13 +210,6 @@ fn token_or_quoted(host: &str) -> String {
     } else {
         format!("\"{host}\"")
     }
-}
-
-fn valid_proto(p: &str) -> bool {
-    p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && p.len() <= 32
-        && p.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 fn valid_host(h: &str) -> bool {

@@ -67,6 +67,27 @@ pub fn is_forwarding_header(name: &str) -> bool {
         )
 }
 
+/// Whether `value` may be a `proto=` or `X-Forwarded-Proto` value: a URI scheme
+/// (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, RFC 3986 §3.1) of at most 32 bytes.
+///
+/// ```
+/// use tollgate::syntax::forwarded::is_proto;
+/// assert!(is_proto("https"));
+/// assert!(is_proto("coap+tcp"));
+/// assert!(!is_proto("1http"));
+/// assert!(!is_proto("https\r\nX-Evil: 1"));
+/// ```
+pub fn is_proto(value: &str) -> bool {
+    value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && value.len() <= 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
 /// Headers a `Connection` option may not remove: a client could otherwise strip what a
 /// trusted proxy or the gateway vouches for (the Apache `mod_proxy` hop-by-hop abuse,
 /// CVE-2022-31813). `Host` and credentials are end-to-end.
