@@ -249,10 +249,9 @@ where
     Ok(buf.freeze())
 }
 
-/// The error a request body yields when the client sent nothing for
-/// [`ServeConfig::body_read_timeout`](crate::serve::ServeConfig::body_read_timeout), or had not
-/// sent the whole body [`ServeConfig::body_total_timeout`](crate::serve::ServeConfig::body_total_timeout)
-/// after its request arrived.
+/// The error a request body yields when the client sent nothing for `body_read_timeout`, or
+/// had not sent the whole body `body_total_timeout` after its request arrived (both in
+/// [`ServeConfig`](crate::serve::ServeConfig)).
 ///
 /// Reading the body with [`to_bytes`], or through the proxy, turns it into a
 /// `408 Request Timeout`. Also at its old path, `tollgate::serve::BodyReadTimeout`.

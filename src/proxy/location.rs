@@ -22,14 +22,15 @@ pub struct Mapping<'a> {
     pub upstream_base: &'a str,
     /// The scheme the client used.
     pub public_scheme: &'a str,
-    /// The host (and port) the client used: its `Host`, the absolute-form target's authority or
-    /// HTTP/2 `:authority`, or `X-Forwarded-Host` from a trusted proxy. Only a valid host name,
-    /// IPv4 address or bracketed IPv6 address (with an optional port, as
-    /// [`syntax::host::normalize`](crate::syntax::host::normalize) accepts) is ever written into an answer; any
-    /// other value (`a;Domain=evil`, `""` when the client sent none) is treated as unknown:
-    /// absolute URLs naming the upstream become path-absolute (`/login`, which the client
-    /// resolves against the address it used) and a cookie `Domain` naming the upstream is
-    /// dropped (the cookie then belongs to the host the client used).
+    /// The host (and port) the client used, as
+    /// [`Origin::authority`](crate::origin::Origin::authority) reads it: `X-Forwarded-Host`
+    /// from a trusted proxy, else the absolute-form target's authority or HTTP/2 `:authority`,
+    /// else `Host`. Only a valid host name, IPv4 address or bracketed IPv6 address (with an
+    /// optional port, as [`syntax::host::normalize`](crate::syntax::host::normalize) accepts)
+    /// is ever written into an answer; any other value (`a;Domain=evil`, `""` when the client
+    /// sent none) is treated as unknown: absolute URLs naming the upstream become path-absolute
+    /// (`/login`, which the client resolves against the address it used) and a cookie `Domain`
+    /// naming the upstream is dropped (the cookie then belongs to the host the client used).
     pub public_authority: &'a str,
     /// The public prefix the upstream is mounted under, without a trailing slash (`""` when
     /// none).
