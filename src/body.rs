@@ -18,6 +18,7 @@
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
@@ -230,7 +231,7 @@ where
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             let e: BoxError = e.into();
-            crate::serve::BodyReadTimeout::answer_for(&*e).with_source(e)
+            BodyReadTimeout::answer_for(&*e).with_source(e)
         })?;
         if let Ok(mut data) = frame.into_data() {
             use bytes::Buf;
@@ -247,6 +248,79 @@ where
     }
     Ok(buf.freeze())
 }
+
+/// The error a request body yields when the client sent nothing for `body_read_timeout`, or
+/// had not sent the whole body `body_total_timeout` after its request arrived (both in
+/// [`ServeConfig`](crate::serve::ServeConfig)).
+///
+/// Reading the body with [`to_bytes`], or through the proxy, turns it into a
+/// `408 Request Timeout`. Also at its old path, `tollgate::serve::BodyReadTimeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyReadTimeout {
+    pub(crate) after: Duration,
+    pub(crate) total: bool,
+}
+
+impl BodyReadTimeout {
+    /// How long the body stayed silent, or, for [`is_total`](Self::is_total), the deadline
+    /// of the whole body.
+    pub fn after(&self) -> Duration {
+        self.after
+    }
+
+    /// Whether the whole body took too long (`body_total_timeout`) rather than one read
+    /// (`body_read_timeout`).
+    pub fn is_total(&self) -> bool {
+        self.total
+    }
+
+    /// The client's answer for a request body that failed with `err`: `408 Request Timeout`
+    /// when a `BodyReadTimeout` is in its chain, `400` otherwise; both close the connection
+    /// (what is left of the body cannot be told from a next request).
+    pub(crate) fn answer_for(err: &(dyn std::error::Error + 'static)) -> crate::error::HttpError {
+        use http::header::{HeaderValue, CONNECTION};
+        let mut current = Some(err);
+        let mut timed_out = false;
+        while let Some(e) = current {
+            if e.downcast_ref::<BodyReadTimeout>().is_some() {
+                timed_out = true;
+                break;
+            }
+            current = e.source();
+        }
+        let error = if timed_out {
+            crate::error::HttpError::new(
+                http::StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+        } else {
+            crate::error::HttpError::bad_request("the request body could not be read")
+        };
+        error.with_header(CONNECTION, HeaderValue::from_static("close"))
+    }
+}
+
+impl fmt::Display for BodyReadTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total {
+            write!(
+                f,
+                "the client did not send the whole request body within {:?} \
+                 (body_total_timeout); the read was abandoned",
+                self.after
+            )
+        } else {
+            write!(
+                f,
+                "the client sent no request body data for {:?} (body_read_timeout); the read \
+                 was abandoned",
+                self.after
+            )
+        }
+    }
+}
+
+impl std::error::Error for BodyReadTimeout {}
 
 #[cfg(test)]
 mod tests {

@@ -272,7 +272,7 @@ async fn digest_body(body: &mut Body, keep: bool, limit: usize) -> Result<BodyDi
     let mut kept = keep.then(BytesMut::new);
     while let Some(frame) = body.frame().await {
         let frame =
-            frame.map_err(|e| crate::serve::BodyReadTimeout::answer_for(&*e).with_source(e))?;
+            frame.map_err(|e| crate::body::BodyReadTimeout::answer_for(&*e).with_source(e))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };

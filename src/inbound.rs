@@ -30,7 +30,6 @@
 //!
 //! ```
 //! use tollgate::inbound::{InboundConfig, InboundLayer};
-//! use tollgate::forwarded::Trust;
 //! use tower::{service_fn, Layer, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -72,7 +71,9 @@ use tower_service::Service;
 
 use crate::body::{Body, BoxError};
 use crate::ext::PeerAddr;
-use crate::forwarded::Trust;
+use crate::origin::Trust;
+pub use crate::syntax::forwarded::is_forwarding_header;
+use crate::syntax::forwarded::is_protected;
 
 /// The `[inbound]` table of the gateway's file: what clients may send.
 ///
@@ -121,38 +122,6 @@ impl fmt::Display for InboundError {
 
 impl std::error::Error for InboundError {}
 
-/// Whether `name` (lower case, `-` separated) is one of the headers through which proxies tell
-/// the next hop about the client: `Forwarded`, every `X-Forwarded-*` (`-For`, `-Proto`,
-/// `-Host`, `-Port`, `-Prefix`, `-Ssl`, `-Server`, ...), `X-Real-IP`, `X-Client-IP`,
-/// `True-Client-IP`, `CF-Connecting-IP`, `X-Cluster-Client-IP`, `Fastly-Client-IP`,
-/// `X-Original-Forwarded-For`, `X-ProxyUser-IP`, `Front-End-Https`, `X-Url-Scheme`,
-/// `X-Original-Host`. Believed only from a trusted proxy.
-///
-/// ```
-/// use tollgate::inbound::is_forwarding_header;
-/// assert!(is_forwarding_header("x-forwarded-ssl"));
-/// assert!(is_forwarding_header("true-client-ip"));
-/// assert!(!is_forwarding_header("x-request-id"));
-/// ```
-pub fn is_forwarding_header(name: &str) -> bool {
-    name.starts_with("x-forwarded-")
-        || matches!(
-            name,
-            "forwarded"
-                | "x-real-ip"
-                | "x-client-ip"
-                | "true-client-ip"
-                | "cf-connecting-ip"
-                | "x-cluster-client-ip"
-                | "fastly-client-ip"
-                | "x-original-forwarded-for"
-                | "x-proxyuser-ip"
-                | "front-end-https"
-                | "x-url-scheme"
-                | "x-original-host"
-        )
-}
-
 /// Whether `name` (lower case, `-` separated) makes some servers act on another path or
 /// method than the request line's: `X-Original-URL`, `X-Rewrite-URL` (IIS, Symfony),
 /// `X-Original-URI`, `X-Override-URL`, `X-HTTP-Method-Override`, `X-HTTP-Method`,
@@ -173,18 +142,6 @@ pub fn is_override_header(name: &str) -> bool {
             | "x-http-method"
             | "x-method-override"
     )
-}
-
-/// Headers a `Connection` option may not remove: a client could otherwise strip what a
-/// trusted proxy or the gateway vouches for (the Apache `mod_proxy` hop-by-hop abuse,
-/// CVE-2022-31813). `Host` and credentials are end-to-end.
-pub(crate) fn is_protected(name: &HeaderName) -> bool {
-    use http::header::{AUTHORIZATION, COOKIE, HOST, VIA};
-    name == HOST
-        || name == AUTHORIZATION
-        || name == COOKIE
-        || name == VIA
-        || is_forwarding_header(name.as_str())
 }
 
 /// Connection options and standard hop-by-hop names, which stay in `Connection` for the

@@ -52,10 +52,11 @@ pub mod handler;
 pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
+pub mod origin;
 pub mod request;
 pub mod response;
 pub mod serve;
-mod syntax;
+pub mod syntax;
 pub mod testing;
 pub mod wire;
 

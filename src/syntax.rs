@@ -1,6 +1,42 @@
-//! The sans-I/O floor the other modules share: grammar pieces of RFC 9110 and the excerpt of
-//! user input that error messages quote. The first pieces of issue 14's `syntax/`; crate-private
-//! until that issue settles what it exports.
+//! The sans-I/O floor every other module stands on: the grammar of hosts, path prefixes,
+//! paths, percent-encoding, forwarding headers and configuration durations, as plain functions
+//! on strings, in the spirit of Werkzeug's `sansio`. Nothing here reads a socket, a request
+//! or an extension, and nothing here imports another tollgate module but
+//! [`negotiate`](crate::negotiate)'s token grammar.
+//!
+//! - [`host`]: [`split_host_port`](host::split_host_port), the one host-name grammar
+//!   ([`normalize`](host::normalize)) and [`HostPattern`](host::HostPattern)
+//!   (`*.example.com`).
+//! - [`prefix`]: the segment-prefix matcher (`/api` covers `/api/x`, never `/apix`) and
+//!   stripping.
+//! - [`path`]: path normalization (RFC 3986 §6.2.2 plus the refusals a server needs).
+//! - [`forwarded`]: the `Forwarded` / `X-Forwarded-*` grammar and header family.
+//! - [`duration`]: `"5s"` durations in configuration files.
+//!
+//! Filters written with the library use them to agree with tollgate's own layers: a service
+//! that checks `HostPattern::parse("*.example.com")?.matches(host)` matches exactly what a
+//! dispatch host route would.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::syntax::{host::HostPattern, prefix};
+//!
+//! let admin = HostPattern::parse("admin.example.com").unwrap();
+//! let allowed = |host: &str, path: &str| admin.matches(host) || !prefix::matches(path, "/admin");
+//! assert!(allowed("ADMIN.example.com", "/admin/users"));
+//! assert!(!allowed("www.example.com", "/admin"));
+//! assert!(allowed("www.example.com", "/administrators"));
+//! ```
+
+pub mod duration;
+#[cfg(feature = "layers")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+pub mod forwarded;
+pub mod host;
+pub mod path;
+pub(crate) mod percent;
+pub mod prefix;
 
 /// `tchar` (RFC 9110 §5.6.2): the characters of a token (header names, methods, parameter
 /// names).

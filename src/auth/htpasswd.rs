@@ -79,7 +79,7 @@ pub struct HtpasswdOptions {
     /// seconds; `reload_interval_secs` is accepted as the old name). Default is 5 seconds.
     #[serde(
         alias = "reload_interval_secs",
-        deserialize_with = "crate::serve::duration::deserialize"
+        deserialize_with = "crate::syntax::duration::deserialize"
     )]
     pub reload_interval: Duration,
     /// The largest file accepted, in bytes. Default is `16777216` (16 MiB).

@@ -11,7 +11,8 @@
 //!
 //! 1. **Hosts** ([`Dispatch::host`]): `example.com`, then the longest `*.example.com` (any depth
 //!    of subdomain, never the bare domain). Case, port and a trailing dot are ignored. The host
-//!    comes from the URI authority (HTTP/2) or `Host`. The service gets the request unchanged.
+//!    is [`Origin::host`](crate::origin::Origin::host): what trusted proxies reported, else the
+//!    URI authority (HTTP/2), else `Host`. The service gets the request unchanged.
 //! 2. **Mounts** ([`Dispatch::mount`]), longest prefix first, at segment boundaries: a mount
 //!    at `/api` takes `/api/` and `/api/...` (never `/apix`). The mounted service sees the rest
 //!    of the path (`/api/users?x` → `/users?x`), and the stripped prefix is appended to
@@ -96,7 +97,6 @@ use http::Method;
 use serde::Deserialize;
 
 mod future;
-pub(crate) mod host;
 mod method;
 mod path;
 mod route;
@@ -109,7 +109,7 @@ pub use method::{any, delete, get, head, on, options, patch, post, put, trace, M
 pub use route::{IntoRoute, Route};
 pub use service::Dispatcher;
 
-use host::HostPattern;
+use crate::syntax::host::HostPattern;
 use method::Endpoint;
 use service::{known_methods, Table};
 
@@ -242,7 +242,7 @@ impl Dispatch {
             })?;
             if let Some((mount, _)) = mounts
                 .iter()
-                .find(|(prefix, _)| path::mount_rest(&path, prefix).is_some())
+                .find(|(prefix, _)| crate::syntax::prefix::matches(&path, prefix))
             {
                 return Err(DispatchError::RouteUnderMount {
                     route: path,

@@ -1,7 +1,7 @@
-//! The pure path work of dispatch: checking route and mount paths, matching and stripping a
-//! mount prefix, decoding route parameters.
+//! The pure path work of dispatch: checking route and mount paths, decoding route parameters.
+//! Matching and stripping a mount prefix is [`syntax::prefix`](crate::syntax::prefix)'s.
 
-use http::uri::{PathAndQuery, Uri};
+use http::uri::PathAndQuery;
 
 /// Checks a mount prefix: starts with `/`, is not `/`, has no trailing slash, no `{` pattern,
 /// no query. Returns a message teaching the fix.
@@ -34,36 +34,6 @@ pub(crate) fn check_route(path: &str) -> Result<(), &'static str> {
     } else {
         Err("a route starts with `/`; use `/` for the root")
     }
-}
-
-/// When `path` lies under `prefix` at a segment boundary, what follows it: `""` for the bare
-/// prefix, `"/..."` otherwise. `/api` takes `/api`, `/api/` and `/api/x`, never `/apix`.
-pub(crate) fn mount_rest<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
-    let rest = path.strip_prefix(prefix)?;
-    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
-}
-
-/// The URI the mounted service sees: the first `prefix_len` bytes of the path removed (`/` when
-/// nothing is left), the query and any scheme/authority kept.
-pub(crate) fn strip_prefix(uri: &Uri, prefix_len: usize) -> Option<Uri> {
-    let path = uri.path();
-    let rest = path.get(prefix_len..)?;
-    let rest = if rest.is_empty() { "/" } else { rest };
-    let query = uri.query();
-    let mut buf = bytes::BytesMut::with_capacity(rest.len() + query.map_or(0, |q| q.len() + 1));
-    buf.extend_from_slice(rest.as_bytes());
-    if let Some(query) = query {
-        buf.extend_from_slice(b"?");
-        buf.extend_from_slice(query.as_bytes());
-    }
-    let path_and_query = PathAndQuery::from_maybe_shared(buf.freeze()).ok()?;
-    if uri.scheme().is_none() && uri.authority().is_none() {
-        // Origin-form, the usual HTTP/1.1 case: no parts to carry over.
-        return Some(Uri::from(path_and_query));
-    }
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(path_and_query);
-    Uri::from_parts(parts).ok()
 }
 
 /// Where a request for the bare mount prefix is sent: `./{last segment}/` plus the query.
@@ -104,35 +74,6 @@ pub(crate) fn decode_params(
 mod tests {
     use super::*;
 
-    macro_rules! strip_test {
-        ($($name:ident: uri = $uri:expr, prefix = $prefix:expr, expected = $expected:expr;)*) => {
-            $(
-                #[test]
-                fn $name() {
-                    let uri: Uri = $uri.parse().unwrap();
-                    let got = mount_rest(uri.path(), $prefix)
-                        .and_then(|_| strip_prefix(&uri, $prefix.len()))
-                        .map(|u| u.to_string());
-                    assert_eq!(got.as_deref(), $expected);
-                }
-            )*
-        };
-    }
-
-    strip_test! {
-        bare_prefix_becomes_root: uri = "/api", prefix = "/api", expected = Some("/");
-        prefix_with_slash_becomes_root: uri = "/api/", prefix = "/api", expected = Some("/");
-        one_segment_under: uri = "/api/users", prefix = "/api", expected = Some("/users");
-        keeps_trailing_slash: uri = "/api/users/", prefix = "/api", expected = Some("/users/");
-        keeps_query: uri = "/api/users?a=1&b", prefix = "/api", expected = Some("/users?a=1&b");
-        bare_prefix_keeps_query: uri = "/api?a=1", prefix = "/api", expected = Some("/?a=1");
-        not_a_segment_boundary: uri = "/apix", prefix = "/api", expected = None;
-        deeper_prefix: uri = "/a/b/c", prefix = "/a/b", expected = Some("/c");
-        case_sensitive: uri = "/API/x", prefix = "/api", expected = None;
-        absolute_form_keeps_authority: uri = "http://example.com/api/x?q", prefix = "/api", expected = Some("http://example.com/x?q");
-        double_slash_after_prefix: uri = "/api//x", prefix = "/api", expected = Some("//x");
-    }
-
     #[test]
     fn redirect_is_relative_to_what_the_client_asked() {
         assert_eq!(slash_redirect_location("/api", None), "./api/");
@@ -160,19 +101,5 @@ mod tests {
         );
         let m = router.at("/files/%FF").unwrap();
         assert_eq!(decode_params(&m.params).unwrap_err(), "rest");
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn stripping_never_panics_and_keeps_the_rest(path in "/[a-z/%0-9?=&]{0,40}") {
-            if let Ok(uri) = path.parse::<Uri>() {
-                if let Some(rest) = mount_rest(uri.path(), "/a") {
-                    let stripped = strip_prefix(&uri, 2).expect("a valid URI stays valid");
-                    let expected = if rest.is_empty() { "/" } else { rest };
-                    proptest::prop_assert_eq!(stripped.path(), expected);
-                    proptest::prop_assert_eq!(stripped.query(), uri.query());
-                }
-            }
-        }
     }
 }

@@ -8,14 +8,16 @@ use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
 use http::{Method, StatusCode};
 
-use super::host::{request_host, HostPattern};
 use super::method::{Choice, Endpoint};
-use super::path::{decode_params, mount_rest, slash_redirect_location, strip_prefix};
+use super::path::{decode_params, slash_redirect_location};
 use super::route::Route;
 use super::{MountSlash, ResponseFuture};
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::ext::{MountPrefix, RouteParams};
+use crate::origin::Origin;
+use crate::syntax::host::HostPattern;
+use crate::syntax::prefix;
 
 /// A built routing table: a `Clone` tower service of `http::Request<B>` answering
 /// `http::Response<tollgate::Body>`, never failing. Made by [`Dispatch::build`](super::Dispatch::build).
@@ -69,8 +71,10 @@ pub(crate) fn known_methods<'a>(registered: impl Iterator<Item = &'a Method>) ->
 impl Table {
     pub(crate) fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
         if !self.hosts.is_empty() {
-            let route = request_host(req.uri(), req.headers())
-                .and_then(|host| self.hosts.iter().find(|(p, _)| p.matches(&host)));
+            // The host the client asked for, as every other reader sees it (`Origin`).
+            let route = Origin::of(&req)
+                .host()
+                .and_then(|host| self.hosts.iter().find(|(p, _)| p.matches(host)));
             if let Some((_, route)) = route {
                 return route.call(req, false);
             }
@@ -109,12 +113,12 @@ impl Table {
     fn mount(&self, req: &mut http::Request<Body>) -> Option<ResponseFuture> {
         let path = req.uri().path();
         let (prefix, route, bare) = self.mounts.iter().find_map(|(prefix, route)| {
-            mount_rest(path, prefix).map(|rest| (prefix, route, rest.is_empty()))
+            prefix::strip(path, prefix).map(|rest| (prefix, route, rest.is_empty()))
         })?;
         if bare && self.mount_slash == MountSlash::Redirect {
             return Some(bare_prefix_redirect(prefix, req.uri().query()));
         }
-        let Some(uri) = strip_prefix(req.uri(), prefix.len()) else {
+        let Some(uri) = prefix::strip_uri(req.uri(), prefix) else {
             // Unreachable for a URI hyper parsed; refuse rather than route a path we cannot
             // express.
             return Some(self.answer(req, HttpError::bad_request("invalid request target")));

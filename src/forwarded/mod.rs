@@ -91,94 +91,22 @@
 //! x_prefix = false
 //! ```
 
-use std::fmt;
-
-use ipnet::IpNet;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 pub use crate::ext::ClientInfo;
+pub use crate::origin::{append_next_hop, NextHop, Outgoing, Trust};
+pub use crate::syntax::forwarded::{
+    parse_forwarded, parse_x_forwarded_for, ForwardedElement, ForwardedError, Node,
+    X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+};
 
 mod layer;
-mod outgoing;
-mod parse;
 mod resolve;
 mod service;
 
 pub use layer::ForwardedLayer;
-pub use outgoing::{append_next_hop, NextHop, Outgoing};
-pub use parse::{parse_forwarded, parse_x_forwarded_for, ForwardedElement, Node};
-pub use resolve::{
-    client_info, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX,
-    X_FORWARDED_PROTO,
-};
+pub use resolve::client_info;
 pub use service::Forwarded;
-
-/// Which proxies are believed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Trust {
-    /// This many proxies stand in front of the application, each appending one entry.
-    /// `0` believes nothing.
-    Hops(usize),
-    /// Proxies in these networks. In a config file, plain addresses (`192.0.2.7`) are taken as
-    /// single-host networks.
-    Proxies(#[serde(deserialize_with = "networks")] Vec<IpNet>),
-}
-
-impl Default for Trust {
-    /// Nobody: trust is always explicit. (Werkzeug's `ProxyFix` defaults to one hop, which
-    /// lets any client that reaches the application directly choose its own address and
-    /// scheme.)
-    fn default() -> Self {
-        Trust::Hops(0)
-    }
-}
-
-impl Trust {
-    /// Whether `peer` (the TCP peer) is believed: any peer under `Hops(n)` with `n > 0`, a
-    /// peer in one of the networks under `Proxies`.
-    ///
-    /// ```
-    /// use tollgate::forwarded::Trust;
-    /// let trust = Trust::Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
-    /// assert!(trust.trusts_peer(Some([10, 1, 2, 3].into())));
-    /// assert!(!trust.trusts_peer(Some([192, 0, 2, 1].into())));
-    /// assert!(!Trust::default().trusts_peer(Some([10, 1, 2, 3].into())));
-    /// ```
-    pub fn trusts_peer(&self, peer: Option<std::net::IpAddr>) -> bool {
-        match self {
-            Trust::Hops(n) => *n > 0,
-            Trust::Proxies(nets) => {
-                peer.is_some_and(|p| nets.iter().any(|n| n.contains(&p.to_canonical())))
-            }
-        }
-    }
-
-    /// Whether nobody is believed (`Hops(0)` or no network).
-    pub fn is_nobody(&self) -> bool {
-        match self {
-            Trust::Hops(n) => *n == 0,
-            Trust::Proxies(nets) => nets.is_empty(),
-        }
-    }
-}
-
-fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
-    let items = Vec::<String>::deserialize(deserializer)?;
-    items
-        .iter()
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!(
-                        "invalid trusted proxy {s:?}: write an address (`192.0.2.7`) or a network (`10.0.0.0/8`)"
-                    ))
-                })
-        })
-        .collect()
-}
 
 /// Which family of headers is read; see the [module docs](self#forwarded-or-x-forwarded-).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -284,61 +212,6 @@ impl ForwardedConfig {
         self
     }
 }
-
-/// Why a `Forwarded` or `X-Forwarded-For` value could not be parsed. The layer never answers
-/// with it: the value is ignored with a `debug` log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ForwardedError {
-    /// The value breaks the RFC 7239 grammar at this byte.
-    Syntax {
-        /// The value (truncated).
-        value: String,
-        /// Byte offset of the problem.
-        at: usize,
-    },
-    /// A quoted string is not closed.
-    UnterminatedQuote {
-        /// The value (truncated).
-        value: String,
-    },
-    /// A parameter appears twice in one element.
-    DuplicateParameter {
-        /// The value (truncated).
-        value: String,
-        /// The parameter's name, lowercased.
-        name: String,
-    },
-    /// A `for=`/`by=` value or an `X-Forwarded-For` entry that is no node.
-    InvalidNode {
-        /// The node (truncated).
-        node: String,
-    },
-}
-
-impl fmt::Display for ForwardedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ForwardedError::Syntax { value, at } => write!(
-                f,
-                "malformed Forwarded header {value:?} at byte {at}: expected `name=value` pairs separated by `;` and elements by `,`"
-            ),
-            ForwardedError::UnterminatedQuote { value } => {
-                write!(f, "malformed Forwarded header {value:?}: a quoted string is not closed")
-            }
-            ForwardedError::DuplicateParameter { value, name } => write!(
-                f,
-                "malformed Forwarded header {value:?}: `{name}` appears twice in one element"
-            ),
-            ForwardedError::InvalidNode { node } => write!(
-                f,
-                "invalid node {node:?}: expected an IPv4 address, a bracketed IPv6 address, `unknown` or `_obfuscated`, optionally with `:port`"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ForwardedError {}
 
 #[cfg(test)]
 mod tests {

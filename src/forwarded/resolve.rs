@@ -5,21 +5,15 @@ use std::net::IpAddr;
 use http::header::{GetAll, HeaderName, FORWARDED, HOST};
 use http::{HeaderMap, HeaderValue};
 
-use super::parse::{parse_forwarded, ForwardedElement, Node};
-use super::{ForwardedConfig, Headers, Trust};
+use super::{ForwardedConfig, Headers};
 use crate::ext::ClientInfo;
-use crate::normalize::{self, PathOptions, TrailingSlash};
-
-/// `X-Forwarded-For`.
-pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-/// `X-Forwarded-Proto`.
-pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-/// `X-Forwarded-Host`.
-pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-/// `X-Forwarded-Port`.
-pub const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
-/// `X-Forwarded-Prefix`.
-pub const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+use crate::origin::Trust;
+use crate::syntax::forwarded::{
+    is_proto, parse_forwarded, ForwardedElement, ForwardedError, Node, X_FORWARDED_FOR,
+    X_FORWARDED_HOST, X_FORWARDED_PORT, X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+};
+use crate::syntax::host;
+use crate::syntax::path::{path, PathOptions, TrailingSlash};
 
 /// What the trusted proxies in front of us reported about the client of this request.
 ///
@@ -183,7 +177,7 @@ fn from_forwarded(
     info.host = element
         .host
         .as_deref()
-        .and_then(|h| host(h, scheme_for_host));
+        .and_then(|h| normal_host(h, scheme_for_host));
     Some(depth)
 }
 
@@ -254,7 +248,7 @@ fn from_x_forwarded(
         let entries = entries.map(|entry| {
             let node = match entry {
                 Some(entry) => Node::parse(entry),
-                None => Err(super::ForwardedError::InvalidNode {
+                None => Err(ForwardedError::InvalidNode {
                     node: "(not ASCII)".into(),
                 }),
             };
@@ -283,7 +277,7 @@ fn from_x_forwarded(
     let mut reported_host = None;
     if config.x_host {
         reported_host =
-            pick(headers, &X_FORWARDED_HOST, depth).and_then(|h| host(h, scheme_for_host));
+            pick(headers, &X_FORWARDED_HOST, depth).and_then(|h| normal_host(h, scheme_for_host));
     }
     if config.x_port {
         if let Some(port) =
@@ -322,14 +316,7 @@ fn pick<'h>(headers: &'h HeaderMap, name: &HeaderName, depth: usize) -> Option<&
 
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, lowercased.
 fn scheme(value: &str) -> Option<String> {
-    let ok = value
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic())
-        && value.len() <= 32
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    let ok = is_proto(value);
     if !ok {
         log::malformed_proto(value);
     }
@@ -337,8 +324,8 @@ fn scheme(value: &str) -> Option<String> {
 }
 
 #[inline(never)]
-fn host(value: &str, scheme: &str) -> Option<String> {
-    match normalize::host(value, scheme) {
+fn normal_host(value: &str, scheme: &str) -> Option<String> {
+    match host::normalize(value, scheme) {
         Ok(h) => Some(h.into_owned()),
         Err(e) => {
             log::malformed("host", &e);
@@ -349,17 +336,15 @@ fn host(value: &str, scheme: &str) -> Option<String> {
 
 #[inline(never)]
 fn with_port(host_value: &str, port: u16, scheme: &str) -> Option<String> {
-    let name = match host_value.rfind([':', ']']) {
-        Some(i) if host_value.as_bytes()[i] == b':' => &host_value[..i],
-        _ => host_value,
-    };
-    host(&format!("{name}:{port}"), scheme)
+    // A value that is no `host[:port]` is passed whole, for `normalize` to refuse and log.
+    let name = host::split_host_port(host_value).map_or(host_value, |(name, _)| name);
+    normal_host(&format!("{name}:{port}"), scheme)
 }
 
 #[inline(never)]
 fn prefix(value: &str) -> Option<String> {
     let options = PathOptions::default().trailing_slash(TrailingSlash::Strip);
-    match normalize::path(value, &options) {
+    match path(value, &options) {
         Ok(p) if p != "/" => Some(p.into_owned()),
         Ok(_) => None,
         Err(e) => {
@@ -413,14 +398,6 @@ mod log {
     pub(super) fn malformed_proto(value: &str) {
         tracing::debug!(value, "forwarded: malformed proto; ignored");
     }
-}
-
-/// Whether a value may go into a header: no CR, LF, NUL or other control character but tab.
-pub(super) fn header_safe(value: &str) -> Option<HeaderValue> {
-    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
-        return None;
-    }
-    HeaderValue::from_str(value).ok()
 }
 
 #[cfg(test)]
@@ -785,6 +762,34 @@ mod tests {
                     let _ = client_info(&h, Some(ip(PROXY)), &c);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn what_we_write_the_next_hop_reads() {
+        // Two tollgate proxies in a row: the second one's output, read by a third trusting both.
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+        h.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+        crate::origin::append_next_hop(
+            &mut h,
+            &crate::origin::NextHop::new(Some(ip("203.0.113.5")))
+                .proto("https".to_owned())
+                .host("example.com:8443".to_owned()),
+            crate::origin::Outgoing::Both,
+        );
+        crate::origin::append_next_hop(
+            &mut h,
+            &crate::origin::NextHop::new(Some(ip("10.0.0.7"))).proto("http".to_owned()),
+            crate::origin::Outgoing::Both,
+        );
+        let trust = Trust::Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        for headers in [Headers::XForwarded, Headers::Forwarded] {
+            let config = ForwardedConfig::default()
+                .trust(trust.clone())
+                .headers(headers);
+            let info = client_info(&h, Some(ip("10.0.0.8")), &config);
+            assert_eq!(info.addr, Some(ip("203.0.113.5")), "{headers:?}");
         }
     }
 }

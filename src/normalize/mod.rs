@@ -66,18 +66,15 @@ use std::fmt;
 use serde::Deserialize;
 
 mod future;
-mod host;
 mod layer;
-mod path;
-mod percent;
 mod query;
 mod service;
 mod target;
 
+pub use crate::syntax::host::{default_port, normalize as host, HostError};
+pub use crate::syntax::path::{path, PathError, PathOptions, TrailingSlash};
 pub use future::ResponseFuture;
-pub use host::{default_port, host};
 pub use layer::NormalizeLayer;
-pub use path::{path, PathOptions, TrailingSlash};
 pub use query::{query, QueryOptions};
 pub use service::Normalize;
 pub use target::{request_target, Outcome};
@@ -228,161 +225,6 @@ impl QueryConfig {
         self
     }
 }
-
-/// Why a path was refused: each is a `400 Bad Request` with this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PathError {
-    /// The path does not start with `/` (not an origin-form target).
-    NotAbsolute {
-        /// The path (truncated).
-        path: String,
-    },
-    /// A `%` not followed by two hex digits.
-    MalformedPercent {
-        /// The path (truncated).
-        path: String,
-        /// Byte offset of the `%`.
-        at: usize,
-    },
-    /// `%00`.
-    EncodedNul {
-        /// The path (truncated).
-        path: String,
-    },
-    /// A control character, raw or encoded (`%0D`, `%0A`, `%7F`, ...).
-    ControlCharacter {
-        /// The path (truncated).
-        path: String,
-        /// The character's byte.
-        byte: u8,
-    },
-    /// `%2F` while [`PathOptions::allow_encoded_slash`] is off.
-    EncodedSlash {
-        /// The path (truncated).
-        path: String,
-    },
-    /// `\` or `%5C` while [`PathOptions::allow_backslash`] is off.
-    Backslash {
-        /// The path (truncated).
-        path: String,
-    },
-    /// A dot-segment carrying a path parameter (`..;`, `%2e%2e;x`, `.;`), which servers that
-    /// strip parameters (Tomcat, Jetty, Spring) resolve as `..`.
-    DotSegmentParameter {
-        /// The path (truncated).
-        path: String,
-    },
-    /// A `..` segment with no segment left to remove.
-    ClimbsAboveRoot {
-        /// The path (truncated).
-        path: String,
-    },
-}
-
-impl fmt::Display for PathError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PathError::NotAbsolute { path } => {
-                write!(f, "path {path:?} does not start with `/`; request targets are origin-form paths like `/a/b`")
-            }
-            PathError::MalformedPercent { path, at } => write!(
-                f,
-                "malformed percent-encoding at byte {at} of path {path:?}: `%` must be followed by two hex digits (write `%25` for a literal `%`)"
-            ),
-            PathError::EncodedNul { path } => {
-                write!(f, "path {path:?} contains an encoded NUL (`%00`), which no resource name holds")
-            }
-            PathError::ControlCharacter { path, byte } => write!(
-                f,
-                "path {path:?} contains the control character 0x{byte:02X}, which no resource name holds"
-            ),
-            PathError::EncodedSlash { path } => write!(
-                f,
-                "path {path:?} contains an encoded slash (`%2F`), which is ambiguous; use `/` or enable `allow_encoded_slash`"
-            ),
-            PathError::Backslash { path } => write!(
-                f,
-                "path {path:?} contains a backslash, which some servers read as `/`; use `/` or enable `allow_backslash`"
-            ),
-            PathError::DotSegmentParameter { path } => write!(
-                f,
-                "path {path:?} has a dot-segment with a parameter (`..;`), which some servers \
-                 resolve as `..`; remove the `;` part"
-            ),
-            PathError::ClimbsAboveRoot { path } => {
-                write!(f, "path {path:?} climbs above the root with `..`")
-            }
-        }
-    }
-}
-
-impl std::error::Error for PathError {}
-
-/// Why a host was refused: each is a `400 Bad Request` with this message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HostError {
-    /// No host name.
-    Empty,
-    /// A non-ASCII character: internationalized names must come in punycode.
-    NonAscii {
-        /// The host (truncated).
-        host: String,
-        /// The first non-ASCII character.
-        found: char,
-    },
-    /// A character that no DNS name or IPv4 address has.
-    InvalidCharacter {
-        /// The host (truncated).
-        host: String,
-        /// The first such character.
-        found: char,
-    },
-    /// An empty label (`a..b`) or one longer than 63 bytes, or a name longer than 253.
-    InvalidLabel {
-        /// The host (truncated).
-        host: String,
-    },
-    /// A bracketed literal that is not an IPv6 address (zone ids are refused too).
-    InvalidIpv6 {
-        /// The host (truncated).
-        host: String,
-    },
-    /// A port that is not a number up to 65535.
-    InvalidPort {
-        /// The host (truncated).
-        host: String,
-    },
-}
-
-impl fmt::Display for HostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HostError::Empty => f.write_str("empty host name"),
-            HostError::NonAscii { host, found } => write!(
-                f,
-                "invalid host {host:?}: non-ASCII character {found:?}; internationalized names must be supplied in punycode (`xn--…`)"
-            ),
-            HostError::InvalidCharacter { host, found } => write!(
-                f,
-                "invalid host {host:?}: {found:?} is not allowed in a host name"
-            ),
-            HostError::InvalidLabel { host } => write!(
-                f,
-                "invalid host {host:?}: labels must be 1 to 63 characters and the name at most 253"
-            ),
-            HostError::InvalidIpv6 { host } => {
-                write!(f, "invalid host {host:?}: not an IPv6 address in brackets, like `[2001:db8::1]`")
-            }
-            HostError::InvalidPort { host } => {
-                write!(f, "invalid host {host:?}: the port must be a number from 0 to 65535")
-            }
-        }
-    }
-}
-
-impl std::error::Error for HostError {}
 
 /// Why a query was refused: each is a `400 Bad Request` with this message.
 #[derive(Debug, Clone, PartialEq, Eq)]

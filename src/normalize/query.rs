@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::percent::{is_control, is_pchar, push_normalized, units, Unit};
 use super::QueryError;
+use crate::syntax::percent::{is_control, is_pchar, push_normalized, units, Unit};
 
 /// Options of [`query`]. By default only the encoding is normalized.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

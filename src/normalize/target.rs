@@ -8,11 +8,11 @@ use http::header::HOST;
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
-use super::path::with_trailing_slash;
 use super::{
     host, path, query, Action, NormalizeConfig, NormalizeError, PathOptions, TrailingSlash,
 };
 use crate::ext::ConnectionTls;
+use crate::syntax::path::with_trailing_slash;
 
 /// What the layer does with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

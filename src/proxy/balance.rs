@@ -62,8 +62,8 @@ use tower::ServiceExt;
 
 use super::{Proxy, ProxyBuildError, ProxyConfig, Upstream};
 use crate::body::{Body, BoxError};
-use crate::ext::{ClientInfo, PeerAddr, UpstreamFailure};
-use crate::serve::duration;
+use crate::ext::UpstreamFailure;
+use crate::syntax::duration;
 
 /// How the upstream of a request is chosen.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -308,11 +308,8 @@ impl Group {
     fn hash_key<B>(&self, policy: &Policy, req: &Request<B>) -> Option<Vec<u8>> {
         match policy {
             Policy::HashClientAddr => {
-                let client = req.extensions().get::<ClientInfo>().and_then(|c| c.addr);
-                let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
-                client
-                    .or(peer)
-                    .map(|ip: IpAddr| ip.to_string().into_bytes())
+                let client = crate::origin::Origin::of(req).client_addr();
+                client.map(|ip: IpAddr| ip.to_string().into_bytes())
             }
             Policy::HashHeader(_) => {
                 let name = self.hash_header.as_ref()?;

@@ -51,20 +51,20 @@ pub struct ProxyConfig {
     pub via: Option<String>,
     /// How long connecting to the upstream (TCP) may take before the answer is `504`.
     /// Default is `10s`.
-    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
+    #[serde(deserialize_with = "crate::syntax::duration::deserialize")]
     pub connect_timeout: Duration,
     /// How long the upstream may take to start its answer once the request (body included)
     /// was sent, before the answer is `504` (nginx's `proxy_read_timeout`). Default is `60s`.
-    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
+    #[serde(deserialize_with = "crate::syntax::duration::deserialize")]
     pub first_byte_timeout: Duration,
     /// How long a body may stall in either direction: the upstream's answer body mid-stream
     /// (then the client's connection is cut), or the upload while the upstream does not take it
     /// (`504`). Default is `60s`.
-    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
+    #[serde(deserialize_with = "crate::syntax::duration::deserialize")]
     pub idle_timeout: Duration,
     /// How long to wait for the upstream's `100 Continue` before sending a body the client
     /// announced with `Expect: 100-continue` anyway (as curl does). Default is `1s`.
-    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
+    #[serde(deserialize_with = "crate::syntax::duration::deserialize")]
     pub expect_continue_timeout: Duration,
     /// The largest request body forwarded, in bytes (`"10M"`, `"1G"` or a number): a
     /// `Content-Length` above it is refused with `413` before anything reaches the upstream,
@@ -84,7 +84,7 @@ pub struct ProxyConfig {
     /// webpki roots (Mozilla's list). Default is `None`.
     pub ca_file: Option<PathBuf>,
     /// How long an idle pooled upstream connection is kept. Default is `90s`.
-    #[serde(deserialize_with = "crate::serve::duration::deserialize")]
+    #[serde(deserialize_with = "crate::syntax::duration::deserialize")]
     pub pool_idle_timeout: Duration,
     /// The most idle connections kept per upstream (per worker thread when each worker runs
     /// its own runtime, as `tollgate proxy` does). Default is `1024`.

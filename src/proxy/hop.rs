@@ -7,7 +7,7 @@ use http::header::{
 };
 use http::HeaderMap;
 
-use crate::inbound::is_protected;
+use crate::syntax::forwarded::is_protected;
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");

@@ -9,6 +9,8 @@
 use http::header::{HeaderName, HeaderValue, CONTENT_LOCATION, LOCATION, SET_COOKIE};
 use http::HeaderMap;
 
+use crate::syntax::{host, prefix};
+
 /// The two sides of the mapping.
 #[derive(Debug, Clone, Copy)]
 pub struct Mapping<'a> {
@@ -20,14 +22,15 @@ pub struct Mapping<'a> {
     pub upstream_base: &'a str,
     /// The scheme the client used.
     pub public_scheme: &'a str,
-    /// The host (and port) the client used: its `Host`, the absolute-form target's authority or
-    /// HTTP/2 `:authority`, or `X-Forwarded-Host` from a trusted proxy. Only a valid host name,
-    /// IPv4 address or bracketed IPv6 address (with an optional port, as
-    /// [`normalize::host`](crate::normalize::host) accepts) is ever written into an answer; any
-    /// other value (`a;Domain=evil`, `""` when the client sent none) is treated as unknown:
-    /// absolute URLs naming the upstream become path-absolute (`/login`, which the client
-    /// resolves against the address it used) and a cookie `Domain` naming the upstream is
-    /// dropped (the cookie then belongs to the host the client used).
+    /// The host (and port) the client used, as
+    /// [`Origin::authority`](crate::origin::Origin::authority) reads it: `X-Forwarded-Host`
+    /// from a trusted proxy, else the absolute-form target's authority or HTTP/2 `:authority`,
+    /// else `Host`. Only a valid host name, IPv4 address or bracketed IPv6 address (with an
+    /// optional port, as [`syntax::host::normalize`](crate::syntax::host::normalize) accepts)
+    /// is ever written into an answer; any other value (`a;Domain=evil`, `""` when the client
+    /// sent none) is treated as unknown: absolute URLs naming the upstream become path-absolute
+    /// (`/login`, which the client resolves against the address it used) and a cookie `Domain`
+    /// naming the upstream is dropped (the cookie then belongs to the host the client used).
     pub public_authority: &'a str,
     /// The public prefix the upstream is mounted under, without a trailing slash (`""` when
     /// none).
@@ -44,7 +47,7 @@ impl Mapping<'_> {
     /// copied into an answer.
     fn valid_public_authority(&self) -> Option<&str> {
         let authority = self.public_authority;
-        crate::normalize::host(authority, self.public_scheme)
+        host::normalize(authority, self.public_scheme)
             .is_ok()
             .then_some(authority)
     }
@@ -142,29 +145,25 @@ fn split_scheme(value: &str) -> Option<(&str, &str)> {
         .then_some((scheme, rest))
 }
 
-/// Compares two authorities case-insensitively, treating an omitted default port as given.
+/// Whether two authorities name the same host and port for `scheme`: equal but for ASCII
+/// case, or written the same way once normalized (an omitted default port counts as given).
 fn same_authority(a: &str, b: &str, scheme: &str) -> bool {
-    let default = if scheme.eq_ignore_ascii_case("https") {
-        ":443"
-    } else {
-        ":80"
-    };
-    let strip = |s: &'_ str| -> String {
-        let s = s.to_ascii_lowercase();
-        match s.strip_suffix(default) {
-            Some(host) => host.to_owned(),
-            None => s,
-        }
-    };
-    !a.is_empty() && strip(a) == strip(b)
+    if a.is_empty() {
+        return false;
+    }
+    a.eq_ignore_ascii_case(b)
+        || matches!(
+            (host::normalize(a, scheme), host::normalize(b, scheme)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// Maps a path (with any query) from the upstream's base to the public prefix; `None` when it
 /// lies outside the upstream's base.
 fn map_path(path: &str, map: &Mapping<'_>) -> Option<String> {
-    let rest = strip_segment_prefix(path, map.upstream_base)?;
+    let rest = prefix::strip(path, map.upstream_base)?;
     // An upstream that knows its public prefix (X-Forwarded-Prefix) already includes it.
-    if !map.public_prefix.is_empty() && strip_segment_prefix(rest, map.public_prefix).is_some() {
+    if !map.public_prefix.is_empty() && prefix::matches(rest, map.public_prefix) {
         return Some(rest.to_owned());
     }
     let mut out = String::with_capacity(map.public_prefix.len() + rest.len() + 1);
@@ -174,12 +173,6 @@ fn map_path(path: &str, map: &Mapping<'_>) -> Option<String> {
     }
     out.push_str(rest);
     Some(out)
-}
-
-/// `path` without `prefix` when `prefix` ends on a segment boundary there.
-fn strip_segment_prefix<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
-    let rest = path.strip_prefix(prefix)?;
-    (rest.is_empty() || rest.starts_with(['/', '?', '#'])).then_some(rest)
 }
 
 /// Rewrites the URL of a `Refresh: 5; url=…` value.
@@ -222,10 +215,7 @@ pub fn rewrite_set_cookie(value: &str, map: &Mapping<'_>) -> Option<String> {
                         && !domain.eq_ignore_ascii_case(public_host)
                     {
                         changed = true;
-                        if !public_host.is_empty()
-                            && public_host.parse::<std::net::IpAddr>().is_err()
-                            && !public_host.starts_with('[')
-                        {
+                        if !public_host.is_empty() && !host::is_ip_literal(public_host) {
                             parts.push(format!(" Domain={public_host}"));
                         }
                         continue;
@@ -244,14 +234,10 @@ pub fn rewrite_set_cookie(value: &str, map: &Mapping<'_>) -> Option<String> {
     changed.then(|| parts.join(";"))
 }
 
-/// The host of an authority, without the port (IPv6 keeps its brackets).
+/// The host of an authority, without the port (IPv6 keeps its brackets); the whole value when
+/// it is no `host[:port]`.
 fn host_of(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority
-            .find(']')
-            .map_or(authority, |end| &authority[..=end]);
-    }
-    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    host::split_host_port(authority).map_or(authority, |(host, _)| host)
 }
 
 #[cfg(test)]
@@ -489,12 +475,12 @@ mod tests {
             if let Some(out) = rewrite_location("http://127.0.0.1:9000/app/x", &m) {
                 let host = out.strip_prefix("https://").and_then(|r| r.split_once('/')).map(|(h, _)| h);
                 if let Some(host) = host {
-                    proptest::prop_assert!(crate::normalize::host(host, "https").is_ok(), "{out}");
+                    proptest::prop_assert!(crate::syntax::host::normalize(host, "https").is_ok(), "{out}");
                 }
             }
             if let Some(out) = rewrite_set_cookie("s=1; Domain=127.0.0.1", &m) {
                 for domain in out.split(';').filter_map(|a| a.trim().strip_prefix("Domain=")) {
-                    proptest::prop_assert!(crate::normalize::host(domain, "https").is_ok(), "{out}");
+                    proptest::prop_assert!(crate::syntax::host::normalize(domain, "https").is_ok(), "{out}");
                 }
             }
         }

@@ -4,29 +4,10 @@ use std::net::IpAddr;
 
 use http::header::{HeaderName, HeaderValue, VIA};
 use http::{HeaderMap, Version};
-use serde::Deserialize;
 
-use crate::forwarded::{append_next_hop, NextHop, Outgoing};
-use crate::inbound::is_forwarding_header;
-
-static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
-
-/// Which headers tell the upstream about the client.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ForwardedHeaders {
-    /// `X-Forwarded-For`, `-Proto`, `-Host` and `-Prefix` (what most applications read). The
-    /// default.
-    #[default]
-    XForwarded,
-    /// `Forwarded: for=…;proto=…;host=…` (RFC 7239).
-    Forwarded,
-    /// Both.
-    Both,
-    /// Neither; incoming ones are still removed unless trusted.
-    None,
-}
+pub use crate::origin::Outgoing as ForwardedHeaders;
+use crate::origin::{append_next_hop, append_to_list, NextHop};
+use crate::syntax::forwarded::is_forwarding_header;
 
 /// What this hop knows about the request it forwards.
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +28,11 @@ pub struct HopInfo<'a> {
 /// Replaces or extends the forwarded headers for the next hop.
 ///
 /// Incoming `X-Forwarded-*`/`Forwarded` and the rest of the forwarding family
-/// ([`is_forwarding_header`]) are dropped unless `hop.trusted`; then
-/// [`forwarded::append_next_hop`](crate::forwarded::append_next_hop) appends the peer to the
-/// chain and sets `-Proto`/`-Host` to what this hop saw, and `X-Forwarded-Prefix` is set to
-/// the public prefix when there is one.
+/// ([`is_forwarding_header`]) are dropped unless `hop.trusted`; then the one writer,
+/// [`origin::append_next_hop`](crate::origin::append_next_hop), appends the peer to the chain
+/// and sets `-Proto`/`-Host` to what this hop saw, and `X-Forwarded-Prefix` to the public
+/// prefix when there is one. `ForwardedHeaders` is that writer's
+/// [`Outgoing`](crate::origin::Outgoing).
 ///
 /// ```
 /// use http::HeaderMap;
@@ -76,36 +58,14 @@ pub fn set_forwarded(headers: &mut HeaderMap, hop: &HopInfo<'_>, mode: Forwarded
             headers.remove(name);
         }
     }
-    let style = match mode {
-        ForwardedHeaders::XForwarded => Outgoing::XForwarded,
-        ForwardedHeaders::Forwarded => Outgoing::Forwarded,
-        ForwardedHeaders::Both => Outgoing::Both,
-        ForwardedHeaders::None => return,
-    };
+    if mode == ForwardedHeaders::None {
+        return;
+    }
     let next = NextHop::new(hop.peer)
         .proto(hop.proto.to_owned())
-        .host(hop.host.map(str::to_owned));
-    append_next_hop(headers, &next, style);
-    if style != Outgoing::Forwarded && !hop.prefix.is_empty() {
-        if let Ok(prefix) = HeaderValue::from_str(hop.prefix) {
-            headers.insert(&X_FORWARDED_PREFIX, prefix);
-        }
-    }
-}
-
-/// Joins `item` to the values of a comma-separated list header, in one line.
-fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
-    let mut joined = String::new();
-    for value in headers.get_all(name) {
-        if let Ok(value) = value.to_str() {
-            joined.push_str(value);
-            joined.push_str(", ");
-        }
-    }
-    joined.push_str(item);
-    if let Ok(value) = HeaderValue::from_str(&joined) {
-        headers.insert(name, value);
-    }
+        .host(hop.host.map(str::to_owned))
+        .prefix((!hop.prefix.is_empty()).then(|| hop.prefix.to_owned()));
+    append_next_hop(headers, &next, mode);
 }
 
 /// The `Via` entry for a message received with `version`: `1.1 tollgate`, `2 tollgate`.
@@ -122,13 +82,12 @@ pub fn via_entry(version: Version, pseudonym: &str) -> Option<HeaderValue> {
 
 /// Appends this hop to `Via` (RFC 9110 §7.6.3).
 pub fn append_via(headers: &mut HeaderMap, entry: HeaderValue) {
-    if headers.contains_key(VIA) {
-        if let Ok(entry) = entry.to_str() {
-            append_list(headers, &VIA, entry);
-            return;
+    match entry.to_str() {
+        Ok(text) if headers.contains_key(VIA) => append_to_list(headers, VIA, text),
+        _ => {
+            headers.insert(VIA, entry);
         }
     }
-    headers.insert(VIA, entry);
 }
 
 #[cfg(test)]

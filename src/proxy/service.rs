@@ -26,8 +26,7 @@ use super::upstream::Upstream;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::ext::{
-    AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, RequestId,
-    UpstreamFailure, UpstreamName,
+    AuthenticatedUser, ClientInfo, MountPrefix, RequestId, UpstreamFailure, UpstreamName,
 };
 
 /// The largest body of unknown length (chunked, or HTTP/2 without `content-length`) read whole
@@ -441,39 +440,26 @@ where
     let config = &shared.config;
     let upstream = shared.targets.pick(&req).clone();
     let (mut parts, body) = req.into_parts();
+    // What the client used, read as every other part of tollgate reads it.
+    let client = crate::origin::Origin::from_parts(&parts);
+    let public_scheme = if client.is_secure() { "https" } else { "http" };
+    // The `Host` value itself when that is where the host came from: cloned, not copied.
+    let public_host = client.authority().and_then(|authority| {
+        let host = parts.headers.get(HOST);
+        match host.filter(|h| h.as_bytes() == authority.as_bytes()) {
+            Some(host) => Some(host.clone()),
+            None => HeaderValue::from_str(authority).ok(),
+        }
+    });
+    let prefix = client.prefix().into_owned();
+    let peer = client.peer_addr().map(|p| p.ip());
     let ext = &mut parts.extensions;
     let client_info = ext.remove::<ClientInfo>();
-    let tls = ext.get::<ConnectionTls>().is_some_and(|t| t.0);
-    let peer = ext.get::<PeerAddr>().map(|p| p.0.ip());
     let user = ext.remove::<AuthenticatedUser>();
-    let mount = ext.remove::<MountPrefix>();
+    ext.remove::<MountPrefix>();
     let request_id = ext.get::<RequestId>().cloned();
     let client_upgrade = ext.remove::<hyper::upgrade::OnUpgrade>();
 
-    let public_scheme = match client_info.as_ref().and_then(|c| c.scheme.as_deref()) {
-        Some(s) if s.eq_ignore_ascii_case("https") => "https",
-        Some(_) => "http",
-        None if tls || parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS) => "https",
-        None => "http",
-    };
-    let public_host = client_info
-        .as_ref()
-        .and_then(|c| c.host.as_deref())
-        .and_then(|h| HeaderValue::from_str(h).ok())
-        .or_else(|| parts.headers.get(HOST).cloned())
-        .or_else(|| {
-            let authority = parts.uri.authority()?;
-            HeaderValue::from_str(authority.as_str()).ok()
-        })
-        .filter(|h| h.to_str().is_ok());
-    let mut prefix = client_info
-        .as_ref()
-        .and_then(|c| c.prefix.clone())
-        .unwrap_or_default();
-    if let Some(mount) = &mount {
-        prefix.push_str(mount.0.trim_end_matches('/'));
-    }
-    let prefix = prefix.trim_end_matches('/').to_owned();
     let mut origin = Origin {
         method: parts.method.clone(),
         accept: parts.headers.get(ACCEPT).cloned(),
@@ -787,7 +773,7 @@ fn classify(
         };
     }
     if progress.client_failed() {
-        return Failure::client(crate::serve::BodyReadTimeout::answer_for(cause));
+        return Failure::client(crate::body::BodyReadTimeout::answer_for(cause));
     }
     match find_cause::<hyper::Error>(cause) {
         Some(e) if e.is_parse() || e.is_parse_status() => bad_gateway(

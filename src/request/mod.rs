@@ -21,7 +21,6 @@
 //! ```
 
 mod builder;
-mod host;
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -32,16 +31,15 @@ use http::header::{AsHeaderName, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use http::{Extensions, HeaderMap, Method, Uri, Version};
 use mime::Mime;
 
+pub use crate::syntax::host::split_host_port;
 pub use builder::{RequestBuildError, RequestBuilder};
-pub use host::split_host_port;
 
 pub use crate::credentials::{Credentials, CredentialsError};
 
 use crate::body::{Body, BoxError};
-use crate::ext::{
-    AuthenticatedUser, ClientInfo, ConnectionTls, MountPrefix, PeerAddr, RouteParams,
-};
+use crate::ext::{AuthenticatedUser, RouteParams};
 use crate::multimap::{self, MultiMap, ParseError};
+use crate::origin::Origin;
 use crate::HttpError;
 
 /// A view over an [`http::Request`] that parses its parts on first use and caches them.
@@ -222,43 +220,34 @@ impl<B> Request<B> {
         )
     }
 
+    /// Who sent the request and to where: scheme, host, port, client address and mount
+    /// prefix, each read with the one precedence of [`Origin`] (what trusted proxies reported,
+    /// then the connection and the target's authority, then `Host`). The accessors below read
+    /// it.
+    pub fn origin(&self) -> Origin<'_> {
+        Origin::of(&self.inner)
+    }
+
     /// The host the client asked for, without the port: from trusted forwarded headers, then
-    /// `Host`, then the target's authority (HTTP/2, absolute-form).
+    /// the target's authority (HTTP/2, absolute-form), then `Host` ([`Origin::host`]).
     pub fn host(&self) -> Option<&str> {
-        self.host_and_port().map(|(h, _)| h)
+        self.origin().host()
     }
 
     /// The port the client asked for, when it gave one.
     pub fn port(&self) -> Option<u16> {
-        self.host_and_port().and_then(|(_, p)| p)
-    }
-
-    fn host_header(&self) -> Option<&str> {
-        self.client_info()
-            .and_then(|c| c.host.as_deref())
-            .or_else(|| self.header(http::header::HOST))
-            .or_else(|| self.inner.uri().authority().map(|a| a.as_str()))
-    }
-
-    fn host_and_port(&self) -> Option<(&str, Option<u16>)> {
-        split_host_port(self.host_header()?)
+        self.origin().port()
     }
 
     /// `https` or `http`, as the client used: from trusted forwarded headers, then the
-    /// connection, then the target.
+    /// connection, then the target ([`Origin::scheme`]).
     pub fn scheme(&self) -> &str {
-        if let Some(scheme) = self.client_info().and_then(|c| c.scheme.as_deref()) {
-            return scheme;
-        }
-        if self.extension::<ConnectionTls>().is_some_and(|tls| tls.0) {
-            return "https";
-        }
-        self.inner.uri().scheme_str().unwrap_or("http")
+        self.origin().scheme()
     }
 
     /// Whether the client used `https`.
     pub fn is_secure(&self) -> bool {
-        self.scheme() == "https"
+        self.origin().is_secure()
     }
 
     /// Whether the request says it came from `XMLHttpRequest` (`X-Requested-With`).
@@ -270,26 +259,21 @@ impl<B> Request<B> {
     /// The prefix the application is mounted under: a trusted `X-Forwarded-Prefix`, then every
     /// dispatcher mount (WSGI's `SCRIPT_NAME`). Empty at the root.
     pub fn script_name(&self) -> String {
-        let forwarded = self
-            .client_info()
-            .and_then(|c| c.prefix.as_deref())
-            .unwrap_or("");
-        let mounted = self.extension::<MountPrefix>().map_or("", |m| m.0.as_str());
-        format!("{}{}", forwarded.trim_end_matches('/'), mounted)
+        self.origin().prefix().into_owned()
     }
 
     /// The full URL as the client asked for it: scheme, host, port, mount prefix, path, query.
     pub fn url(&self) -> String {
-        let host = self.host_header().unwrap_or("localhost");
+        let origin = self.origin();
         let query = self
             .query_string()
             .map(|q| format!("?{q}"))
             .unwrap_or_default();
         format!(
             "{}://{}{}{}{}",
-            self.scheme(),
-            host,
-            self.script_name(),
+            origin.scheme(),
+            origin.authority().unwrap_or("localhost"),
+            origin.prefix(),
             self.raw_path(),
             query
         )
@@ -298,20 +282,14 @@ impl<B> Request<B> {
     /// The address of the TCP peer (WebOb's `remote_addr`), inserted by [`serve`](crate::serve).
     /// Behind a proxy this is the proxy; see [`client_addr`](Self::client_addr).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.extension::<PeerAddr>().map(|p| p.0)
+        self.origin().peer_addr()
     }
 
     /// The client's address (WebOb's `client_addr`): what trusted proxies reported through the
     /// forwarded layer, else the TCP peer. Only proxies the layer was told to trust count, so a
     /// client cannot choose this value.
     pub fn client_addr(&self) -> Option<IpAddr> {
-        self.client_info()
-            .and_then(|c| c.addr)
-            .or_else(|| self.peer_addr().map(|p| p.ip()))
-    }
-
-    fn client_info(&self) -> Option<&ClientInfo> {
-        self.extension::<ClientInfo>()
+        self.origin().client_addr()
     }
 
     /// The Basic credentials of the `Authorization` header (RFC 7617): `None` without one,

@@ -8,7 +8,8 @@ use regex::Regex;
 
 use super::template::{Ctx, Template};
 use super::{RewriteError, Rule, When};
-use crate::dispatch::host::{request_host, HostPattern};
+use crate::syntax::host::HostPattern;
+use crate::syntax::prefix;
 
 /// Where a rule sits in the configuration, for error messages and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,7 @@ impl Condition {
     /// Whether the request in `ctx` satisfies every part.
     pub(crate) fn holds(&self, ctx: &Ctx<'_>) -> bool {
         if let Some(prefix) = &self.path_prefix {
-            if !path_has_prefix(ctx.uri.path(), prefix) {
+            if !prefix::matches(ctx.uri.path(), prefix) {
                 return false;
             }
         }
@@ -132,8 +133,8 @@ impl Condition {
             return false;
         }
         if let Some(pattern) = &self.host {
-            match request_host(ctx.uri, ctx.headers) {
-                Some(host) if pattern.matches(&host) => {}
+            match ctx.origin().host() {
+                Some(host) if pattern.matches(host) => {}
                 _ => return false,
             }
         }
@@ -148,15 +149,6 @@ impl Condition {
             }
         }
         true
-    }
-}
-
-/// Whether `path` is `prefix` or lies under it at a segment boundary: `/api` covers `/api` and
-/// `/api/x`, never `/apix`. `prefix` has no trailing slash (`""` is the root and covers all).
-pub(crate) fn path_has_prefix(path: &str, prefix: &str) -> bool {
-    match path.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
-        None => false,
     }
 }
 
@@ -560,14 +552,6 @@ mod tests {
             &mut absent,
         );
         assert!(absent.headers().get("x-hit").is_none());
-    }
-
-    #[test]
-    fn path_prefix_respects_segments() {
-        assert!(path_has_prefix("/api", "/api"));
-        assert!(path_has_prefix("/api/x", "/api"));
-        assert!(!path_has_prefix("/apix", "/api"));
-        assert!(path_has_prefix("/anything", ""));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use http::header::{HeaderName, HeaderValue};
 use http::{Extensions, HeaderMap, Method, Uri};
 
-use crate::ext::{AuthenticatedUser, ClientInfo, ConnectionTls, PeerAddr, RequestId};
+use crate::ext::{AuthenticatedUser, PeerAddr, RequestId};
+use crate::origin::Origin;
 
 /// What a template reads from the request it renders for.
 pub(crate) struct Ctx<'a> {
@@ -25,6 +26,11 @@ impl<'a> Ctx<'a> {
             headers: req.headers(),
             extensions: req.extensions(),
         }
+    }
+
+    /// The client's scheme, host and address, as every reader of the request sees them.
+    pub(crate) fn origin(&self) -> Origin<'a> {
+        Origin::new(self.uri, self.headers, self.extensions)
     }
 }
 
@@ -224,32 +230,16 @@ fn render_part(part: &Part, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
             }
         }
         Part::ClientAddr => {
-            let client = ext.get::<ClientInfo>().and_then(|c| c.addr);
-            let peer = ext.get::<PeerAddr>().map(|p| p.0.ip());
-            if let Some(ip) = client.or(peer) {
+            if let Some(ip) = ctx.origin().client_addr() {
                 write_ip(out, ip);
             }
         }
         Part::Host => {
-            if let Some(host) = ext.get::<ClientInfo>().and_then(|c| c.host.as_deref()) {
-                out.extend_from_slice(host.as_bytes());
-            } else if let Some(authority) = ctx.uri.authority() {
-                out.extend_from_slice(authority.as_str().as_bytes());
-            } else if let Some(host) = ctx.headers.get(http::header::HOST) {
-                out.extend_from_slice(host.as_bytes());
+            if let Some(authority) = ctx.origin().authority() {
+                out.extend_from_slice(authority.as_bytes());
             }
         }
-        Part::Scheme => {
-            let forwarded = ext.get::<ClientInfo>().and_then(|c| c.scheme.as_deref());
-            let scheme = forwarded.or(ctx.uri.scheme_str()).unwrap_or(
-                if ext.get::<ConnectionTls>().is_some_and(|t| t.0) {
-                    "https"
-                } else {
-                    "http"
-                },
-            );
-            out.extend_from_slice(scheme.as_bytes());
-        }
+        Part::Scheme => out.extend_from_slice(ctx.origin().scheme().as_bytes()),
         Part::Method => out.extend_from_slice(ctx.method.as_str().as_bytes()),
         Part::Path => out.extend_from_slice(ctx.uri.path().as_bytes()),
         Part::RequestId => {
@@ -300,6 +290,7 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ext::ClientInfo;
     use std::sync::Arc;
 
     fn render(template: &str, req: &http::Request<()>) -> Result<HeaderValue, InvalidRendered> {

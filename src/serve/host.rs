@@ -100,57 +100,12 @@ pub fn check(version: Version, uri: &Uri, headers: &HeaderMap) -> Result<(), Hos
     }
 }
 
-/// `uri-host [ ":" port ]` (RFC 3986): a non-empty reg-name or a bracketed IPv6 literal, no
-/// user info, a port that fits in `u16`. Checked byte by byte, without allocating: it runs on
-/// every request.
+/// `uri-host [ ":" port ]` (RFC 3986), the grammar of
+/// [`split_host_port`](crate::syntax::host::split_host_port): a non-empty reg-name or a
+/// bracketed IPv6 literal, no user info, a port that fits in `u16`. Runs on every request,
+/// without allocating.
 fn is_valid_host(value: &[u8]) -> bool {
-    let (host, port) = match value.first() {
-        Some(b'[') => match value.iter().position(|&b| b == b']') {
-            Some(end) => (&value[1..end], &value[end + 1..]),
-            None => return false,
-        },
-        _ => {
-            let split = value.iter().position(|&b| b == b':').unwrap_or(value.len());
-            let (host, port) = value.split_at(split);
-            if !host.iter().all(|&b| is_reg_name_byte(b)) || !percent_escapes_complete(host) {
-                return false;
-            }
-            (host, port)
-        }
-    };
-    let ipv6 = value.first() == Some(&b'[');
-    if host.is_empty()
-        || (ipv6
-            && !host
-                .iter()
-                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.'))
-    {
-        return false;
-    }
-    match port {
-        [] | [b':'] => true,
-        [b':', digits @ ..] => {
-            digits.len() <= 5
-                && digits.iter().all(u8::is_ascii_digit)
-                && std::str::from_utf8(digits).is_ok_and(|d| d.parse::<u16>().is_ok())
-        }
-        _ => false,
-    }
-}
-
-/// Whether every `%` starts a `%XX` escape (RFC 3986 §2.1): `Host: %` is not a host.
-fn percent_escapes_complete(host: &[u8]) -> bool {
-    host.iter().enumerate().all(|(i, &b)| {
-        b != b'%'
-            || host
-                .get(i + 1..i + 3)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-    })
-}
-
-/// unreserved / pct-encoded / sub-delims (RFC 3986 §3.2.2).
-fn is_reg_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
+    std::str::from_utf8(value).is_ok_and(|v| crate::syntax::host::split_host_port(v).is_some())
 }
 
 /// A header value quoted in an error: its text, cut like every other excerpt.

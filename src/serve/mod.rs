@@ -74,7 +74,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower_service::Service;
 
-pub use self::body::BodyReadTimeout;
 #[cfg(feature = "tls")]
 pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
@@ -83,6 +82,7 @@ pub use self::host::HostHeaderError;
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
+pub use crate::body::BodyReadTimeout;
 use crate::body::{Body, BoxError};
 
 #[cfg(feature = "tls")]

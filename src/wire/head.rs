@@ -2,7 +2,6 @@
 //! obs-fold, NUL, whitespace before the colon), then `httparse` for the structure.
 
 use http::header::{HeaderName, HeaderValue, HOST};
-use http::uri::Authority;
 use http::{HeaderMap, Method, Uri, Version};
 
 use super::error::{excerpt, WireError};
@@ -248,8 +247,9 @@ pub(crate) fn check_host(version: Version, headers: &HeaderMap) -> Result<(), Wi
     if bytes.is_empty() {
         return Ok(());
     }
+    // The grammar `serve` checks every `Host` against.
     let valid =
-        !bytes.contains(&b'@') && Authority::try_from(bytes).is_ok_and(|a| !a.host().is_empty());
+        std::str::from_utf8(bytes).is_ok_and(|v| crate::syntax::host::split_host_port(v).is_some());
     if valid {
         Ok(())
     } else {

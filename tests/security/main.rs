@@ -8,5 +8,6 @@ mod support;
 
 mod auth;
 mod headers;
+mod origin;
 mod proxy;
 mod serve;

@@ -108,7 +108,7 @@ pub struct BasicAuthConfig {
     /// `reload_interval_secs` is accepted as the old name). Default is 5 seconds.
     #[serde(
         alias = "reload_interval_secs",
-        deserialize_with = "crate::serve::duration::deserialize"
+        deserialize_with = "crate::syntax::duration::deserialize"
     )]
     pub reload_interval: Duration,
     /// Remove `Authorization` before passing the request on. Default is `true`.
@@ -134,7 +134,7 @@ pub struct BasicAuthConfig {
     /// `cache_ttl_secs` is accepted as the old name). Default is 300 seconds.
     #[serde(
         alias = "cache_ttl_secs",
-        deserialize_with = "crate::serve::duration::deserialize"
+        deserialize_with = "crate::syntax::duration::deserialize"
     )]
     pub cache_ttl: Duration,
     /// How many users the verification cache holds. Default is `10000`.
@@ -148,7 +148,7 @@ pub struct BasicAuthConfig {
     /// the old name). Default is 60 seconds.
     #[serde(
         alias = "failure_window_secs",
-        deserialize_with = "crate::serve::duration::deserialize"
+        deserialize_with = "crate::syntax::duration::deserialize"
     )]
     pub failure_window: Duration,
     /// How many leading bits of an IPv6 client address `max_failures_per_peer` counts by

@@ -17,7 +17,9 @@ use crate::auth::password::{verify_password_with, Scheme};
 use crate::body::{Body, BoxError};
 use crate::credentials::{parse_basic, Credentials, CredentialsError};
 use crate::error::HttpError;
-use crate::ext::{AuthenticatedUser, ClientInfo, PeerAddr};
+use crate::ext::AuthenticatedUser;
+use crate::origin::Origin;
+use crate::syntax::prefix;
 
 /// The service made by [`BasicAuthLayer`](super::BasicAuthLayer): answers `401` (or `400`,
 /// `429`, `503`) by itself, or passes the request on with [`AuthenticatedUser`] in its
@@ -139,11 +141,13 @@ impl Shared {
         settings
             .exempt_paths
             .iter()
-            .any(|p| match p.strip_suffix('*') {
-                Some(prefix) if prefix.ends_with('/') => {
-                    path.starts_with(prefix) && is_plain_path(path)
+            .any(|p| match p.strip_suffix("/*") {
+                // `/public/*`: a path below `/public` (not `/public` itself), plain only.
+                Some(base) => {
+                    prefix::strip(path, base).is_some_and(|rest| rest.starts_with('/'))
+                        && is_plain_path(path)
                 }
-                _ => p == path,
+                None => p == path,
             })
     }
 
@@ -241,10 +245,7 @@ fn credentials_of(headers: &HeaderMap) -> Result<Option<Credentials>, Credential
 
 /// The client's address: the forwarded layer's when it ran, else the TCP peer's.
 fn peer_ip<B>(req: &Request<B>) -> Option<IpAddr> {
-    let ext = req.extensions();
-    ext.get::<ClientInfo>()
-        .and_then(|c| c.addr)
-        .or_else(|| ext.get::<PeerAddr>().map(|p| p.0.ip()))
+    Origin::of(req).client_addr()
 }
 
 /// No dot segments, escapes, backslashes or path parameters that a later hop could resolve

@@ -1,11 +1,11 @@
 //! Path normalization: RFC 3986 §6.2.2 plus the refusals a server needs.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use serde::Deserialize;
 
 use super::percent::{is_control, is_pchar, push_normalized, units, Unit};
-use super::PathError;
 
 /// What to do with a trailing slash once the path is otherwise normalized.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -117,7 +117,7 @@ impl PathOptions {
 pub fn path<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, PathError> {
     if !input.starts_with('/') {
         return Err(PathError::NotAbsolute {
-            path: crate::syntax::excerpt(input, 64),
+            path: super::excerpt(input, 64),
         });
     }
     match quick_check(input, options) {
@@ -143,12 +143,12 @@ fn full_walk<'a>(input: &'a str, options: &PathOptions) -> Result<Cow<'a, str>, 
         .any(|seg| is_dot_with_parameter(seg.as_bytes()))
     {
         return Err(PathError::DotSegmentParameter {
-            path: crate::syntax::excerpt(input, 64),
+            path: super::excerpt(input, 64),
         });
     }
     let mut out = remove_dot_segments(&encoded, options.merge_slashes).ok_or_else(|| {
         PathError::ClimbsAboveRoot {
-            path: crate::syntax::excerpt(input, 64),
+            path: super::excerpt(input, 64),
         }
     })?;
     apply_trailing_slash(&mut out, options.trailing_slash);
@@ -213,7 +213,8 @@ fn quick_check(input: &str, options: &PathOptions) -> Quick {
 /// Applies the trailing-slash policy to a path [`path`] already normalized with
 /// [`TrailingSlash::Keep`] and the same other options: the same as normalizing again with
 /// `policy`, without the walk. Borrows when it can.
-pub(super) fn with_trailing_slash(path: Cow<'_, str>, policy: TrailingSlash) -> Cow<'_, str> {
+#[cfg_attr(not(feature = "layers"), allow(dead_code))]
+pub(crate) fn with_trailing_slash(path: Cow<'_, str>, policy: TrailingSlash) -> Cow<'_, str> {
     match (policy, path) {
         (TrailingSlash::Strip, Cow::Borrowed(p)) => {
             Cow::Borrowed(&p[..p.trim_end_matches('/').len().max(1)])
@@ -234,7 +235,7 @@ pub(super) fn with_trailing_slash(path: Cow<'_, str>, policy: TrailingSlash) -> 
 
 /// §6.2.2.1 and §6.2.2.2 over the whole path, with the refusals; `/` stays the separator.
 fn normalize_encoding(input: &str, options: &PathOptions) -> Result<String, PathError> {
-    let path = || crate::syntax::excerpt(input, 64);
+    let path = || super::excerpt(input, 64);
     let mut out = String::with_capacity(input.len() + 8);
     for unit in units(input) {
         let unit = unit.map_err(|at| PathError::MalformedPercent { path: path(), at })?;
@@ -308,6 +309,96 @@ fn apply_trailing_slash(path: &mut String, policy: TrailingSlash) {
         }
     }
 }
+
+/// Why a path was refused: each is a `400 Bad Request` with this message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PathError {
+    /// The path does not start with `/` (not an origin-form target).
+    NotAbsolute {
+        /// The path (truncated).
+        path: String,
+    },
+    /// A `%` not followed by two hex digits.
+    MalformedPercent {
+        /// The path (truncated).
+        path: String,
+        /// Byte offset of the `%`.
+        at: usize,
+    },
+    /// `%00`.
+    EncodedNul {
+        /// The path (truncated).
+        path: String,
+    },
+    /// A control character, raw or encoded (`%0D`, `%0A`, `%7F`, ...).
+    ControlCharacter {
+        /// The path (truncated).
+        path: String,
+        /// The character's byte.
+        byte: u8,
+    },
+    /// `%2F` while [`PathOptions::allow_encoded_slash`] is off.
+    EncodedSlash {
+        /// The path (truncated).
+        path: String,
+    },
+    /// `\` or `%5C` while [`PathOptions::allow_backslash`] is off.
+    Backslash {
+        /// The path (truncated).
+        path: String,
+    },
+    /// A dot-segment carrying a path parameter (`..;`, `%2e%2e;x`, `.;`), which servers that
+    /// strip parameters (Tomcat, Jetty, Spring) resolve as `..`.
+    DotSegmentParameter {
+        /// The path (truncated).
+        path: String,
+    },
+    /// A `..` segment with no segment left to remove.
+    ClimbsAboveRoot {
+        /// The path (truncated).
+        path: String,
+    },
+}
+
+impl fmt::Display for PathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathError::NotAbsolute { path } => {
+                write!(f, "path {path:?} does not start with `/`; request targets are origin-form paths like `/a/b`")
+            }
+            PathError::MalformedPercent { path, at } => write!(
+                f,
+                "malformed percent-encoding at byte {at} of path {path:?}: `%` must be followed by two hex digits (write `%25` for a literal `%`)"
+            ),
+            PathError::EncodedNul { path } => {
+                write!(f, "path {path:?} contains an encoded NUL (`%00`), which no resource name holds")
+            }
+            PathError::ControlCharacter { path, byte } => write!(
+                f,
+                "path {path:?} contains the control character 0x{byte:02X}, which no resource name holds"
+            ),
+            PathError::EncodedSlash { path } => write!(
+                f,
+                "path {path:?} contains an encoded slash (`%2F`), which is ambiguous; use `/` or enable `allow_encoded_slash`"
+            ),
+            PathError::Backslash { path } => write!(
+                f,
+                "path {path:?} contains a backslash, which some servers read as `/`; use `/` or enable `allow_backslash`"
+            ),
+            PathError::DotSegmentParameter { path } => write!(
+                f,
+                "path {path:?} has a dot-segment with a parameter (`..;`), which some servers \
+                 resolve as `..`; remove the `;` part"
+            ),
+            PathError::ClimbsAboveRoot { path } => {
+                write!(f, "path {path:?} climbs above the root with `..`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PathError {}
 
 #[cfg(test)]
 mod tests {

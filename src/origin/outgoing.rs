@@ -1,32 +1,40 @@
-//! On the way out: what a proxy tells the next hop about the request it received.
+//! On the way out: what a proxy tells the next hop about the request it received. The one
+//! writer of `Forwarded` and `X-Forwarded-*`: the proxy's
+//! [`set_forwarded`](crate::proxy::next_hop::set_forwarded) uses it too.
 
 use std::net::IpAddr;
 
-use http::header::{FORWARDED, HOST};
+use http::header::FORWARDED;
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use serde::Deserialize;
 
-use super::parse::{is_obfuscated, parse_forwarded, Node};
-use super::resolve::{header_safe, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
-use crate::ext::{ClientInfo, ConnectionTls, PeerAddr};
+use super::Origin;
+use crate::ext::PeerAddr;
+use crate::syntax::forwarded::{
+    is_obfuscated, is_proto, parse_forwarded, Node, X_FORWARDED_FOR, X_FORWARDED_HOST,
+    X_FORWARDED_PREFIX, X_FORWARDED_PROTO,
+};
 
 /// Which headers [`append_next_hop`] writes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Outgoing {
-    /// `X-Forwarded-For` (appended), `X-Forwarded-Proto` and `X-Forwarded-Host` (set): what
-    /// most applications read.
+    /// `X-Forwarded-For` (appended), `X-Forwarded-Proto`, `X-Forwarded-Host` and, when there
+    /// is a prefix, `X-Forwarded-Prefix` (set): what most applications read. The default.
     #[default]
     XForwarded,
     /// One RFC 7239 `Forwarded` element, appended.
     Forwarded,
     /// Both.
     Both,
+    /// Neither: the headers are left as they are (the proxy still removes untrusted incoming
+    /// ones, see [`set_forwarded`](crate::proxy::next_hop::set_forwarded)).
+    None,
 }
 
-/// What a proxy tells the next hop: the address it received the request from, and the scheme
-/// and host the client used.
+/// What a proxy tells the next hop: the address it received the request from, and the scheme,
+/// host and mount prefix the client used.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NextHop {
@@ -37,6 +45,9 @@ pub struct NextHop {
     pub proto: Option<String>,
     /// The `Host` the client asked for.
     pub host: Option<String>,
+    /// The path prefix the application is mounted under (`X-Forwarded-Prefix`, which
+    /// `Forwarded` has no parameter for); `None` or `""` writes nothing. Default is `None`.
+    pub prefix: Option<String>,
     /// This proxy's identifier for `by=` (an IP address or an obfuscated `_name`); `None`
     /// leaves `by=` out. Default is `None`.
     pub by: Option<String>,
@@ -51,29 +62,16 @@ impl NextHop {
         }
     }
 
-    /// What to tell the next hop about `req`: the peer from [`PeerAddr`]; the scheme and
-    /// host from [`ClientInfo`] when trusted proxies reported them, else from the connection
-    /// ([`ConnectionTls`], the URI) and the `Host` header.
+    /// What to tell the next hop about `req`: the peer from [`PeerAddr`]; the scheme, host and
+    /// mount prefix as [`Origin`] reports them (what trusted proxies said, else the
+    /// connection and the request).
     pub fn from_request<B>(req: &Request<B>) -> Self {
-        let ext = req.extensions();
-        let client = ext.get::<ClientInfo>();
-        let proto = client
-            .and_then(|c| c.scheme.clone())
-            .or_else(|| req.uri().scheme_str().map(str::to_owned))
-            .unwrap_or_else(|| match ext.get::<ConnectionTls>() {
-                Some(ConnectionTls(true)) => "https".to_owned(),
-                _ => "http".to_owned(),
-            });
-        let host = client.and_then(|c| c.host.clone()).or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
-        });
-        NextHop::new(ext.get::<PeerAddr>().map(|p| p.0.ip()))
-            .proto(proto)
-            .host(host)
+        let origin = Origin::of(req);
+        let prefix = origin.prefix();
+        NextHop::new(req.extensions().get::<PeerAddr>().map(|p| p.0.ip()))
+            .proto(origin.scheme().to_owned())
+            .host(origin.authority().map(str::to_owned))
+            .prefix((!prefix.is_empty()).then(|| prefix.into_owned()))
     }
 
     /// The same hop with this scheme.
@@ -90,6 +88,13 @@ impl NextHop {
         self
     }
 
+    /// The same hop with this mount prefix.
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<Option<String>>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
     /// The same hop with this `by=` identifier.
     #[must_use]
     pub fn by(mut self, by: impl Into<Option<String>>) -> Self {
@@ -103,7 +108,8 @@ impl NextHop {
 /// - `X-Forwarded-For`: the peer is appended to the list received (which is merged into one
 ///   line, so an upstream reading only the first line still sees the whole chain);
 /// - `X-Forwarded-Proto`, `X-Forwarded-Host`: set to what the client used (replacing what
-///   came in; trusted values came in through [`ClientInfo`] already);
+///   came in; trusted values came in through [`ClientInfo`](crate::ext::ClientInfo) already);
+/// - `X-Forwarded-Prefix`: set to the prefix when there is one (else left as it came);
 /// - `Forwarded`: one element `for=…;host=…;proto=…[;by=…]` appended. A `Forwarded` received
 ///   that does not parse is dropped first: merged into one line with ours it would make ours
 ///   unreadable too.
@@ -128,7 +134,7 @@ impl NextHop {
 /// assert_eq!(headers["forwarded"], r#"for="[2001:db8::7]";host=example.com;proto=https"#);
 /// ```
 pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) {
-    let proto = hop.proto.as_deref().filter(|p| valid_proto(p));
+    let proto = hop.proto.as_deref().filter(|p| is_proto(p));
     let host = hop.host.as_deref().filter(|h| valid_host(h));
     if hop.proto.is_some() && proto.is_none() {
         tracing::debug!(proto = ?hop.proto, "forwarded: invalid proto not forwarded");
@@ -142,6 +148,14 @@ pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) 
         }
         set_or_remove(headers, X_FORWARDED_PROTO, proto);
         set_or_remove(headers, X_FORWARDED_HOST, host);
+        if let Some(prefix) = hop.prefix.as_deref().filter(|p| !p.is_empty()) {
+            match header_safe(prefix) {
+                Some(value) => {
+                    headers.insert(X_FORWARDED_PREFIX, value);
+                }
+                None => tracing::debug!(prefix, "forwarded: invalid prefix not forwarded"),
+            }
+        }
     }
     if matches!(style, Outgoing::Forwarded | Outgoing::Both) {
         let received = headers
@@ -198,20 +212,14 @@ fn token_or_quoted(host: &str) -> String {
     }
 }
 
-fn valid_proto(p: &str) -> bool {
-    p.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-        && p.len() <= 32
-        && p.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-}
-
 fn valid_host(h: &str) -> bool {
-    // Whatever `normalize::host` accepts, in any scheme: names, IPv4, bracketed IPv6, a port.
-    crate::normalize::host(h, "").is_ok()
+    // Whatever the host grammar accepts, in any scheme: names, IPv4, bracketed IPv6, a port.
+    crate::syntax::host::normalize(h, "").is_ok()
 }
 
-/// Appends `item` to the comma-separated list `name`, merging the lines received into one.
-fn append_to_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
+/// Appends `item` to the comma-separated list `name`, merging the lines received into one
+/// (also the proxy's `Via`).
+pub(crate) fn append_to_list(headers: &mut HeaderMap, name: HeaderName, item: &str) {
     let mut merged: Vec<u8> = Vec::new();
     for value in headers.get_all(&name) {
         let bytes = value.as_bytes();
@@ -250,10 +258,19 @@ fn set_or_remove(headers: &mut HeaderMap, name: HeaderName, value: Option<&str>)
     }
 }
 
+/// Whether a value may go into a header: no CR, LF, NUL or other control character but tab.
+fn header_safe(value: &str) -> Option<HeaderValue> {
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return None;
+    }
+    HeaderValue::from_str(value).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forwarded::{client_info, ForwardedConfig, Headers, Trust};
+    use crate::ext::ClientInfo;
+    use http::header::HOST;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("test addresses are valid")
@@ -348,24 +365,27 @@ mod tests {
     }
 
     #[test]
-    fn what_we_write_the_next_hop_reads() {
-        // Two tollgate proxies in a row: the second one's output, read by a third trusting both.
+    fn writes_the_prefix_with_x_forwarded_only() {
+        let with_prefix = hop().prefix("/app".to_owned());
+        let mut h = HeaderMap::new();
+        append_next_hop(&mut h, &with_prefix, Outgoing::XForwarded);
+        assert_eq!(h[X_FORWARDED_PREFIX], "/app");
+        let mut h = HeaderMap::new();
+        append_next_hop(&mut h, &with_prefix, Outgoing::Forwarded);
+        assert!(!h.contains_key(X_FORWARDED_PREFIX));
+        // No prefix at this hop: what came in stays.
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_PREFIX, HeaderValue::from_static("/outer"));
+        append_next_hop(&mut h, &hop().prefix(String::new()), Outgoing::Both);
+        assert_eq!(h[X_FORWARDED_PREFIX], "/outer");
+    }
+
+    #[test]
+    fn none_writes_nothing() {
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
-        h.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
-        append_next_hop(&mut h, &hop(), Outgoing::Both);
-        append_next_hop(
-            &mut h,
-            &NextHop::new(Some(ip("10.0.0.7"))).proto("http".to_owned()),
-            Outgoing::Both,
-        );
-        let trust = Trust::Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
-        for headers in [Headers::XForwarded, Headers::Forwarded] {
-            let config = ForwardedConfig::default()
-                .trust(trust.clone())
-                .headers(headers);
-            let info = client_info(&h, Some(ip("10.0.0.8")), &config);
-            assert_eq!(info.addr, Some(ip("203.0.113.5")), "{headers:?}");
-        }
+        append_next_hop(&mut h, &hop().prefix("/app".to_owned()), Outgoing::None);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h[X_FORWARDED_FOR], "6.6.6.6");
     }
 }

@@ -1,10 +1,167 @@
-//! Parsing `Forwarded` (RFC 7239) and `X-Forwarded-For` values, without I/O.
+//! The `Forwarded` (RFC 7239) and `X-Forwarded-*` vocabulary, without I/O: parsing the
+//! values, the header names, and which headers belong to the forwarding family.
+//!
+//! Read by the [`forwarded`](crate::forwarded) layer, written by
+//! [`append_next_hop`](crate::origin::append_next_hop), screened by the
+//! [`inbound`](crate::inbound) layer and the proxy.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate::syntax::forwarded::{parse_forwarded, Node};
+//!
+//! let elements = parse_forwarded(r#"for=192.0.2.60;proto=https, for="[2001:db8::1]""#).unwrap();
+//! assert_eq!(elements.len(), 2);
+//! assert_eq!(elements[0].proto.as_deref(), Some("https"));
+//! assert_eq!(Node::parse("unknown").unwrap(), Node::Unknown);
+//! ```
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::ForwardedError;
-use crate::negotiate::{is_tchar, quoted_string, QuotedStringError};
+use http::header::HeaderName;
+
+use super::is_tchar;
+use crate::negotiate::{quoted_string, QuotedStringError};
+
+/// `X-Forwarded-For`.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Forwarded-Proto`.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-Host`.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Forwarded-Port`.
+pub const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+/// `X-Forwarded-Prefix`.
+pub const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+
+/// Whether `name` (lower case, `-` separated) is one of the headers through which proxies tell
+/// the next hop about the client: `Forwarded`, every `X-Forwarded-*` (`-For`, `-Proto`,
+/// `-Host`, `-Port`, `-Prefix`, `-Ssl`, `-Server`, ...), `X-Real-IP`, `X-Client-IP`,
+/// `True-Client-IP`, `CF-Connecting-IP`, `X-Cluster-Client-IP`, `Fastly-Client-IP`,
+/// `X-Original-Forwarded-For`, `X-ProxyUser-IP`, `Front-End-Https`, `X-Url-Scheme`,
+/// `X-Original-Host`. Believed only from a trusted proxy.
+///
+/// ```
+/// use tollgate::syntax::forwarded::is_forwarding_header;
+/// assert!(is_forwarding_header("x-forwarded-ssl"));
+/// assert!(is_forwarding_header("true-client-ip"));
+/// assert!(!is_forwarding_header("x-request-id"));
+/// ```
+pub fn is_forwarding_header(name: &str) -> bool {
+    name.starts_with("x-forwarded-")
+        || matches!(
+            name,
+            "forwarded"
+                | "x-real-ip"
+                | "x-client-ip"
+                | "true-client-ip"
+                | "cf-connecting-ip"
+                | "x-cluster-client-ip"
+                | "fastly-client-ip"
+                | "x-original-forwarded-for"
+                | "x-proxyuser-ip"
+                | "front-end-https"
+                | "x-url-scheme"
+                | "x-original-host"
+        )
+}
+
+/// Whether `value` may be a `proto=` or `X-Forwarded-Proto` value: a URI scheme
+/// (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`, RFC 3986 §3.1) of at most 32 bytes.
+///
+/// ```
+/// use tollgate::syntax::forwarded::is_proto;
+/// assert!(is_proto("https"));
+/// assert!(is_proto("coap+tcp"));
+/// assert!(!is_proto("1http"));
+/// assert!(!is_proto("https\r\nX-Evil: 1"));
+/// ```
+pub fn is_proto(value: &str) -> bool {
+    value
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && value.len() <= 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Headers a `Connection` option may not remove: a client could otherwise strip what a
+/// trusted proxy or the gateway vouches for (the Apache `mod_proxy` hop-by-hop abuse,
+/// CVE-2022-31813). `Host` and credentials are end-to-end.
+///
+/// ```
+/// use http::header::{HeaderName, HOST};
+/// use tollgate::syntax::forwarded::is_protected;
+/// assert!(is_protected(&HOST));
+/// assert!(is_protected(&HeaderName::from_static("x-forwarded-for")));
+/// assert!(!is_protected(&HeaderName::from_static("x-secret")));
+/// ```
+pub fn is_protected(name: &HeaderName) -> bool {
+    use http::header::{AUTHORIZATION, COOKIE, HOST, VIA};
+    name == HOST
+        || name == AUTHORIZATION
+        || name == COOKIE
+        || name == VIA
+        || is_forwarding_header(name.as_str())
+}
+
+/// Why a `Forwarded` or `X-Forwarded-For` value could not be parsed. The layer never answers
+/// with it: the value is ignored with a `debug` log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardedError {
+    /// The value breaks the RFC 7239 grammar at this byte.
+    Syntax {
+        /// The value (truncated).
+        value: String,
+        /// Byte offset of the problem.
+        at: usize,
+    },
+    /// A quoted string is not closed.
+    UnterminatedQuote {
+        /// The value (truncated).
+        value: String,
+    },
+    /// A parameter appears twice in one element.
+    DuplicateParameter {
+        /// The value (truncated).
+        value: String,
+        /// The parameter's name, lowercased.
+        name: String,
+    },
+    /// A `for=`/`by=` value or an `X-Forwarded-For` entry that is no node.
+    InvalidNode {
+        /// The node (truncated).
+        node: String,
+    },
+}
+
+impl fmt::Display for ForwardedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardedError::Syntax { value, at } => write!(
+                f,
+                "malformed Forwarded header {value:?} at byte {at}: expected `name=value` pairs separated by `;` and elements by `,`"
+            ),
+            ForwardedError::UnterminatedQuote { value } => {
+                write!(f, "malformed Forwarded header {value:?}: a quoted string is not closed")
+            }
+            ForwardedError::DuplicateParameter { value, name } => write!(
+                f,
+                "malformed Forwarded header {value:?}: `{name}` appears twice in one element"
+            ),
+            ForwardedError::InvalidNode { node } => write!(
+                f,
+                "invalid node {node:?}: expected an IPv4 address, a bracketed IPv6 address, `unknown` or `_obfuscated`, optionally with `:port`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ForwardedError {}
 
 /// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +190,7 @@ impl Node {
     /// [`ForwardedError::InvalidNode`] for anything else.
     pub fn parse(input: &str) -> Result<Node, ForwardedError> {
         let invalid = || ForwardedError::InvalidNode {
-            node: crate::syntax::excerpt(input, 64),
+            node: super::excerpt(input, 64),
         };
         if input.is_empty() {
             return Err(invalid());
@@ -128,7 +285,7 @@ impl fmt::Display for Node {
 }
 
 /// `obfnode = "_" 1*( ALPHA / DIGIT / "." / "_" / "-")`.
-pub(super) fn is_obfuscated(s: &str) -> bool {
+pub(crate) fn is_obfuscated(s: &str) -> bool {
     s.len() > 1
         && s.starts_with('_')
         && s.bytes()
@@ -253,7 +410,7 @@ pub fn parse_forwarded(value: &str) -> Result<Vec<ForwardedElement>, ForwardedEr
         }
         empty = false;
         let duplicate = || ForwardedError::DuplicateParameter {
-            value: crate::syntax::excerpt(value, 64),
+            value: super::excerpt(value, 64),
             name: name.to_ascii_lowercase(),
         };
         match name.to_ascii_lowercase().as_str() {
@@ -315,7 +472,7 @@ impl<'a> Parser<'a> {
 
     fn syntax(&self) -> ForwardedError {
         ForwardedError::Syntax {
-            value: crate::syntax::excerpt(self.input, 64),
+            value: super::excerpt(self.input, 64),
             at: self.pos,
         }
     }
@@ -360,7 +517,7 @@ impl<'a> Parser<'a> {
                 Ok(text)
             }
             Err(QuotedStringError::Unterminated) => Err(ForwardedError::UnterminatedQuote {
-                value: crate::syntax::excerpt(self.input, 64),
+                value: super::excerpt(self.input, 64),
             }),
             Err(QuotedStringError::Invalid { at }) => {
                 self.pos = at;

@@ -1,19 +1,36 @@
-//! Percent-encoding normalization shared by paths and queries (RFC 3986 §6.2.2.1, §6.2.2.2).
+//! Percent-encoding and the character classes of RFC 3986, shared by path and query
+//! normalization (§6.2.2.1, §6.2.2.2) and host checks (§3.2.2).
 
 /// `unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"` (RFC 3986 §2.3).
 #[inline]
-pub(super) fn is_unreserved(b: u8) -> bool {
+pub(crate) fn is_unreserved(b: u8) -> bool {
     CLASS[usize::from(b)] & UNRESERVED != 0
 }
 
 /// `pchar = unreserved / pct-encoded / sub-delims / ":" / "@"`, without the `%`.
 #[inline]
-pub(super) fn is_pchar(b: u8) -> bool {
+pub(crate) fn is_pchar(b: u8) -> bool {
     CLASS[usize::from(b)] & PCHAR != 0
+}
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )` (RFC 3986 §3.2.2), the `%` included
+/// (check the escapes with [`escapes_complete`]).
+#[inline]
+pub(crate) fn is_reg_name(b: u8) -> bool {
+    b == b'%' || CLASS[usize::from(b)] & REG_NAME != 0
+}
+
+/// Whether every `%` in `bytes` starts a `%XX` escape (RFC 3986 §2.1): `%` alone is no host.
+pub(crate) fn escapes_complete(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b != b'%' || decode_at(bytes, i).is_some())
 }
 
 const UNRESERVED: u8 = 1;
 const PCHAR: u8 = 2;
+const REG_NAME: u8 = 4;
 
 /// One lookup per byte on the hot path instead of a chain of comparisons.
 const CLASS: [u8; 256] = {
@@ -33,6 +50,9 @@ const CLASS: [u8; 256] = {
         if unreserved || sub_delim || c == b':' || c == b'@' {
             table[b] |= PCHAR;
         }
+        if unreserved || sub_delim {
+            table[b] |= REG_NAME;
+        }
         b += 1;
     }
     table
@@ -40,7 +60,7 @@ const CLASS: [u8; 256] = {
 
 /// A control character: C0 or DEL.
 #[inline]
-pub(super) fn is_control(b: u8) -> bool {
+pub(crate) fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
 
@@ -55,14 +75,14 @@ fn hex_value(b: u8) -> Option<u8> {
 
 /// One unit of a component: a raw byte, or the byte a `%XX` encodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unit {
+pub(crate) enum Unit {
     Raw(u8),
     Encoded(u8),
 }
 
 /// The units of `input`, left to right; `Err(at)` for a `%` at byte `at` not followed by two
 /// hex digits (the walk ends there).
-pub(super) fn units(input: &str) -> impl Iterator<Item = Result<Unit, usize>> + '_ {
+pub(crate) fn units(input: &str) -> impl Iterator<Item = Result<Unit, usize>> + '_ {
     let bytes = input.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -86,7 +106,7 @@ pub(super) fn units(input: &str) -> impl Iterator<Item = Result<Unit, usize>> + 
 }
 
 /// Appends an encoded byte the §6.2.2 way: decoded when unreserved, else `%XX` in uppercase.
-pub(super) fn push_normalized(out: &mut String, b: u8) {
+pub(crate) fn push_normalized(out: &mut String, b: u8) {
     if is_unreserved(b) {
         out.push(char::from(b));
     } else {
@@ -102,7 +122,7 @@ fn decode_at(bytes: &[u8], i: usize) -> Option<u8> {
 }
 
 /// Appends `%XX` with uppercase hex digits (§6.2.2.1).
-pub(super) fn push_encoded(out: &mut String, b: u8) {
+pub(crate) fn push_encoded(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push('%');
     out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -124,6 +144,20 @@ mod tests {
                 unreserved || sub_delim || b == b':' || b == b'@',
                 "{b:#04x}"
             );
+            assert_eq!(
+                is_reg_name(b),
+                unreserved || sub_delim || b == b'%',
+                "{b:#04x}"
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_are_complete_only_with_two_hex_digits() {
+        assert!(escapes_complete(b"a%41b"));
+        assert!(escapes_complete(b""));
+        for bad in [&b"%"[..], b"a%4", b"%zz", b"%4g"] {
+            assert!(!escapes_complete(bad), "{bad:?}");
         }
     }
 }
