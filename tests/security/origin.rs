@@ -16,7 +16,7 @@ use tollgate::rewrite::{RewriteConfig, RewriteLayer, Rule};
 use tollgate::{handler, Request, Response};
 use tower::ServiceBuilder;
 
-use crate::proxy_support::*;
+use crate::support::*;
 
 /// Answers which route took the request, with what `req.host()` said and what the `{host}`
 /// template rendered before routing.
