@@ -61,7 +61,7 @@ use serde::Deserialize;
 use tower::ServiceExt;
 
 use super::{Proxy, ProxyBuildError, ProxyConfig, Upstream};
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BoxError, Watch, Watched};
 use crate::ext::{ClientInfo, PeerAddr, UpstreamFailure};
 use crate::serve::duration;
 
@@ -514,12 +514,8 @@ where
         Err(never) => match never {},
     };
     group.observe(i, res.extensions().get::<UpstreamFailure>().is_some());
-    res.map(|body| {
-        Body::new(Tracked {
-            body,
-            _guard: guard,
-        })
-    })
+    // The answer's body holds the guard until it is dropped.
+    res.map(|body| Body::new(Watched::new(body, guard)))
 }
 
 /// A request body a retry can send again: either none, or one kept behind a lock that records
@@ -610,31 +606,8 @@ impl Drop for InFlight {
     }
 }
 
-/// An answer body that holds its [`InFlight`] until it is dropped.
-struct Tracked {
-    body: Body,
-    _guard: InFlight,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
+/// A guard, so it watches nothing: it only lives as long as the answer's body.
+impl Watch for InFlight {}
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use http::header::{
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
-use super::body::{continue_gate, GateHandle, Progress, RequestBody, ResponseBody};
+use super::body::{continue_gate, download, upload, GateHandle, Progress};
 use super::client::{self, ProxyBuildError, UpstreamClient};
 use super::config::{HostPolicy, ProxyConfig};
 use super::future::ResponseFuture;
@@ -369,14 +369,7 @@ where
         if let Some(user) = origin.user {
             res.extensions_mut().insert(user);
         }
-        res.map(|body| {
-            Body::new(ResponseBody::new(
-                body,
-                config.idle_timeout,
-                upstream_name,
-                pooled,
-            ))
-        })
+        res.map(|body| Body::new(download(body, config.idle_timeout, upstream_name, pooled)))
     }
 }
 
@@ -583,7 +576,7 @@ where
             .map_err(|never| match never {})
             .boxed_unsync()
     } else {
-        RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync()
+        upload(body, config.max_body, progress.clone(), gate).boxed_unsync()
     };
     parts.uri = if config.http2 {
         // hyper-util's client dials the URI's authority and sends the right form itself.

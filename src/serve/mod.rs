@@ -331,9 +331,10 @@ where
             // tunnel) outlives this task and still counts against `max_connections`.
             let upgraded = Arc::new(AtomicBool::new(false));
             let io = io::ConnIo::new(
-                io::WriteTimeout::new(stream, shared.config.write_timeout),
+                stream,
                 permit,
                 Arc::clone(&upgraded),
+                shared.config.write_timeout,
                 shared.config.tunnel_idle_timeout,
             );
             let service = service.clone();
