@@ -4,7 +4,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ForwardedError;
-use crate::negotiate::{is_tchar, quoted_string, QuotedStringError};
+use crate::syntax::is_tchar;
+use crate::syntax::token::{quoted_string, QuotedStringError};
 
 /// A node of a `for=`/`by=` parameter or an `X-Forwarded-For` entry (RFC 7239 §6).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //! user input that error messages quote. The first pieces of issue 14's `syntax/`; crate-private
 //! until that issue settles what it exports.
 
+pub(crate) mod token;
+
 /// `tchar` (RFC 9110 §5.6.2): the characters of a token (header names, methods, parameter
 /// names).
 pub(crate) fn is_tchar(b: u8) -> bool {
