@@ -27,6 +27,37 @@ use crate::body::{Body, BoxError, Watch, Watched};
 use crate::error::HttpError;
 use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName};
 
+/// What [`Server`](super::Server), [`bind`](super::bind) and
+/// [`serve_workers`](super::serve_workers) run: a `tower::Service` of `http::Request<Body>`,
+/// cloned for each connection, whose future is `Send` and whose answers have a body of
+/// [`Bytes`]. An error it returns becomes a logged `500`.
+///
+/// Implemented for every such service: name it in bounds, never implement it.
+pub trait ServeService:
+    Service<
+        http::Request<Body>,
+        Response = http::Response<Self::ResBody>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The body of the service's answers.
+    type ResBody: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static;
+}
+
+impl<S, B> ServeService for S
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    type ResBody = B;
+}
+
 /// What a connection's task and its requests share.
 #[derive(Debug)]
 pub(crate) struct ConnState {
@@ -97,14 +128,7 @@ impl<S> ConnService<S> {
     }
 }
 
-impl<S, B> hyper::service::Service<http::Request<Incoming>> for ConnService<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnService<S> {
     type Response = http::Response<ResponseBody>;
     type Error = Infallible;
     type Future = ResponseFuture<Oneshot<S, http::Request<Body>>>;
