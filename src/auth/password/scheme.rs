@@ -12,7 +12,7 @@ use super::{PasswordError, BASE64, MAX_HASH_LEN, MAX_ITERATIONS, MAX_MEMORY_KIB,
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Scheme {
-    /// `$argon2id$`: what [`hash_password`] writes.
+    /// `$argon2id$`: what [`hash_password`](super::hash_password) writes.
     Argon2id,
     /// `$argon2i$`.
     Argon2i,
