@@ -19,11 +19,11 @@ use crate::ext::{UpstreamFailure, UpstreamName};
 /// A request the upstream did not answer usefully: what the client is told (a status and a
 /// short reason naming nothing internal) and what the log is told (the upstream, and why).
 pub(super) struct Failure {
-    pub(super) public: HttpError,
-    pub(super) detail: String,
+    public: HttpError,
+    detail: String,
     /// Whether it counts against the upstream (metrics, passive health checks): not when the
     /// client's request was at fault.
-    pub(super) counts: bool,
+    counts: bool,
 }
 
 impl Failure {
