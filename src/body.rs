@@ -27,6 +27,9 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 
 use crate::error::HttpError;
 
+mod watched;
+pub(crate) use self::watched::{Expired, Watch, Watched};
+
 /// The error type carried by a [`Body`]: any boxed error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

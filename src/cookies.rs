@@ -80,7 +80,7 @@ pub fn pairs(header: &str) -> impl Iterator<Item = Result<(&str, &str), CookieEr
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
                 .unwrap_or(value);
-            let name_ok = name.bytes().all(crate::negotiate::is_tchar);
+            let name_ok = name.bytes().all(crate::syntax::is_tchar);
             let value_ok = value
                 .bytes()
                 .all(|b| b > 0x20 && b != 0x7f && b != b';' && b != b',' && b != b'"');

@@ -56,20 +56,18 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONNECTION};
 use http::{HeaderMap, Request};
-use http_body::{Frame, SizeHint};
-use pin_project_lite::pin_project;
+use http_body::Frame;
 use serde::Deserialize;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BoxError, Watch, Watched};
 use crate::ext::PeerAddr;
 use crate::origin::Trust;
 pub use crate::syntax::forwarded::is_forwarding_header;
@@ -445,53 +443,29 @@ where
             Body::new(body)
         } else {
             // Trailers follow the same policy as headers.
-            Body::new(ScreenedTrailers {
-                inner: body,
+            let screen = ScreenedTrailers {
                 policy: self.policy.clone(),
                 trusted,
-            })
+            };
+            Body::new(Watched::new(body, screen))
         };
         self.inner.call(Request::from_parts(parts, body))
     }
 }
 
-pin_project! {
-    /// A request body whose trailers pass through the policy; data, length and end pass as
-    /// they are (so a `Content-Length` body stays one for the next hop).
-    struct ScreenedTrailers<B> {
-        #[pin]
-        inner: B,
-        policy: Arc<HeaderPolicy>,
-        trusted: bool,
-    }
+/// Watches a request body so that its trailers pass through the policy; data, length and end
+/// pass as they are (so a `Content-Length` body stays one for the next hop).
+struct ScreenedTrailers {
+    policy: Arc<HeaderPolicy>,
+    trusted: bool,
 }
 
-impl<B: http_body::Body> http_body::Body for ScreenedTrailers<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        let polled = this.inner.poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = polled {
-            let mut frame = frame;
-            if let Some(trailers) = frame.trailers_mut() {
-                this.policy.screen(trailers, *this.trusted);
-            }
-            return Poll::Ready(Some(Ok(frame)));
+impl Watch for ScreenedTrailers {
+    fn frame(&mut self, mut frame: Frame<Bytes>, _end: bool) -> Result<Frame<Bytes>, BoxError> {
+        if let Some(trailers) = frame.trailers_mut() {
+            self.policy.screen(trailers, self.trusted);
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        Ok(frame)
     }
 }
 
@@ -666,11 +640,11 @@ mod tests {
         trailers.insert("x-sum", "1".parse().unwrap());
         let inner = http_body_util::Full::new(Bytes::from_static(b"abc"))
             .with_trailers(async move { Some(Ok(trailers)) });
-        let body = ScreenedTrailers {
-            inner,
+        let screen = ScreenedTrailers {
             policy: layer.policy.clone(),
             trusted: false,
         };
+        let body = Watched::new(inner, screen);
         assert_eq!(http_body::Body::size_hint(&body).exact(), Some(3));
         let collected = body.collect().await.unwrap();
         let trailers = collected.trailers().cloned().unwrap();

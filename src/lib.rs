@@ -47,6 +47,7 @@ pub mod error;
 pub mod ext;
 pub mod form;
 pub mod handler;
+mod idle;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod metrics;

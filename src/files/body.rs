@@ -8,37 +8,33 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
 use super::{FileIo, CHUNK_SIZE};
 use crate::body::{Body, BoxError};
 use crate::response::range::{ByteRange, Segment};
-use crate::response::ranged::{Next, Segments};
+use crate::response::ranged::{SegmentsBody, SpanSource};
 
 /// A body sending `segments` of `file`, `total` bytes in all, [`CHUNK_SIZE`] bytes per read.
 /// With [`FileIo::Pool`], one blocking call per chunk, the next one read while the last is
 /// written: never more than two chunks in memory. With [`FileIo::InPlace`], each chunk is read
 /// when the server asks for it, on the runtime thread.
 pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64, io: FileIo) -> Body {
-    Body::new(FileBody {
+    let source = FileSource {
         in_place: io == FileIo::InPlace,
         state: State::Idle(Some(file)),
-        segments: Segments::new(segments, total),
-        pending: None,
-    })
+    };
+    Body::new(SegmentsBody::new(segments, total, source))
 }
 
-struct FileBody {
+/// The spans of a file, read chunk by chunk.
+struct FileSource {
     in_place: bool,
     state: State,
-    segments: Segments,
-    /// A literal taken off the queue while starting the next read: sent next.
-    pending: Option<Bytes>,
 }
 
 enum State {
-    /// No read under way; `None` once the file is gone (an error, or the end).
+    /// No read under way; `None` once the file is gone (after an error).
     Idle(Option<File>),
     /// A blocking read of the span starting at `first`.
     Reading {
@@ -47,46 +43,74 @@ enum State {
     },
 }
 
-impl FileBody {
-    /// Takes the next segment: a literal is kept in `pending`, a span starts a read.
-    fn start_next(&mut self) {
-        match self.segments.next() {
-            Next::Done => {}
-            Next::Literal(bytes) => self.pending = Some(bytes),
-            Next::Span(span) => {
-                if let State::Idle(Some(file)) =
-                    std::mem::replace(&mut self.state, State::Idle(None))
-                {
-                    // The buffer is allocated here, on the runtime thread that frees it once
-                    // written: an allocator's per-thread caches then stay on one thread
-                    // (allocated on the blocking threads, mimalloc held 1 GB with 200 of them).
-                    let buf = chunk_buffer(span);
-                    self.state = State::Reading {
-                        first: span.first,
-                        read: tokio::task::spawn_blocking(move || read_chunk(file, span, buf)),
-                    };
-                }
-            }
+impl FileSource {
+    /// Starts reading the next chunk of `span` on the blocking pool, unless a read is under
+    /// way or the file is gone.
+    fn start(&mut self, span: ByteRange) {
+        if !matches!(self.state, State::Idle(Some(_))) {
+            return;
+        }
+        if let State::Idle(Some(file)) = std::mem::replace(&mut self.state, State::Idle(None)) {
+            // The buffer is allocated here, on the runtime thread that frees it once written:
+            // an allocator's per-thread caches then stay on one thread (allocated on the
+            // blocking threads, mimalloc held 1 GB with 200 of them).
+            let buf = chunk_buffer(span);
+            self.state = State::Reading {
+                first: span.first,
+                read: tokio::task::spawn_blocking(move || read_chunk(file, span, buf)),
+            };
         }
     }
-}
 
-impl FileBody {
-    /// Records a chunk read from offset `first` as sent, and makes it a frame.
-    fn sent(&mut self, first: u64, result: io::Result<Bytes>) -> Result<Frame<Bytes>, BoxError> {
-        let bytes = result.inspect_err(|_| self.state = State::Idle(None))?;
+    /// A chunk read from offset `first`, the file back for the next one; an error or an empty
+    /// read (the file shrank) closes the file.
+    fn chunk(&mut self, first: u64, file: File, result: io::Result<Bytes>) -> ChunkResult {
+        let bytes = result?;
         if bytes.is_empty() {
-            self.state = State::Idle(None);
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "the file shrank while it was being sent",
             )
             .into());
         }
-        let n = bytes.len();
-        self.segments.sent_span_until(first + n as u64, n);
-        Ok(Frame::data(bytes))
+        self.state = State::Idle(Some(file));
+        Ok((first, bytes))
     }
+}
+
+type ChunkResult = Result<(u64, Bytes), BoxError>;
+
+impl SpanSource for FileSource {
+    fn poll_span(&mut self, cx: &mut Context<'_>, span: ByteRange) -> Poll<ChunkResult> {
+        if self.in_place {
+            let State::Idle(Some(file)) = std::mem::replace(&mut self.state, State::Idle(None))
+            else {
+                return Poll::Ready(Err(gone()));
+            };
+            let (file, result) = read_chunk(file, span, chunk_buffer(span));
+            return Poll::Ready(self.chunk(span.first, file, result));
+        }
+        self.start(span);
+        let State::Reading { first, read } = &mut self.state else {
+            return Poll::Ready(Err(gone()));
+        };
+        let first = *first;
+        let joined = ready!(Pin::new(read).poll(cx));
+        self.state = State::Idle(None);
+        let (file, result) = joined.map_err(io::Error::other)?;
+        Poll::Ready(self.chunk(first, file, result))
+    }
+
+    fn read_ahead(&mut self, next: ByteRange) {
+        if !self.in_place {
+            self.start(next);
+        }
+    }
+}
+
+/// Why nothing more is read: an earlier read failed and closed the file.
+fn gone() -> BoxError {
+    "the file was closed after an earlier read failed".into()
 }
 
 /// An empty buffer for the next chunk of `span`.
@@ -104,70 +128,6 @@ fn read_chunk(mut file: File, span: ByteRange, mut buf: Vec<u8>) -> (File, io::R
         .and_then(|_| (&mut file).take(want).read_to_end(&mut buf))
         .map(|_| Bytes::from(buf));
     (file, result)
-}
-
-impl http_body::Body for FileBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if let Some(bytes) = this.pending.take() {
-            return Poll::Ready(Some(Ok(Frame::data(bytes))));
-        }
-        if this.in_place {
-            let span = match this.segments.next() {
-                Next::Done => return Poll::Ready(None),
-                Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
-                Next::Span(span) => span,
-            };
-            let State::Idle(Some(file)) = std::mem::replace(&mut this.state, State::Idle(None))
-            else {
-                return Poll::Ready(None);
-            };
-            let (file, result) = read_chunk(file, span, chunk_buffer(span));
-            this.state = State::Idle(Some(file));
-            return Poll::Ready(Some(this.sent(span.first, result)));
-        }
-        if let State::Idle(_) = this.state {
-            this.start_next();
-            if let Some(bytes) = this.pending.take() {
-                return Poll::Ready(Some(Ok(Frame::data(bytes))));
-            }
-        }
-        let State::Reading { first, read } = &mut this.state else {
-            // Done, or the file is gone after an error.
-            return Poll::Ready(None);
-        };
-        let first = *first;
-        let (file, result) = ready!(Pin::new(read).poll(cx)).map_err(io::Error::other)?;
-        this.state = State::Idle(Some(file));
-        let frame = this.sent(first, result);
-        if frame.is_ok() {
-            // Read ahead: the next chunk is read while this one is written.
-            this.start_next();
-        }
-        Poll::Ready(Some(frame))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.pending.is_none()
-            && !matches!(self.state, State::Reading { .. })
-            && self.segments.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let mut hint = self.segments.size_hint();
-        // `Segments` counts a literal as sent when it is taken off the queue.
-        if let Some(bytes) = &self.pending {
-            let n = hint.lower() + bytes.len() as u64;
-            hint.set_exact(n);
-        }
-        hint
-    }
 }
 
 #[cfg(test)]

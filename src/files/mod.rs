@@ -60,6 +60,7 @@ use serde::Deserialize;
 
 mod body;
 mod listing;
+mod lookup;
 mod path;
 mod service;
 

@@ -1,10 +1,10 @@
 //! The [`ServeDir`] service.
 
 use std::convert::Infallible;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::future::Future;
 use std::io::{self, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
@@ -19,12 +19,14 @@ use http::{Method, StatusCode};
 
 use super::body::file_body;
 use super::listing::{encode_segment, render_listing, sort_entries, ListingEntry};
+use super::lookup::{io_error, Tree};
 use super::path::resolve_path;
 use super::{FileIo, ServeDirConfig, SMALL_FILE};
 use crate::negotiate::AcceptEncoding;
 use crate::response::cache_control::{add_vary, CacheControl};
 use crate::response::conditional::{shape, Shape};
-use crate::response::etag::{fmt_http_date, ETag};
+use crate::response::date::fmt_http_date;
+use crate::response::etag::ETag;
 use crate::response::range::{ByteRange, Segment};
 use crate::response::ranged::ranged_body;
 use crate::{Body, HttpError};
@@ -247,16 +249,19 @@ impl Inner {
         segments: &[String],
     ) -> Result<http::Response<Body>, HttpError> {
         let raw_path = req.uri.path();
-        let root = self.canonical_root()?;
-        let (path, meta) = self.locate(root, segments)?;
+        let tree = Tree {
+            root: self.canonical_root()?,
+            hidden: self.config.hidden,
+        };
+        let (path, meta) = tree.locate(segments)?;
         if meta.is_dir() {
             if !raw_path.ends_with('/') {
                 return Ok(redirect_to_dir(segments.last(), req.uri.query()));
             }
             if let Some(index) = &self.config.index_file {
-                if let Ok((index_path, meta)) = self.index_entry(root, &path, index) {
+                if let Ok((index_path, meta)) = tree.index_entry(&path, index) {
                     if meta.is_file() {
-                        return self.serve_file(req, root, &index_path);
+                        return self.serve_file(req, &tree, &index_path);
                     }
                 }
             }
@@ -270,7 +275,7 @@ impl Inner {
         if !meta.is_file() || raw_path.ends_with('/') {
             return Err(HttpError::not_found("not found"));
         }
-        self.serve_file(req, root, &path)
+        self.serve_file(req, &tree, &path)
     }
 
     fn canonical_root(&self) -> Result<&Path, HttpError> {
@@ -284,88 +289,8 @@ impl Inner {
         Ok(self.canonical_root.get_or_init(|| root))
     }
 
-    /// The canonical path `segments` lead to under `root`, and its metadata (symlinks
-    /// followed). Each segment costs one `lstat`; only a symlink is resolved in full (and must
-    /// stay inside the root), so a plain file costs one system call per segment instead of
-    /// `realpath`'s one per component of the whole path and a `stat`.
-    fn locate(&self, root: &Path, segments: &[String]) -> Result<(PathBuf, Metadata), HttpError> {
-        let mut path = root.to_owned();
-        let mut meta = None;
-        for segment in segments {
-            path.push(segment);
-            let (next, next_meta) = self.entry(root, path)?;
-            path = next;
-            meta = Some(next_meta);
-        }
-        match meta {
-            Some(meta) => Ok((path, meta)),
-            None => {
-                let meta = std::fs::metadata(&path).map_err(io_error)?;
-                Ok((path, meta))
-            }
-        }
-    }
-
-    /// `path`, whose parent is canonical and inside `root`, in canonical form with its
-    /// metadata (symlinks followed): itself when it is no symlink, else where the link leads,
-    /// if that lies inside `root`.
-    fn entry(&self, root: &Path, path: PathBuf) -> Result<(PathBuf, Metadata), HttpError> {
-        let hidden = |p: &Path| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        };
-        if !self.config.hidden && hidden(&path) {
-            return Err(HttpError::not_found("not found"));
-        }
-        let meta = std::fs::symlink_metadata(&path).map_err(io_error)?;
-        if !meta.file_type().is_symlink() {
-            return Ok((path, meta));
-        }
-        let canonical = self.inside_root(root, &path)?;
-        let meta = std::fs::metadata(&canonical).map_err(io_error)?;
-        Ok((canonical, meta))
-    }
-
-    /// The index file `index` of the canonical directory `dir`. A configured name with
-    /// separators (`sub/index.html`) may cross a symlink the walk did not see: it is
-    /// canonicalized in full.
-    fn index_entry(
-        &self,
-        root: &Path,
-        dir: &Path,
-        index: &str,
-    ) -> Result<(PathBuf, Metadata), HttpError> {
-        let mut components = Path::new(index).components();
-        if let (Some(Component::Normal(name)), None) = (components.next(), components.next()) {
-            return self.entry(root, dir.join(name));
-        }
-        let canonical = self.inside_root(root, &dir.join(index))?;
-        let meta = std::fs::metadata(&canonical).map_err(io_error)?;
-        Ok((canonical, meta))
-    }
-
-    /// The canonical form of `path`, if it lies inside `root` (a symlink may point out).
-    fn inside_root(&self, root: &Path, path: &Path) -> Result<PathBuf, HttpError> {
-        let canonical = std::fs::canonicalize(path).map_err(io_error)?;
-        if !canonical.starts_with(root) {
-            tracing::debug!(path = %path.display(), "refused a symlink leaving the served directory");
-            return Err(HttpError::not_found("not found"));
-        }
-        if !self.config.hidden {
-            // A symlink inside the root may lead to a hidden file; do not serve it either.
-            let relative = canonical.strip_prefix(root).unwrap_or(Path::new(""));
-            if relative
-                .components()
-                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
-            {
-                return Err(HttpError::not_found("not found"));
-            }
-        }
-        Ok(canonical)
-    }
-
     /// Picks the precompressed sibling the client accepts best, else the file itself.
-    fn choose(&self, req: &http::request::Parts, root: &Path, path: &Path) -> Chosen {
+    fn choose(&self, req: &http::request::Parts, tree: &Tree<'_>, path: &Path) -> Chosen {
         let content_type = content_type_for(path);
         let mut candidates: Vec<(&'static str, &'static str)> = Vec::new();
         if self.config.precompressed_br {
@@ -385,7 +310,7 @@ impl Inner {
                 let mut sibling = path.as_os_str().to_owned();
                 sibling.push(".");
                 sibling.push(ext);
-                let Ok((sibling, meta)) = self.entry(root, PathBuf::from(sibling)) else {
+                let Ok((sibling, meta)) = tree.entry(PathBuf::from(sibling)) else {
                     continue;
                 };
                 if meta.is_file() {
@@ -407,10 +332,10 @@ impl Inner {
     fn serve_file(
         &self,
         req: &http::request::Parts,
-        root: &Path,
+        tree: &Tree<'_>,
         path: &Path,
     ) -> Result<http::Response<Body>, HttpError> {
-        let chosen = self.choose(req, root, path);
+        let chosen = self.choose(req, tree, path);
         let file = File::open(&chosen.path).map_err(io_error)?;
         // Length and times come from the open file, so they describe what is sent.
         let meta = file.metadata().map_err(io_error)?;
@@ -561,21 +486,6 @@ fn redirect_to_dir(last: Option<&String>, query: Option<&str>) -> http::Response
     res.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
     res
-}
-
-/// Not found, not a directory and permission denied are all 404: whether a file exists
-/// outside what may be served is nobody's business. Anything else is a 500, logged.
-fn io_error(e: io::Error) -> HttpError {
-    match e.kind() {
-        io::ErrorKind::NotFound
-        | io::ErrorKind::PermissionDenied
-        | io::ErrorKind::NotADirectory => HttpError::not_found("not found"),
-        _ if e.raw_os_error() == Some(20) || e.raw_os_error() == Some(40) => {
-            // ENOTDIR on older toolchains, ELOOP (a symlink loop).
-            HttpError::not_found("not found")
-        }
-        _ => HttpError::internal(e),
-    }
 }
 
 /// `Content-Type` from the extension; text types get `charset=utf-8`.

@@ -57,15 +57,11 @@ impl FormData {
     ///
     /// Any [`MultipartError`]; a part without a name is [`MultipartError::MissingName`], text
     /// fields over `max_memory` in all are [`MultipartError::MemoryLimit`].
-    pub async fn read<B>(
+    pub async fn read(
         content_type: &HeaderValue,
-        body: B,
+        body: impl http_body::Body<Data = Bytes, Error: Into<BoxError> + 'static> + Send + 'static,
         limits: &FormLimits,
-    ) -> Result<Self, MultipartError>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError> + 'static,
-    {
+    ) -> Result<Self, MultipartError> {
         let multipart = Multipart::new(content_type, body, limits)?;
         Self::from_multipart(multipart, limits).await
     }

@@ -9,13 +9,12 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use pin_project_lite::pin_project;
+use http_body::Frame;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use super::pool::Return;
-use crate::body::BoxError;
+use crate::body::{BoxError, Expired, Watch, Watched};
 
 /// What the forwarding future learns from the request body as it streams.
 #[derive(Debug)]
@@ -117,33 +116,29 @@ impl ContinueGate {
     }
 }
 
-pin_project! {
-    /// The client's body on its way to the upstream.
-    pub(crate) struct RequestBody<B> {
-        #[pin]
-        inner: B,
-        limit: u64,
-        seen: u64,
-        progress: Arc<Progress>,
-        gate: Option<ContinueGate>,
-    }
+/// Watches the client's body on its way to the upstream: held behind its `100-continue`
+/// gate, cut past the size limit, its progress told to the forwarding future.
+pub(crate) struct Upload {
+    limit: u64,
+    seen: u64,
+    progress: Arc<Progress>,
+    gate: Option<ContinueGate>,
 }
 
-impl<B> RequestBody<B> {
-    pub(crate) fn new(
-        inner: B,
-        limit: Option<u64>,
-        progress: Arc<Progress>,
-        gate: Option<ContinueGate>,
-    ) -> Self {
-        RequestBody {
-            inner,
-            limit: limit.unwrap_or(u64::MAX),
-            seen: 0,
-            progress,
-            gate,
-        }
-    }
+/// The client's body, watched on its way to the upstream.
+pub(crate) fn upload<B>(
+    inner: B,
+    limit: Option<u64>,
+    progress: Arc<Progress>,
+    gate: Option<ContinueGate>,
+) -> Watched<B, Upload> {
+    let upload = Upload {
+        limit: limit.unwrap_or(u64::MAX),
+        seen: 0,
+        progress,
+        gate,
+    };
+    Watched::new(inner, upload)
 }
 
 /// The error a body over the limit ends with; the forwarding future turns it into a 413.
@@ -158,149 +153,98 @@ impl std::fmt::Display for TooLarge {
 
 impl std::error::Error for TooLarge {}
 
-impl<B> HttpBody for RequestBody<B>
-where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
-        if let Some(gate) = this.gate {
+impl Watch for Upload {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if let Some(gate) = &mut self.gate {
             ready!(gate.poll_open(cx))?;
-            *this.gate = None;
+            self.gate = None;
         }
-        match ready!(this.inner.poll_frame(cx)) {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    *this.seen = this.seen.saturating_add(data.len() as u64);
-                    if *this.seen > *this.limit {
-                        this.progress.too_large.store(true, Ordering::Relaxed);
-                        return Poll::Ready(Some(Err(Box::new(TooLarge))));
-                    }
-                }
-                this.progress.touch();
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Some(Err(e)) => {
-                this.progress.client_failed.store(true, Ordering::Relaxed);
-                Poll::Ready(Some(Err(e.into())))
-            }
-            None => {
-                this.progress.touch();
-                this.progress.done.store(true, Ordering::Relaxed);
-                Poll::Ready(None)
-            }
-        }
+        Poll::Ready(Ok(()))
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+    fn frame(&mut self, frame: Frame<Bytes>, _end: bool) -> Result<Frame<Bytes>, BoxError> {
+        if let Some(data) = frame.data_ref() {
+            self.seen = self.seen.saturating_add(data.len() as u64);
+            if self.seen > self.limit {
+                self.progress.too_large.store(true, Ordering::Relaxed);
+                return Err(Box::new(TooLarge));
+            }
+        }
+        self.progress.touch();
+        Ok(frame)
     }
 
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    fn end(&mut self) {
+        self.progress.touch();
+        self.progress.done.store(true, Ordering::Relaxed);
+    }
+
+    fn error(&mut self, error: BoxError) -> BoxError {
+        self.progress.client_failed.store(true, Ordering::Relaxed);
+        error
     }
 }
 
-pin_project! {
-    /// The upstream's answer body on its way to the client, cut when it stalls; its pooled
-    /// connection goes back to the pool when it ends.
-    pub(crate) struct ResponseBody<B> {
-        #[pin]
-        inner: B,
-        idle: Duration,
-        // Created only when the body first has to wait: most small answers never need one.
-        timer: Option<Pin<Box<Sleep>>>,
-        moved: bool,
-        upstream: Arc<str>,
-        // Given back on the last frame; dropped (the connection closed) if the body is not
-        // read to its end.
-        pooled: Option<Return>,
-    }
+/// Watches the upstream's answer body on its way to the client: cut when it stalls, its pooled
+/// connection given back to the pool when it ends.
+pub(crate) struct Download {
+    idle: Duration,
+    upstream: Arc<str>,
+    // Given back on the last frame; dropped (the connection closed) if the body is not read to
+    // its end.
+    pooled: Option<Return>,
 }
 
-impl<B> ResponseBody<B> {
-    pub(crate) fn new(
-        inner: B,
-        idle: Duration,
-        upstream: Arc<str>,
-        pooled: Option<Return>,
-    ) -> Self {
-        ResponseBody {
-            inner,
-            idle,
-            timer: None,
-            moved: false,
-            upstream,
-            pooled,
+/// The upstream's answer body, watched on its way to the client.
+pub(crate) fn download<B>(
+    inner: B,
+    idle: Duration,
+    upstream: Arc<str>,
+    pooled: Option<Return>,
+) -> Watched<B, Download> {
+    let download = Download {
+        idle,
+        upstream,
+        pooled,
+    };
+    Watched::new(inner, download)
+}
+
+impl Download {
+    fn give_back(&mut self) {
+        if let Some(pooled) = self.pooled.take() {
+            pooled.done();
         }
     }
 }
 
-impl<B> HttpBody for ResponseBody<B>
-where
-    B: HttpBody<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let mut this = self.project();
-        if let Poll::Ready(frame) = this.inner.as_mut().poll_frame(cx) {
-            *this.moved = true;
-            // Servers stop polling once `is_end_stream` says so, so the end is spotted on the
-            // last frame rather than on the `None` after it.
-            let over = match &frame {
-                None => true,
-                Some(Ok(f)) => f.is_trailers() || this.inner.is_end_stream(),
-                Some(Err(_)) => {
-                    this.pooled.take();
-                    false
-                }
-            };
-            if over {
-                if let Some(pooled) = this.pooled.take() {
-                    pooled.done();
-                }
-            }
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+impl Watch for Download {
+    fn frame(&mut self, frame: Frame<Bytes>, end: bool) -> Result<Frame<Bytes>, BoxError> {
+        if frame.is_trailers() || end {
+            self.give_back();
         }
-        let deadline = tokio::time::Instant::now() + *this.idle;
-        let timer = match this.timer {
-            Some(timer) => {
-                if std::mem::take(this.moved) {
-                    timer.as_mut().reset(deadline);
-                }
-                timer
-            }
-            None => this
-                .timer
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        ready!(timer.as_mut().poll(cx));
-        Poll::Ready(Some(Err(format!(
+        Ok(frame)
+    }
+
+    fn end(&mut self) {
+        self.give_back();
+    }
+
+    fn error(&mut self, error: BoxError) -> BoxError {
+        self.pooled.take();
+        error
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        Some(self.idle)
+    }
+
+    fn timed_out(&mut self, _: Expired) -> BoxError {
+        format!(
             "upstream {} sent nothing for {:?}; answer cut",
-            this.upstream, this.idle
+            self.upstream, self.idle
         )
-        .into())))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        .into()
     }
 }
 
@@ -310,7 +254,7 @@ mod tests {
     use futures_util::stream;
     use http_body_util::{BodyExt, StreamBody};
 
-    fn chunks(n: usize) -> impl HttpBody<Data = Bytes, Error = std::io::Error> {
+    fn chunks(n: usize) -> impl http_body::Body<Data = Bytes, Error = std::io::Error> {
         StreamBody::new(stream::iter((0..n).map(|_| {
             Ok::<_, std::io::Error>(Frame::data(Bytes::from_static(b"0123456789")))
         })))
@@ -319,12 +263,12 @@ mod tests {
     #[tokio::test]
     async fn counts_and_cuts_past_the_limit() {
         let progress = Progress::new(false);
-        let body = RequestBody::new(chunks(5), Some(35), progress.clone(), None);
+        let body = upload(chunks(5), Some(35), progress.clone(), None);
         let err = body.collect().await.unwrap_err();
         assert!(err.is::<TooLarge>());
         assert!(progress.too_large());
         let progress = Progress::new(false);
-        let body = RequestBody::new(chunks(5), Some(50), progress.clone(), None);
+        let body = upload(chunks(5), Some(50), progress.clone(), None);
         assert_eq!(body.collect().await.unwrap().to_bytes().len(), 50);
         assert!(progress.done.load(Ordering::Relaxed));
     }
@@ -332,16 +276,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gate_opens_on_signal_or_after_the_wait() {
         let (gate, handle) = continue_gate(Duration::from_secs(1));
-        let body = RequestBody::new(chunks(1), None, Progress::new(false), Some(gate));
+        let body = upload(chunks(1), None, Progress::new(false), Some(gate));
         handle.open();
         assert_eq!(body.collect().await.unwrap().to_bytes().len(), 10);
 
         let (gate, _handle) = continue_gate(Duration::from_secs(1));
-        let body = RequestBody::new(chunks(1), None, Progress::new(false), Some(gate));
+        let body = upload(chunks(1), None, Progress::new(false), Some(gate));
         assert_eq!(body.collect().await.unwrap().to_bytes().len(), 10);
 
         let (gate, handle) = continue_gate(Duration::from_secs(1));
-        let body = RequestBody::new(chunks(1), None, Progress::new(false), Some(gate));
+        let body = upload(chunks(1), None, Progress::new(false), Some(gate));
         handle.abandon();
         assert!(body.collect().await.is_err());
     }
@@ -349,7 +293,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn response_body_is_cut_when_idle() {
         let stalled = StreamBody::new(stream::pending::<Result<Frame<Bytes>, std::io::Error>>());
-        let body = ResponseBody::new(stalled, Duration::from_secs(5), Arc::from("up"), None);
+        let body = download(stalled, Duration::from_secs(5), Arc::from("up"), None);
         let err = body.collect().await.unwrap_err();
         assert!(err.to_string().contains("sent nothing"), "{err}");
     }

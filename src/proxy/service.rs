@@ -4,30 +4,26 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{
-    HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, EXPECT, HOST,
-    UPGRADE,
-};
+use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, UPGRADE};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
-use super::body::{continue_gate, GateHandle, Progress, RequestBody, ResponseBody};
+use super::body::{download, Progress};
 use super::client::{self, ProxyBuildError, UpstreamClient};
-use super::config::{HostPolicy, ProxyConfig};
+use super::config::ProxyConfig;
+use super::failure::{http10_chunked, too_large, unanswered, Failure};
 use super::future::ResponseFuture;
 use super::hop::remove_hop_by_hop;
 use super::location::{self, Mapping};
-use super::next_hop::{append_via, set_forwarded, via_entry, HopInfo};
+use super::next_hop::{append_via, via_entry};
 use super::pool::{Return, SendError};
+use super::prepare::{prepare, Origin, Prepared};
 use super::upstream::Upstream;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
-use crate::ext::{
-    AuthenticatedUser, ClientInfo, MountPrefix, RequestId, UpstreamFailure, UpstreamName,
-};
+use crate::ext::UpstreamName;
 
 /// The largest body of unknown length (chunked, or HTTP/2 without `content-length`) read whole
 /// to send it with a `Content-Length` to an upstream that speaks HTTP/1.0, which has no chunked
@@ -45,22 +41,23 @@ pub struct Proxy {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    client: UpstreamClient,
-    targets: Targets,
-    config: ProxyConfig,
-    via: Option<Vias>,
-    user_header: Option<HeaderName>,
+/// What every request of one [`Proxy`] (and its clones) reads.
+pub(super) struct Shared {
+    pub(super) client: UpstreamClient,
+    pub(super) targets: Targets,
+    pub(super) config: ProxyConfig,
+    pub(super) via: Option<Vias>,
+    pub(super) user_header: Option<HeaderName>,
 }
 
 /// Where a request may go. One upstream for now; balancing adds variants that pick per request
 /// (the forwarding code takes the chosen [`Upstream`] and does not care how it was chosen).
-enum Targets {
+pub(super) enum Targets {
     One(Arc<Upstream>),
 }
 
 impl Targets {
-    fn pick<B>(&self, _req: &Request<B>) -> Arc<Upstream> {
+    pub(super) fn pick<B>(&self, _req: &Request<B>) -> Arc<Upstream> {
         match self {
             Targets::One(upstream) => upstream.clone(),
         }
@@ -68,7 +65,7 @@ impl Targets {
 }
 
 /// `Via` entries made once, per protocol version of the message received.
-struct Vias {
+pub(super) struct Vias {
     http10: HeaderValue,
     http11: HeaderValue,
     http2: HeaderValue,
@@ -83,7 +80,7 @@ impl Vias {
         })
     }
 
-    fn for_version(&self, version: Version) -> HeaderValue {
+    pub(super) fn for_version(&self, version: Version) -> HeaderValue {
         match version {
             Version::HTTP_10 | Version::HTTP_09 => self.http10.clone(),
             Version::HTTP_2 | Version::HTTP_3 => self.http2.clone(),
@@ -161,114 +158,7 @@ where
     }
 }
 
-/// What the answer needs from the request once the request itself has moved on.
-struct Origin {
-    method: Method,
-    accept: Option<HeaderValue>,
-    public_scheme: &'static str,
-    public_host: Option<HeaderValue>,
-    prefix: String,
-    /// Whether the upstream was sent the public `Host` rather than its own authority.
-    host_preserved: bool,
-    /// Who the auth layer let in, put on the answer for the access log.
-    user: Option<AuthenticatedUser>,
-    /// The request id the rewrite layer chose, shown on error pages.
-    request_id: Option<RequestId>,
-    /// Show the upstream and the cause on error pages ([`ProxyConfig::expose_errors`]).
-    expose_errors: bool,
-    /// The body's length is unknown: it goes chunked to an HTTP/1.1 upstream.
-    body_unsized: bool,
-    /// The upstream speaks HTTP/1.0: the unsized body is read whole first and sent with a
-    /// `Content-Length` (up to [`HTTP10_BODY_BUFFER`]).
-    buffer_for_http10: bool,
-}
-
-/// A request the upstream did not answer usefully: what the client is told (a status and a
-/// short reason naming nothing internal) and what the log is told (the upstream, and why).
-struct Failure {
-    public: HttpError,
-    detail: String,
-    /// Whether it counts against the upstream (metrics, passive health checks): not when the
-    /// client's request was at fault.
-    counts: bool,
-}
-
-impl Failure {
-    /// The upstream failed: `public` for the client, `detail` (naming the upstream) for the log.
-    fn upstream(public: HttpError, detail: String) -> Self {
-        Failure {
-            public,
-            detail,
-            counts: true,
-        }
-    }
-
-    /// The client's request could not be forwarded (too large, unreadable): it is told why.
-    fn client(public: HttpError) -> Self {
-        let detail = public.message().to_owned();
-        Failure {
-            public,
-            detail,
-            counts: false,
-        }
-    }
-}
-
-impl Origin {
-    fn error(&self, err: HttpError) -> Response<Body> {
-        let mut headers = HeaderMap::new();
-        if let Some(accept) = &self.accept {
-            headers.insert(ACCEPT, accept.clone());
-        }
-        err.into_response_for(&headers)
-    }
-
-    /// The answer to a failure of `upstream`: the detail and `cause` are logged (with the
-    /// request id), the client gets the public status and reason (the detail too with
-    /// `expose_errors`) and the request id; marked for metrics and the access log.
-    fn failure(
-        &self,
-        failure: Failure,
-        upstream: &Upstream,
-        cause: Option<&(dyn std::error::Error + 'static)>,
-    ) -> Response<Body> {
-        let Failure {
-            public,
-            detail,
-            counts,
-        } = failure;
-        let request_id = self.request_id.as_ref().map(|id| &*id.0);
-        tracing::warn!(
-            upstream = %upstream,
-            status = public.status().as_u16(),
-            error = %detail,
-            cause = ?cause,
-            request_id = request_id.unwrap_or("-"),
-            "upstream request failed"
-        );
-        let shown = if self.expose_errors {
-            detail
-        } else {
-            public.message().to_owned()
-        };
-        let shown = match request_id {
-            Some(id) => format!("{shown} (request id {id})"),
-            None => shown,
-        };
-        let mut err = HttpError::new(public.status(), shown);
-        for (name, value) in public.headers() {
-            err.headers_mut().append(name, value.clone());
-        }
-        let mut res = self.error(err);
-        res.extensions_mut().insert(UpstreamName(upstream.name()));
-        if counts {
-            res.extensions_mut()
-                .insert(UpstreamFailure(upstream.name()));
-        }
-        res
-    }
-}
-
+/// Forwards `req`: prepared, sent, and its answer passed back, or the answer saying why not.
 fn forward<B>(
     shared: Arc<Shared>,
     req: Request<B>,
@@ -279,123 +169,116 @@ where
 {
     let prepared = prepare(&shared, req);
     async move {
-        let (upstream_req, origin, progress, gate, client_upgrade, upstream) = match prepared {
+        let Prepared {
+            req,
+            origin,
+            progress,
+            gate,
+            client_upgrade,
+            upstream,
+        } = match prepared {
             Ok(p) => p,
             Err(res) => return *res,
         };
         let config = &shared.config;
-        let upstream_req = if origin.buffer_for_http10 {
-            match buffer_for_http10(upstream_req, &progress, config).await {
+        let req = if origin.buffer_for_http10 {
+            match buffer_for_http10(req, &progress, config).await {
                 Ok(req) => req,
                 Err(failure) => return origin.failure(failure, &upstream, None),
             }
         } else {
-            upstream_req
+            req
         };
-        let sent = send(&shared.client, upstream_req);
-        let result = with_deadline(sent, &progress, config).await;
-        let (mut res, pooled) = match result {
+        let sent = send(&shared.client, req);
+        let (res, pooled) = match with_deadline(sent, &progress, config).await {
             Some(Ok(sent)) => sent,
-            Some(Err(e)) => {
-                let failure = classify(&e, &upstream, &progress, config);
-                let mut res = origin.failure(failure, &upstream, Some(e.as_error()));
-                if e.is_connect() {
-                    // Nothing was sent: a balancer may try another upstream.
-                    res.extensions_mut().insert(super::balance::ConnectFailed);
-                }
-                return res;
-            }
-            None => {
-                let failure = if progress.too_large() {
-                    Failure::client(too_large(config))
-                } else {
-                    Failure::upstream(
-                        HttpError::gateway_timeout("the upstream server did not answer in time"),
-                        format!(
-                            "upstream {upstream} did not answer within {}",
-                            human(config.first_byte_timeout)
-                        ),
-                    )
-                };
-                return origin.failure(failure, &upstream, None);
-            }
+            Some(Err(e)) => return unanswered(Some(e), &origin, &upstream, &progress, config),
+            None => return unanswered(None, &origin, &upstream, &progress, config),
         };
         if let Some(gate) = &gate {
             gate.abandon();
         }
-        if let UpstreamClient::Http1(pool) = &shared.client {
-            pool.learn_version(res.version());
-        }
-        if res.version() == Version::HTTP_10 && origin.body_unsized && !origin.buffer_for_http10 {
-            // hyper sent the body chunked (it could not know yet), which HTTP/1.0 cannot read:
-            // the upstream saw no body, or garbage after the head. Never a silent success;
-            // and the connection, with whatever it left unread, is not reused.
-            drop(pooled);
-            return origin.failure(http10_chunked(&upstream), &upstream, None);
-        }
-        let upstream_name = upstream.name();
-        let status = res.status();
-        if status == StatusCode::SWITCHING_PROTOCOLS {
-            // The connection becomes the tunnel: never back to the pool.
-            drop(pooled);
-            return switch_protocols(res, client_upgrade, &origin, &upstream, &shared);
-        }
-        // An answer without a body (HEAD, 204, 304, `Content-Length: 0`) is over already.
-        let pooled = match pooled {
-            Some(back) if http_body::Body::is_end_stream(res.body()) => {
-                back.done();
-                None
-            }
-            other => other,
-        };
-        let head_length = (origin.method == Method::HEAD)
-            .then(|| res.headers().get(CONTENT_LENGTH).cloned())
-            .flatten();
-        remove_hop_by_hop(res.headers_mut(), false);
-        if let Some(length) = head_length {
-            res.headers_mut().insert(CONTENT_LENGTH, length);
-        }
-        rewrite_answer(res.headers_mut(), &origin, &upstream, config);
-        if let Some(via) = &shared.via {
-            let entry = via.for_version(res.version());
-            append_via(res.headers_mut(), entry);
-        }
-        // The client is answered in this hop's version (RFC 9110 §7.6.3), not the upstream's:
-        // an HTTP/1.0 answer passed as such would close the client's connection.
-        *res.version_mut() = Version::HTTP_11;
-        res.extensions_mut()
-            .insert(UpstreamName(upstream_name.clone()));
-        if let Some(user) = origin.user {
-            res.extensions_mut().insert(user);
-        }
-        res.map(|body| {
-            Body::new(ResponseBody::new(
-                body,
-                config.idle_timeout,
-                upstream_name,
-                pooled,
-            ))
-        })
+        pass_answer(&shared, res, pooled, origin, &upstream, client_upgrade)
     }
+}
+
+/// The upstream's answer made the client's: hop-by-hop headers out, its own address rewritten
+/// out, `Via` added, answered in this hop's version; its body streamed with an idle timeout and
+/// its connection given back to the pool once the body is over.
+fn pass_answer(
+    shared: &Shared,
+    mut res: Response<hyper::body::Incoming>,
+    pooled: Option<Return>,
+    origin: Origin,
+    upstream: &Upstream,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
+    let config = &shared.config;
+    if let UpstreamClient::Http1(pool) = &shared.client {
+        pool.learn_version(res.version());
+    }
+    if res.version() == Version::HTTP_10 && origin.body_unsized && !origin.buffer_for_http10 {
+        // hyper sent the body chunked (it could not know yet), which HTTP/1.0 cannot read:
+        // the upstream saw no body, or garbage after the head. Never a silent success;
+        // and the connection, with whatever it left unread, is not reused.
+        drop(pooled);
+        return origin.failure(http10_chunked(upstream), upstream, None);
+    }
+    let upstream_name = upstream.name();
+    let status = res.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        // The connection becomes the tunnel: never back to the pool.
+        drop(pooled);
+        return switch_protocols(res, client_upgrade, &origin, upstream, shared);
+    }
+    // An answer without a body (HEAD, 204, 304, `Content-Length: 0`) is over already.
+    let pooled = match pooled {
+        Some(back) if http_body::Body::is_end_stream(res.body()) => {
+            back.done();
+            None
+        }
+        other => other,
+    };
+    let head_length = (origin.method == Method::HEAD)
+        .then(|| res.headers().get(CONTENT_LENGTH).cloned())
+        .flatten();
+    remove_hop_by_hop(res.headers_mut(), false);
+    if let Some(length) = head_length {
+        res.headers_mut().insert(CONTENT_LENGTH, length);
+    }
+    rewrite_answer(res.headers_mut(), &origin, upstream, config);
+    if let Some(via) = &shared.via {
+        let entry = via.for_version(res.version());
+        append_via(res.headers_mut(), entry);
+    }
+    // The client is answered in this hop's version (RFC 9110 §7.6.3), not the upstream's:
+    // an HTTP/1.0 answer passed as such would close the client's connection.
+    *res.version_mut() = Version::HTTP_11;
+    res.extensions_mut()
+        .insert(UpstreamName(upstream_name.clone()));
+    if let Some(user) = origin.user {
+        res.extensions_mut().insert(user);
+    }
+    res.map(|body| Body::new(download(body, config.idle_timeout, upstream_name, pooled)))
 }
 
 /// Why the upstream gave no answer, from either client.
 #[derive(Debug)]
-enum UpstreamError {
+pub(super) enum UpstreamError {
     Http1(SendError),
     Http2(hyper_util::client::legacy::Error),
 }
 
 impl UpstreamError {
     /// Nothing was sent: connecting failed.
-    fn is_connect(&self) -> bool {
+    pub(super) fn is_connect(&self) -> bool {
         match self {
             UpstreamError::Http1(e) => matches!(e, SendError::Connect(_)),
             UpstreamError::Http2(e) => e.is_connect(),
         }
     }
 
-    fn as_error(&self) -> &(dyn std::error::Error + 'static) {
+    pub(super) fn as_error(&self) -> &(dyn std::error::Error + 'static) {
         match self {
             UpstreamError::Http1(e) => e,
             UpstreamError::Http2(e) => e,
@@ -419,193 +302,6 @@ async fn send(
             Err(e) => Err(UpstreamError::Http2(e)),
         },
     }
-}
-
-type Prepared = (
-    Request<client::UpstreamBody>,
-    Origin,
-    Arc<Progress>,
-    Option<GateHandle>,
-    Option<hyper::upgrade::OnUpgrade>,
-    Arc<Upstream>,
-);
-
-/// Turns the client's request into the upstream's: target, headers, body. An `Err` is the
-/// answer given without contacting the upstream.
-fn prepare<B>(shared: &Shared, req: Request<B>) -> Result<Prepared, Box<Response<Body>>>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let config = &shared.config;
-    let upstream = shared.targets.pick(&req).clone();
-    let (mut parts, body) = req.into_parts();
-    // What the client used, read as every other part of tollgate reads it.
-    let client = crate::origin::Origin::from_parts(&parts);
-    let public_scheme = if client.is_secure() { "https" } else { "http" };
-    // The `Host` value itself when that is where the host came from: cloned, not copied.
-    let public_host = client.authority().and_then(|authority| {
-        let host = parts.headers.get(HOST);
-        match host.filter(|h| h.as_bytes() == authority.as_bytes()) {
-            Some(host) => Some(host.clone()),
-            None => HeaderValue::from_str(authority).ok(),
-        }
-    });
-    let prefix = client.prefix().into_owned();
-    let peer = client.peer_addr().map(|p| p.ip());
-    let ext = &mut parts.extensions;
-    let client_info = ext.remove::<ClientInfo>();
-    let user = ext.remove::<AuthenticatedUser>();
-    ext.remove::<MountPrefix>();
-    let request_id = ext.get::<RequestId>().cloned();
-    let client_upgrade = ext.remove::<hyper::upgrade::OnUpgrade>();
-
-    let mut origin = Origin {
-        method: parts.method.clone(),
-        accept: parts.headers.get(ACCEPT).cloned(),
-        public_scheme,
-        public_host,
-        prefix,
-        host_preserved: config.host == HostPolicy::Preserve,
-        user: None,
-        request_id,
-        expose_errors: config.expose_errors,
-        body_unsized: false,
-        buffer_for_http10: false,
-    };
-
-    if let Some(limit) = config.max_body {
-        if body.size_hint().lower() > limit {
-            return Err(Box::new(origin.error(too_large(config))));
-        }
-    }
-
-    let uri = match upstream.target_uri(&parts.uri) {
-        Ok(uri) => uri,
-        Err(_) => {
-            return Err(Box::new(origin.error(HttpError::bad_request(
-                "the request target cannot be forwarded",
-            ))))
-        }
-    };
-
-    let headers = &mut parts.headers;
-    let hop = remove_hop_by_hop(headers, parts.version == Version::HTTP_11);
-    if origin.host_preserved {
-        if let Some(host) = &origin.public_host {
-            headers.insert(HOST, host.clone());
-        }
-    } else {
-        // Made once per upstream; hyper's client would format it on every request.
-        headers.insert(HOST, upstream.host_header().clone());
-    }
-    if !config.http2 && !headers.contains_key(HOST) {
-        // HTTP/1.1 requires one; hyper-util's client used to add it.
-        headers.insert(HOST, upstream.host_header().clone());
-    }
-    let hop_info = HopInfo {
-        peer,
-        proto: origin.public_scheme,
-        host: origin.public_host.as_ref().and_then(|h| h.to_str().ok()),
-        prefix: &origin.prefix,
-        // The forwarded layer always leaves a ClientInfo; an empty one means the peer was not
-        // a trusted proxy and nothing it sent was believed.
-        trusted: client_info
-            .as_ref()
-            .is_some_and(|c| *c != ClientInfo::default()),
-    };
-    set_forwarded(headers, &hop_info, config.forwarded);
-    if let Some(via) = &shared.via {
-        append_via(headers, via.for_version(parts.version));
-    }
-    if let Some(name) = &shared.user_header {
-        headers.remove(name);
-        if let Some(user) = &user {
-            if let Ok(mut value) = HeaderValue::from_str(user.name()) {
-                value.set_sensitive(false);
-                headers.insert(name.clone(), value);
-            }
-        }
-    }
-    if user.is_some() && !config.pass_authorization {
-        headers.remove(AUTHORIZATION);
-    }
-    origin.user = user;
-    let upgrading = hop.upgrade.is_some();
-    if let Some(upgrade) = hop.upgrade {
-        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(UPGRADE, upgrade);
-    }
-
-    let expects_continue = headers
-        .get(EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let body_empty = body.is_end_stream();
-    origin.body_unsized = !body_empty && !config.http2 && body.size_hint().exact().is_none();
-    origin.buffer_for_http10 = origin.body_unsized && shared.client.speaks_http10();
-    let mut extensions = http::Extensions::new();
-    let (gate, gate_handle) =
-        if expects_continue && !body_empty && !config.http2 && !origin.buffer_for_http10 {
-            let (gate, handle) = continue_gate(config.expect_continue_timeout);
-            let opener = handle.clone();
-            let mut probe = Request::new(());
-            hyper::ext::on_informational(&mut probe, move |res| {
-                if res.status() == StatusCode::CONTINUE {
-                    opener.open();
-                }
-            });
-            extensions = std::mem::take(probe.extensions_mut());
-            (Some(gate), Some(handle))
-        } else {
-            headers.remove(EXPECT);
-            (None, None)
-        };
-
-    let progress = Progress::new(body_empty);
-    let body = if body_empty {
-        // Most requests: no wrapper, and boxing a zero-sized body does not allocate.
-        drop(body);
-        http_body_util::Empty::new()
-            .map_err(|never| match never {})
-            .boxed_unsync()
-    } else {
-        RequestBody::new(body, config.max_body, progress.clone(), gate).boxed_unsync()
-    };
-    parts.uri = if config.http2 {
-        // hyper-util's client dials the URI's authority and sends the right form itself.
-        uri
-    } else {
-        request_target(uri, &parts.method)
-    };
-    parts.version = if config.http2 {
-        Version::HTTP_2
-    } else {
-        Version::HTTP_11
-    };
-    parts.extensions = extensions;
-    let client_upgrade = if upgrading { client_upgrade } else { None };
-    Ok((
-        Request::from_parts(parts, body),
-        origin,
-        progress,
-        gate_handle,
-        client_upgrade,
-        upstream,
-    ))
-}
-
-/// The request target an HTTP/1.1 connection sends: origin-form (`/path?query`), or
-/// authority-form for `CONNECT`, as hyper-util's client used to make it.
-fn request_target(uri: http::Uri, method: &Method) -> http::Uri {
-    let mut parts = uri.into_parts();
-    if *method == Method::CONNECT {
-        parts.scheme = None;
-        parts.path_and_query = None;
-    } else {
-        parts.scheme = None;
-        parts.authority = None;
-    }
-    http::Uri::from_parts(parts).unwrap_or_else(|_| http::Uri::from_static("/"))
 }
 
 /// Waits for the upstream's answer: `first_byte_timeout` once the request body was sent,
@@ -725,89 +421,6 @@ fn rewrite_answer(
     }
 }
 
-fn too_large(config: &ProxyConfig) -> HttpError {
-    let limit = config.max_body.unwrap_or(u64::MAX);
-    HttpError::payload_too_large(format!(
-        "the request body is larger than the limit of {limit} bytes"
-    ))
-    .with_header(CONNECTION, HeaderValue::from_static("close"))
-}
-
-/// Names a failure: refused or reset is a 502, a timeout a 504; the client is told the kind,
-/// the log which upstream.
-fn classify(
-    err: &UpstreamError,
-    upstream: &Upstream,
-    progress: &Progress,
-    config: &ProxyConfig,
-) -> Failure {
-    if progress.too_large() {
-        return Failure::client(too_large(config));
-    }
-    let cause = err.as_error();
-    let io_kind = find_cause::<std::io::Error>(cause).map(std::io::Error::kind);
-    let bad_gateway = |public: &'static str, detail: String| {
-        Failure::upstream(HttpError::bad_gateway(public), detail)
-    };
-    let timeout = |public: &'static str, detail: String| {
-        Failure::upstream(HttpError::gateway_timeout(public), detail)
-    };
-    if err.is_connect() {
-        return match io_kind {
-            Some(std::io::ErrorKind::ConnectionRefused) => bad_gateway(
-                "the upstream server refused the connection",
-                format!("upstream {upstream} refused the connection"),
-            ),
-            Some(std::io::ErrorKind::TimedOut) => timeout(
-                "the upstream server did not accept the connection in time",
-                format!(
-                    "upstream {upstream} did not accept the connection within {}",
-                    human(config.connect_timeout)
-                ),
-            ),
-            // TLS failures (certificate, handshake) land here too; the cause says which.
-            _ => bad_gateway(
-                "could not connect to the upstream server",
-                format!("could not connect to upstream {upstream}"),
-            ),
-        };
-    }
-    if progress.client_failed() {
-        return Failure::client(crate::body::BodyReadTimeout::answer_for(cause));
-    }
-    match find_cause::<hyper::Error>(cause) {
-        Some(e) if e.is_parse() || e.is_parse_status() => bad_gateway(
-            "the upstream server sent an invalid answer",
-            format!("upstream {upstream} sent an invalid answer"),
-        ),
-        _ if io_kind == Some(std::io::ErrorKind::TimedOut) => timeout(
-            "the upstream server did not answer in time",
-            format!("upstream {upstream} timed out"),
-        ),
-        _ => bad_gateway(
-            "the upstream server closed the connection without answering",
-            format!("upstream {upstream} closed the connection without answering"),
-        ),
-    }
-}
-
-/// An HTTP/1.0 answer to a body sent chunked: the upstream could not have read it.
-fn http10_chunked(upstream: &Upstream) -> Failure {
-    Failure {
-        public: HttpError::bad_gateway(
-            "the upstream server speaks HTTP/1.0 and could not read the request body, which \
-             had no Content-Length; send the request again (a body up to 1 MiB is then sent \
-             with a Content-Length) or send it with a Content-Length",
-        ),
-        detail: format!(
-            "upstream {upstream} answered HTTP/1.0 to a request whose body was sent chunked, \
-             which HTTP/1.0 cannot read; the answer was withheld from the client"
-        ),
-        // The upstream is up; the request did not suit it.
-        counts: false,
-    }
-}
-
 /// Reads a body of unknown length whole for an upstream that speaks HTTP/1.0 (which has no
 /// chunked encoding) and sends it with a `Content-Length`; one over [`HTTP10_BODY_BUFFER`] is
 /// `411 Length Required`.
@@ -871,27 +484,4 @@ async fn read_at_most(
         }
     }
     Ok(Some(buf.freeze()))
-}
-
-/// The first error of type `E` in `err`'s source chain.
-fn find_cause<'a, E: std::error::Error + 'static>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a E> {
-    let mut current = Some(err);
-    while let Some(e) = current {
-        if let Some(found) = e.downcast_ref::<E>() {
-            return Some(found);
-        }
-        current = e.source();
-    }
-    None
-}
-
-/// `10 s`, `250 ms`.
-fn human(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{} ms", d.as_millis())
-    }
 }

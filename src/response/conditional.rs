@@ -45,7 +45,9 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body as _;
 
 use super::cache_control::{add_vary, CacheControl};
-use super::etag::{evaluate_preconditions, if_range_holds, parse_http_date, ETag, Precondition};
+use super::date::{fmt_http_date, parse_http_date};
+use super::etag::ETag;
+use super::precondition::{evaluate_preconditions, if_range_holds, Precondition};
 use super::range::{
     boundary, multipart_layout, parse_range, unsatisfied_content_range, ByteRange, Segment,
     DEFAULT_MAX_RANGES,
@@ -353,7 +355,7 @@ impl crate::Response {
     /// Sets `Last-Modified` (to the second, as HTTP dates go).
     #[must_use]
     pub fn with_last_modified(mut self, time: SystemTime) -> Self {
-        let value = header_value(super::etag::fmt_http_date(time));
+        let value = header_value(fmt_http_date(time));
         self.headers_mut().insert(LAST_MODIFIED, value);
         self
     }

@@ -1,7 +1,8 @@
-//! Entity tags and the precondition headers that compare them (RFC 9110 §8.8, §13.1, §13.2).
+//! Entity tags (RFC 9110 §8.8.3): [`ETag`], and [`ETagList`] for the values of `If-Match` and
+//! `If-None-Match`. Pure functions, no I/O.
 //!
-//! Pure functions, no I/O: [`ETag`], [`ETagList`] (`If-Match` / `If-None-Match` values),
-//! [`parse_http_date`], and [`evaluate_preconditions`], which runs the RFC's §13.2.2 order.
+//! The preconditions that compare them live in [`precondition`](super::precondition), HTTP
+//! dates in [`date`](super::date); both are also re-exported here, where they used to be.
 //!
 //! # Example
 //!
@@ -18,12 +19,12 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::header::{
-    HeaderName, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
-};
-use http::{HeaderMap, HeaderValue, Method};
+use http::header::HeaderName;
+use http::{HeaderMap, HeaderValue};
+
+pub use super::date::{fmt_http_date, parse_http_date, truncate_to_seconds};
+pub use super::precondition::{evaluate_preconditions, if_range_holds, Precondition};
 
 /// At most this many entity tags of an `If-Match` / `If-None-Match` list are kept.
 pub const MAX_ETAGS: usize = 128;
@@ -247,152 +248,12 @@ impl ETagList {
     }
 }
 
-/// Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime); `None` when malformed.
-pub fn parse_http_date(value: &str) -> Option<SystemTime> {
-    httpdate::parse_http_date(value.trim()).ok()
-}
-
-/// Formats a time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-pub fn fmt_http_date(time: SystemTime) -> String {
-    httpdate::fmt_http_date(time)
-}
-
-/// Drops the sub-second part: HTTP dates have a one-second resolution.
-pub fn truncate_to_seconds(time: SystemTime) -> SystemTime {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(d) => UNIX_EPOCH + Duration::from_secs(d.as_secs()),
-        Err(_) => time,
-    }
-}
-
-/// The single date of header `name`; `None` when absent, repeated or malformed (RFC 9110
-/// §13.1.3: such a field is ignored).
-fn single_date(headers: &HeaderMap, name: &HeaderName) -> Option<SystemTime> {
-    let mut fields = headers.get_all(name).iter();
-    let first = fields.next()?;
-    if fields.next().is_some() {
-        return None;
-    }
-    parse_http_date(first.to_str().ok()?)
-}
-
-/// What the precondition headers of a request say about the current representation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Precondition {
-    /// Answer as if there were no conditions (range processing may follow).
-    Proceed,
-    /// `304 Not Modified` (GET and HEAD only).
-    NotModified,
-    /// `412 Precondition Failed`.
-    Failed,
-}
-
-/// Evaluates `If-Match`, `If-Unmodified-Since`, `If-None-Match` and `If-Modified-Since` in
-/// RFC 9110 §13.2.2's order against the current representation's validators.
-///
-/// - `If-Match` (strong comparison) false → 412; when absent, `If-Unmodified-Since` older than
-///   `Last-Modified` → 412.
-/// - `If-None-Match` (weak comparison) matching → 304 for GET/HEAD, 412 otherwise; when absent,
-///   for GET/HEAD, `If-Modified-Since` not older than `Last-Modified` → 304.
-///
-/// A date compared against a missing `last_modified`, or a malformed or repeated date, is
-/// ignored. The caller applies this only when its answer would otherwise be 2xx (§13.2.1).
-pub fn evaluate_preconditions(
-    method: &Method,
-    headers: &HeaderMap,
-    etag: Option<&ETag>,
-    last_modified: Option<SystemTime>,
-) -> Precondition {
-    let last_modified = last_modified.map(truncate_to_seconds);
-    // Step 1 and 2.
-    if let Some(if_match) = ETagList::from_headers(headers, &IF_MATCH) {
-        if !if_match.matches_strong(etag) {
-            return Precondition::Failed;
-        }
-    } else if let (Some(since), Some(lm)) =
-        (single_date(headers, &IF_UNMODIFIED_SINCE), last_modified)
-    {
-        if lm > since {
-            return Precondition::Failed;
-        }
-    }
-    let is_get_or_head = method == Method::GET || method == Method::HEAD;
-    // Step 3 and 4.
-    if let Some(if_none_match) = ETagList::from_headers(headers, &IF_NONE_MATCH) {
-        if if_none_match.matches_weak(etag) {
-            return if is_get_or_head {
-                Precondition::NotModified
-            } else {
-                Precondition::Failed
-            };
-        }
-    } else if is_get_or_head {
-        if let (Some(since), Some(lm)) = (single_date(headers, &IF_MODIFIED_SINCE), last_modified) {
-            if lm <= since {
-                return Precondition::NotModified;
-            }
-        }
-    }
-    Precondition::Proceed
-}
-
-/// Whether an `If-Range` value still describes the current representation (RFC 9110
-/// §13.1.5): an entity tag must match strongly (a weak tag never does), a date must equal
-/// `Last-Modified` exactly. `None` (no `If-Range`) holds.
-pub fn if_range_holds(
-    headers: &HeaderMap,
-    etag: Option<&ETag>,
-    last_modified: Option<SystemTime>,
-) -> bool {
-    let mut fields = headers.get_all(IF_RANGE).iter();
-    let Some(value) = fields.next() else {
-        return true;
-    };
-    if fields.next().is_some() {
-        return false;
-    }
-    let Ok(value) = value.to_str() else {
-        return false;
-    };
-    let value = value.trim();
-    if value.starts_with('"') || value.starts_with("W/") {
-        match (ETag::parse(value), etag) {
-            (Ok(asked), Some(cur)) => asked.strong_eq(cur),
-            _ => false,
-        }
-    } else {
-        match (parse_http_date(value), last_modified) {
-            (Some(date), Some(lm)) => truncate_to_seconds(lm) == date,
-            _ => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tag(s: &str) -> ETag {
         ETag::parse(s).expect("test etag")
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                HeaderName::from_bytes(k.as_bytes()).expect("name"),
-                HeaderValue::from_str(v).expect("value"),
-            );
-        }
-        h
-    }
-
-    const T0: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
-    const T1: &str = "Sun, 06 Nov 1994 08:49:38 GMT";
-
-    fn t0() -> SystemTime {
-        parse_http_date(T0).expect("date")
     }
 
     #[test]
@@ -441,187 +302,6 @@ mod tests {
             ETagList::Tags(t) => assert_eq!(t.len(), MAX_ETAGS),
             ETagList::Any => panic!("not any"),
         }
-    }
-
-    #[test]
-    fn if_none_match_weak_comparison_gives_304() {
-        let cur = tag("\"v1\"");
-        let h = headers(&[("if-none-match", "W/\"v1\"")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, Some(&cur), None),
-            Precondition::NotModified
-        );
-        assert_eq!(
-            evaluate_preconditions(&Method::HEAD, &h, Some(&cur), None),
-            Precondition::NotModified
-        );
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &h, Some(&cur), None),
-            Precondition::Failed
-        );
-        let h = headers(&[("if-none-match", "\"v0\"")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, Some(&cur), None),
-            Precondition::Proceed
-        );
-    }
-
-    #[test]
-    fn if_none_match_star() {
-        let h = headers(&[("if-none-match", "*")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, Some(&tag("\"x\"")), None),
-            Precondition::NotModified
-        );
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, None, None),
-            Precondition::Proceed
-        );
-    }
-
-    #[test]
-    fn if_match_strong_comparison() {
-        let cur = tag("\"v1\"");
-        let ok = headers(&[("if-match", "\"v0\", \"v1\"")]);
-        let weak = headers(&[("if-match", "W/\"v1\"")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &ok, Some(&cur), None),
-            Precondition::Proceed
-        );
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &weak, Some(&cur), None),
-            Precondition::Failed
-        );
-        // A weak current tag never matches If-Match.
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &ok, Some(&tag("W/\"v1\"")), None),
-            Precondition::Failed
-        );
-        let star = headers(&[("if-match", "*")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &star, None, None),
-            Precondition::Failed
-        );
-    }
-
-    #[test]
-    fn if_match_comes_before_if_none_match() {
-        let cur = tag("\"v1\"");
-        let h = headers(&[("if-match", "\"v2\""), ("if-none-match", "\"v1\"")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, Some(&cur), None),
-            Precondition::Failed
-        );
-    }
-
-    #[test]
-    fn if_modified_since() {
-        let h = headers(&[("if-modified-since", T0)]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, None, Some(t0())),
-            Precondition::NotModified
-        );
-        // Sub-second parts of the modification time do not count.
-        let lm = t0() + Duration::from_millis(700);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, None, Some(lm)),
-            Precondition::NotModified
-        );
-        let later = t0() + Duration::from_secs(1);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, None, Some(later)),
-            Precondition::Proceed
-        );
-        // Only for GET and HEAD.
-        assert_eq!(
-            evaluate_preconditions(&Method::POST, &h, None, Some(t0())),
-            Precondition::Proceed
-        );
-        // Ignored when If-None-Match is present (step 4 only runs without it).
-        let h = headers(&[("if-modified-since", T0), ("if-none-match", "\"other\"")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, Some(&tag("\"x\"")), Some(t0())),
-            Precondition::Proceed
-        );
-    }
-
-    #[test]
-    fn bad_dates_are_ignored() {
-        for value in ["yesterday", "", "Sun, 06 Nov 1994 08:49:37"] {
-            let h = headers(&[("if-modified-since", value)]);
-            assert_eq!(
-                evaluate_preconditions(&Method::GET, &h, None, Some(t0())),
-                Precondition::Proceed,
-                "{value}"
-            );
-        }
-        let h = headers(&[("if-modified-since", T1), ("if-modified-since", T1)]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, None, Some(t0())),
-            Precondition::Proceed
-        );
-        // Obsolete formats still parse.
-        let h = headers(&[("if-modified-since", "Sunday, 06-Nov-94 08:49:37 GMT")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::GET, &h, None, Some(t0())),
-            Precondition::NotModified
-        );
-    }
-
-    #[test]
-    fn if_unmodified_since() {
-        let h = headers(&[("if-unmodified-since", T0)]);
-        let later = t0() + Duration::from_secs(1);
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &h, None, Some(later)),
-            Precondition::Failed
-        );
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &h, None, Some(t0())),
-            Precondition::Proceed
-        );
-        // Ignored when If-Match is present.
-        let h = headers(&[("if-unmodified-since", T0), ("if-match", "*")]);
-        assert_eq!(
-            evaluate_preconditions(&Method::PUT, &h, Some(&tag("\"x\"")), Some(later)),
-            Precondition::Proceed
-        );
-    }
-
-    #[test]
-    fn if_range() {
-        let cur = tag("\"v1\"");
-        assert!(if_range_holds(&HeaderMap::new(), Some(&cur), None));
-        assert!(if_range_holds(
-            &headers(&[("if-range", "\"v1\"")]),
-            Some(&cur),
-            None
-        ));
-        assert!(!if_range_holds(
-            &headers(&[("if-range", "W/\"v1\"")]),
-            Some(&cur),
-            None
-        ));
-        assert!(!if_range_holds(
-            &headers(&[("if-range", "\"v1\"")]),
-            Some(&tag("W/\"v1\"")),
-            None
-        ));
-        assert!(if_range_holds(
-            &headers(&[("if-range", T0)]),
-            None,
-            Some(t0())
-        ));
-        assert!(!if_range_holds(
-            &headers(&[("if-range", T1)]),
-            None,
-            Some(t0())
-        ));
-        assert!(!if_range_holds(
-            &headers(&[("if-range", "garbage")]),
-            Some(&cur),
-            Some(t0())
-        ));
     }
 
     #[test]

@@ -18,7 +18,9 @@
 
 pub mod cache_control;
 pub mod conditional;
+pub mod date;
 pub mod etag;
+pub mod precondition;
 pub mod range;
 pub(crate) mod ranged;
 

@@ -1,12 +1,13 @@
-//! A body that sends chosen spans of another body, streaming it once (206 answers built from
-//! any [`Body`] of known length).
+//! A body that sends chosen segments of a representation: literals (multipart boundaries) as
+//! they are, spans read from a [`SpanSource`]: another body streamed once (206 answers built
+//! from any [`Body`] of known length, here) or a file (`files`).
 
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 
 use super::range::{ByteRange, Segment};
 use crate::body::{Body, BoxError};
@@ -15,25 +16,89 @@ use crate::body::{Body, BoxError};
 /// Spans must be in ascending, non-overlapping order (what `parse_range` returns); the rest of
 /// `inner` is dropped unread once the last segment is out.
 pub(crate) fn ranged_body(inner: Body, segments: Vec<Segment>, total: u64) -> Body {
-    Body::new(RangedBody {
+    let source = Streamed {
         inner,
-        segments: Segments::new(segments, total),
         buf: Bytes::new(),
         buf_start: 0,
         read: 0,
-    })
+    };
+    Body::new(SegmentsBody::new(segments, total, source))
 }
 
-/// The segments still to send and how many bytes they hold; shared by the bodies that cut
-/// spans from a stream (here) and from a file (`files`).
+/// Where a [`SegmentsBody`] reads the bytes of its spans.
+pub(crate) trait SpanSource {
+    /// The next bytes of `span`: their offset in the representation (`span.first`, unless the
+    /// source is already past it) and at least one byte, at most up to `span.last`.
+    fn poll_span(
+        &mut self,
+        cx: &mut Context<'_>,
+        span: ByteRange,
+    ) -> Poll<Result<(u64, Bytes), BoxError>>;
+
+    /// `next` will be asked for after what was just read: a source may start on it now (a file
+    /// reads the next chunk while this one is written). Default: nothing.
+    fn read_ahead(&mut self, _next: ByteRange) {}
+}
+
+/// A body of `segments`, `total` bytes in all, the spans read from `source`.
+pub(crate) struct SegmentsBody<S> {
+    segments: Segments,
+    source: S,
+}
+
+impl<S> SegmentsBody<S> {
+    pub(crate) fn new(segments: Vec<Segment>, total: u64, source: S) -> Self {
+        SegmentsBody {
+            segments: Segments::new(segments, total),
+            source,
+        }
+    }
+}
+
+impl<S: SpanSource + Unpin> http_body::Body for SegmentsBody<S> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let span = match this.segments.next() {
+            Next::Done => return Poll::Ready(None),
+            Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
+            Next::Span(span) => span,
+        };
+        let (from, bytes) = match ready!(this.source.poll_span(cx, span)) {
+            Ok(read) => read,
+            Err(e) => return Poll::Ready(Some(Err(e))),
+        };
+        this.segments
+            .sent_span_until(from + bytes.len() as u64, bytes.len());
+        if let Some(next) = this.segments.next_span() {
+            this.source.read_ahead(next);
+        }
+        Poll::Ready(Some(Ok(Frame::data(bytes))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.segments.size_hint()
+    }
+}
+
+/// The segments still to send and how many bytes they hold.
 #[derive(Debug)]
-pub(crate) struct Segments {
+struct Segments {
     queue: VecDeque<Segment>,
     remaining: u64,
 }
 
 /// What to send next.
-pub(crate) enum Next {
+enum Next {
     /// Everything was sent.
     Done,
     /// These bytes, as they are.
@@ -43,7 +108,7 @@ pub(crate) enum Next {
 }
 
 impl Segments {
-    pub(crate) fn new(segments: Vec<Segment>, total: u64) -> Self {
+    fn new(segments: Vec<Segment>, total: u64) -> Self {
         Segments {
             queue: segments.into(),
             remaining: total,
@@ -51,7 +116,7 @@ impl Segments {
     }
 
     /// The next thing to send; a literal is taken off the queue.
-    pub(crate) fn next(&mut self) -> Next {
+    fn next(&mut self) -> Next {
         match self.queue.front_mut() {
             None => Next::Done,
             Some(Segment::Span(span)) => Next::Span(*span),
@@ -64,8 +129,16 @@ impl Segments {
         }
     }
 
+    /// The span to send next, when no literal comes first.
+    fn next_span(&self) -> Option<ByteRange> {
+        match self.queue.front() {
+            Some(Segment::Span(span)) => Some(*span),
+            _ => None,
+        }
+    }
+
     /// Records that the current span was sent up to offset `to` (exclusive), `n` bytes.
-    pub(crate) fn sent_span_until(&mut self, to: u64, n: usize) {
+    fn sent_span_until(&mut self, to: u64, n: usize) {
         self.remaining = self.remaining.saturating_sub(n as u64);
         if let Some(Segment::Span(span)) = self.queue.front_mut() {
             if to > span.last {
@@ -76,18 +149,18 @@ impl Segments {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
 
-    pub(crate) fn size_hint(&self) -> SizeHint {
+    fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
     }
 }
 
-struct RangedBody {
+/// Spans cut from a body as it streams by, read once.
+struct Streamed {
     inner: Body,
-    segments: Segments,
     /// Bytes of `inner` starting at offset `buf_start`, not yet sent or skipped.
     buf: Bytes,
     buf_start: u64,
@@ -95,63 +168,44 @@ struct RangedBody {
     read: u64,
 }
 
-impl http_body::Body for RangedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
+impl SpanSource for Streamed {
+    fn poll_span(
+        &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
+        span: ByteRange,
+    ) -> Poll<Result<(u64, Bytes), BoxError>> {
         loop {
-            let span = match this.segments.next() {
-                Next::Done => return Poll::Ready(None),
-                Next::Literal(bytes) => return Poll::Ready(Some(Ok(Frame::data(bytes)))),
-                Next::Span(span) => span,
-            };
-            if this.buf.is_empty() {
-                match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            if self.buf.is_empty() {
+                match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {
-                            this.buf_start = this.read;
-                            this.read += data.len() as u64;
-                            this.buf = data;
+                            self.buf_start = self.read;
+                            self.read += data.len() as u64;
+                            self.buf = data;
                         }
                         continue;
                     }
-                    Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Some(Err(e)) => return Poll::Ready(Err(e)),
                     None => {
-                        return Poll::Ready(Some(Err(
-                            "the body ended before the requested range".into()
-                        )))
+                        return Poll::Ready(Err("the body ended before the requested range".into()))
                     }
                 }
             }
-            let buf_end = this.buf_start + this.buf.len() as u64;
+            let buf_end = self.buf_start + self.buf.len() as u64;
             if buf_end <= span.first {
-                this.buf = Bytes::new();
+                self.buf = Bytes::new();
                 continue;
             }
-            let from = span.first.max(this.buf_start);
+            let from = span.first.max(self.buf_start);
             let to = (span.last + 1).min(buf_end);
             // Offsets inside `buf`, which is at most `usize` long.
-            let skip = (from - this.buf_start) as usize;
+            let skip = (from - self.buf_start) as usize;
             let take = (to - from) as usize;
-            let _ = this.buf.split_to(skip);
-            let out = this.buf.split_to(take);
-            this.buf_start = to;
-            this.segments.sent_span_until(to, out.len());
-            return Poll::Ready(Some(Ok(Frame::data(out))));
+            let _ = self.buf.split_to(skip);
+            let out = self.buf.split_to(take);
+            self.buf_start = to;
+            return Poll::Ready(Ok((from, out)));
         }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.segments.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.segments.size_hint()
     }
 }
 

@@ -178,111 +178,136 @@ fn header_name(name: &str, position: RulePosition) -> Result<HeaderName, Rewrite
     })
 }
 
-impl CompiledRule {
-    pub(crate) fn compile(rule: &Rule, position: RulePosition) -> Result<Self, RewriteError> {
-        let actions = [
-            ("set", &rule.set),
-            ("set_if_missing", &rule.set_if_missing),
-            ("append", &rule.append),
-            ("remove", &rule.remove),
-            ("remove_prefix", &rule.remove_prefix),
-            ("rename", &rule.rename),
-            ("replace", &rule.replace),
-        ];
-        let mut chosen = actions
-            .iter()
-            .filter_map(|(kind, target)| target.as_deref().map(|t| (*kind, t)));
-        let (kind, target) = match (chosen.next(), chosen.next()) {
-            (Some(only), None) => only,
-            (None, _) => return Err(RewriteError::NoAction { position }),
-            (Some((first, _)), Some((second, _))) => {
-                return Err(RewriteError::SeveralActions {
-                    position,
-                    first,
-                    second,
-                })
-            }
-        };
-        let need = |field: &'static str, value: &Option<String>| {
-            value.clone().ok_or(RewriteError::MissingField {
-                position,
-                action: kind,
-                field,
-            })
-        };
-        let refuse = |field: &'static str, value: &Option<String>| match value {
+/// The one action a rule names (`set`, `remove`, ...) and its header; naming none or several
+/// is an error.
+fn only_action(rule: &Rule, position: RulePosition) -> Result<(&'static str, &str), RewriteError> {
+    let actions = [
+        ("set", &rule.set),
+        ("set_if_missing", &rule.set_if_missing),
+        ("append", &rule.append),
+        ("remove", &rule.remove),
+        ("remove_prefix", &rule.remove_prefix),
+        ("rename", &rule.rename),
+        ("replace", &rule.replace),
+    ];
+    let mut chosen = actions
+        .iter()
+        .filter_map(|(kind, target)| target.as_deref().map(|t| (*kind, t)));
+    match (chosen.next(), chosen.next()) {
+        (Some(only), None) => Ok(only),
+        (None, _) => Err(RewriteError::NoAction { position }),
+        (Some((first, _)), Some((second, _))) => Err(RewriteError::SeveralActions {
+            position,
+            first,
+            second,
+        }),
+    }
+}
+
+/// The fields of one rule, read for its action `kind`: errors name the rule and the action.
+struct Fields<'a> {
+    rule: &'a Rule,
+    position: RulePosition,
+    kind: &'static str,
+}
+
+impl Fields<'_> {
+    fn need(&self, field: &'static str, value: &Option<String>) -> Result<String, RewriteError> {
+        value.clone().ok_or(RewriteError::MissingField {
+            position: self.position,
+            action: self.kind,
+            field,
+        })
+    }
+
+    fn refuse(&self, field: &'static str, value: &Option<String>) -> Result<(), RewriteError> {
+        match value {
             Some(_) => Err(RewriteError::UnexpectedField {
-                position,
-                action: kind,
+                position: self.position,
+                action: self.kind,
                 field,
             }),
             None => Ok(()),
-        };
-        let template = |text: String| {
-            Template::compile(&text).map_err(|source| RewriteError::Template {
-                position,
-                template: crate::syntax::excerpt(&text, 80),
-                source,
-            })
-        };
-        let takes_value = matches!(kind, "set" | "set_if_missing" | "append");
+        }
+    }
+
+    /// Refuses the fields the action does not take (`value` for `remove`, ...).
+    fn refuse_others(&self) -> Result<(), RewriteError> {
+        let rule = self.rule;
+        let takes_value = matches!(self.kind, "set" | "set_if_missing" | "append");
         if !takes_value {
-            refuse("value", &rule.value)?;
+            self.refuse("value", &rule.value)?;
         }
-        if kind != "rename" {
-            refuse("to", &rule.to)?;
+        if self.kind != "rename" {
+            self.refuse("to", &rule.to)?;
         }
-        if kind != "replace" {
-            refuse("pattern", &rule.pattern)?;
-            refuse("with", &rule.with)?;
+        if self.kind != "replace" {
+            self.refuse("pattern", &rule.pattern)?;
+            self.refuse("with", &rule.with)?;
         }
-        let action = match kind {
-            "set" => Action::Set(
-                header_name(target, position)?,
-                template(need("value", &rule.value)?)?,
-            ),
-            "set_if_missing" => Action::SetIfMissing(
-                header_name(target, position)?,
-                template(need("value", &rule.value)?)?,
-            ),
-            "append" => Action::Append(
-                header_name(target, position)?,
-                template(need("value", &rule.value)?)?,
-            ),
-            "remove" => Action::Remove(header_name(target, position)?),
+        Ok(())
+    }
+
+    fn name(&self, name: &str) -> Result<HeaderName, RewriteError> {
+        header_name(name, self.position)
+    }
+
+    /// The `value` template, compiled.
+    fn template(&self) -> Result<Template, RewriteError> {
+        let text = self.need("value", &self.rule.value)?;
+        Template::compile(&text).map_err(|source| RewriteError::Template {
+            position: self.position,
+            template: crate::syntax::excerpt(&text, 80),
+            source,
+        })
+    }
+
+    /// The action on header `target`, its names, template or pattern checked.
+    fn action(&self, target: &str) -> Result<Action, RewriteError> {
+        let rule = self.rule;
+        Ok(match self.kind {
+            "set" => Action::Set(self.name(target)?, self.template()?),
+            "set_if_missing" => Action::SetIfMissing(self.name(target)?, self.template()?),
+            "append" => Action::Append(self.name(target)?, self.template()?),
+            "remove" => Action::Remove(self.name(target)?),
             "remove_prefix" => {
                 // Validated as a name so a typo (a space, a colon) is caught at build.
                 let lower = target.to_ascii_lowercase();
                 if lower.is_empty() {
                     return Err(RewriteError::InvalidHeaderName {
-                        position,
+                        position: self.position,
                         name: String::new(),
                     });
                 }
-                header_name(&lower, position)?;
+                self.name(&lower)?;
                 Action::RemovePrefix(lower)
             }
-            "rename" => Action::Rename(
-                header_name(target, position)?,
-                header_name(&need("to", &rule.to)?, position)?,
-            ),
+            "rename" => Action::Rename(self.name(target)?, self.name(&self.need("to", &rule.to)?)?),
             _ => {
-                let pattern = need("pattern", &rule.pattern)?;
+                let pattern = self.need("pattern", &rule.pattern)?;
                 let regex = Regex::new(&pattern).map_err(|source| RewriteError::InvalidRegex {
-                    position,
+                    position: self.position,
                     pattern: crate::syntax::excerpt(&pattern, 80),
                     source,
                 })?;
-                Action::Replace(
-                    header_name(target, position)?,
-                    regex,
-                    need("with", &rule.with)?,
-                )
+                Action::Replace(self.name(target)?, regex, self.need("with", &rule.with)?)
             }
+        })
+    }
+}
+
+impl CompiledRule {
+    pub(crate) fn compile(rule: &Rule, position: RulePosition) -> Result<Self, RewriteError> {
+        let (kind, target) = only_action(rule, position)?;
+        let fields = Fields {
+            rule,
+            position,
+            kind,
         };
+        fields.refuse_others()?;
         Ok(CompiledRule {
             position,
-            action,
+            action: fields.action(target)?,
             condition: Condition::compile(&rule.when, position)?,
         })
     }

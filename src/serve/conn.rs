@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONNECTION, HOST};
 use http::{HeaderValue, Method, StatusCode, Version};
-use http_body::{Body as _, Frame, SizeHint};
+use http_body::{Body as _, Frame};
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 use tokio::sync::Notify;
@@ -21,11 +21,42 @@ use tower::util::Oneshot;
 use tower::ServiceExt;
 use tower_service::Service;
 
-use super::body::TimeoutBody;
+use super::body::SlowClient;
 use super::host;
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BoxError, Watch, Watched};
 use crate::error::HttpError;
 use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName};
+
+/// What [`Server`](super::Server), [`bind`](super::bind) and
+/// [`serve_workers`](super::serve_workers) run: a `tower::Service` of `http::Request<Body>`,
+/// cloned for each connection, whose future is `Send` and whose answers have a body of
+/// [`Bytes`]. An error it returns becomes a logged `500`.
+///
+/// Implemented for every such service: name it in bounds, never implement it.
+pub trait ServeService:
+    Service<
+        http::Request<Body>,
+        Response = http::Response<Self::ResBody>,
+        Future: Send + 'static,
+        Error: Into<BoxError>,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The body of the service's answers.
+    type ResBody: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static;
+}
+
+impl<S, B> ServeService for S
+where
+    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    B::Error: Into<BoxError>,
+{
+    type ResBody = B;
+}
 
 /// What a connection's task and its requests share.
 #[derive(Debug)]
@@ -97,14 +128,7 @@ impl<S> ConnService<S> {
     }
 }
 
-impl<S, B> hyper::service::Service<http::Request<Incoming>> for ConnService<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnService<S> {
     type Response = http::Response<ResponseBody>;
     type Error = Infallible;
     type Future = ResponseFuture<Oneshot<S, http::Request<Body>>>;
@@ -142,11 +166,9 @@ where
         let body = if incoming.is_end_stream() {
             Body::empty()
         } else {
-            Body::new(TimeoutBody::new(
-                incoming,
-                self.state.body_read_timeout,
-                self.state.body_total_timeout,
-            ))
+            let client =
+                SlowClient::new(self.state.body_read_timeout, self.state.body_total_timeout);
+            Body::new(Watched::new(incoming, client))
         };
         let req = http::Request::from_parts(parts, body);
         ResponseFuture::called(self.inner.clone().oneshot(req), exchange, close_after)
@@ -316,45 +338,18 @@ where
             exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
             exchange.request_id = ext.get::<RequestId>().map(|id| id.0.clone());
         }
-        Poll::Ready(Ok(res.map(|body| ResponseBody {
-            inner: body,
-            exchange,
-        })))
+        Poll::Ready(Ok(res.map(|body| Watched::new(body, exchange))))
     }
 }
 
-pin_project! {
-    /// The response body: counts the bytes sent and logs the exchange when dropped.
-    pub(crate) struct ResponseBody {
-        #[pin]
-        inner: Body,
-        exchange: Exchange,
-    }
-}
+/// The response body: counts the bytes sent, and logs the exchange when dropped.
+pub(crate) type ResponseBody = Watched<Body, Exchange>;
 
-impl http_body::Body for ResponseBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        if let Some(Ok(frame)) = &frame {
-            if let Some(data) = frame.data_ref() {
-                this.exchange.bytes += data.len() as u64;
-            }
+impl Watch for Exchange {
+    fn frame(&mut self, frame: Frame<Bytes>, _end: bool) -> Result<Frame<Bytes>, BoxError> {
+        if let Some(data) = frame.data_ref() {
+            self.bytes += data.len() as u64;
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        Ok(frame)
     }
 }

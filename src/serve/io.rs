@@ -1,145 +1,22 @@
 //! The connection's socket: a write-progress timeout (hyper has none), its slot under
 //! `max_connections` and the idle timeout of an upgraded connection.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::{Instant, Sleep};
 
-/// Fires when nothing progressed for `timeout` since the first wait after the last progress.
-///
-/// The sleep is allocated on the first wait, then reset: most reads and writes never wait.
-#[derive(Debug)]
-pub(crate) struct IdleTimer {
-    timeout: Duration,
-    sleep: Option<Pin<Box<Sleep>>>,
-    waiting: bool,
-}
-
-impl IdleTimer {
-    pub(crate) fn new(timeout: Duration) -> Self {
-        IdleTimer {
-            timeout,
-            sleep: None,
-            waiting: false,
-        }
-    }
-
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    /// Something moved: the next wait starts a fresh timer.
-    pub(crate) fn progress(&mut self) {
-        self.waiting = false;
-    }
-
-    /// The operation is waiting: `Ready` once it waited `timeout` without progress.
-    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = Instant::now() + self.timeout;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if !self.waiting {
-            sleep.as_mut().reset(deadline);
-            self.waiting = true;
-        }
-        sleep.as_mut().poll(cx)
-    }
-
-    /// Passes a ready I/O result through as progress; a pending one waits, then times out.
-    fn watch<R>(
-        &mut self,
-        result: Poll<io::Result<R>>,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<R>> {
-        if result.is_ready() {
-            self.progress();
-            return result;
-        }
-        match self.poll_expired(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("the client read nothing for {:?}", self.timeout),
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
+use crate::idle::IdleTimer;
 
 pin_project! {
-    /// Fails writes that make no progress for a while (a client that stopped reading).
-    pub(crate) struct WriteTimeout<T> {
-        #[pin]
-        io: T,
-        timer: IdleTimer,
-    }
-}
-
-impl<T> WriteTimeout<T> {
-    pub(crate) fn new(io: T, timeout: Duration) -> Self {
-        WriteTimeout {
-            io,
-            timer: IdleTimer::new(timeout),
-        }
-    }
-}
-
-impl<T: AsyncRead> AsyncRead for WriteTimeout<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.project().io.poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite> AsyncWrite for WriteTimeout<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        this.timer.watch(this.io.poll_write(cx, buf), cx)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        this.timer.watch(this.io.poll_write_vectored(cx, bufs), cx)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.project();
-        this.timer.watch(this.io.poll_flush(cx), cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.project();
-        this.timer.watch(this.io.poll_shutdown(cx), cx)
-    }
-}
-
-pin_project! {
-    /// A served connection's socket. It holds the connection's permit under
+    /// A served connection's socket. It fails writes that make no progress for
+    /// `write_timeout` (a client that stopped reading). It holds the connection's permit under
     /// `max_connections` for as long as the socket lives, so a connection hyper handed over
     /// after a `101` (a WebSocket tunnel) still counts; and once `upgraded` is set, it fails
     /// reads after `tunnel_idle` without a byte either way, which ends the tunnel (the proxy
@@ -150,7 +27,8 @@ pin_project! {
         // Released when the socket is dropped, wherever it went.
         _permit: OwnedSemaphorePermit,
         upgraded: Arc<AtomicBool>,
-        idle: IdleTimer,
+        write: IdleTimer,
+        tunnel: IdleTimer,
     }
 }
 
@@ -159,13 +37,15 @@ impl<T> ConnIo<T> {
         io: T,
         permit: OwnedSemaphorePermit,
         upgraded: Arc<AtomicBool>,
+        write_timeout: Duration,
         tunnel_idle: Duration,
     ) -> Self {
         ConnIo {
             io,
             _permit: permit,
             upgraded,
-            idle: IdleTimer::new(tunnel_idle),
+            write: IdleTimer::new(write_timeout),
+            tunnel: IdleTimer::new(tunnel_idle),
         }
     }
 }
@@ -178,24 +58,39 @@ impl<T: AsyncRead> AsyncRead for ConnIo<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.project();
         let result = this.io.poll_read(cx, buf);
-        if result.is_ready() {
-            this.idle.progress();
-            return result;
-        }
         // Before an upgrade, `serve`'s own timers watch a quiet client.
-        if !this.upgraded.load(Ordering::Acquire) {
+        if result.is_pending() && !this.upgraded.load(Ordering::Acquire) {
             return Poll::Pending;
         }
-        match this.idle.poll_expired(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+        this.tunnel.watch(result, cx, |after| {
+            Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!(
-                    "the upgraded connection was idle for {:?} (tunnel_idle_timeout)",
-                    this.idle.timeout()
-                ),
-            ))),
-            Poll::Pending => Poll::Pending,
+                format!("the upgraded connection was idle for {after:?} (tunnel_idle_timeout)"),
+            ))
+        })
+    }
+}
+
+impl<T: AsyncWrite> ConnIo<T> {
+    /// A write, flush or shutdown: it fails once it waited `write_timeout` without progress;
+    /// a write that went through is activity, so the tunnel is not idle.
+    fn watch_write<R>(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(Pin<&mut T>, &mut Context<'_>) -> Poll<io::Result<R>>,
+        tunnel_activity: bool,
+    ) -> Poll<io::Result<R>> {
+        let this = self.project();
+        let result = this.write.watch(op(this.io, cx), cx, |after| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing for {after:?}"),
+            ))
+        });
+        if tunnel_activity && result.is_ready() {
+            this.tunnel.progress();
         }
+        result
     }
 }
 
@@ -205,8 +100,7 @@ impl<T: AsyncWrite> AsyncWrite for ConnIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        progressed(this.idle, this.io.poll_write(cx, buf))
+        self.watch_write(cx, |io, cx| io.poll_write(cx, buf), true)
     }
 
     fn poll_write_vectored(
@@ -214,8 +108,7 @@ impl<T: AsyncWrite> AsyncWrite for ConnIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.project();
-        progressed(this.idle, this.io.poll_write_vectored(cx, bufs))
+        self.watch_write(cx, |io, cx| io.poll_write_vectored(cx, bufs), true)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -223,18 +116,10 @@ impl<T: AsyncWrite> AsyncWrite for ConnIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
+        self.watch_write(cx, |io, cx| io.poll_flush(cx), false)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
+        self.watch_write(cx, |io, cx| io.poll_shutdown(cx), false)
     }
-}
-
-/// A write that went through is activity: the tunnel is not idle.
-fn progressed<R>(idle: &mut IdleTimer, result: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
-    if result.is_ready() {
-        idle.progress();
-    }
-    result
 }

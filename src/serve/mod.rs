@@ -64,7 +64,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -72,18 +71,17 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower_service::Service;
 
 #[cfg(feature = "tls")]
 pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
+pub use self::conn::ServeService;
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostHeaderError;
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
 pub use crate::body::BodyReadTimeout;
-use crate::body::{Body, BoxError};
 
 #[cfg(feature = "tls")]
 impl TlsConfig {
@@ -104,14 +102,7 @@ impl TlsConfig {
 ///
 /// When the address cannot be bound (the message names it, e.g. `cannot listen on
 /// 127.0.0.1:8000: Address already in use`), or the listener fails.
-pub async fn bind<S, B>(addr: impl AsRef<str>, service: S) -> std::io::Result<()>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
+pub async fn bind<S: ServeService>(addr: impl AsRef<str>, service: S) -> std::io::Result<()> {
     Server::new(service)
         .config(ServeConfig::bind(addr.as_ref()))
         .run()
@@ -209,14 +200,7 @@ impl<S> std::fmt::Debug for Server<S> {
     }
 }
 
-impl<S, B> Server<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<S: ServeService> Server<S> {
     /// A server for `service` with the default [`ServeConfig`].
     pub fn new(service: S) -> Self {
         Server {
@@ -281,18 +265,11 @@ where
         } = self;
         // Installed before the TLS files are read and before the `Serving on` line.
         let mut signal: Signal = signal.unwrap_or_else(|| Box::pin(shutdown_signal()));
-        #[cfg(feature = "tls")]
-        let tls = match &config.tls {
-            Some(tls) => Some(tls::acceptor(tls).await?),
-            None => None,
-        };
-        #[cfg(not(feature = "tls"))]
-        let tls: Option<std::convert::Infallible> = None;
-
+        let tls = tls_acceptor(&config).await?;
         let addr = listener.local_addr()?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        // Not `println!`: a closed standard output must not panic the server.
         if announce {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            // Not `println!`: a closed standard output must not panic the server.
             let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
             tracing::info!(%addr, "Serving on {scheme}://{addr}");
         }
@@ -304,7 +281,6 @@ where
         let (shutdown_tx, shutdown_rx) = watch::channel(());
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
         let mut tasks = JoinSet::new();
-
         loop {
             let permit = tokio::select! {
                 biased;
@@ -325,69 +301,62 @@ where
                 },
             };
             while tasks.try_join_next().is_some() {}
-            // Small answers go out at once rather than waiting for Nagle's delayed ACK.
-            let _ = stream.set_nodelay(true);
-            // The socket holds the connection's permit: an upgraded connection (a WebSocket
-            // tunnel) outlives this task and still counts against `max_connections`.
-            let upgraded = Arc::new(AtomicBool::new(false));
-            let io = io::ConnIo::new(
-                io::WriteTimeout::new(stream, shared.config.write_timeout),
+            let socket = Socket {
+                stream,
+                peer,
                 permit,
-                Arc::clone(&upgraded),
-                shared.config.tunnel_idle_timeout,
-            );
-            let service = service.clone();
+            };
             let shared = Arc::clone(&shared);
-            let shutdown = shutdown_rx.clone();
-            #[cfg(feature = "tls")]
-            let tls = tls.clone();
-            tasks.spawn(async move {
-                match tls {
-                    None => {
-                        shared
-                            .connection(io, peer, false, upgraded, service, shutdown)
-                            .await
-                    }
-                    #[cfg(feature = "tls")]
-                    Some(acceptor) => {
-                        let handshake = acceptor.accept(io);
-                        match tokio::time::timeout(shared.config.header_read_timeout, handshake)
-                            .await
-                        {
-                            Ok(Ok(io)) => {
-                                shared
-                                    .connection(io, peer, true, upgraded, service, shutdown)
-                                    .await
-                            }
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed")
-                            }
-                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                        }
-                    }
-                    #[cfg(not(feature = "tls"))]
-                    Some(never) => match never {},
-                }
-            });
+            let (service, shutdown) = (service.clone(), shutdown_rx.clone());
+            tasks.spawn(shared.socket(socket, tls.clone(), service, shutdown));
         }
 
         drop(listener);
         let _ = shutdown_tx.send(());
-        let open = tasks.len();
-        let limit = shared.config.shutdown_timeout;
-        if open > 0 {
-            tracing::info!("shutting down: waiting up to {limit:?} for {open} open connection(s)");
-        }
-        let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(limit, drain).await.is_err() {
-            tracing::warn!(
-                "{} connection(s) still busy after {limit:?}; closing them",
-                tasks.len()
-            );
-            tasks.shutdown().await;
-        }
+        drain(tasks, shared.config.shutdown_timeout).await;
         tracing::info!(%addr, "server stopped");
         Ok(())
+    }
+}
+
+/// What finishes a TLS handshake: `None` without TLS.
+#[cfg(feature = "tls")]
+type Acceptor = tokio_rustls::TlsAcceptor;
+/// What finishes a TLS handshake: never one without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+type Acceptor = std::convert::Infallible;
+
+/// The TLS acceptor of `config`, its certificate and key loaded; `None` without TLS.
+async fn tls_acceptor(config: &ServeConfig) -> std::io::Result<Option<Acceptor>> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &config.tls {
+        return Ok(Some(tls::acceptor(tls).await?));
+    }
+    let _ = config;
+    Ok(None)
+}
+
+/// An accepted connection, with its slot under `max_connections`.
+struct Socket {
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Lets the open connections finish for up to `limit` after the listener closed, then closes
+/// the rest.
+async fn drain(mut tasks: JoinSet<()>, limit: Duration) {
+    let open = tasks.len();
+    if open > 0 {
+        tracing::info!("shutting down: waiting up to {limit:?} for {open} open connection(s)");
+    }
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(limit, drain).await.is_err() {
+        tracing::warn!(
+            "{} connection(s) still busy after {limit:?}; closing them",
+            tasks.len()
+        );
+        tasks.shutdown().await;
     }
 }
 
@@ -416,9 +385,53 @@ fn builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
 }
 
 impl Shared {
+    /// Serves an accepted socket: its timeouts and permit wrapped around it, its TLS handshake
+    /// done (within the header read timeout), then [`connection`](Self::connection).
+    async fn socket<S: ServeService>(
+        self: Arc<Self>,
+        socket: Socket,
+        tls: Option<Acceptor>,
+        service: S,
+        shutdown: watch::Receiver<()>,
+    ) {
+        let Socket {
+            stream,
+            peer,
+            permit,
+        } = socket;
+        // Small answers go out at once rather than waiting for Nagle's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        // The socket holds the connection's permit: an upgraded connection (a WebSocket
+        // tunnel) outlives this task and still counts against `max_connections`.
+        let upgraded = Arc::new(AtomicBool::new(false));
+        let io = io::ConnIo::new(
+            stream,
+            permit,
+            Arc::clone(&upgraded),
+            self.config.write_timeout,
+            self.config.tunnel_idle_timeout,
+        );
+        let Some(acceptor) = tls else {
+            return self
+                .connection(io, peer, false, upgraded, service, shutdown)
+                .await;
+        };
+        #[cfg(feature = "tls")]
+        match tokio::time::timeout(self.config.header_read_timeout, acceptor.accept(io)).await {
+            Ok(Ok(io)) => {
+                self.connection(io, peer, true, upgraded, service, shutdown)
+                    .await
+            }
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        }
+        #[cfg(not(feature = "tls"))]
+        match acceptor {}
+    }
+
     /// Serves one connection until it ends, the server shuts down, its request cap is reached
     /// or it stays idle past the header read timeout.
-    async fn connection<I, S, B>(
+    async fn connection<I, S: ServeService>(
         &self,
         io: I,
         peer: SocketAddr,
@@ -428,11 +441,6 @@ impl Shared {
         mut shutdown: watch::Receiver<()>,
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-        B::Error: Into<BoxError>,
     {
         let state = Arc::new(ConnState::new(
             peer,

@@ -11,15 +11,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
-use tower_service::Service;
 
-use super::{shutdown_signal, ServeConfig, Server};
-use crate::body::{Body, BoxError};
+use super::{shutdown_signal, ServeConfig, ServeService, Server};
+use crate::body::BoxError;
 
 /// Serves on `config.bind` with `workers` threads until Ctrl-C or `SIGTERM`, then shuts every
 /// worker down gracefully. `make_service` runs once on each worker thread, inside its runtime,
@@ -32,18 +30,13 @@ use crate::body::{Body, BoxError};
 ///
 /// When the address cannot be bound, or a worker fails to start (its service could not be
 /// built, a TLS file could not be read): the first error, after the other workers stopped.
-pub async fn serve_workers<F, S, B>(
+pub async fn serve_workers<F, S: ServeService>(
     workers: usize,
     config: ServeConfig,
     make_service: F,
 ) -> Result<(), BoxError>
 where
     F: Fn() -> Result<S, BoxError> + Send + Sync + 'static,
-    S: Service<http::Request<Body>, Response = http::Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
 {
     // Before anything listens: a SIGTERM during startup stops the workers gracefully.
     let shutdown = shutdown_signal();

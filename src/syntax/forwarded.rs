@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use http::header::HeaderName;
 
 use super::is_tchar;
-use crate::negotiate::{quoted_string, QuotedStringError};
+use crate::syntax::token::{quoted_string, QuotedStringError};
 
 /// `X-Forwarded-For`.
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

@@ -38,6 +38,8 @@ pub mod path;
 pub(crate) mod percent;
 pub mod prefix;
 
+pub(crate) mod token;
+
 /// `tchar` (RFC 9110 §5.6.2): the characters of a token (header names, methods, parameter
 /// names).
 pub(crate) fn is_tchar(b: u8) -> bool {

@@ -49,19 +49,22 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderName, COOKIE};
-use http::{Method, Request, Response};
-use http_body::Frame;
+use http::{Request, Response};
 use serde::Deserialize;
 use tower::ServiceExt;
 
+mod health;
+mod retry;
+
+use self::retry::{retries_for, with_retries};
 use super::{Proxy, ProxyBuildError, ProxyConfig, Upstream};
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BoxError, Watch, Watched};
 use crate::ext::UpstreamFailure;
 use crate::syntax::duration;
 
@@ -264,11 +267,6 @@ impl Group {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn is_up(&self, i: usize, now_ms: u64) -> bool {
-        let m = &self.members[i];
-        m.probe_ok.load(Ordering::Relaxed) && m.skip_until.load(Ordering::Relaxed) <= now_ms
-    }
-
     /// The member for `req`, never one of `tried`; `None` when every member was tried.
     fn pick<B>(&self, req: &Request<B>, tried: &[usize]) -> Option<usize> {
         let n = self.members.len();
@@ -327,78 +325,6 @@ impl Group {
             Policy::RoundRobin | Policy::LeastRequests => None,
         }
     }
-
-    /// Passive health: counts an answer of member `i`.
-    fn observe(&self, i: usize, failed: bool) {
-        let m = &self.members[i];
-        if !failed {
-            m.fails.store(0, Ordering::Relaxed);
-            return;
-        }
-        let max = self.config.max_fails;
-        if max == 0 {
-            return;
-        }
-        let fails = m.fails.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-        if fails >= max {
-            let cool = u64::try_from(self.config.fail_timeout.as_millis()).unwrap_or(u64::MAX);
-            m.skip_until
-                .store(self.now_ms().saturating_add(cool), Ordering::Relaxed);
-            tracing::warn!(
-                upstream = %m.name,
-                fails,
-                "upstream {} failed {fails} time(s) in a row; skipping it for {:?}",
-                m.name,
-                self.config.fail_timeout
-            );
-        }
-    }
-
-    /// Active health: probes every member once.
-    async fn probe_all(&self, check: &HealthCheck) {
-        for m in self.members.iter() {
-            let req = Request::get(check.path.as_str()).body(Body::empty());
-            let Ok(req) = req else { return };
-            let ok = match tokio::time::timeout(check.timeout, m.proxy.clone().oneshot(req)).await {
-                Ok(Ok(res)) => {
-                    (res.status().is_success() || res.status().is_redirection())
-                        && res.extensions().get::<UpstreamFailure>().is_none()
-                }
-                _ => false,
-            };
-            let was = m.probe_ok.swap(ok, Ordering::Relaxed);
-            if was != ok {
-                if ok {
-                    tracing::info!(upstream = %m.name, "upstream {} passed its health check", m.name);
-                } else {
-                    tracing::warn!(upstream = %m.name, path = %check.path, "upstream {} failed its health check", m.name);
-                }
-            }
-        }
-    }
-
-    /// Starts the probes once, on the first request, for as long as the group lives.
-    fn start_probes(self: &Arc<Self>) {
-        let Some(check) = self.config.health_check.clone() else {
-            return;
-        };
-        if self.probing.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let weak: Weak<Group> = Arc::downgrade(self);
-        runtime.spawn(async move {
-            let mut ticks = tokio::time::interval(check.interval.max(Duration::from_millis(10)));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                let Some(group) = weak.upgrade() else { break };
-                group.probe_all(&check).await;
-            }
-        });
-    }
 }
 
 /// The rendezvous score of `member` for `key`: the highest score wins.
@@ -409,13 +335,6 @@ fn rendezvous(key: &[u8], member: &str) -> u64 {
     key.hash(&mut hasher);
     member.hash(&mut hasher);
     hasher.finish()
-}
-
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
 }
 
 /// The future of a [`Balanced`] call.
@@ -443,54 +362,11 @@ where
                 .into_response_for(req.headers());
             return Box::pin(async { Ok(res) });
         };
-        let retries = if is_idempotent(req.method()) {
-            group
-                .config
-                .retries
-                .min(group.members.len().saturating_sub(1))
-        } else {
-            0
-        };
+        let retries = retries_for(&group, req.method());
         if retries == 0 {
             return Box::pin(async move { Ok(attempt(&group, first, req).await) });
         }
-        let mut head = Request::new(());
-        *head.method_mut() = req.method().clone();
-        *head.uri_mut() = req.uri().clone();
-        *head.version_mut() = req.version();
-        *head.headers_mut() = req.headers().clone();
-        *head.extensions_mut() = req.extensions().clone();
-        // A body is kept where a failed attempt leaves it untouched, so the retry sends it.
-        let (parts, body) = req.into_parts();
-        let replay = if body.is_end_stream() {
-            Replay::Empty
-        } else {
-            Replay::Kept(Arc::new(Kept {
-                body: std::sync::Mutex::new(Some(Box::pin(body))),
-                started: AtomicBool::new(false),
-            }))
-        };
-        Box::pin(async move {
-            let first_body = replay.clone();
-            let mut res = attempt(&group, first, Request::from_parts(parts, first_body)).await;
-            let mut tried = vec![first];
-            while tried.len() <= retries
-                && res.extensions().get::<ConnectFailed>().is_some()
-                && !replay.started()
-            {
-                let Some(next) = group.pick(&head, &tried) else {
-                    break;
-                };
-                tracing::info!(
-                    from = %group.members[first].name,
-                    to = %group.members[next].name,
-                    "connecting failed; retrying on another upstream"
-                );
-                tried.push(next);
-                res = attempt(&group, next, head.clone().map(|()| replay.clone())).await;
-            }
-            Ok(res)
-        })
+        Box::pin(async move { Ok(with_retries(group, first, req, retries).await) })
     }
 }
 
@@ -511,86 +387,8 @@ where
         Err(never) => match never {},
     };
     group.observe(i, res.extensions().get::<UpstreamFailure>().is_some());
-    res.map(|body| {
-        Body::new(Tracked {
-            body,
-            _guard: guard,
-        })
-    })
-}
-
-/// A request body a retry can send again: either none, or one kept behind a lock that records
-/// whether anything of it was read. Only a body never read is sent again.
-enum Replay<B> {
-    Empty,
-    Kept(Arc<Kept<B>>),
-}
-
-struct Kept<B> {
-    body: std::sync::Mutex<Option<Pin<Box<B>>>>,
-    started: AtomicBool,
-}
-
-impl<B> Clone for Replay<B> {
-    fn clone(&self) -> Self {
-        match self {
-            Replay::Empty => Replay::Empty,
-            Replay::Kept(kept) => Replay::Kept(kept.clone()),
-        }
-    }
-}
-
-impl<B> Replay<B> {
-    fn started(&self) -> bool {
-        match self {
-            Replay::Empty => false,
-            Replay::Kept(kept) => kept.started.load(Ordering::Acquire),
-        }
-    }
-}
-
-impl<B: http_body::Body<Data = Bytes>> http_body::Body for Replay<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let Replay::Kept(kept) = &*self else {
-            return Poll::Ready(None);
-        };
-        kept.started.store(true, Ordering::Release);
-        let mut body = kept.body.lock().unwrap_or_else(|e| e.into_inner());
-        match body.as_mut() {
-            Some(body) => body.as_mut().poll_frame(cx),
-            None => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Replay::Empty => true,
-            Replay::Kept(kept) => kept
-                .body
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .is_none_or(|b| b.is_end_stream()),
-        }
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        match self {
-            Replay::Empty => http_body::SizeHint::with_exact(0),
-            Replay::Kept(kept) => kept
-                .body
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .map_or_else(|| http_body::SizeHint::with_exact(0), |b| b.size_hint()),
-        }
-    }
+    // The answer's body holds the guard until it is dropped.
+    res.map(|body| Body::new(Watched::new(body, guard)))
 }
 
 /// Takes a request off its upstream's outstanding count when the answer's body ends.
@@ -607,31 +405,8 @@ impl Drop for InFlight {
     }
 }
 
-/// An answer body that holds its [`InFlight`] until it is dropped.
-struct Tracked {
-    body: Body,
-    _guard: InFlight,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
+/// A guard, so it watches nothing: it only lives as long as the answer's body.
+impl Watch for InFlight {}
 
 #[cfg(test)]
 mod tests {
@@ -724,21 +499,6 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(b.group.pick(&req, &[]), first);
         }
-    }
-
-    #[tokio::test]
-    async fn a_read_body_is_never_replayed() {
-        use http_body_util::BodyExt;
-        let replay = Replay::Kept(Arc::new(Kept {
-            body: std::sync::Mutex::new(Some(Box::pin(Body::from("abc")))),
-            started: AtomicBool::new(false),
-        }));
-        assert!(!replay.started());
-        assert_eq!(http_body::Body::size_hint(&replay).exact(), Some(3));
-        let read = replay.clone().collect().await.unwrap().to_bytes();
-        assert_eq!(read, "abc");
-        assert!(replay.started());
-        assert!(!Replay::<Body>::Empty.started());
     }
 
     #[test]
