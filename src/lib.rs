@@ -39,6 +39,7 @@
 
 #[macro_use]
 mod macros;
+mod answer;
 pub mod body;
 pub mod cookies;
 pub mod credentials;
