@@ -48,11 +48,13 @@ pub mod error;
 pub mod ext;
 pub mod form;
 pub mod handler;
+pub mod health;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
+pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod serve;
@@ -78,6 +80,9 @@ pub mod forwarded;
 #[cfg(feature = "fuzz")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
 pub mod fuzz;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod gateway;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod inbound;

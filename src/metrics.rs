@@ -9,6 +9,8 @@
 //! - `tollgate_in_flight_requests`: requests being answered now;
 //! - `tollgate_request_duration_seconds`: a latency histogram, time to the response head.
 //!
+//! [`Metrics::exporter`] serves them to Prometheus.
+//!
 //! Failures are read from the markers the auth layer and the proxy put on responses
 //! ([`ext::AuthFailure`], [`ext::UpstreamFailure`]).
 //!
@@ -185,6 +187,63 @@ impl Metrics {
              tollgate_request_duration_seconds_sum {sum}\ntollgate_request_duration_seconds_count {count}\n"
         );
         out
+    }
+}
+
+impl Metrics {
+    /// A service that serves [`render`](Self::render) to every `GET` and `HEAD` it gets
+    /// (`text/plain; version=0.0.4`), and a `405` with `Allow: GET, HEAD` to other methods.
+    /// Route it where Prometheus scrapes, on a listener the public cannot reach.
+    ///
+    /// ```
+    /// use tollgate::dispatch::{any, Dispatch};
+    /// use tollgate::metrics::Metrics;
+    /// use tollgate::testing::TestClient;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let metrics = Metrics::new();
+    /// let admin = Dispatch::new().route("/metrics", any(metrics.exporter())).build().unwrap();
+    /// let text = TestClient::new(admin).get("/metrics").send().await.text().await;
+    /// assert!(text.contains("# TYPE tollgate_requests_total counter"));
+    /// # }
+    /// ```
+    pub fn exporter(&self) -> Exporter {
+        Exporter {
+            metrics: self.clone(),
+        }
+    }
+}
+
+/// Serves the counters in the Prometheus text format; see [`Metrics::exporter`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Exporter {
+    metrics: Metrics,
+}
+
+impl<B> tower_service::Service<http::Request<B>> for Exporter {
+    type Response = http::Response<crate::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use http::Method;
+        let res = if req.method() == Method::GET || req.method() == Method::HEAD {
+            let mut res = http::Response::new(crate::body::Body::from(self.metrics.render()));
+            res.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            res
+        } else {
+            crate::HttpError::method_not_allowed(&[Method::GET, Method::HEAD])
+                .into_response_for(req.headers())
+        };
+        std::future::ready(Ok(res))
     }
 }
 

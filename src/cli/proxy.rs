@@ -212,12 +212,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
         if !text.is_empty() {
             text.push('\n');
         }
-        text.push_str(&format!("{flag}: {}", e.message()));
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            text.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
+        text.push_str(&format!("{flag}: {}{}", e.message(), crate::causes(e)));
     }
     text
 }

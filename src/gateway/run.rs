@@ -19,13 +19,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::build::{admin, build_with};
-use super::error::{ConfigError, ConfigErrors, KeyPath};
-use super::load::load_file;
+use super::order::route_order_changes;
 use super::shared::SharedState;
 use super::stack::{Gateway, GatewayFuture};
-use super::warnings::warn_about;
-use super::{AdminConfig, Config};
 use crate::body::{Body, BoxError};
+use crate::config::{
+    load_file, warn_about, AdminConfig, Config, ConfigError, ConfigErrors, KeyPath,
+};
 use crate::metrics::Metrics;
 use crate::serve::{self, bind_sockets, stopped, ServeConfig, Server, Workers};
 
@@ -239,7 +239,7 @@ impl Runner {
             .map_err(|errors| errors.locate(text))?;
         let services: Vec<Swappable> = gateways.into_iter().map(Swappable::new).collect();
         tracing::info!(workers = workers.len(), "{} worker threads", workers.len());
-        warn_about(&config);
+        warn(&config);
         let mut runner = Runner {
             path,
             metrics,
@@ -406,7 +406,7 @@ impl Runner {
         if let Err(e) = self.write_pid_file(config.pid_file.as_deref()) {
             tracing::error!(error = %e, "the pid file stays where it was");
         }
-        warn_about(&config);
+        warn(&config);
         tracing::info!(path = %path.display(), "configuration reloaded");
         Ok(())
     }
@@ -504,6 +504,11 @@ impl Runner {
                     tracing::info!("SIGHUP: reloading the configuration");
                     if let Err(errors) = self.reload().await {
                         tracing::error!("reload refused; the running configuration stays. {errors}");
+                        for e in errors.iter().filter(|e| std::error::Error::source(e).is_some()) {
+                            // The subscriber prints the error's causes.
+                            let e: &(dyn std::error::Error + 'static) = e;
+                            tracing::error!(error = e, "why the reload was refused");
+                        }
                     }
                 }
             }
@@ -546,16 +551,27 @@ async fn build_each(
     Ok(gateways)
 }
 
+/// The startup warnings of `config`: exposed secrets and metrics, and each route whose
+/// answers changed with the route order rule.
+fn warn(config: &Config) {
+    warn_about(config);
+    for change in route_order_changes(&config.routes) {
+        tracing::warn!(route = change.route, "route order: {change}");
+    }
+}
+
 async fn start_admin(
     config: &AdminConfig,
     metrics: &Metrics,
     sockets: Option<Vec<std::net::TcpListener>>,
 ) -> std::io::Result<Listening> {
+    // Checked by `build` already.
+    let service = admin(config, metrics).map_err(std::io::Error::other)?;
     // One server on the runtime that runs the gateway: the admin listener is not hot.
     let listening = Listening::start(
         ServeConfig::bind(&config.bind),
         sockets,
-        &[(Handle::current(), admin(config, metrics))],
+        &[(Handle::current(), service)],
     )
     .await?;
     tracing::info!(addr = %listening.addr, "admin listener (metrics, health) on http://{}", listening.addr);
@@ -592,20 +608,5 @@ fn is_symlink_refusal(e: &std::io::Error) -> bool {
     #[cfg(not(unix))]
     {
         e.kind() == std::io::ErrorKind::Other
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::warnings::is_loopback;
-
-    #[test]
-    fn loopback_addresses() {
-        assert!(is_loopback("127.0.0.1:8080"));
-        assert!(is_loopback("[::1]:8080"));
-        assert!(is_loopback("localhost:8080"));
-        assert!(!is_loopback("0.0.0.0:8080"));
-        assert!(!is_loopback("192.168.1.2:80"));
-        assert!(!is_loopback("example.com:80"));
     }
 }
