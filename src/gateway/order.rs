@@ -255,9 +255,9 @@ fn describe(
             route: now,
             message: match before {
                 Some(before) => format!(
-                    "this route now takes `{probe}`, which went to {}, listed before it: the \
-                     most specific host, then the longest path prefix, decides now, not the \
-                     order of the file",
+                    "this route now takes `{probe}`, which went to {} listed before it: the \
+                     most specific host and the longest prefix decide now, not the order of \
+                     the file",
                     name(before)
                 ),
                 None => format!("this route now takes `{probe}`, which no route took before"),
@@ -267,7 +267,7 @@ fn describe(
             let status = status(router, probe).map_or_else(String::new, |s| format!(" {s}"));
             let why = match culprit {
                 Some(k) => format!(
-                    ": {} has a more specific host or a longer path prefix, and does not take {}",
+                    ": {} matches it more specifically and does not take {}",
                     name(k),
                     probe.method
                 ),
