@@ -82,16 +82,17 @@ fn proxy_options() -> ProxyConfig {
 
 /// `[upstreams.app]` and `[upstreams.api]`.
 fn upstream_groups(upstreams: &Upstreams) -> Result<(Balanced, Proxy), BoxError> {
-    let mut balance = BalanceConfig::default();
-    balance.policy = Policy::LeastRequests;
-    balance.max_fails = 3;
-    balance.fail_timeout = Duration::from_secs(10);
-    balance.retries = 1;
-    balance.health_check = Some(HealthCheck {
-        path: "/healthz".to_owned(),
-        interval: Duration::from_secs(10),
-        timeout: Duration::from_secs(2),
-    });
+    let balance = BalanceConfig {
+        policy: Policy::LeastRequests,
+        max_fails: 3,
+        fail_timeout: Duration::from_secs(10),
+        retries: 1,
+        health_check: Some(HealthCheck {
+            path: "/healthz".to_owned(),
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(2),
+        }),
+    };
     let app = Balanced::new(upstreams.app.clone(), proxy_options(), balance)?;
     // Its own proxy table replaces `[proxy]` as a whole.
     let mut api_options = ProxyConfig::default();
@@ -182,20 +183,22 @@ pub fn gateway(upstreams: &Upstreams, metrics: &Metrics) -> Result<Gateway, BoxE
         .response(Rule::set("Cache-Control", "no-store").when_path_prefix("/api"));
 
     // `[auth]`.
-    let mut auth = BasicAuthConfig::default();
-    auth.realm = "tollgate example".to_owned();
-    auth.htpasswd = Some("examples/users.htpasswd".into());
-    auth.allow_legacy_hashes = false;
-    auth.reload_interval = Duration::from_secs(5);
-    auth.strip_authorization = true;
-    auth.forward_user_header = Some("X-Forwarded-User".to_owned());
-    auth.exempt_paths = vec!["/static/*".into(), "/old".into(), "/old/*".into()];
-    auth.exempt_methods = vec!["OPTIONS".into()];
-    auth.cache_ttl = Duration::from_secs(300);
-    auth.cache_max_entries = 10_000;
-    auth.max_queued_verifications = 64;
-    auth.max_failures_per_peer = Some(20);
-    auth.failure_window = Duration::from_secs(60);
+    let auth = BasicAuthConfig {
+        realm: "tollgate example".to_owned(),
+        htpasswd: Some("examples/users.htpasswd".into()),
+        allow_legacy_hashes: false,
+        reload_interval: Duration::from_secs(5),
+        strip_authorization: true,
+        forward_user_header: Some("X-Forwarded-User".to_owned()),
+        exempt_paths: vec!["/static/*".into(), "/old".into(), "/old/*".into()],
+        exempt_methods: vec!["OPTIONS".into()],
+        cache_ttl: Duration::from_secs(300),
+        cache_max_entries: 10_000,
+        max_queued_verifications: 64,
+        max_failures_per_peer: Some(20),
+        failure_window: Duration::from_secs(60),
+        ..BasicAuthConfig::default()
+    };
 
     // The metrics layer names each request's route before auth runs, so a 401 counts under
     // the route the request was for (a second lookup in the same table).

@@ -102,8 +102,17 @@ struct Outcome {
     allow: Option<String>,
     /// For the echo route: the request it describes.
     echo: Option<String>,
-    /// `(group, method, target, headers the gateway sets)`.
-    upstream: Option<(&'static str, Method, String, Vec<(String, String)>)>,
+    upstream: Option<Reached>,
+}
+
+/// What an upstream saw of one request.
+#[derive(Debug, PartialEq)]
+struct Reached {
+    group: &'static str,
+    method: Method,
+    target: String,
+    /// The headers the gateway sets or passes.
+    headers: Vec<(String, String)>,
 }
 
 /// The headers a gateway adds or passes, as the upstream saw them; the request id (a new one
@@ -186,12 +195,12 @@ async fn send(gateway: SocketAddr, ups: &[(&'static str, &Upstream)], case: &Cas
         assert!(now.len() <= before + 1, "one request reached {group} twice");
         if let Some(s) = now.get(before) {
             assert!(upstream.is_none(), "one request reached two upstreams");
-            upstream = Some((
-                *group,
-                s.method.clone(),
-                s.uri.to_string(),
-                added_headers(s),
-            ));
+            upstream = Some(Reached {
+                group,
+                method: s.method.clone(),
+                target: s.uri.to_string(),
+                headers: added_headers(s),
+            });
         }
     }
     Outcome {
@@ -270,13 +279,13 @@ async fn the_table_covers_every_kind_of_answer() {
     assert_eq!((refused.status, refused.upstream), (401, None));
 
     let app = send(gateway, &ups, &outcome(Method::GET, "/app/x?q=1")).await;
-    let (group, method, target, headers) = app.upstream.expect("proxied");
+    let app = app.upstream.expect("proxied");
     assert_eq!(
-        (group, method, target.as_str()),
-        ("app", Method::GET, "/app/x?q=1")
+        (app.group, &app.method, app.target.as_str()),
+        ("app", &Method::GET, "/app/x?q=1")
     );
     let header = |name: &str| {
-        headers
+        app.headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
@@ -290,9 +299,13 @@ async fn the_table_covers_every_kind_of_answer() {
     );
 
     let api_call = send(gateway, &ups, &outcome(Method::GET, "/api/users?id=7")).await;
-    let (group, _, target, headers) = api_call.upstream.expect("proxied");
-    assert_eq!((group, target.as_str()), ("api", "/v1/users?id=7"));
-    assert!(headers.contains(&("x-forwarded-prefix".into(), "/api".into())));
+    let api_call = api_call.upstream.expect("proxied");
+    assert_eq!(
+        (api_call.group, api_call.target.as_str()),
+        ("api", "/v1/users?id=7")
+    );
+    let prefix = ("x-forwarded-prefix".to_owned(), "/api".to_owned());
+    assert!(api_call.headers.contains(&prefix), "{:?}", api_call.headers);
 
     let moved = send(gateway, &ups, &outcome(Method::GET, "/old/a?b").anonymous()).await;
     assert_eq!(
@@ -311,6 +324,12 @@ async fn the_table_covers_every_kind_of_answer() {
     assert_eq!(echo.echo.as_deref(), Some(r#""GET" "/echo/x?y" "yes""#));
 
     let own_host = outcome(Method::GET, "/old/x").host("api.localhost");
-    let (group, _, target, _) = send(gateway, &ups, &own_host).await.upstream.unwrap();
-    assert_eq!((group, target.as_str()), ("api", "/v1/old/x"));
+    let reached = send(gateway, &ups, &own_host)
+        .await
+        .upstream
+        .expect("proxied");
+    assert_eq!(
+        (reached.group, reached.target.as_str()),
+        ("api", "/v1/old/x")
+    );
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
@@ -179,13 +180,28 @@ where
         Route::of(Kind::Service(Arc::new(move |req| {
             // A clone per call, as tower's `Steer` and axum's `Route` do: the shared service is
             // never driven to readiness and then left for another request.
-            let svc = svc.clone();
-            Box::pin(async move {
-                match svc.oneshot(req).await {
-                    Ok(res) => res.map(Body::new),
-                    Err(never) => match never {},
+            let mut svc = svc.clone();
+            // Most services are always ready: call at once, without `Oneshot`'s state machine
+            // in every boxed future; wait for readiness only when the service asks for it.
+            let mut cx = Context::from_waker(Waker::noop());
+            match svc.poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => {
+                    let future = svc.call(req);
+                    Box::pin(async move {
+                        match future.await {
+                            Ok(res) => res.map(Body::new),
+                            Err(never) => match never {},
+                        }
+                    })
                 }
-            })
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => Box::pin(async move {
+                    match svc.oneshot(req).await {
+                        Ok(res) => res.map(Body::new),
+                        Err(never) => match never {},
+                    }
+                }),
+            }
         })))
     }
 }

@@ -395,6 +395,44 @@ fn route_names_follow_the_routing() {
     assert_eq!(name(Method::GET, "/x", "a.test").as_deref(), Some("rest"));
 }
 
+/// Ready only on its second `poll_ready`: dispatch must wait for it, not call it unready.
+#[derive(Clone, Default)]
+struct SlowToStart {
+    polled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tower_service::Service<http::Request<crate::Body>> for SlowToStart {
+    type Response = http::Response<crate::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        use std::sync::atomic::Ordering;
+        if self.polled.swap(true, Ordering::SeqCst) {
+            std::task::Poll::Ready(Ok(()))
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+
+    fn call(&mut self, _req: http::Request<crate::Body>) -> Self::Future {
+        let ready = self.polled.swap(false, std::sync::atomic::Ordering::SeqCst);
+        let body = if ready { "ready" } else { "called unready" };
+        std::future::ready(Ok(http::Response::new(crate::Body::from(body))))
+    }
+}
+
+#[tokio::test]
+async fn a_service_that_is_not_ready_is_waited_for() {
+    let c = client(Dispatch::new().route("/slow", get(SlowToStart::default())));
+    assert_eq!(c.get("/slow").send().await.text().await, "ready");
+    assert_eq!(c.get("/slow").send().await.text().await, "ready");
+}
+
 fn build_err(dispatch: Dispatch) -> DispatchError {
     dispatch.build().expect_err("the table should be refused")
 }

@@ -63,6 +63,7 @@
 //! ```
 
 mod build;
+mod listening;
 mod order;
 mod routes;
 mod run;

@@ -15,10 +15,9 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tokio::runtime::Handle;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::build::{admin, build_with};
+use super::listening::{tls_files, Listening};
 use super::order::route_order_changes;
 use super::shared::SharedState;
 use super::stack::{Gateway, GatewayFuture};
@@ -27,7 +26,7 @@ use crate::config::{
     load_file, warn_about, AdminConfig, Config, ConfigError, ConfigErrors, KeyPath,
 };
 use crate::metrics::Metrics;
-use crate::serve::{self, bind_sockets, stopped, ServeConfig, Server, Workers};
+use crate::serve::{self, bind_sockets, ServeConfig, Workers};
 
 /// Runs the configuration file at `path` until Ctrl-C or `SIGTERM`, reloading it on `SIGHUP`.
 ///
@@ -105,105 +104,6 @@ impl tower_service::Service<Request<Body>> for Swappable {
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         self.current().call_shared(req)
     }
-}
-
-/// One listener: a server per worker, on that worker's socket.
-#[derive(Debug)]
-struct Listening {
-    config: ServeConfig,
-    /// The certificate and key as they were read, to see whether a reload changed them.
-    tls_files: Option<(Vec<u8>, Vec<u8>)>,
-    /// Handles on the sockets (one per worker), so a restart serves the same ones.
-    sockets: Vec<std::net::TcpListener>,
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Listening {
-    /// Serves `config` with one server per `(worker, service)` pair, on `sockets` (one per
-    /// pair) or on new ones.
-    async fn start<S>(
-        config: ServeConfig,
-        sockets: Option<Vec<std::net::TcpListener>>,
-        on: &[(Handle, S)],
-    ) -> std::io::Result<Self>
-    where
-        S: tower_service::Service<
-                Request<Body>,
-                Response = Response<Body>,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        let sockets = match sockets {
-            Some(sockets) => sockets,
-            None => bind_sockets(&config.bind, on.len()).await?,
-        };
-        let addr = sockets
-            .first()
-            .ok_or_else(|| std::io::Error::other("no worker to serve on"))?
-            .local_addr()?;
-        let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(on.len());
-        for (i, ((worker, service), socket)) in on.iter().zip(&sockets).enumerate() {
-            let socket = socket.try_clone()?;
-            let server = Server::new(service.clone())
-                .config(config.clone())
-                .with_graceful_shutdown(stopped(stop_rx.clone()));
-            let server = if i == 0 { server } else { server.quiet() };
-            tasks.push(worker.spawn(async move {
-                // Registered with the worker's own I/O driver.
-                server
-                    .serve(tokio::net::TcpListener::from_std(socket)?)
-                    .await
-            }));
-        }
-        Ok(Listening {
-            tls_files: tls_files(&config).await,
-            config,
-            sockets,
-            addr,
-            stop,
-            tasks,
-        })
-    }
-
-    /// Stops accepting; open connections finish within the shutdown timeout.
-    fn stop(&self) {
-        let _ = self.stop.send(true);
-    }
-
-    async fn finish(self) {
-        self.stop();
-        for task in self.tasks {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(addr = %self.addr, error = %e, "listener failed"),
-                Err(e) => tracing::error!(addr = %self.addr, error = %e, "listener task failed"),
-            }
-        }
-    }
-
-    /// New handles on the same sockets.
-    fn clone_sockets(&self) -> std::io::Result<Vec<std::net::TcpListener>> {
-        self.sockets.iter().map(|s| s.try_clone()).collect()
-    }
-}
-
-#[cfg(feature = "tls")]
-async fn tls_files(config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
-    let tls = config.tls.as_ref()?;
-    let cert = tokio::fs::read(&tls.cert).await.unwrap_or_default();
-    let key = tokio::fs::read(&tls.key).await.unwrap_or_default();
-    Some((cert, key))
-}
-
-#[cfg(not(feature = "tls"))]
-async fn tls_files(_config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
-    None
 }
 
 impl Runner {
