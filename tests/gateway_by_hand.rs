@@ -212,35 +212,68 @@ async fn send(gateway: SocketAddr, ups: &[(&'static str, &Upstream)], case: &Cas
     }
 }
 
+/// The recording upstreams of the example's groups: `app` (two servers) and `api`.
+struct Groups {
+    app: [Upstream; 2],
+    api: Upstream,
+}
+
+impl Groups {
+    async fn start() -> Self {
+        Groups {
+            app: [
+                proxy_support::recording_upstream().await,
+                proxy_support::recording_upstream().await,
+            ],
+            api: proxy_support::recording_upstream().await,
+        }
+    }
+
+    /// Each server with its group's name: the app group's two servers are one group to
+    /// compare, since which one a request reaches is the balancer's choice.
+    fn named(&self) -> [(&'static str, &Upstream); 3] {
+        [
+            ("app", &self.app[0]),
+            ("app", &self.app[1]),
+            ("api", &self.api),
+        ]
+    }
+
+    /// The example's gateway built by hand in front of these servers, on `127.0.0.1:0`.
+    async fn by_hand(&self) -> SocketAddr {
+        let upstreams = gateway_by_hand::Upstreams {
+            app: self
+                .app
+                .iter()
+                .map(|up| up.url().parse().unwrap())
+                .collect(),
+            api: format!("{}/v1", self.api.url()).parse().unwrap(),
+        };
+        let gateway = gateway_by_hand::gateway(&upstreams, &Metrics::new()).expect("it builds");
+        proxy_support::gateway(gateway).await
+    }
+
+    /// `examples/tollgate.toml`'s gateway in front of these servers, on `127.0.0.1:0`.
+    async fn of_the_file(&self) -> SocketAddr {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("examples/tollgate.toml"))
+            .unwrap()
+            .replace("http://127.0.0.1:9001", &self.app[0].url())
+            .replace("http://127.0.0.1:9002", &self.app[1].url())
+            .replace("http://127.0.0.1:9003", &self.api.url());
+        let config = tollgate::config::load(&text).expect("the example file loads");
+        let gateway = tollgate::gateway::build(&config, &Metrics::new())
+            .await
+            .expect("the example file builds");
+        proxy_support::gateway(gateway).await
+    }
+}
+
 #[tokio::test]
 async fn the_gateway_by_hand_is_the_gateway_of_the_file() {
-    let (app1, app2, api) = (
-        proxy_support::recording_upstream().await,
-        proxy_support::recording_upstream().await,
-        proxy_support::recording_upstream().await,
-    );
-    // The app group's two servers are one group to compare: which one a request reaches is
-    // the balancer's choice.
-    let ups = [("app", &app1), ("app", &app2), ("api", &api)];
-
-    let upstreams = gateway_by_hand::Upstreams {
-        app: vec![app1.url().parse().unwrap(), app2.url().parse().unwrap()],
-        api: format!("{}/v1", api.url()).parse().unwrap(),
-    };
-    let by_hand = gateway_by_hand::gateway(&upstreams, &Metrics::new()).expect("it builds");
-    let by_hand = proxy_support::gateway(by_hand).await;
-
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("examples/tollgate.toml"))
-        .unwrap()
-        .replace("http://127.0.0.1:9001", &app1.url())
-        .replace("http://127.0.0.1:9002", &app2.url())
-        .replace("http://127.0.0.1:9003", &api.url());
-    let config = tollgate::config::load(&text).expect("the example file loads");
-    let from_file = tollgate::gateway::build(&config, &Metrics::new())
-        .await
-        .expect("the example file builds");
-    let from_file = proxy_support::gateway(from_file).await;
+    let groups = Groups::start().await;
+    let ups = groups.named();
+    let (by_hand, from_file) = (groups.by_hand().await, groups.of_the_file().await);
 
     let mut differences = Vec::new();
     for case in table() {
@@ -259,18 +292,9 @@ async fn the_gateway_by_hand_is_the_gateway_of_the_file() {
 /// The table exercises what it says: the answers the example file gives.
 #[tokio::test]
 async fn the_table_covers_every_kind_of_answer() {
-    let (app1, app2, api) = (
-        proxy_support::recording_upstream().await,
-        proxy_support::recording_upstream().await,
-        proxy_support::recording_upstream().await,
-    );
-    let ups = [("app", &app1), ("app", &app2), ("api", &api)];
-    let upstreams = gateway_by_hand::Upstreams {
-        app: vec![app1.url().parse().unwrap(), app2.url().parse().unwrap()],
-        api: format!("{}/v1", api.url()).parse().unwrap(),
-    };
-    let gateway = gateway_by_hand::gateway(&upstreams, &Metrics::new()).expect("it builds");
-    let gateway = proxy_support::gateway(gateway).await;
+    let groups = Groups::start().await;
+    let ups = groups.named();
+    let gateway = groups.by_hand().await;
     let outcome = |method: Method, target: &'static str| case(method, target);
 
     let health = send(gateway, &ups, &outcome(Method::GET, "/healthz").anonymous()).await;

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Uri};
+use http::Method;
 
 use super::route::{IntoRoute, Route};
-use super::service::known_methods;
+use super::service::{known_methods, Lookup};
 use super::ResponseFuture;
 use crate::answer;
 use crate::body::Body;
@@ -211,15 +211,9 @@ impl Endpoint {
     }
 
     /// The name of the route the method reaches, if any; see [`Route::name_for`].
-    pub(crate) fn name_for(
-        &self,
-        method: &Method,
-        path: &str,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Option<Arc<str>> {
-        match self.choose(method) {
-            Choice::Call { route, .. } => route.name_for(method, path, uri, headers),
+    pub(crate) fn name_for(&self, at: Lookup<'_>) -> Option<Arc<str>> {
+        match self.choose(at.method) {
+            Choice::Call { route, .. } => route.name_for(at),
             Choice::Options | Choice::NotAllowed => None,
         }
     }
@@ -285,14 +279,8 @@ impl Methods {
         self.endpoint.call(req, strip_body, &self.known)
     }
 
-    pub(crate) fn name_for(
-        &self,
-        method: &Method,
-        path: &str,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Option<Arc<str>> {
-        self.endpoint.name_for(method, path, uri, headers)
+    pub(crate) fn name_for(&self, at: Lookup<'_>) -> Option<Arc<str>> {
+        self.endpoint.name_for(at)
     }
 
     pub(crate) fn duplicate_method(&self) -> Option<Method> {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Uri};
+use http::Method;
 use tower::ServiceExt;
 
 use super::method::Methods;
-use super::service::Table;
+use super::service::{Lookup, Table};
 use super::{Dispatcher, MethodRouter, ResponseFuture};
 use crate::body::{Body, BoxError};
 
@@ -88,20 +88,14 @@ impl Route {
 
     /// The name of the route a request for `path` reaches through this one: this route's own
     /// name, else the name found inside a nested dispatcher or method router.
-    pub(crate) fn name_for(
-        &self,
-        method: &Method,
-        path: &str,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Option<Arc<str>> {
+    pub(crate) fn name_for(&self, at: Lookup<'_>) -> Option<Arc<str>> {
         if let Some(name) = &self.name {
             return Some(name.clone());
         }
         match &self.kind {
             Kind::Service(_) => None,
-            Kind::Dispatcher(table) => table.name_for(method, path, uri, headers),
-            Kind::Methods(methods) => methods.name_for(method, path, uri, headers),
+            Kind::Dispatcher(table) => table.name_for(at),
+            Kind::Methods(methods) => methods.name_for(at),
         }
     }
 

@@ -49,6 +49,16 @@ pub(crate) struct Prefix {
     pub(crate) strip: bool,
 }
 
+/// A request as a name lookup sees it: its method, target and headers, and the path left
+/// after the mounts it went through.
+#[derive(Clone, Copy)]
+pub(crate) struct Lookup<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) path: &'a str,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+}
+
 /// What the table chose for a request, before anything is called: one decision that both
 /// [`Table::dispatch`] and [`Table::name_for`] act on.
 enum Selected<'t, 'p> {
@@ -162,29 +172,19 @@ impl Table {
 
     /// The name of the route a request reaches, without calling it; see
     /// [`Dispatcher::route_name`].
-    pub(crate) fn name_for(
-        &self,
-        method: &Method,
-        path: &str,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Option<Arc<str>> {
-        match self.select(method, path, uri, headers) {
-            Selected::Host(route) | Selected::Fallback(route) => {
-                route.name_for(method, path, uri, headers)
-            }
+    pub(crate) fn name_for(&self, at: Lookup<'_>) -> Option<Arc<str>> {
+        match self.select(at.method, at.path, at.uri, at.headers) {
+            Selected::Host(route) | Selected::Fallback(route) => route.name_for(at),
             Selected::Prefix { entry, rest } => {
                 let path = match (entry.strip, rest) {
-                    (false, _) => path,
+                    (false, _) => at.path,
                     (true, "") if self.mount_slash == MountSlash::Redirect => return None,
                     (true, "") => "/",
                     (true, rest) => rest,
                 };
-                entry.route.name_for(method, path, uri, headers)
+                entry.route.name_for(Lookup { path, ..at })
             }
-            Selected::Endpoint { index, .. } => {
-                self.endpoints[index].name_for(method, path, uri, headers)
-            }
+            Selected::Endpoint { index, .. } => self.endpoints[index].name_for(at),
             Selected::OptionsStar | Selected::NoRoute => None,
         }
     }
@@ -278,7 +278,12 @@ impl Dispatcher {
     /// assert_eq!(app.route_name(&http::Method::POST, &uri, &headers), None); // a 405
     /// ```
     pub fn route_name(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Arc<str>> {
-        self.table.name_for(method, uri.path(), uri, headers)
+        self.table.name_for(Lookup {
+            method,
+            path: uri.path(),
+            uri,
+            headers,
+        })
     }
 }
 

@@ -306,13 +306,21 @@ mod tests {
             r#"
             [[routes]]
             host = "example.com"
+            path = "/own"
+            methods = ["POST"]
+            strip_prefix = true
+            echo = true
+            [[routes]]
+            host = "Example.com."
+            path = "/own"
             echo = true
             [[routes]]
             path = "/api/v2"
+            strip_prefix = true
             echo = true
             [[routes]]
             path = "/api"
-            methods = ["GET"]
+            methods = ["HEAD", "GET"]
             echo = true
             [[routes]]
             path = "/api"

@@ -219,3 +219,93 @@ fn methods(
     }
     router
 }
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+    use serde_json::Value;
+
+    use crate::config::{self, Config};
+    use crate::metrics::Metrics;
+    use crate::testing::TestClient;
+
+    async fn client(routes: &str) -> TestClient<crate::gateway::Gateway> {
+        let text = format!("[[listen]]\nbind = \"127.0.0.1:0\"\n{routes}");
+        let config: Config = config::load(&text).expect("a valid file");
+        let gateway = crate::gateway::build(&config, &Metrics::new()).await;
+        TestClient::new(gateway.expect("it builds"))
+    }
+
+    async fn echo(c: &TestClient<crate::gateway::Gateway>, method: Method, host: &str) -> Value {
+        let res = c
+            .request(method, "/own/x?y")
+            .header("host", host)
+            .send()
+            .await;
+        res.json().await
+    }
+
+    #[tokio::test]
+    async fn routes_of_one_prefix_may_strip_it_or_not() {
+        let c = client(
+            r#"
+            [[routes]]
+            path = "/own"
+            methods = ["POST"]
+            strip_prefix = true
+            echo = true
+            [[routes]]
+            path = "/own"
+            echo = true
+            "#,
+        )
+        .await;
+        let stripped = echo(&c, Method::POST, "a.test").await;
+        assert_eq!(
+            (&stripped["target"], &stripped["script_name"]),
+            (&"/x?y".into(), &"/own".into())
+        );
+        let kept = echo(&c, Method::GET, "a.test").await;
+        assert_eq!(
+            (&kept["target"], &kept["script_name"]),
+            (&"/own/x?y".into(), &"".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_falls_back_to_the_host_less_routes() {
+        let c = client(
+            r#"
+            [[routes]]
+            host = "*.example.com"
+            path = "/own"
+            strip_prefix = true
+            echo = true
+            [[routes]]
+            path = "/other"
+            redirect = { to = "/elsewhere" }
+            "#,
+        )
+        .await;
+        let own = echo(&c, Method::GET, "a.example.com").await;
+        assert_eq!(own["target"], "/x?y");
+        let res = c.get("/other").header("host", "a.example.com").send().await;
+        assert_eq!(res.header("location"), Some("/elsewhere"));
+        // No host-less route takes /own: a 404 for other hosts.
+        let res = c.get("/own").header("host", "b.test").send().await;
+        assert_eq!(res.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn connect_only_where_a_route_lists_it() {
+        let c = client("[[routes]]\necho = true\n").await;
+        let res = c.request(Method::CONNECT, "/").send().await;
+        assert_eq!(res.status(), 501);
+        assert!(res
+            .text()
+            .await
+            .contains("a route that lists CONNECT in `methods` takes it"));
+        let c = client("[[routes]]\nmethods = [\"CONNECT\"]\necho = true\n").await;
+        assert_eq!(c.request(Method::CONNECT, "/").send().await.status(), 200);
+    }
+}
