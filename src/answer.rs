@@ -2,7 +2,7 @@
 //! and the `Allow` list of a `405` or an `OPTIONS` answer. One home, so dispatch, the redirect
 //! service, normalize and the file server all build them the same way.
 
-use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
+use http::header::{HeaderValue, CONTENT_LENGTH, LOCATION};
 use http::{Method, Response, StatusCode};
 
 use crate::body::Body;
@@ -46,10 +46,12 @@ pub(crate) fn allow<'a>(methods: impl IntoIterator<Item = &'a Method>) -> Header
 }
 
 /// `204 No Content` with `Allow: methods`: the answer to `OPTIONS` that no service took.
+#[cfg(feature = "layers")]
 pub(crate) fn options(methods: &[Method]) -> Response<Body> {
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
-    res.headers_mut().insert(ALLOW, allow(methods));
+    res.headers_mut()
+        .insert(http::header::ALLOW, allow(methods));
     res
 }
 
@@ -70,8 +72,13 @@ mod tests {
     #[test]
     fn allow_keeps_the_order_given() {
         assert_eq!(allow(&[Method::POST, Method::GET]), "POST, GET");
+    }
+
+    #[cfg(feature = "layers")]
+    #[test]
+    fn options_lists_what_is_allowed() {
         let res = options(&[Method::GET, Method::HEAD, Method::OPTIONS]);
         assert_eq!(res.status(), 204);
-        assert_eq!(res.headers()[ALLOW], "GET, HEAD, OPTIONS");
+        assert_eq!(res.headers()[http::header::ALLOW], "GET, HEAD, OPTIONS");
     }
 }
