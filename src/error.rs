@@ -90,19 +90,13 @@ impl HttpError {
 
     /// `405 Method Not Allowed` with an `Allow` header listing `allow`.
     pub fn method_not_allowed<'a>(allow: impl IntoIterator<Item = &'a Method>) -> Self {
-        let list = allow
-            .into_iter()
-            .map(Method::as_str)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let err = Self::new(
+        let allow = crate::answer::allow(allow);
+        let list = allow.to_str().unwrap_or_default().to_owned();
+        Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("method not allowed; allowed: {list}"),
-        );
-        match HeaderValue::from_str(&list) {
-            Ok(value) => err.with_header(ALLOW, value),
-            Err(_) => err,
-        }
+        )
+        .with_header(ALLOW, allow)
     }
 
     /// `413 Payload Too Large`.

@@ -39,6 +39,7 @@
 
 #[macro_use]
 mod macros;
+mod answer;
 pub mod body;
 pub mod cookies;
 pub mod credentials;
@@ -47,6 +48,7 @@ pub mod error;
 pub mod ext;
 pub mod form;
 pub mod handler;
+pub mod health;
 mod idle;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
@@ -54,6 +56,7 @@ pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
 pub mod origin;
+pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod serve;
@@ -79,6 +82,9 @@ pub mod forwarded;
 #[cfg(feature = "fuzz")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
 pub mod fuzz;
+#[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
+pub mod gateway;
 #[cfg(feature = "layers")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
 pub mod inbound;

@@ -9,6 +9,8 @@
 //! - `tollgate_in_flight_requests`: requests being answered now;
 //! - `tollgate_request_duration_seconds`: a latency histogram, time to the response head.
 //!
+//! [`Metrics::exporter`] serves them to Prometheus.
+//!
 //! Failures are read from the markers the auth layer and the proxy put on responses
 //! ([`ext::AuthFailure`], [`ext::UpstreamFailure`]).
 //!
@@ -82,7 +84,8 @@ impl Metrics {
     }
 
     /// A layer in front of several routes that names each request's route with `route`
-    /// (called with the request's method, target and headers before the inner service runs),
+    /// (called with the request's head — method, target, headers, extensions — before the inner
+    /// service runs),
     /// so answers given before routing, such as a `401`, count under the route too.
     ///
     /// ```
@@ -92,8 +95,8 @@ impl Metrics {
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let metrics = Metrics::new();
-    /// let layer = metrics.layer_with(|_method, uri, _headers| {
-    ///     Arc::from(if uri.path().starts_with("/api") { "api" } else { "site" })
+    /// let layer = metrics.layer_with(|head| {
+    ///     Arc::from(if head.uri.path().starts_with("/api") { "api" } else { "site" })
     /// });
     /// let client = TestClient::new(layer.layer(EchoService::new()));
     /// client.get("/api/x").send().await;
@@ -102,7 +105,7 @@ impl Metrics {
     /// ```
     pub fn layer_with<F>(&self, route: F) -> MetricsLayer
     where
-        F: Fn(&http::Method, &http::Uri, &http::HeaderMap) -> Arc<str> + Send + Sync + 'static,
+        F: Fn(&http::request::Parts) -> Arc<str> + Send + Sync + 'static,
     {
         MetricsLayer {
             metrics: self.clone(),
@@ -188,6 +191,63 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// A service that serves [`render`](Self::render) to every `GET` and `HEAD` it gets
+    /// (`text/plain; version=0.0.4`), and a `405` with `Allow: GET, HEAD` to other methods.
+    /// Route it where Prometheus scrapes, on a listener the public cannot reach.
+    ///
+    /// ```
+    /// use tollgate::dispatch::{any, Dispatch};
+    /// use tollgate::metrics::Metrics;
+    /// use tollgate::testing::TestClient;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let metrics = Metrics::new();
+    /// let admin = Dispatch::new().route("/metrics", any(metrics.exporter())).build().unwrap();
+    /// let text = TestClient::new(admin).get("/metrics").send().await.text().await;
+    /// assert!(text.contains("# TYPE tollgate_requests_total counter"));
+    /// # }
+    /// ```
+    pub fn exporter(&self) -> Exporter {
+        Exporter {
+            metrics: self.clone(),
+        }
+    }
+}
+
+/// Serves the counters in the Prometheus text format; see [`Metrics::exporter`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Exporter {
+    metrics: Metrics,
+}
+
+impl<B> tower_service::Service<http::Request<B>> for Exporter {
+    type Response = http::Response<crate::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use http::Method;
+        let res = if req.method() == Method::GET || req.method() == Method::HEAD {
+            let mut res = http::Response::new(crate::body::Body::from(self.metrics.render()));
+            res.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            res
+        } else {
+            crate::HttpError::method_not_allowed(&[Method::GET, Method::HEAD])
+                .into_response_for(req.headers())
+        };
+        std::future::ready(Ok(res))
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -208,7 +268,7 @@ pub struct MetricsLayer {
     route: RouteName,
 }
 
-type NameFn = dyn Fn(&http::Method, &http::Uri, &http::HeaderMap) -> Arc<str> + Send + Sync;
+type NameFn = dyn Fn(&http::request::Parts) -> Arc<str> + Send + Sync;
 
 /// How a request's route is named: once for the layer, or per request.
 #[derive(Clone)]
@@ -218,10 +278,15 @@ enum RouteName {
 }
 
 impl RouteName {
-    fn of<B>(&self, req: &http::Request<B>) -> Arc<str> {
+    /// The request's route name; the request is taken apart and put back (moves, no copies)
+    /// so the function sees its head.
+    fn of<B>(&self, req: http::Request<B>) -> (Arc<str>, http::Request<B>) {
         match self {
-            RouteName::Fixed(name) => name.clone(),
-            RouteName::Dynamic(f) => f(req.method(), req.uri(), req.headers()),
+            RouteName::Fixed(name) => (name.clone(), req),
+            RouteName::Dynamic(f) => {
+                let (head, body) = req.into_parts();
+                (f(&head), http::Request::from_parts(head, body))
+            }
         }
     }
 }
@@ -269,7 +334,7 @@ where
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
         self.metrics.inner.in_flight.fetch_add(1, Ordering::Relaxed);
-        let route = self.route.of(&req);
+        let (route, req) = self.route.of(req);
         ResponseFuture {
             inner: self.inner.call(req),
             guard: InFlight(Some((self.metrics.clone(), route, Instant::now()))),

@@ -434,7 +434,7 @@ async fn gateway(text: &str) -> TestClient<tollgate::config::Gateway> {
 }
 
 #[tokio::test]
-async fn routes_match_host_path_and_method_in_order() {
+async fn routes_match_host_then_longest_prefix_then_method() {
     let client = gateway(
         r#"
 [[listen]]
@@ -482,11 +482,13 @@ echo = true
     assert_eq!(res.status(), 308);
     assert_eq!(res.header("location"), Some("/new"));
 
-    // /api matches with POST only, and the catch-all takes GET and HEAD: DELETE is a 405.
+    // /api is the longest prefix and takes POST only: DELETE is a 405 listing its methods
+    // (the route order rule: the catch-all's GET no longer counts, and GET /api/x, which
+    // used to fall through to it, is a 405 too).
     let res = client.delete("/api/x").send().await;
     assert_eq!(res.status(), 405);
-    let allow = res.header("allow").unwrap_or_default().to_owned();
-    assert!(allow.contains("POST") && allow.contains("GET"), "{allow}");
+    assert_eq!(res.header("allow"), Some("POST, OPTIONS"));
+    assert_eq!(client.get("/api/x").send().await.status(), 405);
 
     let res = client.get("/apix").send().await;
     assert_eq!(res.json::<serde_json::Value>().await["path"], "/apix");
@@ -578,4 +580,98 @@ upstream = "app"
     assert_eq!(res.status, 302);
     assert_eq!(res.headers["location"], "/api/login?from=/users");
     assert_eq!(res.headers["x-prefix"], "/api");
+}
+
+/// The warnings `check` printed, as `(line, message)`.
+fn warnings(out: &Output) -> Vec<(usize, String)> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(": warning: "))
+        .map(|(place, message)| {
+            let line = place.split(':').rev().nth(1).and_then(|n| n.parse().ok());
+            (line.unwrap_or(0), message.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn check_names_each_route_the_order_rule_changes() {
+    let text = r#"
+[[listen]]
+bind = "127.0.0.1:0"
+
+[[routes]]
+name = "rest"
+echo = true
+
+[[routes]]
+path = "/api"
+methods = ["POST"]
+echo = true
+
+[[routes]]
+path = "/old"
+redirect = { to = "/new" }
+
+[[routes]]
+path = "/old/"
+redirect = { to = "/newer" }
+"#;
+    let out = check(text).await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with(": ok\n"));
+    let found = warnings(&out);
+    let at = |line: usize| {
+        let found = found.iter().find(|(l, _)| *l == line);
+        found.map_or("", |(_, message)| message.as_str())
+    };
+    // The catch-all listed first took everything; now the longest prefix decides: /api
+    // takes its POSTs (and its GETs are a 405), /old takes its requests.
+    let rest = at(5);
+    assert!(
+        rest.contains("[routes[0]] route order: this route no longer takes `GET /api`"),
+        "{found:#?}"
+    );
+    assert!(rest.contains("405"), "{found:#?}");
+    assert!(
+        at(9).contains("[routes[1]] route order: this route now takes `POST /api`"),
+        "{found:#?}"
+    );
+    assert!(
+        at(14).contains("[routes[2]] route order: this route now takes `GET /old`"),
+        "{found:#?}"
+    );
+    assert!(
+        at(18).contains("[routes[3]] route order: this route never answers"),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 4, "{found:#?}");
+}
+
+#[tokio::test]
+async fn check_is_quiet_about_a_file_already_in_order() {
+    let text = r#"
+[[listen]]
+bind = "127.0.0.1:0"
+
+[[routes]]
+host = "*.example.com"
+echo = true
+
+[[routes]]
+path = "/api"
+methods = ["GET"]
+echo = true
+
+[[routes]]
+path = "/api"
+echo = true
+
+[[routes]]
+echo = true
+"#;
+    let out = check(text).await;
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(warnings(&out), [], "{out:?}");
 }

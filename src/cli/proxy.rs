@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use clap::Args;
 use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
-use tollgate::config::{Config, ConfigErrors, RouteConfig, Runner, UpstreamGroupConfig};
+use tollgate::config::{Config, ConfigErrors, RouteConfig, UpstreamGroupConfig};
 use tollgate::files::ServeDirConfig;
 use tollgate::forwarded::{ForwardedConfig, Trust};
+use tollgate::gateway::Runner;
 use tollgate::normalize::NormalizeConfig;
 use tollgate::proxy::{parse_size, Upstream};
 use tollgate::rewrite::{RewriteConfig, Rule};
@@ -212,12 +213,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
         if !text.is_empty() {
             text.push('\n');
         }
-        text.push_str(&format!("{flag}: {}", e.message()));
-        let mut source = std::error::Error::source(e);
-        while let Some(cause) = source {
-            text.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
+        text.push_str(&format!("{flag}: {}{}", e.message(), crate::causes(e)));
     }
     text
 }

@@ -17,5 +17,5 @@ pub struct RunArgs {
 
 /// Serves the file's gateway until Ctrl-C or `SIGTERM`.
 pub async fn run(args: RunArgs) -> Result<(), BoxError> {
-    tollgate::config::run(args.file).await
+    tollgate::gateway::run(args.file).await
 }

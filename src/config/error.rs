@@ -70,6 +70,8 @@ pub struct ConfigError {
     span: Option<Range<usize>>,
     position: Option<(usize, usize)>,
     source: Option<BoxError>,
+    /// The message is `source`'s own `Display`: `source()` skips it to its cause.
+    transparent: bool,
 }
 
 impl ConfigError {
@@ -81,6 +83,20 @@ impl ConfigError {
             span: None,
             position: None,
             source: None,
+            transparent: false,
+        }
+    }
+
+    /// An error about the value at `path` that a library error describes (a CA file that
+    /// cannot be read, a bad header rule): its `Display` is the message and its causes are
+    /// this error's causes, so nothing is said twice.
+    pub fn from_error(path: KeyPath, error: impl Into<BoxError>) -> Self {
+        let error = error.into();
+        ConfigError {
+            message: error.to_string(),
+            source: Some(error),
+            transparent: true,
+            ..ConfigError::new(path, String::new())
         }
     }
 
@@ -88,6 +104,7 @@ impl ConfigError {
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
+        self.transparent = false;
         self
     }
 
@@ -149,14 +166,23 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        let source = self
+            .source
             .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+            .map(|e| e as &(dyn std::error::Error + 'static))?;
+        if self.transparent {
+            source.source()
+        } else {
+            Some(source)
+        }
     }
 }
 
 /// Every error of a configuration, in file order; what [`load`](super::load) and
-/// [`build`](super::build) return.
+/// [`gateway::build`](crate::gateway::build) return.
+///
+/// `Display` prints a count and each error on its own line; each error's causes come from its
+/// own `source()` (the `tollgate` binary prints them).
 #[derive(Debug)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
@@ -178,11 +204,6 @@ impl fmt::Display for ConfigErrors {
         )?;
         for e in &self.0 {
             write!(f, "\n  {e}")?;
-            let mut source = std::error::Error::source(e);
-            while let Some(cause) = source {
-                write!(f, ": {cause}")?;
-                source = cause.source();
-            }
         }
         Ok(())
     }
@@ -220,6 +241,17 @@ mod tests {
     fn paths_print_like_toml() {
         let p = KeyPath::root().key("routes").index(2).key("upstream");
         assert_eq!(p.to_string(), "routes[2].upstream");
+    }
+
+    #[test]
+    fn an_error_from_the_library_is_not_said_twice() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = ConfigError::from_error(KeyPath::root().key("proxy"), io);
+        assert_eq!(e.to_string(), "[proxy] no such file");
+        assert!(std::error::Error::source(&e).is_none());
+        let e = ConfigError::new(KeyPath::root(), "cannot read x")
+            .with_source(std::io::Error::other("denied"));
+        assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "denied");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The gateway's configuration file: [`Config`], read from TOML with every error located
-//! ([`load`]), and turned into the same layers a library user would stack ([`build`]).
+//! ([`load`]) and checked on its own ([`Config::check`]). The [`gateway`](crate::gateway)
+//! module builds and runs it.
 //!
 //! The file embeds the layers' own configuration types ([`ServeConfig`] for each listener,
 //! [`ForwardedConfig`], [`NormalizeConfig`], [`RewriteConfig`], [`ProxyConfig`],
@@ -8,16 +9,11 @@
 //! and the Rust API cannot drift apart, and unknown keys are errors everywhere: a typo never
 //! silently turns a feature off.
 //!
-//! ```text
-//! serve ([[listen]]) ─► /healthz ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Auth ─► Routes ─┬─► upstream group (balanced)
-//!                                                                                                     ├─► static directory
-//!                                                                                                     ├─► echo
-//!                                                                                                     └─► redirect
-//! ```
-//!
-//! `tollgate run FILE` serves it and reloads it on `SIGHUP` ([`run`]); `tollgate check FILE`
-//! prints every error with its line and column. The keys are documented in `docs/config.md`
-//! and `examples/tollgate.toml`.
+//! `tollgate run FILE` serves it and reloads it on `SIGHUP` ([`gateway::run`](crate::gateway::run));
+//! `tollgate check FILE` prints every error with its line and column, and each route whose
+//! answers changed with the route order rule
+//! ([`gateway::route_order_changes`](crate::gateway::route_order_changes)). The keys are
+//! documented in `docs/config.md` and `examples/tollgate.toml`.
 //!
 //! # Example
 //!
@@ -39,7 +35,7 @@
 //!     echo = true
 //! "#;
 //! let config: Config = config::load(text).unwrap();
-//! let gateway = config::build(&config, &Metrics::new()).await.unwrap();
+//! let gateway = tollgate::gateway::build(&config, &Metrics::new()).await.unwrap();
 //! let client = TestClient::new(gateway);
 //! assert_eq!(client.get("/old/x?y").send().await.header("location"), Some("/new/x?y"));
 //! let echo = client.get("/hello").send().await.json::<serde_json::Value>().await;
@@ -52,27 +48,26 @@
 //! # }
 //! ```
 
-mod build;
+mod check;
 mod error;
 mod load;
 mod routes;
-mod run;
-mod shared;
-mod stack;
 mod warnings;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use self::build::{build, build_with};
 pub use self::error::{ConfigError, ConfigErrors, KeyPath, Segment};
 pub use self::load::{load, load_file};
 pub use self::routes::{RedirectConfig, RouteConfig};
-pub use self::run::{run, Runner, Swappable};
-pub use self::shared::SharedState;
-pub use self::stack::{Gateway, GatewayFuture};
+pub(crate) use self::warnings::{is_loopback, warn_about};
 use crate::forwarded::ForwardedConfig;
+/// Moved to [`gateway`](crate::gateway); these paths stay for one release.
+#[doc(no_inline)]
+pub use crate::gateway::{
+    build, build_with, run, Gateway, GatewayFuture, Runner, SharedState, Swappable,
+};
 use crate::inbound::InboundConfig;
 use crate::normalize::NormalizeConfig;
 pub use crate::proxy::balance::{BalanceConfig, HealthCheck, Policy};
@@ -128,8 +123,9 @@ pub struct Config {
     pub proxy: ProxyConfig,
     /// Named groups of upstream servers, `[upstreams.NAME]`. Default is none.
     pub upstreams: BTreeMap<String, UpstreamGroupConfig>,
-    /// The routes, `[[routes]]`, tried in order; the first that matches answers. At least
-    /// one. Default is none.
+    /// The routes, `[[routes]]`: the most specific host, then the longest path prefix, then
+    /// the method decides which one answers (see [`gateway`](crate::gateway)). At least one.
+    /// Default is none.
     pub routes: Vec<RouteConfig>,
 }
 

@@ -98,3 +98,18 @@ pub(crate) fn is_loopback(bind: &str) -> bool {
             .is_some_and(|(host, _)| host.eq_ignore_ascii_case("localhost")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_addresses() {
+        assert!(is_loopback("127.0.0.1:8080"));
+        assert!(is_loopback("[::1]:8080"));
+        assert!(is_loopback("localhost:8080"));
+        assert!(!is_loopback("0.0.0.0:8080"));
+        assert!(!is_loopback("192.168.1.2:80"));
+        assert!(!is_loopback("example.com:80"));
+    }
+}

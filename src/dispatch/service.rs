@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
 use http::{Method, StatusCode};
 
-use super::method::{Choice, Endpoint};
+use super::method::{not_implemented, Endpoint};
 use super::path::{decode_params, slash_redirect_location};
 use super::route::Route;
 use super::{MountSlash, ResponseFuture};
+use crate::answer;
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::ext::{MountPrefix, RouteParams};
@@ -31,8 +31,8 @@ pub struct Dispatcher {
 pub(crate) struct Table {
     /// Most specific first.
     pub(crate) hosts: Vec<(HostPattern, Route)>,
-    /// Longest prefix first.
-    pub(crate) mounts: Vec<(String, Route)>,
+    /// Mounts and prefixes, longest first.
+    pub(crate) prefixes: Vec<Prefix>,
     pub(crate) router: matchit::Router<usize>,
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) fallback: Option<Route>,
@@ -42,7 +42,43 @@ pub(crate) struct Table {
     pub(crate) known: Vec<Method>,
 }
 
-/// The methods RFC 9110 and RFC 5789 define: never a 501.
+/// A [mount](super::Dispatch::mount) (`strip`) or a [prefix](super::Dispatch::prefix).
+#[derive(Debug)]
+pub(crate) struct Prefix {
+    pub(crate) prefix: String,
+    pub(crate) route: Route,
+    /// Whether the prefix moves from the path into [`MountPrefix`].
+    pub(crate) strip: bool,
+}
+
+/// A request as a name lookup sees it: its method, its host ([`Origin::host`]), and the path
+/// left after the mounts it went through.
+#[derive(Clone, Copy)]
+pub(crate) struct Lookup<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) path: &'a str,
+    pub(crate) host: Option<&'a str>,
+}
+
+/// What the table chose for a request, before anything is called: one decision that both
+/// [`Table::dispatch`] and [`Table::name_for`] act on.
+enum Selected<'t, 'p> {
+    Host(&'t Route),
+    /// A mount or prefix; `rest` is what follows the prefix (`""` for the bare prefix).
+    Prefix {
+        entry: &'t Prefix,
+        rest: &'p str,
+    },
+    OptionsStar,
+    Endpoint {
+        index: usize,
+        params: matchit::Params<'t, 'p>,
+    },
+    Fallback(&'t Route),
+    NoRoute,
+}
+
+/// The methods RFC 9110 and RFC 5789 define: never a 501 (but see `CONNECT`).
 const STANDARD: [Method; 9] = [
     Method::GET,
     Method::HEAD,
@@ -69,80 +105,125 @@ pub(crate) fn known_methods<'a>(registered: impl Iterator<Item = &'a Method>) ->
 }
 
 impl Table {
-    pub(crate) fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
+    /// The one routing decision, in the order the [module docs](super) give.
+    fn select<'t, 'p>(
+        &'t self,
+        method: &Method,
+        path: &'p str,
+        host: Option<&str>,
+    ) -> Selected<'t, 'p> {
         if !self.hosts.is_empty() {
             // The host the client asked for, as every other reader sees it (`Origin`).
-            let route = Origin::of(&req)
-                .host()
-                .and_then(|host| self.hosts.iter().find(|(p, _)| p.matches(host)));
+            let route = host.and_then(|host| self.hosts.iter().find(|(p, _)| p.matches(host)));
             if let Some((_, route)) = route {
-                return route.call(req, false);
+                return Selected::Host(route);
             }
         }
-        if let Some(res) = self.mount(&mut req) {
-            return res;
-        }
-        if req.method() == Method::OPTIONS && req.uri().path() == "*" {
-            return ResponseFuture::answer(options_answer(&self.known));
-        }
-        let found = self.router.at(req.uri().path()).map(|m| {
-            let params = if m.params.is_empty() {
-                Ok(None)
-            } else {
-                decode_params(&m.params).map(Some)
-            };
-            (*m.value, params)
+        let prefix = self.prefixes.iter().find_map(|entry| {
+            prefix::strip(path, &entry.prefix).map(|rest| Selected::Prefix { entry, rest })
         });
-        match found {
-            Ok((_, Err(name))) => self.bad_parameter(&req, &name),
-            Ok((index, Ok(params))) => {
-                if let Some(params) = params {
-                    req.extensions_mut().insert(RouteParams(params));
-                }
-                self.endpoint(&self.endpoints[index], req)
-            }
+        if let Some(selected) = prefix {
+            return selected;
+        }
+        if *method == Method::OPTIONS && path == "*" {
+            return Selected::OptionsStar;
+        }
+        match self.router.at(path) {
+            Ok(m) => Selected::Endpoint {
+                index: *m.value,
+                params: m.params,
+            },
             Err(_) => match &self.fallback {
-                Some(fallback) => fallback.call(req, false),
-                None if !self.known.contains(req.method()) => self.not_implemented(&req),
-                None => self.not_found(&req),
+                Some(fallback) => Selected::Fallback(fallback),
+                None => Selected::NoRoute,
             },
         }
     }
 
-    /// Hands the request to the mount with the longest matching prefix, if any.
-    fn mount(&self, req: &mut http::Request<Body>) -> Option<ResponseFuture> {
+    pub(crate) fn dispatch(&self, mut req: http::Request<Body>) -> ResponseFuture {
         let path = req.uri().path();
-        let (prefix, route, bare) = self.mounts.iter().find_map(|(prefix, route)| {
-            prefix::strip(path, prefix).map(|rest| (prefix, route, rest.is_empty()))
-        })?;
-        if bare && self.mount_slash == MountSlash::Redirect {
-            return Some(bare_prefix_redirect(prefix, req.uri().query()));
+        let host = if self.hosts.is_empty() {
+            None
+        } else {
+            Origin::of(&req).host()
+        };
+        match self.select(req.method(), path, host) {
+            Selected::Host(route) | Selected::Fallback(route) => route.call(req, false),
+            Selected::Prefix { entry, .. } if !entry.strip => entry.route.call(req, false),
+            Selected::Prefix { entry, rest } => {
+                let bare = rest.is_empty();
+                self.mount(entry, bare, req)
+            }
+            Selected::OptionsStar => ResponseFuture::answer(answer::options(&self.known)),
+            Selected::Endpoint { index, params } => {
+                let params = if params.is_empty() {
+                    Ok(None)
+                } else {
+                    decode_params(&params).map(Some)
+                };
+                match params {
+                    Err(name) => self.bad_parameter(&req, &name),
+                    Ok(params) => {
+                        if let Some(params) = params {
+                            req.extensions_mut().insert(RouteParams(params));
+                        }
+                        self.endpoints[index].call(req, false, &self.known)
+                    }
+                }
+            }
+            Selected::NoRoute => self.no_route(&req),
         }
-        let Some(uri) = prefix::strip_uri(req.uri(), prefix) else {
+    }
+
+    /// The name of the route a request reaches, without calling it; see
+    /// [`Dispatcher::route_name`].
+    pub(crate) fn name_for(&self, at: Lookup<'_>) -> Option<Arc<str>> {
+        match self.select(at.method, at.path, at.host) {
+            Selected::Host(route) | Selected::Fallback(route) => route.name_for(at),
+            Selected::Prefix { entry, rest } => {
+                let path = match (entry.strip, rest) {
+                    (false, _) => at.path,
+                    (true, "") if self.mount_slash == MountSlash::Redirect => return None,
+                    (true, "") => "/",
+                    (true, rest) => rest,
+                };
+                entry.route.name_for(Lookup { path, ..at })
+            }
+            Selected::Endpoint { index, .. } => self.endpoints[index].name_for(at),
+            Selected::OptionsStar | Selected::NoRoute => None,
+        }
+    }
+
+    /// Hands the request to a mount: the prefix moves from the path into [`MountPrefix`].
+    fn mount(&self, entry: &Prefix, bare: bool, mut req: http::Request<Body>) -> ResponseFuture {
+        if bare && self.mount_slash == MountSlash::Redirect {
+            return self.bare_prefix_redirect(&entry.prefix, &req);
+        }
+        let Some(uri) = prefix::strip_uri(req.uri(), &entry.prefix) else {
             // Unreachable for a URI hyper parsed; refuse rather than route a path we cannot
             // express.
-            return Some(self.answer(req, HttpError::bad_request("invalid request target")));
+            return self.answer(&req, HttpError::bad_request("invalid request target"));
         };
         *req.uri_mut() = uri;
         let full = match req.extensions().get::<MountPrefix>() {
-            Some(MountPrefix(outer)) => format!("{outer}{prefix}"),
-            None => prefix.clone(),
+            Some(MountPrefix(outer)) => format!("{outer}{}", entry.prefix),
+            None => entry.prefix.clone(),
         };
         req.extensions_mut().insert(MountPrefix(full));
-        let req = std::mem::take(req);
-        Some(route.call(req, false))
-    }
-
-    fn endpoint(&self, endpoint: &Endpoint, req: http::Request<Body>) -> ResponseFuture {
-        match endpoint.choose(req.method()) {
-            Choice::Call { route, strip_body } => route.call(req, strip_body),
-            Choice::Options => ResponseFuture::answer(options_answer(&endpoint.allow)),
-            Choice::NotAllowed if !self.known.contains(req.method()) => self.not_implemented(&req),
-            Choice::NotAllowed => self.answer(&req, HttpError::method_not_allowed(&endpoint.allow)),
-        }
+        entry.route.call(req, false)
     }
 
     // The answers dispatch gives itself are out of line (`cold`): the routed path stays short.
+
+    #[cold]
+    #[inline(never)]
+    fn bare_prefix_redirect(&self, prefix: &str, req: &http::Request<Body>) -> ResponseFuture {
+        let location = slash_redirect_location(prefix, req.uri().query());
+        match answer::redirect_to(StatusCode::PERMANENT_REDIRECT, &location) {
+            Ok(res) => ResponseFuture::answer(res),
+            Err(e) => self.answer(req, e),
+        }
+    }
 
     #[cold]
     #[inline(never)]
@@ -151,21 +232,17 @@ impl Table {
         self.answer(req, HttpError::bad_request(msg))
     }
 
+    /// No host, prefix or route, and no fallback: 501 for `CONNECT` and unknown methods, else
+    /// 404.
     #[cold]
     #[inline(never)]
-    fn not_found(&self, req: &http::Request<Body>) -> ResponseFuture {
-        let path = req.uri().path();
-        let shown = path.get(..MAX_PATH_IN_MESSAGE).unwrap_or(path);
+    fn no_route(&self, req: &http::Request<Body>) -> ResponseFuture {
+        let method = req.method();
+        if *method == Method::CONNECT || !self.known.contains(method) {
+            return self.answer(req, not_implemented(method));
+        }
+        let shown = crate::syntax::excerpt(req.uri().path(), MAX_PATH_IN_MESSAGE);
         self.answer(req, HttpError::not_found(format!("no route for `{shown}`")))
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn not_implemented(&self, req: &http::Request<Body>) -> ResponseFuture {
-        let method = req.method().as_str();
-        let shown = method.get(..32).unwrap_or(method);
-        let msg = format!("method `{shown}` is not implemented here");
-        self.answer(req, HttpError::not_implemented(msg))
     }
 
     #[cold]
@@ -175,40 +252,44 @@ impl Table {
     }
 }
 
-fn allow_value(methods: &[Method]) -> HeaderValue {
-    let list = methods
-        .iter()
-        .map(Method::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    // Methods are tokens, so the list is a valid value.
-    HeaderValue::from_str(&list).unwrap_or_else(|_| HeaderValue::from_static("OPTIONS"))
-}
-
-#[cold]
-#[inline(never)]
-fn options_answer(allow: &[Method]) -> http::Response<Body> {
-    let mut res = http::Response::new(Body::empty());
-    *res.status_mut() = StatusCode::NO_CONTENT;
-    res.headers_mut().insert(ALLOW, allow_value(allow));
-    res
-}
-
-#[cold]
-#[inline(never)]
-fn bare_prefix_redirect(prefix: &str, query: Option<&str>) -> ResponseFuture {
-    ResponseFuture::answer(redirect(&slash_redirect_location(prefix, query)))
-}
-
-fn redirect(location: &str) -> http::Response<Body> {
-    let mut res = http::Response::new(Body::empty());
-    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    if let Ok(value) = HeaderValue::from_str(location) {
-        res.headers_mut().insert(LOCATION, value);
+impl Dispatcher {
+    /// The methods this dispatcher knows: the standard ones and any a route takes. Others are
+    /// a 501 (unless a fallback, mount or host takes the request).
+    pub fn known_methods(&self) -> &[Method] {
+        &self.table.known
     }
-    res.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    res
+
+    /// The [name](Route::named) of the route a request (its head: method, target, headers and
+    /// what the layers in front put in its extensions) would reach, found the way [`call`](tower_service::Service::call) finds it (hosts,
+    /// prefixes, routes, method, nested dispatchers and method routers) without calling
+    /// anything. `None` when dispatch would answer itself (404, 405, 501, `OPTIONS`) or the
+    /// service reached has no name.
+    ///
+    /// It is a second lookup, for what runs *before* the dispatcher: a metrics layer in
+    /// front of an auth layer counts the 401 it gave under the route the request was for
+    /// ([`Metrics::layer_with`](crate::metrics::Metrics::layer_with)).
+    ///
+    /// ```
+    /// use tollgate::dispatch::{get, Dispatch, Route};
+    /// use tollgate::echo::EchoService;
+    ///
+    /// let app = Dispatch::new()
+    ///     .route("/users", get(Route::new(EchoService::new()).named("users")))
+    ///     .build()
+    ///     .unwrap();
+    /// let head = |method| http::Request::builder().method(method).uri("/users").body(()).unwrap();
+    /// let (get, _) = head(http::Method::GET).into_parts();
+    /// assert_eq!(app.route_name(&get).as_deref(), Some("users"));
+    /// let (post, _) = head(http::Method::POST).into_parts();
+    /// assert_eq!(app.route_name(&post), None); // a 405
+    /// ```
+    pub fn route_name(&self, head: &http::request::Parts) -> Option<Arc<str>> {
+        self.table.name_for(Lookup {
+            method: &head.method,
+            path: head.uri.path(),
+            host: Origin::from_parts(head).host(),
+        })
+    }
 }
 
 impl<B> tower_service::Service<http::Request<B>> for Dispatcher

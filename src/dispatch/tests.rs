@@ -266,6 +266,176 @@ async fn allow_survives_layers_and_nesting() {
     assert_eq!(res.header("allow"), Some("GET, HEAD, OPTIONS"));
 }
 
+#[tokio::test]
+async fn prefixes_pass_the_path_on_unchanged() {
+    let c = client(
+        Dispatch::new()
+            .prefix("/api", EchoService::new())
+            .mount("/api/v2", EchoService::new()),
+    );
+    let echo: Value = c.get("/api/users?x=1").send().await.json().await;
+    assert_eq!(echo["target"], "/api/users?x=1");
+    assert_eq!(echo["script_name"], "");
+    // The bare prefix is served as it is, no redirect.
+    let echo: Value = c.get("/api").send().await.json().await;
+    assert_eq!(echo["target"], "/api");
+    // The longest of mounts and prefixes wins.
+    let echo: Value = c.get("/api/v2/x").send().await.json().await;
+    assert_eq!(echo["target"], "/x");
+    assert_eq!(c.get("/apix").send().await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_method_router_under_a_prefix_answers_405_with_allow() {
+    let c = client(
+        Dispatch::new()
+            .mount("/api", get(text("g")).post(text("p")))
+            .fallback(get(text("root"))),
+    );
+    assert_eq!(c.post("/api/x").send().await.text().await, "p");
+    let res = c.delete("/api/x").send().await;
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
+    let res = c.request(Method::OPTIONS, "/api/x").send().await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(res.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
+    let res = c.request(Method::HEAD, "/api/x").send().await;
+    assert_eq!(res.status(), 200);
+    assert!(res.bytes().await.is_empty());
+    // The fallback is a method router too.
+    assert_eq!(c.get("/elsewhere").send().await.text().await, "root");
+    assert_eq!(c.put("/elsewhere").send().await.status(), 405);
+}
+
+#[tokio::test]
+async fn connect_is_taken_only_where_it_is_named() {
+    let c = client(
+        Dispatch::new()
+            .route("/tunnel", on(Method::CONNECT, text("tunnel")))
+            .route("/any", any(text("any")))
+            .fallback(any(text("fallback"))),
+    );
+    let connect = |path: &'static str| {
+        let c = c.clone();
+        async move { c.request(Method::CONNECT, path).send().await }
+    };
+    assert_eq!(connect("/tunnel").await.text().await, "tunnel");
+    for path in ["/any", "/elsewhere"] {
+        let res = connect(path).await;
+        assert_eq!(res.status(), 501, "{path}");
+        assert!(res.text().await.contains("not a forward proxy"), "{path}");
+    }
+    let bare = client(Dispatch::new().route("/a", get(text("a"))));
+    let res = bare.request(Method::CONNECT, "/b").send().await;
+    assert_eq!(res.status(), 501);
+}
+
+#[tokio::test]
+async fn a_host_table_falls_back_to_the_host_less_one() {
+    let base = Dispatch::new()
+        .prefix("/shared", text("shared"))
+        .fallback(text("default"))
+        .build()
+        .unwrap();
+    let example = Dispatch::new()
+        .prefix("/own", text("own"))
+        .fallback(base.clone())
+        .build()
+        .unwrap();
+    let c = client(Dispatch::new().host("example.com", example).fallback(base));
+    let at = |host: &'static str, path: &'static str| {
+        let c = c.clone();
+        async move { c.get(path).header("host", host).send().await.text().await }
+    };
+    assert_eq!(at("example.com", "/own/x").await, "own");
+    assert_eq!(at("example.com", "/shared").await, "shared");
+    assert_eq!(at("example.com", "/x").await, "default");
+    assert_eq!(at("other.test", "/own/x").await, "default");
+}
+
+#[test]
+fn route_names_follow_the_routing() {
+    let named = |name: &'static str| Route::new(text(name)).named(name);
+    let inner = Dispatch::new()
+        .route("/users/{id}", get(named("user")))
+        .build()
+        .unwrap();
+    let app = Dispatch::new()
+        .host("admin.test", named("admin"))
+        .mount("/api", inner)
+        .prefix("/static", get(named("static")).post(text("unnamed")))
+        .fallback(named("rest"))
+        .build()
+        .unwrap();
+    let name = |method: Method, target: &'static str, host: &'static str| {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", host)
+            .body(())
+            .unwrap();
+        app.route_name(&req.into_parts().0).map(|n| n.to_string())
+    };
+    assert_eq!(
+        name(Method::GET, "/api/users/7", "a.test").as_deref(),
+        Some("user")
+    );
+    assert_eq!(name(Method::POST, "/api/users/7", "a.test"), None, "405");
+    assert_eq!(
+        name(Method::GET, "/api", "a.test"),
+        None,
+        "the slash redirect"
+    );
+    assert_eq!(
+        name(Method::HEAD, "/static/a", "a.test").as_deref(),
+        Some("static")
+    );
+    assert_eq!(name(Method::POST, "/static/a", "a.test"), None, "no name");
+    assert_eq!(
+        name(Method::GET, "/x", "Admin.Test:80").as_deref(),
+        Some("admin")
+    );
+    assert_eq!(name(Method::GET, "/x", "a.test").as_deref(), Some("rest"));
+}
+
+/// Ready only on its second `poll_ready`: dispatch must wait for it, not call it unready.
+#[derive(Clone, Default)]
+struct SlowToStart {
+    polled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tower_service::Service<http::Request<crate::Body>> for SlowToStart {
+    type Response = http::Response<crate::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        use std::sync::atomic::Ordering;
+        if self.polled.swap(true, Ordering::SeqCst) {
+            std::task::Poll::Ready(Ok(()))
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+
+    fn call(&mut self, _req: http::Request<crate::Body>) -> Self::Future {
+        let ready = self.polled.swap(false, std::sync::atomic::Ordering::SeqCst);
+        let body = if ready { "ready" } else { "called unready" };
+        std::future::ready(Ok(http::Response::new(crate::Body::from(body))))
+    }
+}
+
+#[tokio::test]
+async fn a_service_that_is_not_ready_is_waited_for() {
+    let c = client(Dispatch::new().route("/slow", get(SlowToStart::default())));
+    assert_eq!(c.get("/slow").send().await.text().await, "ready");
+    assert_eq!(c.get("/slow").send().await.text().await, "ready");
+}
+
 fn build_err(dispatch: Dispatch) -> DispatchError {
     dispatch.build().expect_err("the table should be refused")
 }
@@ -338,6 +508,26 @@ fn bad_tables_are_refused_with_a_reason() {
         (
             Dispatch::new().route("/f/{*rest}/x", get(text("a"))),
             "invalid route",
+        ),
+        (
+            Dispatch::new().mount("/a", get(text("a")).get(text("b"))),
+            "route `/a`: GET is routed twice",
+        ),
+        (
+            Dispatch::new().fallback(post(text("a")).post(text("b"))),
+            "route `fallback`: POST is routed twice",
+        ),
+        (
+            Dispatch::new()
+                .prefix("/a", text("m"))
+                .mount("/a", text("n")),
+            "two services are mounted at `/a`",
+        ),
+        (
+            Dispatch::new()
+                .prefix("/a", text("m"))
+                .route("/a/b", get(text("n"))),
+            "under the mount at `/a`",
         ),
     ];
     for (dispatch, expected) in cases {

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::header::{
     HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
-    ETAG, LAST_MODIFIED, LOCATION,
+    ETAG, LAST_MODIFIED,
 };
 use http::{Method, StatusCode};
 
@@ -478,14 +478,8 @@ fn redirect_to_dir(last: Option<&String>, query: Option<&str>) -> http::Response
         location.push('?');
         location.push_str(q);
     }
-    let mut res = http::Response::new(Body::empty());
-    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    if let Ok(value) = HeaderValue::try_from(location) {
-        res.headers_mut().insert(LOCATION, value);
-    }
-    res.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    res
+    crate::answer::redirect_to(StatusCode::PERMANENT_REDIRECT, &location)
+        .unwrap_or_else(|e| e.into_response())
 }
 
 /// `Content-Type` from the extension; text types get `charset=utf-8`.
@@ -519,6 +513,7 @@ fn file_etag(len: u64, modified: Option<SystemTime>, encoding: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::LOCATION;
 
     #[test]
     fn etags_differ_by_encoding() {

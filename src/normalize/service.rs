@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{HOST, LOCATION};
+use http::header::HOST;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use tower_service::Service;
 
@@ -39,10 +39,7 @@ impl<S> Normalize<S> {
 #[cold]
 #[inline(never)]
 fn redirect(location: HeaderValue) -> Response<Body> {
-    let mut res = Response::new(Body::empty());
-    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    res.headers_mut().insert(LOCATION, location);
-    res
+    crate::answer::redirect(StatusCode::PERMANENT_REDIRECT, location)
 }
 
 #[cold]

@@ -201,9 +201,10 @@ impl BasicAuthLayer {
     }
 
     /// Re-reads the credentials file now, when the layer was made by
-    /// [`from_config`](Self::from_config); a refused file is logged and the users stay.
-    #[cfg(feature = "config")]
-    pub(crate) async fn reload_credentials(&self) {
+    /// [`from_config`](Self::from_config) (a program reloading its configuration keeps the
+    /// layer, and so its failure counts and cache, and calls this); a refused file is logged
+    /// and the users stay.
+    pub async fn reload_credentials(&self) {
         let Some(file) = &self.shared.file else {
             return;
         };

@@ -15,19 +15,18 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tokio::runtime::Handle;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::build::{admin, build_with};
-use super::error::{ConfigError, ConfigErrors, KeyPath};
-use super::load::load_file;
+use super::listening::{tls_files, Listening};
+use super::order::route_order_changes;
 use super::shared::SharedState;
 use super::stack::{Gateway, GatewayFuture};
-use super::warnings::warn_about;
-use super::{AdminConfig, Config};
 use crate::body::{Body, BoxError};
+use crate::config::{
+    load_file, warn_about, AdminConfig, Config, ConfigError, ConfigErrors, KeyPath,
+};
 use crate::metrics::Metrics;
-use crate::serve::{self, bind_sockets, stopped, ServeConfig, Server, Workers};
+use crate::serve::{self, bind_sockets, ServeConfig, Workers};
 
 /// Runs the configuration file at `path` until Ctrl-C or `SIGTERM`, reloading it on `SIGHUP`.
 ///
@@ -107,105 +106,6 @@ impl tower_service::Service<Request<Body>> for Swappable {
     }
 }
 
-/// One listener: a server per worker, on that worker's socket.
-#[derive(Debug)]
-struct Listening {
-    config: ServeConfig,
-    /// The certificate and key as they were read, to see whether a reload changed them.
-    tls_files: Option<(Vec<u8>, Vec<u8>)>,
-    /// Handles on the sockets (one per worker), so a restart serves the same ones.
-    sockets: Vec<std::net::TcpListener>,
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Listening {
-    /// Serves `config` with one server per `(worker, service)` pair, on `sockets` (one per
-    /// pair) or on new ones.
-    async fn start<S>(
-        config: ServeConfig,
-        sockets: Option<Vec<std::net::TcpListener>>,
-        on: &[(Handle, S)],
-    ) -> std::io::Result<Self>
-    where
-        S: tower_service::Service<
-                Request<Body>,
-                Response = Response<Body>,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        let sockets = match sockets {
-            Some(sockets) => sockets,
-            None => bind_sockets(&config.bind, on.len()).await?,
-        };
-        let addr = sockets
-            .first()
-            .ok_or_else(|| std::io::Error::other("no worker to serve on"))?
-            .local_addr()?;
-        let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = Vec::with_capacity(on.len());
-        for (i, ((worker, service), socket)) in on.iter().zip(&sockets).enumerate() {
-            let socket = socket.try_clone()?;
-            let server = Server::new(service.clone())
-                .config(config.clone())
-                .with_graceful_shutdown(stopped(stop_rx.clone()));
-            let server = if i == 0 { server } else { server.quiet() };
-            tasks.push(worker.spawn(async move {
-                // Registered with the worker's own I/O driver.
-                server
-                    .serve(tokio::net::TcpListener::from_std(socket)?)
-                    .await
-            }));
-        }
-        Ok(Listening {
-            tls_files: tls_files(&config).await,
-            config,
-            sockets,
-            addr,
-            stop,
-            tasks,
-        })
-    }
-
-    /// Stops accepting; open connections finish within the shutdown timeout.
-    fn stop(&self) {
-        let _ = self.stop.send(true);
-    }
-
-    async fn finish(self) {
-        self.stop();
-        for task in self.tasks {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(addr = %self.addr, error = %e, "listener failed"),
-                Err(e) => tracing::error!(addr = %self.addr, error = %e, "listener task failed"),
-            }
-        }
-    }
-
-    /// New handles on the same sockets.
-    fn clone_sockets(&self) -> std::io::Result<Vec<std::net::TcpListener>> {
-        self.sockets.iter().map(|s| s.try_clone()).collect()
-    }
-}
-
-#[cfg(feature = "tls")]
-async fn tls_files(config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
-    let tls = config.tls.as_ref()?;
-    let cert = tokio::fs::read(&tls.cert).await.unwrap_or_default();
-    let key = tokio::fs::read(&tls.key).await.unwrap_or_default();
-    Some((cert, key))
-}
-
-#[cfg(not(feature = "tls"))]
-async fn tls_files(_config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
-    None
-}
-
 impl Runner {
     /// Loads, checks and builds the file at `path`, then starts the workers and serves every
     /// listener.
@@ -239,7 +139,7 @@ impl Runner {
             .map_err(|errors| errors.locate(text))?;
         let services: Vec<Swappable> = gateways.into_iter().map(Swappable::new).collect();
         tracing::info!(workers = workers.len(), "{} worker threads", workers.len());
-        warn_about(&config);
+        warn(&config);
         let mut runner = Runner {
             path,
             metrics,
@@ -406,7 +306,7 @@ impl Runner {
         if let Err(e) = self.write_pid_file(config.pid_file.as_deref()) {
             tracing::error!(error = %e, "the pid file stays where it was");
         }
-        warn_about(&config);
+        warn(&config);
         tracing::info!(path = %path.display(), "configuration reloaded");
         Ok(())
     }
@@ -504,6 +404,11 @@ impl Runner {
                     tracing::info!("SIGHUP: reloading the configuration");
                     if let Err(errors) = self.reload().await {
                         tracing::error!("reload refused; the running configuration stays. {errors}");
+                        for e in errors.iter().filter(|e| std::error::Error::source(e).is_some()) {
+                            // The subscriber prints the error's causes.
+                            let e: &(dyn std::error::Error + 'static) = e;
+                            tracing::error!(error = e, "why the reload was refused");
+                        }
                     }
                 }
             }
@@ -546,16 +451,27 @@ async fn build_each(
     Ok(gateways)
 }
 
+/// The startup warnings of `config`: exposed secrets and metrics, and each route whose
+/// answers changed with the route order rule.
+fn warn(config: &Config) {
+    warn_about(config);
+    for change in route_order_changes(&config.routes) {
+        tracing::warn!(route = change.route, "route order: {change}");
+    }
+}
+
 async fn start_admin(
     config: &AdminConfig,
     metrics: &Metrics,
     sockets: Option<Vec<std::net::TcpListener>>,
 ) -> std::io::Result<Listening> {
+    // Checked by `build` already.
+    let service = admin(config, metrics).map_err(std::io::Error::other)?;
     // One server on the runtime that runs the gateway: the admin listener is not hot.
     let listening = Listening::start(
         ServeConfig::bind(&config.bind),
         sockets,
-        &[(Handle::current(), admin(config, metrics))],
+        &[(Handle::current(), service)],
     )
     .await?;
     tracing::info!(addr = %listening.addr, "admin listener (metrics, health) on http://{}", listening.addr);
@@ -592,20 +508,5 @@ fn is_symlink_refusal(e: &std::io::Error) -> bool {
     #[cfg(not(unix))]
     {
         e.kind() == std::io::ErrorKind::Other
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::config::warnings::is_loopback;
-
-    #[test]
-    fn loopback_addresses() {
-        assert!(is_loopback("127.0.0.1:8080"));
-        assert!(is_loopback("[::1]:8080"));
-        assert!(is_loopback("localhost:8080"));
-        assert!(!is_loopback("0.0.0.0:8080"));
-        assert!(!is_loopback("192.168.1.2:80"));
-        assert!(!is_loopback("example.com:80"));
     }
 }

@@ -1,0 +1,101 @@
+//! [`Config::check`]: what is wrong with a configuration on its own, before any file is read.
+
+use super::error::{ConfigError, KeyPath};
+use super::Config;
+
+impl Config {
+    /// What is wrong with the configuration itself, without reading any file: no listener or
+    /// route, an admin listener on a public address, a group without servers, a route to a
+    /// group that does not exist, a route with no target or several.
+    pub fn check(&self) -> Vec<ConfigError> {
+        let root = KeyPath::root();
+        let mut errors = Vec::new();
+        if self.listen.is_empty() {
+            errors.push(ConfigError::new(
+                root.clone(),
+                "no listener: add a [[listen]] table with `bind = \"127.0.0.1:8080\"`",
+            ));
+        }
+        for (i, listen) in self.listen.iter().enumerate() {
+            let twice = self.listen[..i].iter().any(|l| l.bind == listen.bind);
+            if twice && !listen.bind.ends_with(":0") {
+                errors.push(ConfigError::new(
+                    root.key("listen").index(i).key("bind"),
+                    format!(
+                        "`{}` is already the address of another listener",
+                        listen.bind
+                    ),
+                ));
+            }
+        }
+        if let Some(admin) = &self.admin {
+            if !admin.bind.ends_with(":0") && self.listen.iter().any(|l| l.bind == admin.bind) {
+                errors.push(ConfigError::new(
+                    root.key("admin").key("bind"),
+                    format!(
+                        "the admin listener must not share the public address `{}`: metrics are \
+                         never served to the public",
+                        admin.bind
+                    ),
+                ));
+            }
+            if !admin.allow_public && !super::is_loopback(&admin.bind) {
+                errors.push(ConfigError::new(
+                    root.key("admin").key("bind"),
+                    format!(
+                        "the admin listener on `{}` would serve metrics to other machines: bind \
+                         it to a loopback address (`127.0.0.1:9090`), or add \
+                         `allow_public = true` to [admin] if a firewall guards it",
+                        admin.bind
+                    ),
+                ));
+            }
+            for (key, path) in [
+                ("metrics_path", &admin.metrics_path),
+                ("health_path", &admin.health_path),
+            ] {
+                errors.extend(absolute_path(root.key("admin").key(key), path));
+            }
+        }
+        if let Some(forwarded) = &self.forwarded {
+            if forwarded.trust.is_nobody() {
+                errors.push(ConfigError::new(
+                    root.key("forwarded").key("trust"),
+                    "`[forwarded]` trusts no proxy, so clients could not be told from proxies: \
+                     add `trust = { proxies = [\"10.0.0.0/8\"] }` with your proxies' addresses \
+                     (or `trust = { hops = 1 }` when every request passes exactly one proxy), \
+                     or remove the table",
+                ));
+            }
+        }
+        if let Some(health) = &self.health {
+            errors.extend(absolute_path(root.key("health").key("path"), &health.path));
+        }
+        for (name, group) in &self.upstreams {
+            if group.servers.is_empty() {
+                errors.push(ConfigError::new(
+                    root.key("upstreams").key(name),
+                    format!(
+                        "upstream group `{name}` has no servers: add `servers = [\"http://127.0.0.1:9000\"]`"
+                    ),
+                ));
+            }
+        }
+        if self.routes.is_empty() {
+            errors.push(ConfigError::new(
+                root.clone(),
+                "no route: every request would be a 404; add a [[routes]] table, e.g. \
+                 `upstream = \"NAME\"` or `echo = true`",
+            ));
+        }
+        let groups: Vec<&str> = self.upstreams.keys().map(String::as_str).collect();
+        for (i, route) in self.routes.iter().enumerate() {
+            errors.extend(route.check(&root.key("routes").index(i), &groups));
+        }
+        errors
+    }
+}
+
+fn absolute_path(at: KeyPath, path: &str) -> Option<ConfigError> {
+    (!path.starts_with('/')).then(|| ConfigError::new(at, format!("`{path}` must start with `/`")))
+}

@@ -1,0 +1,430 @@
+//! From a [`Config`] to the running stack, built from public items of the library only (a
+//! program can do the same by hand: `examples/gateway_by_hand.rs`): the checks that read
+//! files, the upstream groups, the layers, and the routes compiled into one dispatcher.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http::header::HeaderName;
+use tower::ServiceBuilder;
+use tower_layer::Layer;
+
+use super::routes::compile;
+use super::shared::SharedState;
+use super::stack::Gateway;
+use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
+use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
+use crate::echo::EchoService;
+use crate::forwarded::ForwardedLayer;
+use crate::health::HealthLayer;
+use crate::inbound::{InboundError, InboundLayer};
+use crate::metrics::Metrics;
+use crate::normalize::NormalizeLayer;
+use crate::proxy::balance::Balanced;
+use crate::proxy::{Proxy, ProxyBuildError};
+use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
+
+/// Builds the gateway `config` describes, counting into `metrics`: reads the files it names
+/// (certificates and keys, CA files, credentials, static directories) and checks them, so a
+/// gateway that builds will serve.
+///
+/// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
+/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route), `[rewrite]`,
+/// `[auth]`, then the routes, compiled into one [`Dispatcher`] (see the
+/// [module docs](super) for their order).
+///
+/// # Errors
+///
+/// Every error of [`Config::check`] and every file that cannot be used, each naming its key
+/// (use [`ConfigErrors::locate`] to add lines and columns).
+pub async fn build(config: &Config, metrics: &Metrics) -> Result<Gateway, ConfigErrors> {
+    build_with(config, metrics, &SharedState::new()).await
+}
+
+/// Like [`build`], taking the process-wide parts (the Basic auth layer) from `shared`, or
+/// building them into it: the stacks of several workers built with one [`SharedState`] share
+/// one failure limiter, verification queue and cache.
+///
+/// # Errors
+///
+/// As [`build`].
+pub async fn build_with(
+    config: &Config,
+    metrics: &Metrics,
+    shared: &SharedState,
+) -> Result<Gateway, ConfigErrors> {
+    let mut errors = config.check();
+    errors.extend(check_tls(config).await);
+    let groups = upstream_groups(config, &mut errors);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    errors.extend(check_dirs(config));
+    let rewrite = rewrite_layer(
+        config.rewrite.as_ref(),
+        KeyPath::root().key("rewrite"),
+        &mut errors,
+    );
+    let auth = auth_layer(config, shared, &mut errors).await;
+    let router = router(config, &groups, &mut errors);
+    if let Some(admin_config) = &config.admin {
+        if let Err(e) = admin(admin_config, metrics) {
+            let at = KeyPath::root().key("admin").key("metrics_path");
+            errors.push(ConfigError::from_error(at, e));
+        }
+    }
+    let inbound = inbound(config)
+        .map_err(|e| ConfigError::from_error(KeyPath::root().key("inbound").key("managed"), e));
+    match (router, inbound) {
+        (Some(router), Ok(inbound)) if errors.is_empty() => {
+            Ok(stack(config, metrics, inbound, rewrite, auth, router))
+        }
+        (_, inbound) => {
+            errors.extend(inbound.err());
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+/// The layers around the router, outermost first; see [`build`].
+fn stack(
+    config: &Config,
+    metrics: &Metrics,
+    inbound: InboundLayer,
+    rewrite: Option<RewriteLayer>,
+    auth: Option<AuthLayer>,
+    router: Dispatcher,
+) -> Gateway {
+    let names = router.clone();
+    let unmatched: Arc<str> = Arc::from("unmatched");
+    // A second lookup of the route, before auth and the rest run, so that their answers (a
+    // 401) count under the route the request was for.
+    let label =
+        metrics.layer_with(move |head| names.route_name(head).unwrap_or_else(|| unmatched.clone()));
+    let stack = ServiceBuilder::new()
+        .layer(inbound)
+        .option_layer(
+            config
+                .health
+                .as_ref()
+                .map(|h| HealthLayer::new(h.path.as_str())),
+        )
+        .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
+        .option_layer(config.normalize.clone().map(NormalizeLayer::new))
+        .layer(label)
+        .option_layer(rewrite)
+        .option_layer(auth)
+        .service(router);
+    Gateway::new(stack)
+}
+
+#[cfg(feature = "auth")]
+type AuthLayer = crate::auth::basic::BasicAuthLayer;
+#[cfg(not(feature = "auth"))]
+type AuthLayer = tower::layer::util::Identity;
+
+/// The TLS certificates and keys of the listeners, read and matched.
+async fn check_tls(config: &Config) -> Vec<ConfigError> {
+    #[allow(unused_mut)]
+    let mut errors = Vec::new();
+    #[cfg(feature = "tls")]
+    for (i, listen) in config.listen.iter().enumerate() {
+        if let Some(tls) = &listen.tls {
+            if let Err(e) = tls.validate().await {
+                let at = KeyPath::root().key("listen").index(i).key("tls");
+                errors.push(ConfigError::from_error(at, e));
+            }
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = config;
+    errors
+}
+
+/// The static directories of the routes.
+fn check_dirs(config: &Config) -> Vec<ConfigError> {
+    #[allow(unused_mut)]
+    let mut errors = Vec::new();
+    #[cfg(feature = "files")]
+    for (i, route) in config.routes.iter().enumerate() {
+        if let Some(files) = &route.files {
+            if !std::fs::metadata(&files.dir).is_ok_and(|m| m.is_dir()) {
+                errors.push(ConfigError::new(
+                    KeyPath::root()
+                        .key("routes")
+                        .index(i)
+                        .key("files")
+                        .key("dir"),
+                    format!(
+                        "{} is not a directory this process can read",
+                        files.dir.display()
+                    ),
+                ));
+            }
+        }
+    }
+    #[cfg(not(feature = "files"))]
+    let _ = config;
+    errors
+}
+
+/// An upstream group's service: a plain proxy for one server, a balancer for more.
+#[derive(Clone)]
+enum Group {
+    One(Proxy),
+    Balanced(Balanced),
+}
+
+impl Group {
+    /// The group's service for one route, inside the route's own header rules.
+    fn route(&self, rules: Option<&RewriteLayer>) -> Route {
+        match self {
+            Group::One(proxy) => with_rules(rules, proxy.clone()),
+            Group::Balanced(balanced) => with_rules(rules, balanced.clone()),
+        }
+    }
+}
+
+/// `service` as a route, inside `rules` when the route has its own.
+fn with_rules<S>(rules: Option<&RewriteLayer>, service: S) -> Route
+where
+    S: crate::dispatch::IntoRoute,
+    RewriteLayer: Layer<S>,
+    <RewriteLayer as Layer<S>>::Service: crate::dispatch::IntoRoute,
+{
+    match rules {
+        Some(rules) => Route::new(rules.layer(service)),
+        None => Route::new(service),
+    }
+}
+
+/// Every `[upstreams.NAME]` group, built; a group that cannot be is an error at its `proxy`
+/// table's `ca_file`.
+fn upstream_groups<'c>(
+    config: &'c Config,
+    errors: &mut Vec<ConfigError>,
+) -> BTreeMap<&'c str, Group> {
+    let root = KeyPath::root();
+    let mut groups = BTreeMap::new();
+    for (name, group) in &config.upstreams {
+        let at = root.key("upstreams").key(name);
+        let (proxy, proxy_at) = match &group.proxy {
+            Some(own) => (own.clone(), at.key("proxy")),
+            None => (config.proxy.clone(), root.key("proxy")),
+        };
+        let built: Result<Group, ProxyBuildError> = match group.servers.as_slice() {
+            [] => continue,
+            [one] => Proxy::with_config(one.clone(), proxy).map(Group::One),
+            many => Balanced::new(many.to_vec(), proxy, group.balance.clone()).map(Group::Balanced),
+        };
+        match built {
+            Ok(service) => {
+                groups.insert(name.as_str(), service);
+            }
+            Err(e) => errors.push(ConfigError::from_error(proxy_at.key("ca_file"), e)),
+        }
+    }
+    groups
+}
+
+/// The header rules of `rules`; a bad rule is an error at its own table under `at`.
+fn rewrite_layer(
+    rules: Option<&crate::rewrite::RewriteConfig>,
+    at: KeyPath,
+    errors: &mut Vec<ConfigError>,
+) -> Option<RewriteLayer> {
+    match RewriteLayer::new(rules?) {
+        Ok(layer) => Some(layer),
+        Err(e) => {
+            errors.push(rewrite_error(at, e));
+            None
+        }
+    }
+}
+
+/// The Basic auth layer, from `shared` when an equal `[auth]` table built it already.
+#[cfg(feature = "auth")]
+async fn auth_layer(
+    config: &Config,
+    shared: &SharedState,
+    errors: &mut Vec<ConfigError>,
+) -> Option<AuthLayer> {
+    match shared.auth_layer(config.auth.as_ref()?).await {
+        Ok(layer) => Some(layer),
+        Err(e) => {
+            errors.push(auth_error(KeyPath::root().key("auth"), e));
+            None
+        }
+    }
+}
+
+#[cfg(not(feature = "auth"))]
+async fn auth_layer(
+    _config: &Config,
+    _shared: &SharedState,
+    _errors: &mut Vec<ConfigError>,
+) -> Option<AuthLayer> {
+    None
+}
+
+/// The routes compiled into one dispatcher, each route's service named by its label.
+fn router(
+    config: &Config,
+    groups: &BTreeMap<&str, Group>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Dispatcher> {
+    let routes_at = KeyPath::root().key("routes");
+    let rules: Vec<Option<RewriteLayer>> = config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            rewrite_layer(
+                route.rewrite.as_ref(),
+                routes_at.index(i).key("rewrite"),
+                errors,
+            )
+        })
+        .collect();
+    if !errors.is_empty() {
+        return None;
+    }
+    let compiled = compile(&config.routes, |i| {
+        let route = &config.routes[i];
+        target(route, groups, rules[i].as_ref()).named(route.label())
+    });
+    match compiled {
+        Ok(compiled) => Some(compiled.router),
+        Err(e) => {
+            errors.push(ConfigError::from_error(routes_at, e));
+            None
+        }
+    }
+}
+
+/// What a route does, as a service (the route was checked: it has exactly one target).
+fn target(
+    route: &RouteConfig,
+    groups: &BTreeMap<&str, Group>,
+    rules: Option<&RewriteLayer>,
+) -> Route {
+    #[cfg(feature = "files")]
+    if let Some(files) = &route.files {
+        let service = crate::files::ServeDir::from_config(files.clone());
+        return with_rules(rules, service);
+    }
+    if let Some(group) = route.upstream.as_deref().and_then(|name| groups.get(name)) {
+        return group.route(rules);
+    }
+    if let Some(redirect) = &route.redirect {
+        if let Ok(service) = redirect.service() {
+            let service = match (redirect.keep_path, route.strips_prefix()) {
+                (false, _) => service,
+                // Under a mount the path is already what follows the prefix.
+                (true, true) => service.keep_path(),
+                (true, false) => service.keep_path_after(route.prefix().unwrap_or_default()),
+            };
+            return with_rules(rules, service);
+        }
+    }
+    with_rules(rules, EchoService::new())
+}
+
+/// The header policy for what clients send: the identity headers the gateway vouches for
+/// (the user headers of `[auth]` and every `[proxy]` table, `[inbound] managed`), the headers
+/// its rules set, and the proxies `[forwarded]` trusts.
+fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
+    let mut layer = InboundLayer::new(&config.inbound)?.trusting(
+        config
+            .forwarded
+            .as_ref()
+            .map(|f| f.trust.clone())
+            .unwrap_or_default(),
+    );
+    let proxies = std::iter::once(&config.proxy)
+        .chain(config.upstreams.values().filter_map(|g| g.proxy.as_ref()));
+    #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
+    let mut identity: Vec<&str> = proxies.filter_map(|p| p.user_header.as_deref()).collect();
+    #[cfg(feature = "auth")]
+    identity.extend(
+        config
+            .auth
+            .as_ref()
+            .and_then(|a| a.forward_user_header.as_deref()),
+    );
+    for name in identity {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+            layer = layer.identity(name);
+        }
+    }
+    let rewrites = config
+        .rewrite
+        .iter()
+        .chain(config.routes.iter().filter_map(|r| r.rewrite.as_ref()));
+    for rewrite in rewrites {
+        let set = rewrite.request.iter().flat_map(|rule| {
+            [&rule.set, &rule.set_if_missing, &rule.append, &rule.to]
+                .into_iter()
+                .flatten()
+        });
+        let id = rewrite.request_id.as_ref().map(|id| &id.header);
+        for name in set.chain(id) {
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                layer = layer.rule_header(name);
+            }
+        }
+    }
+    Ok(layer)
+}
+
+/// The admin listener's service: [`Metrics::exporter`] at `metrics_path` and a
+/// [`HealthLayer`] at `health_path` (which wins if both are the same); every other path is a
+/// 404.
+///
+/// # Errors
+///
+/// A `metrics_path` dispatch cannot route.
+pub fn admin(config: &AdminConfig, metrics: &Metrics) -> Result<Gateway, DispatchError> {
+    // The path is matched as it is written: braces are not a parameter here.
+    let path = config.metrics_path.replace('{', "{{").replace('}', "}}");
+    let exporter = Dispatch::new()
+        .route(path, any(metrics.exporter()))
+        .build()?;
+    let health = HealthLayer::new(config.health_path.as_str());
+    Ok(Gateway::new(health.layer(exporter)))
+}
+
+/// An auth error at the key it is about.
+#[cfg(feature = "auth")]
+fn auth_error(at: KeyPath, e: crate::auth::basic::BasicAuthConfigError) -> ConfigError {
+    use crate::auth::basic::BasicAuthConfigError as E;
+    let key = match e {
+        E::InvalidHeaderName { .. } => "forward_user_header",
+        E::InvalidMethod { .. } => "exempt_methods",
+        E::InvalidExemptPath { .. } => "exempt_paths",
+        E::InvalidIpv6Prefix { .. } => "failure_ipv6_prefix",
+        _ => "htpasswd",
+    };
+    ConfigError::from_error(at.key(key), e)
+}
+
+/// A rewrite error at the rule it names: `rewrite.request[2]`.
+fn rewrite_error(at: KeyPath, e: RewriteError) -> ConfigError {
+    let position = match &e {
+        RewriteError::InvalidHeaderName { position, .. }
+        | RewriteError::NoAction { position }
+        | RewriteError::SeveralActions { position, .. }
+        | RewriteError::MissingField { position, .. }
+        | RewriteError::UnexpectedField { position, .. }
+        | RewriteError::Template { position, .. }
+        | RewriteError::InvalidRegex { position, .. }
+        | RewriteError::InvalidCondition { position, .. } => *position,
+    };
+    let at = match position {
+        RulePosition::Request(n) => at.key("request").index(n.saturating_sub(1)),
+        RulePosition::Response(n) => at.key("response").index(n.saturating_sub(1)),
+        RulePosition::RequestId => at.key("request_id"),
+        RulePosition::Preset(_) => at.key("presets"),
+    };
+    ConfigError::from_error(at, e)
+}
