@@ -46,7 +46,7 @@ pub(crate) fn allow<'a>(methods: impl IntoIterator<Item = &'a Method>) -> Header
 }
 
 /// `204 No Content` with `Allow: methods`: the answer to `OPTIONS` that no service took.
-#[cfg(feature = "layers")]
+#[cfg(feature = "dispatch")]
 pub(crate) fn options(methods: &[Method]) -> Response<Body> {
     let mut res = Response::new(Body::empty());
     *res.status_mut() = StatusCode::NO_CONTENT;
@@ -74,7 +74,7 @@ mod tests {
         assert_eq!(allow(&[Method::POST, Method::GET]), "POST, GET");
     }
 
-    #[cfg(feature = "layers")]
+    #[cfg(feature = "dispatch")]
     #[test]
     fn options_lists_what_is_allowed() {
         let res = options(&[Method::GET, Method::HEAD, Method::OPTIONS]);

@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn every_parser_error_keeps_its_source() {
         converts_keeping_source(crate::serve::host::HostHeaderError::Missing, 400);
-        #[cfg(feature = "layers")]
+        #[cfg(feature = "normalize")]
         {
             converts_keeping_source(
                 crate::normalize::PathError::NotAbsolute { path: "a".into() },

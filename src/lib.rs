@@ -50,8 +50,8 @@ pub mod form;
 pub mod handler;
 pub mod health;
 mod idle;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
@@ -70,14 +70,14 @@ pub mod auth;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "dispatch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dispatch")))]
 pub mod dispatch;
 #[cfg(feature = "files")]
 #[cfg_attr(docsrs, doc(cfg(feature = "files")))]
 pub mod files;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "forwarded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;
 #[cfg(feature = "fuzz")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fuzz")))]
@@ -85,17 +85,17 @@ pub mod fuzz;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod gateway;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "inbound")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inbound")))]
 pub mod inbound;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "normalize")]
+#[cfg_attr(docsrs, doc(cfg(feature = "normalize")))]
 pub mod normalize;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "rewrite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rewrite")))]
 pub mod rewrite;
 
 pub use body::Body;

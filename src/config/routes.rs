@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::error::{ConfigError, KeyPath};
 use crate::dispatch::{Dispatch, DispatchError, MethodRouter};
 use crate::redirect::{Redirect, RedirectError};
+use crate::syntax::host::HostPattern;
 
 /// One route, `[[routes]]`: what it matches and the one thing it does.
 ///
@@ -240,13 +241,9 @@ impl RouteConfig {
     }
 }
 
-/// Why dispatch refuses `host` as a host pattern, asked through its public API (the one host
-/// parser).
+/// Why `host` is not a host pattern ([`HostPattern`], the one host grammar).
 fn host_error(host: &str) -> Option<&'static str> {
-    match Dispatch::new().host(host, MethodRouter::new()).build() {
-        Err(DispatchError::InvalidHost { reason, .. }) => Some(reason),
-        _ => None,
-    }
+    HostPattern::parse(host).err().map(|e| e.reason())
 }
 
 /// Why dispatch refuses `prefix` as a prefix (it starts with `/`, checked before).

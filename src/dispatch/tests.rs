@@ -240,6 +240,7 @@ async fn fallback_takes_unmatched_paths_but_not_wrong_methods() {
     assert_eq!(res.header("allow"), Some("GET, HEAD, OPTIONS"));
 }
 
+#[cfg(feature = "rewrite")]
 #[tokio::test]
 async fn allow_survives_layers_and_nesting() {
     use tower::ServiceBuilder;

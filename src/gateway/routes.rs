@@ -19,6 +19,7 @@ use http::Method;
 
 use crate::config::RouteConfig;
 use crate::dispatch::{Dispatch, DispatchError, Dispatcher, MethodRouter, MountSlash, Route};
+use crate::syntax::host::HostPattern;
 
 /// The router of a list of routes, and the routes that can never answer.
 pub(crate) struct Compiled {
@@ -31,8 +32,9 @@ pub(crate) struct Compiled {
 /// The routes of one host pattern (`None`: the host-less ones), by prefix, in file order.
 struct HostGroup<'a> {
     pattern: Option<&'a str>,
-    /// The pattern as dispatch compares it: lowercase, no trailing dot.
-    key: Option<String>,
+    /// The pattern as dispatch compares it (`Example.com.` is `example.com`); `None` for the
+    /// host-less group and for a pattern `check` refused.
+    key: Option<HostPattern>,
     prefixes: Vec<(Option<&'a str>, Vec<usize>)>,
 }
 
@@ -82,11 +84,10 @@ fn group(routes: &[RouteConfig]) -> Vec<HostGroup<'_>> {
         prefixes: Vec::new(),
     }];
     for (i, route) in routes.iter().enumerate() {
-        // Dispatch ignores case and a trailing dot: `Example.com.` is `example.com`.
         let key = route
             .host
             .as_deref()
-            .map(|h| h.trim_end_matches('.').to_ascii_lowercase());
+            .and_then(|h| HostPattern::parse(h).ok());
         let at = match groups.iter().position(|g| g.key == key) {
             Some(at) => at,
             None => {

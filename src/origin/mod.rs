@@ -58,18 +58,18 @@ use http::{Extensions, HeaderMap, Uri};
 use crate::ext::{ClientInfo, ConnectionTls, MountPrefix, PeerAddr};
 use crate::syntax::host::split_host_port;
 
-#[cfg(feature = "layers")]
+#[cfg(feature = "forwarded")]
 mod outgoing;
-#[cfg(feature = "layers")]
+#[cfg(feature = "forwarded")]
 mod trust;
 
 #[cfg(feature = "proxy")]
 pub(crate) use outgoing::append_to_list;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "forwarded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub use outgoing::{append_next_hop, NextHop, Outgoing};
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "forwarded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub use trust::Trust;
 
 /// The client's view of a request: the scheme, host and port it used, its address and the

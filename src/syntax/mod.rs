@@ -30,8 +30,8 @@
 //! ```
 
 pub mod duration;
-#[cfg(feature = "layers")]
-#[cfg_attr(docsrs, doc(cfg(feature = "layers")))]
+#[cfg(feature = "forwarded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;
 pub mod host;
 pub mod path;

@@ -213,7 +213,7 @@ fn quick_check(input: &str, options: &PathOptions) -> Quick {
 /// Applies the trailing-slash policy to a path [`path`] already normalized with
 /// [`TrailingSlash::Keep`] and the same other options: the same as normalizing again with
 /// `policy`, without the walk. Borrows when it can.
-#[cfg_attr(not(feature = "layers"), allow(dead_code))]
+#[cfg_attr(not(feature = "normalize"), allow(dead_code))]
 pub(crate) fn with_trailing_slash(path: Cow<'_, str>, policy: TrailingSlash) -> Cow<'_, str> {
     match (policy, path) {
         (TrailingSlash::Strip, Cow::Borrowed(p)) => {
