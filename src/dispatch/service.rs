@@ -51,13 +51,14 @@ pub(crate) struct Prefix {
     pub(crate) strip: bool,
 }
 
-/// A request as a name lookup sees it: its method, its host ([`Origin::host`]), and the path
-/// left after the mounts it went through.
+/// A request as a name lookup sees it: its method, its head (for its host, [`Origin::host`],
+/// read only by a table that has host routes), and the path left after the mounts it went
+/// through.
 #[derive(Clone, Copy)]
 pub(crate) struct Lookup<'a> {
     pub(crate) method: &'a Method,
     pub(crate) path: &'a str,
-    pub(crate) host: Option<&'a str>,
+    pub(crate) head: &'a http::request::Parts,
 }
 
 /// What the table chose for a request, before anything is called: one decision that both
@@ -178,7 +179,12 @@ impl Table {
     /// The name of the route a request reaches, without calling it; see
     /// [`Dispatcher::route_name`].
     pub(crate) fn name_for(&self, at: Lookup<'_>) -> Option<Arc<str>> {
-        match self.select(at.method, at.path, at.host) {
+        let host = if self.hosts.is_empty() {
+            None
+        } else {
+            Origin::from_parts(at.head).host()
+        };
+        match self.select(at.method, at.path, host) {
             Selected::Host(route) | Selected::Fallback(route) => route.name_for(at),
             Selected::Prefix { entry, rest } => {
                 let path = match (entry.strip, rest) {
@@ -287,7 +293,7 @@ impl Dispatcher {
         self.table.name_for(Lookup {
             method: &head.method,
             path: head.uri.path(),
-            host: Origin::from_parts(head).host(),
+            head,
         })
     }
 }

@@ -361,9 +361,17 @@ fn route_names_follow_the_routing() {
         .route("/users/{id}", get(named("user")))
         .build()
         .unwrap();
+    // A table without host routes of its own, whose mount has some: the mount's table reads
+    // the host itself.
+    let hosted = Dispatch::new()
+        .host("h.test", named("nested host"))
+        .fallback(named("nested rest"))
+        .build()
+        .unwrap();
     let app = Dispatch::new()
         .host("admin.test", named("admin"))
         .mount("/api", inner)
+        .mount("/hosted", hosted)
         .prefix("/static", get(named("static")).post(text("unnamed")))
         .fallback(named("rest"))
         .build()
@@ -397,6 +405,14 @@ fn route_names_follow_the_routing() {
         Some("admin")
     );
     assert_eq!(name(Method::GET, "/x", "a.test").as_deref(), Some("rest"));
+    assert_eq!(
+        name(Method::GET, "/hosted/x", "H.test").as_deref(),
+        Some("nested host")
+    );
+    assert_eq!(
+        name(Method::GET, "/hosted/x", "a.test").as_deref(),
+        Some("nested rest")
+    );
 }
 
 /// Ready only on its second `poll_ready`: dispatch must wait for it, not call it unready.

@@ -115,11 +115,11 @@ impl<'a> Origin<'a> {
         }
         if let Some(authority) = self.uri.authority() {
             let authority = authority.as_str();
-            return Some(
-                authority
-                    .rsplit_once('@')
-                    .map_or(authority, |(_, host)| host),
-            );
+            let host_at = authority
+                .bytes()
+                .rposition(|b| b == b'@')
+                .map_or(0, |at| at + 1);
+            return Some(&authority[host_at..]);
         }
         self.headers.get(HOST)?.to_str().ok()
     }

@@ -76,11 +76,14 @@ pub fn split_host_port(value: &str) -> Option<(&str, Option<u16>)> {
 /// Splits an authority into the host (IPv6 with its brackets) and what follows it (`""` or
 /// `":…"`, not yet checked); `None` for an unclosed bracket.
 fn split(value: &str) -> Option<(&str, &str)> {
-    if value.starts_with('[') {
-        let end = value.find(']')?;
+    // Byte scans: hosts are short, and `str::find` sets up a searcher per call (this runs on
+    // every request, several times).
+    let bytes = value.as_bytes();
+    if bytes.first() == Some(&b'[') {
+        let end = bytes.iter().position(|&b| b == b']')?;
         return Some(value.split_at(end + 1));
     }
-    Some(value.split_at(value.find(':').unwrap_or(value.len())))
+    Some(value.split_at(bytes.iter().position(|&b| b == b':').unwrap_or(bytes.len())))
 }
 
 /// The port of what follows a host: `None` for `""` and `":"`, the number for `":digits"` up to
@@ -90,7 +93,11 @@ fn parse_port(rest: &str) -> Option<Option<u16>> {
         None if rest.is_empty() => Some(None),
         Some("") => Some(None),
         Some(digits) if digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            digits.parse().ok().map(Some)
+            // At most five digits: no overflow in a u32.
+            let number = digits
+                .bytes()
+                .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+            u16::try_from(number).ok().map(Some)
         }
         _ => None,
     }
