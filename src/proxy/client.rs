@@ -62,6 +62,11 @@ pub enum ProxyBuildError {
     /// rustls refused the configuration.
     #[cfg(feature = "tls")]
     Tls(rustls::Error),
+    /// `user_header` is not a valid header name.
+    UserHeader {
+        /// The name as configured.
+        name: String,
+    },
 }
 
 impl fmt::Display for ProxyBuildError {
@@ -77,6 +82,11 @@ impl fmt::Display for ProxyBuildError {
             ),
             #[cfg(feature = "tls")]
             ProxyBuildError::Tls(_) => f.write_str("invalid TLS client configuration"),
+            ProxyBuildError::UserHeader { name } => write!(
+                f,
+                "user_header `{name}` is not a header name; use letters, digits and `-` \
+                 (e.g. `X-Remote-User`)"
+            ),
         }
     }
 }
@@ -87,7 +97,7 @@ impl std::error::Error for ProxyBuildError {
             ProxyBuildError::CaFile { source, .. } => Some(source),
             #[cfg(feature = "tls")]
             ProxyBuildError::Tls(e) => Some(e),
-            ProxyBuildError::CaFileEmpty { .. } => None,
+            ProxyBuildError::CaFileEmpty { .. } | ProxyBuildError::UserHeader { .. } => None,
         }
     }
 }

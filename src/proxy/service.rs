@@ -115,14 +115,20 @@ impl Proxy {
     ///
     /// # Errors
     ///
-    /// [`ProxyBuildError`] when the `ca_file` cannot be read or holds no certificate.
+    /// [`ProxyBuildError`] when the `ca_file` cannot be read or holds no certificate, or when
+    /// `user_header` is not a header name (it was silently dropped before).
     pub fn with_config(upstream: Upstream, config: ProxyConfig) -> Result<Self, ProxyBuildError> {
-        let client = client::build(&config, &upstream)?;
-        let via = config.via.as_deref().and_then(Vias::new);
         let user_header = config
             .user_header
             .as_deref()
-            .and_then(|h| HeaderName::from_bytes(h.as_bytes()).ok());
+            .map(|name| {
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| ProxyBuildError::UserHeader {
+                    name: crate::syntax::excerpt(name, 64),
+                })
+            })
+            .transpose()?;
+        let client = client::build(&config, &upstream)?;
+        let via = config.via.as_deref().and_then(Vias::new);
         Ok(Proxy {
             shared: Arc::new(Shared {
                 client,
@@ -484,4 +490,21 @@ async fn read_at_most(
         }
     }
     Ok(Some(buf.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_user_header_is_refused_not_dropped() {
+        let upstream = Upstream::parse("http://127.0.0.1:9").unwrap();
+        let config = ProxyConfig {
+            user_header: Some("X Remote User".to_owned()),
+            ..ProxyConfig::default()
+        };
+        let err = Proxy::with_config(upstream, config).err().expect("refused");
+        assert!(matches!(err, ProxyBuildError::UserHeader { .. }), "{err:?}");
+        assert!(err.to_string().contains("`X Remote User`"), "{err}");
+    }
 }
