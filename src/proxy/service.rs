@@ -503,7 +503,7 @@ mod tests {
             user_header: Some("X Remote User".to_owned()),
             ..ProxyConfig::default()
         };
-        let err = Proxy::with_config(upstream, config).err().expect("refused");
+        let err = Proxy::with_config(upstream, config).expect_err("refused");
         assert!(matches!(err, ProxyBuildError::UserHeader { .. }), "{err:?}");
         assert!(err.to_string().contains("`X Remote User`"), "{err}");
     }
