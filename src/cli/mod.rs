@@ -69,13 +69,13 @@ pub enum Command {
     /// (or of the echo service when no --upstream is given), with TLS if asked.
     Proxy(Box<proxy::ProxyArgs>),
     /// Run the gateway a configuration file describes (listeners, auth, routes, upstream
-    /// groups, metrics); `tollgate reload FILE` or `kill -HUP PID` reloads the file.
+    /// groups, metrics); `tollgate reload FILE` reloads the file and reports the outcome.
     Run(run::RunArgs),
     /// Check a configuration file: print every error with its line and column, exit non-zero
     /// if there is one.
     Check(check::CheckArgs),
-    /// Check a configuration file, then make the running `tollgate run` reload it (`SIGHUP` to
-    /// the process in the file's `pid_file`, or --pid).
+    /// Check a configuration file, then make the running `tollgate run` of that file reload
+    /// it; prints whether the gateway applied it or refused it and why (exit status 1).
     Reload(reload::ReloadArgs),
 }
 

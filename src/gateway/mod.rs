@@ -11,7 +11,8 @@
 //!
 //! [`build`] checks the files the configuration names and builds that stack as one
 //! [`Gateway`] service; [`Runner`] serves it on worker threads and swaps in a new one on
-//! `SIGHUP` ([`run`]); [`admin`] is the admin listener's service.
+//! `SIGHUP` or a `tollgate reload` ([`run`], [`control`]); [`admin`] is the admin listener's
+//! service.
 //!
 //! # The route order rule
 //!
@@ -63,6 +64,8 @@
 //! ```
 
 mod build;
+#[cfg(unix)]
+pub mod control;
 mod listening;
 mod order;
 mod routes;

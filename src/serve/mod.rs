@@ -120,7 +120,7 @@ pub async fn listen(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
         let hint = match e.kind() {
             ErrorKind::AddrInUse => {
-                " (another program listens there: stop it or choose another address with --bind)"
+                " (another program listens there: stop it, or choose another address: `bind` in the file, --bind on the command line)"
             }
             ErrorKind::AddrNotAvailable => " (no interface of this machine has that address)",
             ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
