@@ -8,6 +8,7 @@
 mod check;
 mod echo;
 mod hash;
+mod logging;
 mod proxy;
 mod reload;
 mod run;
@@ -22,8 +23,9 @@ use tollgate::serve;
 #[derive(Debug, Parser)]
 #[command(name = "tollgate", version, propagate_version = true)]
 pub struct Cli {
-    /// What to log, as a tracing filter (`info`, `debug`, `tollgate=debug,hyper=info`);
-    /// `RUST_LOG` wins when set.
+    /// What to log: a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or
+    /// TARGET=LEVEL pairs (`tollgate=debug,hyper=info`); `RUST_LOG` wins when set. Colour
+    /// only on a terminal, never with `NO_COLOR`.
     #[arg(
         long,
         global = true,
@@ -43,6 +45,19 @@ pub struct Cli {
         default_value = "plain"
     )]
     pub log_format: LogFormat,
+
+    /// How each request's access-log line is written: `log` (an ordinary log line in
+    /// --log-format), `common` or `combined` (Apache's and nginx's formats), or `json` (one
+    /// flat object).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "TOLLGATE_ACCESS_LOG",
+        default_value = "log"
+    )]
+    pub access_log: logging::AccessLogFormat,
 
     /// The subcommand to run.
     #[command(subcommand)]
@@ -98,7 +113,7 @@ pub struct BindArgs {
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<(), BoxError> {
-    init_logging(&cli.log, cli.log_format)?;
+    logging::init(&cli.log, cli.log_format, cli.access_log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -114,23 +129,6 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Reload(args) => reload::run(args).await,
         }
     })
-}
-
-/// Logs to standard error; `RUST_LOG` overrides `--log`.
-fn init_logging(filter: &str, format: LogFormat) -> Result<(), BoxError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(env) if !env.is_empty() => EnvFilter::try_new(env)?,
-        _ => EnvFilter::try_new(filter)
-            .map_err(|e| format!("invalid --log filter {filter:?}: {e}"))?,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,7 @@ mod routes;
 mod run;
 mod shared;
 mod stack;
+mod summary;
 
 pub use self::build::{admin, build, build_with};
 pub use self::order::{route_order_changes, RouteOrderChange};

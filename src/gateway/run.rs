@@ -188,6 +188,7 @@ impl Runner {
             runner.shutdown().await;
             return Err(e.into());
         }
+        runner.log_summary(&config);
         Ok(runner)
     }
 
@@ -224,6 +225,21 @@ impl Runner {
             let _ = std::fs::remove_file(old);
         }
         Ok(())
+    }
+
+    /// Logs what runs now: the file, the listeners, auth, the routes.
+    fn log_summary(&self, config: &Config) {
+        let listeners: Vec<(SocketAddr, bool)> = self
+            .listeners
+            .iter()
+            .map(|l| (l.addr, is_tls(&l.config)))
+            .collect();
+        super::summary::log(
+            self.path.as_deref(),
+            config,
+            &listeners,
+            self.admin_address(),
+        );
     }
 
     /// The addresses of the public listeners, in file order.
@@ -324,6 +340,7 @@ impl Runner {
         }
         warn(&config);
         tracing::info!(path = %path.display(), "configuration reloaded");
+        self.log_summary(&config);
         Ok(())
     }
 
@@ -482,6 +499,19 @@ impl Runner {
         if let Some(path) = self.pid_file {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Whether a listener serves TLS.
+fn is_tls(config: &ServeConfig) -> bool {
+    #[cfg(feature = "tls")]
+    {
+        config.tls.is_some()
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = config;
+        false
     }
 }
 

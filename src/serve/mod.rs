@@ -314,7 +314,9 @@ impl<S: ServeService> Server<S> {
         drop(listener);
         let _ = shutdown_tx.send(());
         drain(tasks, shared.config.shutdown_timeout).await;
-        tracing::info!(%addr, "server stopped");
+        if announce {
+            tracing::info!(%addr, "server stopped");
+        }
         Ok(())
     }
 }
