@@ -7,8 +7,10 @@
 
 mod check;
 mod echo;
+mod flags;
 mod hash;
 mod logging;
+mod print_config;
 mod proxy;
 mod reload;
 mod run;
@@ -106,8 +108,9 @@ pub enum LogFormat {
 /// Where a serving subcommand listens.
 #[derive(Debug, Clone, Args)]
 pub struct BindArgs {
-    /// The address to listen on, `host:port` (`0.0.0.0:8000` for every interface).
-    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = serve::DEFAULT_BIND)]
+    /// The address to listen on: `HOST:PORT`, `:PORT` (every interface) or `PORT`
+    /// (127.0.0.1).
+    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = serve::DEFAULT_BIND, value_parser = flags::bind_addr)]
     pub bind: String,
 }
 

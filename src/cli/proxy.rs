@@ -17,23 +17,40 @@ use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::serve::{self, ServeConfig};
 
 /// The name of the one upstream group `--upstream` makes.
-const UPSTREAM: &str = "upstream";
+pub(super) const UPSTREAM: &str = "upstream";
 
 /// Arguments of `tollgate proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// The service to put behind the gateway, e.g. `http://127.0.0.1:9000` (a base path is
-    /// allowed: `http://127.0.0.1:9000/app`). Without it, the built-in echo service answers,
-    /// showing what an upstream would receive.
+    /// allowed: `http://127.0.0.1:9000/app`); repeat it to balance over several servers
+    /// (round robin, skipping servers that fail). Without it, the built-in echo service answers, showing what an
+    /// upstream would receive.
     #[arg(long, value_name = "URL")]
-    pub upstream: Option<Upstream>,
+    pub upstream: Vec<Upstream>,
 
-    /// The address to listen on, `host:port` (`0.0.0.0:8080` for every interface).
+    /// Trust this PEM CA file (instead of the public roots) for `https://` upstreams, e.g.
+    /// the certificate of an upstream's own CA.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// Accept the legacy hashes of --users files (`{SHA}`, `$apr1$`, `{PLAIN}`), which are
+    /// refused otherwise.
+    #[arg(long, requires = "users")]
+    pub legacy_hashes: bool,
+
+    /// List the files of --serve-dir directories that have no `index.html` (404 otherwise).
+    #[arg(long, requires = "serve_dir")]
+    pub listing: bool,
+
+    /// The address to listen on: `HOST:PORT`, `:PORT` (every interface) or `PORT`
+    /// (127.0.0.1).
     #[arg(
         long,
         value_name = "ADDR",
         env = "TOLLGATE_BIND",
-        default_value = "127.0.0.1:8080"
+        default_value = "127.0.0.1:8080",
+        value_parser = super::flags::bind_addr
     )]
     pub bind: String,
 
@@ -85,6 +102,11 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
 
+    /// Print the configuration file these flags make (TOML that `tollgate run` accepts) and
+    /// exit without serving.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// How many worker threads serve requests, each with its own connections, pool and
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
@@ -123,6 +145,7 @@ impl ProxyArgs {
         config.workers = self.workers;
         config.listen = vec![self.serve_config()];
         config.proxy.max_body = self.max_body;
+        config.proxy.ca_file.clone_from(&self.upstream_ca);
         if !self.set_header.is_empty() {
             let mut rewrite = RewriteConfig::new();
             for (name, value) in &self.set_header {
@@ -134,6 +157,7 @@ impl ProxyArgs {
             let mut auth = BasicAuthConfig::default();
             auth.realm.clone_from(&self.realm);
             auth.htpasswd = Some(users.clone());
+            auth.allow_legacy_hashes = self.legacy_hashes;
             config.auth = Some(auth);
         }
         if self.normalize {
@@ -147,20 +171,20 @@ impl ProxyArgs {
         for (prefix, dir) in &self.serve_dir {
             let mut files = ServeDirConfig::default();
             files.dir.clone_from(dir);
+            files.listing = self.listing;
             let mut route = RouteConfig::default();
             route.path.clone_from(prefix);
             route.files = Some(files);
             config.routes.push(route);
         }
         let mut rest = RouteConfig::default();
-        match &self.upstream {
-            Some(upstream) => {
-                let mut group = UpstreamGroupConfig::default();
-                group.servers = vec![upstream.clone()];
-                config.upstreams.insert(UPSTREAM.to_owned(), group);
-                rest.upstream = Some(UPSTREAM.to_owned());
-            }
-            None => rest.echo = true,
+        if self.upstream.is_empty() {
+            rest.echo = true;
+        } else {
+            let mut group = UpstreamGroupConfig::default();
+            group.servers.clone_from(&self.upstream);
+            config.upstreams.insert(UPSTREAM.to_owned(), group);
+            rest.upstream = Some(UPSTREAM.to_owned());
         }
         config.routes.push(rest);
         config
@@ -177,9 +201,17 @@ impl ProxyArgs {
 
 /// Builds the gateway on each worker and serves it until Ctrl-C or `SIGTERM`.
 pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
-    match &args.upstream {
-        Some(up) => tracing::info!(upstream = %up, "proxying to {up}"),
-        None => tracing::info!("no --upstream: the echo service answers in-process"),
+    if args.print_config {
+        use std::io::Write as _;
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            super::print_config::toml(&args)
+        );
+        return Ok(());
+    }
+    if args.upstream.is_empty() {
+        tracing::info!("no --upstream: the echo service answers in-process");
     }
     // Before anything listens, so a SIGTERM during startup is a graceful stop.
     let shutdown = serve::shutdown_signal();
@@ -204,6 +236,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
             ("listen[0].tls", "--tls-cert/--tls-key"),
             ("listen", "--bind"),
             ("upstreams", "--upstream"),
+            ("proxy.ca_file", "--upstream-ca"),
             ("proxy", "--max-body"),
             ("rewrite", "--set-header"),
         ]
