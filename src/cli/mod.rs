@@ -14,6 +14,7 @@ mod print_config;
 mod proxy;
 mod reload;
 mod run;
+mod self_signed;
 mod serve_dir;
 
 use clap::{Args, Parser, Subcommand};

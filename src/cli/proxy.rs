@@ -2,6 +2,7 @@
 //! `tollgate run` file describes, and the same [`Runner`] serves it: one stack builder for
 //! both.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -89,6 +90,12 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub allow_underscore_headers: bool,
 
+    /// Terminate TLS with a certificate made at start for local use (`self-signed`: for
+    /// localhost and the --bind host; its SHA-256 fingerprint is printed). For real names,
+    /// use --tls-cert and --tls-key.
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "tls_cert")]
+    pub tls: Option<TlsMode>,
+
     /// Terminate TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -111,6 +118,13 @@ pub struct ProxyArgs {
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+}
+
+/// `--tls MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// A self-signed certificate made at start (rcgen), for local use.
+    SelfSigned,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -200,9 +214,24 @@ impl ProxyArgs {
 }
 
 /// Builds the gateway on each worker and serves it until Ctrl-C or `SIGTERM`.
-pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
+pub async fn run(mut args: ProxyArgs) -> Result<(), BoxError> {
+    // Kept until the gateway stops: dropping it removes the files.
+    let _self_signed = match args.tls {
+        Some(TlsMode::SelfSigned) if !args.print_config => {
+            let made = super::self_signed::make(&args.bind)?;
+            let line = format!(
+                "self-signed certificate, SHA-256 fingerprint {}",
+                made.fingerprint
+            );
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            tracing::info!(fingerprint = %made.fingerprint, cert = %made.cert.display(), "{line}");
+            args.tls_cert = Some(made.cert.clone());
+            args.tls_key = Some(made.key.clone());
+            Some(made)
+        }
+        _ => None,
+    };
     if args.print_config {
-        use std::io::Write as _;
         let _ = write!(
             std::io::stdout().lock(),
             "{}",

@@ -53,6 +53,8 @@ mod conn;
 pub mod host;
 mod io;
 #[cfg(feature = "tls")]
+mod plain;
+#[cfg(feature = "tls")]
 mod tls;
 mod workers;
 
@@ -403,6 +405,13 @@ impl Shared {
         } = socket;
         // Small answers go out at once rather than waiting for Nagle's delayed ACK.
         let _ = stream.set_nodelay(true);
+        #[cfg(feature = "tls")]
+        if tls.is_some()
+            && plain::starts_with_plain_http(&stream, self.config.header_read_timeout).await
+        {
+            tracing::debug!(%peer, "plain HTTP on a TLS listener: 400");
+            return plain::answer(stream, self.config.write_timeout).await;
+        }
         // The socket holds the connection's permit: an upgraded connection (a WebSocket
         // tunnel) outlives this task and still counts against `max_connections`.
         let upgraded = Arc::new(AtomicBool::new(false));
