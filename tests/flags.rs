@@ -123,3 +123,27 @@ async fn print_config_prints_a_file_tollgate_run_serves() {
         "one"
     );
 }
+
+#[tokio::test]
+async fn the_echo_shows_what_an_upstream_receives_and_max_body_applies_to_it() {
+    let gw = Gateway::start(&["proxy", "--max-body", "10"]).await;
+    let res = send("GET", &gw.url("/hello?x=1"), &[("host", "public.example")]).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let echo = res.json();
+    let headers = echo["headers"].to_string();
+    assert!(
+        headers.contains(r#"["x-forwarded-for","127.0.0.1"]"#),
+        "{headers}"
+    );
+    assert!(
+        headers.contains(r#"["x-forwarded-host","public.example"]"#),
+        "{headers}"
+    );
+    assert!(headers.contains(r#"["via","1.1 tollgate"]"#), "{headers}");
+    assert!(
+        !headers.contains(r#"["host","public.example"]"#),
+        "the upstream sees its own Host: {headers}"
+    );
+    let big = send("POST", &gw.url("/"), &[("content-length", "100")]).await;
+    assert_eq!(big.status, 413, "{}", big.text());
+}

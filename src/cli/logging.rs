@@ -65,7 +65,7 @@ pub fn init(filter: &str, format: LogFormat, access: AccessLogFormat) -> Result<
             std::io::stderr().is_terminal(),
             std::env::var_os("NO_COLOR"),
         ));
-    let result = match format {
+    match format {
         LogFormat::Plain => builder
             .event_format(AccessLines {
                 inner: tracing_subscriber::fmt::format(),
@@ -79,8 +79,7 @@ pub fn init(filter: &str, format: LogFormat, access: AccessLogFormat) -> Result<
                 format: access,
             })
             .try_init(),
-    };
-    result.map_err(Into::into)
+    }
 }
 
 /// Whether to write colour: only to a terminal, and never when `NO_COLOR` is set to anything

@@ -240,7 +240,13 @@ pub async fn run(mut args: ProxyArgs) -> Result<(), BoxError> {
         return Ok(());
     }
     if args.upstream.is_empty() {
-        tracing::info!("no --upstream: the echo service answers in-process");
+        // A real upstream: the echo shows what one receives, and --max-body applies to it.
+        let addr = tollgate::gateway::echo_upstream().await?;
+        tracing::info!(
+            "no --upstream: the echo service on http://{addr} stands in for your upstream and \
+             shows, as JSON, what it would receive"
+        );
+        args.upstream = vec![format!("http://{addr}").parse()?];
     }
     // Before anything listens, so a SIGTERM during startup is a graceful stop.
     let shutdown = serve::shutdown_signal();

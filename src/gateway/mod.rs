@@ -66,6 +66,7 @@
 mod build;
 #[cfg(unix)]
 pub mod control;
+mod echo_upstream;
 mod listening;
 mod order;
 mod routes;
@@ -75,6 +76,7 @@ mod stack;
 mod summary;
 
 pub use self::build::{admin, build, build_with};
+pub use self::echo_upstream::echo_upstream;
 pub use self::order::{route_order_changes, RouteOrderChange};
 pub use self::run::{run, Runner, Swappable};
 pub use self::shared::SharedState;
