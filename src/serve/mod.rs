@@ -409,8 +409,7 @@ impl Shared {
         if tls.is_some()
             && plain::starts_with_plain_http(&stream, self.config.header_read_timeout).await
         {
-            tracing::debug!(%peer, "plain HTTP on a TLS listener: 400");
-            return plain::answer(stream, self.config.write_timeout).await;
+            return plain::answer(stream, peer, self.config.write_timeout).await;
         }
         // The socket holds the connection's permit: an upgraded connection (a WebSocket
         // tunnel) outlives this task and still counts against `max_connections`.

@@ -24,7 +24,8 @@ pub(super) async fn starts_with_plain_http(stream: &TcpStream, within: Duration)
 /// Answers `400` on `stream` and closes it. What the client sent is read first (at most
 /// 64 KiB, for at most `within`), so closing does not reset the connection before the
 /// client has read the answer.
-pub(super) async fn answer(mut stream: TcpStream, within: Duration) {
+pub(super) async fn answer(mut stream: TcpStream, peer: std::net::SocketAddr, within: Duration) {
+    tracing::debug!(%peer, "plain HTTP on a TLS listener: 400");
     let head = format!(
         "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{ANSWER}",
