@@ -16,6 +16,7 @@ mod reload;
 mod run;
 mod self_signed;
 mod serve_dir;
+mod users;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -75,11 +76,15 @@ pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
-    /// Hash a password for a credentials file: prints `USER:$argon2id$...` (prompts twice, or
-    /// reads one line from standard input when it is not a terminal).
+    /// Hash a password for a credentials file: prints one line, `USER:$argon2id$...`, and its
+    /// parameters on standard error (prompts twice, or reads one line from standard input when
+    /// it is not a terminal). `tollgate users` edits the file for you.
     Hash(hash::HashArgs),
     /// Check a credentials file: each line's hash scheme, or what is wrong with it.
     CheckHtpasswd(hash::CheckHtpasswdArgs),
+    /// Edit a credentials file: `add`, `set`, `remove`, `verify` a user, or `list` them
+    /// (atomic rewrite; comments and order kept).
+    Users(users::UsersArgs),
     /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
     /// precompressed `.br`/`.gz` siblings.
     Serve(serve_dir::ServeDirArgs),
@@ -126,6 +131,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Echo(args) => echo::run(args).await,
             Command::Hash(args) => hash::hash(args),
             Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
+            Command::Users(args) => users::run(args),
             Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(*args).await,
             Command::Run(args) => run::run(args).await,

@@ -40,6 +40,28 @@ pub(super) fn log(
         let line = route_line(route);
         tracing::info!(route = %route.label(), index = i, "route {line}");
     }
+    warn_without_users(config);
+}
+
+/// Warns when auth is on with a credentials file that holds no user: nobody can log in.
+fn warn_without_users(config: &Config) {
+    #[cfg(feature = "auth")]
+    if let Some(file) = config.auth.as_ref().and_then(|a| a.htpasswd.as_ref()) {
+        let text = std::fs::read(file).unwrap_or_default();
+        let options = crate::auth::htpasswd::HtpasswdOptions::default();
+        if crate::auth::htpasswd::check(&text, &options)
+            .next()
+            .is_none()
+        {
+            tracing::warn!(
+                file = %file.display(),
+                "{} holds no users: nobody can log in; add one with `tollgate users add {} USER`",
+                file.display(),
+                file.display()
+            );
+        }
+    }
+    let _ = config;
 }
 
 /// `on (users from FILE, realm "R")` or `off`.
