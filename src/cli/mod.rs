@@ -10,6 +10,7 @@ mod echo;
 mod flags;
 mod hash;
 mod logging;
+mod package;
 mod print_config;
 mod proxy;
 mod reload;
@@ -25,7 +26,7 @@ use tollgate::serve;
 /// tollgate: an HTTP toolkit's pieces (echo service, auth gateway, proxy, file server) from the
 /// command line.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, propagate_version = true)]
+#[command(name = "tollgate", version = package::version(), propagate_version = true)]
 pub struct Cli {
     /// What to log: a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or
     /// TARGET=LEVEL pairs (`tollgate=debug,hyper=info`); `RUST_LOG` wins when set. Colour
@@ -97,6 +98,10 @@ pub enum Command {
     /// Check a configuration file: print every error with its line and column, exit non-zero
     /// if there is one.
     Check(check::CheckArgs),
+    /// Print the shell completion script: `tollgate completions bash > /etc/bash_completion.d/tollgate`.
+    Completions(package::CompletionsArgs),
+    /// Write the man pages into a directory: `tollgate man target/man`.
+    Man(package::ManArgs),
     /// Check a configuration file, then make the running `tollgate run` of that file reload
     /// it; prints whether the gateway applied it or refused it and why (exit status 1).
     Reload(reload::ReloadArgs),
@@ -137,6 +142,8 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Reload(args) => reload::run(args).await,
+            Command::Completions(args) => package::completions(&args),
+            Command::Man(args) => package::man(&args),
         }
     })
 }
