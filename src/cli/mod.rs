@@ -6,6 +6,8 @@
 //! arm in [`run`].
 
 mod check;
+#[cfg(test)]
+mod doc_snippets;
 mod echo;
 mod flags;
 mod hash;
