@@ -281,3 +281,45 @@ async fn basic_auth_through_tls() {
         "TLS is on: no warning expected: {log}"
     );
 }
+
+/// The usual self-signed upstream certificate is a CA certificate used as the server's own,
+/// which webpki refuses even when trusted: the 502's detail says so and what to do; an
+/// untrusted one says to trust its CA.
+#[tokio::test]
+async fn certificate_failures_say_what_to_do() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert_pem = params.self_signed(&key).unwrap().pem();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), &cert_pem).unwrap();
+    let cert = TestCert {
+        dir,
+        cert_pem,
+        key_pem: key.serialize_pem(),
+    };
+    let addr = https_upstream(&cert).await;
+    let upstream: Upstream = format!("https://localhost:{}", addr.port())
+        .parse()
+        .unwrap();
+    let mut config = ProxyConfig::default();
+    config.expose_errors = true;
+    config.ca_file = Some(cert.cert_path());
+    let (status, body) = get(Proxy::with_config(upstream, config.clone()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(
+        body.contains("a CA certificate used as the server's own"),
+        "{body}"
+    );
+
+    let leaf = TestCert::new();
+    let addr = https_upstream(&leaf).await;
+    let upstream: Upstream = format!("https://localhost:{}", addr.port())
+        .parse()
+        .unwrap();
+    config.ca_file = None;
+    let (status, body) = get(Proxy::with_config(upstream, config).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(body.contains("not signed by a trusted CA"), "{body}");
+    assert!(body.contains("--upstream-ca FILE"), "{body}");
+}

@@ -145,67 +145,6 @@ async fn an_in_flight_request_finishes_on_the_configuration_it_started_with() {
     assert_eq!(in_flight.await.unwrap(), (200, "old".to_owned()));
 }
 
-/// `tollgate reload FILE` with its arguments; `(success, stdout + stderr)`.
-async fn reload(file: &Path) -> (bool, String) {
-    let out = Launch::tollgate(["reload"]).arg(file).output().await;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-#[tokio::test]
-async fn tollgate_reload_checks_the_file_then_signals_the_gateway() {
-    let (one, two) = (named("one").await, named("two").await);
-    let listen = dead_port();
-    let tmp = temp_dir();
-    let dir = tmp.path();
-    let file = dir.join("tollgate.toml");
-    let pid_file = dir.join("tollgate.pid");
-    let with_pid = |server: &str, extra: &str| {
-        format!(
-            "pid_file = {:?}\n{}",
-            pid_file.display().to_string(),
-            config(listen, server, extra)
-        )
-    };
-    std::fs::write(&file, with_pid(&one.url(), "")).unwrap();
-    let gateway = start(&file).await;
-    gateway.wait_serving(listen).await;
-    let written = eventually(async || pid_file.exists()).await;
-    assert!(written, "no pid file:\n{}", gateway.log());
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    assert_eq!(pid.trim(), gateway.pid().to_string());
-    assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
-
-    // A file with an error is reported by `tollgate reload`, with its line; the gateway is
-    // not signalled at all.
-    std::fs::write(&file, with_pid(&two.url(), "upstreem = \"typo\"")).unwrap();
-    let (ok, out) = reload(&file).await;
-    assert!(!ok, "{out}");
-    assert!(out.contains("unknown field `upstreem`"), "{out}");
-    assert!(out.contains("tollgate.toml:"), "located: {out}");
-    assert!(!gateway.log().contains("SIGHUP"), "{}", gateway.log());
-    assert_eq!(get(listen, "/", None).await, (200, "one".to_owned()));
-
-    // A good one: checked, signalled, in force.
-    std::fs::write(&file, with_pid(&two.url(), "")).unwrap();
-    let (ok, out) = reload(&file).await;
-    assert!(ok, "{out}");
-    assert!(out.contains("sent SIGHUP"), "{out}");
-    gateway.wait_for_log("configuration reloaded", 1).await;
-    assert_eq!(get(listen, "/", None).await, (200, "two".to_owned()));
-
-    // Without a pid file, the command says what to add.
-    let plain = dir.join("plain.toml");
-    std::fs::write(&plain, config(listen, &two.url(), "")).unwrap();
-    let (ok, out) = reload(&plain).await;
-    assert!(!ok && out.contains("has no `pid_file`"), "{out}");
-
-    // A graceful stop removes the pid file.
-    gateway.terminate().await;
-    assert!(!pid_file.exists(), "the pid file outlived the gateway");
-}
-
 #[tokio::test]
 async fn a_changed_listener_is_restarted_on_the_same_socket() {
     let one = named("one").await;

@@ -201,7 +201,8 @@ impl fmt::Display for HtpasswdError {
             } => write!(
                 f,
                 "htpasswd line {line}: user \"{user}\" already defined on line {first_line}; \
-                 keep one of them"
+                 keep one of them (`tollgate users set FILE USER` does); until then the file \
+                 is refused as a whole, so neither line wins"
             ),
             // One level, with the hash error's text: it says what to do.
             HtpasswdError::Hash { line, source } => write!(f, "htpasswd line {line}: {source}"),

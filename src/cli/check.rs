@@ -19,33 +19,137 @@ pub struct CheckArgs {
 }
 
 /// Loads and builds the file without serving it (certificates, keys, CA and credentials files
-/// are read); prints each route the route order rule changed as `FILE:LINE:COLUMN: warning:`,
-/// then `FILE: ok`; or each error as `FILE:LINE:COLUMN: error: message`.
+/// are read) and tries to bind each listener; prints every error as
+/// `FILE:LINE:COLUMN: error: message`, each route the route order rule changed and each
+/// address in use as a warning, then `FILE: ok` and the addresses that can be bound.
 pub async fn run(args: CheckArgs) -> Result<(), BoxError> {
-    validate(&args.file).await?;
-    let _ = writeln!(std::io::stdout().lock(), "{}: ok", args.file.display());
+    let config = validate(&args.file).await?;
+    let shown = args.file.display().to_string();
+    let (free, errors) = probe_binds(&config, &args.file, &shown);
+    if !free.is_empty() {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{shown}: these addresses can be bound: {}",
+            free.join(", ")
+        );
+    }
+    if errors > 0 {
+        return Err(format!(
+            "{shown}: {errors} listener address{} cannot be bound",
+            if errors == 1 { "" } else { "es" }
+        )
+        .into());
+    }
+    let _ = writeln!(std::io::stdout().lock(), "{shown}: ok");
     Ok(())
 }
 
 /// The file's configuration if it would serve (its route order warnings printed); else every
-/// error printed, and a summary.
+/// error printed (of every phase: syntax and types, the checks between sections, the files it
+/// names), and a summary.
 pub(super) async fn validate(file: &Path) -> Result<Config, BoxError> {
     let shown = file.display().to_string();
-    let result = match config::load_file(file) {
-        Ok((config, text)) => match gateway::build(&config, &Metrics::new()).await {
-            Ok(_) => {
-                print(&shown, "warning", &route_order(&config, &text));
-                Ok(config)
-            }
-            Err(errors) => Err(errors.locate(&text)),
-        },
-        Err(errors) => Err(errors),
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            let error = ConfigError::new(
+                KeyPath::root(),
+                format!("cannot read the configuration file {shown}"),
+            )
+            .with_source(e);
+            return Err(report(&shown, ConfigErrors(vec![error])));
+        }
     };
-    result.map_err(|errors| {
-        print(&shown, "error", &errors);
-        let n = errors.len();
-        format!("{shown}: {n} error{}", if n == 1 { "" } else { "s" }).into()
-    })
+    let (partial, mut errors) = config::load_partial(&text);
+    if let Some(config) = &partial {
+        if let Err(built) = gateway::build(config, &Metrics::new()).await {
+            // `build` checks again what `load_partial` checked (without the errors that only
+            // follow from a part left out): keep the rest.
+            let checked = config.check();
+            let same = |a: &ConfigError, b: &ConfigError| {
+                a.path() == b.path() && a.message() == b.message()
+            };
+            let new: Vec<ConfigError> = built
+                .locate(&text)
+                .0
+                .into_iter()
+                .filter(|e| !checked.iter().chain(errors.iter()).any(|c| same(c, e)))
+                .collect();
+            errors.0.extend(new);
+            errors.0.sort_by_key(|e| e.line().unwrap_or(0));
+        }
+    }
+    match partial {
+        Some(config) if errors.is_empty() => {
+            print(&shown, "warning", &route_order(&config, &text));
+            Ok(config)
+        }
+        _ => Err(report(&shown, errors)),
+    }
+}
+
+/// Prints every error and makes the summary.
+fn report(shown: &str, errors: ConfigErrors) -> BoxError {
+    print(shown, "error", &errors);
+    let n = errors.len();
+    format!("{shown}: {n} error{}", if n == 1 { "" } else { "s" }).into()
+}
+
+/// Tries to bind each listener (and the admin listener) and lets go at once: the addresses
+/// that can be bound, and how many cannot for a reason other than being in use (printed as
+/// errors; an address in use is a warning, since the running gateway may hold it).
+fn probe_binds(config: &Config, file: &Path, shown: &str) -> (Vec<String>, usize) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mut binds: Vec<(KeyPath, &str)> = config
+        .listen
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            (
+                KeyPath::root().key("listen").index(i).key("bind"),
+                l.bind.as_str(),
+            )
+        })
+        .collect();
+    if let Some(admin) = &config.admin {
+        binds.push((
+            KeyPath::root().key("admin").key("bind"),
+            admin.bind.as_str(),
+        ));
+    }
+    let (mut free, mut warnings, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for (at, bind) in binds {
+        match std::net::TcpListener::bind(bind) {
+            Ok(_) => free.push(bind.to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                let port = bind.rsplit(':').next().unwrap_or(bind);
+                warnings.push(ConfigError::new(
+                    at,
+                    format!(
+                        "{bind} is in use now: by this gateway if it runs (a reload keeps its                          sockets), else by another program (`ss -ltnp 'sport = :{port}'` shows                          which)"
+                    ),
+                ));
+            }
+            Err(e) => errors.push(ConfigError::new(
+                at,
+                format!("{bind} cannot be bound: {e}{}", bind_hint(&e)),
+            )),
+        }
+    }
+    print(shown, "warning", &ConfigErrors(warnings).locate(&text));
+    let n = errors.len();
+    print(shown, "error", &ConfigErrors(errors).locate(&text));
+    (free, n)
+}
+
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrNotAvailable => " (no interface of this machine has that address)",
+        std::io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges: CAP_NET_BIND_SERVICE, or a port above 1023)"
+        }
+        _ => "",
+    }
 }
 
 /// The routes whose answers the route order rule changed, located in `text`.

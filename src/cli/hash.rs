@@ -144,14 +144,14 @@ fn check_report(text: &[u8], options: &HtpasswdOptions) -> (Vec<String>, usize) 
     (report, errors)
 }
 
-fn check_user(user: &str) -> Result<(), String> {
+pub(super) fn check_user(user: &str) -> Result<(), String> {
     if user.is_empty() || user.chars().any(|c| c == ':' || c.is_control()) {
         return Err("user names must be non-empty, without `:` or control characters".into());
     }
     Ok(())
 }
 
-fn read_password() -> Result<String, String> {
+pub(super) fn read_password() -> Result<String, String> {
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
         let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;

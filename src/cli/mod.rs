@@ -6,12 +6,20 @@
 //! arm in [`run`].
 
 mod check;
+#[cfg(test)]
+mod doc_snippets;
 mod echo;
+mod flags;
 mod hash;
+mod logging;
+mod package;
+mod print_config;
 mod proxy;
 mod reload;
 mod run;
+mod self_signed;
 mod serve_dir;
+mod users;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -20,10 +28,11 @@ use tollgate::serve;
 /// tollgate: an HTTP toolkit's pieces (echo service, auth gateway, proxy, file server) from the
 /// command line.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, propagate_version = true)]
+#[command(name = "tollgate", version = package::version(), propagate_version = true)]
 pub struct Cli {
-    /// What to log, as a tracing filter (`info`, `debug`, `tollgate=debug,hyper=info`);
-    /// `RUST_LOG` wins when set.
+    /// What to log: a level (`off`, `error`, `warn`, `info`, `debug`, `trace`) or
+    /// TARGET=LEVEL pairs (`tollgate=debug,hyper=info`); `RUST_LOG` wins when set. Colour
+    /// only on a terminal, never with `NO_COLOR`.
     #[arg(
         long,
         global = true,
@@ -44,6 +53,19 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// How each request's access-log line is written: `log` (an ordinary log line in
+    /// --log-format), `common` or `combined` (Apache's and nginx's formats), or `json` (one
+    /// flat object).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = "TOLLGATE_ACCESS_LOG",
+        default_value = "log"
+    )]
+    pub access_log: logging::AccessLogFormat,
+
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
@@ -57,11 +79,15 @@ pub enum Command {
     /// Answer every request with a JSON description of it: method, target, path, query,
     /// headers, cookies, form, JSON body, body length and SHA-256, peer address.
     Echo(echo::EchoArgs),
-    /// Hash a password for a credentials file: prints `USER:$argon2id$...` (prompts twice, or
-    /// reads one line from standard input when it is not a terminal).
+    /// Hash a password for a credentials file: prints one line, `USER:$argon2id$...`, and its
+    /// parameters on standard error (prompts twice, or reads one line from standard input when
+    /// it is not a terminal). `tollgate users` edits the file for you.
     Hash(hash::HashArgs),
     /// Check a credentials file: each line's hash scheme, or what is wrong with it.
     CheckHtpasswd(hash::CheckHtpasswdArgs),
+    /// Edit a credentials file: `add`, `set`, `remove`, `verify` a user, or `list` them
+    /// (atomic rewrite; comments and order kept).
+    Users(users::UsersArgs),
     /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
     /// precompressed `.br`/`.gz` siblings.
     Serve(serve_dir::ServeDirArgs),
@@ -69,13 +95,17 @@ pub enum Command {
     /// (or of the echo service when no --upstream is given), with TLS if asked.
     Proxy(Box<proxy::ProxyArgs>),
     /// Run the gateway a configuration file describes (listeners, auth, routes, upstream
-    /// groups, metrics); `tollgate reload FILE` or `kill -HUP PID` reloads the file.
+    /// groups, metrics); `tollgate reload FILE` reloads the file and reports the outcome.
     Run(run::RunArgs),
     /// Check a configuration file: print every error with its line and column, exit non-zero
     /// if there is one.
     Check(check::CheckArgs),
-    /// Check a configuration file, then make the running `tollgate run` reload it (`SIGHUP` to
-    /// the process in the file's `pid_file`, or --pid).
+    /// Print the shell completion script: `tollgate completions bash > /etc/bash_completion.d/tollgate`.
+    Completions(package::CompletionsArgs),
+    /// Write the man pages into a directory: `tollgate man target/man`.
+    Man(package::ManArgs),
+    /// Check a configuration file, then make the running `tollgate run` of that file reload
+    /// it; prints whether the gateway applied it or refused it and why (exit status 1).
     Reload(reload::ReloadArgs),
 }
 
@@ -91,14 +121,15 @@ pub enum LogFormat {
 /// Where a serving subcommand listens.
 #[derive(Debug, Clone, Args)]
 pub struct BindArgs {
-    /// The address to listen on, `host:port` (`0.0.0.0:8000` for every interface).
-    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = serve::DEFAULT_BIND)]
+    /// The address to listen on: `HOST:PORT`, `:PORT` (every interface) or `PORT`
+    /// (127.0.0.1).
+    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = serve::DEFAULT_BIND, value_parser = flags::bind_addr)]
     pub bind: String,
 }
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<(), BoxError> {
-    init_logging(&cli.log, cli.log_format)?;
+    logging::init(&cli.log, cli.log_format, cli.access_log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -107,30 +138,16 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Echo(args) => echo::run(args).await,
             Command::Hash(args) => hash::hash(args),
             Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
+            Command::Users(args) => users::run(args),
             Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(*args).await,
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Reload(args) => reload::run(args).await,
+            Command::Completions(args) => package::completions(&args),
+            Command::Man(args) => package::man(&args),
         }
     })
-}
-
-/// Logs to standard error; `RUST_LOG` overrides `--log`.
-fn init_logging(filter: &str, format: LogFormat) -> Result<(), BoxError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(env) if !env.is_empty() => EnvFilter::try_new(env)?,
-        _ => EnvFilter::try_new(filter)
-            .map_err(|e| format!("invalid --log filter {filter:?}: {e}"))?,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Plain => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    }
 }
 
 #[cfg(test)]

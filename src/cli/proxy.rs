@@ -2,6 +2,7 @@
 //! `tollgate run` file describes, and the same [`Runner`] serves it: one stack builder for
 //! both.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -17,23 +18,40 @@ use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::serve::{self, ServeConfig};
 
 /// The name of the one upstream group `--upstream` makes.
-const UPSTREAM: &str = "upstream";
+pub(super) const UPSTREAM: &str = "upstream";
 
 /// Arguments of `tollgate proxy`.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// The service to put behind the gateway, e.g. `http://127.0.0.1:9000` (a base path is
-    /// allowed: `http://127.0.0.1:9000/app`). Without it, the built-in echo service answers,
-    /// showing what an upstream would receive.
+    /// allowed: `http://127.0.0.1:9000/app`); repeat it to balance over several servers
+    /// (round robin, skipping servers that fail). Without it, the built-in echo service answers, showing what an
+    /// upstream would receive.
     #[arg(long, value_name = "URL")]
-    pub upstream: Option<Upstream>,
+    pub upstream: Vec<Upstream>,
 
-    /// The address to listen on, `host:port` (`0.0.0.0:8080` for every interface).
+    /// Trust this PEM CA file (instead of the public roots) for `https://` upstreams, e.g.
+    /// the certificate of an upstream's own CA.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+
+    /// Accept the legacy hashes of --users files (`{SHA}`, `$apr1$`, `{PLAIN}`), which are
+    /// refused otherwise.
+    #[arg(long, requires = "users")]
+    pub legacy_hashes: bool,
+
+    /// List the files of --serve-dir directories that have no `index.html` (404 otherwise).
+    #[arg(long, requires = "serve_dir")]
+    pub listing: bool,
+
+    /// The address to listen on: `HOST:PORT`, `:PORT` (every interface) or `PORT`
+    /// (127.0.0.1).
     #[arg(
         long,
         value_name = "ADDR",
         env = "TOLLGATE_BIND",
-        default_value = "127.0.0.1:8080"
+        default_value = "127.0.0.1:8080",
+        value_parser = super::flags::bind_addr
     )]
     pub bind: String,
 
@@ -72,6 +90,12 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub allow_underscore_headers: bool,
 
+    /// Terminate TLS with a certificate made at start for local use (`self-signed`: for
+    /// localhost and the --bind host; its SHA-256 fingerprint is printed). For real names,
+    /// use --tls-cert and --tls-key.
+    #[arg(long, value_enum, value_name = "MODE", conflicts_with = "tls_cert")]
+    pub tls: Option<TlsMode>,
+
     /// Terminate TLS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -85,10 +109,22 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
 
+    /// Print the configuration file these flags make (TOML that `tollgate run` accepts) and
+    /// exit without serving.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// How many worker threads serve requests, each with its own connections, pool and
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+}
+
+/// `--tls MODE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// A self-signed certificate made at start (rcgen), for local use.
+    SelfSigned,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -123,6 +159,7 @@ impl ProxyArgs {
         config.workers = self.workers;
         config.listen = vec![self.serve_config()];
         config.proxy.max_body = self.max_body;
+        config.proxy.ca_file.clone_from(&self.upstream_ca);
         if !self.set_header.is_empty() {
             let mut rewrite = RewriteConfig::new();
             for (name, value) in &self.set_header {
@@ -134,6 +171,7 @@ impl ProxyArgs {
             let mut auth = BasicAuthConfig::default();
             auth.realm.clone_from(&self.realm);
             auth.htpasswd = Some(users.clone());
+            auth.allow_legacy_hashes = self.legacy_hashes;
             config.auth = Some(auth);
         }
         if self.normalize {
@@ -147,20 +185,20 @@ impl ProxyArgs {
         for (prefix, dir) in &self.serve_dir {
             let mut files = ServeDirConfig::default();
             files.dir.clone_from(dir);
+            files.listing = self.listing;
             let mut route = RouteConfig::default();
             route.path.clone_from(prefix);
             route.files = Some(files);
             config.routes.push(route);
         }
         let mut rest = RouteConfig::default();
-        match &self.upstream {
-            Some(upstream) => {
-                let mut group = UpstreamGroupConfig::default();
-                group.servers = vec![upstream.clone()];
-                config.upstreams.insert(UPSTREAM.to_owned(), group);
-                rest.upstream = Some(UPSTREAM.to_owned());
-            }
-            None => rest.echo = true,
+        if self.upstream.is_empty() {
+            rest.echo = true;
+        } else {
+            let mut group = UpstreamGroupConfig::default();
+            group.servers.clone_from(&self.upstream);
+            config.upstreams.insert(UPSTREAM.to_owned(), group);
+            rest.upstream = Some(UPSTREAM.to_owned());
         }
         config.routes.push(rest);
         config
@@ -176,10 +214,39 @@ impl ProxyArgs {
 }
 
 /// Builds the gateway on each worker and serves it until Ctrl-C or `SIGTERM`.
-pub async fn run(args: ProxyArgs) -> Result<(), BoxError> {
-    match &args.upstream {
-        Some(up) => tracing::info!(upstream = %up, "proxying to {up}"),
-        None => tracing::info!("no --upstream: the echo service answers in-process"),
+pub async fn run(mut args: ProxyArgs) -> Result<(), BoxError> {
+    // Kept until the gateway stops: dropping it removes the files.
+    let _self_signed = match args.tls {
+        Some(TlsMode::SelfSigned) if !args.print_config => {
+            let made = super::self_signed::make(&args.bind)?;
+            let line = format!(
+                "self-signed certificate, SHA-256 fingerprint {}",
+                made.fingerprint
+            );
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            tracing::info!(fingerprint = %made.fingerprint, cert = %made.cert.display(), "{line}");
+            args.tls_cert = Some(made.cert.clone());
+            args.tls_key = Some(made.key.clone());
+            Some(made)
+        }
+        _ => None,
+    };
+    if args.print_config {
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            super::print_config::toml(&args)
+        );
+        return Ok(());
+    }
+    if args.upstream.is_empty() {
+        // A real upstream: the echo shows what one receives, and --max-body applies to it.
+        let addr = tollgate::gateway::echo_upstream().await?;
+        tracing::info!(
+            "no --upstream: the echo service on http://{addr} stands in for your upstream and \
+             shows, as JSON, what it would receive"
+        );
+        args.upstream = vec![format!("http://{addr}").parse()?];
     }
     // Before anything listens, so a SIGTERM during startup is a graceful stop.
     let shutdown = serve::shutdown_signal();
@@ -204,6 +271,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
             ("listen[0].tls", "--tls-cert/--tls-key"),
             ("listen", "--bind"),
             ("upstreams", "--upstream"),
+            ("proxy.ca_file", "--upstream-ca"),
             ("proxy", "--max-body"),
             ("rewrite", "--set-header"),
         ]

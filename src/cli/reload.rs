@@ -1,5 +1,6 @@
-//! `tollgate reload FILE`: check a configuration file, then tell the running `tollgate run`
-//! to load it (`SIGHUP` to the process named by the file's `pid_file`), like `nginx -s reload`.
+//! `tollgate reload FILE`: check a configuration file, then ask the running `tollgate run` of
+//! that file to load it, through its control socket, and report what it answered: applied,
+//! or refused and why (exit status 1), like `caddy reload`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,40 +16,119 @@ pub struct ReloadArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// The process to reload. Default: the one whose id is in the file's `pid_file`.
+    /// The gateway to reload, by process id. Default: the gateway of this user that runs
+    /// FILE (found through the control sockets, or the file's `pid_file`).
     #[arg(long, value_name = "PID")]
-    pub pid: Option<i32>,
+    pub pid: Option<u32>,
 }
 
-/// Checks the file, then sends `SIGHUP` to the gateway.
+/// Checks the file, asks the gateway to reload it and prints the outcome.
 pub async fn run(args: ReloadArgs) -> Result<(), BoxError> {
     let config = super::check::validate(&args.file).await?;
-    let pid = match args.pid {
-        Some(pid) => pid,
-        None => {
-            let Some(pid_file) = &config.pid_file else {
-                return Err(format!(
-                    "{} has no `pid_file`, so which process runs it is unknown: add \
-                     `pid_file = \"/run/tollgate.pid\"` to it (and restart the gateway), or pass \
-                     --pid PID",
-                    args.file.display()
-                )
-                .into());
-            };
-            read_pid(pid_file)?
-        }
-    };
-    hangup(pid)?;
-    let _ = writeln!(
-        std::io::stdout().lock(),
-        "{}: ok; sent SIGHUP to process {pid}, which reloads it (its log says `configuration \
-         reloaded`)",
-        args.file.display()
-    );
-    Ok(())
+    outcome(&args, config.pid_file.as_deref()).await
 }
 
-fn read_pid(path: &Path) -> Result<i32, BoxError> {
+#[cfg(unix)]
+async fn outcome(args: &ReloadArgs, pid_file: Option<&Path>) -> Result<(), BoxError> {
+    use tollgate::gateway::control::{self, Command};
+    let shown = args.file.display();
+    let pid = match (args.pid, pid_file) {
+        (Some(pid), _) => Some(pid),
+        (None, Some(pid_file)) => Some(read_pid(pid_file)?),
+        (None, None) => None,
+    };
+    let socket = match pid {
+        Some(pid) => control::socket_path(pid),
+        None => only_gateway_of(&args.file).await?,
+    };
+    let status = control::request(&socket, Command::Status)
+        .await
+        .map_err(|e| not_a_gateway(pid, &socket, &e))?;
+    let wanted = control::absolute(&args.file);
+    if status.file != wanted {
+        return Err(format!(
+            "process {} runs {}, not {}: nothing was reloaded (pass the file it runs, or the \
+             --pid of the gateway that runs this one)",
+            status.pid,
+            status.file.display(),
+            wanted.display()
+        )
+        .into());
+    }
+    let reply = control::request(&socket, Command::Reload).await?;
+    if reply.ok {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{shown}: reloaded; process {} runs it now",
+            reply.pid
+        );
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    for e in &reply.errors {
+        let place = match (e.line, e.column) {
+            (Some(line), Some(col)) => format!("{shown}:{line}:{col}"),
+            _ => shown.to_string(),
+        };
+        let _ = writeln!(err, "{place}: error: {}", e.message);
+    }
+    let n = reply.errors.len();
+    Err(format!(
+        "{shown}: reload refused by process {} ({n} error{}); the running configuration stays",
+        reply.pid,
+        if n == 1 { "" } else { "s" }
+    )
+    .into())
+}
+
+/// The control socket of the one gateway of this user that runs `file`.
+#[cfg(unix)]
+async fn only_gateway_of(file: &Path) -> Result<PathBuf, BoxError> {
+    use tollgate::gateway::control;
+    let found = control::find(file).await?;
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "no running gateway of this user runs {} (none answers in {}): start it with \
+             `tollgate run {}`, or pass --pid PID",
+            control::absolute(file).display(),
+            control::dir().display(),
+            file.display()
+        )
+        .into()),
+        several => {
+            let pids: Vec<String> = several
+                .iter()
+                .filter_map(|s| s.file_stem().map(|p| p.to_string_lossy().into_owned()))
+                .collect();
+            Err(format!(
+                "{} gateways run {} (processes {}): choose one with --pid PID",
+                several.len(),
+                file.display(),
+                pids.join(", ")
+            )
+            .into())
+        }
+    }
+}
+
+#[cfg(unix)]
+fn not_a_gateway(pid: Option<u32>, socket: &Path, e: &std::io::Error) -> BoxError {
+    let who = pid.map_or_else(|| "the gateway".to_owned(), |pid| format!("process {pid}"));
+    format!(
+        "{who} is not a running tollgate gateway of this user: its control socket {} does not \
+         answer ({e}); nothing was reloaded",
+        socket.display()
+    )
+    .into()
+}
+
+#[cfg(not(unix))]
+async fn outcome(_args: &ReloadArgs, _pid_file: Option<&Path>) -> Result<(), BoxError> {
+    Err("`tollgate reload` needs a Unix control socket; restart the gateway instead".into())
+}
+
+fn read_pid(path: &Path) -> Result<u32, BoxError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read the pid file {}: {e} (is `tollgate run` running with this file?)",
@@ -56,7 +136,7 @@ fn read_pid(path: &Path) -> Result<i32, BoxError> {
         )
     })?;
     text.trim()
-        .parse::<i32>()
+        .parse::<u32>()
         .ok()
         .filter(|pid| *pid > 0)
         .ok_or_else(|| {
@@ -67,27 +147,6 @@ fn read_pid(path: &Path) -> Result<i32, BoxError> {
             )
             .into()
         })
-}
-
-#[cfg(unix)]
-fn hangup(pid: i32) -> Result<(), BoxError> {
-    use rustix::process::{kill_process, Pid, Signal};
-    let process = Pid::from_raw(pid).ok_or_else(|| format!("{pid} is not a process id"))?;
-    kill_process(process, Signal::HUP).map_err(|e| {
-        let hint = if e == rustix::io::Errno::SRCH {
-            " (no such process: the gateway stopped, or the pid file is stale)"
-        } else if e == rustix::io::Errno::PERM {
-            " (it belongs to another user: run this as that user)"
-        } else {
-            ""
-        };
-        format!("cannot signal process {pid}: {e}{hint}").into()
-    })
-}
-
-#[cfg(not(unix))]
-fn hangup(_pid: i32) -> Result<(), BoxError> {
-    Err("`tollgate reload` needs Unix signals; restart the gateway instead".into())
 }
 
 #[cfg(test)]

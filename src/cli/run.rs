@@ -9,8 +9,8 @@ use tollgate::body::BoxError;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The configuration file (TOML), e.g. `examples/tollgate.toml`. `tollgate reload FILE`
-    /// (with `pid_file` set in it) or `kill -HUP PID` reloads it; a file with errors is
-    /// refused and the running configuration stays.
+    /// reloads it (so does `SIGHUP` to this process); a file with errors is refused and the
+    /// running configuration stays.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 }

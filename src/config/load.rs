@@ -23,53 +23,121 @@ use super::Config;
 ///
 /// Every error found, in file order, each with its line and column.
 pub fn load(text: &str) -> Result<Config, ConfigErrors> {
+    match load_partial(text) {
+        (Some(config), errors) if errors.is_empty() => Ok(config),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// Reads as much of a configuration as is right, for reports that list every error at once
+/// (`tollgate check`): the errors of [`load`], and the configuration without its wrong parts
+/// (a wrong `[[routes]]` or `[[listen]]` table stands in as a harmless one, a wrong table is
+/// left out), already [checked](Config::check). Errors that only follow from a part being left
+/// out (a route naming a group whose table was wrong) are not reported twice.
+///
+/// The configuration is `None` when the text is not TOML at all; it must not be served when
+/// there is any error.
+pub fn load_partial(text: &str) -> (Option<Config>, ConfigErrors) {
     let doc = match ImDocument::parse(text.to_owned()) {
         Ok(doc) => doc,
         Err(e) => {
             let error = ConfigError::new(KeyPath::root(), e.message().to_owned())
                 .with_span(e.span())
                 .locate(text, None);
-            return Err(ConfigErrors(vec![error]));
+            return (None, ConfigErrors(vec![error]));
         }
     };
     let mut errors: Vec<ConfigError> = Vec::new();
+    let mut rest = doc.as_table().clone();
+    let mut left_out: Vec<(String, Option<Part>)> = Vec::new();
     for (key, _) in doc.as_table().iter() {
-        for piece in pieces(doc.as_table(), key) {
+        for (part, piece) in pieces(doc.as_table(), key) {
             if let Err(e) = Config::deserialize(piece.into_deserializer()) {
                 errors.push(
                     ConfigError::new(KeyPath::root().key(key), e.message().to_owned())
                         .with_span(e.span()),
                 );
+                leave_out(&mut rest, key, part.as_ref());
+                left_out.push((key.to_owned(), part));
             }
         }
     }
-    let config = if errors.is_empty() {
-        let whole = Value::InlineTable(doc.as_table().clone().into_inline_table());
-        match Config::deserialize(whole.into_deserializer()) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                // Only what needs the pieces together can fail here.
-                errors.push(
-                    ConfigError::new(KeyPath::root(), e.message().to_owned()).with_span(e.span()),
-                );
-                None
-            }
+    let whole = Value::InlineTable(rest.into_inline_table());
+    let config = match Config::deserialize(whole.into_deserializer()) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            // Only what needs the pieces together can fail here.
+            errors.push(
+                ConfigError::new(KeyPath::root(), e.message().to_owned()).with_span(e.span()),
+            );
+            None
         }
-    } else {
-        None
     };
     if let Some(config) = &config {
-        errors.extend(config.check());
+        let follows = |e: &ConfigError| follows_from_left_out(e, &left_out);
+        errors.extend(config.check().into_iter().filter(|e| !follows(e)));
     }
     let mut errors: Vec<ConfigError> = errors
         .into_iter()
         .map(|e| e.locate(text, Some(&doc)))
         .collect();
-    if errors.is_empty() {
-        return Ok(config.expect("no error means the whole file deserialized"));
-    }
     errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
-    Err(ConfigErrors(errors))
+    (config, ConfigErrors(errors))
+}
+
+/// Which part of a top-level key a piece is: an element of an array of tables, or an entry of
+/// a table of tables.
+#[derive(Debug, Clone)]
+enum Part {
+    Index(usize),
+    Name(String),
+}
+
+/// Takes a wrong part out of `root`: an array element becomes a harmless stand-in (so the
+/// other elements keep their indices, which errors name), a table entry or key goes.
+fn leave_out(root: &mut toml_edit::Table, key: &str, part: Option<&Part>) {
+    match (part, root.get_mut(key)) {
+        (Some(Part::Index(i)), Some(Item::ArrayOfTables(array))) => {
+            if let Some(table) = array.get_mut(*i) {
+                *table = stand_in(key);
+            }
+        }
+        (Some(Part::Name(name)), Some(item)) => {
+            if let Some(table) = item.as_table_like_mut() {
+                table.remove(name);
+            }
+        }
+        _ => {
+            root.remove(key);
+        }
+    }
+}
+
+/// What stands in for a wrong element of the array of tables `key`: a listener on a port of
+/// the system's choosing, a route that echoes.
+fn stand_in(key: &str) -> toml_edit::Table {
+    let mut table = toml_edit::Table::new();
+    match key {
+        "listen" => table.insert("bind", toml_edit::value("127.0.0.1:0")),
+        "routes" => table.insert("echo", toml_edit::value(true)),
+        _ => None,
+    };
+    table
+}
+
+/// Whether `e` (from checking what is left) only says that a part left out is missing.
+fn follows_from_left_out(e: &ConfigError, left_out: &[(String, Option<Part>)]) -> bool {
+    left_out
+        .iter()
+        .any(|(key, part)| match (key.as_str(), part) {
+            ("upstreams", Some(Part::Name(name))) => e
+                .message()
+                .starts_with(&format!("no upstream group named `{name}`")),
+            ("upstreams", None) => e.message().starts_with("no upstream group named"),
+            ("listen", None) => e.message().starts_with("no listener"),
+            ("routes", None) => e.message().starts_with("no route"),
+            _ => false,
+        })
 }
 
 /// Reads and [`load`]s a file, returning its text too (to locate later errors).
@@ -106,20 +174,21 @@ impl ConfigErrors {
 /// The documents `key = item` is checked as: the root table with only `key`, and one per array
 /// element or table entry, so an error in one does not hide an error in the next. Keys are
 /// kept (not made anew) so errors about them keep their place in the file.
-fn pieces(root: &toml_edit::Table, key: &str) -> Vec<Value> {
+fn pieces(root: &toml_edit::Table, key: &str) -> Vec<(Option<Part>, Value)> {
     let mut only = root.clone();
     only.retain(|k, _| k == key);
     let whole = |table: toml_edit::Table| Value::InlineTable(table.into_inline_table());
     let Some(item) = only.get(key).cloned() else {
         return Vec::new();
     };
-    let splits: Vec<Item> = match &item {
+    let splits: Vec<(Part, Item)> = match &item {
         Item::ArrayOfTables(array) if array.len() > 1 => array
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(i, t)| {
                 let mut one = toml_edit::ArrayOfTables::new();
                 one.push(t.clone());
-                Item::ArrayOfTables(one)
+                (Part::Index(i), Item::ArrayOfTables(one))
             })
             .collect(),
         Item::Table(table) if table.len() > 1 && table.iter().all(|(_, v)| v.is_table_like()) => {
@@ -128,20 +197,20 @@ fn pieces(root: &toml_edit::Table, key: &str) -> Vec<Value> {
                 .map(|(name, _)| {
                     let mut one = table.clone();
                     one.retain(|k, _| k == name);
-                    Item::Table(one)
+                    (Part::Name(name.to_owned()), Item::Table(one))
                 })
                 .collect()
         }
-        _ => return vec![whole(only)],
+        _ => return vec![(None, whole(only))],
     };
     splits
         .into_iter()
-        .map(|split| {
+        .map(|(part, split)| {
             let mut piece = only.clone();
             if let Some(slot) = piece.get_mut(key) {
                 *slot = split;
             }
-            whole(piece)
+            (Some(part), whole(piece))
         })
         .collect()
 }

@@ -59,7 +59,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use self::error::{ConfigError, ConfigErrors, KeyPath, Segment};
-pub use self::load::{load, load_file};
+pub use self::load::{load, load_file, load_partial};
 pub use self::routes::{RedirectConfig, RouteConfig};
 pub(crate) use self::warnings::{is_loopback, warn_about};
 use crate::forwarded::ForwardedConfig;

@@ -56,9 +56,9 @@ pub async fn build_with(
     let mut errors = config.check();
     errors.extend(check_tls(config).await);
     let groups = upstream_groups(config, &mut errors);
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
+    // The routes are compiled only from a consistent whole; every other part is still
+    // checked, so one run reports every error.
+    let consistent = errors.is_empty();
     errors.extend(check_dirs(config));
     let rewrite = rewrite_layer(
         config.rewrite.as_ref(),
@@ -66,7 +66,11 @@ pub async fn build_with(
         &mut errors,
     );
     let auth = auth_layer(config, shared, &mut errors).await;
-    let router = router(config, &groups, &mut errors);
+    let router = if consistent {
+        router(config, &groups, &mut errors)
+    } else {
+        None
+    };
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
             let at = KeyPath::root().key("admin").key("metrics_path");

@@ -11,7 +11,8 @@
 //!
 //! [`build`] checks the files the configuration names and builds that stack as one
 //! [`Gateway`] service; [`Runner`] serves it on worker threads and swaps in a new one on
-//! `SIGHUP` ([`run`]); [`admin`] is the admin listener's service.
+//! `SIGHUP` or a `tollgate reload` ([`run`], [`control`]); [`admin`] is the admin listener's
+//! service.
 //!
 //! # The route order rule
 //!
@@ -63,14 +64,19 @@
 //! ```
 
 mod build;
+#[cfg(unix)]
+pub mod control;
+mod echo_upstream;
 mod listening;
 mod order;
 mod routes;
 mod run;
 mod shared;
 mod stack;
+mod summary;
 
 pub use self::build::{admin, build, build_with};
+pub use self::echo_upstream::echo_upstream;
 pub use self::order::{route_order_changes, RouteOrderChange};
 pub use self::run::{run, Runner, Swappable};
 pub use self::shared::SharedState;

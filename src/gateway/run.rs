@@ -65,6 +65,9 @@ pub struct Runner {
     admin: Option<(AdminConfig, Listening)>,
     /// The pid file written, removed at shutdown.
     pid_file: Option<PathBuf>,
+    /// Where `tollgate reload` asks for a reload and hears the outcome (removed when dropped).
+    #[cfg(unix)]
+    control: Option<super::control::ControlSocket>,
 }
 
 /// The service every public listener runs: the stack in force when a request arrives.
@@ -149,7 +152,20 @@ impl Runner {
             listeners: Vec::with_capacity(config.listen.len()),
             admin: None,
             pid_file: None,
+            #[cfg(unix)]
+            control: None,
         };
+        #[cfg(unix)]
+        if runner.path.is_some() {
+            // Bound before anything listens: once `Serving on` is printed, a reload is heard.
+            match super::control::ControlSocket::bind() {
+                Ok(control) => runner.control = Some(control),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "no control socket: `tollgate reload` cannot reach this gateway (SIGHUP still reloads)"
+                ),
+            }
+        }
         for listen in &config.listen {
             match Listening::start(listen.clone(), None, &runner.on_workers()).await {
                 Ok(listening) => runner.listeners.push(listening),
@@ -172,6 +188,7 @@ impl Runner {
             runner.shutdown().await;
             return Err(e.into());
         }
+        runner.log_summary(&config);
         Ok(runner)
     }
 
@@ -208,6 +225,21 @@ impl Runner {
             let _ = std::fs::remove_file(old);
         }
         Ok(())
+    }
+
+    /// Logs what runs now: the file, the listeners, auth, the routes.
+    fn log_summary(&self, config: &Config) {
+        let listeners: Vec<(SocketAddr, bool)> = self
+            .listeners
+            .iter()
+            .map(|l| (l.addr, is_tls(&l.config)))
+            .collect();
+        super::summary::log(
+            self.path.as_deref(),
+            config,
+            &listeners,
+            self.admin_address(),
+        );
     }
 
     /// The addresses of the public listeners, in file order.
@@ -308,6 +340,7 @@ impl Runner {
         }
         warn(&config);
         tracing::info!(path = %path.display(), "configuration reloaded");
+        self.log_summary(&config);
         Ok(())
     }
 
@@ -392,29 +425,62 @@ impl Runner {
                 return Err(e.into());
             }
         };
+        #[cfg(unix)]
+        let mut reloads = self.serve_control();
         tokio::pin!(shutdown);
         loop {
             #[cfg(unix)]
             let reload = hangup.recv();
             #[cfg(not(unix))]
             let reload = std::future::pending::<Option<()>>();
+            #[cfg(unix)]
+            let asked = reloads.recv();
+            #[cfg(not(unix))]
+            let asked = std::future::pending::<
+                Option<tokio::sync::oneshot::Sender<Result<(), ConfigErrors>>>,
+            >();
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = reload => {
                     tracing::info!("SIGHUP: reloading the configuration");
-                    if let Err(errors) = self.reload().await {
-                        tracing::error!("reload refused; the running configuration stays. {errors}");
-                        for e in errors.iter().filter(|e| std::error::Error::source(e).is_some()) {
-                            // The subscriber prints the error's causes.
-                            let e: &(dyn std::error::Error + 'static) = e;
-                            tracing::error!(error = e, "why the reload was refused");
-                        }
-                    }
+                    let _ = self.reload_logged().await;
+                }
+                Some(tell) = asked => {
+                    tracing::info!("tollgate reload: reloading the configuration");
+                    let _ = tell.send(self.reload_logged().await);
                 }
             }
         }
         self.shutdown().await;
         Ok(())
+    }
+
+    /// Starts answering the control socket, if there is one: the reloads it asks for arrive
+    /// on the returned channel.
+    #[cfg(unix)]
+    fn serve_control(&mut self) -> tokio::sync::mpsc::Receiver<super::control::ReloadRequest> {
+        let (tell, asked) = tokio::sync::mpsc::channel(1);
+        if let (Some(control), Some(path)) = (&mut self.control, &self.path) {
+            control.serve(super::control::absolute(path), tell);
+        }
+        asked
+    }
+
+    /// Reloads, logging a refusal; the refusal's errors, located, one string each.
+    async fn reload_logged(&mut self) -> Result<(), ConfigErrors> {
+        let Err(errors) = self.reload().await else {
+            return Ok(());
+        };
+        tracing::error!("reload refused; the running configuration stays. {errors}");
+        for e in errors
+            .iter()
+            .filter(|e| std::error::Error::source(e).is_some())
+        {
+            // The subscriber prints the error's causes.
+            let e: &(dyn std::error::Error + 'static) = e;
+            tracing::error!(error = e, "why the reload was refused");
+        }
+        Err(errors)
     }
 
     /// Stops every listener, waits for their connections to finish, then stops the workers.
@@ -433,6 +499,19 @@ impl Runner {
         if let Some(path) = self.pid_file {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Whether a listener serves TLS.
+fn is_tls(config: &ServeConfig) -> bool {
+    #[cfg(feature = "tls")]
+    {
+        config.tls.is_some()
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = config;
+        false
     }
 }
 

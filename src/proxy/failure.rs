@@ -179,7 +179,10 @@ fn classify(
             // TLS failures (certificate, handshake) land here too; the cause says which.
             _ => bad_gateway(
                 "could not connect to the upstream server",
-                format!("could not connect to upstream {upstream}"),
+                format!(
+                    "could not connect to upstream {upstream}{}",
+                    tls_hint(cause)
+                ),
             ),
         };
     }
@@ -216,6 +219,25 @@ pub(super) fn http10_chunked(upstream: &Upstream) -> Failure {
         ),
         // The upstream is up; the request did not suit it.
         counts: false,
+    }
+}
+
+/// What to do about the usual certificate failures of an `https://` upstream, from the
+/// cause chain's text (rustls and webpki name them); empty for the others.
+fn tls_hint(err: &(dyn std::error::Error + 'static)) -> &'static str {
+    let chain: String = std::iter::successors(Some(err), |e| e.source())
+        .map(|e| format!("{e} {e:?} "))
+        .collect();
+    if chain.contains("CaUsedAsEndEntity") {
+        "; its certificate is a CA certificate used as the server's own (as the usual \
+         self-signed one is), which is refused even when trusted: give the upstream a leaf \
+         certificate (basicConstraints CA:FALSE) signed by that CA, and trust the CA with \
+         `ca_file` in [proxy] (--upstream-ca FILE for `tollgate proxy`)"
+    } else if chain.contains("UnknownIssuer") {
+        "; its certificate is not signed by a trusted CA: trust its CA with `ca_file` in \
+         [proxy] (--upstream-ca FILE for `tollgate proxy`)"
+    } else {
+        ""
     }
 }
 

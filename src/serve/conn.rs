@@ -194,6 +194,9 @@ struct AccessLog {
     method: Method,
     target: String,
     version: Version,
+    /// `Referer` and `User-Agent`, for the combined log format: the only headers logged.
+    referer: Option<String>,
+    user_agent: Option<String>,
     start: Instant,
 }
 
@@ -208,6 +211,8 @@ impl Exchange {
                     .path_and_query()
                     .map_or_else(|| req.uri().to_string(), |pq| pq.as_str().to_owned()),
                 version: req.version(),
+                referer: header_text(req, http::header::REFERER),
+                user_agent: header_text(req, http::header::USER_AGENT),
                 start: Instant::now(),
             }
         });
@@ -227,7 +232,8 @@ impl Exchange {
 impl Drop for Exchange {
     fn drop(&mut self) {
         if let Some(log) = self.log.take() {
-            // Never headers: they may carry `Authorization` or cookies.
+            // No header but `Referer` and `User-Agent`: others may carry `Authorization` or
+            // cookies.
             tracing::info!(
                 target: "tollgate::access",
                 peer = %self.state.peer,
@@ -239,6 +245,8 @@ impl Drop for Exchange {
                 user = %self.user.as_deref().unwrap_or("-"),
                 upstream = %self.upstream.as_deref().unwrap_or("-"),
                 request_id = self.request_id.as_deref().unwrap_or("-"),
+                referer = log.referer.as_deref().unwrap_or("-"),
+                user_agent = log.user_agent.as_deref().unwrap_or("-"),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -251,6 +259,13 @@ impl Drop for Exchange {
         self.state.last_done.store(done, Ordering::Release);
         self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// A header's value as text (at most 512 bytes, invalid UTF-8 replaced), for the access log.
+fn header_text<B>(req: &http::Request<B>, name: http::header::HeaderName) -> Option<String> {
+    let value = req.headers().get(name)?.as_bytes();
+    let value = &value[..value.len().min(512)];
+    Some(String::from_utf8_lossy(value).into_owned())
 }
 
 /// nginx's "client closed request", logged when the client left before the answer.

@@ -53,6 +53,8 @@ mod conn;
 pub mod host;
 mod io;
 #[cfg(feature = "tls")]
+mod plain;
+#[cfg(feature = "tls")]
 mod tls;
 mod workers;
 
@@ -120,7 +122,7 @@ pub async fn listen(addr: &str) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
         let hint = match e.kind() {
             ErrorKind::AddrInUse => {
-                " (another program listens there: stop it or choose another address with --bind)"
+                " (another program listens there: stop it, or choose another address: `bind` in the file, --bind on the command line)"
             }
             ErrorKind::AddrNotAvailable => " (no interface of this machine has that address)",
             ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
@@ -314,7 +316,9 @@ impl<S: ServeService> Server<S> {
         drop(listener);
         let _ = shutdown_tx.send(());
         drain(tasks, shared.config.shutdown_timeout).await;
-        tracing::info!(%addr, "server stopped");
+        if announce {
+            tracing::info!(%addr, "server stopped");
+        }
         Ok(())
     }
 }
@@ -401,6 +405,12 @@ impl Shared {
         } = socket;
         // Small answers go out at once rather than waiting for Nagle's delayed ACK.
         let _ = stream.set_nodelay(true);
+        #[cfg(feature = "tls")]
+        if tls.is_some()
+            && plain::starts_with_plain_http(&stream, self.config.header_read_timeout).await
+        {
+            return plain::answer(stream, peer, self.config.write_timeout).await;
+        }
         // The socket holds the connection's permit: an upgraded connection (a WebSocket
         // tunnel) outlives this task and still counts against `max_connections`.
         let upgraded = Arc::new(AtomicBool::new(false));

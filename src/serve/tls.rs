@@ -65,6 +65,18 @@ async fn certs(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
 
 async fn key(path: &Path) -> io::Result<PrivateKeyDer<'static>> {
     let pem = read(path, "key").await?;
+    let text = String::from_utf8_lossy(&pem);
+    if text.contains("BEGIN ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Err(invalid(
+            path,
+            format!(
+                "the private key is encrypted with a passphrase, which tollgate cannot ask for; \
+                 decrypt it once with `openssl pkey -in {0} -out {0}.plain` (then `chmod 600` \
+                 it) and point the configuration at the decrypted file",
+                path.display()
+            ),
+        ));
+    }
     rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| invalid(path, e))?
         .ok_or_else(|| invalid(path, "no PEM private key (BEGIN PRIVATE KEY) in it"))

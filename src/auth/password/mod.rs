@@ -202,8 +202,8 @@ impl fmt::Display for PasswordError {
             PasswordError::Legacy { scheme } => write!(
                 f,
                 "weak legacy hash scheme `{scheme}` refused; make a new hash with \
-                 `tollgate hash USER` (or `htpasswd -B`), or set `allow_legacy_hashes = true` \
-                 to accept it for now"
+                 `tollgate hash USER` (or `htpasswd -B`), or accept it for now: \
+                 `allow_legacy_hashes = true` in [auth], --legacy-hashes for `tollgate proxy`"
             ),
             PasswordError::Malformed { scheme, reason } => {
                 write!(f, "malformed {scheme} hash: {reason}")

@@ -1,0 +1,182 @@
+//! `tollgate proxy ... --print-config`: the TOML file `tollgate run` accepts for the very
+//! configuration the flags build, so an operator who outgrows flags starts from a working
+//! file (as `caddy adapt` and `nginx -T` show theirs).
+
+use toml_edit::{value, Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table};
+
+use super::proxy::{ProxyArgs, UPSTREAM};
+
+/// The file for `args`; `tollgate run` on it serves what `tollgate proxy` with `args` would.
+pub fn toml(args: &ProxyArgs) -> String {
+    let mut doc = DocumentMut::new();
+    doc.insert("workers", value(args.workers as i64));
+    let mut listen = Table::new();
+    listen.insert("bind", value(&args.bind));
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let mut tls = InlineTable::new();
+        tls.insert("cert", path(cert).into());
+        tls.insert("key", path(key).into());
+        listen.insert("tls", value(tls));
+    }
+    doc.insert("listen", array_of([listen]));
+    if args.allow_underscore_headers {
+        doc.insert("inbound", table([("allow_underscores", value(true))]));
+    }
+    if !args.trusted_proxy.is_empty() {
+        let mut trust = InlineTable::new();
+        let proxies: Array = args.trusted_proxy.iter().map(|n| n.to_string()).collect();
+        trust.insert("proxies", proxies.into());
+        doc.insert("forwarded", table([("trust", value(trust))]));
+    }
+    if args.normalize {
+        doc.insert("normalize", Item::Table(Table::new()));
+    }
+    if !args.set_header.is_empty() {
+        let rules = args.set_header.iter().map(|(name, v)| {
+            let mut rule = Table::new();
+            rule.insert("set", value(name));
+            rule.insert("value", value(v));
+            rule
+        });
+        doc.insert("rewrite", table([("request", array_of(rules))]));
+    }
+    if let Some(users) = &args.users {
+        let mut auth = vec![
+            ("realm", value(&args.realm)),
+            ("htpasswd", value(path(users))),
+        ];
+        if args.legacy_hashes {
+            auth.push(("allow_legacy_hashes", value(true)));
+        }
+        doc.insert("auth", table(auth));
+    }
+    let mut proxy = Vec::new();
+    if let Some(max) = args.max_body {
+        proxy.push(("max_body", value(max as i64)));
+    }
+    if let Some(ca) = &args.upstream_ca {
+        proxy.push(("ca_file", value(path(ca))));
+    }
+    if !proxy.is_empty() {
+        doc.insert("proxy", table(proxy));
+    }
+    if !args.upstream.is_empty() {
+        let servers: Array = args.upstream.iter().map(ToString::to_string).collect();
+        let mut upstreams = Table::new();
+        upstreams.set_implicit(true);
+        upstreams.insert(UPSTREAM, table([("servers", value(servers))]));
+        doc.insert("upstreams", Item::Table(upstreams));
+    }
+    let mut routes: Vec<Table> = Vec::new();
+    for (prefix, dir) in &args.serve_dir {
+        let mut files = InlineTable::new();
+        files.insert("dir", path(dir).into());
+        if args.listing {
+            files.insert("listing", true.into());
+        }
+        let mut route = Table::new();
+        route.insert("path", value(prefix));
+        route.insert("files", value(files));
+        routes.push(route);
+    }
+    let mut rest = Table::new();
+    if args.upstream.is_empty() {
+        rest.insert("echo", value(true));
+    } else {
+        rest.insert("upstream", value(UPSTREAM));
+    }
+    routes.push(rest);
+    doc.insert("routes", array_of(routes));
+    format!(
+        "# Made by `tollgate proxy ... --print-config`; run it with `tollgate run FILE`.\n\
+         # Every key and its default: docs/config.md.\n{doc}"
+    )
+}
+
+fn path(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn table<'a>(entries: impl IntoIterator<Item = (&'a str, Item)>) -> Item {
+    let mut table = Table::new();
+    for (key, item) in entries {
+        table.insert(key, item);
+    }
+    Item::Table(table)
+}
+
+fn array_of(tables: impl IntoIterator<Item = Table>) -> Item {
+    let mut array = ArrayOfTables::new();
+    for t in tables {
+        array.push(t);
+    }
+    Item::ArrayOfTables(array)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use clap::Parser;
+
+    fn args(flags: &[&str]) -> super::ProxyArgs {
+        let all = ["tollgate", "proxy"].iter().chain(flags);
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Proxy(args) => *args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    /// The file loads into exactly the configuration the flags build (compared whole, by
+    /// `Debug`): a flag that changes `config()` but not the file fails here.
+    #[test]
+    fn the_printed_file_is_the_flags_configuration() {
+        for flags in [
+            &[][..],
+            &[
+                "--upstream",
+                "http://127.0.0.1:9000",
+                "--upstream",
+                "https://127.0.0.1:9001/app",
+                "--upstream-ca",
+                "ca.pem",
+                "--bind",
+                ":8080",
+                "--users",
+                "users",
+                "--realm",
+                "it's \"here\"",
+                "--legacy-hashes",
+                "--set-header",
+                "X-A=b=c",
+                "--set-header",
+                "X-B=",
+                "--normalize",
+                "--serve-dir",
+                "/static=./public",
+                "--listing",
+                "--trusted-proxy",
+                "10.0.0.0/8",
+                "--trusted-proxy",
+                "192.0.2.7",
+                "--allow-underscore-headers",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem",
+                "--max-body",
+                "10M",
+                "--workers",
+                "3",
+            ][..],
+        ] {
+            let args = args(flags);
+            let text = super::toml(&args);
+            let loaded = tollgate::config::load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(
+                format!("{loaded:?}"),
+                format!("{:?}", args.config()),
+                "{text}"
+            );
+        }
+    }
+}

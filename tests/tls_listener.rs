@@ -1,0 +1,74 @@
+//! TLS listeners as an operator meets them: plain HTTP sent to one gets a 400 saying to use
+//! `https://`; `--tls self-signed` serves a certificate made at start and prints its
+//! fingerprint; an encrypted private key is named as such, with how to decrypt it.
+#![cfg(feature = "tls")]
+
+mod support;
+
+use support::{curl, fixture, raw, start_failure, temp_dir, Gateway};
+
+#[tokio::test]
+async fn plain_http_to_a_tls_port_is_a_400_saying_use_https() {
+    let (cert, key) = (fixture("tls/cert.pem"), fixture("tls/key.pem"));
+    let gw = Gateway::start(&[
+        "proxy",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    let text = raw(
+        gw.socket_addr(),
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    )
+    .await;
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    assert!(text.contains("Use https:// instead of http://"), "{text}");
+    // TLS still works on the same port.
+    let res = curl(&["-k", &format!("https://{}/", gw.addr)]).await;
+    assert_eq!(res.status, 200);
+}
+
+#[tokio::test]
+async fn tls_self_signed_prints_its_fingerprint_and_serves() {
+    let gw = Gateway::start(&["proxy", "--tls", "self-signed"]).await;
+    assert!(
+        gw.serving()[0].starts_with("Serving on https://"),
+        "{:?}",
+        gw.serving()
+    );
+    let res = curl(&["-k", &format!("https://{}/x", gw.addr)]).await;
+    assert_eq!(res.status, 200);
+    let (_, log) = gw.terminate().await;
+    let fingerprint = log
+        .lines()
+        .find_map(|l| l.split("SHA-256 fingerprint ").nth(1))
+        .unwrap_or_else(|| panic!("no fingerprint in {log}"));
+    let hex = fingerprint.split_whitespace().next().unwrap();
+    assert_eq!(hex.len(), 32 * 3 - 1, "{hex}");
+}
+
+#[tokio::test]
+async fn an_encrypted_key_says_it_is_encrypted_and_how_to_decrypt_it() {
+    let tmp = temp_dir();
+    let key = tmp.path().join("key.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let cert = fixture("tls/cert.pem");
+    let out = start_failure(&[
+        "proxy",
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ])
+    .await;
+    assert!(out.contains("encrypted with a passphrase"), "{out}");
+    assert!(out.contains("openssl pkey -in"), "{out}");
+}
