@@ -5,6 +5,7 @@
 //! `pub async fn run(args: NameArgs) -> Result<(), BoxError>`, a variant in [`Command`] and an
 //! arm in [`run`].
 
+mod acl;
 mod check;
 mod echo;
 mod hash;

@@ -89,6 +89,10 @@ pub struct ProxyArgs {
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// Who may use the gateway, and from where.
+    #[command(flatten)]
+    pub acl: super::acl::AclArgs,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -98,12 +102,7 @@ fn name_value(text: &str) -> Result<(String, String), String> {
     Ok((name.trim().to_owned(), value.to_owned()))
 }
 
-/// A network (`10.0.0.0/8`) or one address (`192.0.2.7`).
-fn network(text: &str) -> Result<ipnet::IpNet, String> {
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{text:?} is not a network like 10.0.0.0/8 or an address"))
-}
+use super::acl::network;
 
 fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
     let (prefix, dir) = text
@@ -163,6 +162,7 @@ impl ProxyArgs {
             None => rest.echo = true,
         }
         config.routes.push(rest);
+        self.acl.apply(&mut config);
         config
     }
 
@@ -200,6 +200,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
         let path = e.path().to_string();
         let flag = [
             ("auth", "--users"),
+            ("acl", "--groups"),
             ("routes", "--serve-dir"),
             ("listen[0].tls", "--tls-cert/--tls-key"),
             ("listen", "--bind"),
@@ -209,6 +210,9 @@ fn in_flags(errors: &ConfigErrors) -> String {
         ]
         .iter()
         .find(|(key, _)| path.starts_with(key))
+        // Every route gets the --allow list: its errors are the flag's, not --serve-dir's.
+        .filter(|_| !path.contains(".allow"))
+        .or(path.contains(".allow").then_some(&("", "--allow")))
         .map_or(path.as_str(), |(_, flag)| flag);
         if !text.is_empty() {
             text.push('\n');

@@ -118,6 +118,9 @@ pub struct Config {
     #[cfg(feature = "auth")]
     #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub auth: Option<crate::auth::basic::BasicAuthConfig>,
+    /// What every route's access rules share ([`AclConfig`](crate::acl::AclConfig)): the
+    /// groups file that `allow = ["group:NAME"]` reads. Default is no groups file.
+    pub acl: crate::acl::AclConfig,
     /// The proxy options every upstream group uses unless it has its own `proxy` table
     /// ([`ProxyConfig`]: timeouts, body limit, `Host` policy). Default is [`ProxyConfig::default`].
     pub proxy: ProxyConfig,

@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use super::routes::compile;
 use super::shared::SharedState;
 use super::stack::Gateway;
+use crate::acl::{AclLayer, Groups};
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
 use crate::echo::EchoService;
@@ -66,7 +67,8 @@ pub async fn build_with(
         &mut errors,
     );
     let auth = auth_layer(config, shared, &mut errors).await;
-    let router = router(config, &groups, &mut errors);
+    let acl_groups = acl_groups(config, shared, &mut errors).await;
+    let router = router(config, &groups, acl_groups, &mut errors);
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
             let at = KeyPath::root().key("admin").key("metrics_path");
@@ -267,10 +269,53 @@ async fn auth_layer(
     None
 }
 
-/// The routes compiled into one dispatcher, each route's service named by its label.
+/// The groups file of `[acl]`, from `shared` when it read the same file already.
+async fn acl_groups(
+    config: &Config,
+    shared: &SharedState,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Arc<Groups>> {
+    match shared.acl_groups(&config.acl).await {
+        Ok(groups) => groups,
+        Err(e) => {
+            let at = KeyPath::root().key("acl").key("groups");
+            errors.push(ConfigError::from_error(at, e));
+            None
+        }
+    }
+}
+
+/// Each route's access rules as a layer (`None` for a route without rules).
+fn acl_layers(
+    config: &Config,
+    groups: Option<Arc<Groups>>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Option<AclLayer>> {
+    let routes_at = KeyPath::root().key("routes");
+    let mut layers = Vec::with_capacity(config.routes.len());
+    for (i, route) in config.routes.iter().enumerate() {
+        let rules = route.acl_rules();
+        if rules.is_empty() {
+            layers.push(None);
+            continue;
+        }
+        match AclLayer::from_rules(&rules, groups.clone()) {
+            Ok(layer) => layers.push(Some(layer)),
+            Err(e) => {
+                errors.push(ConfigError::from_error(routes_at.index(i).key("allow"), e));
+                layers.push(None);
+            }
+        }
+    }
+    layers
+}
+
+/// The routes compiled into one dispatcher, each route's service (inside its access rules)
+/// named by its label.
 fn router(
     config: &Config,
     groups: &BTreeMap<&str, Group>,
+    acl_groups: Option<Arc<Groups>>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
     let routes_at = KeyPath::root().key("routes");
@@ -286,12 +331,18 @@ fn router(
             )
         })
         .collect();
+    let acls = acl_layers(config, acl_groups, errors);
     if !errors.is_empty() {
         return None;
     }
     let compiled = compile(&config.routes, |i| {
         let route = &config.routes[i];
-        target(route, groups, rules[i].as_ref()).named(route.label())
+        let service = target(route, groups, rules[i].as_ref());
+        match &acls[i] {
+            Some(acl) => Route::new(acl.layer(service)),
+            None => service,
+        }
+        .named(route.label())
     });
     match compiled {
         Ok(compiled) => Some(compiled.router),

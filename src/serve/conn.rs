@@ -25,7 +25,9 @@ use super::body::SlowClient;
 use super::host;
 use crate::body::{Body, BoxError, Watch, Watched};
 use crate::error::HttpError;
-use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName};
+use crate::ext::{
+    AccessDecision, AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName,
+};
 
 /// What [`Server`](super::Server), [`bind`](super::bind) and
 /// [`serve_workers`](super::serve_workers) run: a `tower::Service` of `http::Request<Body>`,
@@ -187,6 +189,8 @@ pub(crate) struct Exchange {
     upstream: Option<Arc<str>>,
     /// The id the rewrite layer kept or made, to match log lines across services.
     request_id: Option<Arc<str>>,
+    /// What the access layer decided, and by which rule.
+    access: Option<AccessDecision>,
 }
 
 #[derive(Debug)]
@@ -220,6 +224,7 @@ impl Exchange {
             user: None,
             upstream: None,
             request_id: None,
+            access: None,
         }
     }
 }
@@ -239,6 +244,7 @@ impl Drop for Exchange {
                 user = %self.user.as_deref().unwrap_or("-"),
                 upstream = %self.upstream.as_deref().unwrap_or("-"),
                 request_id = self.request_id.as_deref().unwrap_or("-"),
+                access = %Access(self.access.as_ref()),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -250,6 +256,19 @@ impl Drop for Exchange {
         let done = u64::try_from(self.state.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.state.last_done.store(done, Ordering::Release);
         self.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An access decision in the log: `allow group:ops`, `deny deny_ip 10.0.0.0/8`, `-` when no
+/// access rule ran.
+struct Access<'a>(Option<&'a AccessDecision>);
+
+impl std::fmt::Display for Access<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, "{} {}", if d.allowed { "allow" } else { "deny" }, d.rule),
+            None => f.write_str("-"),
+        }
     }
 }
 
@@ -337,6 +356,7 @@ where
             exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());
             exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
             exchange.request_id = ext.get::<RequestId>().map(|id| id.0.clone());
+            exchange.access = ext.get::<AccessDecision>().cloned();
         }
         Poll::Ready(Ok(res.map(|body| Watched::new(body, exchange))))
     }

@@ -12,6 +12,7 @@
 //! - [`path`]: path normalization (RFC 3986 §6.2.2 plus the refusals a server needs).
 //! - [`forwarded`]: the `Forwarded` / `X-Forwarded-*` grammar and header family.
 //! - [`duration`]: `"5s"` durations in configuration files.
+//! - [`network`]: client networks (`10.0.0.0/8`, or one address) in configuration files.
 //!
 //! Filters written with the library use them to agree with tollgate's own layers: a service
 //! that checks `HostPattern::parse("*.example.com")?.matches(host)` matches exactly what a
@@ -34,6 +35,9 @@ pub mod duration;
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;
 pub mod host;
+#[cfg(any(feature = "forwarded", feature = "acl"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "forwarded", feature = "acl"))))]
+pub mod network;
 pub mod path;
 pub(crate) mod percent;
 pub mod prefix;
@@ -61,6 +65,17 @@ pub(crate) fn is_tchar(b: u8) -> bool {
                 | b'|'
                 | b'~'
         )
+}
+
+/// A user name for messages and logs: quotes, backslashes, control and invisible characters
+/// escaped, at most 64 characters of the name (then `…`), so a client cannot forge log lines
+/// or fill the log.
+pub(crate) fn escape_name(user: &str) -> String {
+    let mut out: String = user.chars().take(64).flat_map(char::escape_debug).collect();
+    if user.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// At most `max` bytes of `text`, for an error message that quotes user input: cut on a
