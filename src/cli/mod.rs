@@ -13,6 +13,7 @@ mod proxy;
 mod reload;
 mod run;
 mod serve_dir;
+mod token;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -63,6 +64,9 @@ pub enum Command {
     Hash(hash::HashArgs),
     /// Check a credentials file: each line's hash scheme, or what is wrong with it.
     CheckHtpasswd(hash::CheckHtpasswdArgs),
+    /// Make an API token for a user: prints the tokens-file line (a keyed hash, never the
+    /// token) on standard output and the token, once, on standard error.
+    Token(token::TokenArgs),
     /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
     /// precompressed `.br`/`.gz` siblings.
     Serve(serve_dir::ServeDirArgs),
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Echo(args) => echo::run(args).await,
             Command::Hash(args) => hash::hash(args),
             Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
+            Command::Token(args) => token::run(args),
             Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(*args).await,
             Command::Run(args) => run::run(args).await,

@@ -93,6 +93,10 @@ pub struct ProxyArgs {
     /// Who may use the gateway, and from where.
     #[command(flatten)]
     pub acl: super::acl::AclArgs,
+
+    /// API tokens.
+    #[command(flatten)]
+    pub tokens: super::token::TokenFlags,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -163,6 +167,7 @@ impl ProxyArgs {
         }
         config.routes.push(rest);
         self.acl.apply(&mut config);
+        self.tokens.apply(&mut config, &self.realm);
         config
     }
 
@@ -199,6 +204,8 @@ fn in_flags(errors: &ConfigErrors) -> String {
     for e in errors.iter() {
         let path = e.path().to_string();
         let flag = [
+            ("auth.tokens", "--tokens"),
+            ("auth.token_header", "--token-header"),
             ("auth", "--users"),
             ("acl", "--groups"),
             ("routes", "--serve-dir"),

@@ -454,6 +454,8 @@ fn auth_error(at: KeyPath, e: crate::auth::basic::BasicAuthConfigError) -> Confi
         E::InvalidMethod { .. } => "exempt_methods",
         E::InvalidExemptPath { .. } => "exempt_paths",
         E::InvalidIpv6Prefix { .. } => "failure_ipv6_prefix",
+        E::InvalidTokenHeader { .. } => "token_header",
+        E::Tokens(_) => "tokens",
         _ => "htpasswd",
     };
     ConfigError::from_error(at.key(key), e)

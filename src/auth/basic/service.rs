@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tower_service::Service;
@@ -14,8 +14,9 @@ use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
 use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
+use crate::auth::token::TokenRejection;
 use crate::body::{Body, BoxError};
-use crate::credentials::{parse_basic, Credentials, CredentialsError};
+use crate::credentials::{bearer_token, parse_basic, Credentials, CredentialsError};
 use crate::error::HttpError;
 use crate::ext::AuthenticatedUser;
 use crate::origin::Origin;
@@ -76,6 +77,9 @@ impl Shared {
         if self.is_exempt(req) {
             if self.settings.strip_authorization {
                 req.headers_mut().remove(AUTHORIZATION);
+                if let Some(name) = &self.settings.token_header {
+                    req.headers_mut().remove(name);
+                }
             }
             return Decision::Pass(None);
         }
@@ -87,6 +91,9 @@ impl Shared {
                     HttpError::too_many_requests(secs).into_response_for(req.headers()),
                 );
             }
+        }
+        if let Some(decision) = self.token_decision(req.headers(), peer) {
+            return decision;
         }
         let credentials = match credentials_of(req.headers()) {
             Ok(Some(c)) => c,
@@ -132,6 +139,38 @@ impl Shared {
         }
     }
 
+    /// With tokens configured and a token presented (the token header, else `Authorization:
+    /// Bearer`): pass its user, or refuse it. `None` when no token is presented.
+    fn token_decision(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<Decision> {
+        let (tokens, _) = self.tokens.as_ref()?;
+        let presented = match &self.settings.token_header {
+            Some(name) if headers.contains_key(name) => {
+                let mut values = headers.get_all(name).iter();
+                match (values.next(), values.next()) {
+                    (Some(one), None) => one.to_str().ok().map(|t| t.trim()),
+                    _ => None,
+                }
+            }
+            _ => {
+                let mut values = headers.get_all(AUTHORIZATION).iter();
+                match (values.next(), values.next()) {
+                    (Some(one), None) => Some(bearer_token(one)?),
+                    _ => return None,
+                }
+            }
+        };
+        let verified = presented
+            .ok_or(TokenRejection::Malformed)
+            .and_then(|token| tokens.verify(token));
+        Some(match verified {
+            Ok(user) => Decision::Pass(Some(user)),
+            Err(why) => {
+                self.failed(peer, None, why.reason());
+                Decision::Answer(self.challenge_for(headers))
+            }
+        })
+    }
+
     fn is_exempt<B>(&self, req: &Request<B>) -> bool {
         let settings = &self.settings;
         if settings.exempt_methods.contains(req.method()) {
@@ -152,7 +191,13 @@ impl Shared {
     }
 
     fn challenge_for(&self, headers: &HeaderMap) -> Response<Body> {
-        let mut res = HttpError::unauthorized(self.challenge.clone()).into_response_for(headers);
+        let error = match &self.tokens {
+            Some((_, bearer)) if !self.settings.basic => HttpError::unauthorized(bearer.clone()),
+            Some((_, bearer)) => HttpError::unauthorized(self.challenge.clone())
+                .with_header(WWW_AUTHENTICATE, bearer.clone()),
+            None => HttpError::unauthorized(self.challenge.clone()),
+        };
+        let mut res = error.into_response_for(headers);
         // Counted by `metrics` without telling our 401s from an upstream's.
         res.extensions_mut().insert(crate::ext::AuthFailure);
         res
@@ -215,10 +260,13 @@ impl Shared {
     /// What the inner service sees of an authenticated request.
     fn admit<B>(&self, req: &mut Request<B>, user: Option<Arc<str>>) {
         let headers = req.headers_mut();
-        if self.settings.strip_authorization {
-            headers.remove(AUTHORIZATION);
-        } else if let Some(value) = headers.get_mut(AUTHORIZATION) {
-            value.set_sensitive(true);
+        let token_header = self.settings.token_header.as_ref();
+        for name in std::iter::once(&AUTHORIZATION).chain(token_header) {
+            if self.settings.strip_authorization {
+                headers.remove(name);
+            } else if let Some(value) = headers.get_mut(name) {
+                value.set_sensitive(true);
+            }
         }
         let Some(user) = user else { return };
         if let Some(name) = &self.settings.user_header {
