@@ -99,6 +99,9 @@ pub mod normalize;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
+#[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+pub mod ratelimit;
 #[cfg(feature = "rewrite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rewrite")))]
 pub mod rewrite;

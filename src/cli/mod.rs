@@ -9,6 +9,7 @@ mod acl;
 mod check;
 mod echo;
 mod hash;
+mod limits;
 mod proxy;
 mod reload;
 mod run;

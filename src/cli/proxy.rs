@@ -97,6 +97,10 @@ pub struct ProxyArgs {
     /// API tokens.
     #[command(flatten)]
     pub tokens: super::token::TokenFlags,
+
+    /// Rate limits.
+    #[command(flatten)]
+    pub limits: super::limits::LimitFlags,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -168,6 +172,7 @@ impl ProxyArgs {
         config.routes.push(rest);
         self.acl.apply(&mut config);
         self.tokens.apply(&mut config, &self.realm);
+        self.limits.apply(&mut config);
         config
     }
 

@@ -63,6 +63,9 @@ pub struct RouteConfig {
     /// The client networks refused with `403`, checked first. Default is empty.
     #[serde(deserialize_with = "crate::acl::deserialize_networks")]
     pub deny_ip: Vec<ipnet::IpNet>,
+    /// The most requests the route takes, all clients together (`"100/s"`, `"10/m"`): past
+    /// it, `429` with `Retry-After` ([`ratelimit`](crate::ratelimit)). Default is `None`.
+    pub rate_limit: Option<crate::ratelimit::Rate>,
     /// Serve a directory ([`ServeDirConfig`](crate::files::ServeDirConfig): `dir`, `listing`,
     /// `index_file`, ...); the prefix is always stripped (`/static/a.css` is `a.css` in the
     /// directory). Default is `None`.
@@ -86,6 +89,7 @@ impl Default for RouteConfig {
             allow: Vec::new(),
             allow_ip: Vec::new(),
             deny_ip: Vec::new(),
+            rate_limit: None,
             #[cfg(feature = "files")]
             files: None,
         }

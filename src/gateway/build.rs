@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::normalize::NormalizeLayer;
 use crate::proxy::balance::Balanced;
 use crate::proxy::{Proxy, ProxyBuildError};
+use crate::ratelimit::RateLimitLayer;
 use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 
 /// Builds the gateway `config` describes, counting into `metrics`: reads the files it names
@@ -30,8 +31,9 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// gateway that builds will serve.
 ///
 /// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
-/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route), `[rewrite]`,
-/// `[auth]`, then the routes, compiled into one [`Dispatcher`] (see the
+/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route),
+/// `[rate_limit] per_client`, `[rewrite]`, `[auth]`, `[rate_limit] per_user`, then the routes
+/// (each inside its access rules and its own `rate_limit`), compiled into one [`Dispatcher`] (see the
 /// [module docs](super) for their order).
 ///
 /// # Errors
@@ -68,7 +70,8 @@ pub async fn build_with(
     );
     let auth = auth_layer(config, shared, &mut errors).await;
     let acl_groups = acl_groups(config, shared, &mut errors).await;
-    let router = router(config, &groups, acl_groups, &mut errors);
+    let limits = Limits::new(config, shared);
+    let router = router(config, &groups, acl_groups, shared, &mut errors);
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
             let at = KeyPath::root().key("admin").key("metrics_path");
@@ -78,12 +81,42 @@ pub async fn build_with(
     let inbound = inbound(config)
         .map_err(|e| ConfigError::from_error(KeyPath::root().key("inbound").key("managed"), e));
     match (router, inbound) {
-        (Some(router), Ok(inbound)) if errors.is_empty() => {
-            Ok(stack(config, metrics, inbound, rewrite, auth, router))
-        }
+        (Some(router), Ok(inbound)) if errors.is_empty() => Ok(stack(
+            config, metrics, inbound, rewrite, auth, limits, router,
+        )),
         (_, inbound) => {
             errors.extend(inbound.err());
             Err(ConfigErrors(errors))
+        }
+    }
+}
+
+/// The `[rate_limit]` layers, shared by every worker through [`SharedState`].
+struct Limits {
+    /// Per client, before auth.
+    client: Option<RateLimitLayer>,
+    /// Per user, inside auth.
+    user: Option<RateLimitLayer>,
+}
+
+impl Limits {
+    fn new(config: &Config, shared: &SharedState) -> Limits {
+        let Some(limits) = &config.rate_limit else {
+            return Limits {
+                client: None,
+                user: None,
+            };
+        };
+        let prefix = limits.ipv6_prefix;
+        Limits {
+            client: limits.per_client.map(|rate| {
+                shared.rate_limit(format!("client {rate} /{prefix}"), || {
+                    RateLimitLayer::per_client(rate).ipv6_prefix(prefix)
+                })
+            }),
+            user: limits.per_user.map(|rate| {
+                shared.rate_limit(format!("user {rate}"), || RateLimitLayer::per_user(rate))
+            }),
         }
     }
 }
@@ -95,6 +128,7 @@ fn stack(
     inbound: InboundLayer,
     rewrite: Option<RewriteLayer>,
     auth: Option<AuthLayer>,
+    limits: Limits,
     router: Dispatcher,
 ) -> Gateway {
     let names = router.clone();
@@ -114,8 +148,10 @@ fn stack(
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .layer(label)
+        .option_layer(limits.client)
         .option_layer(rewrite)
         .option_layer(auth)
+        .option_layer(limits.user)
         .service(router);
     Gateway::new(stack)
 }
@@ -316,6 +352,7 @@ fn router(
     config: &Config,
     groups: &BTreeMap<&str, Group>,
     acl_groups: Option<Arc<Groups>>,
+    shared: &SharedState,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
     let routes_at = KeyPath::root().key("routes");
@@ -337,7 +374,12 @@ fn router(
     }
     let compiled = compile(&config.routes, |i| {
         let route = &config.routes[i];
-        let service = target(route, groups, rules[i].as_ref());
+        let mut service = target(route, groups, rules[i].as_ref());
+        if let Some(rate) = route.rate_limit {
+            let key = format!("route {i} {} {rate}", route.label());
+            let limit = shared.rate_limit(key, || RateLimitLayer::total(rate));
+            service = Route::new(limit.layer(service));
+        }
         match &acls[i] {
             Some(acl) => Route::new(acl.layer(service)),
             None => service,

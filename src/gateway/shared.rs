@@ -3,7 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::collections::HashMap;
+
 use crate::acl::{AclConfig, AclError, Groups};
+use crate::ratelimit::RateLimitLayer;
 
 #[cfg(feature = "auth")]
 use crate::auth::basic::{BasicAuthConfig, BasicAuthConfigError, BasicAuthLayer};
@@ -16,8 +19,10 @@ type WatchedGroups = (AclConfig, Arc<Groups>);
 ///
 /// Today it holds the Basic auth layer, whose per-peer failure counts, verification queue
 /// and verification cache must be shared by all workers: with one layer per worker,
-/// `max_failures_per_peer = 3` let a client fail three times on every worker; and the
-/// `[acl]` groups file, watched by one task rather than one per worker.
+/// `max_failures_per_peer = 3` let a client fail three times on every worker; the `[acl]`
+/// groups file, watched by one task rather than one per worker; and the rate limits, whose
+/// buckets must be the process's (axum#2634: a limiter per service clone lets N times the
+/// rate through).
 ///
 /// [`Runner`](super::Runner) keeps one for the life of the process: a reload whose `[auth]`
 /// table is unchanged keeps the layer (and so its failure counts and cache), re-reading the
@@ -28,6 +33,9 @@ pub struct SharedState {
     auth: Arc<Mutex<Option<(BasicAuthConfig, BasicAuthLayer)>>>,
     /// The `[acl]` groups file, watched once for every worker.
     acl_groups: Arc<Mutex<Option<WatchedGroups>>>,
+    /// The rate limits, by what they count and at which rate, so that every worker counts
+    /// into the same buckets (and a reload that keeps a limit keeps its counts).
+    rate_limits: Arc<Mutex<HashMap<String, RateLimitLayer>>>,
 }
 
 impl SharedState {
@@ -58,6 +66,17 @@ impl SharedState {
         *self.auth.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((config.clone(), layer.clone()));
         Ok(layer)
+    }
+
+    /// The rate limit named `key` (what it counts, at which rate): the one already made, or
+    /// `make`'s.
+    pub(crate) fn rate_limit(
+        &self,
+        key: String,
+        make: impl FnOnce() -> RateLimitLayer,
+    ) -> RateLimitLayer {
+        let mut limits = self.rate_limits.lock().unwrap_or_else(|e| e.into_inner());
+        limits.entry(key).or_insert_with(make).clone()
     }
 
     /// The groups file of `config`: the one already watched for an equal `[acl]` table

@@ -35,8 +35,6 @@ pub mod duration;
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;
 pub mod host;
-#[cfg(any(feature = "forwarded", feature = "acl"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "forwarded", feature = "acl"))))]
 pub mod network;
 pub mod path;
 pub(crate) mod percent;

@@ -1,7 +1,7 @@
 //! Counting failed attempts per peer address, for the optional `429` after too many.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,21 +19,7 @@ pub(crate) struct FailureLimiter {
     peers: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
-/// The key `addr` is counted under: IPv4 addresses as they are (IPv4-mapped IPv6 ones too),
-/// IPv6 ones with all but their first `prefix` bits cleared.
-pub(crate) fn peer_key(addr: IpAddr, prefix: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let prefix = u32::from(prefix.min(128));
-            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
-            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
-        }
-    }
-}
+pub(crate) use crate::syntax::network::client_key as peer_key;
 
 impl FailureLimiter {
     pub(crate) fn new(max: u32, window: Duration, ipv6_prefix: u8) -> Self {
