@@ -1,4 +1,4 @@
-//! `tollgate proxy`'s `--rate-limit` flag.
+//! `tollgate proxy`'s `--rate-limit` and `--lockout` flags.
 
 use clap::Args;
 use tollgate::config::Config;
@@ -12,6 +12,13 @@ pub struct LimitFlags {
     /// it is, else the TCP peer. Shared by every worker.
     #[arg(long, value_name = "N/WINDOW", value_parser = rate)]
     pub rate_limit: Option<Rate>,
+
+    /// Lock a user out from one client after N wrong passwords within WINDOW, e.g. `5/60s`
+    /// (429 with Retry-After; each new lock lasts twice as long, up to a day); the same user
+    /// still logs in from elsewhere. A client is also locked out after 4×N failures for any
+    /// users. Needs --users.
+    #[arg(long, value_name = "N/WINDOW", value_parser = rate, requires = "users")]
+    pub lockout: Option<Rate>,
 }
 
 fn rate(text: &str) -> Result<Rate, String> {
@@ -20,8 +27,13 @@ fn rate(text: &str) -> Result<Rate, String> {
 }
 
 impl LimitFlags {
-    /// Puts the limit in `[rate_limit]`.
+    /// Puts the limits in `[rate_limit]` and `[auth]`.
     pub fn apply(&self, config: &mut Config) {
+        if let (Some(lockout), Some(auth)) = (self.lockout, config.auth.as_mut()) {
+            auth.lockout = Some(lockout);
+            auth.max_failures_per_peer = Some(lockout.count().saturating_mul(4));
+            auth.failure_window = lockout.window();
+        }
         if let Some(rate) = self.rate_limit {
             let mut limits = RateLimitConfig::default();
             limits.per_client = Some(rate);

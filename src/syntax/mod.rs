@@ -12,6 +12,7 @@
 //! - [`path`]: path normalization (RFC 3986 §6.2.2 plus the refusals a server needs).
 //! - [`forwarded`]: the `Forwarded` / `X-Forwarded-*` grammar and header family.
 //! - [`duration`]: `"5s"` durations in configuration files.
+//! - [`rate`]: `"100/s"` rates (rate limits, lockouts) in configuration files.
 //! - [`network`]: client networks (`10.0.0.0/8`, or one address) in configuration files.
 //!
 //! Filters written with the library use them to agree with tollgate's own layers: a service
@@ -39,6 +40,7 @@ pub mod network;
 pub mod path;
 pub(crate) mod percent;
 pub mod prefix;
+pub mod rate;
 
 pub(crate) mod token;
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio::sync::Semaphore;
 use tower_layer::Layer;
 
 use super::cache::VerificationCache;
-use super::limiter::FailureLimiter;
+use super::limiter::{FailureLimiter, PairKey};
 use super::{BasicAuth, BasicAuthConfig, BasicAuthConfigError};
 use crate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
 use crate::auth::token::Tokens;
@@ -42,6 +43,7 @@ pub(crate) struct Settings {
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_max_entries: usize,
     pub(crate) max_failures_per_peer: Option<(u32, Duration)>,
+    pub(crate) lockout: Option<(u32, Duration)>,
     pub(crate) failure_ipv6_prefix: u8,
 }
 
@@ -55,7 +57,10 @@ pub(crate) struct Shared {
     pub(crate) admitted: Arc<Semaphore>,
     /// Verifications running on blocking threads.
     pub(crate) running: Arc<Semaphore>,
-    pub(crate) failures: Option<FailureLimiter>,
+    /// Failures per client address (its `peer_key`).
+    pub(crate) failures: Option<FailureLimiter<IpAddr>>,
+    /// Failures per (client, user).
+    pub(crate) pairs: Option<FailureLimiter<PairKey>>,
     /// The credentials file behind `store`, when the layer read one: re-read on a reload.
     pub(crate) file: Option<Arc<Htpasswd>>,
     /// The API tokens, when accepted, and their challenge (`Bearer realm=...`).
@@ -78,9 +83,12 @@ impl Shared {
                 running.saturating_add(settings.max_queued_verifications),
             )),
             running: Arc::new(Semaphore::new(running)),
-            failures: settings.max_failures_per_peer.map(|(max, window)| {
-                FailureLimiter::new(max, window, settings.failure_ipv6_prefix)
-            }),
+            failures: settings
+                .max_failures_per_peer
+                .map(|(max, window)| FailureLimiter::new(max, window)),
+            pairs: settings
+                .lockout
+                .map(|(max, window)| FailureLimiter::new(max, window)),
             settings,
             store,
             file,
@@ -225,6 +233,9 @@ impl BasicAuthLayer {
             max_failures_per_peer: config
                 .max_failures_per_peer
                 .map(|n| (n, config.failure_window.max(Duration::from_secs(1)))),
+            lockout: config
+                .lockout
+                .map(|rate| (rate.count(), rate.window().max(Duration::from_secs(1)))),
             failure_ipv6_prefix: config.failure_ipv6_prefix,
         };
         Ok(BasicAuthLayer {
@@ -347,12 +358,23 @@ impl BasicAuthLayer {
     }
 
     /// Answers `429` to a peer address after `max` failed attempts within `window` (counted
-    /// from the first), to every request from it, correct credentials included, until the
-    /// window ends. The peer is the forwarded layer's client address when present (as the
+    /// from the first), to every request from it, correct credentials included, for
+    /// `window`, then twice as long at each new lock (up to a day). The peer is the forwarded layer's client address when present (as the
     /// trusted proxies reported it), else the TCP peer; IPv6 peers are counted per
     /// [`failure_ipv6_prefix`](Self::failure_ipv6_prefix) network. Default is no limit.
     pub fn max_failures_per_peer(self, max: u32, window: Duration) -> Self {
         self.edit(|s| s.max_failures_per_peer = Some((max, window)))
+    }
+
+    /// Locks a user out from one client address after `max` failed attempts for that user
+    /// from there within `window` (counted from the first): `429` with `Retry-After` for
+    /// that user from that client, for `window`, then twice as long at each new lock (up to
+    /// a day). The same user from another client is still admitted, so an attacker cannot
+    /// lock the real user out; a successful login from the client clears its count. Combine
+    /// with [`max_failures_per_peer`](Self::max_failures_per_peer) to stop a client trying
+    /// many users. Default is none.
+    pub fn lockout(self, max: u32, window: Duration) -> Self {
+        self.edit(|s| s.lockout = Some((max.max(1), window)))
     }
 
     /// How many leading bits of an IPv6 peer address the failure limit counts by: one

@@ -149,10 +149,15 @@ pub struct BasicAuthConfig {
     /// How many users the verification cache holds. Default is `10000`.
     pub cache_max_entries: usize,
     /// Failed attempts per peer address within `failure_window` before `429`; the
-    /// `429` then answers every request from that peer, correct credentials included, until
-    /// the window ends (see `docs/auth.md` for why). Counted for the whole process, across
+    /// `429` then answers every request from that peer, correct credentials included, for
+    /// `failure_window`, then twice as long at each new lock, up to a day (see `docs/auth.md`
+    /// for why). Counted for the whole process, across
     /// workers. Default is none (no limit).
     pub max_failures_per_peer: Option<u32>,
+    /// Failed attempts for one user from one client address, `"5/60s"`, before that user is
+    /// locked out from that client (`429` with `Retry-After` for the window, then twice as long
+    /// at each new lock, up to a day); the user still logs in from elsewhere. Default is none.
+    pub lockout: Option<crate::syntax::rate::Rate>,
     /// The window for `max_failures_per_peer` (`"1m"`; `failure_window_secs` is accepted as
     /// the old name). Default is 60 seconds.
     #[serde(
@@ -186,6 +191,7 @@ impl Default for BasicAuthConfig {
             cache_ttl: Duration::from_secs(300),
             cache_max_entries: 10_000,
             max_failures_per_peer: None,
+            lockout: None,
             failure_window: Duration::from_secs(60),
             failure_ipv6_prefix: 64,
         }

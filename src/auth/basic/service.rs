@@ -12,6 +12,7 @@ use tower_service::Service;
 
 use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
+use super::limiter::{pair_key, peer_key};
 use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
 use crate::auth::token::TokenRejection;
@@ -84,9 +85,11 @@ impl Shared {
             return Decision::Pass(None);
         }
         let peer = peer_ip(req);
+        let prefix = self.settings.failure_ipv6_prefix;
         if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
-            if let Some(secs) = limiter.retry_after(ip) {
-                tracing::warn!(peer = %ip, "basic auth: too many failed attempts");
+            if let Some(secs) = limiter.retry_after(&peer_key(ip, prefix)) {
+                // Logged once when the lock began: a flood must not become a log flood.
+                tracing::debug!(peer = %ip, "basic auth: client locked out");
                 return Decision::Answer(
                     HttpError::too_many_requests(secs).into_response_for(req.headers()),
                 );
@@ -106,6 +109,15 @@ impl Shared {
                 return Decision::Answer(self.challenge_for(req.headers()));
             }
         };
+        if let (Some(pairs), Some(ip)) = (&self.pairs, peer) {
+            let key = pair_key(ip, prefix, &credentials.username);
+            if let Some(secs) = pairs.retry_after(&key) {
+                tracing::debug!(peer = %ip, "basic auth: user locked out from this client");
+                return Decision::Answer(
+                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
+                );
+            }
+        }
         let stored = self.store.lookup(&credentials.username);
         if let Some(stored) = &stored {
             // Checked before queueing: a flood of bad guesses never delays a cached user.
@@ -246,8 +258,25 @@ impl Shared {
     }
 
     fn failed(&self, peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
+        let prefix = self.settings.failure_ipv6_prefix;
         if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
-            limiter.record(ip);
+            if let Some(lock) = limiter.record(peer_key(ip, prefix)) {
+                tracing::warn!(
+                    peer = %ip,
+                    seconds = lock.as_secs(),
+                    "basic auth: too many failed attempts; client locked out"
+                );
+            }
+        }
+        if let (Some(pairs), Some(ip), Some(user)) = (&self.pairs, peer, user) {
+            if let Some(lock) = pairs.record(pair_key(ip, prefix, user)) {
+                tracing::warn!(
+                    user = %escape(user),
+                    peer = %ip,
+                    seconds = lock.as_secs(),
+                    "basic auth: user locked out from this client"
+                );
+            }
         }
         tracing::warn!(
             user = user.map(escape).as_deref().unwrap_or("-"),
@@ -347,6 +376,10 @@ where
                                 );
                             }
                             tracing::debug!(user = %escape(user), "basic auth: verified");
+                            if let (Some(pairs), Some(ip)) = (&shared.pairs, job.peer) {
+                                let prefix = shared.settings.failure_ipv6_prefix;
+                                pairs.forget(&pair_key(ip, prefix, user));
+                            }
                             let admitted = Arc::<str>::from(user.as_str());
                             shared.admit(&mut req, Some(admitted.clone()));
                             drop(job);
