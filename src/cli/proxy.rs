@@ -16,6 +16,8 @@ use tollgate::proxy::{parse_size, Upstream};
 use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::serve::{self, ServeConfig};
 
+use super::acl::network;
+
 /// The name of the one upstream group `--upstream` makes.
 const UPSTREAM: &str = "upstream";
 
@@ -109,8 +111,6 @@ fn name_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))?;
     Ok((name.trim().to_owned(), value.to_owned()))
 }
-
-use super::acl::network;
 
 fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
     let (prefix, dir) = text
@@ -222,10 +222,13 @@ fn in_flags(errors: &ConfigErrors) -> String {
         ]
         .iter()
         .find(|(key, _)| path.starts_with(key))
-        // Every route gets the --allow list: its errors are the flag's, not --serve-dir's.
-        .filter(|_| !path.contains(".allow"))
-        .or(path.contains(".allow").then_some(&("", "--allow")))
         .map_or(path.as_str(), |(_, flag)| flag);
+        // Every route gets the --allow list: its errors are the flag's, not --serve-dir's.
+        let flag = if path.contains(".allow") {
+            "--allow"
+        } else {
+            flag
+        };
         if !text.is_empty() {
             text.push('\n');
         }

@@ -33,8 +33,8 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
 /// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route),
 /// `[rate_limit] per_client`, `[rewrite]`, `[auth]`, `[rate_limit] per_user`, then the routes
-/// (each inside its access rules and its own `rate_limit`), compiled into one [`Dispatcher`] (see the
-/// [module docs](super) for their order).
+/// (each inside its access rules and its own `rate_limit`), compiled into one [`Dispatcher`]
+/// (see the [module docs](super) for their order).
 ///
 /// # Errors
 ///

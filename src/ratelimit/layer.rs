@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
@@ -68,7 +68,7 @@ impl Limiter {
             self.gcra.shrink_to_fit();
         }
         self.gcra.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let wait = not_until.wait_time_from(self.gcra.clock().now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })
     }

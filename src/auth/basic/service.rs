@@ -98,6 +98,10 @@ impl Shared {
         if let Some(decision) = self.token_decision(req.headers(), peer) {
             return decision;
         }
+        if !self.settings.basic {
+            // Tokens only: no password is ever verified.
+            return Decision::Answer(self.challenge_for(req.headers()));
+        }
         let credentials = match credentials_of(req.headers()) {
             Ok(Some(c)) => c,
             Ok(None) => return Decision::Answer(self.challenge_for(req.headers())),
