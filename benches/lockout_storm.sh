@@ -13,7 +13,9 @@
 #
 # Prints requests/s of both, how the storm was answered, and the ratio.
 #
-# Usage: benches/lockout_storm.sh     (DURATION=5 CONNECTIONS=8 WORKERS=1 ROUNDS=3)
+# Usage: benches/lockout_storm.sh     (DURATION=5 CONNECTIONS=8 WORKERS=1 ROUNDS=3 LOCKOUT=5/60s)
+# LOCKOUT= (empty) runs the gateway without a lockout, for comparison: every wrong password is
+# then a bcrypt verification.
 # TOLLGATE=path/to/tollgate runs that binary; otherwise the debug binary is built (set
 # TOLLGATE=target/release/tollgate after `cargo build --release --all-features` for figures
 # comparable with benches/gateway.sh). Needs wrk, htpasswd (apache2-utils) and curl.
@@ -23,6 +25,7 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-8}
 WORKERS=${WORKERS:-1}
 ROUNDS=${ROUNDS:-3}
+LOCKOUT=${LOCKOUT-5/60s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d /tmp/tollgate-storm.XXXXXX)
@@ -47,7 +50,7 @@ PORT=18811
 htpasswd -nbB -C 10 bench bench-password > "$WORK/users"
 chmod 600 "$WORK/users"
 "$TOLLGATE" --log warn proxy --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
-    --users "$WORK/users" --trusted-proxy 127.0.0.1 --lockout 5/60s \
+    --users "$WORK/users" --trusted-proxy 127.0.0.1 ${LOCKOUT:+--lockout "$LOCKOUT"} \
     2> "$WORK/gateway.log" &
 PIDS+=($!)
 for _ in $(seq 100); do
