@@ -19,6 +19,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tollgate::acl::AclLayer;
 use tollgate::auth::basic::{BasicAuthConfig, BasicAuthLayer};
 use tollgate::body::BoxError;
 use tollgate::dispatch::{any, get, Dispatch, Dispatcher, MountSlash, Route};
@@ -31,6 +32,7 @@ use tollgate::metrics::Metrics;
 use tollgate::normalize::{Action, NormalizeConfig, NormalizeLayer, QueryConfig};
 use tollgate::proxy::balance::{BalanceConfig, Balanced, HealthCheck, Policy};
 use tollgate::proxy::{ForwardedHeaders, HostPolicy, Proxy, ProxyConfig, Upstream};
+use tollgate::ratelimit::RateLimitLayer;
 use tollgate::redirect::Redirect;
 use tollgate::rewrite::presets::Preset;
 use tollgate::rewrite::{RequestIdConfig, RewriteConfig, RewriteLayer, Rule};
@@ -123,7 +125,12 @@ fn routes(app: Balanced, api: Proxy) -> Result<Dispatcher, BoxError> {
         .mount("/api", any(Route::new(api.clone()).named("api")))
         .prefix(
             "/echo",
-            any(Route::new(debug.layer(EchoService::new())).named("/echo")),
+            any(Route::new(
+                AclLayer::new()
+                    .allow_user("ada")
+                    .layer(debug.layer(EchoService::new())),
+            )
+            .named("/echo")),
         )
         .fallback(any(Route::new(app).named("app")))
         .build()?;
@@ -195,6 +202,7 @@ pub fn gateway(upstreams: &Upstreams, metrics: &Metrics) -> Result<Gateway, BoxE
         cache_ttl: Duration::from_secs(300),
         cache_max_entries: 10_000,
         max_queued_verifications: 64,
+        lockout: Some("5/60s".parse()?),
         max_failures_per_peer: Some(20),
         failure_window: Duration::from_secs(60),
         ..BasicAuthConfig::default()
@@ -213,6 +221,8 @@ pub fn gateway(upstreams: &Upstreams, metrics: &Metrics) -> Result<Gateway, BoxE
         .layer(ForwardedLayer::new(forwarded))
         .layer(NormalizeLayer::new(normalize))
         .layer(label)
+        // `[rate_limit]`.
+        .layer(RateLimitLayer::per_client("100/s".parse()?))
         .layer(RewriteLayer::new(&rewrite)?)
         .layer(BasicAuthLayer::from_config(&auth)?)
         .service(router);

@@ -217,6 +217,30 @@ pub fn parse_basic(value: &HeaderValue) -> Result<Credentials, CredentialsError>
     Ok(Credentials::new(username, password))
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value (RFC 6750 §2.1; the scheme matched
+/// case-insensitively, spaces around the token ignored), `None` for another scheme, an empty
+/// token, a value that is not visible ASCII, or one over [`MAX_AUTHORIZATION_LEN`].
+///
+/// ```
+/// use http::HeaderValue;
+/// use tollgate::credentials::bearer_token;
+///
+/// assert_eq!(bearer_token(&HeaderValue::from_static("bearer  abc.def ")), Some("abc.def"));
+/// assert_eq!(bearer_token(&HeaderValue::from_static("Basic YTpi")), None);
+/// assert_eq!(bearer_token(&HeaderValue::from_static("Bearer a b")), None);
+/// ```
+pub fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return None;
+    }
+    let text = value.to_str().ok()?.trim_matches([' ', '\t']);
+    let (scheme, token) = text.split_once([' ', '\t'])?;
+    let token = token.trim_start_matches([' ', '\t']);
+    let visible = |c: char| c.is_ascii_graphic();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.chars().all(visible))
+        .then_some(token)
+}
+
 fn check_username(username: &str) -> Result<(), CredentialsError> {
     if username.is_empty() || username.chars().any(|c| c == ':' || c.is_control()) {
         return Err(CredentialsError::InvalidUsername);

@@ -1,7 +1,8 @@
 //! What layers learned about a request, carried in [`http::Extensions`].
 //!
 //! Nothing downstream needs to know which layer ran: `serve` inserts [`PeerAddr`], the forwarded
-//! layer [`ClientInfo`], the auth layer [`AuthenticatedUser`], dispatch [`MountPrefix`] and
+//! layer [`ClientInfo`], the auth layer [`AuthenticatedUser`], the access layer
+//! [`AccessDecision`] (on the answer), dispatch [`MountPrefix`] and
 //! [`RouteParams`]. [`Request`](crate::Request) reads them through its accessors.
 
 use std::net::{IpAddr, SocketAddr};
@@ -83,3 +84,13 @@ pub struct UpstreamFailure(pub Arc<str>);
 /// The upstream that answered (or failed to answer) a proxied request, on the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamName(pub Arc<str>);
+
+/// What the access layer decided for a request, and the rule that decided (`group:ops`,
+/// `deny_ip 10.0.0.0/8`, `allow: not listed`), on the answer so the access log can print it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessDecision {
+    /// Whether the request was let through.
+    pub allowed: bool,
+    /// The rule that decided.
+    pub rule: Arc<str>,
+}

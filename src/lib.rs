@@ -62,8 +62,13 @@ pub mod response;
 pub mod serve;
 pub mod syntax;
 pub mod testing;
+#[cfg(any(feature = "auth", feature = "acl"))]
+mod watch;
 pub mod wire;
 
+#[cfg(feature = "acl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "acl")))]
+pub mod acl;
 #[cfg(feature = "auth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod auth;
@@ -94,6 +99,9 @@ pub mod normalize;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;
+#[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+pub mod ratelimit;
 #[cfg(feature = "rewrite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rewrite")))]
 pub mod rewrite;

@@ -25,13 +25,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::password::{self, PasswordError, Scheme};
+use crate::watch::ReadError;
 
 /// Where the Basic auth layer looks users up: a file, a database, a map in code.
 ///
@@ -434,9 +435,13 @@ impl Htpasswd {
         options: &HtpasswdOptions,
     ) -> Result<Arc<Htpasswd>, HtpasswdError> {
         let store = Arc::new(Self::open(path, options)?);
-        let weak = Arc::downgrade(&store);
-        let interval = options.reload_interval.max(Duration::from_millis(100));
-        tokio::spawn(watch_task(weak, interval));
+        crate::watch::spawn(
+            &store,
+            options.reload_interval,
+            "htpasswd: new file refused, keeping the previous users",
+            store.path_display(),
+            |store| Box::pin(async move { store.reload().await.map_err(|e| e.to_string()) }),
+        );
         Ok(store)
     }
 
@@ -523,61 +528,20 @@ impl CredentialStore for Htpasswd {
     }
 }
 
-async fn watch_task(store: Weak<Htpasswd>, interval: Duration) {
-    let mut last_error: Option<String> = None;
-    loop {
-        tokio::time::sleep(interval).await;
-        let Some(store) = store.upgrade() else {
-            return;
-        };
-        match store.reload().await {
-            Ok(_) => last_error = None,
-            Err(err) => {
-                let text = err.to_string();
-                // Log a bad file once, not every interval.
-                if last_error.as_deref() != Some(&text) {
-                    tracing::error!(
-                        path = %store.path_display(),
-                        error = %text,
-                        "htpasswd: new file refused, keeping the previous users"
-                    );
-                }
-                last_error = Some(text);
-            }
-        }
-    }
-}
-
 fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, HtpasswdError> {
-    use std::io::Read;
-    let io = |source| HtpasswdError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut text = Vec::new();
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut text)
-        .map_err(io)?;
-    if text.len() as u64 > max {
-        return Err(HtpasswdError::TooLarge {
+    crate::watch::read_bounded(path, max).map_err(|e| match e {
+        ReadError::Io(source) => HtpasswdError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        ReadError::TooLarge => HtpasswdError::TooLarge {
             path: path.to_path_buf(),
             max,
-        });
-    }
-    Ok(text)
+        },
+    })
 }
 
-/// A user name for messages and logs: quotes, backslashes, control and invisible characters
-/// escaped, at most 64 characters of the name (then `…`), so a client cannot forge log lines
-/// or fill the log.
-pub(crate) fn escape(user: &str) -> String {
-    let mut out: String = user.chars().take(64).flat_map(char::escape_debug).collect();
-    if user.chars().nth(64).is_some() {
-        out.push('…');
-    }
-    out
-}
+pub(crate) use crate::syntax::escape_name as escape;
 
 #[cfg(test)]
 mod tests {

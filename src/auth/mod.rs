@@ -4,7 +4,8 @@
 //!   (argon2, bcrypt, and legacy ones behind a switch), [`needs_rehash`](password::needs_rehash).
 //! - [`htpasswd`]: Apache-style credential files, reloaded when they change, and the
 //!   [`CredentialStore`] trait for other sources.
-//! - [`basic`]: [`BasicAuthLayer`], the tower layer.
+//! - [`token`]: API tokens (`tollgate token NAME`), of which only a keyed hash is stored.
+//! - [`basic`]: [`BasicAuthLayer`], the tower layer: Basic, and API tokens when given.
 //!
 //! The `Authorization: Basic` parser itself is [`crate::credentials::parse_basic`], shared
 //! with `Request::basic_auth()`.
@@ -28,6 +29,8 @@
 pub mod basic;
 pub mod htpasswd;
 pub mod password;
+pub mod token;
 
 pub use self::basic::{BasicAuth, BasicAuthConfig, BasicAuthLayer};
 pub use self::htpasswd::{CredentialStore, Htpasswd};
+pub use self::token::Tokens;

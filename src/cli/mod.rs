@@ -5,6 +5,7 @@
 //! `pub async fn run(args: NameArgs) -> Result<(), BoxError>`, a variant in [`Command`] and an
 //! arm in [`run`].
 
+mod acl;
 mod check;
 #[cfg(test)]
 mod doc_snippets;
@@ -14,12 +15,14 @@ mod hash;
 mod logging;
 mod package;
 mod print_config;
+mod limits;
 mod proxy;
 mod reload;
 mod run;
 mod self_signed;
 mod serve_dir;
 mod users;
+mod token;
 
 use clap::{Args, Parser, Subcommand};
 use tollgate::body::BoxError;
@@ -88,6 +91,9 @@ pub enum Command {
     /// Edit a credentials file: `add`, `set`, `remove`, `verify` a user, or `list` them
     /// (atomic rewrite; comments and order kept).
     Users(users::UsersArgs),
+    /// Make an API token for a user: prints the tokens-file line (a keyed hash, never the
+    /// token) on standard output and the token, once, on standard error.
+    Token(token::TokenArgs),
     /// Serve a directory like `python3 -m http.server`: listings, ranges, conditional requests,
     /// precompressed `.br`/`.gz` siblings.
     Serve(serve_dir::ServeDirArgs),
@@ -139,6 +145,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Hash(args) => hash::hash(args),
             Command::CheckHtpasswd(args) => hash::check_htpasswd(args),
             Command::Users(args) => users::run(args),
+            Command::Token(args) => token::run(args),
             Command::Serve(args) => serve_dir::run(args).await,
             Command::Proxy(args) => proxy::run(*args).await,
             Command::Run(args) => run::run(args).await,

@@ -17,6 +17,8 @@ use tollgate::proxy::{parse_size, Upstream};
 use tollgate::rewrite::{RewriteConfig, Rule};
 use tollgate::serve::{self, ServeConfig};
 
+use super::acl::network;
+
 /// The name of the one upstream group `--upstream` makes.
 pub(super) const UPSTREAM: &str = "upstream";
 
@@ -118,6 +120,18 @@ pub struct ProxyArgs {
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// Who may use the gateway, and from where.
+    #[command(flatten)]
+    pub acl: super::acl::AclArgs,
+
+    /// API tokens.
+    #[command(flatten)]
+    pub tokens: super::token::TokenFlags,
+
+    /// Rate limits.
+    #[command(flatten)]
+    pub limits: super::limits::LimitFlags,
 }
 
 /// `--tls MODE`.
@@ -132,13 +146,6 @@ fn name_value(text: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("expected NAME=VALUE, got {text:?}"))?;
     Ok((name.trim().to_owned(), value.to_owned()))
-}
-
-/// A network (`10.0.0.0/8`) or one address (`192.0.2.7`).
-fn network(text: &str) -> Result<ipnet::IpNet, String> {
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{text:?} is not a network like 10.0.0.0/8 or an address"))
 }
 
 fn prefix_dir(text: &str) -> Result<(String, PathBuf), String> {
@@ -201,6 +208,9 @@ impl ProxyArgs {
             rest.upstream = Some(UPSTREAM.to_owned());
         }
         config.routes.push(rest);
+        self.acl.apply(&mut config);
+        self.tokens.apply(&mut config, &self.realm);
+        self.limits.apply(&mut config);
         config
     }
 
@@ -266,7 +276,10 @@ fn in_flags(errors: &ConfigErrors) -> String {
     for e in errors.iter() {
         let path = e.path().to_string();
         let flag = [
+            ("auth.tokens", "--tokens"),
+            ("auth.token_header", "--token-header"),
             ("auth", "--users"),
+            ("acl", "--groups"),
             ("routes", "--serve-dir"),
             ("listen[0].tls", "--tls-cert/--tls-key"),
             ("listen", "--bind"),
@@ -278,6 +291,12 @@ fn in_flags(errors: &ConfigErrors) -> String {
         .iter()
         .find(|(key, _)| path.starts_with(key))
         .map_or(path.as_str(), |(_, flag)| flag);
+        // Every route gets the --allow list: its errors are the flag's, not --serve-dir's.
+        let flag = if path.contains(".allow") {
+            "--allow"
+        } else {
+            flag
+        };
         if !text.is_empty() {
             text.push('\n');
         }

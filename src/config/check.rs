@@ -91,8 +91,34 @@ impl Config {
         let groups: Vec<&str> = self.upstreams.keys().map(String::as_str).collect();
         for (i, route) in self.routes.iter().enumerate() {
             errors.extend(route.check(&root.key("routes").index(i), &groups));
+            errors.extend(self.check_allow(i, route));
         }
         errors
+    }
+
+    /// A route's `allow` needs users (`[auth]`), and its groups a groups file.
+    fn check_allow(&self, i: usize, route: &super::RouteConfig) -> Option<ConfigError> {
+        let at = KeyPath::root().key("routes").index(i).key("allow");
+        #[cfg(feature = "auth")]
+        let authenticates = self.auth.is_some();
+        #[cfg(not(feature = "auth"))]
+        let authenticates = false;
+        if !route.allow.is_empty() && !authenticates {
+            return Some(ConfigError::new(
+                at,
+                "`allow` lists users, but without [auth] no request has a user and every one                  would be refused: add an [auth] table (`--users FILE`), or use `allow_ip`",
+            ));
+        }
+        let group = route.allow.iter().find_map(|e| e.strip_prefix("group:"))?;
+        self.acl.groups.is_none().then(|| {
+            ConfigError::new(
+                at,
+                format!(
+                    "`group:{group}` needs a groups file: set `[acl] groups = \"PATH\"` \
+                     (`--groups FILE`) with lines like `{group}: alice bob`"
+                ),
+            )
+        })
     }
 }
 

@@ -118,6 +118,13 @@ pub struct Config {
     #[cfg(feature = "auth")]
     #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
     pub auth: Option<crate::auth::basic::BasicAuthConfig>,
+    /// Request rate limits per client and per user
+    /// ([`RateLimitConfig`](crate::ratelimit::RateLimitConfig)); a route's own limit is its
+    /// `rate_limit` key. Default is `None`: no limit.
+    pub rate_limit: Option<crate::ratelimit::RateLimitConfig>,
+    /// What every route's access rules share ([`AclConfig`](crate::acl::AclConfig)): the
+    /// groups file that `allow = ["group:NAME"]` reads. Default is no groups file.
+    pub acl: crate::acl::AclConfig,
     /// The proxy options every upstream group uses unless it has its own `proxy` table
     /// ([`ProxyConfig`]: timeouts, body limit, `Host` policy). Default is [`ProxyConfig::default`].
     pub proxy: ProxyConfig,

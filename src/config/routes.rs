@@ -51,6 +51,21 @@ pub struct RouteConfig {
     pub echo: bool,
     /// Answer with a redirect. Default is `None`.
     pub redirect: Option<RedirectConfig>,
+    /// The users (`alice`) and groups (`group:ops`, from `[acl] groups`) who may use the
+    /// route; once given, everyone else gets `403` (see [`acl`](crate::acl)). Needs `[auth]`.
+    /// Default is empty: any user.
+    pub allow: Vec<String>,
+    /// The client networks that may use the route (`10.0.0.0/8`, `2001:db8::/32`, or one
+    /// address), the client being who the trusted proxies said; once given, other clients get
+    /// `403`. Default is empty: any client.
+    #[serde(deserialize_with = "crate::acl::deserialize_networks")]
+    pub allow_ip: Vec<ipnet::IpNet>,
+    /// The client networks refused with `403`, checked first. Default is empty.
+    #[serde(deserialize_with = "crate::acl::deserialize_networks")]
+    pub deny_ip: Vec<ipnet::IpNet>,
+    /// The most requests the route takes, all clients together (`"100/s"`, `"10/m"`): past
+    /// it, `429` with `Retry-After` ([`ratelimit`](crate::ratelimit)). Default is `None`.
+    pub rate_limit: Option<crate::ratelimit::Rate>,
     /// Serve a directory ([`ServeDirConfig`](crate::files::ServeDirConfig): `dir`, `listing`,
     /// `index_file`, ...); the prefix is always stripped (`/static/a.css` is `a.css` in the
     /// directory). Default is `None`.
@@ -71,6 +86,10 @@ impl Default for RouteConfig {
             upstream: None,
             echo: false,
             redirect: None,
+            allow: Vec::new(),
+            allow_ip: Vec::new(),
+            deny_ip: Vec::new(),
+            rate_limit: None,
             #[cfg(feature = "files")]
             files: None,
         }
@@ -141,6 +160,15 @@ impl RouteConfig {
             return true;
         }
         self.strip_prefix
+    }
+
+    /// The route's access rules (`allow`, `allow_ip`, `deny_ip`).
+    pub fn acl_rules(&self) -> crate::acl::AclRules {
+        let mut rules = crate::acl::AclRules::default();
+        rules.allow.clone_from(&self.allow);
+        rules.allow_ip.clone_from(&self.allow_ip);
+        rules.deny_ip.clone_from(&self.deny_ip);
+        rules
     }
 
     /// The name metrics and logs use for this route.
@@ -218,6 +246,11 @@ impl RouteConfig {
                 at.key("path"),
                 format!("the path `{}` cannot be routed: {reason}", self.path),
             ));
+        }
+        for (i, entry) in self.allow.iter().enumerate() {
+            if let Err(e) = crate::acl::Principal::parse(entry) {
+                errors.push(ConfigError::new(at.key("allow").index(i), e.to_string()));
+            }
         }
         for (i, method) in self.methods.iter().enumerate() {
             if Method::from_bytes(method.as_bytes()).is_err() {

@@ -133,9 +133,20 @@ pub trait IntoRoute {
     fn into_route(self) -> Route;
 }
 
-impl IntoRoute for Route {
-    fn into_route(self) -> Route {
-        self
+/// A route is a service too, so a layer can wrap one (an access rule around a route a
+/// program built: `AclLayer::new().allow_user("ada").layer(route)`). Making a route of a
+/// route keeps it as it is (see [`IntoRoute`]).
+impl tower_service::Service<http::Request<Body>> for Route {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = super::ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        Route::call(self, req, false)
     }
 }
 
@@ -164,6 +175,9 @@ where
 {
     fn into_route(self) -> Route {
         let mut slot = Some(self);
+        if let Some(route) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Route>>() {
+            return route.take().expect("the slot was filled just above");
+        }
         if let Some(dispatcher) =
             (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Dispatcher>>()
         {

@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use super::routes::compile;
 use super::shared::SharedState;
 use super::stack::Gateway;
+use crate::acl::{AclLayer, Groups};
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
 use crate::echo::EchoService;
@@ -22,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::normalize::NormalizeLayer;
 use crate::proxy::balance::Balanced;
 use crate::proxy::{Proxy, ProxyBuildError};
+use crate::ratelimit::RateLimitLayer;
 use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 
 /// Builds the gateway `config` describes, counting into `metrics`: reads the files it names
@@ -29,9 +31,10 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// gateway that builds will serve.
 ///
 /// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
-/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route), `[rewrite]`,
-/// `[auth]`, then the routes, compiled into one [`Dispatcher`] (see the
-/// [module docs](super) for their order).
+/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route),
+/// `[rate_limit] per_client`, `[rewrite]`, `[auth]`, `[rate_limit] per_user`, then the routes
+/// (each inside its access rules and its own `rate_limit`), compiled into one [`Dispatcher`]
+/// (see the [module docs](super) for their order).
 ///
 /// # Errors
 ///
@@ -66,8 +69,10 @@ pub async fn build_with(
         &mut errors,
     );
     let auth = auth_layer(config, shared, &mut errors).await;
+    let acl_groups = acl_groups(config, shared, &mut errors).await;
+    let limits = Limits::new(config, shared);
     let router = if consistent {
-        router(config, &groups, &mut errors)
+        router(config, &groups, acl_groups, shared, &mut errors)
     } else {
         None
     };
@@ -80,12 +85,42 @@ pub async fn build_with(
     let inbound = inbound(config)
         .map_err(|e| ConfigError::from_error(KeyPath::root().key("inbound").key("managed"), e));
     match (router, inbound) {
-        (Some(router), Ok(inbound)) if errors.is_empty() => {
-            Ok(stack(config, metrics, inbound, rewrite, auth, router))
-        }
+        (Some(router), Ok(inbound)) if errors.is_empty() => Ok(stack(
+            config, metrics, inbound, rewrite, auth, limits, router,
+        )),
         (_, inbound) => {
             errors.extend(inbound.err());
             Err(ConfigErrors(errors))
+        }
+    }
+}
+
+/// The `[rate_limit]` layers, shared by every worker through [`SharedState`].
+struct Limits {
+    /// Per client, before auth.
+    client: Option<RateLimitLayer>,
+    /// Per user, inside auth.
+    user: Option<RateLimitLayer>,
+}
+
+impl Limits {
+    fn new(config: &Config, shared: &SharedState) -> Limits {
+        let Some(limits) = &config.rate_limit else {
+            return Limits {
+                client: None,
+                user: None,
+            };
+        };
+        let prefix = limits.ipv6_prefix;
+        Limits {
+            client: limits.per_client.map(|rate| {
+                shared.rate_limit(format!("client {rate} /{prefix}"), || {
+                    RateLimitLayer::per_client(rate).ipv6_prefix(prefix)
+                })
+            }),
+            user: limits.per_user.map(|rate| {
+                shared.rate_limit(format!("user {rate}"), || RateLimitLayer::per_user(rate))
+            }),
         }
     }
 }
@@ -97,6 +132,7 @@ fn stack(
     inbound: InboundLayer,
     rewrite: Option<RewriteLayer>,
     auth: Option<AuthLayer>,
+    limits: Limits,
     router: Dispatcher,
 ) -> Gateway {
     let names = router.clone();
@@ -116,8 +152,10 @@ fn stack(
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .layer(label)
+        .option_layer(limits.client)
         .option_layer(rewrite)
         .option_layer(auth)
+        .option_layer(limits.user)
         .service(router);
     Gateway::new(stack)
 }
@@ -271,10 +309,54 @@ async fn auth_layer(
     None
 }
 
-/// The routes compiled into one dispatcher, each route's service named by its label.
+/// The groups file of `[acl]`, from `shared` when it read the same file already.
+async fn acl_groups(
+    config: &Config,
+    shared: &SharedState,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Arc<Groups>> {
+    match shared.acl_groups(&config.acl).await {
+        Ok(groups) => groups,
+        Err(e) => {
+            let at = KeyPath::root().key("acl").key("groups");
+            errors.push(ConfigError::from_error(at, e));
+            None
+        }
+    }
+}
+
+/// Each route's access rules as a layer (`None` for a route without rules).
+fn acl_layers(
+    config: &Config,
+    groups: Option<Arc<Groups>>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<Option<AclLayer>> {
+    let routes_at = KeyPath::root().key("routes");
+    let mut layers = Vec::with_capacity(config.routes.len());
+    for (i, route) in config.routes.iter().enumerate() {
+        let rules = route.acl_rules();
+        if rules.is_empty() {
+            layers.push(None);
+            continue;
+        }
+        match AclLayer::from_rules(&rules, groups.clone()) {
+            Ok(layer) => layers.push(Some(layer)),
+            Err(e) => {
+                errors.push(ConfigError::from_error(routes_at.index(i).key("allow"), e));
+                layers.push(None);
+            }
+        }
+    }
+    layers
+}
+
+/// The routes compiled into one dispatcher, each route's service (inside its access rules)
+/// named by its label.
 fn router(
     config: &Config,
     groups: &BTreeMap<&str, Group>,
+    acl_groups: Option<Arc<Groups>>,
+    shared: &SharedState,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
     let routes_at = KeyPath::root().key("routes");
@@ -290,12 +372,23 @@ fn router(
             )
         })
         .collect();
+    let acls = acl_layers(config, acl_groups, errors);
     if !errors.is_empty() {
         return None;
     }
     let compiled = compile(&config.routes, |i| {
         let route = &config.routes[i];
-        target(route, groups, rules[i].as_ref()).named(route.label())
+        let mut service = target(route, groups, rules[i].as_ref());
+        if let Some(rate) = route.rate_limit {
+            let key = format!("route {i} {} {rate}", route.label());
+            let limit = shared.rate_limit(key, || RateLimitLayer::total(rate));
+            service = Route::new(limit.layer(service));
+        }
+        match &acls[i] {
+            Some(acl) => Route::new(acl.layer(service)),
+            None => service,
+        }
+        .named(route.label())
     });
     match compiled {
         Ok(compiled) => Some(compiled.router),
@@ -407,6 +500,8 @@ fn auth_error(at: KeyPath, e: crate::auth::basic::BasicAuthConfigError) -> Confi
         E::InvalidMethod { .. } => "exempt_methods",
         E::InvalidExemptPath { .. } => "exempt_paths",
         E::InvalidIpv6Prefix { .. } => "failure_ipv6_prefix",
+        E::InvalidTokenHeader { .. } => "token_header",
+        E::Tokens(_) => "tokens",
         _ => "htpasswd",
     };
     ConfigError::from_error(at.key(key), e)

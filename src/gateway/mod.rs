@@ -3,10 +3,11 @@
 //! by hand (`examples/gateway_by_hand.rs` builds the one of `examples/tollgate.toml`).
 //!
 //! ```text
-//! serve ([[listen]]) ─► Inbound ─► Health ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Auth ─► Dispatcher ─┬─► upstream group (Proxy, Balanced)
-//!                                                                                                                 ├─► ServeDir
-//!                                                                                                                 ├─► EchoService
-//!                                                                                                                 └─► Redirect
+//! serve ([[listen]]) ─► Inbound ─► Health ─► Forwarded ─► Normalize ─► Metrics ─► RateLimit (per client)
+//!   ─► Rewrite ─► Auth ─► RateLimit (per user) ─► Dispatcher ─► the route's Acl ─► its RateLimit ─┬─► upstream group (Proxy, Balanced)
+//!                                                                                                 ├─► ServeDir
+//!                                                                                                 ├─► EchoService
+//!                                                                                                 └─► Redirect
 //! ```
 //!
 //! [`build`] checks the files the configuration names and builds that stack as one

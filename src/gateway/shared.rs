@@ -1,18 +1,28 @@
 //! [`SharedState`]: what the stacks of every worker share, so that limits hold for the
 //! process rather than for each worker.
 
-#[cfg(feature = "auth")]
 use std::sync::{Arc, Mutex};
+
+use std::collections::HashMap;
+
+use crate::acl::{AclConfig, AclError, Groups};
+use crate::ratelimit::RateLimitLayer;
 
 #[cfg(feature = "auth")]
 use crate::auth::basic::{BasicAuthConfig, BasicAuthConfigError, BasicAuthLayer};
+
+/// A groups file being watched, and the `[acl]` table it was read for.
+type WatchedGroups = (AclConfig, Arc<Groups>);
 
 /// The process-wide part of a gateway: built once per configuration load and handed to the
 /// stack of every worker (see [`build_with`](super::build_with)).
 ///
 /// Today it holds the Basic auth layer, whose per-peer failure counts, verification queue
 /// and verification cache must be shared by all workers: with one layer per worker,
-/// `max_failures_per_peer = 3` let a client fail three times on every worker.
+/// `max_failures_per_peer = 3` let a client fail three times on every worker; the `[acl]`
+/// groups file, watched by one task rather than one per worker; and the rate limits, whose
+/// buckets must be the process's (axum#2634: a limiter per service clone lets N times the
+/// rate through).
 ///
 /// [`Runner`](super::Runner) keeps one for the life of the process: a reload whose `[auth]`
 /// table is unchanged keeps the layer (and so its failure counts and cache), re-reading the
@@ -21,6 +31,11 @@ use crate::auth::basic::{BasicAuthConfig, BasicAuthConfigError, BasicAuthLayer};
 pub struct SharedState {
     #[cfg(feature = "auth")]
     auth: Arc<Mutex<Option<(BasicAuthConfig, BasicAuthLayer)>>>,
+    /// The `[acl]` groups file, watched once for every worker.
+    acl_groups: Arc<Mutex<Option<WatchedGroups>>>,
+    /// The rate limits, by what they count and at which rate, so that every worker counts
+    /// into the same buckets (and a reload that keeps a limit keeps its counts).
+    rate_limits: Arc<Mutex<HashMap<String, RateLimitLayer>>>,
 }
 
 impl SharedState {
@@ -51,6 +66,45 @@ impl SharedState {
         *self.auth.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((config.clone(), layer.clone()));
         Ok(layer)
+    }
+
+    /// The rate limit named `key` (what it counts, at which rate): the one already made, or
+    /// `make`'s.
+    pub(crate) fn rate_limit(
+        &self,
+        key: String,
+        make: impl FnOnce() -> RateLimitLayer,
+    ) -> RateLimitLayer {
+        let mut limits = self.rate_limits.lock().unwrap_or_else(|e| e.into_inner());
+        limits.entry(key).or_insert_with(make).clone()
+    }
+
+    /// The groups file of `config`: the one already watched for an equal `[acl]` table
+    /// (re-read now), or a new watch; `None` without a file.
+    pub(crate) async fn acl_groups(
+        &self,
+        config: &AclConfig,
+    ) -> Result<Option<Arc<Groups>>, AclError> {
+        let Some(path) = &config.groups else {
+            return Ok(None);
+        };
+        let kept = {
+            let guard = self.acl_groups.lock().unwrap_or_else(|e| e.into_inner());
+            guard
+                .as_ref()
+                .filter(|(built_for, _)| built_for == config)
+                .map(|(_, groups)| groups.clone())
+        };
+        if let Some(groups) = kept {
+            if let Err(err) = groups.reload().await {
+                tracing::error!(error = %err, "groups: new file refused, keeping the previous groups");
+            }
+            return Ok(Some(groups));
+        }
+        let groups = Groups::watch(path, config.reload_interval)?;
+        *self.acl_groups.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((config.clone(), groups.clone()));
+        Ok(Some(groups))
     }
 }
 

@@ -61,9 +61,7 @@ fn networks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D:
     items
         .iter()
         .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
+            crate::syntax::network::parse(s).ok_or_else(|| {
                     serde::de::Error::custom(format!(
                         "invalid trusted proxy {s:?}: write an address (`192.0.2.7`) or a network (`10.0.0.0/8`)"
                     ))

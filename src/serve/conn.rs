@@ -25,7 +25,9 @@ use super::body::SlowClient;
 use super::host;
 use crate::body::{Body, BoxError, Watch, Watched};
 use crate::error::HttpError;
-use crate::ext::{AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName};
+use crate::ext::{
+    AccessDecision, AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName,
+};
 
 /// What [`Server`](super::Server), [`bind`](super::bind) and
 /// [`serve_workers`](super::serve_workers) run: a `tower::Service` of `http::Request<Body>`,
@@ -187,6 +189,8 @@ pub(crate) struct Exchange {
     upstream: Option<Arc<str>>,
     /// The id the rewrite layer kept or made, to match log lines across services.
     request_id: Option<Arc<str>>,
+    /// What the access layer decided, and by which rule.
+    access: Option<AccessDecision>,
 }
 
 #[derive(Debug)]
@@ -225,6 +229,7 @@ impl Exchange {
             user: None,
             upstream: None,
             request_id: None,
+            access: None,
         }
     }
 }
@@ -247,6 +252,7 @@ impl Drop for Exchange {
                 request_id = self.request_id.as_deref().unwrap_or("-"),
                 referer = log.referer.as_deref().unwrap_or("-"),
                 user_agent = log.user_agent.as_deref().unwrap_or("-"),
+                access = %Access(self.access.as_ref()),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -266,6 +272,19 @@ fn header_text<B>(req: &http::Request<B>, name: http::header::HeaderName) -> Opt
     let value = req.headers().get(name)?.as_bytes();
     let value = &value[..value.len().min(512)];
     Some(String::from_utf8_lossy(value).into_owned())
+}
+
+/// An access decision in the log: `allow group:ops`, `deny deny_ip 10.0.0.0/8`, `-` when no
+/// access rule ran.
+struct Access<'a>(Option<&'a AccessDecision>);
+
+impl std::fmt::Display for Access<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, "{} {}", if d.allowed { "allow" } else { "deny" }, d.rule),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// nginx's "client closed request", logged when the client left before the answer.
@@ -352,6 +371,7 @@ where
             exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());
             exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
             exchange.request_id = ext.get::<RequestId>().map(|id| id.0.clone());
+            exchange.access = ext.get::<AccessDecision>().cloned();
         }
         Poll::Ready(Ok(res.map(|body| Watched::new(body, exchange))))
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// Parses `"250ms"`, `"60s"`, `"2m"`, `"1h"` or a plain number of seconds (`"1.5"`).
+/// Parses `"250ms"`, `"60s"`, `"2m"`, `"1h"`, `"90d"` or a plain number of seconds (`"1.5"`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -33,6 +33,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "" | "s" => 1.0,
         "m" => 60.0,
         "h" => 3600.0,
+        "d" => 86_400.0,
         _ => return Err(bad(text)),
     };
     let number: f64 = number.parse().map_err(|_| bad(text))?;

@@ -12,6 +12,8 @@
 //! - [`path`]: path normalization (RFC 3986 §6.2.2 plus the refusals a server needs).
 //! - [`forwarded`]: the `Forwarded` / `X-Forwarded-*` grammar and header family.
 //! - [`duration`]: `"5s"` durations in configuration files.
+//! - [`rate`]: `"100/s"` rates (rate limits, lockouts) in configuration files.
+//! - [`network`]: client networks (`10.0.0.0/8`, or one address) in configuration files.
 //!
 //! Filters written with the library use them to agree with tollgate's own layers: a service
 //! that checks `HostPattern::parse("*.example.com")?.matches(host)` matches exactly what a
@@ -34,9 +36,11 @@ pub mod duration;
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;
 pub mod host;
+pub mod network;
 pub mod path;
 pub(crate) mod percent;
 pub mod prefix;
+pub mod rate;
 
 pub(crate) mod token;
 
@@ -61,6 +65,18 @@ pub(crate) fn is_tchar(b: u8) -> bool {
                 | b'|'
                 | b'~'
         )
+}
+
+/// A user name for messages and logs: quotes, backslashes, control and invisible characters
+/// escaped, at most 64 characters of the name (then `…`), so a client cannot forge log lines
+/// or fill the log.
+#[cfg(any(feature = "auth", feature = "acl"))]
+pub(crate) fn escape_name(user: &str) -> String {
+    let mut out: String = user.chars().take(64).flat_map(char::escape_debug).collect();
+    if user.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// At most `max` bytes of `text`, for an error message that quotes user input: cut on a

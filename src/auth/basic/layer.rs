@@ -1,6 +1,8 @@
 //! [`BasicAuthLayer`]: the settings and the state every [`BasicAuth`] service of a layer shares.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +11,10 @@ use tokio::sync::Semaphore;
 use tower_layer::Layer;
 
 use super::cache::VerificationCache;
-use super::limiter::FailureLimiter;
+use super::limiter::{FailureLimiter, PairKey};
 use super::{BasicAuth, BasicAuthConfig, BasicAuthConfigError};
 use crate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
+use crate::auth::token::Tokens;
 
 /// Puts HTTP Basic authentication in front of a service.
 ///
@@ -28,6 +31,9 @@ pub(crate) struct Settings {
     pub(crate) realm: String,
     pub(crate) strip_authorization: bool,
     pub(crate) user_header: Option<HeaderName>,
+    pub(crate) token_header: Option<HeaderName>,
+    /// Whether Basic is offered (not with a tokens file alone).
+    pub(crate) basic: bool,
     pub(crate) exempt_paths: Vec<String>,
     pub(crate) exempt_methods: Vec<Method>,
     pub(crate) other_schemes_bad_request: bool,
@@ -37,6 +43,7 @@ pub(crate) struct Settings {
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_max_entries: usize,
     pub(crate) max_failures_per_peer: Option<(u32, Duration)>,
+    pub(crate) lockout: Option<(u32, Duration)>,
     pub(crate) failure_ipv6_prefix: u8,
 }
 
@@ -50,9 +57,14 @@ pub(crate) struct Shared {
     pub(crate) admitted: Arc<Semaphore>,
     /// Verifications running on blocking threads.
     pub(crate) running: Arc<Semaphore>,
-    pub(crate) failures: Option<FailureLimiter>,
+    /// Failures per client address (its `peer_key`).
+    pub(crate) failures: Option<FailureLimiter<IpAddr>>,
+    /// Failures per (client, user).
+    pub(crate) pairs: Option<FailureLimiter<PairKey>>,
     /// The credentials file behind `store`, when the layer read one: re-read on a reload.
     pub(crate) file: Option<Arc<Htpasswd>>,
+    /// The API tokens, when accepted, and their challenge (`Bearer realm=...`).
+    pub(crate) tokens: Option<(Arc<Tokens>, HeaderValue)>,
 }
 
 impl Shared {
@@ -60,18 +72,23 @@ impl Shared {
         settings: Settings,
         store: Arc<dyn CredentialStore>,
         file: Option<Arc<Htpasswd>>,
+        tokens: Option<Arc<Tokens>>,
     ) -> Shared {
         let running = settings.max_concurrent_verifications.max(1);
         Shared {
-            challenge: challenge(&settings.realm),
+            challenge: challenge("Basic", &settings.realm),
+            tokens: tokens.map(|t| (t, challenge("Bearer", &settings.realm))),
             cache: VerificationCache::new(settings.cache_ttl, settings.cache_max_entries),
             admitted: Arc::new(Semaphore::new(
                 running.saturating_add(settings.max_queued_verifications),
             )),
             running: Arc::new(Semaphore::new(running)),
-            failures: settings.max_failures_per_peer.map(|(max, window)| {
-                FailureLimiter::new(max, window, settings.failure_ipv6_prefix)
-            }),
+            failures: settings
+                .max_failures_per_peer
+                .map(|(max, window)| FailureLimiter::new(max, window)),
+            pairs: settings
+                .lockout
+                .map(|(max, window)| FailureLimiter::new(max, window)),
             settings,
             store,
             file,
@@ -79,9 +96,9 @@ impl Shared {
     }
 }
 
-/// `Basic realm="...", charset="UTF-8"`, the realm's quotes and backslashes escaped and its
-/// control characters dropped.
-fn challenge(realm: &str) -> HeaderValue {
+/// `Basic realm="...", charset="UTF-8"` (or `Bearer realm="..."`), the realm's quotes and
+/// backslashes escaped and its control characters dropped.
+fn challenge(scheme: &str, realm: &str) -> HeaderValue {
     let mut quoted = String::with_capacity(realm.len() + 8);
     for c in realm.chars().filter(|c| !c.is_control()) {
         if c == '"' || c == '\\' {
@@ -90,7 +107,11 @@ fn challenge(realm: &str) -> HeaderValue {
         quoted.push(c);
     }
     // Non-ASCII realms go out as UTF-8 bytes, which `from_bytes` accepts (obs-text).
-    HeaderValue::from_bytes(format!("Basic realm=\"{quoted}\", charset=\"UTF-8\"").as_bytes())
+    let text = match scheme {
+        "Basic" => format!("Basic realm=\"{quoted}\", charset=\"UTF-8\""),
+        _ => format!("{scheme} realm=\"{quoted}\""),
+    };
+    HeaderValue::from_bytes(text.as_bytes())
         .unwrap_or_else(|_| HeaderValue::from_static("Basic charset=\"UTF-8\""))
 }
 
@@ -123,17 +144,26 @@ impl BasicAuthLayer {
     ///
     /// No `htpasswd` file configured, an invalid file, header name or method.
     pub fn from_config(config: &BasicAuthConfig) -> Result<Self, BasicAuthConfigError> {
-        let path = config
-            .htpasswd
-            .as_ref()
-            .ok_or(BasicAuthConfigError::MissingHtpasswd)?;
+        let tokens = match &config.tokens {
+            Some(path) => Some(
+                Tokens::watch(path, config.reload_interval)
+                    .map_err(BasicAuthConfigError::Tokens)?,
+            ),
+            None => None,
+        };
+        let Some(path) = config.htpasswd.as_ref() else {
+            let tokens = tokens.ok_or(BasicAuthConfigError::MissingHtpasswd)?;
+            let nobody: Arc<dyn CredentialStore> = Arc::new(HashMap::<String, String>::new());
+            let layer = Self::build(config, nobody, None, Some(tokens))?;
+            return Ok(layer.edit(|s| s.basic = false));
+        };
         let options = HtpasswdOptions {
             allow_legacy_hashes: config.allow_legacy_hashes,
             reload_interval: config.reload_interval,
             ..HtpasswdOptions::default()
         };
         let store = Htpasswd::watch_with(path, &options)?;
-        Self::build(config, store.clone(), Some(store))
+        Self::build(config, store.clone(), Some(store), tokens)
     }
 
     /// A layer as `config` describes, with users from `store` (`config.htpasswd` is ignored).
@@ -145,18 +175,26 @@ impl BasicAuthLayer {
         config: &BasicAuthConfig,
         store: impl CredentialStore,
     ) -> Result<Self, BasicAuthConfigError> {
-        Self::build(config, Arc::new(store), None)
+        Self::build(config, Arc::new(store), None, None)
     }
 
     fn build(
         config: &BasicAuthConfig,
         store: Arc<dyn CredentialStore>,
         file: Option<Arc<Htpasswd>>,
+        tokens: Option<Arc<Tokens>>,
     ) -> Result<Self, BasicAuthConfigError> {
         let user_header = match &config.forward_user_header {
             Some(name) => Some(
                 HeaderName::from_bytes(name.as_bytes())
                     .map_err(|_| BasicAuthConfigError::InvalidHeaderName { name: name.clone() })?,
+            ),
+            None => None,
+        };
+        let token_header = match &config.token_header {
+            Some(name) => Some(
+                HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| BasicAuthConfigError::InvalidTokenHeader { name: name.clone() })?,
             ),
             None => None,
         };
@@ -180,6 +218,8 @@ impl BasicAuthLayer {
             realm: config.realm.clone(),
             strip_authorization: config.strip_authorization,
             user_header,
+            token_header,
+            basic: true,
             exempt_paths: config.exempt_paths.clone(),
             exempt_methods,
             other_schemes_bad_request: config.other_schemes_bad_request,
@@ -193,10 +233,13 @@ impl BasicAuthLayer {
             max_failures_per_peer: config
                 .max_failures_per_peer
                 .map(|n| (n, config.failure_window.max(Duration::from_secs(1)))),
+            lockout: config
+                .lockout
+                .map(|rate| (rate.count(), rate.window().max(Duration::from_secs(1)))),
             failure_ipv6_prefix: config.failure_ipv6_prefix,
         };
         Ok(BasicAuthLayer {
-            shared: Arc::new(Shared::new(settings, store, file)),
+            shared: Arc::new(Shared::new(settings, store, file, tokens)),
         })
     }
 
@@ -205,11 +248,15 @@ impl BasicAuthLayer {
     /// layer, and so its failure counts and cache, and calls this); a refused file is logged
     /// and the users stay.
     pub async fn reload_credentials(&self) {
-        let Some(file) = &self.shared.file else {
-            return;
-        };
-        if let Err(err) = file.reload().await {
-            tracing::error!(error = %err, "htpasswd: new file refused, keeping the previous users");
+        if let Some(file) = &self.shared.file {
+            if let Err(err) = file.reload().await {
+                tracing::error!(error = %err, "htpasswd: new file refused, keeping the previous users");
+            }
+        }
+        if let Some((tokens, _)) = &self.shared.tokens {
+            if let Err(err) = tokens.reload().await {
+                tracing::error!(error = %err, "tokens: new file refused, keeping the previous tokens");
+            }
         }
     }
 
@@ -221,12 +268,33 @@ impl BasicAuthLayer {
                 settings,
                 self.shared.store.clone(),
                 self.shared.file.clone(),
+                self.shared.tokens.as_ref().map(|(t, _)| t.clone()),
             )),
         }
     }
 
-    /// Whether to remove the `Authorization` header before passing the request on, so the
-    /// inner service never sees passwords. Default is `true`.
+    /// Accepts the API tokens of `tokens` too: `Authorization: Bearer TOKEN` (and the
+    /// [`token_header`](Self::token_header)), each mapped to its user name, which is then
+    /// treated like a Basic user. The `401` then also challenges `Bearer`. Default is none.
+    pub fn tokens(self, tokens: Arc<Tokens>) -> Self {
+        BasicAuthLayer {
+            shared: Arc::new(Shared::new(
+                self.shared.settings.clone(),
+                self.shared.store.clone(),
+                self.shared.file.clone(),
+                Some(tokens),
+            )),
+        }
+    }
+
+    /// Reads a token from this header too (its whole value, e.g. `X-API-Key`), besides
+    /// `Authorization: Bearer`; only with [`tokens`](Self::tokens). Default is none.
+    pub fn token_header(self, name: HeaderName) -> Self {
+        self.edit(|s| s.token_header = Some(name))
+    }
+
+    /// Whether to remove the `Authorization` header (and the token header) before passing the
+    /// request on, so the inner service never sees passwords or tokens. Default is `true`.
     pub fn strip_authorization(self, strip: bool) -> Self {
         self.edit(|s| s.strip_authorization = strip)
     }
@@ -290,12 +358,23 @@ impl BasicAuthLayer {
     }
 
     /// Answers `429` to a peer address after `max` failed attempts within `window` (counted
-    /// from the first), to every request from it, correct credentials included, until the
-    /// window ends. The peer is the forwarded layer's client address when present (as the
+    /// from the first), to every request from it, correct credentials included, for
+    /// `window`, then twice as long at each new lock (up to a day). The peer is the forwarded layer's client address when present (as the
     /// trusted proxies reported it), else the TCP peer; IPv6 peers are counted per
     /// [`failure_ipv6_prefix`](Self::failure_ipv6_prefix) network. Default is no limit.
     pub fn max_failures_per_peer(self, max: u32, window: Duration) -> Self {
         self.edit(|s| s.max_failures_per_peer = Some((max, window)))
+    }
+
+    /// Locks a user out from one client address after `max` failed attempts for that user
+    /// from there within `window` (counted from the first): `429` with `Retry-After` for
+    /// that user from that client, for `window`, then twice as long at each new lock (up to
+    /// a day). The same user from another client is still admitted, so an attacker cannot
+    /// lock the real user out; a successful login from the client clears its count. Combine
+    /// with [`max_failures_per_peer`](Self::max_failures_per_peer) to stop a client trying
+    /// many users. Default is none.
+    pub fn lockout(self, max: u32, window: Duration) -> Self {
+        self.edit(|s| s.lockout = Some((max.max(1), window)))
     }
 
     /// How many leading bits of an IPv6 peer address the failure limit counts by: one
@@ -340,13 +419,17 @@ mod tests {
 
     #[test]
     fn challenge_escapes_the_realm() {
-        assert_eq!(challenge("site"), "Basic realm=\"site\", charset=\"UTF-8\"");
         assert_eq!(
-            challenge("a \"b\" \\c\r\n"),
+            challenge("Basic", "site"),
+            "Basic realm=\"site\", charset=\"UTF-8\""
+        );
+        assert_eq!(challenge("Bearer", "site"), "Bearer realm=\"site\"");
+        assert_eq!(
+            challenge("Basic", "a \"b\" \\c\r\n"),
             "Basic realm=\"a \\\"b\\\" \\\\c\", charset=\"UTF-8\""
         );
         assert_eq!(
-            challenge("Zoë").as_bytes(),
+            challenge("Basic", "Zoë").as_bytes(),
             "Basic realm=\"Zoë\", charset=\"UTF-8\"".as_bytes()
         );
     }

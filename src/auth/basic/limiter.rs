@@ -1,81 +1,138 @@
-//! Counting failed attempts per peer address, for the optional `429` after too many.
+//! Counting failed attempts, per client address and per (user, client), for the `429` after
+//! too many, with a lock that grows each time it is hit again.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How many peers are tracked at most; past it, expired windows are dropped, then the oldest.
-const MAX_TRACKED_PEERS: usize = 65_536;
+use sha2::{Digest, Sha256};
 
-/// At most `max` failures per peer in a fixed window that starts at the first failure.
-///
-/// A peer is an IPv4 address, or an IPv6 network of `ipv6_prefix` bits: one client usually
-/// holds a whole `/64` and could otherwise rotate through its addresses.
-pub(crate) struct FailureLimiter {
+/// How many keys are tracked at most; past it, forgotten ones go first, then the oldest.
+const MAX_TRACKED: usize = 65_536;
+
+/// The longest lock: the back-off stops doubling here.
+const MAX_LOCK: Duration = Duration::from_secs(24 * 3600);
+
+pub(crate) use crate::syntax::network::client_key as peer_key;
+
+/// A client and a user name it tried, the user as a digest (a guess may be long; the table
+/// holds 32 bytes for it, never the name).
+pub(crate) type PairKey = (IpAddr, [u8; 16]);
+
+/// The (client, user) key of `user` from `peer`.
+pub(crate) fn pair_key(peer: IpAddr, ipv6_prefix: u8, user: &str) -> PairKey {
+    let digest = Sha256::digest(user.as_bytes());
+    let mut short = [0u8; 16];
+    short.copy_from_slice(&digest[..16]);
+    (peer_key(peer, ipv6_prefix), short)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Failures in the window that started at `start`.
+    count: u32,
+    start: Instant,
+    /// How many times the key was locked; each lock lasts twice the one before.
+    strikes: u32,
+    locked_until: Option<Instant>,
+    last: Instant,
+}
+
+impl Entry {
+    /// Whether the entry says nothing any more: not locked, and quiet for as long as its
+    /// next lock would last.
+    fn forgotten(&self, now: Instant, window: Duration) -> bool {
+        let locked = self.locked_until.is_some_and(|until| until > now);
+        !locked && now.duration_since(self.last) >= lock_for(window, self.strikes)
+    }
+}
+
+/// `window` doubled `strikes` times, at most [`MAX_LOCK`] (at least `window`).
+fn lock_for(window: Duration, strikes: u32) -> Duration {
+    window
+        .checked_mul(1u32 << strikes.min(20))
+        .unwrap_or(MAX_LOCK)
+        .min(MAX_LOCK)
+        .max(window)
+}
+
+/// At most `max` failures per key within `window` (counted from the first); the key is then
+/// locked for `window`, and each further lock of the same key lasts twice the one before (up
+/// to a day), until the key has been quiet as long as its next lock would last.
+pub(crate) struct FailureLimiter<K> {
     max: u32,
     window: Duration,
-    ipv6_prefix: u8,
-    peers: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    keys: Mutex<HashMap<K, Entry>>,
 }
 
-/// The key `addr` is counted under: IPv4 addresses as they are (IPv4-mapped IPv6 ones too),
-/// IPv6 ones with all but their first `prefix` bits cleared.
-pub(crate) fn peer_key(addr: IpAddr, prefix: u8) -> IpAddr {
-    match addr {
-        IpAddr::V4(_) => addr,
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let prefix = u32::from(prefix.min(128));
-            let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
-            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
-        }
-    }
-}
-
-impl FailureLimiter {
-    pub(crate) fn new(max: u32, window: Duration, ipv6_prefix: u8) -> Self {
+impl<K: Hash + Eq + Copy> FailureLimiter<K> {
+    pub(crate) fn new(max: u32, window: Duration) -> Self {
         FailureLimiter {
-            max,
+            max: max.max(1),
             window,
-            ipv6_prefix,
-            peers: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
         }
     }
 
-    /// `Some(seconds to wait)` when `peer` has used up its failures in the current window.
-    pub(crate) fn retry_after(&self, peer: IpAddr) -> Option<u64> {
-        let key = peer_key(peer, self.ipv6_prefix);
-        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        let &(count, start) = peers.get(&key)?;
-        let elapsed = start.elapsed();
-        if count < self.max || elapsed >= self.window {
-            return None;
-        }
-        let left = self.window - elapsed;
+    /// `Some(seconds to wait)` while `key` is locked.
+    pub(crate) fn retry_after(&self, key: &K) -> Option<u64> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let left = keys
+            .get(key)?
+            .locked_until?
+            .checked_duration_since(Instant::now())?;
         Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
     }
 
-    /// Counts one failure for `peer`.
-    pub(crate) fn record(&self, peer: IpAddr) {
-        let key = peer_key(peer, self.ipv6_prefix);
+    /// Counts one failure for `key`, locking it at the `max`-th in a window: then returns
+    /// how long the new lock lasts (to log once per lock, not once per refused request).
+    pub(crate) fn record(&self, key: K) -> Option<Duration> {
         let now = Instant::now();
-        let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        if peers.len() >= MAX_TRACKED_PEERS && !peers.contains_key(&key) {
-            peers.retain(|_, (_, start)| now.duration_since(*start) < self.window);
-            if peers.len() >= MAX_TRACKED_PEERS {
-                if let Some(oldest) = peers.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k) {
-                    peers.remove(&oldest);
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= MAX_TRACKED && !keys.contains_key(&key) {
+            let window = self.window;
+            keys.retain(|_, e| !e.forgotten(now, window));
+            if keys.len() >= MAX_TRACKED {
+                if let Some(oldest) = keys.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| *k) {
+                    keys.remove(&oldest);
                 }
             }
         }
-        let entry = peers.entry(key).or_insert((0, now));
-        if now.duration_since(entry.1) >= self.window {
-            *entry = (0, now);
+        let entry = keys.entry(key).or_insert(Entry {
+            count: 0,
+            start: now,
+            strikes: 0,
+            locked_until: None,
+            last: now,
+        });
+        if entry.forgotten(now, self.window) {
+            entry.strikes = 0;
         }
-        entry.0 = entry.0.saturating_add(1);
+        if now.duration_since(entry.start) >= self.window {
+            entry.count = 0;
+            entry.start = now;
+        }
+        entry.count = entry.count.saturating_add(1);
+        entry.last = now;
+        if entry.count < self.max {
+            return None;
+        }
+        let lock = lock_for(self.window, entry.strikes);
+        entry.locked_until = Some(now + lock);
+        entry.strikes = entry.strikes.saturating_add(1);
+        entry.count = 0;
+        entry.start = now;
+        Some(lock)
+    }
+
+    /// Forgets `key` (its user logged in from there).
+    pub(crate) fn forget(&self, key: &K) {
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 
@@ -90,44 +147,70 @@ mod tests {
     }
 
     #[test]
-    fn limits_after_max_failures() {
-        let limiter = FailureLimiter::new(3, Duration::from_secs(60), 64);
+    fn locks_after_max_failures() {
+        let limiter = FailureLimiter::new(3, Duration::from_secs(60));
         for _ in 0..3 {
-            assert_eq!(limiter.retry_after(PEER), None);
+            assert_eq!(limiter.retry_after(&PEER), None);
             limiter.record(PEER);
         }
-        let wait = limiter.retry_after(PEER).unwrap();
-        assert!((1..=60).contains(&wait), "{wait}");
+        let wait = limiter.retry_after(&PEER).unwrap();
+        assert!((59..=60).contains(&wait), "{wait}");
         let other = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
-        assert_eq!(limiter.retry_after(other), None);
+        assert_eq!(limiter.retry_after(&other), None);
     }
 
     #[test]
-    fn window_resets() {
-        let limiter = FailureLimiter::new(1, Duration::from_millis(1), 64);
+    fn each_lock_lasts_twice_the_one_before() {
+        let limiter = FailureLimiter::new(1, Duration::from_secs(60));
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            limiter.record(PEER);
+            waits.push(limiter.retry_after(&PEER).unwrap());
+        }
+        let expected = [60, 120, 240, 480];
+        for (wait, want) in waits.iter().zip(expected) {
+            assert!((want - 1..=want).contains(wait), "{waits:?}");
+        }
+        assert_eq!(lock_for(Duration::from_secs(60), 40), MAX_LOCK);
+        limiter.forget(&PEER);
+        assert_eq!(limiter.retry_after(&PEER), None);
+    }
+
+    #[test]
+    fn a_quiet_key_starts_afresh() {
+        let limiter = FailureLimiter::new(2, Duration::from_millis(1));
         limiter.record(PEER);
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(limiter.retry_after(PEER), None);
         limiter.record(PEER);
-        assert!(limiter.peers.lock().unwrap()[&PEER].0 == 1);
+        // The first failure's window had passed: one failure in this one, no lock.
+        assert_eq!(limiter.retry_after(&PEER), None);
     }
 
     #[test]
     fn ipv6_addresses_of_one_64_count_together() {
-        let limiter = FailureLimiter::new(3, Duration::from_secs(60), 64);
+        let key = |s: &str| peer_key(v6(s), 64);
+        let limiter = FailureLimiter::new(3, Duration::from_secs(60));
         for host in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"] {
-            limiter.record(v6(host));
+            limiter.record(key(host));
         }
-        assert!(limiter.retry_after(v6("2001:db8:1:2::77")).is_some());
-        assert_eq!(limiter.retry_after(v6("2001:db8:1:3::1")), None, "next /64");
+        assert!(limiter.retry_after(&key("2001:db8:1:2::77")).is_some());
+        assert_eq!(
+            limiter.retry_after(&key("2001:db8:1:3::1")),
+            None,
+            "next /64"
+        );
     }
 
     #[test]
-    fn ipv6_prefix_128_counts_each_address() {
-        let limiter = FailureLimiter::new(1, Duration::from_secs(60), 128);
-        limiter.record(v6("2001:db8::1"));
-        assert!(limiter.retry_after(v6("2001:db8::1")).is_some());
-        assert_eq!(limiter.retry_after(v6("2001:db8::2")), None);
+    fn pairs_are_per_user_and_client() {
+        let limiter = FailureLimiter::new(1, Duration::from_secs(60));
+        limiter.record(pair_key(PEER, 64, "ada"));
+        assert!(limiter.retry_after(&pair_key(PEER, 64, "ada")).is_some());
+        assert_eq!(limiter.retry_after(&pair_key(PEER, 64, "bob")), None);
+        assert_eq!(
+            limiter.retry_after(&pair_key(v6("2001:db8::1"), 64, "ada")),
+            None
+        );
     }
 
     #[test]

@@ -98,9 +98,18 @@ use crate::auth::htpasswd::HtpasswdError;
 pub struct BasicAuthConfig {
     /// The realm shown in the challenge. Default is `"Restricted"`.
     pub realm: String,
-    /// The credentials file (Apache `htpasswd` format), watched for changes. Required by
-    /// [`BasicAuthLayer::from_config`]. Default is none.
+    /// The credentials file (Apache `htpasswd` format), watched for changes.
+    /// [`BasicAuthLayer::from_config`] needs it or `tokens`. Default is none.
     pub htpasswd: Option<PathBuf>,
+    /// The API tokens file (`tollgate token USER` lines, see [`token`](crate::auth::token)),
+    /// watched for changes like `htpasswd`: requests may then authenticate with
+    /// `Authorization: Bearer TOKEN` (or `token_header`), alone or besides Basic. Default is
+    /// none.
+    pub tokens: Option<PathBuf>,
+    /// Another header that carries a token as its whole value (e.g. `X-API-Key`), besides
+    /// `Authorization: Bearer`; removed before passing the request on when
+    /// `strip_authorization` is on. Default is none.
+    pub token_header: Option<String>,
     /// Accept the weak legacy hash schemes (`{SHA}`, `$apr1$`, `$1$`, `{PLAIN}` text), with a
     /// warning at load. Default is `false`.
     pub allow_legacy_hashes: bool,
@@ -140,10 +149,15 @@ pub struct BasicAuthConfig {
     /// How many users the verification cache holds. Default is `10000`.
     pub cache_max_entries: usize,
     /// Failed attempts per peer address within `failure_window` before `429`; the
-    /// `429` then answers every request from that peer, correct credentials included, until
-    /// the window ends (see `docs/auth.md` for why). Counted for the whole process, across
+    /// `429` then answers every request from that peer, correct credentials included, for
+    /// `failure_window`, then twice as long at each new lock, up to a day (see `docs/auth.md`
+    /// for why). Counted for the whole process, across
     /// workers. Default is none (no limit).
     pub max_failures_per_peer: Option<u32>,
+    /// Failed attempts for one user from one client address, `"5/60s"`, before that user is
+    /// locked out from that client (`429` with `Retry-After` for the window, then twice as long
+    /// at each new lock, up to a day); the user still logs in from elsewhere. Default is none.
+    pub lockout: Option<crate::syntax::rate::Rate>,
     /// The window for `max_failures_per_peer` (`"1m"`; `failure_window_secs` is accepted as
     /// the old name). Default is 60 seconds.
     #[serde(
@@ -163,6 +177,8 @@ impl Default for BasicAuthConfig {
         BasicAuthConfig {
             realm: "Restricted".into(),
             htpasswd: None,
+            tokens: None,
+            token_header: None,
             allow_legacy_hashes: false,
             reload_interval: Duration::from_secs(5),
             strip_authorization: true,
@@ -175,6 +191,7 @@ impl Default for BasicAuthConfig {
             cache_ttl: Duration::from_secs(300),
             cache_max_entries: 10_000,
             max_failures_per_peer: None,
+            lockout: None,
             failure_window: Duration::from_secs(60),
             failure_ipv6_prefix: 64,
         }
@@ -185,8 +202,15 @@ impl Default for BasicAuthConfig {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BasicAuthConfigError {
-    /// No `htpasswd` file was configured.
+    /// Neither an `htpasswd` nor a `tokens` file was configured.
     MissingHtpasswd,
+    /// `token_header` is not a valid header name.
+    InvalidTokenHeader {
+        /// The name given.
+        name: String,
+    },
+    /// The tokens file was refused.
+    Tokens(crate::auth::token::TokenFileError),
     /// `forward_user_header` is not a valid header name.
     InvalidHeaderName {
         /// The name given.
@@ -215,13 +239,21 @@ impl fmt::Display for BasicAuthConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BasicAuthConfigError::MissingHtpasswd => f.write_str(
-                "basic auth needs a credentials file: set `htpasswd = \"PATH\"` (make lines with `tollgate hash USER`)",
+                "auth needs a credentials file: set `htpasswd = \"PATH\"` (make lines with \
+                 `tollgate hash USER`), or `tokens = \"PATH\"` (lines from `tollgate token USER`)",
             ),
+            BasicAuthConfigError::InvalidTokenHeader { name } => {
+                write!(f, "token_header `{name}` is not a valid header name")
+            }
+            BasicAuthConfigError::Tokens(_) => f.write_str("tokens file refused"),
             BasicAuthConfigError::InvalidHeaderName { name } => {
                 write!(f, "forward_user_header `{name}` is not a valid header name")
             }
             BasicAuthConfigError::InvalidMethod { method } => {
-                write!(f, "exempt_methods entry `{method}` is not a valid HTTP method")
+                write!(
+                    f,
+                    "exempt_methods entry `{method}` is not a valid HTTP method"
+                )
             }
             BasicAuthConfigError::InvalidExemptPath { path } => {
                 write!(f, "exempt_paths entry `{path}` must start with `/`")
@@ -240,6 +272,7 @@ impl std::error::Error for BasicAuthConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BasicAuthConfigError::Htpasswd(e) => Some(e),
+            BasicAuthConfigError::Tokens(e) => Some(e),
             _ => None,
         }
     }

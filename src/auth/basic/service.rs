@@ -5,17 +5,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tower_service::Service;
 
 use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
+use super::limiter::{pair_key, peer_key};
 use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
+use crate::auth::token::TokenRejection;
 use crate::body::{Body, BoxError};
-use crate::credentials::{parse_basic, Credentials, CredentialsError};
+use crate::credentials::{bearer_token, parse_basic, Credentials, CredentialsError};
 use crate::error::HttpError;
 use crate::ext::AuthenticatedUser;
 use crate::origin::Origin;
@@ -76,17 +78,29 @@ impl Shared {
         if self.is_exempt(req) {
             if self.settings.strip_authorization {
                 req.headers_mut().remove(AUTHORIZATION);
+                if let Some(name) = &self.settings.token_header {
+                    req.headers_mut().remove(name);
+                }
             }
             return Decision::Pass(None);
         }
         let peer = peer_ip(req);
+        let prefix = self.settings.failure_ipv6_prefix;
         if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
-            if let Some(secs) = limiter.retry_after(ip) {
-                tracing::warn!(peer = %ip, "basic auth: too many failed attempts");
+            if let Some(secs) = limiter.retry_after(&peer_key(ip, prefix)) {
+                // Logged once when the lock began: a flood must not become a log flood.
+                tracing::debug!(peer = %ip, "basic auth: client locked out");
                 return Decision::Answer(
                     HttpError::too_many_requests(secs).into_response_for(req.headers()),
                 );
             }
+        }
+        if let Some(decision) = self.token_decision(req.headers(), peer) {
+            return decision;
+        }
+        if !self.settings.basic {
+            // Tokens only: no password is ever verified.
+            return Decision::Answer(self.challenge_for(req.headers()));
         }
         let credentials = match credentials_of(req.headers()) {
             Ok(Some(c)) => c,
@@ -99,6 +113,15 @@ impl Shared {
                 return Decision::Answer(self.challenge_for(req.headers()));
             }
         };
+        if let (Some(pairs), Some(ip)) = (&self.pairs, peer) {
+            let key = pair_key(ip, prefix, &credentials.username);
+            if let Some(secs) = pairs.retry_after(&key) {
+                tracing::debug!(peer = %ip, "basic auth: user locked out from this client");
+                return Decision::Answer(
+                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
+                );
+            }
+        }
         let stored = self.store.lookup(&credentials.username);
         if let Some(stored) = &stored {
             // Checked before queueing: a flood of bad guesses never delays a cached user.
@@ -132,6 +155,38 @@ impl Shared {
         }
     }
 
+    /// With tokens configured and a token presented (the token header, else `Authorization:
+    /// Bearer`): pass its user, or refuse it. `None` when no token is presented.
+    fn token_decision(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<Decision> {
+        let (tokens, _) = self.tokens.as_ref()?;
+        let presented = match &self.settings.token_header {
+            Some(name) if headers.contains_key(name) => {
+                let mut values = headers.get_all(name).iter();
+                match (values.next(), values.next()) {
+                    (Some(one), None) => one.to_str().ok().map(|t| t.trim()),
+                    _ => None,
+                }
+            }
+            _ => {
+                let mut values = headers.get_all(AUTHORIZATION).iter();
+                match (values.next(), values.next()) {
+                    (Some(one), None) => Some(bearer_token(one)?),
+                    _ => return None,
+                }
+            }
+        };
+        let verified = presented
+            .ok_or(TokenRejection::Malformed)
+            .and_then(|token| tokens.verify(token));
+        Some(match verified {
+            Ok(user) => Decision::Pass(Some(user)),
+            Err(why) => {
+                self.failed(peer, None, why.reason());
+                Decision::Answer(self.challenge_for(headers))
+            }
+        })
+    }
+
     fn is_exempt<B>(&self, req: &Request<B>) -> bool {
         let settings = &self.settings;
         if settings.exempt_methods.contains(req.method()) {
@@ -152,7 +207,13 @@ impl Shared {
     }
 
     fn challenge_for(&self, headers: &HeaderMap) -> Response<Body> {
-        let mut res = HttpError::unauthorized(self.challenge.clone()).into_response_for(headers);
+        let error = match &self.tokens {
+            Some((_, bearer)) if !self.settings.basic => HttpError::unauthorized(bearer.clone()),
+            Some((_, bearer)) => HttpError::unauthorized(self.challenge.clone())
+                .with_header(WWW_AUTHENTICATE, bearer.clone()),
+            None => HttpError::unauthorized(self.challenge.clone()),
+        };
+        let mut res = error.into_response_for(headers);
         // Counted by `metrics` without telling our 401s from an upstream's.
         res.extensions_mut().insert(crate::ext::AuthFailure);
         res
@@ -201,8 +262,25 @@ impl Shared {
     }
 
     fn failed(&self, peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
+        let prefix = self.settings.failure_ipv6_prefix;
         if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
-            limiter.record(ip);
+            if let Some(lock) = limiter.record(peer_key(ip, prefix)) {
+                tracing::warn!(
+                    peer = %ip,
+                    seconds = lock.as_secs(),
+                    "basic auth: too many failed attempts; client locked out"
+                );
+            }
+        }
+        if let (Some(pairs), Some(ip), Some(user)) = (&self.pairs, peer, user) {
+            if let Some(lock) = pairs.record(pair_key(ip, prefix, user)) {
+                tracing::warn!(
+                    user = %escape(user),
+                    peer = %ip,
+                    seconds = lock.as_secs(),
+                    "basic auth: user locked out from this client"
+                );
+            }
         }
         tracing::warn!(
             user = user.map(escape).as_deref().unwrap_or("-"),
@@ -215,10 +293,13 @@ impl Shared {
     /// What the inner service sees of an authenticated request.
     fn admit<B>(&self, req: &mut Request<B>, user: Option<Arc<str>>) {
         let headers = req.headers_mut();
-        if self.settings.strip_authorization {
-            headers.remove(AUTHORIZATION);
-        } else if let Some(value) = headers.get_mut(AUTHORIZATION) {
-            value.set_sensitive(true);
+        let token_header = self.settings.token_header.as_ref();
+        for name in std::iter::once(&AUTHORIZATION).chain(token_header) {
+            if self.settings.strip_authorization {
+                headers.remove(name);
+            } else if let Some(value) = headers.get_mut(name) {
+                value.set_sensitive(true);
+            }
         }
         let Some(user) = user else { return };
         if let Some(name) = &self.settings.user_header {
@@ -299,6 +380,10 @@ where
                                 );
                             }
                             tracing::debug!(user = %escape(user), "basic auth: verified");
+                            if let (Some(pairs), Some(ip)) = (&shared.pairs, job.peer) {
+                                let prefix = shared.settings.failure_ipv6_prefix;
+                                pairs.forget(&pair_key(ip, prefix, user));
+                            }
                             let admitted = Arc::<str>::from(user.as_str());
                             shared.admit(&mut req, Some(admitted.clone()));
                             drop(job);

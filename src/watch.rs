@@ -1,0 +1,80 @@
+//! The one way a file the gateway reads is kept up to date: read with a size bound, re-read
+//! every interval by a task that ends with its owner, a refused new content logged once.
+//! Used by the credentials file (`auth::htpasswd`), the groups file (`acl::groups`) and
+//! the tokens file (`auth::token`).
+
+use std::future::Future;
+use std::io::Read;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Why a file could not be read in full.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// Opening or reading failed.
+    Io(std::io::Error),
+    /// The file holds more than the bound.
+    TooLarge,
+}
+
+/// The content of `path`, refused when larger than `max` bytes (read at most `max + 1`).
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    let mut text = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut text)
+        .map_err(ReadError::Io)?;
+    if text.len() as u64 > max {
+        return Err(ReadError::TooLarge);
+    }
+    Ok(text)
+}
+
+/// What a watched file's reload returns: whether it changed, or why the new content was
+/// refused (the old one stays).
+pub(crate) type Reloading = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// Spawns a task that calls `reload` on `owner` every `interval` (at least 100 ms) and ends
+/// once the last `Arc` of `owner` is dropped. A refusal is logged at `error` once, not every
+/// interval, as `refused` (`"htpasswd: new file refused, keeping the previous users"`) with
+/// `path` and the reason.
+///
+/// # Panics
+///
+/// Outside a Tokio runtime.
+pub(crate) fn spawn<T>(
+    owner: &Arc<T>,
+    interval: Duration,
+    refused: &'static str,
+    path: String,
+    reload: fn(Arc<T>) -> Reloading,
+) where
+    T: Send + Sync + 'static,
+{
+    let weak: Weak<T> = Arc::downgrade(owner);
+    let interval = interval.max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut last_error: Option<String> = None;
+        loop {
+            tokio::time::sleep(interval).await;
+            let Some(owner) = weak.upgrade() else {
+                return;
+            };
+            match reload(owner).await {
+                Ok(_) => last_error = None,
+                Err(text) => {
+                    if last_error.as_deref() != Some(&text) {
+                        tracing::error!(
+                            path = %path,
+                            error = %text,
+                            "{refused}"
+                        );
+                    }
+                    last_error = Some(text);
+                }
+            }
+        }
+    });
+}
