@@ -76,7 +76,7 @@ pub(super) async fn validate(file: &Path) -> Result<Config, BoxError> {
                 .filter(|e| !checked.iter().chain(errors.iter()).any(|c| same(c, e)))
                 .collect();
             errors.0.extend(new);
-            errors.0.sort_by_key(|e| e.line().unwrap_or(0));
+            errors.0.sort_by_key(|e| e.line().unwrap_or(usize::MAX));
         }
     }
     match partial {
@@ -126,7 +126,9 @@ fn probe_binds(config: &Config, file: &Path, shown: &str) -> (Vec<String>, usize
                 warnings.push(ConfigError::new(
                     at,
                     format!(
-                        "{bind} is in use now: by this gateway if it runs (a reload keeps its                          sockets), else by another program (`ss -ltnp 'sport = :{port}'` shows                          which)"
+                        "{bind} is in use now: by this gateway if it runs (a reload keeps its \
+                         sockets), else by another program (`ss -ltnp 'sport = :{port}'` shows \
+                         which)"
                     ),
                 ));
             }

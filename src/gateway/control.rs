@@ -197,8 +197,14 @@ impl ControlSocket {
         };
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, usually: wait rather than spin.
+                        tracing::debug!(error = %e, "control socket: accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
                 };
                 tokio::spawn(answer(stream, file.clone(), reloads.clone()));
             }
