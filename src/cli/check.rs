@@ -82,10 +82,30 @@ pub(super) async fn validate(file: &Path) -> Result<Config, BoxError> {
     match partial {
         Some(config) if errors.is_empty() => {
             print(&shown, "warning", &route_order(&config, &text));
+            print(&shown, "warning", &no_users(&config).locate(&text));
             Ok(config)
         }
         _ => Err(report(&shown, errors)),
     }
+}
+
+/// A warning when auth is on with a credentials file that holds no user: nobody can log in.
+fn no_users(config: &Config) -> ConfigErrors {
+    use tollgate::auth::htpasswd::{check, HtpasswdOptions};
+    let Some(file) = config.auth.as_ref().and_then(|a| a.htpasswd.as_ref()) else {
+        return ConfigErrors(Vec::new());
+    };
+    let text = std::fs::read(file).unwrap_or_default();
+    if check(&text, &HtpasswdOptions::default()).next().is_some() {
+        return ConfigErrors(Vec::new());
+    }
+    let at = KeyPath::root().key("auth").key("htpasswd");
+    let message = format!(
+        "{} holds no users: nobody can log in; add one with `tollgate users add {} USER`",
+        file.display(),
+        file.display()
+    );
+    ConfigErrors(vec![ConfigError::new(at, message)])
 }
 
 /// Prints every error and makes the summary.
