@@ -65,7 +65,15 @@ pub async fn build_with(
         KeyPath::root().key("rewrite"),
         &mut errors,
     );
-    let auth = auth_layer(config, shared, &mut errors).await;
+    // Checked either way, but kept in `shared` only when the whole can be built: a refused
+    // reload must not replace the running auth layer's state.
+    let throwaway = SharedState::new();
+    let auth = auth_layer(
+        config,
+        if consistent { shared } else { &throwaway },
+        &mut errors,
+    )
+    .await;
     let router = if consistent {
         router(config, &groups, &mut errors)
     } else {
