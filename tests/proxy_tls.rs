@@ -272,14 +272,11 @@ async fn basic_auth_through_tls() {
         ])
         .await;
         assert_eq!(out.status, 200, "{flag}: {out:?}");
-        let echo = out.json();
-        // The echo is a real upstream: it learns the user from the user header.
-        let headers = echo["headers"].as_array().unwrap();
+        // The echo stand-in is a real upstream: it learns the user from X-Forwarded-User.
+        let headers = out.json()["headers"].to_string();
         assert!(
-            headers
-                .iter()
-                .any(|h| h[0] == "x-forwarded-user" && h[1] == "alice"),
-            "{flag}: {headers:?}"
+            headers.contains(r#"["x-forwarded-user","alice"]"#),
+            "{headers}"
         );
     }
     let log = gw.stop().await;

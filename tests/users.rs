@@ -83,6 +83,19 @@ async fn an_empty_users_file_warns_and_a_duplicate_names_its_lines() {
     let gw = support::Gateway::start(&["proxy", "--users", file.to_str().unwrap()]).await;
     let (_, log) = gw.terminate().await;
     assert!(log.contains("holds no users: nobody can log in"), "{log}");
+    let config = tmp.path().join("gateway.toml");
+    let toml = format!(
+        "[[listen]]\nbind = \"127.0.0.1:0\"\n[auth]\nhtpasswd = {:?}\n[[routes]]\necho = true\n",
+        file.to_str().unwrap()
+    );
+    std::fs::write(&config, toml).unwrap();
+    let (ok, out) = support::run_to_end(&["check", config.to_str().unwrap()]).await;
+    assert!(ok, "a warning, not an error: {out}");
+    assert!(
+        out.contains("gateway.toml:4:12: warning: [auth.htpasswd]"),
+        "{out}"
+    );
+    assert!(out.contains("holds no users"), "{out}");
 
     let line = "ada:$2y$05$uTfWMJiUNPsIRCnP9QkYye1Ge.D3ulcAUNEwl.FUpa6e4FX4XNk.W\n";
     std::fs::write(&file, format!("{line}# x\n{line}")).unwrap();

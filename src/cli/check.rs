@@ -76,16 +76,36 @@ pub(super) async fn validate(file: &Path) -> Result<Config, BoxError> {
                 .filter(|e| !checked.iter().chain(errors.iter()).any(|c| same(c, e)))
                 .collect();
             errors.0.extend(new);
-            errors.0.sort_by_key(|e| e.line().unwrap_or(0));
+            errors.0.sort_by_key(|e| e.line().unwrap_or(usize::MAX));
         }
     }
     match partial {
         Some(config) if errors.is_empty() => {
             print(&shown, "warning", &route_order(&config, &text));
+            print(&shown, "warning", &no_users(&config).locate(&text));
             Ok(config)
         }
         _ => Err(report(&shown, errors)),
     }
+}
+
+/// A warning when auth is on with a credentials file that holds no user: nobody can log in.
+fn no_users(config: &Config) -> ConfigErrors {
+    use tollgate::auth::htpasswd::{check, HtpasswdOptions};
+    let Some(file) = config.auth.as_ref().and_then(|a| a.htpasswd.as_ref()) else {
+        return ConfigErrors(Vec::new());
+    };
+    let text = std::fs::read(file).unwrap_or_default();
+    if check(&text, &HtpasswdOptions::default()).next().is_some() {
+        return ConfigErrors(Vec::new());
+    }
+    let at = KeyPath::root().key("auth").key("htpasswd");
+    let message = format!(
+        "{} holds no users: nobody can log in; add one with `tollgate users add {} USER`",
+        file.display(),
+        file.display()
+    );
+    ConfigErrors(vec![ConfigError::new(at, message)])
 }
 
 /// Prints every error and makes the summary.
@@ -126,7 +146,9 @@ fn probe_binds(config: &Config, file: &Path, shown: &str) -> (Vec<String>, usize
                 warnings.push(ConfigError::new(
                     at,
                     format!(
-                        "{bind} is in use now: by this gateway if it runs (a reload keeps its                          sockets), else by another program (`ss -ltnp 'sport = :{port}'` shows                          which)"
+                        "{bind} is in use now: by this gateway if it runs (a reload keeps its \
+                         sockets), else by another program (`ss -ltnp 'sport = :{port}'` shows \
+                         which)"
                     ),
                 ));
             }

@@ -101,7 +101,7 @@ fn parse_filter(text: &str) -> Result<EnvFilter, BoxError> {
         .into()
     };
     for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-        let (target, level) = match directive.split_once('=') {
+        let (target, level) = match directive.rsplit_once('=') {
             Some((target, level)) => (Some(target), Some(level)),
             None if LEVELS.contains(&directive.to_ascii_lowercase().as_str()) => {
                 (None, Some(directive))
@@ -314,6 +314,7 @@ mod tests {
             "tollgate",
             "tollgate::access=off",
             "warn,tollgate=trace",
+            "tollgate[conn{peer=1}]=debug",
         ] {
             assert!(parse_filter(good).is_ok(), "{good}");
         }

@@ -106,7 +106,8 @@ pub enum Command {
     /// Check a configuration file: print every error with its line and column, exit non-zero
     /// if there is one.
     Check(check::CheckArgs),
-    /// Print the shell completion script: `tollgate completions bash > /etc/bash_completion.d/tollgate`.
+    /// Print the shell completion script (`bash`, `zsh`, `fish`), e.g.
+    /// `tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate`.
     Completions(package::CompletionsArgs),
     /// Write the man pages into a directory: `tollgate man target/man`.
     Man(package::ManArgs),
@@ -129,7 +130,13 @@ pub enum LogFormat {
 pub struct BindArgs {
     /// The address to listen on: `HOST:PORT`, `:PORT` (every interface) or `PORT`
     /// (127.0.0.1).
-    #[arg(long, value_name = "ADDR", env = "TOLLGATE_BIND", default_value = serve::DEFAULT_BIND, value_parser = flags::bind_addr)]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "TOLLGATE_BIND",
+        default_value = serve::DEFAULT_BIND,
+        value_parser = flags::bind_addr
+    )]
     pub bind: String,
 }
 

@@ -27,8 +27,8 @@ pub(super) const UPSTREAM: &str = "upstream";
 pub struct ProxyArgs {
     /// The service to put behind the gateway, e.g. `http://127.0.0.1:9000` (a base path is
     /// allowed: `http://127.0.0.1:9000/app`); repeat it to balance over several servers
-    /// (round robin, skipping servers that fail). Without it, the built-in echo service answers, showing what an
-    /// upstream would receive.
+    /// (round robin, skipping servers that fail). Without it, the echo service, started on a
+    /// loopback port, stands in and shows what an upstream receives.
     #[arg(long, value_name = "URL")]
     pub upstream: Vec<Upstream>,
 

@@ -66,11 +66,15 @@ pub fn service(args: &ServeDirArgs) -> ServeDir {
 /// Serves the directory until Ctrl-C or `SIGTERM`.
 pub async fn run(args: ServeDirArgs) -> Result<(), BoxError> {
     let meta = std::fs::metadata(&args.dir).map_err(|e| {
-        let port = args.dir.to_str().filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+        let port = args
+            .dir
+            .to_str()
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
         match port {
             // `tollgate serve 8080`, as `python3 -m http.server 8080` takes a port.
             Some(port) => format!(
-                "cannot serve {port}: there is no such directory; to serve the current                  directory on port {port}: tollgate serve --bind {port}"
+                "cannot serve {port}: there is no such directory; to serve the current \
+                 directory on port {port}: tollgate serve --bind {port}"
             ),
             None => format!("cannot serve {}: {e}", args.dir.display()),
         }

@@ -81,7 +81,8 @@ pub fn load_partial(text: &str) -> (Option<Config>, ConfigErrors) {
         .into_iter()
         .map(|e| e.locate(text, Some(&doc)))
         .collect();
-    errors.sort_by_key(|e| e.span().map_or(0, |s| s.start));
+    // In file order; what concerns the whole file (no listener, no route) after the rest.
+    errors.sort_by_key(|e| e.span().map_or(usize::MAX, |s| s.start));
     (config, ConfigErrors(errors))
 }
 

@@ -68,9 +68,13 @@ pub async fn build_with(
         KeyPath::root().key("rewrite"),
         &mut errors,
     );
-    let auth = auth_layer(config, shared, &mut errors).await;
-    let acl_groups = acl_groups(config, shared, &mut errors).await;
-    let limits = Limits::new(config, shared);
+    // Checked either way, but kept in `shared` only when the whole can be built: a refused
+    // reload must not replace the running auth layer's state (nor the groups and limits).
+    let throwaway = SharedState::new();
+    let state = if consistent { shared } else { &throwaway };
+    let auth = auth_layer(config, state, &mut errors).await;
+    let acl_groups = acl_groups(config, state, &mut errors).await;
+    let limits = Limits::new(config, state);
     let router = if consistent {
         router(config, &groups, acl_groups, shared, &mut errors)
     } else {

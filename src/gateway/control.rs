@@ -32,6 +32,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The longest request line read: the commands are a few bytes.
 const MAX_REQUEST: u64 = 64;
+/// How long a client waits for an answer: a reload reads and builds the whole file once per
+/// worker, which is quick, but a gateway that hangs must not hang `tollgate reload` too.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 /// The longest answer read: a reload's every error, located.
 const MAX_REPLY: u64 = 1 << 20;
 
@@ -197,8 +200,14 @@ impl ControlSocket {
         };
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, usually: wait rather than spin.
+                        tracing::debug!(error = %e, "control socket: accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
                 };
                 tokio::spawn(answer(stream, file.clone(), reloads.clone()));
             }
@@ -257,12 +266,30 @@ async fn answer(stream: UnixStream, file: PathBuf, reloads: mpsc::Sender<ReloadR
     let _ = write.write_all(text.as_bytes()).await;
 }
 
-/// Sends `command` to the gateway listening on `socket` and returns its answer.
+/// Sends `command` to the gateway listening on `socket` and returns its answer, waiting at
+/// most 60 seconds.
 ///
 /// # Errors
 ///
-/// The socket cannot be reached (no such gateway), or the answer is not a [`Reply`].
+/// The socket cannot be reached (no such gateway), no answer came in time, or the answer is
+/// not a [`Reply`].
 pub async fn request(socket: &Path, command: Command) -> io::Result<Reply> {
+    let exchange = exchange(socket, command);
+    tokio::time::timeout(ANSWER_WITHIN, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{} did not answer within {} s",
+                    socket.display(),
+                    ANSWER_WITHIN.as_secs()
+                ),
+            ))
+        })
+}
+
+async fn exchange(socket: &Path, command: Command) -> io::Result<Reply> {
     let stream = UnixStream::connect(socket).await?;
     let (read, mut write) = stream.into_split();
     write

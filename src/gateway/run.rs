@@ -466,7 +466,7 @@ impl Runner {
         asked
     }
 
-    /// Reloads, logging a refusal; the refusal's errors, located, one string each.
+    /// Reloads, logging a refusal; the refusal's errors, located.
     async fn reload_logged(&mut self) -> Result<(), ConfigErrors> {
         let Err(errors) = self.reload().await else {
             return Ok(());
