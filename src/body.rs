@@ -71,6 +71,23 @@ impl Body {
         Body(Inner::Boxed(Box::pin(body.map_err(Into::into))))
     }
 
+    /// Wraps a body that is `Send` but not `Sync`, such as axum's: it is only ever polled
+    /// through `&mut`, so the lock that makes it `Sync` is never contended. A [`Body`] passed in
+    /// is returned as it is; another body costs one allocation more than [`new`](Self::new).
+    pub fn from_send<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let mut slot = Some(body);
+        if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>()
+        {
+            return already.take().unwrap_or_default();
+        }
+        let body = slot.expect("the slot is only emptied when it held a Body");
+        Body::new(SendBody(std::sync::Mutex::new(Box::pin(body))))
+    }
+
     /// A body made of the chunks a [`Stream`] yields; sent chunked when it has no known length.
     ///
     /// ```
@@ -204,6 +221,49 @@ impl http_body::Body for Body {
             }
             Inner::Boxed(body) => body.size_hint(),
         }
+    }
+}
+
+/// A `Send` body made `Sync` ([`Body::from_send`]).
+struct SendBody<B>(std::sync::Mutex<Pin<Box<B>>>);
+
+impl<B> SendBody<B> {
+    /// The body; a panic while it was polled leaves it as it was, so poisoning is ignored.
+    fn with<T>(&self, f: impl FnOnce(&B) -> T) -> T {
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(guard.as_ref().get_ref())
+    }
+}
+
+impl<B> http_body::Body for SendBody<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let body = self
+            .get_mut()
+            .0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        body.as_mut().poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.with(B::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.with(B::size_hint)
     }
 }
 

@@ -99,6 +99,8 @@ where
 
     /// Sends a request built elsewhere.
     ///
+    /// A panic in the service is answered `500`, as [`serve`](crate::serve) answers it.
+    ///
     /// # Panics
     ///
     /// When the service fails: services under test are expected to answer.
@@ -116,12 +118,12 @@ where
                 }
             }
         }
-        let res = self
-            .service
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("the service under test failed");
+        // A panic in the service is a `500`, as `serve` answers it.
+        let answer = crate::panic::AnswerFor::of(&req);
+        let res = match crate::panic::CatchUnwind::new(self.service.clone().oneshot(req)).await {
+            Ok(res) => res.expect("the service under test failed").map(Body::new),
+            Err(caught) => answer.answer(caught),
+        };
         if let Some(jar) = &self.jar {
             store_cookies(
                 &mut jar.lock().unwrap_or_else(|e| e.into_inner()),

@@ -113,6 +113,8 @@ fn stack(
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .layer(label)
         .option_layer(rewrite)
+        // Below rewrite, so a panic's `500` names the request id rewrite made.
+        .layer(crate::filter::CatchPanicLayer::new())
         .option_layer(auth)
         .service(router);
     Gateway::new(stack)

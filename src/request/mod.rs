@@ -454,6 +454,17 @@ impl<B: Default> Request<B> {
 }
 
 impl Request<Body> {
+    /// The wrapped request, to hand on: a body already read through [`bytes`](Self::bytes) and
+    /// friends is put back as the bytes read, so what comes next reads the same body. This is
+    /// what a filter's [`Next`](crate::filter::Next) sends.
+    pub fn into_http_with_body(self) -> http::Request<Body> {
+        let Request { inner, body, .. } = self;
+        match body {
+            BodyState::Read(bytes) => inner.map(|_| Body::from(bytes)),
+            BodyState::Unread | BodyState::Failed => inner,
+        }
+    }
+
     /// A builder for a `GET` request, WebOb's `Request.blank`.
     pub fn get(uri: &str) -> RequestBuilder {
         RequestBuilder::new(Method::GET, uri)
