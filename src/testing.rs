@@ -110,7 +110,7 @@ where
             if !cookies.is_empty() && !req.headers().contains_key(COOKIE) {
                 let header = cookies
                     .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
+                    .map(|(k, v)| crate::cookies::encode_pair(k, v))
                     .collect::<Vec<_>>()
                     .join("; ");
                 if let Ok(value) = HeaderValue::from_str(&header) {

@@ -92,9 +92,11 @@ impl RequestBuilder {
         self
     }
 
-    /// Adds a cookie to the `Cookie` header.
+    /// Adds a cookie to the `Cookie` header, encoded as
+    /// [`Response::set_cookie`](crate::Response::set_cookie) encodes it, so
+    /// [`Request::cookie`](crate::Request::cookie) reads back `value`.
     pub fn cookie(mut self, name: &str, value: &str) -> Self {
-        self.cookies.push(format!("{name}={value}"));
+        self.cookies.push(crate::cookies::encode_pair(name, value));
         self
     }
 

@@ -194,6 +194,26 @@ impl<B> Request<B> {
         self.cookies().get(name)
     }
 
+    /// The value of signed cookie `name`, when one of `keys` signed it
+    /// ([`CookieKeys::sign`](crate::cookies::CookieKeys::sign)); `None` when absent or forged.
+    #[cfg(feature = "secure-cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "secure-cookies")))]
+    pub fn signed_cookie(&self, keys: &crate::cookies::CookieKeys, name: &str) -> Option<String> {
+        keys.verify(name, self.cookie(name)?)
+    }
+
+    /// The value of private cookie `name`, when one of `keys` encrypted it
+    /// ([`CookieKeys::encrypt`](crate::cookies::CookieKeys::encrypt)).
+    #[cfg(feature = "secure-cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "secure-cookies")))]
+    pub fn private_cookie(
+        &self,
+        keys: &crate::cookies::CookieKeys,
+        name: &str,
+    ) -> Option<String> {
+        keys.decrypt(name, self.cookie(name)?)
+    }
+
     /// The parsed `Content-Type`; `None` when absent or malformed.
     pub fn content_type(&self) -> Option<Mime> {
         self.header(CONTENT_TYPE)?.parse().ok()
