@@ -109,6 +109,15 @@ impl Body {
         Body::new(StreamBody::new(frames))
     }
 
+    /// The bytes of a body made whole in memory (from bytes or text) and not yet read; `None`
+    /// for a stream or an empty body.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match &self.0 {
+            Inner::Full(bytes) => bytes.as_ref(),
+            Inner::Empty | Inner::Boxed(_) => None,
+        }
+    }
+
     /// Reads the whole body, failing with `413 Payload Too Large` once more than `limit` bytes
     /// arrive. At most `limit` bytes are ever buffered.
     ///

@@ -207,7 +207,16 @@ mod tests {
 
     #[test]
     fn values_round_trip_through_set_cookie() {
-        for value in ["a b", "x;y", "1,2", "say \"hi\"", "k=v", "100%", "héllo ☃", ""] {
+        for value in [
+            "a b",
+            "x;y",
+            "1,2",
+            "say \"hi\"",
+            "k=v",
+            "100%",
+            "héllo ☃",
+            "",
+        ] {
             let header = encode_pair("c", value);
             assert_eq!(parse(&header, 10).get("c"), Some(value), "{header}");
         }
@@ -221,16 +230,28 @@ mod tests {
 
     #[test]
     fn removals_keep_what_browsers_require() {
-        let host = removal(&Cookie::build(("__Host-id", "1")).domain("x.example").build());
+        let host = removal(
+            &Cookie::build(("__Host-id", "1"))
+                .domain("x.example")
+                .build(),
+        );
         let text = host.to_string();
         assert!(text.contains("Secure") && text.contains("Path=/"), "{text}");
         assert!(!text.contains("Domain"), "{text}");
         assert!(text.contains("Max-Age=0"), "{text}");
         let secure = removal(&Cookie::new("__Secure-id", "1")).to_string();
         assert!(secure.contains("Secure"), "{secure}");
-        let chips = removal(&Cookie::build(("c", "1")).partitioned(true).path("/a").build());
+        let chips = removal(
+            &Cookie::build(("c", "1"))
+                .partitioned(true)
+                .path("/a")
+                .build(),
+        );
         let chips = chips.to_string();
-        assert!(chips.contains("Partitioned") && chips.contains("Secure"), "{chips}");
+        assert!(
+            chips.contains("Partitioned") && chips.contains("Secure"),
+            "{chips}"
+        );
         assert!(chips.contains("Path=/a"), "{chips}");
     }
 

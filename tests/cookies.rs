@@ -23,7 +23,9 @@ const VALUES: [&str; 8] = [
 
 /// `/set?v=VALUE` sets cookie `c`; `/get` answers its value; `/signed` and `/private` set
 /// them with the keys in `X-Keys`-less state; `/logout` removes the prefixed cookies.
-fn app(keys: CookieKeys) -> impl tower::Service<
+fn app(
+    keys: CookieKeys,
+) -> impl tower::Service<
     http::Request<tollgate::Body>,
     Response = http::Response<tollgate::Body>,
     Error = std::convert::Infallible,
@@ -80,7 +82,9 @@ fn query(value: &str) -> String {
 async fn set_cookie_values_read_back_identical_through_serve() {
     let server = start(app(CookieKeys::new(Key::generate()))).await;
     for value in VALUES {
-        let set = server.get(&format!("/set?{}", query(value)), NO_HEADERS).await;
+        let set = server
+            .get(&format!("/set?{}", query(value)), NO_HEADERS)
+            .await;
         let cookie = cookie_header(&set);
         let got = server.get("/get", &[("cookie", cookie.as_str())]).await;
         assert_eq!(got.text(), value, "sent back as {cookie}");
@@ -102,13 +106,18 @@ async fn signed_and_private_cookies_survive_a_key_rotation() {
     let server = start(app(CookieKeys::new(old.clone()))).await;
     let signed = server.get("/sign", NO_HEADERS).await;
     let cookies = cookie_header(&signed);
-    assert!(!cookies.contains("42"), "the private value is not readable: {cookies}");
+    assert!(
+        !cookies.contains("42"),
+        "the private value is not readable: {cookies}"
+    );
     let me = server.get("/whoami", &[("cookie", cookies.as_str())]).await;
     assert_eq!(me.text(), "ada lovelace 42; really");
 
     // A new key: the old cookies still read; a forged one does not.
     let rotated = start(app(CookieKeys::new(old).rotate(Key::generate()))).await;
-    let me = rotated.get("/whoami", &[("cookie", cookies.as_str())]).await;
+    let me = rotated
+        .get("/whoami", &[("cookie", cookies.as_str())])
+        .await;
     assert_eq!(me.text(), "ada lovelace 42; really");
     let forged = rotated
         .get("/whoami", &[("cookie", "user=admin; secret=1")])
@@ -130,10 +139,19 @@ async fn removals_of_prefixed_and_partitioned_cookies() {
     let host = set[0];
     assert!(host.starts_with("__Host-sid=;"), "{host}");
     assert!(host.contains("Secure") && host.contains("Path=/"), "{host}");
-    assert!(!host.contains("Domain"), "__Host- cookies have no Domain: {host}");
+    assert!(
+        !host.contains("Domain"),
+        "__Host- cookies have no Domain: {host}"
+    );
     assert!(host.contains("Max-Age=0"), "{host}");
     let secure = set[1];
-    assert!(secure.contains("Secure") && secure.contains("Path=/app"), "{secure}");
+    assert!(
+        secure.contains("Secure") && secure.contains("Path=/app"),
+        "{secure}"
+    );
     let chips = set[2];
-    assert!(chips.contains("Partitioned") && chips.contains("Secure"), "{chips}");
+    assert!(
+        chips.contains("Partitioned") && chips.contains("Secure"),
+        "{chips}"
+    );
 }

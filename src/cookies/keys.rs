@@ -79,7 +79,9 @@ impl CookieKeys {
         let name = cookie.name().to_owned();
         let mut jar = CookieJar::new();
         jar.signed_mut(&self.current).add(cookie);
-        jar.get(&name).cloned().expect("the jar holds the cookie just added")
+        jar.get(&name)
+            .cloned()
+            .expect("the jar holds the cookie just added")
     }
 
     /// `cookie` with its value encrypted by the current key.
@@ -87,7 +89,9 @@ impl CookieKeys {
         let name = cookie.name().to_owned();
         let mut jar = CookieJar::new();
         jar.private_mut(&self.current).add(cookie);
-        jar.get(&name).cloned().expect("the jar holds the cookie just added")
+        jar.get(&name)
+            .cloned()
+            .expect("the jar holds the cookie just added")
     }
 
     /// The value of a signed cookie `name=value` when one of the keys signed it.
@@ -104,7 +108,9 @@ impl CookieKeys {
         let jar = CookieJar::new();
         self.keys().find_map(|key| {
             let cookie = Cookie::new(name.to_owned(), value.to_owned());
-            jar.private(key).decrypt(cookie).map(|c| c.value().to_owned())
+            jar.private(key)
+                .decrypt(cookie)
+                .map(|c| c.value().to_owned())
         })
     }
 
@@ -166,7 +172,10 @@ mod tests {
         assert_eq!(keys.verify("a", signed_old.value()).as_deref(), Some("1"));
         let signed_new = keys.sign(Cookie::new("a", "2"));
         let only_new = CookieKeys::new(new);
-        assert_eq!(only_new.verify("a", signed_new.value()).as_deref(), Some("2"));
+        assert_eq!(
+            only_new.verify("a", signed_new.value()).as_deref(),
+            Some("2")
+        );
         assert_eq!(only_new.verify("a", signed_old.value()), None);
     }
 

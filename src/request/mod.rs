@@ -21,6 +21,7 @@
 //! ```
 
 mod builder;
+mod typed;
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -33,6 +34,7 @@ use mime::Mime;
 
 pub use crate::syntax::host::split_host_port;
 pub use builder::{RequestBuildError, RequestBuilder};
+pub use typed::IfRange;
 
 pub use crate::credentials::{Credentials, CredentialsError};
 
@@ -206,11 +208,7 @@ impl<B> Request<B> {
     /// ([`CookieKeys::encrypt`](crate::cookies::CookieKeys::encrypt)).
     #[cfg(feature = "secure-cookies")]
     #[cfg_attr(docsrs, doc(cfg(feature = "secure-cookies")))]
-    pub fn private_cookie(
-        &self,
-        keys: &crate::cookies::CookieKeys,
-        name: &str,
-    ) -> Option<String> {
+    pub fn private_cookie(&self, keys: &crate::cookies::CookieKeys, name: &str) -> Option<String> {
         keys.decrypt(name, self.cookie(name)?)
     }
 
@@ -313,7 +311,9 @@ impl<B> Request<B> {
     }
 
     /// The Basic credentials of the `Authorization` header (RFC 7617): `None` without one,
-    /// an error when it is not well-formed Basic credentials.
+    /// an error when it is not well-formed Basic credentials or when several `Authorization`
+    /// headers came (the auth layer refuses them too). For other schemes see
+    /// [`authorization`](Self::authorization).
     ///
     /// This only reads the header; checking the password is the auth layer's job.
     ///
@@ -324,8 +324,7 @@ impl<B> Request<B> {
     /// assert_eq!((credentials.username.as_str(), credentials.password.as_str()), ("ada", "pw"));
     /// ```
     pub fn basic_auth(&self) -> Option<Result<Credentials, CredentialsError>> {
-        let value = self.inner.headers().get(http::header::AUTHORIZATION)?;
-        Some(crate::credentials::parse_basic(value))
+        crate::credentials::basic_from_headers(self.inner.headers()).transpose()
     }
 
     /// The user the auth layer authenticated.

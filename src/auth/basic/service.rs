@@ -15,7 +15,7 @@ use super::layer::Shared;
 use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
 use crate::body::{Body, BoxError};
-use crate::credentials::{parse_basic, Credentials, CredentialsError};
+use crate::credentials::{Credentials, CredentialsError};
 use crate::error::HttpError;
 use crate::ext::AuthenticatedUser;
 use crate::origin::Origin;
@@ -233,14 +233,7 @@ impl Shared {
 
 /// The credentials of the one `Authorization` header, `None` when there is none.
 fn credentials_of(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialsError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(CredentialsError::Opaque);
-    }
-    parse_basic(value).map(Some)
+    crate::credentials::basic_from_headers(headers)
 }
 
 /// The client's address: the forwarded layer's when it ran, else the TCP peer's.
