@@ -158,7 +158,16 @@ where
         .await
         .expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("an address");
-    tokio::spawn(tollgate::serve::Server::new(service).serve(listener));
+    // Every request of the run on one connection: no cap on requests per connection.
+    let config = tollgate::serve::ServeConfig {
+        max_requests_per_connection: 0,
+        ..tollgate::serve::ServeConfig::default()
+    };
+    tokio::spawn(
+        tollgate::serve::Server::new(service)
+            .config(config)
+            .serve(listener),
+    );
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (send, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
         .await

@@ -214,6 +214,8 @@ pub fn gateway(upstreams: &Upstreams, metrics: &Metrics) -> Result<Gateway, BoxE
         .layer(NormalizeLayer::new(normalize))
         .layer(label)
         .layer(RewriteLayer::new(&rewrite)?)
+        // A panic below becomes a `500` naming the request id rewrite made.
+        .layer(tollgate::filter::CatchPanicLayer::new())
         .layer(BasicAuthLayer::from_config(&auth)?)
         .service(router);
     Ok(BoxCloneSyncService::new(stack))

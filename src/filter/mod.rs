@@ -63,11 +63,13 @@
 //! measures a no-op filter against none on a hello-world request.
 
 pub mod body;
+mod error_pages;
 mod from_fn;
 mod future;
 mod map;
 mod panic;
 
+pub use error_pages::{ErrorPage, ErrorPages};
 pub use from_fn::{from_fn, from_fn_with_state, Filter, FilterLayer, Next};
 pub use future::ResponseFuture;
 pub use map::{map_request, map_response, predicate, MapRequest, MapRequestLayer};

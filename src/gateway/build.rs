@@ -15,6 +15,7 @@ use super::stack::Gateway;
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
 use crate::echo::EchoService;
+use crate::filter::ErrorPages;
 use crate::forwarded::ForwardedLayer;
 use crate::health::HealthLayer;
 use crate::inbound::{InboundError, InboundLayer};
@@ -28,9 +29,9 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// (certificates and keys, CA files, credentials, static directories) and checks them, so a
 /// gateway that builds will serve.
 ///
-/// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
-/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route), `[rewrite]`,
-/// `[auth]`, then the routes, compiled into one [`Dispatcher`] (see the
+/// The stack, outermost first: the `[errors]` pages, `[inbound]` (what clients may send), the
+/// `[health]` path, `[forwarded]`, `[normalize]`, the metrics layer (naming each request's
+/// route), `[rewrite]`, a panic catcher, `[auth]`, then the routes, compiled into one [`Dispatcher`] (see the
 /// [module docs](super) for their order).
 ///
 /// # Errors
@@ -60,6 +61,7 @@ pub async fn build_with(
         return Err(ConfigErrors(errors));
     }
     errors.extend(check_dirs(config));
+    let pages = error_pages(config, &mut errors);
     let rewrite = rewrite_layer(
         config.rewrite.as_ref(),
         KeyPath::root().key("rewrite"),
@@ -76,9 +78,9 @@ pub async fn build_with(
     let inbound = inbound(config)
         .map_err(|e| ConfigError::from_error(KeyPath::root().key("inbound").key("managed"), e));
     match (router, inbound) {
-        (Some(router), Ok(inbound)) if errors.is_empty() => {
-            Ok(stack(config, metrics, inbound, rewrite, auth, router))
-        }
+        (Some(router), Ok(inbound)) if errors.is_empty() => Ok(stack(
+            config, metrics, inbound, rewrite, auth, router, pages,
+        )),
         (_, inbound) => {
             errors.extend(inbound.err());
             Err(ConfigErrors(errors))
@@ -94,6 +96,7 @@ fn stack(
     rewrite: Option<RewriteLayer>,
     auth: Option<AuthLayer>,
     router: Dispatcher,
+    pages: ErrorPages,
 ) -> Gateway {
     let names = router.clone();
     let unmatched: Arc<str> = Arc::from("unmatched");
@@ -102,6 +105,7 @@ fn stack(
     let label =
         metrics.layer_with(move |head| names.route_name(head).unwrap_or_else(|| unmatched.clone()));
     let stack = ServiceBuilder::new()
+        .option_layer((!pages.is_empty()).then(|| pages.layer()))
         .layer(inbound)
         .option_layer(
             config
@@ -168,6 +172,27 @@ fn check_dirs(config: &Config) -> Vec<ConfigError> {
     #[cfg(not(feature = "files"))]
     let _ = config;
     errors
+}
+
+/// The `[errors]` pages, read from their files.
+fn error_pages(config: &Config, errors: &mut Vec<ConfigError>) -> ErrorPages {
+    let mut pages = ErrorPages::new();
+    for (status, path) in &config.errors {
+        let Ok(code) = status.parse::<http::StatusCode>() else {
+            continue; // `Config::check` reported it.
+        };
+        match std::fs::read_to_string(path) {
+            Ok(html) => pages = pages.template(code, html),
+            Err(e) => errors.push(
+                ConfigError::new(
+                    KeyPath::root().key("errors").key(status),
+                    format!("cannot read the page {}: {e}", path.display()),
+                )
+                .with_source(e),
+            ),
+        }
+    }
+    pages
 }
 
 /// An upstream group's service: a plain proxy for one server, a balancer for more.
