@@ -126,6 +126,12 @@ impl RequestBuilder {
         }
     }
 
+    /// Sets a `multipart/form-data` body with its boundary.
+    pub fn multipart(self, form: super::MultipartForm) -> Self {
+        let (content_type, body) = form.encode();
+        self.with_body(&content_type, body.to_vec())
+    }
+
     /// Sets an `application/json` body.
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
         match serde_json::to_vec(value) {

@@ -21,6 +21,7 @@
 //! ```
 
 mod builder;
+mod multipart_form;
 mod typed;
 
 use std::borrow::Cow;
@@ -34,6 +35,7 @@ use mime::Mime;
 
 pub use crate::syntax::host::split_host_port;
 pub use builder::{RequestBuildError, RequestBuilder};
+pub use multipart_form::MultipartForm;
 pub use typed::IfRange;
 
 pub use crate::credentials::{Credentials, CredentialsError};

@@ -182,7 +182,7 @@ fn content_disposition(kind: &str, filename: &str) -> String {
 }
 
 /// `reference` resolved against absolute URL `base` (RFC 3986 §5.2, dot segments removed).
-fn resolve(base: &str, reference: &str) -> String {
+pub(crate) fn resolve(base: &str, reference: &str) -> String {
     let has_scheme = reference
         .split_once(':')
         .is_some_and(|(s, _)| !s.is_empty() && !s.contains(['/', '?', '#']));

@@ -20,7 +20,7 @@ pub mod cache_control;
 pub mod conditional;
 pub mod date;
 pub mod etag;
-mod headers;
+pub(crate) mod headers;
 pub mod precondition;
 pub mod range;
 pub(crate) mod ranged;
