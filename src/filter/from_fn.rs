@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::ACCEPT;
@@ -126,18 +126,36 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let inner = self.inner.clone();
+        let mut inner = self.inner.clone();
         let next = Next {
             call: Box::new(move |req| {
-                Box::pin(async move {
-                    let res = inner.oneshot(req).await.map_err(Into::into)?;
-                    Ok(Response::from_http(res.map(Body::from_send)))
-                })
+                // Most services are ready at once: call directly, so the boxed future holds
+                // the inner future only, not the service and the request as well.
+                let mut cx = Context::from_waker(Waker::noop());
+                match inner.poll_ready(&mut cx) {
+                    Poll::Ready(Ok(())) => {
+                        let future = inner.call(req);
+                        Box::pin(async move { answer(future.await) })
+                    }
+                    Poll::Ready(Err(e)) => Box::pin(std::future::ready(Err(e.into()))),
+                    Poll::Pending => Box::pin(async move { answer(inner.oneshot(req).await) }),
+                }
             }),
         };
         let req = Request::from_http(req.map(Body::from_send));
         ResponseFuture::called((self.run)(req, next))
     }
+}
+
+/// The inner service's answer as a [`Response`].
+fn answer<B, E>(result: Result<http::Response<B>, E>) -> Result<Response, BoxError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    E: Into<BoxError>,
+{
+    let res = result.map_err(Into::into)?;
+    Ok(Response::from_http(res.map(Body::from_send)))
 }
 
 /// The rest of the stack, handed to a filter function: [`run`](Self::run) it with the request
