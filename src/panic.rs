@@ -90,17 +90,23 @@ pub(crate) struct AnswerFor {
 
 impl AnswerFor {
     pub(crate) fn of<B>(req: &http::Request<B>) -> Self {
-        let request_id = match req.extensions().get::<RequestId>() {
-            Some(id) => HeaderValue::from_str(&id.0).ok(),
-            None => req
-                .headers()
+        match req.extensions().get::<RequestId>() {
+            Some(id) => AnswerFor {
+                accept: req.headers().get(ACCEPT).cloned(),
+                request_id: HeaderValue::from_str(&id.0).ok(),
+            },
+            None => Self::from_headers(req.headers()),
+        }
+    }
+
+    /// From the headers alone: what `serve` has, before any layer could set a [`RequestId`].
+    pub(crate) fn from_headers(headers: &http::HeaderMap) -> Self {
+        AnswerFor {
+            accept: headers.get(ACCEPT).cloned(),
+            request_id: headers
                 .get("x-request-id")
                 .filter(|v| is_valid_request_id(v.as_bytes()))
                 .cloned(),
-        };
-        AnswerFor {
-            accept: req.headers().get(ACCEPT).cloned(),
-            request_id,
         }
     }
 

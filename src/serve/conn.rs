@@ -171,10 +171,10 @@ impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnS
                 SlowClient::new(self.state.body_read_timeout, self.state.body_total_timeout);
             Body::new(Watched::new(incoming, client))
         };
-        let req = http::Request::from_parts(parts, body);
         // A panic in the service (its `call` runs in the first poll of `Oneshot`) is a `500`
         // on a connection that stays usable.
-        let answer = AnswerFor::of(&req);
+        let answer = AnswerFor::from_headers(&parts.headers);
+        let req = http::Request::from_parts(parts, body);
         let future = CatchUnwind::new(self.inner.clone().oneshot(req));
         ResponseFuture::called(future, answer, exchange, close_after)
     }
