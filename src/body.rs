@@ -62,13 +62,10 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
-        let mut slot = Some(body);
-        if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>()
-        {
-            return already.take().unwrap_or_default();
+        match already_body(body) {
+            Ok(body) => body,
+            Err(body) => Body(Inner::Boxed(Box::pin(body.map_err(Into::into)))),
         }
-        let body = slot.expect("the slot is only emptied when it held a Body");
-        Body(Inner::Boxed(Box::pin(body.map_err(Into::into))))
     }
 
     /// Wraps a body that is `Send` but not `Sync`, such as axum's: it is only ever polled
@@ -79,13 +76,10 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let mut slot = Some(body);
-        if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>()
-        {
-            return already.take().unwrap_or_default();
+        match already_body(body) {
+            Ok(body) => body,
+            Err(body) => Body::new(SendBody(std::sync::Mutex::new(Box::pin(body)))),
         }
-        let body = slot.expect("the slot is only emptied when it held a Body");
-        Body::new(SendBody(std::sync::Mutex::new(Box::pin(body))))
     }
 
     /// A body made of the chunks a [`Stream`] yields; sent chunked when it has no known length.
@@ -231,6 +225,16 @@ impl http_body::Body for Body {
             Inner::Boxed(body) => body.size_hint(),
         }
     }
+}
+
+/// `body` itself when it is a [`Body`] already, so wrapping one costs nothing; else `body`
+/// back.
+fn already_body<B: 'static>(body: B) -> Result<Body, B> {
+    let mut slot = Some(body);
+    if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>() {
+        return Ok(already.take().unwrap_or_default());
+    }
+    Err(slot.expect("the slot is only emptied when it held a Body"))
 }
 
 /// A `Send` body made `Sync` ([`Body::from_send`]).
