@@ -166,17 +166,40 @@ pub struct Next {
 }
 
 impl Next {
-    /// Calls the inner service with `req`. A body the filter read (with
+    /// Calls the inner service with `req`; await the answer. A body the filter read (with
     /// [`Request::bytes`] and friends) is passed on as the bytes read.
+    ///
+    /// The inner service is called here, not at the first poll: the returned future holds only
+    /// the inner service's boxed future, so a filter's own future stays small.
     ///
     /// # Errors
     ///
-    /// The inner service failed (an upstream error it did not turn into an answer): a `500`
-    /// whose cause is the error, for logs.
-    pub async fn run(self, req: Request) -> Result<Response, HttpError> {
-        (self.call)(req.into_http_with_body())
-            .await
-            .map_err(HttpError::internal)
+    /// The future fails when the inner service did (an upstream error it did not turn into an
+    /// answer): a `500` whose cause is the error, for logs.
+    pub fn run(self, req: Request) -> NextFuture {
+        NextFuture {
+            future: (self.call)(req.into_http_with_body()),
+        }
+    }
+}
+
+/// The answer of the rest of the stack, from [`Next::run`].
+#[must_use = "futures do nothing unless polled"]
+pub struct NextFuture {
+    future: BoxFuture<Result<Response, BoxError>>,
+}
+
+impl Future for NextFuture {
+    type Output = Result<Response, HttpError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx).map_err(HttpError::internal)
+    }
+}
+
+impl fmt::Debug for NextFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NextFuture")
     }
 }
 

@@ -70,7 +70,7 @@ mod map;
 mod panic;
 
 pub use error_pages::{ErrorPage, ErrorPages};
-pub use from_fn::{from_fn, from_fn_with_state, Filter, FilterLayer, Next};
+pub use from_fn::{from_fn, from_fn_with_state, Filter, FilterLayer, Next, NextFuture};
 pub use future::ResponseFuture;
 pub use map::{map_request, map_response, predicate, MapRequest, MapRequestLayer};
 pub use map::{MapResponse, MapResponseLayer};
