@@ -224,6 +224,8 @@ pub fn gateway(upstreams: &Upstreams, metrics: &Metrics) -> Result<Gateway, BoxE
         // `[rate_limit]`.
         .layer(RateLimitLayer::per_client("100/s".parse()?))
         .layer(RewriteLayer::new(&rewrite)?)
+        // A panic below becomes a `500` naming the request id rewrite made.
+        .layer(tollgate::filter::CatchPanicLayer::new())
         .layer(BasicAuthLayer::from_config(&auth)?)
         .service(router);
     Ok(BoxCloneSyncService::new(stack))

@@ -62,13 +62,24 @@ impl Body {
         B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
         B::Error: Into<BoxError>,
     {
-        let mut slot = Some(body);
-        if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>()
-        {
-            return already.take().unwrap_or_default();
+        match already_body(body) {
+            Ok(body) => body,
+            Err(body) => Body(Inner::Boxed(Box::pin(body.map_err(Into::into)))),
         }
-        let body = slot.expect("the slot is only emptied when it held a Body");
-        Body(Inner::Boxed(Box::pin(body.map_err(Into::into))))
+    }
+
+    /// Wraps a body that is `Send` but not `Sync`, such as axum's: it is only ever polled
+    /// through `&mut`, so the lock that makes it `Sync` is never contended. A [`Body`] passed in
+    /// is returned as it is; another body costs one allocation more than [`new`](Self::new).
+    pub fn from_send<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        match already_body(body) {
+            Ok(body) => body,
+            Err(body) => Body::new(SendBody(std::sync::Mutex::new(Box::pin(body)))),
+        }
     }
 
     /// A body made of the chunks a [`Stream`] yields; sent chunked when it has no known length.
@@ -90,6 +101,15 @@ impl Body {
             .map_ok(|chunk| Frame::data(chunk.into()))
             .map_err(Into::into);
         Body::new(StreamBody::new(frames))
+    }
+
+    /// The bytes of a body made whole in memory (from bytes or text) and not yet read; `None`
+    /// for a stream or an empty body.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match &self.0 {
+            Inner::Full(bytes) => bytes.as_ref(),
+            Inner::Empty | Inner::Boxed(_) => None,
+        }
     }
 
     /// Reads the whole body, failing with `413 Payload Too Large` once more than `limit` bytes
@@ -204,6 +224,59 @@ impl http_body::Body for Body {
             }
             Inner::Boxed(body) => body.size_hint(),
         }
+    }
+}
+
+/// `body` itself when it is a [`Body`] already, so wrapping one costs nothing; else `body`
+/// back.
+fn already_body<B: 'static>(body: B) -> Result<Body, B> {
+    let mut slot = Some(body);
+    if let Some(already) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>() {
+        return Ok(already.take().unwrap_or_default());
+    }
+    Err(slot.expect("the slot is only emptied when it held a Body"))
+}
+
+/// A `Send` body made `Sync` ([`Body::from_send`]).
+struct SendBody<B>(std::sync::Mutex<Pin<Box<B>>>);
+
+impl<B> SendBody<B> {
+    /// The body; a panic while it was polled leaves it as it was, so poisoning is ignored.
+    fn with<T>(&self, f: impl FnOnce(&B) -> T) -> T {
+        let guard = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(guard.as_ref().get_ref())
+    }
+}
+
+impl<B> http_body::Body for SendBody<B>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let body = self
+            .get_mut()
+            .0
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        body.as_mut().poll_frame(cx).map_err(Into::into)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.with(B::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.with(B::size_hint)
     }
 }
 

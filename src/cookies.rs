@@ -3,6 +3,13 @@
 //! Reading is lenient the way browsers and servers are: a malformed pair is skipped (with a
 //! debug log), never an error page, and the well-formed pairs around it are kept.
 //!
+//! Values round-trip: [`Response::set_cookie`](crate::Response::set_cookie) percent-encodes
+//! what a cookie cannot carry (spaces, `;`, `,`, `"`, `%`, non-ASCII, ...) and [`parse`]
+//! (hence [`Request::cookies`](crate::Request::cookies)) decodes `%XX` escapes, so a value
+//! reads back as it was set. A value whose escapes do not decode to UTF-8 is kept as sent.
+//!
+//! Signed and private cookies, with key rotation: [`CookieKeys`] (feature `secure-cookies`).
+//!
 //! # Example
 //!
 //! ```
@@ -13,9 +20,16 @@
 //! assert_eq!(jar.get("b"), Some("two"));
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use cookie::{Cookie, CookieBuilder, Expiration, SameSite};
+
+#[cfg(feature = "secure-cookies")]
+mod keys;
+#[cfg(feature = "secure-cookies")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secure-cookies")))]
+pub use keys::{CookieKeys, Key, KeyLengthError};
 
 use crate::MultiMap;
 
@@ -93,7 +107,7 @@ pub fn pairs(header: &str) -> impl Iterator<Item = Result<(&str, &str), CookieEr
 }
 
 /// Reads a `Cookie` header into a [`MultiMap`], skipping malformed pairs and keeping at most
-/// `max_cookies` of them.
+/// `max_cookies` of them; names and values are [`decode`]d.
 pub fn parse(header: &str, max_cookies: usize) -> MultiMap {
     pairs(header)
         .filter_map(|pair| {
@@ -101,8 +115,56 @@ pub fn parse(header: &str, max_cookies: usize) -> MultiMap {
                 .ok()
         })
         .take(max_cookies)
-        .map(|(k, v)| (k, v.to_string()))
+        .map(|(k, v)| (decode(k).into_owned(), decode(v).into_owned()))
         .collect()
+}
+
+/// A cookie name or value with its `%XX` escapes decoded (what
+/// [`Response::set_cookie`](crate::Response::set_cookie) wrote); kept as sent when the
+/// decoded bytes are not UTF-8.
+pub fn decode(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('%') {
+        return Cow::Borrowed(raw);
+    }
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .unwrap_or(Cow::Borrowed(raw))
+}
+
+/// `name=value` as a `Cookie` header pair, encoded as
+/// [`Response::set_cookie`](crate::Response::set_cookie) encodes it, so [`parse`] reads back
+/// `value`.
+pub fn encode_pair(name: &str, value: &str) -> String {
+    Cookie::new(name, value).encoded().to_string()
+}
+
+/// The `Set-Cookie` that removes `cookie` (RFC 6265bis): the same name, path, domain and
+/// `Partitioned`, an empty value, `Max-Age=0` and an expiry in the past. The `__Host-` prefix
+/// forces `Secure`, `Path=/` and no domain, `__Secure-` and `Partitioned` force `Secure`:
+/// browsers ignore a removal without them, leaving the cookie in place.
+pub fn removal(cookie: &Cookie<'_>) -> Cookie<'static> {
+    let name = cookie.name().to_owned();
+    let mut removal = Cookie::new(name.clone(), "");
+    if let Some(path) = cookie.path() {
+        removal.set_path(path.to_owned());
+    }
+    if let Some(domain) = cookie.domain() {
+        removal.set_domain(domain.to_owned());
+    }
+    if cookie.partitioned() == Some(true) {
+        removal.set_partitioned(true);
+        removal.set_secure(true);
+    }
+    if cookie.secure() == Some(true) || name.starts_with("__Secure-") {
+        removal.set_secure(true);
+    }
+    if name.starts_with("__Host-") {
+        removal.set_secure(true);
+        removal.set_path("/");
+        removal.unset_domain();
+    }
+    removal.make_removal();
+    removal
 }
 
 /// `s` without leading and trailing SP and HTAB (RFC 9110 §5.6.3 `OWS`).
@@ -141,6 +203,56 @@ mod tests {
             parse(&header, DEFAULT_MAX_COOKIES).len(),
             DEFAULT_MAX_COOKIES
         );
+    }
+
+    #[test]
+    fn values_round_trip_through_set_cookie() {
+        for value in [
+            "a b",
+            "x;y",
+            "1,2",
+            "say \"hi\"",
+            "k=v",
+            "100%",
+            "héllo ☃",
+            "",
+        ] {
+            let header = encode_pair("c", value);
+            assert_eq!(parse(&header, 10).get("c"), Some(value), "{header}");
+        }
+    }
+
+    #[test]
+    fn raw_values_without_escapes_are_kept() {
+        assert_eq!(parse("a=%zz; b=%FF", 10).get("a"), Some("%zz"));
+        assert_eq!(parse("a=%zz; b=%FF", 10).get("b"), Some("%FF"));
+    }
+
+    #[test]
+    fn removals_keep_what_browsers_require() {
+        let host = removal(
+            &Cookie::build(("__Host-id", "1"))
+                .domain("x.example")
+                .build(),
+        );
+        let text = host.to_string();
+        assert!(text.contains("Secure") && text.contains("Path=/"), "{text}");
+        assert!(!text.contains("Domain"), "{text}");
+        assert!(text.contains("Max-Age=0"), "{text}");
+        let secure = removal(&Cookie::new("__Secure-id", "1")).to_string();
+        assert!(secure.contains("Secure"), "{secure}");
+        let chips = removal(
+            &Cookie::build(("c", "1"))
+                .partitioned(true)
+                .path("/a")
+                .build(),
+        );
+        let chips = chips.to_string();
+        assert!(
+            chips.contains("Partitioned") && chips.contains("Secure"),
+            "{chips}"
+        );
+        assert!(chips.contains("Path=/a"), "{chips}");
     }
 
     #[test]

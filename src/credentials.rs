@@ -255,6 +255,138 @@ fn check_password(password: &str) -> Result<(), CredentialsError> {
     Ok(())
 }
 
+/// The Basic credentials of a request's one `Authorization` header: `Ok(None)` without one.
+/// Several `Authorization` headers are refused ([`CredentialsError::Opaque`]): which one a
+/// server or proxy would believe is not defined. The auth layer and
+/// `Request::basic_auth()` both call this.
+///
+/// # Errors
+///
+/// As [`parse_basic`], and for repeated headers.
+pub fn basic_from_headers(
+    headers: &http::HeaderMap,
+) -> Result<Option<Credentials>, CredentialsError> {
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(CredentialsError::Opaque);
+    }
+    parse_basic(value).map(Some)
+}
+
+/// An `Authorization` header by scheme (RFC 9110 §11.6.2): Basic decoded, Bearer's token,
+/// Digest's parameters parsed, any other scheme kept raw.
+///
+/// `Debug` never shows a password, token or Digest response.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Authorization {
+    /// `Basic` (RFC 7617).
+    Basic(Credentials),
+    /// `Bearer TOKEN` (RFC 6750).
+    Bearer(String),
+    /// `Digest name=value, ...` (RFC 7616): the parameters, names lower-cased, values
+    /// unquoted, in order.
+    Digest(Vec<(String, String)>),
+    /// Another scheme: its name as sent and the rest of the value.
+    Other {
+        /// The scheme.
+        scheme: String,
+        /// What followed it, trimmed.
+        data: String,
+    },
+}
+
+impl Authorization {
+    /// A Digest parameter (`username`, `realm`, `nonce`, `uri`, `response`, ...).
+    pub fn digest_param(&self, name: &str) -> Option<&str> {
+        match self {
+            Authorization::Digest(params) => params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Authorization::Basic(c) => f.debug_tuple("Basic").field(c).finish(),
+            Authorization::Bearer(_) => f.write_str("Bearer(..)"),
+            Authorization::Digest(params) => {
+                let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+                f.debug_struct("Digest").field("params", &names).finish()
+            }
+            Authorization::Other { scheme, .. } => f
+                .debug_struct("Other")
+                .field("scheme", scheme)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Parses an `Authorization` header value by its scheme (matched case-insensitively).
+///
+/// ```
+/// use http::HeaderValue;
+/// use tollgate::credentials::{parse_authorization, Authorization};
+///
+/// let bearer = parse_authorization(&HeaderValue::from_static("Bearer abc.def")).unwrap();
+/// assert_eq!(bearer, Authorization::Bearer("abc.def".into()));
+/// let digest = HeaderValue::from_static(r#"Digest username="Mufasa", realm="x@y", qop=auth"#);
+/// let digest = parse_authorization(&digest).unwrap();
+/// assert_eq!(digest.digest_param("username"), Some("Mufasa"));
+/// ```
+///
+/// # Errors
+///
+/// As [`parse_basic`] for Basic; for the others, a value that is not visible ASCII or too
+/// long ([`CredentialsError::Opaque`], [`CredentialsError::TooLong`]), a Bearer without a
+/// token or a Digest parameter that does not parse ([`CredentialsError::Empty`],
+/// [`CredentialsError::Opaque`]).
+pub fn parse_authorization(value: &HeaderValue) -> Result<Authorization, CredentialsError> {
+    if value.len() > MAX_AUTHORIZATION_LEN {
+        return Err(CredentialsError::TooLong { len: value.len() });
+    }
+    let text = value.to_str().map_err(|_| CredentialsError::Opaque)?;
+    let text = text.trim_matches([' ', '\t']);
+    let (scheme, rest) = text.split_once([' ', '\t']).unwrap_or((text, ""));
+    let rest = rest.trim_matches([' ', '\t']);
+    if scheme.eq_ignore_ascii_case("basic") {
+        return parse_basic(value).map(Authorization::Basic);
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+        let body = rest.trim_end_matches('=');
+        let ok = !body.is_empty()
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+        return if ok {
+            Ok(Authorization::Bearer(rest.to_owned()))
+        } else {
+            Err(CredentialsError::Empty)
+        };
+    }
+    if scheme.eq_ignore_ascii_case("digest") {
+        let params = crate::syntax::token::split_outside_quotes(rest, ',')
+            .filter(|p| !p.trim().is_empty())
+            .take(32)
+            .map(crate::syntax::token::parse_param)
+            .collect::<Option<Vec<_>>>()
+            .ok_or(CredentialsError::Opaque)?;
+        return Ok(Authorization::Digest(params));
+    }
+    Ok(Authorization::Other {
+        scheme: scheme.to_owned(),
+        data: rest.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

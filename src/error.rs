@@ -212,6 +212,10 @@ impl HttpError {
         for (name, value) in &self.0.headers {
             headers.append(name, value.clone());
         }
+        res.extensions_mut().insert(RenderedError {
+            message: std::sync::Arc::from(self.0.message.as_ref()),
+            format,
+        });
         res
     }
 
@@ -231,6 +235,26 @@ impl HttpError {
 
     fn json(&self) -> String {
         serde_json::json!({ "status": self.0.status.as_u16(), "error": self.0.message }).to_string()
+    }
+}
+
+/// Marks an answer an [`HttpError`] rendered, in its extensions: the public message and the
+/// format chosen, so a layer such as `filter::ErrorPages` can render it again its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedError {
+    message: std::sync::Arc<str>,
+    format: ErrorFormat,
+}
+
+impl RenderedError {
+    /// The error's public message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The format it was rendered in.
+    pub fn format(&self) -> ErrorFormat {
+        self.format
     }
 }
 

@@ -71,6 +71,21 @@ impl RouteParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub Arc<str>);
 
+/// Longest incoming request id kept: 128 bytes. Longer ones are replaced.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Whether an incoming id is kept: 1 to [`MAX_REQUEST_ID_LEN`] bytes of ASCII letters, digits
+/// and `-_.:+/=@` (UUIDs, ULIDs, base64 and the ids common proxies make all fit). Anything else
+/// (spaces, quotes, commas, control characters) is replaced, so the id is safe to log and to put
+/// in a header unquoted.
+pub fn is_valid_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=@".contains(b))
+}
+
 /// Marks a response the auth layer gave because credentials were missing or wrong, so metrics
 /// and logs can count failures without parsing bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

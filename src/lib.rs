@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod multimap;
 pub mod negotiate;
 pub mod origin;
+mod panic;
 pub mod redirect;
 pub mod request;
 pub mod response;
@@ -81,6 +82,9 @@ pub mod dispatch;
 #[cfg(feature = "files")]
 #[cfg_attr(docsrs, doc(cfg(feature = "files")))]
 pub mod files;
+#[cfg(feature = "filter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "filter")))]
+pub mod filter;
 #[cfg(feature = "forwarded")]
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;

@@ -20,25 +20,33 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, COOKIE, SET_COOKIE};
+use http::header::{HeaderName, HeaderValue, COOKIE};
 use http::{HeaderMap, Method, StatusCode};
 use tower::ServiceExt;
 
 use crate::body::{Body, BoxError};
 use crate::ext::PeerAddr;
-use crate::request::{Request, RequestBuilder};
+use crate::request::{MultipartForm, Request, RequestBuilder};
+
+mod jar;
+mod redirect;
+
+use jar::{Jar, Target};
 
 /// The peer address requests from a [`TestClient`] appear to come from.
 pub const TEST_PEER: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
 
-/// The cookies a [`TestClient`] keeps: name and value, in the order they were set.
-type CookieJar = Arc<Mutex<Vec<(String, String)>>>;
-
-/// Calls a service in-process, like a browser would: optionally keeping cookies between calls.
+/// Calls a service in-process, like a browser would: optionally keeping cookies
+/// ([`keep_cookies`](Self::keep_cookies)) and following redirects
+/// ([`follow_redirects`](Self::follow_redirects)), with a base URL and default headers.
 pub struct TestClient<S> {
     service: S,
-    jar: Option<CookieJar>,
+    jar: Option<Arc<Mutex<Jar>>>,
+    /// `scheme://authority` that origin-form targets are sent to.
+    base: Option<String>,
+    default_headers: HeaderMap,
+    max_redirects: usize,
 }
 
 impl<S: Clone> Clone for TestClient<S> {
@@ -46,8 +54,23 @@ impl<S: Clone> Clone for TestClient<S> {
         TestClient {
             service: self.service.clone(),
             jar: self.jar.clone(),
+            base: self.base.clone(),
+            default_headers: self.default_headers.clone(),
+            max_redirects: self.max_redirects,
         }
     }
+}
+
+/// One redirect a [`TestClient`] followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Redirected {
+    /// The redirect's status.
+    pub status: StatusCode,
+    /// The URL that answered with it.
+    pub from: String,
+    /// Where it pointed, made absolute.
+    pub to: String,
 }
 
 impl<S, ResBody> TestClient<S>
@@ -57,15 +80,54 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     ResBody::Error: Into<BoxError>,
 {
-    /// A client for `service`; cookies are not kept unless [`keep_cookies`](Self::keep_cookies).
+    /// A client for `service`: no cookies kept, no redirect followed, targets sent as given.
     pub fn new(service: S) -> Self {
-        TestClient { service, jar: None }
+        TestClient {
+            service,
+            jar: None,
+            base: None,
+            default_headers: HeaderMap::new(),
+            max_redirects: 0,
+        }
     }
 
-    /// Keeps cookies set by responses and sends them back, like a browser.
+    /// Keeps cookies as a browser does: `Domain`, `Path`, `Secure`, `Expires`/`Max-Age` and
+    /// the `__Host-`/`__Secure-` prefixes decide what is stored and what is sent back.
     #[must_use]
     pub fn keep_cookies(mut self) -> Self {
         self.jar = Some(Arc::default());
+        self
+    }
+
+    /// Sends targets like `/x` to `base` (`https://app.example.com`): the request's URI is
+    /// absolute, so [`Request::host`] and [`Request::scheme`] read them, and cookies follow
+    /// the host and scheme.
+    #[must_use]
+    pub fn base_url(mut self, base: &str) -> Self {
+        self.base = Some(base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// A header every request carries unless it sets its own.
+    ///
+    /// # Panics
+    ///
+    /// When the name or value is invalid (these are test literals).
+    #[must_use]
+    pub fn default_header(mut self, name: &str, value: &str) -> Self {
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("a valid header name");
+        let value = HeaderValue::from_str(value).expect("a valid header value");
+        self.default_headers.append(name, value);
+        self
+    }
+
+    /// Follows up to `max` redirects (`301`, `302`, `303`, `307`, `308` with a `Location`),
+    /// as a browser: `303` (and `301`/`302` after a `POST`) become a `GET` without body, the
+    /// others repeat the method and a body given whole. [`TestResponse::history`] lists them.
+    /// Default is `0`: redirects are answers like any other.
+    #[must_use]
+    pub fn follow_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = max;
         self
     }
 
@@ -91,69 +153,103 @@ where
 
     /// A request with any method.
     pub fn request(&self, method: Method, uri: &str) -> TestRequest<'_, S> {
+        let uri = match &self.base {
+            Some(base) if uri.starts_with('/') => format!("{base}{uri}"),
+            _ => uri.to_owned(),
+        };
         TestRequest {
             client: self,
-            builder: Request::builder(method, uri).extension(PeerAddr(TEST_PEER)),
+            builder: Request::builder(method, &uri).extension(PeerAddr(TEST_PEER)),
         }
     }
 
-    /// Sends a request built elsewhere.
+    /// Sends a request built elsewhere (default headers added, cookies and redirects handled
+    /// as configured).
+    ///
+    /// A panic in the service is answered `500`, as [`serve`](crate::serve) answers it.
     ///
     /// # Panics
     ///
     /// When the service fails: services under test are expected to answer.
     pub async fn send(&self, mut req: http::Request<Body>) -> TestResponse {
+        for name in self.default_headers.keys() {
+            if !req.headers().contains_key(name) {
+                for value in self.default_headers.get_all(name) {
+                    req.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+        }
+        let mut history = Vec::new();
+        loop {
+            let again = redirect::Replay::of(&req);
+            let res = self.send_once(req).await;
+            let next = (history.len() < self.max_redirects)
+                .then(|| again.follow(&res))
+                .flatten();
+            match next {
+                Some((redirected, next)) => {
+                    history.push(redirected);
+                    req = next;
+                }
+                None => return TestResponse { history, ..res },
+            }
+        }
+    }
+
+    /// One exchange: cookies sent and stored, a panic answered `500`.
+    async fn send_once(&self, mut req: http::Request<Body>) -> TestResponse {
+        let (https, host, path) = target_of(&req);
+        let target = Target {
+            https,
+            host: &host,
+            path: &path,
+        };
         if let Some(jar) = &self.jar {
-            let cookies = jar.lock().unwrap_or_else(|e| e.into_inner());
-            if !cookies.is_empty() && !req.headers().contains_key(COOKIE) {
-                let header = cookies
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                if let Ok(value) = HeaderValue::from_str(&header) {
+            let header = jar
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .header_for(target);
+            if let Some(value) = header.and_then(|h| HeaderValue::from_str(&h).ok()) {
+                if !req.headers().contains_key(COOKIE) {
                     req.headers_mut().insert(COOKIE, value);
                 }
             }
         }
-        let res = self
-            .service
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("the service under test failed");
+        let answer = crate::panic::AnswerFor::of(&req);
+        let res = match crate::panic::CatchUnwind::new(self.service.clone().oneshot(req)).await {
+            Ok(res) => res.expect("the service under test failed").map(Body::new),
+            Err(caught) => answer.answer(caught),
+        };
         if let Some(jar) = &self.jar {
-            store_cookies(
-                &mut jar.lock().unwrap_or_else(|e| e.into_inner()),
-                res.headers(),
-            );
+            jar.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .store(target, res.headers());
         }
         let (parts, body) = res.into_parts();
         TestResponse {
             status: parts.status,
             headers: parts.headers,
-            body: Body::new(body),
+            body,
+            history: Vec::new(),
         }
     }
 }
 
-fn store_cookies(jar: &mut Vec<(String, String)>, headers: &HeaderMap) {
-    for value in headers
-        .get_all(SET_COOKIE)
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        let Ok(cookie) = crate::cookies::Cookie::parse_encoded(value) else {
-            continue;
-        };
-        jar.retain(|(k, _)| k != cookie.name());
-        let expired = cookie
-            .max_age()
-            .is_some_and(|age| age.is_zero() || age.is_negative());
-        if !expired {
-            jar.push((cookie.name().to_string(), cookie.value().to_string()));
-        }
-    }
+/// The scheme, host and path cookies are matched against: from the URI, else `Host`, else
+/// `localhost`.
+fn target_of(req: &http::Request<Body>) -> (bool, String, String) {
+    let https = req.uri().scheme_str() == Some("https");
+    let host = req
+        .uri()
+        .host()
+        .map(str::to_owned)
+        .or_else(|| {
+            let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+            let (name, _) = crate::syntax::host::split_host_port(host)?;
+            Some(name.trim_matches(['[', ']']).to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    (https, host, req.uri().path().to_owned())
 }
 
 /// A request being built by a [`TestClient`].
@@ -198,6 +294,12 @@ where
         self
     }
 
+    /// Sets a `multipart/form-data` body: text fields and files.
+    pub fn multipart(mut self, form: MultipartForm) -> Self {
+        self.builder = self.builder.multipart(form);
+        self
+    }
+
     /// Sets a JSON body.
     pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
         self.builder = self.builder.json(value);
@@ -237,9 +339,16 @@ pub struct TestResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Body,
+    history: Vec<Redirected>,
 }
 
 impl TestResponse {
+    /// The redirects followed to get here, first to last (see
+    /// [`TestClient::follow_redirects`]).
+    pub fn history(&self) -> &[Redirected] {
+        &self.history
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -290,6 +399,7 @@ impl TestResponse {
 mod tests {
     use super::*;
     use crate::{handler, Response};
+    use http::header::SET_COOKIE;
 
     #[tokio::test]
     async fn keeps_cookies_like_a_browser() {

@@ -57,6 +57,17 @@ impl Config {
                 errors.extend(absolute_path(root.key("admin").key(key), path));
             }
         }
+        for status in self.errors.keys() {
+            let valid = status
+                .parse::<u16>()
+                .is_ok_and(|code| (400..=599).contains(&code));
+            if !valid {
+                errors.push(ConfigError::new(
+                    root.key("errors").key(status),
+                    format!("`{status}` is not an error status: use 400 to 599, e.g. `404 = \"pages/404.html\"`"),
+                ));
+            }
+        }
         if let Some(forwarded) = &self.forwarded {
             if forwarded.trust.is_nobody() {
                 errors.push(ConfigError::new(

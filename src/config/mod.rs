@@ -134,6 +134,13 @@ pub struct Config {
     /// the method decides which one answers (see [`gateway`](crate::gateway)). At least one.
     /// Default is none.
     pub routes: Vec<RouteConfig>,
+    /// Replacement pages for the errors the gateway itself renders, `[errors]`: a status (400
+    /// to 599) and the HTML file of its page, `404 = "pages/404.html"`, a template where
+    /// `{status}`, `{reason}` and `{message}` are replaced
+    /// ([`ErrorPages`](crate::filter::ErrorPages)). Clients asking for JSON or text keep those;
+    /// an upstream's own error pages pass untouched. Files are read when the gateway is built
+    /// (and on reload). Default is none: the built-in pages.
+    pub errors: BTreeMap<String, std::path::PathBuf>,
 }
 
 /// The admin listener, `[admin]`: metrics and health, never on a public listener.

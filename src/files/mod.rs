@@ -62,10 +62,12 @@ mod body;
 mod listing;
 mod lookup;
 mod path;
+mod send;
 mod service;
 
 pub use listing::{render_listing, ListingEntry};
 pub use path::{resolve_path, FilePathError};
+pub use send::send_file;
 pub use service::{ResponseFuture, ServeDir};
 
 /// Files up to this size (64 KiB) are read whole, in the same blocking call that finds and

@@ -16,6 +16,7 @@ use crate::acl::{AclLayer, Groups};
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
 use crate::echo::EchoService;
+use crate::filter::ErrorPages;
 use crate::forwarded::ForwardedLayer;
 use crate::health::HealthLayer;
 use crate::inbound::{InboundError, InboundLayer};
@@ -30,11 +31,12 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// (certificates and keys, CA files, credentials, static directories) and checks them, so a
 /// gateway that builds will serve.
 ///
-/// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
-/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route),
-/// `[rate_limit] per_client`, `[rewrite]`, `[auth]`, `[rate_limit] per_user`, then the routes
-/// (each inside its access rules and its own `rate_limit`), compiled into one [`Dispatcher`]
-/// (see the [module docs](super) for their order).
+/// The stack, outermost first: the `[errors]` pages, `[inbound]` (what clients may send), the
+/// `[health]` path, `[forwarded]`, `[normalize]`, the metrics layer (naming each request's
+/// route), `[rate_limit] per_client`, `[rewrite]`, a panic catcher, `[auth]`,
+/// `[rate_limit] per_user`, then the routes (each inside its access rules and its own
+/// `rate_limit`), compiled into one [`Dispatcher`] (see the [module docs](super) for their
+/// order).
 ///
 /// # Errors
 ///
@@ -63,6 +65,7 @@ pub async fn build_with(
     // checked, so one run reports every error.
     let consistent = errors.is_empty();
     errors.extend(check_dirs(config));
+    let pages = error_pages(config, &mut errors);
     let rewrite = rewrite_layer(
         config.rewrite.as_ref(),
         KeyPath::root().key("rewrite"),
@@ -90,7 +93,16 @@ pub async fn build_with(
         .map_err(|e| ConfigError::from_error(KeyPath::root().key("inbound").key("managed"), e));
     match (router, inbound) {
         (Some(router), Ok(inbound)) if errors.is_empty() => Ok(stack(
-            config, metrics, inbound, rewrite, auth, limits, router,
+            config,
+            metrics,
+            Layers {
+                pages,
+                inbound,
+                rewrite,
+                auth,
+                limits,
+            },
+            router,
         )),
         (_, inbound) => {
             errors.extend(inbound.err());
@@ -130,15 +142,23 @@ impl Limits {
 }
 
 /// The layers around the router, outermost first; see [`build`].
-fn stack(
-    config: &Config,
-    metrics: &Metrics,
+/// The layers built from the file, before they are stacked.
+struct Layers {
+    pages: ErrorPages,
     inbound: InboundLayer,
     rewrite: Option<RewriteLayer>,
     auth: Option<AuthLayer>,
     limits: Limits,
-    router: Dispatcher,
-) -> Gateway {
+}
+
+fn stack(config: &Config, metrics: &Metrics, layers: Layers, router: Dispatcher) -> Gateway {
+    let Layers {
+        pages,
+        inbound,
+        rewrite,
+        auth,
+        limits,
+    } = layers;
     let names = router.clone();
     let unmatched: Arc<str> = Arc::from("unmatched");
     // A second lookup of the route, before auth and the rest run, so that their answers (a
@@ -146,6 +166,7 @@ fn stack(
     let label =
         metrics.layer_with(move |head| names.route_name(head).unwrap_or_else(|| unmatched.clone()));
     let stack = ServiceBuilder::new()
+        .option_layer((!pages.is_empty()).then(|| pages.layer()))
         .layer(inbound)
         .option_layer(
             config
@@ -158,6 +179,8 @@ fn stack(
         .layer(label)
         .option_layer(limits.client)
         .option_layer(rewrite)
+        // Below rewrite, so a panic's `500` names the request id rewrite made.
+        .layer(crate::filter::CatchPanicLayer::new())
         .option_layer(auth)
         .option_layer(limits.user)
         .service(router);
@@ -212,6 +235,27 @@ fn check_dirs(config: &Config) -> Vec<ConfigError> {
     #[cfg(not(feature = "files"))]
     let _ = config;
     errors
+}
+
+/// The `[errors]` pages, read from their files.
+fn error_pages(config: &Config, errors: &mut Vec<ConfigError>) -> ErrorPages {
+    let mut pages = ErrorPages::new();
+    for (status, path) in &config.errors {
+        let Ok(code) = status.parse::<http::StatusCode>() else {
+            continue; // `Config::check` reported it.
+        };
+        match std::fs::read_to_string(path) {
+            Ok(html) => pages = pages.template(code, html),
+            Err(e) => errors.push(
+                ConfigError::new(
+                    KeyPath::root().key("errors").key(status),
+                    format!("cannot read the page {}: {e}", path.display()),
+                )
+                .with_source(e),
+            ),
+        }
+    }
+    pages
 }
 
 /// An upstream group's service: a plain proxy for one server, a balancer for more.

@@ -92,9 +92,11 @@ impl RequestBuilder {
         self
     }
 
-    /// Adds a cookie to the `Cookie` header.
+    /// Adds a cookie to the `Cookie` header, encoded as
+    /// [`Response::set_cookie`](crate::Response::set_cookie) encodes it, so
+    /// [`Request::cookie`](crate::Request::cookie) reads back `value`.
     pub fn cookie(mut self, name: &str, value: &str) -> Self {
-        self.cookies.push(format!("{name}={value}"));
+        self.cookies.push(crate::cookies::encode_pair(name, value));
         self
     }
 
@@ -122,6 +124,12 @@ impl RequestBuilder {
                 self
             }
         }
+    }
+
+    /// Sets a `multipart/form-data` body with its boundary.
+    pub fn multipart(self, form: super::MultipartForm) -> Self {
+        let (content_type, body) = form.encode();
+        self.with_body(&content_type, body.to_vec())
     }
 
     /// Sets an `application/json` body.

@@ -21,6 +21,8 @@
 //! ```
 
 mod builder;
+mod multipart_form;
+mod typed;
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -33,6 +35,8 @@ use mime::Mime;
 
 pub use crate::syntax::host::split_host_port;
 pub use builder::{RequestBuildError, RequestBuilder};
+pub use multipart_form::MultipartForm;
+pub use typed::IfRange;
 
 pub use crate::credentials::{Credentials, CredentialsError};
 
@@ -194,6 +198,22 @@ impl<B> Request<B> {
         self.cookies().get(name)
     }
 
+    /// The value of signed cookie `name`, when one of `keys` signed it
+    /// ([`CookieKeys::sign`](crate::cookies::CookieKeys::sign)); `None` when absent or forged.
+    #[cfg(feature = "secure-cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "secure-cookies")))]
+    pub fn signed_cookie(&self, keys: &crate::cookies::CookieKeys, name: &str) -> Option<String> {
+        keys.verify(name, self.cookie(name)?)
+    }
+
+    /// The value of private cookie `name`, when one of `keys` encrypted it
+    /// ([`CookieKeys::encrypt`](crate::cookies::CookieKeys::encrypt)).
+    #[cfg(feature = "secure-cookies")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "secure-cookies")))]
+    pub fn private_cookie(&self, keys: &crate::cookies::CookieKeys, name: &str) -> Option<String> {
+        keys.decrypt(name, self.cookie(name)?)
+    }
+
     /// The parsed `Content-Type`; `None` when absent or malformed.
     pub fn content_type(&self) -> Option<Mime> {
         self.header(CONTENT_TYPE)?.parse().ok()
@@ -293,7 +313,9 @@ impl<B> Request<B> {
     }
 
     /// The Basic credentials of the `Authorization` header (RFC 7617): `None` without one,
-    /// an error when it is not well-formed Basic credentials.
+    /// an error when it is not well-formed Basic credentials or when several `Authorization`
+    /// headers came (the auth layer refuses them too). For other schemes see
+    /// [`authorization`](Self::authorization).
     ///
     /// This only reads the header; checking the password is the auth layer's job.
     ///
@@ -304,8 +326,7 @@ impl<B> Request<B> {
     /// assert_eq!((credentials.username.as_str(), credentials.password.as_str()), ("ada", "pw"));
     /// ```
     pub fn basic_auth(&self) -> Option<Result<Credentials, CredentialsError>> {
-        let value = self.inner.headers().get(http::header::AUTHORIZATION)?;
-        Some(crate::credentials::parse_basic(value))
+        crate::credentials::basic_from_headers(self.inner.headers()).transpose()
     }
 
     /// The user the auth layer authenticated.
@@ -454,6 +475,17 @@ impl<B: Default> Request<B> {
 }
 
 impl Request<Body> {
+    /// The wrapped request, to hand on: a body already read through [`bytes`](Self::bytes) and
+    /// friends is put back as the bytes read, so what comes next reads the same body. This is
+    /// what a filter's [`Next`](crate::filter::Next) sends.
+    pub fn into_http_with_body(self) -> http::Request<Body> {
+        let Request { inner, body, .. } = self;
+        match body {
+            BodyState::Read(bytes) => inner.map(|_| Body::from(bytes)),
+            BodyState::Unread | BodyState::Failed => inner,
+        }
+    }
+
     /// A builder for a `GET` request, WebOb's `Request.blank`.
     pub fn get(uri: &str) -> RequestBuilder {
         RequestBuilder::new(Method::GET, uri)

@@ -158,6 +158,102 @@ pub fn add_vary(headers: &mut HeaderMap, name: &HeaderName) {
     }
 }
 
+/// Most directives [`CacheDirectives::parse`] keeps: 64.
+pub const MAX_CACHE_DIRECTIVES: usize = 64;
+
+/// A `Cache-Control` header read back (a request's or a response's): its directives in
+/// order, names lower-cased, values unquoted. Malformed members are skipped.
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::response::cache_control::CacheDirectives;
+///
+/// let cc = CacheDirectives::parse(r#"no-cache, max-age=60, private="set-cookie""#);
+/// assert!(cc.has("no-cache"));
+/// assert_eq!(cc.max_age(), Some(Duration::from_secs(60)));
+/// assert_eq!(cc.get("private"), Some(Some("set-cookie")));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CacheDirectives {
+    directives: Vec<(String, Option<String>)>,
+}
+
+impl CacheDirectives {
+    /// Parses a `Cache-Control` value (several fields joined with `,`).
+    pub fn parse(value: &str) -> Self {
+        let directives = crate::syntax::token::split_outside_quotes(value, ',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .take(MAX_CACHE_DIRECTIVES)
+            .filter_map(|d| {
+                if d.contains('=') {
+                    let (name, value) = crate::syntax::token::parse_param(d)?;
+                    Some((name, Some(value)))
+                } else {
+                    crate::syntax::token::is_token(d).then(|| (d.to_ascii_lowercase(), None))
+                }
+            })
+            .collect();
+        CacheDirectives { directives }
+    }
+
+    /// Every `Cache-Control` field of `headers`; `None` when there is none.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        headers.get(http::header::CACHE_CONTROL)?;
+        let joined = crate::syntax::token::joined(headers, &http::header::CACHE_CONTROL);
+        Some(Self::parse(&joined))
+    }
+
+    /// Directive `name` (lower case): `Some(None)` when present without a value.
+    pub fn get(&self, name: &str) -> Option<Option<&str>> {
+        self.directives
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_deref())
+    }
+
+    /// Whether directive `name` (lower case) is present.
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// `max-age` as a duration; `None` when absent or not a number.
+    pub fn max_age(&self) -> Option<Duration> {
+        self.seconds("max-age")
+    }
+
+    /// `s-maxage` as a duration.
+    pub fn s_maxage(&self) -> Option<Duration> {
+        self.seconds("s-maxage")
+    }
+
+    /// `no-cache`.
+    pub fn no_cache(&self) -> bool {
+        self.has("no-cache")
+    }
+
+    /// `no-store`.
+    pub fn no_store(&self) -> bool {
+        self.has("no-store")
+    }
+
+    fn seconds(&self, name: &str) -> Option<Duration> {
+        let value = self.get(name)??;
+        if !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // RFC 9111 §1.2.2: a delta-seconds too large to hold is the largest one.
+        Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
+    }
+
+    /// The directives in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.directives
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_deref()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

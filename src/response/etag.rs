@@ -107,6 +107,25 @@ impl ETag {
         }
     }
 
+    /// A strong tag naming `bytes`: the first 16 bytes of their SHA-256, in hex. Equal bytes
+    /// give equal tags, so a filter that rewrote a body can tag what it sends.
+    ///
+    /// ```
+    /// use tollgate::response::ETag;
+    /// let tag = ETag::for_bytes(b"hello");
+    /// assert_eq!(tag.to_header_value(), "\"2cf24dba5fb0a30e26e83b2ac5b9e29e\"");
+    /// ```
+    pub fn for_bytes(bytes: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        use std::fmt::Write;
+        let digest = Sha256::digest(bytes);
+        let mut tag = String::with_capacity(32);
+        for b in &digest[..16] {
+            let _ = write!(tag, "{b:02x}");
+        }
+        ETag { weak: false, tag }
+    }
+
     /// Parses the header form: `"tag"` or `W/"tag"`, surrounding spaces ignored.
     ///
     /// # Errors

@@ -20,6 +20,7 @@ pub mod cache_control;
 pub mod conditional;
 pub mod date;
 pub mod etag;
+pub(crate) mod headers;
 pub mod precondition;
 pub mod range;
 pub(crate) mod ranged;
@@ -209,17 +210,34 @@ impl Response {
     }
 
     /// Adds a `Set-Cookie` header that removes cookie `name` set for `path` and `domain`.
+    /// `__Host-` and `__Secure-` names get what browsers require of them (see
+    /// [`cookies::removal`](crate::cookies::removal)); for a `Partitioned` cookie use
+    /// [`remove_cookie`](Self::remove_cookie).
     #[must_use]
     pub fn delete_cookie(self, name: &str, path: Option<&str>, domain: Option<&str>) -> Self {
-        let mut cookie = Cookie::build((name.to_string(), "")).build();
+        let mut cookie = Cookie::new(name.to_string(), "");
         if let Some(path) = path {
             cookie.set_path(path.to_string());
         }
         if let Some(domain) = domain {
             cookie.set_domain(domain.to_string());
         }
-        cookie.make_removal();
-        self.set_cookie(cookie)
+        self.remove_cookie(&cookie)
+    }
+
+    /// Adds a `Set-Cookie` header that removes `cookie`, as it was set: same name, path,
+    /// domain, `Secure` and `Partitioned` ([`cookies::removal`](crate::cookies::removal)).
+    ///
+    /// ```
+    /// use tollgate::{cookies::Cookie, Response};
+    /// let chip = Cookie::build(("__Host-embed", "1")).path("/").secure(true).partitioned(true).build();
+    /// let res = Response::text("bye").remove_cookie(&chip);
+    /// let set = res.headers()["set-cookie"].to_str().unwrap();
+    /// assert!(set.starts_with("__Host-embed=; ") && set.contains("Partitioned") && set.contains("Secure"));
+    /// ```
+    #[must_use]
+    pub fn remove_cookie(self, cookie: &Cookie<'_>) -> Self {
+        self.set_cookie(crate::cookies::removal(cookie))
     }
 
     /// The status.

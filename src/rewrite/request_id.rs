@@ -7,20 +7,7 @@ use http::HeaderMap;
 
 use crate::ext::RequestId;
 
-/// Longest incoming request id kept: 128 bytes. Longer ones are replaced.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// Whether an incoming id is kept: 1 to [`MAX_REQUEST_ID_LEN`] bytes of ASCII letters, digits
-/// and `-_.:+/=@` (UUIDs, ULIDs, base64 and the ids common proxies make all fit). Anything else
-/// (spaces, quotes, commas, control characters) is replaced, so the id is safe to log and to put
-/// in a header unquoted.
-pub fn is_valid_request_id(id: &[u8]) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_REQUEST_ID_LEN
-        && id
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=@".contains(b))
-}
+pub use crate::ext::{is_valid_request_id, MAX_REQUEST_ID_LEN};
 
 /// A new random id: a lowercase hyphenated UUID v4.
 pub fn new_request_id() -> HeaderValue {

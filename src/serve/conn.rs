@@ -28,6 +28,7 @@ use crate::error::HttpError;
 use crate::ext::{
     AccessDecision, AuthenticatedUser, ConnectionTls, PeerAddr, RequestId, UpstreamName,
 };
+use crate::panic::{AnswerFor, CatchUnwind, Caught};
 
 /// What [`Server`](super::Server), [`bind`](super::bind) and
 /// [`serve_workers`](super::serve_workers) run: a `tower::Service` of `http::Request<Body>`,
@@ -133,7 +134,7 @@ impl<S> ConnService<S> {
 impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnService<S> {
     type Response = http::Response<ResponseBody>;
     type Error = Infallible;
-    type Future = ResponseFuture<Oneshot<S, http::Request<Body>>>;
+    type Future = ResponseFuture<CatchUnwind<Oneshot<S, http::Request<Body>>>>;
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let number = self.state.requests.fetch_add(1, Ordering::AcqRel) + 1;
@@ -172,8 +173,12 @@ impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnS
                 SlowClient::new(self.state.body_read_timeout, self.state.body_total_timeout);
             Body::new(Watched::new(incoming, client))
         };
+        // A panic in the service (its `call` runs in the first poll of `Oneshot`) is a `500`
+        // on a connection that stays usable.
+        let answer = AnswerFor::from_headers(&parts.headers);
         let req = http::Request::from_parts(parts, body);
-        ResponseFuture::called(self.inner.clone().oneshot(req), exchange, close_after)
+        let future = CatchUnwind::new(self.inner.clone().oneshot(req));
+        ResponseFuture::called(future, answer, exchange, close_after)
     }
 }
 
@@ -306,7 +311,7 @@ pin_project! {
     #[project = InnerProj]
     enum Inner<F> {
         Answered { response: Option<http::Response<Body>> },
-        Called { #[pin] future: F },
+        Called { #[pin] future: F, answer: Option<AnswerFor> },
     }
 }
 
@@ -321,9 +326,12 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    fn called(future: F, exchange: Exchange, close_after: bool) -> Self {
+    fn called(future: F, answer: AnswerFor, exchange: Exchange, close_after: bool) -> Self {
         ResponseFuture {
-            inner: Inner::Called { future },
+            inner: Inner::Called {
+                future,
+                answer: Some(answer),
+            },
             exchange: Some(exchange),
             close_after,
         }
@@ -332,7 +340,7 @@ impl<F> ResponseFuture<F> {
 
 impl<F, B, E> Future for ResponseFuture<F>
 where
-    F: Future<Output = Result<http::Response<B>, E>>,
+    F: Future<Output = Result<Result<http::Response<B>, E>, Caught>>,
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     B::Error: Into<BoxError>,
     E: Into<BoxError>,
@@ -345,9 +353,13 @@ where
             InnerProj::Answered { response } => response
                 .take()
                 .expect("ResponseFuture polled after completion"),
-            InnerProj::Called { future } => match ready!(future.poll(cx)) {
-                Ok(res) => res.map(Body::new),
-                Err(e) => {
+            InnerProj::Called { future, answer } => match ready!(future.poll(cx)) {
+                Ok(Ok(res)) => res.map(Body::new),
+                Err(caught) => answer
+                    .take()
+                    .expect("ResponseFuture polled after completion")
+                    .answer(caught),
+                Ok(Err(e)) => {
                     let e: BoxError = e.into();
                     tracing::error!(error = %e, "the service failed; answering 500");
                     HttpError::internal(e).into_response()

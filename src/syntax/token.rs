@@ -49,7 +49,7 @@ pub(crate) fn params_and_q<'a>(
 }
 
 /// `name=value` or `name="quoted value"`; name lower-cased, value unquoted.
-fn parse_param(param: &str) -> Option<(String, String)> {
+pub(crate) fn parse_param(param: &str) -> Option<(String, String)> {
     let (name, value) = param.split_once('=')?;
     let name = name.trim();
     let value = value.trim();

@@ -17,7 +17,7 @@ use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
 use crate::auth::token::TokenRejection;
 use crate::body::{Body, BoxError};
-use crate::credentials::{bearer_token, parse_basic, Credentials, CredentialsError};
+use crate::credentials::{bearer_token, Credentials, CredentialsError};
 use crate::error::HttpError;
 use crate::ext::AuthenticatedUser;
 use crate::origin::Origin;
@@ -314,14 +314,7 @@ impl Shared {
 
 /// The credentials of the one `Authorization` header, `None` when there is none.
 fn credentials_of(headers: &HeaderMap) -> Result<Option<Credentials>, CredentialsError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(CredentialsError::Opaque);
-    }
-    parse_basic(value).map(Some)
+    crate::credentials::basic_from_headers(headers)
 }
 
 /// The client's address: the forwarded layer's when it ran, else the TCP peer's.
