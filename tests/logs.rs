@@ -40,6 +40,17 @@ async fn json_lines_every_one_and_startup_lines_once() {
     .await;
     request(&gw).await;
     gw.wait_for_log("/logged?q=1", 1).await;
+    // Standard output too: the `Serving on` line is a JSON object.
+    let stdout = gw.stdout_lines();
+    assert_eq!(stdout.len(), 1, "{stdout:?}");
+    let serving: serde_json::Value = serde_json::from_str(&stdout[0])
+        .unwrap_or_else(|e| panic!("standard output not JSON ({e}): {stdout:?}"));
+    assert!(
+        serving["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Serving on http://127.0.0.1:")),
+        "{serving}"
+    );
     let (_, log) = gw.terminate().await;
     let lines: Vec<serde_json::Value> = log
         .lines()

@@ -54,6 +54,8 @@ pub enum AccessLogFormat {
 ///
 /// The filter is not one (`--log verbose`): the message lists what is.
 pub fn init(filter: &str, format: LogFormat, access: AccessLogFormat) -> Result<(), BoxError> {
+    // The standard-output lines (`Serving on ...`) follow the log's format.
+    tollgate::serve::announce_as_json(format == LogFormat::Json);
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => EnvFilter::try_new(env)?,
         _ => parse_filter(filter)?,

@@ -40,15 +40,17 @@ pub fn toml(args: &ProxyArgs) -> String {
         });
         doc.insert("rewrite", table([("request", array_of(rules))]));
     }
-    if let Some(users) = &args.users {
-        let mut auth = vec![
-            ("realm", value(&args.realm)),
-            ("htpasswd", value(path(users))),
-        ];
-        if args.legacy_hashes {
-            auth.push(("allow_legacy_hashes", value(true)));
-        }
-        doc.insert("auth", table(auth));
+    if args.users.is_some() || args.tokens.tokens.is_some() {
+        doc.insert("auth", auth(args));
+    }
+    if let Some(groups) = &args.acl.groups {
+        doc.insert("acl", table([("groups", value(path(groups)))]));
+    }
+    if let Some(rate) = args.limits.rate_limit {
+        doc.insert(
+            "rate_limit",
+            table([("per_client", value(rate.to_string()))]),
+        );
     }
     let mut proxy = Vec::new();
     if let Some(max) = args.max_body {
@@ -76,10 +78,12 @@ pub fn toml(args: &ProxyArgs) -> String {
         }
         let mut route = Table::new();
         route.insert("path", value(prefix));
+        access_rules(args, &mut route);
         route.insert("files", value(files));
         routes.push(route);
     }
     let mut rest = Table::new();
+    access_rules(args, &mut rest);
     if args.upstream.is_empty() {
         rest.insert("echo", value(true));
     } else {
@@ -87,10 +91,58 @@ pub fn toml(args: &ProxyArgs) -> String {
     }
     routes.push(rest);
     doc.insert("routes", array_of(routes));
+    let self_signed = if matches!(args.tls, Some(super::proxy::TlsMode::SelfSigned)) {
+        "# --tls self-signed is not in this file: a gateway file names certificate files.\n\
+         # Add `tls = { cert = \"CERT.pem\", key = \"KEY.pem\" }` to [[listen]] for HTTPS.\n"
+    } else {
+        ""
+    };
     format!(
         "# Made by `tollgate proxy ... --print-config`; run it with `tollgate run FILE`.\n\
-         # Every key and its default: docs/config.md.\n{doc}"
+         # Every key and its default: docs/config.md.\n{self_signed}{doc}"
     )
+}
+
+/// `[auth]`: Basic from `--users`, tokens from `--tokens`, the lockout from `--lockout`.
+fn auth(args: &ProxyArgs) -> Item {
+    let mut auth = vec![("realm", value(&args.realm))];
+    if let Some(users) = &args.users {
+        auth.push(("htpasswd", value(path(users))));
+    }
+    if args.legacy_hashes {
+        auth.push(("allow_legacy_hashes", value(true)));
+    }
+    if let Some(tokens) = &args.tokens.tokens {
+        auth.push(("tokens", value(path(tokens))));
+    }
+    if let Some(header) = &args.tokens.token_header {
+        auth.push(("token_header", value(header.to_string())));
+    }
+    if let Some(lockout) = args.limits.lockout {
+        // As `LimitFlags::apply` sets them: the per-client limit is four times the lockout's.
+        auth.push(("lockout", value(lockout.to_string())));
+        let per_peer = lockout.count().saturating_mul(4);
+        auth.push(("max_failures_per_peer", value(i64::from(per_peer))));
+        auth.push((
+            "failure_window",
+            value(format!("{}ms", lockout.window().as_millis())),
+        ));
+    }
+    table(auth)
+}
+
+/// `--allow`, `--allow-ip` and `--deny-ip`, which the command puts on every route.
+fn access_rules(args: &ProxyArgs, route: &mut Table) {
+    let acl = &args.acl;
+    if !acl.allow.is_empty() {
+        route.insert("allow", value(acl.allow.iter().collect::<Array>()));
+    }
+    for (key, networks) in [("allow_ip", &acl.allow_ip), ("deny_ip", &acl.deny_ip)] {
+        if !networks.is_empty() {
+            let list: Array = networks.iter().map(ToString::to_string).collect();
+            route.insert(key, value(list));
+        }
+    }
 }
 
 fn path(p: &std::path::Path) -> String {
@@ -128,6 +180,16 @@ mod tests {
 
     /// The file loads into exactly the configuration the flags build (compared whole, by
     /// `Debug`): a flag that changes `config()` but not the file fails here.
+    #[test]
+    fn a_self_signed_listener_is_named_not_dropped_silently() {
+        let text = super::toml(&args(&["--tls", "self-signed"]));
+        assert!(
+            text.contains("# --tls self-signed is not in this file"),
+            "{text}"
+        );
+        tollgate::config::load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+
     #[test]
     fn the_printed_file_is_the_flags_configuration() {
         for flags in [
@@ -167,7 +229,27 @@ mod tests {
                 "10M",
                 "--workers",
                 "3",
+                "--allow",
+                "alice",
+                "--allow",
+                "group:ops",
+                "--groups",
+                "groups",
+                "--allow-ip",
+                "10.0.0.0/8",
+                "--deny-ip",
+                "10.66.0.0/16",
+                "--tokens",
+                "tokens",
+                "--token-header",
+                "X-API-Key",
+                "--rate-limit",
+                "100/s",
+                "--lockout",
+                "5/60s",
             ][..],
+            // Tokens alone: `[auth]` without a users file.
+            &["--tokens", "tokens", "--rate-limit", "5/m"][..],
         ] {
             let args = args(flags);
             let text = super::toml(&args);

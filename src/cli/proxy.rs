@@ -233,7 +233,7 @@ pub async fn run(mut args: ProxyArgs) -> Result<(), BoxError> {
                 "self-signed certificate, SHA-256 fingerprint {}",
                 made.fingerprint
             );
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            tollgate::serve::announce(&line);
             tracing::info!(fingerprint = %made.fingerprint, cert = %made.cert.display(), "{line}");
             args.tls_cert = Some(made.cert.clone());
             args.tls_key = Some(made.key.clone());

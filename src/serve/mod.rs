@@ -47,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 
+mod announce;
 mod body;
 mod config;
 mod conn;
@@ -59,7 +60,6 @@ mod tls;
 mod workers;
 
 use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
@@ -75,6 +75,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 #[cfg(feature = "tls")]
+pub use self::announce::{announce, announce_as_json};
 pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 pub use self::conn::ServeService;
@@ -271,8 +272,7 @@ impl<S: ServeService> Server<S> {
         let addr = listener.local_addr()?;
         if announce {
             let scheme = if tls.is_some() { "https" } else { "http" };
-            // Not `println!`: a closed standard output must not panic the server.
-            let _ = writeln!(std::io::stdout().lock(), "Serving on {scheme}://{addr}");
+            self::announce::announce(&format!("Serving on {scheme}://{addr}"));
             tracing::info!(%addr, "Serving on {scheme}://{addr}");
         }
 

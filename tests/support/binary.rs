@@ -141,9 +141,17 @@ impl Launch {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                if line.starts_with("Serving on ") {
-                    tell.send_modify(|out| out.serving.push(line));
-                }
+                // With `--log-format json` the line is `{"message": "Serving on ..."}`.
+                let text = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["message"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| line.clone());
+                tell.send_modify(|out| {
+                    if text.starts_with("Serving on ") {
+                        out.serving.push(text);
+                    }
+                    out.lines.push(line);
+                });
             }
             tell.send_modify(|out| out.closed = true);
         });
@@ -182,8 +190,10 @@ impl Launch {
 /// What a running program printed on its standard output, as far as the tests care.
 #[derive(Debug, Default)]
 struct Stdout {
-    /// Its `Serving on SCHEME://ADDR` lines, in order.
+    /// Its `Serving on SCHEME://ADDR` lines, in order (the message of a JSON line).
     serving: Vec<String>,
+    /// Every line, as printed.
+    lines: Vec<String>,
     /// Whether it closed its standard output (it ended).
     closed: bool,
 }
@@ -253,6 +263,11 @@ impl Gateway {
     /// Its `Serving on` lines so far, in order.
     pub fn serving(&self) -> Vec<String> {
         self.serving.borrow().serving.clone()
+    }
+
+    /// Every line it printed on standard output so far, as printed.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.serving.borrow().lines.clone()
     }
 
     /// Waits until it printed a `Serving on` line for `addr` (a listener besides the first,
