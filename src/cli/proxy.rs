@@ -8,6 +8,7 @@ use clap::Args;
 use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
 use tollgate::config::{Config, ConfigErrors, RouteConfig, UpstreamGroupConfig};
+use tollgate::cors::CorsConfig;
 use tollgate::files::ServeDirConfig;
 use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::gateway::Runner;
@@ -85,6 +86,16 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
 
+    /// Compress answers with brotli, zstd or gzip as clients accept them (text, JSON,
+    /// JavaScript, XML, SVG of 256 bytes or more; the `[compression]` defaults).
+    #[arg(long)]
+    pub compress: bool,
+
+    /// Allow browsers on this origin to call the gateway (repeatable): `https://app.example`,
+    /// `https://*.example.com`, or `*` for any. Preflights from it are answered before auth.
+    #[arg(long = "cors", value_name = "ORIGIN")]
+    pub cors: Vec<String>,
+
     /// How many worker threads serve requests, each with its own connections, pool and
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
@@ -140,6 +151,7 @@ impl ProxyArgs {
             config.normalize = Some(NormalizeConfig::default());
         }
         config.inbound.allow_underscores = self.allow_underscore_headers;
+        config.compression = self.compress.then(Default::default);
         if !self.trusted_proxy.is_empty() {
             config.forwarded =
                 Some(ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())));
@@ -163,6 +175,11 @@ impl ProxyArgs {
             None => rest.echo = true,
         }
         config.routes.push(rest);
+        if !self.cors.is_empty() {
+            for route in &mut config.routes {
+                route.cors = Some(CorsConfig::allowing(self.cors.iter().cloned()));
+            }
+        }
         config
     }
 
@@ -198,18 +215,22 @@ fn in_flags(errors: &ConfigErrors) -> String {
     let mut text = String::new();
     for e in errors.iter() {
         let path = e.path().to_string();
-        let flag = [
-            ("auth", "--users"),
-            ("routes", "--serve-dir"),
-            ("listen[0].tls", "--tls-cert/--tls-key"),
-            ("listen", "--bind"),
-            ("upstreams", "--upstream"),
-            ("proxy", "--max-body"),
-            ("rewrite", "--set-header"),
-        ]
-        .iter()
-        .find(|(key, _)| path.starts_with(key))
-        .map_or(path.as_str(), |(_, flag)| flag);
+        let flag = if path.contains(".cors") {
+            "--cors"
+        } else {
+            [
+                ("auth", "--users"),
+                ("routes", "--serve-dir"),
+                ("listen[0].tls", "--tls-cert/--tls-key"),
+                ("listen", "--bind"),
+                ("upstreams", "--upstream"),
+                ("proxy", "--max-body"),
+                ("rewrite", "--set-header"),
+            ]
+            .iter()
+            .find(|(key, _)| path.starts_with(key))
+            .map_or(path.as_str(), |(_, flag)| flag)
+        };
         if !text.is_empty() {
             text.push('\n');
         }

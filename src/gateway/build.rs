@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use super::routes::compile;
 use super::shared::SharedState;
 use super::stack::Gateway;
+use crate::compress::{CompressLayer, DecompressLayer};
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
 use crate::echo::EchoService;
@@ -29,8 +30,10 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// gateway that builds will serve.
 ///
 /// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
-/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route), `[rewrite]`,
-/// `[auth]`, then the routes, compiled into one [`Dispatcher`] (see the
+/// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route),
+/// `[compression]`'s answers, `[rewrite]`, the routes' `cors` policies, `[auth]`,
+/// `[compression]`'s request decoding, then
+/// the routes, compiled into one [`Dispatcher`] (see the
 /// [module docs](super) for their order).
 ///
 /// # Errors
@@ -101,6 +104,7 @@ fn stack(
     // 401) count under the route the request was for.
     let label =
         metrics.layer_with(move |head| names.route_name(head).unwrap_or_else(|| unmatched.clone()));
+    let cors = super::cors::layer(config, &router);
     let stack = ServiceBuilder::new()
         .layer(inbound)
         .option_layer(
@@ -112,10 +116,22 @@ fn stack(
         .option_layer(config.forwarded.clone().map(ForwardedLayer::new))
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .layer(label)
+        .option_layer(config.compression.as_ref().map(CompressLayer::new))
         .option_layer(rewrite)
+        .option_layer(cors)
         .option_layer(auth)
+        .option_layer(decompress(config))
         .service(router);
     Gateway::new(stack)
+}
+
+/// Request bodies decoded after auth (no work for clients that did not pass it), when
+/// `[compression] decompress_requests` says so.
+fn decompress(config: &Config) -> Option<DecompressLayer> {
+    let compression = config.compression.as_ref()?;
+    compression
+        .decompress_requests
+        .then(|| DecompressLayer::new(compression.max_decompressed_body))
 }
 
 #[cfg(feature = "auth")]

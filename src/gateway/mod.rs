@@ -3,10 +3,10 @@
 //! by hand (`examples/gateway_by_hand.rs` builds the one of `examples/tollgate.toml`).
 //!
 //! ```text
-//! serve ([[listen]]) ─► Inbound ─► Health ─► Forwarded ─► Normalize ─► Metrics ─► Rewrite ─► Auth ─► Dispatcher ─┬─► upstream group (Proxy, Balanced)
-//!                                                                                                                 ├─► ServeDir
-//!                                                                                                                 ├─► EchoService
-//!                                                                                                                 └─► Redirect
+//! serve ([[listen]]) ─► Inbound ─► Health ─► Forwarded ─► Normalize ─► Metrics ─► Compress ─► Rewrite ─► Cors ─► Auth ─► Decompress ─► Dispatcher ─┬─► upstream group (Proxy, Balanced)
+//!                                                                                                                                                 ├─► ServeDir
+//!                                                                                                                                                 ├─► EchoService
+//!                                                                                                                                                 └─► Redirect
 //! ```
 //!
 //! [`build`] checks the files the configuration names and builds that stack as one
@@ -63,6 +63,7 @@
 //! ```
 
 mod build;
+mod cors;
 mod listening;
 mod order;
 mod routes;

@@ -12,6 +12,7 @@
 //! - [`path`]: path normalization (RFC 3986 §6.2.2 plus the refusals a server needs).
 //! - [`forwarded`]: the `Forwarded` / `X-Forwarded-*` grammar and header family.
 //! - [`duration`]: `"5s"` durations in configuration files.
+//! - [`size`]: `"10M"` byte sizes in configuration files and flags.
 //!
 //! Filters written with the library use them to agree with tollgate's own layers: a service
 //! that checks `HostPattern::parse("*.example.com")?.matches(host)` matches exactly what a
@@ -37,6 +38,7 @@ pub mod host;
 pub mod path;
 pub(crate) mod percent;
 pub mod prefix;
+pub mod size;
 
 pub(crate) mod token;
 
