@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
+use tollgate::cache::CacheConfig;
 use tollgate::config::{Config, ConfigErrors, RouteConfig, UpstreamGroupConfig};
 use tollgate::cors::CorsConfig;
 use tollgate::files::ServeDirConfig;
@@ -91,6 +92,11 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub compress: bool,
 
+    /// Keep a shared response cache of this size (`256M`) for the upstream's answers, as
+    /// RFC 9111 allows (`Cache-Control`, `Vary`, revalidation; `private` answers never).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub cache: Option<u64>,
+
     /// Allow browsers on this origin to call the gateway (repeatable): `https://app.example`,
     /// `https://*.example.com`, or `*` for any. Preflights from it are answered before auth.
     #[arg(long = "cors", value_name = "ORIGIN")]
@@ -152,6 +158,11 @@ impl ProxyArgs {
         }
         config.inbound.allow_underscores = self.allow_underscore_headers;
         config.compression = self.compress.then(Default::default);
+        config.cache = self.cache.map(|max_size| {
+            let mut cache = CacheConfig::default();
+            cache.max_size = max_size;
+            cache
+        });
         if !self.trusted_proxy.is_empty() {
             config.forwarded =
                 Some(ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())));

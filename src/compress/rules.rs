@@ -269,109 +269,113 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn compressible_answers() {
+    type Case<'a> = (
+        &'a str,
+        StatusCode,
+        &'a [(&'a str, &'a str)],
+        Option<u64>,
+        bool,
+    );
+
+    fn check(cases: &[Case]) {
         let rules = Rules::new(&CompressConfig::default());
-        let ok = StatusCode::OK;
-        let json = [
-            ("content-type", "application/json"),
-            ("content-length", "1000"),
-        ];
-        type Case<'a> = (
-            &'a str,
-            StatusCode,
-            &'a [(&'a str, &'a str)],
-            Option<u64>,
-            bool,
-        );
-        let cases: &[Case] = &[
-            ("json", ok, &json, None, true),
+        for (name, status, pairs, length, expected) in cases {
+            let headers = headers(pairs);
+            assert_eq!(
+                rules.compressible(*status, &headers, *length),
+                *expected,
+                "{name}"
+            );
+        }
+    }
+
+    const OK: StatusCode = StatusCode::OK;
+    const JSON: &[(&str, &str)] = &[
+        ("content-type", "application/json"),
+        ("content-length", "1000"),
+    ];
+
+    #[test]
+    fn compressible_by_type_and_size() {
+        check(&[
+            ("json", OK, JSON, None, true),
             (
-                "html with charset",
-                ok,
+                "charset",
+                OK,
                 &[("content-type", "text/html; charset=utf-8")],
                 None,
                 true,
             ),
             (
                 "problem+json",
-                ok,
+                OK,
                 &[("content-type", "application/problem+json")],
                 None,
                 true,
             ),
-            ("svg", ok, &[("content-type", "image/svg+xml")], None, true),
-            ("png", ok, &[("content-type", "image/png")], None, false),
-            ("no type", ok, &[("content-length", "1000")], None, false),
+            ("svg", OK, &[("content-type", "image/svg+xml")], None, true),
+            ("png", OK, &[("content-type", "image/png")], None, false),
+            ("no type", OK, &[("content-length", "1000")], None, false),
             (
                 "event stream",
-                ok,
+                OK,
                 &[("content-type", "text/event-stream")],
                 None,
                 false,
             ),
             (
                 "small",
-                ok,
+                OK,
                 &[("content-type", "text/plain"), ("content-length", "10")],
                 None,
                 false,
             ),
             (
                 "small hint",
-                ok,
+                OK,
                 &[("content-type", "text/plain")],
                 Some(10),
                 false,
             ),
-            ("partial", StatusCode::PARTIAL_CONTENT, &json, None, false),
-            ("not modified", StatusCode::NOT_MODIFIED, &json, None, false),
-            ("error page", StatusCode::NOT_FOUND, &json, None, true),
+            ("error page", StatusCode::NOT_FOUND, JSON, None, true),
+        ]);
+    }
+
+    #[test]
+    fn never_ranges_encoded_or_no_transform() {
+        let text = ("content-type", "text/plain");
+        check(&[
+            ("partial", StatusCode::PARTIAL_CONTENT, JSON, None, false),
+            ("not modified", StatusCode::NOT_MODIFIED, JSON, None, false),
             (
                 "range",
-                ok,
-                &[
-                    ("content-type", "text/plain"),
-                    ("content-range", "bytes 0-1/2"),
-                ],
+                OK,
+                &[text, ("content-range", "bytes 0-1/2")],
                 None,
                 false,
             ),
             (
                 "encoded",
-                ok,
-                &[("content-type", "text/plain"), ("content-encoding", "gzip")],
+                OK,
+                &[text, ("content-encoding", "gzip")],
                 None,
                 false,
             ),
             (
                 "identity",
-                ok,
-                &[
-                    ("content-type", "text/plain"),
-                    ("content-encoding", "identity"),
-                ],
+                OK,
+                &[text, ("content-encoding", "identity")],
                 None,
                 true,
             ),
             (
                 "no-transform",
-                ok,
-                &[
-                    ("content-type", "text/plain"),
-                    ("cache-control", "public, No-Transform"),
-                ],
+                OK,
+                &[text, ("cache-control", "public, No-Transform")],
                 None,
                 false,
             ),
-        ];
-        for (name, status, pairs, length, expected) in cases {
-            assert_eq!(
-                rules.compressible(*status, &headers(pairs), *length),
-                *expected,
-                "{name}"
-            );
-        }
+        ]);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The checks of the edge tables: `[compression]` and the routes' `cors`.
+//! The checks of the edge tables: `[compression]`, `[cache]` and the routes' `cors`.
 
 use super::error::{ConfigError, KeyPath};
 use super::Config;
@@ -24,6 +24,12 @@ impl Config {
             }
         }
         for (i, route) in self.routes.iter().enumerate() {
+            if route.cache == Some(true) && self.cache.is_none() {
+                errors.push(ConfigError::new(
+                    KeyPath::root().key("routes").index(i).key("cache"),
+                    "`cache = true` needs a [cache] table (e.g. `[cache]` with `max_size = \"256M\"`)",
+                ));
+            }
             let Some(cors) = &route.cors else { continue };
             let at = KeyPath::root().key("routes").index(i).key("cors");
             for e in cors.check() {

@@ -117,6 +117,10 @@ pub struct Config {
     /// ([`CompressConfig`](crate::compress::CompressConfig)). Default is `None`: answers pass as
     /// the routes made them.
     pub compression: Option<crate::compress::CompressConfig>,
+    /// The shared response cache ([`CacheConfig`](crate::cache::CacheConfig): sizes, what
+    /// may be stored), used by every route to an upstream group unless the route says
+    /// `cache = false`. Default is `None`: nothing is cached.
+    pub cache: Option<crate::cache::CacheConfig>,
     /// Basic auth for every route ([`BasicAuthConfig`](crate::auth::basic::BasicAuthConfig):
     /// realm, credentials file, exemptions, verification cache, failure limits). Default is
     /// `None`: no auth, anyone gets through.

@@ -50,6 +50,9 @@ pub struct RouteConfig {
     /// same host and path) share one policy. Default is `None`: no `Access-Control-*`
     /// headers.
     pub cors: Option<crate::cors::CorsConfig>,
+    /// Whether `[cache]` stores this route's answers (only routes to an upstream group are
+    /// cached). Default is `None`: yes when there is a `[cache]` table.
+    pub cache: Option<bool>,
     /// Send the request to this `[upstreams.NAME]` group. Default is `None`.
     pub upstream: Option<String>,
     /// Answer with the echo service (a JSON description of the request). Default is `false`.
@@ -74,6 +77,7 @@ impl Default for RouteConfig {
             rewrite: None,
             strip_prefix: false,
             cors: None,
+            cache: None,
             upstream: None,
             echo: false,
             redirect: None,

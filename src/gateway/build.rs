@@ -12,6 +12,7 @@ use tower_layer::Layer;
 use super::routes::compile;
 use super::shared::SharedState;
 use super::stack::Gateway;
+use crate::cache::CacheLayer;
 use crate::compress::{CompressLayer, DecompressLayer};
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
@@ -69,7 +70,11 @@ pub async fn build_with(
         &mut errors,
     );
     let auth = auth_layer(config, shared, &mut errors).await;
-    let router = router(config, &groups, &mut errors);
+    let cache = config
+        .cache
+        .as_ref()
+        .map(|c| CacheLayer::new(shared.cache_store(c)));
+    let router = router(config, &groups, cache.as_ref(), &mut errors);
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
             let at = KeyPath::root().key("admin").key("metrics_path");
@@ -192,11 +197,14 @@ enum Group {
 }
 
 impl Group {
-    /// The group's service for one route, inside the route's own header rules.
-    fn route(&self, rules: Option<&RewriteLayer>) -> Route {
-        match self {
-            Group::One(proxy) => with_rules(rules, proxy.clone()),
-            Group::Balanced(balanced) => with_rules(rules, balanced.clone()),
+    /// The group's service for one route, inside the route's own header rules (and its
+    /// cache, when it has one).
+    fn route(&self, rules: Option<&RewriteLayer>, cache: Option<&CacheLayer>) -> Route {
+        match (self, cache) {
+            (Group::One(proxy), None) => with_rules(rules, proxy.clone()),
+            (Group::Balanced(balanced), None) => with_rules(rules, balanced.clone()),
+            (Group::One(proxy), Some(cache)) => with_rules(rules, cache.layer(proxy.clone())),
+            (Group::Balanced(b), Some(cache)) => with_rules(rules, cache.layer(b.clone())),
         }
     }
 }
@@ -287,6 +295,7 @@ async fn auth_layer(
 fn router(
     config: &Config,
     groups: &BTreeMap<&str, Group>,
+    cache: Option<&CacheLayer>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
     let routes_at = KeyPath::root().key("routes");
@@ -307,7 +316,8 @@ fn router(
     }
     let compiled = compile(&config.routes, |i| {
         let route = &config.routes[i];
-        target(route, groups, rules[i].as_ref()).named(route.label())
+        let cache = cache.filter(|_| route.cache != Some(false));
+        target(route, groups, rules[i].as_ref(), cache).named(route.label())
     });
     match compiled {
         Ok(compiled) => Some(compiled.router),
@@ -323,6 +333,7 @@ fn target(
     route: &RouteConfig,
     groups: &BTreeMap<&str, Group>,
     rules: Option<&RewriteLayer>,
+    cache: Option<&CacheLayer>,
 ) -> Route {
     #[cfg(feature = "files")]
     if let Some(files) = &route.files {
@@ -330,7 +341,7 @@ fn target(
         return with_rules(rules, service);
     }
     if let Some(group) = route.upstream.as_deref().and_then(|name| groups.get(name)) {
-        return group.route(rules);
+        return group.route(rules, cache);
     }
     if let Some(redirect) = &route.redirect {
         if let Ok(service) = redirect.service() {
