@@ -384,3 +384,59 @@ async fn tollgate_proxy_takes_cache() {
     assert!(res.header("cache-status").unwrap().contains("hit"));
     assert_eq!(o.count.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn the_admin_listener_purges_by_url_and_prefix_and_counts() {
+    let o = origin().await;
+    let (listen, admin) = (dead_port(), dead_port());
+    let dir = temp_dir();
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[listen]]\nbind = \"{listen}\"\n[admin]\nbind = \"{admin}\"\n\
+             [upstreams.app]\nservers = [\"{}\"]\n[[routes]]\nupstream = \"app\"\n[cache]\n",
+            o.up.url()
+        ),
+    )
+    .unwrap();
+    let gw = Launch::tollgate(["run"]).arg(&file).serve().await;
+    gw.wait_serving(admin).await;
+    let public = |path: &str| format!("http://{listen}{path}");
+    for path in ["/fresh", "/fresh?a", "/vary", "/fresh", "/fresh?a", "/vary"] {
+        curl(&[&public(path)]).await;
+    }
+    assert_eq!(o.count.load(Ordering::SeqCst), 3);
+
+    let purge = |query: String| {
+        let url = format!("http://{admin}/cache/purge?{query}");
+        async move { curl(&["-X", "POST", &url]).await }
+    };
+    let res = purge(format!("url=http://{listen}/fresh")).await;
+    assert_eq!(res.json()["purged"], 1, "{}", res.text());
+    curl(&[&public("/fresh")]).await;
+    curl(&[&public("/fresh?a")]).await;
+    assert_eq!(
+        o.count.load(Ordering::SeqCst),
+        4,
+        "only /fresh was forgotten"
+    );
+
+    let res = purge(format!("prefix=http://{listen}/")).await;
+    assert_eq!(res.json()["purged"], 3, "{}", res.text());
+    let res = curl(&[&format!("http://{admin}/cache/purge")]).await;
+    assert_eq!(res.status, 405);
+    let res = curl(&["-X", "POST", &format!("http://{admin}/cache/purge")]).await;
+    assert_eq!(res.status, 400);
+
+    let metrics = curl(&[&format!("http://{admin}/metrics")])
+        .await
+        .text()
+        .into_owned();
+    for line in [
+        "tollgate_cache_total{outcome=\"hit\"} 4",
+        "tollgate_cache_total{outcome=\"miss\"} 4",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
+    }
+}

@@ -14,7 +14,7 @@
 //! waiting for it ([`CacheConfig::lock_timeout`]). Answers larger than
 //! [`CacheConfig::max_object_size`] stream through uncached. Unsafe methods that succeed
 //! invalidate their URL (§4.4). [`CacheStore::purge`] and [`CacheStore::purge_prefix`]
-//! forget answers.
+//! forget answers; [`PurgeService`] offers them to an admin listener.
 //!
 //! Put it where every request it sees has passed auth (the gateway puts it inside each
 //! route): answers marked `private` are never stored, so one user's never reach another.
@@ -46,9 +46,11 @@
 
 mod config;
 mod directives;
+mod purge;
 mod service;
 mod store;
 
 pub use self::config::CacheConfig;
+pub use self::purge::{purge, PurgeService};
 pub use self::service::{Cache, CacheFuture, CacheLayer, CACHE_STATUS};
 pub use self::store::CacheStore;

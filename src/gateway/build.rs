@@ -412,10 +412,33 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
 ///
 /// A `metrics_path` dispatch cannot route.
 pub fn admin(config: &AdminConfig, metrics: &Metrics) -> Result<Gateway, DispatchError> {
+    admin_with(config, metrics, &SharedState::new())
+}
+
+/// [`admin`], plus `POST /cache/purge?url=...|prefix=...` ([`crate::cache::purge`]) on the
+/// response cache `shared` holds, when `[cache]` built one.
+///
+/// # Errors
+///
+/// As [`admin`].
+pub fn admin_with(
+    config: &AdminConfig,
+    metrics: &Metrics,
+    shared: &SharedState,
+) -> Result<Gateway, DispatchError> {
     // The path is matched as it is written: braces are not a parameter here.
     let path = config.metrics_path.replace('{', "{{").replace('}', "}}");
+    let shared = shared.clone();
+    let purge = crate::handler::from_fn(move |req: crate::Request| {
+        let answer = match shared.cache() {
+            Some(store) => crate::cache::purge(&store, &req.into_http().into_parts().0),
+            None => crate::HttpError::not_found("there is no [cache] to purge").into_response(),
+        };
+        async move { answer }
+    });
     let exporter = Dispatch::new()
         .route(path, any(metrics.exporter()))
+        .route("/cache/purge", any(purge))
         .build()?;
     let health = HealthLayer::new(config.health_path.as_str());
     Ok(Gateway::new(health.layer(exporter)))

@@ -71,7 +71,7 @@ mod run;
 mod shared;
 mod stack;
 
-pub use self::build::{admin, build, build_with};
+pub use self::build::{admin, admin_with, build, build_with};
 pub use self::order::{route_order_changes, RouteOrderChange};
 pub use self::run::{run, Runner, Swappable};
 pub use self::shared::SharedState;
