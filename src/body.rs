@@ -28,10 +28,13 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 use crate::error::HttpError;
 
 mod limit;
+#[cfg(feature = "compress")]
 mod sync;
 mod watched;
+#[cfg(feature = "compress")]
 pub(crate) use self::limit::limited;
 pub use self::limit::BodyTooLarge;
+#[cfg(feature = "compress")]
 pub(crate) use self::sync::SyncBody;
 pub(crate) use self::watched::{Expired, Watch, Watched};
 

@@ -3,9 +3,12 @@
 
 use std::fmt;
 
+#[cfg(feature = "compress")]
 use bytes::Bytes;
+#[cfg(feature = "compress")]
 use http_body::Frame;
 
+#[cfg(feature = "compress")]
 use super::{Body, BoxError, Watch, Watched};
 
 /// The error a body yields once it passed its byte limit: a decoded request body larger than
@@ -37,6 +40,7 @@ impl fmt::Display for BodyTooLarge {
 
 impl std::error::Error for BodyTooLarge {}
 
+#[cfg(feature = "compress")]
 /// Counts the bytes that pass and fails the body with [`BodyTooLarge`] past `limit`; no more
 /// than `limit` bytes are ever passed on.
 struct Limit {
@@ -44,6 +48,7 @@ struct Limit {
     limit: u64,
 }
 
+#[cfg(feature = "compress")]
 impl Watch for Limit {
     fn frame(&mut self, frame: Frame<Bytes>, _end: bool) -> Result<Frame<Bytes>, BoxError> {
         if let Some(data) = frame.data_ref() {
@@ -57,6 +62,7 @@ impl Watch for Limit {
 }
 
 /// `body`, failing with [`BodyTooLarge`] once more than `limit` bytes passed.
+#[cfg(feature = "compress")]
 pub(crate) fn limited<B>(body: B, limit: u64) -> Body
 where
     B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -65,7 +71,7 @@ where
     Body::new(Watched::new(body, Limit { seen: 0, limit }))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "compress"))]
 mod tests {
     use super::*;
 
