@@ -14,7 +14,7 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use http_cache_semantics::{AfterResponse, BeforeRequest, CacheOptions, CachePolicy};
+use http_cache_semantics::{AfterResponse, BeforeRequest, CacheOptions, CachePolicy, RequestLike};
 use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -95,12 +95,74 @@ where
     }
 }
 
-/// What the cache knows of one request: its parts, its effective URL, and the request the
-/// policy compares (the effective URL as its target).
+/// What the cache knows of one request: its parts and its effective URL.
+#[derive(Clone)]
 struct Asked {
     parts: http::request::Parts,
     url: String,
-    keyed: http::request::Parts,
+}
+
+impl Asked {
+    /// The request as the policy sees it, borrowed: for lookups.
+    fn keyed(&self) -> Keyed<'_> {
+        Keyed {
+            url: &self.url,
+            // `HEAD` is answered from what `GET` stored.
+            method: if self.parts.method == Method::HEAD {
+                &Method::GET
+            } else {
+                &self.parts.method
+            },
+            headers: &self.parts.headers,
+        }
+    }
+
+    /// The request as a new policy records it. The auth layer takes credentials off the
+    /// request it let in; for RFC 9111 §3.5 the request still was an authenticated one
+    /// (answers are stored only when `public`, `s-maxage` or `must-revalidate` say they may
+    /// be shared).
+    fn recorded(&self) -> http::request::Parts {
+        let keyed = self.keyed();
+        let mut parts = Request::builder()
+            .method(keyed.method.clone())
+            .uri(keyed.uri())
+            .body(())
+            .map(|r| r.into_parts().0)
+            .unwrap_or_else(|_| self.parts.clone());
+        parts.headers = self.parts.headers.clone();
+        if self.parts.extensions.get::<AuthenticatedUser>().is_some() {
+            parts
+                .headers
+                .entry(AUTHORIZATION)
+                .or_insert(HeaderValue::from_static("authenticated"));
+        }
+        parts
+    }
+}
+
+/// A request as `http-cache-semantics` compares it, without copying its headers.
+struct Keyed<'a> {
+    url: &'a str,
+    method: &'a Method,
+    headers: &'a http::HeaderMap,
+}
+
+impl RequestLike for Keyed<'_> {
+    fn uri(&self) -> http::Uri {
+        self.url.parse().unwrap_or_default()
+    }
+
+    fn is_same_uri(&self, other: &http::Uri) -> bool {
+        other == self.url
+    }
+
+    fn method(&self) -> &Method {
+        self.method
+    }
+
+    fn headers(&self) -> &http::HeaderMap {
+        self.headers
+    }
 }
 
 async fn call<S>(inner: S, req: Request<Body>) -> Response<Body>
@@ -122,11 +184,11 @@ where
     S::Future: Send + 'static,
 {
     let (parts, body) = req.into_parts();
-    let Some((url, keyed)) = effective(&parts) else {
+    let Some(url) = effective(&parts) else {
         let res = call(inner, Request::from_parts(parts, body)).await;
         return mark(res, CacheOutcome::Bypass, None);
     };
-    let asked = Asked { parts, url, keyed };
+    let asked = Asked { parts, url };
     let method = asked.parts.method.clone();
     if method != Method::GET && method != Method::HEAD {
         let res = call(inner, Request::from_parts(asked.parts, body)).await;
@@ -138,7 +200,7 @@ where
     }
     let now = SystemTime::now();
     if let Some(entry) = store.get(&asked.url, &asked.parts.headers) {
-        match entry.policy.before_request(&asked.keyed, now) {
+        match entry.policy.before_request(&asked.keyed(), now) {
             BeforeRequest::Fresh(head) => {
                 let ttl = entry.policy.time_to_live(now).as_secs();
                 return serve(
@@ -161,9 +223,9 @@ where
     miss(store, inner, asked, body).await
 }
 
-/// The request's effective URL (`scheme://host[:port]` + the mount prefix + the target) and
-/// the request the policy compares, or `None` when it has no host to key by.
-fn effective(parts: &http::request::Parts) -> Option<(String, http::request::Parts)> {
+/// The request's effective URL (`scheme://host[:port]` + the mount prefix + the target), or
+/// `None` when it has no host to key by (or the URL would not parse).
+fn effective(parts: &http::request::Parts) -> Option<String> {
     let origin = Origin::from_parts(parts);
     let host = origin.host()?;
     let port = origin.port().map(|p| format!(":{p}")).unwrap_or_default();
@@ -173,31 +235,8 @@ fn effective(parts: &http::request::Parts) -> Option<(String, http::request::Par
         origin.scheme(),
         origin.prefix()
     );
-    let uri: http::Uri = url.parse().ok()?;
-    // `HEAD` is answered from what `GET` stored.
-    let method = if parts.method == Method::HEAD {
-        Method::GET
-    } else {
-        parts.method.clone()
-    };
-    let mut keyed = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(())
-        .ok()?
-        .into_parts()
-        .0;
-    keyed.headers = parts.headers.clone();
-    // The auth layer takes credentials off the request it let in; for RFC 9111 §3.5 the
-    // request still was an authenticated one (answers are stored only when `public`,
-    // `s-maxage` or `must-revalidate` say they may be shared).
-    if parts.extensions.get::<AuthenticatedUser>().is_some() {
-        keyed
-            .headers
-            .entry(AUTHORIZATION)
-            .or_insert(HeaderValue::from_static("authenticated"));
-    }
-    Some((url, keyed))
+    url.parse::<http::Uri>().ok()?;
+    Some(url)
 }
 
 /// A stored answer served: the head the policy gave (with `Age`), the stored body, then the
@@ -271,7 +310,7 @@ where
         "stale-while-revalidate",
         entry.stale_for(now),
     ) {
-        let (store, stored, asked_bg) = (store.clone(), entry.clone(), clone_asked(&asked));
+        let (store, stored, asked_bg) = (store.clone(), entry.clone(), asked.clone());
         tokio::spawn(async move {
             let res = call(inner, Request::from_parts(upstream, Body::empty())).await;
             let _ = refreshed(&store, asked_bg, &stored, res).await;
@@ -299,19 +338,11 @@ where
         return serve(&entry, head, &asked.parts, outcome, Some("stale-if-error"));
     }
     let parts = asked.parts.clone();
-    match refreshed(&store, clone_asked(&asked), &entry, res).await {
+    match refreshed(&store, asked.clone(), &entry, res).await {
         Refreshed::NotModified(entry, head) => {
             serve(&entry, head, &parts, CacheOutcome::Revalidated, None)
         }
         Refreshed::New(res) => res,
-    }
-}
-
-fn clone_asked(asked: &Asked) -> Asked {
-    Asked {
-        parts: asked.parts.clone(),
-        url: asked.url.clone(),
-        keyed: asked.keyed.clone(),
     }
 }
 
@@ -333,9 +364,9 @@ async fn refreshed(
     if res.status() == StatusCode::NOT_MODIFIED {
         let (head, _) = res.into_parts();
         if let AfterResponse::NotModified(policy, updated) =
-            entry.policy.after_response(&asked.keyed, &head, now)
+            entry.policy.after_response(&asked.recorded(), &head, now)
         {
-            let served = match policy.before_request(&asked.keyed, now) {
+            let served = match policy.before_request(&asked.keyed(), now) {
                 BeforeRequest::Fresh(fresh) => fresh.headers,
                 BeforeRequest::Stale { .. } => updated.headers.clone(),
             };
@@ -378,7 +409,7 @@ where
     // Also for a new leader: the answer may have been stored just before it led.
     let now = SystemTime::now();
     if let Some(entry) = store.get(&asked.url, &asked.parts.headers) {
-        if let BeforeRequest::Fresh(head) = entry.policy.before_request(&asked.keyed, now) {
+        if let BeforeRequest::Fresh(head) = entry.policy.before_request(&asked.keyed(), now) {
             let ttl = entry.policy.time_to_live(now).as_secs();
             return serve(
                 &entry,
@@ -401,12 +432,13 @@ async fn store_or_pass(store: &CacheStore, asked: &Asked, res: Response<Body>) -
     let now = SystemTime::now();
     let (head, body) = res.into_parts();
     let config = &store.config;
+    let recorded = asked.recorded();
     let policy = if config.store_set_cookie && head.headers.contains_key(SET_COOKIE) {
         let mut rules = head.clone();
         rules.headers.remove(SET_COOKIE);
-        CachePolicy::new_options(&asked.keyed, &rules, now, CacheOptions::default())
+        CachePolicy::new_options(&recorded, &rules, now, CacheOptions::default())
     } else {
-        CachePolicy::new_options(&asked.keyed, &head, now, CacheOptions::default())
+        CachePolicy::new_options(&recorded, &head, now, CacheOptions::default())
     };
     let length = head
         .headers
