@@ -57,7 +57,12 @@ echo "answer: $(stat -c %s "$WORK/www/data.json") bytes of JSON"
 for setup in tollgate nginx; do
     port=$TG; [[ $setup == nginx ]] && port=$NG
     wire=$(curl -s -H 'Accept-Encoding: gzip' -o "$WORK/$setup.gz" -w '%{size_download} %header{content-encoding}' "http://127.0.0.1:$port/data.json")
-    gunzip -c "$WORK/$setup.gz" | cmp -s - "$WORK/www/data.json" || { echo "$setup: the gzip does not decode to the file" >&2; exit 1; }
+    gunzip -c "$WORK/$setup.gz" | cmp -s - "$WORK/www/data.json" || {
+        echo "$setup: the answer ($wire) does not decode to the file:" >&2
+        curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/data.json" >&2
+        tail -n 5 "$WORK"/*.log >&2
+        exit 1
+    }
     echo "  $setup: $wire bytes on the wire (decodes to the file)"
     record "$setup/wire" "${wire%% *}"
 done
