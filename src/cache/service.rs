@@ -200,6 +200,15 @@ where
     }
     let now = SystemTime::now();
     if let Some(entry) = store.get(&asked.url, &asked.parts.headers) {
+        if let Some((headers, ttl)) = entry.fresh_hit(now, &asked.parts.headers) {
+            return serve(
+                &entry,
+                headers,
+                &asked.parts,
+                CacheOutcome::Hit { ttl },
+                None,
+            );
+        }
         match entry.policy.before_request(&asked.keyed(), now) {
             BeforeRequest::Fresh(head) => {
                 let ttl = entry.policy.time_to_live(now).as_secs();
@@ -248,9 +257,15 @@ fn serve(
     outcome: CacheOutcome,
     detail: Option<&str>,
 ) -> Response<Body> {
-    // http-cache-semantics writes `Date` in RFC 2822 form; HTTP wants IMF-fixdate.
-    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
-        headers.insert(DATE, date);
+    // The upstream's own `Date`, which `Age` counts from (http-cache-semantics writes the
+    // time of the hit in RFC 2822 form); without one, the server adds the current date.
+    match entry.headers.get(DATE) {
+        Some(date) => {
+            headers.insert(DATE, date.clone());
+        }
+        None => {
+            headers.remove(DATE);
+        }
     }
     headers.insert(CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
     // Stored only with `store_set_cookie`, and kept out of the policy (which would refuse
@@ -372,13 +387,7 @@ async fn refreshed(
             };
             let mut headers = updated.headers;
             headers.remove(CONTENT_LENGTH);
-            let kept = Entry {
-                fresh_until: now + policy.time_to_live(now),
-                policy,
-                status: entry.status,
-                headers,
-                body: entry.body.clone(),
-            };
+            let kept = Entry::new(policy, entry.status, headers, entry.body.clone(), now);
             let kept = store.insert(&asked.url, &asked.parts.headers, kept);
             return Refreshed::NotModified(kept, served);
         }
@@ -465,13 +474,7 @@ async fn store_or_pass(store: &CacheStore, asked: &Asked, res: Response<Body>) -
         Ok(bytes) => {
             let mut headers = head.headers.clone();
             headers.remove(CONTENT_LENGTH);
-            let entry = Entry {
-                fresh_until: now + policy.time_to_live(now),
-                policy,
-                status: head.status,
-                headers,
-                body: bytes.clone(),
-            };
+            let entry = Entry::new(policy, head.status, headers, bytes.clone(), now);
             store.insert(&asked.url, &asked.parts.headers, entry);
             let res = Response::from_parts(head, Body::from(bytes));
             mark(res, CacheOutcome::Miss { stored: true }, None)

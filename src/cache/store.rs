@@ -24,9 +24,53 @@ pub(crate) struct Entry {
     pub(crate) body: Bytes,
     /// When it stops being fresh (for the `stale-*` allowances).
     pub(crate) fresh_until: SystemTime,
+    /// When it was stored, and its age then (`Age` from upstream caches, time in transit).
+    pub(crate) stored_at: SystemTime,
+    pub(crate) age_at_store: std::time::Duration,
 }
 
 impl Entry {
+    /// An entry for `policy`'s answer, stored at `now`.
+    pub(crate) fn new(
+        policy: CachePolicy,
+        status: http::StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Self {
+        Entry {
+            fresh_until: now + policy.time_to_live(now),
+            age_at_store: policy.age(now),
+            stored_at: now,
+            policy,
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The head to serve at `now` when the entry is fresh and the request asks nothing of
+    /// the cache (no `Cache-Control`, no `Pragma`): what `CachePolicy::before_request` would
+    /// decide, without re-parsing the stored headers on every hit. The key already holds
+    /// the URL and the `Vary` values. Returns the headers (with `Age`) and the seconds left.
+    pub(crate) fn fresh_hit(
+        &self,
+        now: SystemTime,
+        request: &HeaderMap,
+    ) -> Option<(HeaderMap, u64)> {
+        let left = self.fresh_until.duration_since(now).ok()?;
+        if left.is_zero()
+            || request.contains_key(http::header::CACHE_CONTROL)
+            || request.contains_key(http::header::PRAGMA)
+        {
+            return None;
+        }
+        let age = self.age_at_store + now.duration_since(self.stored_at).unwrap_or_default();
+        let mut headers = self.headers.clone();
+        headers.insert(http::header::AGE, http::HeaderValue::from(age.as_secs()));
+        Some((headers, left.as_secs()))
+    }
+
     /// Seconds it has been stale at `now` (0 while fresh).
     pub(crate) fn stale_for(&self, now: SystemTime) -> u64 {
         now.duration_since(self.fresh_until)
