@@ -57,6 +57,10 @@ fn answer(req: &Request<hyper::body::Incoming>, n: usize) -> Response<UpBody> {
                 .header("vary", "accept-language"),
             format!("lang {} {n}", header("accept-language")),
         ),
+        "/swr" => (
+            res.header("cache-control", "max-age=0, stale-while-revalidate=600"),
+            format!("answer {n}"),
+        ),
         "/no-store" => (
             res.header("cache-control", "no-store"),
             format!("answer {n}"),
@@ -210,6 +214,21 @@ async fn stale_answers_are_revalidated_and_refreshed_on_304() {
     assert!(metrics
         .render()
         .contains("tollgate_cache_total{outcome=\"revalidated\"} 2"));
+}
+
+#[tokio::test]
+async fn stale_while_revalidate_serves_at_once_and_refreshes_behind() {
+    let o = origin().await;
+    let gw = gateway_with(&o.up, "", &Metrics::new()).await;
+    assert_eq!(gw.get("/swr", &[]).await.text(), "answer 1");
+    let res = gw.get("/swr", &[]).await;
+    assert_eq!(res.text(), "answer 1", "served stale, without waiting");
+    assert_eq!(
+        status(&res),
+        "tollgate; hit; fwd=stale; detail=stale-while-revalidate"
+    );
+    // The background revalidation stores the upstream's next answer.
+    assert!(eventually(async || gw.get("/swr", &[]).await.text() != "answer 1").await);
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ pub(crate) fn status_value(outcome: crate::ext::CacheOutcome, detail: Option<&st
         O::Miss { stored: true } => "tollgate; fwd=miss; stored".to_owned(),
         O::Miss { stored: false } => "tollgate; fwd=miss".to_owned(),
         O::Revalidated => "tollgate; fwd=stale; fwd-status=304; stored".to_owned(),
+        O::Stale { status: 0 } => "tollgate; hit; fwd=stale".to_owned(),
         O::Stale { status } => format!("tollgate; hit; fwd=stale; fwd-status={status}"),
         O::Bypass => "tollgate; fwd=bypass".to_owned(),
     };
