@@ -325,11 +325,15 @@ where
         "stale-while-revalidate",
         entry.stale_for(now),
     ) {
-        let (store, stored, asked_bg) = (store.clone(), entry.clone(), asked.clone());
-        tokio::spawn(async move {
-            let res = call(inner, Request::from_parts(upstream, Body::empty())).await;
-            let _ = refreshed(&store, asked_bg, &stored, res).await;
-        });
+        // One background revalidation per URL at a time: the others are served stale.
+        if let Role::Lead(guard) = store.join(&asked.url) {
+            let (store, stored, asked_bg) = (store.clone(), entry.clone(), asked.clone());
+            tokio::spawn(async move {
+                let res = call(inner, Request::from_parts(upstream, Body::empty())).await;
+                let _ = refreshed(&store, asked_bg, &stored, res).await;
+                drop(guard);
+            });
+        }
         let head = stale_head(&entry, now);
         let outcome = CacheOutcome::Stale { status: 0 };
         return serve(
