@@ -152,6 +152,24 @@ async fn fresh_answers_are_served_from_the_cache() {
 }
 
 #[tokio::test]
+async fn a_successful_unsafe_request_forgets_its_url() {
+    let o = origin().await;
+    let gw = gateway_with(&o.up, "", &Metrics::new()).await;
+    for lang in ["en", "fr"] {
+        gw.get("/vary", &[("accept-language", lang)]).await;
+    }
+    gw.get("/fresh", &[]).await;
+    let res = gw.send("POST", "/vary", NO_HEADERS).await;
+    assert_eq!(status(&res), "tollgate; fwd=bypass");
+    for lang in ["en", "fr"] {
+        let res = gw.get("/vary", &[("accept-language", lang)]).await;
+        assert_eq!(status(&res), "tollgate; fwd=miss; stored", "{lang}");
+    }
+    assert!(status(&gw.get("/fresh", &[]).await).contains("hit"));
+    assert_eq!(o.count.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
 async fn vary_keeps_one_answer_per_header_value() {
     let o = origin().await;
     let gw = gateway_with(&o.up, "", &Metrics::new()).await;

@@ -194,7 +194,7 @@ where
         let res = call(inner, Request::from_parts(asked.parts, body)).await;
         // RFC 9111 §4.4: a successful unsafe request invalidates what is stored for its URL.
         if !method.is_safe() && (res.status().is_success() || res.status().is_redirection()) {
-            store.purge(&asked.url);
+            store.invalidate(&asked.url);
         }
         return mark(res, CacheOutcome::Bypass, None);
     }

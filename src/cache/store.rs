@@ -93,8 +93,9 @@ impl Entry {
 #[derive(Clone)]
 pub struct CacheStore {
     entries: Moka<String, Arc<Entry>>,
-    /// The `Vary` names of the answers stored under each URL.
-    vary: Moka<String, Arc<[HeaderName]>>,
+    /// Each URL's generation and the `Vary` names of its answers: every key of the URL
+    /// holds the generation, so forgetting this index entry forgets all its variants at once.
+    vary: Moka<String, Arc<Index>>,
     in_flight: Arc<Mutex<HashMap<String, watch::Receiver<bool>>>>,
     pub(crate) config: Arc<CacheConfig>,
 }
@@ -107,6 +108,17 @@ impl std::fmt::Debug for CacheStore {
             .finish_non_exhaustive()
     }
 }
+
+/// What the keys of one URL's answers are made of.
+#[derive(Debug)]
+struct Index {
+    /// Never reused: a URL forgotten and stored again gets a new one, so the answers stored
+    /// before cannot be reached again (they age out of the store).
+    generation: u64,
+    names: Vec<HeaderName>,
+}
+
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// A request's part in fetching an answer others may want too.
 pub(crate) enum Role {
@@ -149,19 +161,16 @@ impl CacheStore {
         }
     }
 
-    /// The key of the answer to a request for `url` with these headers, given the `Vary`
-    /// names stored for `url`.
-    fn key(&self, url: &str, headers: &HeaderMap) -> String {
-        let mut key = url.to_owned();
-        if let Some(names) = self.vary.get(url) {
-            for name in names.iter() {
-                key.push('\n');
-                key.push_str(name.as_str());
-                key.push(':');
-                for value in headers.get_all(name) {
-                    key.push_str(&String::from_utf8_lossy(value.as_bytes()));
-                    key.push(',');
-                }
+    /// The key of the answer to a request for `url` with these headers under `index`.
+    fn key(url: &str, index: &Index, headers: &HeaderMap) -> String {
+        let mut key = format!("{url}\n{}", index.generation);
+        for name in &index.names {
+            key.push('\n');
+            key.push_str(name.as_str());
+            key.push(':');
+            for value in headers.get_all(name) {
+                key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+                key.push(',');
             }
         }
         key
@@ -169,7 +178,8 @@ impl CacheStore {
 
     /// The stored answer for a request for `url` with these headers.
     pub(crate) fn get(&self, url: &str, headers: &HeaderMap) -> Option<Arc<Entry>> {
-        self.entries.get(&self.key(url, headers))
+        let index = self.vary.get(url)?;
+        self.entries.get(&Self::key(url, &index, headers))
     }
 
     /// Stores `entry`, the answer to a request for `url` with `headers`, and returns it. An
@@ -191,20 +201,49 @@ impl CacheStore {
             }
         }
         names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        self.vary.insert(url.to_owned(), Arc::from(names));
-        let key = self.key(url, headers);
-        self.entries.insert(key, entry.clone());
+        let index = match self.vary.get(url) {
+            Some(index) if index.names == names => index,
+            found => {
+                let generation = found.map_or_else(
+                    || GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                    |index| index.generation,
+                );
+                let index = Arc::new(Index { generation, names });
+                self.vary.insert(url.to_owned(), index.clone());
+                index
+            }
+        };
+        self.entries
+            .insert(Self::key(url, &index, headers), entry.clone());
         entry
     }
 
-    /// Forgets every answer stored for `url` (all its variants). Returns how many were found.
+    /// Forgets what is stored for `url` at once, without looking at the other answers (an
+    /// unsafe method succeeded on it, RFC 9111 §4.4).
+    pub(crate) fn invalidate(&self, url: &str) {
+        self.vary.invalidate(url);
+    }
+
+    /// Forgets every answer stored for `url` (all its variants). Returns how many were found
+    /// (this looks at every stored key: an admin's tool, not a per-request one).
     pub fn purge(&self, url: &str) -> usize {
-        self.purge_where(|key| key == url || key.starts_with(&format!("{url}\n")))
+        self.vary.invalidate(url);
+        let own = format!("{url}\n");
+        self.purge_where(|key| key.starts_with(&own))
     }
 
     /// Forgets every answer whose URL starts with `prefix` (`http://example.com/api/`).
     /// Returns how many were found.
     pub fn purge_prefix(&self, prefix: &str) -> usize {
+        let urls: Vec<Arc<String>> = self
+            .vary
+            .iter()
+            .map(|(url, _)| url)
+            .filter(|url| url.starts_with(prefix))
+            .collect();
+        for url in urls {
+            self.vary.invalidate(url.as_str());
+        }
         self.purge_where(|key| key.starts_with(prefix))
     }
 
