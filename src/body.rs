@@ -27,7 +27,15 @@ use http_body_util::{BodyExt, Empty, Full, StreamBody};
 
 use crate::error::HttpError;
 
+mod limit;
+#[cfg(feature = "compress")]
+mod sync;
 mod watched;
+#[cfg(feature = "compress")]
+pub(crate) use self::limit::limited;
+pub use self::limit::BodyTooLarge;
+#[cfg(feature = "compress")]
+pub(crate) use self::sync::SyncBody;
 pub(crate) use self::watched::{Expired, Watch, Watched};
 
 /// The error type carried by a [`Body`]: any boxed error.
@@ -351,7 +359,8 @@ impl BodyReadTimeout {
     }
 
     /// The client's answer for a request body that failed with `err`: `408 Request Timeout`
-    /// when a `BodyReadTimeout` is in its chain, `400` otherwise; both close the connection
+    /// when a `BodyReadTimeout` is in its chain, `413` for a [`BodyTooLarge`], `400`
+    /// otherwise; all close the connection
     /// (what is left of the body cannot be told from a next request).
     pub(crate) fn answer_for(err: &(dyn std::error::Error + 'static)) -> crate::error::HttpError {
         use http::header::{HeaderValue, CONNECTION};
@@ -361,6 +370,10 @@ impl BodyReadTimeout {
             if e.downcast_ref::<BodyReadTimeout>().is_some() {
                 timed_out = true;
                 break;
+            }
+            if let Some(too_large) = e.downcast_ref::<BodyTooLarge>() {
+                return crate::error::HttpError::payload_too_large(too_large.to_string())
+                    .with_header(CONNECTION, HeaderValue::from_static("close"));
             }
             current = e.source();
         }

@@ -96,6 +96,34 @@ pub struct AuthFailure;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamFailure(pub Arc<str>);
 
+/// How the response cache gave an answer, on the response: what the metrics count and what
+/// `Cache-Status` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheOutcome {
+    /// Served from the cache without asking the upstream; `ttl` is the seconds it stays
+    /// fresh.
+    Hit {
+        /// Seconds left before the stored answer goes stale.
+        ttl: u64,
+    },
+    /// Asked the upstream (nothing usable was stored); `stored` if its answer was kept.
+    Miss {
+        /// Whether the upstream's answer was stored.
+        stored: bool,
+    },
+    /// A stale answer was revalidated: the upstream said `304`, the stored body was served.
+    Revalidated,
+    /// A stale answer was served: the upstream failed with `status` (`stale-if-error`), or it
+    /// is being revalidated in the background (`stale-while-revalidate`, status `0`).
+    Stale {
+        /// The upstream's status, `0` when it was not waited for.
+        status: u16,
+    },
+    /// The cache did not apply (a method other than `GET`/`HEAD`).
+    Bypass,
+}
+
 /// The upstream that answered (or failed to answer) a proxied request, on the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamName(pub Arc<str>);

@@ -73,9 +73,18 @@ pub mod acl;
 #[cfg(feature = "auth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod auth;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
+#[cfg(feature = "compress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "compress")))]
+pub mod compress;
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub mod config;
+#[cfg(feature = "cors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cors")))]
+pub mod cors;
 #[cfg(feature = "dispatch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "dispatch")))]
 pub mod dispatch;

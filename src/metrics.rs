@@ -57,6 +57,7 @@ struct Registry {
     requests: Mutex<BTreeMap<(Arc<str>, u16), u64>>,
     upstream_errors: Mutex<BTreeMap<Arc<str>, u64>>,
     auth_failures: AtomicU64,
+    cache: Mutex<BTreeMap<&'static str, u64>>,
     in_flight: AtomicI64,
     buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
@@ -121,6 +122,9 @@ impl Metrics {
         if res.extensions().get::<ext::AuthFailure>().is_some() {
             r.auth_failures.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(outcome) = res.extensions().get::<ext::CacheOutcome>() {
+            *lock(&r.cache).entry(cache_label(outcome)).or_default() += 1;
+        }
         if let Some(ext::UpstreamFailure(upstream)) = res.extensions().get() {
             *lock(&r.upstream_errors)
                 .entry(upstream.clone())
@@ -161,6 +165,17 @@ impl Metrics {
                 label(upstream)
             );
         }
+        let cache = lock(&r.cache);
+        if !cache.is_empty() {
+            out.push_str(
+                "# HELP tollgate_cache_total Answers of the response cache, by outcome.\n\
+                 # TYPE tollgate_cache_total counter\n",
+            );
+            for (outcome, n) in cache.iter() {
+                let _ = writeln!(out, "tollgate_cache_total{{outcome=\"{outcome}\"}} {n}");
+            }
+        }
+        drop(cache);
         let _ = write!(
             out,
             "# HELP tollgate_auth_failures_total Answers given for missing or wrong credentials.\n\
@@ -188,6 +203,17 @@ impl Metrics {
              tollgate_request_duration_seconds_sum {sum}\ntollgate_request_duration_seconds_count {count}\n"
         );
         out
+    }
+}
+
+/// The `outcome` label of a cache answer.
+fn cache_label(outcome: &ext::CacheOutcome) -> &'static str {
+    match outcome {
+        ext::CacheOutcome::Hit { .. } => "hit",
+        ext::CacheOutcome::Miss { .. } => "miss",
+        ext::CacheOutcome::Revalidated => "revalidated",
+        ext::CacheOutcome::Stale { .. } => "stale",
+        _ => "bypass",
     }
 }
 

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use clap::Args;
 use tollgate::auth::BasicAuthConfig;
 use tollgate::body::BoxError;
+use tollgate::cache::CacheConfig;
 use tollgate::config::{Config, ConfigErrors, RouteConfig, UpstreamGroupConfig};
+use tollgate::cors::CorsConfig;
 use tollgate::files::ServeDirConfig;
 use tollgate::forwarded::{ForwardedConfig, Trust};
 use tollgate::gateway::Runner;
@@ -116,6 +118,21 @@ pub struct ProxyArgs {
     #[arg(long)]
     pub print_config: bool,
 
+    /// Compress answers with brotli, zstd or gzip as clients accept them (text, JSON,
+    /// JavaScript, XML, SVG of 256 bytes or more; the `[compression]` defaults).
+    #[arg(long)]
+    pub compress: bool,
+
+    /// Keep a shared response cache of this size (`256M`) for the upstream's answers, as
+    /// RFC 9111 allows (`Cache-Control`, `Vary`, revalidation; `private` answers never).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub cache: Option<u64>,
+
+    /// Allow browsers on this origin to call the gateway (repeatable): `https://app.example`,
+    /// `https://*.example.com`, or `*` for any. Preflights from it are answered before auth.
+    #[arg(long = "cors", value_name = "ORIGIN")]
+    pub cors: Vec<String>,
+
     /// How many worker threads serve requests, each with its own connections, pool and
     /// caches (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
@@ -185,6 +202,12 @@ impl ProxyArgs {
             config.normalize = Some(NormalizeConfig::default());
         }
         config.inbound.allow_underscores = self.allow_underscore_headers;
+        config.compression = self.compress.then(Default::default);
+        config.cache = self.cache.map(|max_size| {
+            let mut cache = CacheConfig::default();
+            cache.max_size = max_size;
+            cache
+        });
         if !self.trusted_proxy.is_empty() {
             config.forwarded =
                 Some(ForwardedConfig::default().trust(Trust::Proxies(self.trusted_proxy.clone())));
@@ -211,6 +234,11 @@ impl ProxyArgs {
         self.acl.apply(&mut config);
         self.tokens.apply(&mut config, &self.realm);
         self.limits.apply(&mut config);
+        if !self.cors.is_empty() {
+            for route in &mut config.routes {
+                route.cors = Some(CorsConfig::allowing(self.cors.iter().cloned()));
+            }
+        }
         config
     }
 
@@ -291,9 +319,12 @@ fn in_flags(errors: &ConfigErrors) -> String {
         .iter()
         .find(|(key, _)| path.starts_with(key))
         .map_or(path.as_str(), |(_, flag)| flag);
-        // Every route gets the --allow list: its errors are the flag's, not --serve-dir's.
+        // Every route gets the --allow list and the --cors policy: their errors are the
+        // flags', not --serve-dir's.
         let flag = if path.contains(".allow") {
             "--allow"
+        } else if path.contains(".cors") {
+            "--cors"
         } else {
             flag
         };

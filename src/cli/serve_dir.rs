@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use tollgate::body::BoxError;
+use tollgate::compress::CompressLayer;
 use tollgate::files::{FileIo, ServeDir};
 use tollgate::serve::{self, ServeConfig};
+use tower_layer::Layer;
 
 use super::BindArgs;
 
@@ -32,6 +34,12 @@ pub struct ServeDirArgs {
     /// socket (as nginx's `worker_processes`). `0` means one per core.
     #[arg(long, value_name = "N", env = "TOLLGATE_WORKERS", default_value_t = 0)]
     pub workers: usize,
+
+    /// Compress answers with brotli, zstd or gzip as clients accept them (text, JSON,
+    /// JavaScript, XML, SVG of 256 bytes or more); a file's `.br`/`.gz` sibling is still
+    /// preferred when there is one.
+    #[arg(long)]
+    pub compress: bool,
 
     /// Where file system calls run: `in-place`, on the worker thread as nginx does (fastest for
     /// local files in the page cache), or `pool`, on a blocking thread pool (a slow or network
@@ -84,12 +92,13 @@ pub async fn run(args: ServeDirArgs) -> Result<(), BoxError> {
     }
     tracing::info!(dir = %args.dir.display(), "serving files");
     let service = service(&args);
-    serve::serve_workers(
-        args.workers,
-        ServeConfig::bind(&args.bind.bind),
-        move || Ok(service.clone()),
-    )
-    .await
+    let config = ServeConfig::bind(&args.bind.bind);
+    if args.compress {
+        let service = CompressLayer::default().layer(service);
+        serve::serve_workers(args.workers, config, move || Ok(service.clone())).await
+    } else {
+        serve::serve_workers(args.workers, config, move || Ok(service.clone())).await
+    }
 }
 
 #[cfg(test)]

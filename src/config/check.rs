@@ -99,6 +99,7 @@ impl Config {
                  `upstream = \"NAME\"` or `echo = true`",
             ));
         }
+        errors.extend(self.check_edge());
         let groups: Vec<&str> = self.upstreams.keys().map(String::as_str).collect();
         for (i, route) in self.routes.iter().enumerate() {
             errors.extend(route.check(&root.key("routes").index(i), &groups));

@@ -49,6 +49,7 @@
 //! ```
 
 mod check;
+mod edge;
 mod error;
 mod load;
 mod routes;
@@ -112,6 +113,14 @@ pub struct Config {
     /// Header rules for every request and answer ([`RewriteConfig`]): set, remove, rename,
     /// request ids, security headers. Default is `None`: none.
     pub rewrite: Option<RewriteConfig>,
+    /// Compression of answers and decoding of request bodies
+    /// ([`CompressConfig`](crate::compress::CompressConfig)). Default is `None`: answers pass as
+    /// the routes made them.
+    pub compression: Option<crate::compress::CompressConfig>,
+    /// The shared response cache ([`CacheConfig`](crate::cache::CacheConfig): sizes, what
+    /// may be stored), used by every route to an upstream group unless the route says
+    /// `cache = false`. Default is `None`: nothing is cached.
+    pub cache: Option<crate::cache::CacheConfig>,
     /// Basic auth for every route ([`BasicAuthConfig`](crate::auth::basic::BasicAuthConfig):
     /// realm, credentials file, exemptions, verification cache, failure limits). Default is
     /// `None`: no auth, anyone gets through.

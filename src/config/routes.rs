@@ -45,6 +45,14 @@ pub struct RouteConfig {
     /// and `X-Forwarded-Prefix: /api`, and its redirects are rewritten under `/api`). Default
     /// is `false`.
     pub strip_prefix: bool,
+    /// Cross-origin requests from browsers ([`CorsConfig`](crate::cors::CorsConfig)):
+    /// preflights from its origins are answered before auth. Routes with the same name (the
+    /// same host and path) share one policy. Default is `None`: no `Access-Control-*`
+    /// headers.
+    pub cors: Option<crate::cors::CorsConfig>,
+    /// Whether `[cache]` stores this route's answers (only routes to an upstream group are
+    /// cached). Default is `None`: yes when there is a `[cache]` table.
+    pub cache: Option<bool>,
     /// Send the request to this `[upstreams.NAME]` group. Default is `None`.
     pub upstream: Option<String>,
     /// Answer with the echo service (a JSON description of the request). Default is `false`.
@@ -83,6 +91,8 @@ impl Default for RouteConfig {
             methods: Vec::new(),
             rewrite: None,
             strip_prefix: false,
+            cors: None,
+            cache: None,
             upstream: None,
             echo: false,
             redirect: None,

@@ -9,12 +9,15 @@ use http::header::HeaderName;
 use tower::ServiceBuilder;
 use tower_layer::Layer;
 
+use super::admin_listener::admin;
 use super::routes::compile;
 use super::shared::SharedState;
 use super::stack::Gateway;
 use crate::acl::{AclLayer, Groups};
-use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
-use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
+use crate::cache::CacheLayer;
+use crate::compress::{CompressLayer, DecompressLayer};
+use crate::config::{Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
+use crate::dispatch::{Dispatcher, Route};
 use crate::echo::EchoService;
 use crate::filter::ErrorPages;
 use crate::forwarded::ForwardedLayer;
@@ -33,10 +36,10 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 ///
 /// The stack, outermost first: the `[errors]` pages, `[inbound]` (what clients may send), the
 /// `[health]` path, `[forwarded]`, `[normalize]`, the metrics layer (naming each request's
-/// route), `[rate_limit] per_client`, `[rewrite]`, a panic catcher, `[auth]`,
-/// `[rate_limit] per_user`, then the routes (each inside its access rules and its own
-/// `rate_limit`), compiled into one [`Dispatcher`] (see the [module docs](super) for their
-/// order).
+/// route), `[rate_limit] per_client`, `[compression]`'s answers, `[rewrite]`, a panic catcher,
+/// the routes' `cors` policies, `[auth]`, `[rate_limit] per_user`, `[compression]`'s request
+/// decoding, then the routes (each inside its access rules, its own `rate_limit` and the
+/// cache), compiled into one [`Dispatcher`] (see the [module docs](super) for their order).
 ///
 /// # Errors
 ///
@@ -78,8 +81,19 @@ pub async fn build_with(
     let auth = auth_layer(config, state, &mut errors).await;
     let acl_groups = acl_groups(config, state, &mut errors).await;
     let limits = Limits::new(config, state);
+    let cache = config
+        .cache
+        .as_ref()
+        .map(|c| CacheLayer::new(shared.cache_store(c)));
     let router = if consistent {
-        router(config, &groups, acl_groups, shared, &mut errors)
+        router(
+            config,
+            &groups,
+            acl_groups,
+            shared,
+            cache.as_ref(),
+            &mut errors,
+        )
     } else {
         None
     };
@@ -165,6 +179,7 @@ fn stack(config: &Config, metrics: &Metrics, layers: Layers, router: Dispatcher)
     // 401) count under the route the request was for.
     let label =
         metrics.layer_with(move |head| names.route_name(head).unwrap_or_else(|| unmatched.clone()));
+    let cors = super::cors::layer(config, &router);
     let stack = ServiceBuilder::new()
         .option_layer((!pages.is_empty()).then(|| pages.layer()))
         .layer(inbound)
@@ -178,13 +193,25 @@ fn stack(config: &Config, metrics: &Metrics, layers: Layers, router: Dispatcher)
         .option_layer(config.normalize.clone().map(NormalizeLayer::new))
         .layer(label)
         .option_layer(limits.client)
+        .option_layer(config.compression.as_ref().map(CompressLayer::new))
         .option_layer(rewrite)
         // Below rewrite, so a panic's `500` names the request id rewrite made.
         .layer(crate::filter::CatchPanicLayer::new())
+        .option_layer(cors)
         .option_layer(auth)
         .option_layer(limits.user)
+        .option_layer(decompress(config))
         .service(router);
     Gateway::new(stack)
+}
+
+/// Request bodies decoded after auth (no work for clients that did not pass it), when
+/// `[compression] decompress_requests` says so.
+fn decompress(config: &Config) -> Option<DecompressLayer> {
+    let compression = config.compression.as_ref()?;
+    compression
+        .decompress_requests
+        .then(|| DecompressLayer::new(compression.max_decompressed_body))
 }
 
 #[cfg(feature = "auth")]
@@ -266,11 +293,14 @@ enum Group {
 }
 
 impl Group {
-    /// The group's service for one route, inside the route's own header rules.
-    fn route(&self, rules: Option<&RewriteLayer>) -> Route {
-        match self {
-            Group::One(proxy) => with_rules(rules, proxy.clone()),
-            Group::Balanced(balanced) => with_rules(rules, balanced.clone()),
+    /// The group's service for one route, inside the route's own header rules (and its
+    /// cache, when it has one).
+    fn route(&self, rules: Option<&RewriteLayer>, cache: Option<&CacheLayer>) -> Route {
+        match (self, cache) {
+            (Group::One(proxy), None) => with_rules(rules, proxy.clone()),
+            (Group::Balanced(balanced), None) => with_rules(rules, balanced.clone()),
+            (Group::One(proxy), Some(cache)) => with_rules(rules, cache.layer(proxy.clone())),
+            (Group::Balanced(b), Some(cache)) => with_rules(rules, cache.layer(b.clone())),
         }
     }
 }
@@ -405,6 +435,7 @@ fn router(
     groups: &BTreeMap<&str, Group>,
     acl_groups: Option<Arc<Groups>>,
     shared: &SharedState,
+    cache: Option<&CacheLayer>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
     let routes_at = KeyPath::root().key("routes");
@@ -426,7 +457,8 @@ fn router(
     }
     let compiled = compile(&config.routes, |i| {
         let route = &config.routes[i];
-        let mut service = target(route, groups, rules[i].as_ref());
+        let cache = cache.filter(|_| route.cache != Some(false));
+        let mut service = target(route, groups, rules[i].as_ref(), cache);
         if let Some(rate) = route.rate_limit {
             let key = format!("route {i} {} {rate}", route.label());
             let limit = shared.rate_limit(key, || RateLimitLayer::total(rate));
@@ -452,6 +484,7 @@ fn target(
     route: &RouteConfig,
     groups: &BTreeMap<&str, Group>,
     rules: Option<&RewriteLayer>,
+    cache: Option<&CacheLayer>,
 ) -> Route {
     #[cfg(feature = "files")]
     if let Some(files) = &route.files {
@@ -459,7 +492,7 @@ fn target(
         return with_rules(rules, service);
     }
     if let Some(group) = route.upstream.as_deref().and_then(|name| groups.get(name)) {
-        return group.route(rules);
+        return group.route(rules, cache);
     }
     if let Some(redirect) = &route.redirect {
         if let Ok(service) = redirect.service() {
@@ -520,23 +553,6 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
         }
     }
     Ok(layer)
-}
-
-/// The admin listener's service: [`Metrics::exporter`] at `metrics_path` and a
-/// [`HealthLayer`] at `health_path` (which wins if both are the same); every other path is a
-/// 404.
-///
-/// # Errors
-///
-/// A `metrics_path` dispatch cannot route.
-pub fn admin(config: &AdminConfig, metrics: &Metrics) -> Result<Gateway, DispatchError> {
-    // The path is matched as it is written: braces are not a parameter here.
-    let path = config.metrics_path.replace('{', "{{").replace('}', "}}");
-    let exporter = Dispatch::new()
-        .route(path, any(metrics.exporter()))
-        .build()?;
-    let health = HealthLayer::new(config.health_path.as_str());
-    Ok(Gateway::new(health.layer(exporter)))
 }
 
 /// An auth error at the key it is about.

@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! serve ([[listen]]) ─► Inbound ─► Health ─► Forwarded ─► Normalize ─► Metrics ─► RateLimit (per client)
-//!   ─► Rewrite ─► Auth ─► RateLimit (per user) ─► Dispatcher ─► the route's Acl ─► its RateLimit ─┬─► upstream group (Proxy, Balanced)
-//!                                                                                                 ├─► ServeDir
-//!                                                                                                 ├─► EchoService
-//!                                                                                                 └─► Redirect
+//!   ─► Compress ─► Rewrite ─► Cors ─► Auth ─► RateLimit (per user) ─► Decompress ─► Dispatcher
+//!   ─► the route's Acl ─► its RateLimit ─► [Cache] ─┬─► upstream group (Proxy, Balanced)
+//!                                                  ├─► ServeDir
+//!                                                  ├─► EchoService
+//!                                                  └─► Redirect
 //! ```
 //!
 //! [`build`] checks the files the configuration names and builds that stack as one
@@ -64,9 +65,11 @@
 //! # }
 //! ```
 
+mod admin_listener;
 mod build;
 #[cfg(unix)]
 pub mod control;
+mod cors;
 mod echo_upstream;
 mod listening;
 mod order;
@@ -76,7 +79,8 @@ mod shared;
 mod stack;
 mod summary;
 
-pub use self::build::{admin, build, build_with};
+pub use self::admin_listener::{admin, admin_with};
+pub use self::build::{build, build_with};
 pub use self::echo_upstream::echo_upstream;
 pub use self::order::{route_order_changes, RouteOrderChange};
 pub use self::run::{run, Runner, Swappable};

@@ -16,7 +16,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tokio::runtime::Handle;
 
-use super::build::{admin, build_with};
+use super::admin_listener::admin_with;
+use super::build::build_with;
 use super::listening::{tls_files, Listening};
 use super::order::route_order_changes;
 use super::shared::SharedState;
@@ -176,7 +177,7 @@ impl Runner {
             }
         }
         if let Some(admin_config) = &config.admin {
-            match start_admin(admin_config, &runner.metrics, None).await {
+            match start_admin(admin_config, &runner.metrics, &runner.shared, None).await {
                 Ok(listening) => runner.admin = Some((admin_config.clone(), listening)),
                 Err(e) => {
                     runner.shutdown().await;
@@ -383,7 +384,7 @@ impl Runner {
             tokio::spawn(listening.finish());
         }
         if let Some(config) = config {
-            match start_admin(config, &self.metrics, sockets).await {
+            match start_admin(config, &self.metrics, &self.shared, sockets).await {
                 Ok(l) => self.admin = Some((config.clone(), l)),
                 Err(e) => {
                     tracing::error!(bind = %config.bind, error = %e, "cannot start the admin listener")
@@ -542,10 +543,11 @@ fn warn(config: &Config) {
 async fn start_admin(
     config: &AdminConfig,
     metrics: &Metrics,
+    shared: &SharedState,
     sockets: Option<Vec<std::net::TcpListener>>,
 ) -> std::io::Result<Listening> {
     // Checked by `build` already.
-    let service = admin(config, metrics).map_err(std::io::Error::other)?;
+    let service = admin_with(config, metrics, shared).map_err(std::io::Error::other)?;
     // One server on the runtime that runs the gateway: the admin listener is not hot.
     let listening = Listening::start(
         ServeConfig::bind(&config.bind),

@@ -29,6 +29,8 @@ type WatchedGroups = (AclConfig, Arc<Groups>);
 /// credentials file at once; a changed `[auth]` table gets a new layer.
 #[derive(Clone, Debug, Default)]
 pub struct SharedState {
+    /// The response cache's store, with the `[cache]` table it was built for.
+    cache: std::sync::Arc<std::sync::Mutex<Option<(CacheConfig, CacheStore)>>>,
     #[cfg(feature = "auth")]
     auth: Arc<Mutex<Option<(BasicAuthConfig, BasicAuthLayer)>>>,
     /// The `[acl]` groups file, watched once for every worker.
@@ -38,7 +40,29 @@ pub struct SharedState {
     rate_limits: Arc<Mutex<HashMap<String, RateLimitLayer>>>,
 }
 
+use crate::cache::{CacheConfig, CacheStore};
+
 impl SharedState {
+    /// The store for `config`: the one already built for an equal `[cache]` table (a reload
+    /// keeps what is cached), else a new one.
+    pub(crate) fn cache_store(&self, config: &CacheConfig) -> CacheStore {
+        let mut guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some((built_for, store)) if built_for == config => store.clone(),
+            _ => {
+                let store = CacheStore::new(config.clone());
+                *guard = Some((config.clone(), store.clone()));
+                store
+            }
+        }
+    }
+
+    /// The response cache's store, when a `[cache]` table built one.
+    pub fn cache(&self) -> Option<CacheStore> {
+        let guard = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().map(|(_, store)| store.clone())
+    }
+
     /// An empty state: the first build fills it.
     pub fn new() -> Self {
         SharedState::default()

@@ -14,6 +14,7 @@
 //! - [`duration`]: `"5s"` durations in configuration files.
 //! - [`rate`]: `"100/s"` rates (rate limits, lockouts) in configuration files.
 //! - [`network`]: client networks (`10.0.0.0/8`, or one address) in configuration files.
+//! - [`size`]: `"10M"` byte sizes in configuration files and flags.
 //!
 //! Filters written with the library use them to agree with tollgate's own layers: a service
 //! that checks `HostPattern::parse("*.example.com")?.matches(host)` matches exactly what a
@@ -41,6 +42,7 @@ pub mod path;
 pub(crate) mod percent;
 pub mod prefix;
 pub mod rate;
+pub mod size;
 
 pub(crate) mod token;
 
