@@ -81,6 +81,9 @@ pub mod dispatch;
 #[cfg(feature = "files")]
 #[cfg_attr(docsrs, doc(cfg(feature = "files")))]
 pub mod files;
+#[cfg(feature = "forward_auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "forward_auth")))]
+pub mod forward_auth;
 #[cfg(feature = "forwarded")]
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;

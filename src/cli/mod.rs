@@ -8,6 +8,7 @@
 mod acl;
 mod check;
 mod echo;
+mod forward_auth;
 mod hash;
 mod limits;
 mod proxy;

@@ -103,6 +103,10 @@ pub struct ProxyArgs {
     /// Rate limits.
     #[command(flatten)]
     pub limits: super::limits::LimitFlags,
+
+    /// Forward auth.
+    #[command(flatten)]
+    pub forward_auth: super::forward_auth::ForwardAuthFlags,
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -173,6 +177,7 @@ impl ProxyArgs {
         self.acl.apply(&mut config);
         self.tokens.apply(&mut config, &self.realm);
         self.limits.apply(&mut config);
+        self.forward_auth.apply(&mut config);
         config
     }
 
@@ -213,6 +218,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
             ("auth.token_header", "--token-header"),
             ("auth", "--users"),
             ("acl", "--groups"),
+            ("forward_auth", "--forward-auth"),
             ("routes", "--serve-dir"),
             ("listen[0].tls", "--tls-cert/--tls-key"),
             ("listen", "--bind"),

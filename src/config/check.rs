@@ -92,21 +92,52 @@ impl Config {
         for (i, route) in self.routes.iter().enumerate() {
             errors.extend(route.check(&root.key("routes").index(i), &groups));
             errors.extend(self.check_allow(i, route));
+            if !route.forward_auth && self.forward_auth.is_none() {
+                errors.push(ConfigError::new(
+                    root.key("routes").index(i).key("forward_auth"),
+                    "`forward_auth = false` turns off a [forward_auth] table that is not there: \
+                     remove the key, or add the table",
+                ));
+            }
         }
+        errors.extend(self.check_forward_auth());
         errors
+    }
+
+    /// `[forward_auth]` beside `[auth]`: two authorities for one user.
+    fn check_forward_auth(&self) -> Option<ConfigError> {
+        #[cfg(feature = "auth")]
+        let basic = self.auth.is_some();
+        #[cfg(not(feature = "auth"))]
+        let basic = false;
+        (basic && self.forward_auth.is_some()).then(|| {
+            ConfigError::new(
+                KeyPath::root().key("forward_auth"),
+                "[forward_auth] and [auth] are both set: the gateway would ask for two logins and \
+                 not know whose user to keep; keep one of them (the auth service can check \
+                 Basic credentials itself: `request_headers` passes `Authorization` on)",
+            )
+        })
     }
 
     /// A route's `allow` needs users (`[auth]`), and its groups a groups file.
     fn check_allow(&self, i: usize, route: &super::RouteConfig) -> Option<ConfigError> {
         let at = KeyPath::root().key("routes").index(i).key("allow");
         #[cfg(feature = "auth")]
-        let authenticates = self.auth.is_some();
+        let basic = self.auth.is_some();
         #[cfg(not(feature = "auth"))]
-        let authenticates = false;
+        let basic = false;
+        let forward = self
+            .forward_auth
+            .as_ref()
+            .is_some_and(|f| f.user_header.is_some());
+        let authenticates = basic || forward;
         if !route.allow.is_empty() && !authenticates {
             return Some(ConfigError::new(
                 at,
-                "`allow` lists users, but without [auth] no request has a user and every one                  would be refused: add an [auth] table (`--users FILE`), or use `allow_ip`",
+                "`allow` lists users, but without [auth] (or [forward_auth] with a `user_header`) \
+                 no request has a user and every one would be refused: add an [auth] table \
+                 (`--users FILE`), or use `allow_ip`",
             ));
         }
         let group = route.allow.iter().find_map(|e| e.strip_prefix("group:"))?;

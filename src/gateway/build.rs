@@ -16,6 +16,7 @@ use crate::acl::{AclLayer, Groups};
 use crate::config::{AdminConfig, Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{any, Dispatch, DispatchError, Dispatcher, Route};
 use crate::echo::EchoService;
+use crate::forward_auth::ForwardAuthLayer;
 use crate::forwarded::ForwardedLayer;
 use crate::health::HealthLayer;
 use crate::inbound::{InboundError, InboundLayer};
@@ -32,9 +33,9 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 ///
 /// The stack, outermost first: `[inbound]` (what clients may send), the `[health]` path,
 /// `[forwarded]`, `[normalize]`, the metrics layer (naming each request's route),
-/// `[rate_limit] per_client`, `[rewrite]`, `[auth]`, `[rate_limit] per_user`, then the routes
-/// (each inside its access rules and its own `rate_limit`), compiled into one [`Dispatcher`]
-/// (see the [module docs](super) for their order).
+/// `[rate_limit] per_client`, `[rewrite]`, `[auth]` or `[forward_auth]`, the per-user rate
+/// limit, then the routes (each inside its access rules and its own `rate_limit`), compiled
+/// into one [`Dispatcher`] (see the [module docs](super) for their order).
 ///
 /// # Errors
 ///
@@ -72,6 +73,12 @@ pub async fn build_with(
     let acl_groups = acl_groups(config, shared, &mut errors).await;
     let limits = Limits::new(config, shared);
     let router = router(config, &groups, acl_groups, shared, &mut errors);
+    let auth = Auth {
+        basic: auth,
+        forward: router
+            .as_ref()
+            .and_then(|router| forward_auth(config, router, &mut errors)),
+    };
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
             let at = KeyPath::root().key("admin").key("metrics_path");
@@ -121,13 +128,54 @@ impl Limits {
     }
 }
 
+/// Who the user is: `[auth]` or `[forward_auth]` (`Config::check` allows one of them).
+struct Auth {
+    basic: Option<AuthLayer>,
+    forward: Option<ForwardAuthLayer>,
+}
+
+/// The `[forward_auth]` layer, skipping the routes with `forward_auth = false` (a name shared
+/// with a route that asks is asked).
+fn forward_auth(
+    config: &Config,
+    router: &Dispatcher,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ForwardAuthLayer> {
+    let layer = match ForwardAuthLayer::new(config.forward_auth.as_ref()?) {
+        Ok(layer) => layer,
+        Err(e) => {
+            let at = KeyPath::root().key("forward_auth").key(e.key());
+            errors.push(ConfigError::from_error(at, e));
+            return None;
+        }
+    };
+    let (asked, unasked): (Vec<&RouteConfig>, Vec<&RouteConfig>) =
+        config.routes.iter().partition(|r| r.forward_auth);
+    let asked: Vec<String> = asked.iter().map(|r| r.label()).collect();
+    let unasked: Vec<Arc<str>> = unasked
+        .iter()
+        .map(|r| r.label())
+        .filter(|label| !asked.contains(label))
+        .map(Arc::from)
+        .collect();
+    if unasked.is_empty() {
+        return Some(layer);
+    }
+    let names = router.clone();
+    Some(layer.skip_when(move |head| {
+        names
+            .route_name(head)
+            .is_some_and(|name| unasked.contains(&name))
+    }))
+}
+
 /// The layers around the router, outermost first; see [`build`].
 fn stack(
     config: &Config,
     metrics: &Metrics,
     inbound: InboundLayer,
     rewrite: Option<RewriteLayer>,
-    auth: Option<AuthLayer>,
+    auth: Auth,
     limits: Limits,
     router: Dispatcher,
 ) -> Gateway {
@@ -150,7 +198,8 @@ fn stack(
         .layer(label)
         .option_layer(limits.client)
         .option_layer(rewrite)
-        .option_layer(auth)
+        .option_layer(auth.basic)
+        .option_layer(auth.forward)
         .option_layer(limits.user)
         .service(router);
     Gateway::new(stack)
@@ -436,7 +485,6 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
     );
     let proxies = std::iter::once(&config.proxy)
         .chain(config.upstreams.values().filter_map(|g| g.proxy.as_ref()));
-    #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
     let mut identity: Vec<&str> = proxies.filter_map(|p| p.user_header.as_deref()).collect();
     #[cfg(feature = "auth")]
     identity.extend(
@@ -445,8 +493,12 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
             .as_ref()
             .and_then(|a| a.forward_user_header.as_deref()),
     );
+    if let Some(forward) = &config.forward_auth {
+        identity.extend(forward.copy_headers.iter().map(String::as_str));
+        identity.extend(forward.user_header.as_deref());
+    }
     for name in identity {
-        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+        if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
             layer = layer.identity(name);
         }
     }
