@@ -343,3 +343,56 @@ async fn configuration_errors_name_their_keys() {
         assert!(text.contains(expected), "{body}: no {expected} in {text}");
     }
 }
+
+/// With `cache`, the very same request is not asked about again; any difference in what the
+/// auth service would see (credentials, path) is.
+#[tokio::test]
+async fn admissions_are_cached_per_whole_question() {
+    let auth = auth_service().await;
+    let up = recording_upstream().await;
+    let dir = temp_dir();
+    let toml = format!(
+        r#"
+        [[listen]]
+        bind = "127.0.0.1:0"
+        [forward_auth]
+        url = "{}"
+        cache = "1h"
+        copy_headers = ["Remote-User"]
+        user_header = "Remote-User"
+        [upstreams.app]
+        servers = ["{}"]
+        [[routes]]
+        upstream = "app"
+        "#,
+        auth.url(),
+        up.url()
+    );
+    let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+    for _ in 0..3 {
+        let res = curl(&["-H", &cookie("alice"), &gw.url("/a")]).await;
+        assert_eq!(res.status, 200);
+    }
+    assert_eq!(auth.asked().len(), 1);
+    assert!(up
+        .seen()
+        .iter()
+        .all(|s| s.headers["remote-user"] == "alice"));
+
+    assert_eq!(
+        curl(&["-H", &cookie("bob"), &gw.url("/a")]).await.status,
+        200
+    );
+    assert_eq!(up.seen().last().unwrap().headers["remote-user"], "bob");
+    assert_eq!(
+        curl(&["-H", &cookie("alice"), &gw.url("/b")]).await.status,
+        200
+    );
+    assert_eq!(auth.asked().len(), 3);
+
+    // Refusals are not kept: each is asked.
+    for _ in 0..2 {
+        assert_eq!(curl(&[&gw.url("/a")]).await.status, 401);
+    }
+    assert_eq!(auth.asked().len(), 5);
+}

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
+use super::cache::AdmissionCache;
 use crate::body::Body;
 use crate::error::HttpError;
 use crate::ext::AuthFailure;
@@ -33,6 +34,7 @@ pub(super) struct Asker {
 }
 
 /// An admitting answer: the headers to set on the request and the user it names.
+#[derive(Clone)]
 pub(super) struct Admission {
     pub(super) headers: Vec<(HeaderName, HeaderValue)>,
     pub(super) user: Option<Arc<str>>,
@@ -47,9 +49,15 @@ pub(super) enum Verdict {
 }
 
 impl Asker {
-    /// Asks the auth service about the request `head`.
-    pub(super) async fn ask(&self, head: &Parts) -> Verdict {
+    /// Asks the auth service about the request `head`, unless `cache` has its answer.
+    pub(super) async fn ask(&self, head: &Parts, cache: Option<&AdmissionCache>) -> Verdict {
         let question = self.question(head);
+        let key = cache.map(|_| AdmissionCache::key(&question));
+        if let (Some(cache), Some(key)) = (cache, &key) {
+            if let Some(admission) = cache.get(key) {
+                return Verdict::Admit(admission);
+            }
+        }
         let answer = tokio::time::timeout(self.timeout, async {
             let res = self.client.request(question).await.map_err(Failure::Send)?;
             let (parts, body) = res.into_parts();
@@ -66,7 +74,14 @@ impl Asker {
         })
         .await;
         match answer {
-            Ok(Ok((parts, body))) => self.decide(parts, body, &head.headers),
+            Ok(Ok((parts, body))) => {
+                let verdict = self.decide(parts, body, &head.headers);
+                if let (Verdict::Admit(admission), Some(cache), Some(key)) = (&verdict, cache, key)
+                {
+                    cache.put(key, admission);
+                }
+                verdict
+            }
             Ok(Err(failure)) => Verdict::Refuse(failure.answer(&self.url, &head.headers)),
             Err(_) => {
                 tracing::warn!(url = %self.url, timeout = ?self.timeout, "forward auth: no answer in time");

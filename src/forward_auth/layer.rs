@@ -16,6 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::ask::{Asker, Verdict};
+use super::cache::AdmissionCache;
 use super::{ForwardAuthConfig, ForwardAuthError};
 use crate::body::{Body, BoxError};
 use crate::ext::AuthenticatedUser;
@@ -30,6 +31,8 @@ type Skip = dyn Fn(&Parts) -> bool + Send + Sync;
 #[derive(Clone)]
 pub struct ForwardAuthLayer {
     asker: Arc<Asker>,
+    /// Admissions kept for a while (`cache`), when on.
+    cache: Option<Arc<AdmissionCache>>,
     /// Names removed from the client's request in every spelling (lowercase, `-`).
     managed: Arc<[HeaderName]>,
     skip: Option<Arc<Skip>>,
@@ -110,6 +113,7 @@ impl ForwardAuthLayer {
                 copy_headers,
                 user_header,
             }),
+            cache: (!config.cache.is_zero()).then(|| Arc::new(AdmissionCache::new(config.cache))),
             managed: managed.into(),
             skip: None,
         })
@@ -123,6 +127,15 @@ impl ForwardAuthLayer {
         F: Fn(&Parts) -> bool + Send + Sync + 'static,
     {
         self.skip = Some(Arc::new(skip));
+        self
+    }
+
+    /// Keeps admissions in `other`'s cache (when both cache): the layers of one gateway's
+    /// workers share one cache this way, each with its own connections.
+    pub fn share_cache(mut self, other: &ForwardAuthLayer) -> Self {
+        if self.cache.is_some() {
+            self.cache.clone_from(&other.cache);
+        }
         self
     }
 
@@ -215,7 +228,7 @@ where
                 let res = inner.call(Request::from_parts(head, body)).await?;
                 return Ok(res.map(Body::new));
             }
-            let admission = match layer.asker.ask(&head).await {
+            let admission = match layer.asker.ask(&head, layer.cache.as_deref()).await {
                 Verdict::Admit(admission) => admission,
                 Verdict::Refuse(answer) => return Ok(answer),
             };

@@ -28,7 +28,10 @@
 //!   [`timeout`](ForwardAuthConfig::timeout) a `504 Gateway Timeout`. None of them admits.
 //!
 //! The auth service is reached over plain `http` (it usually runs beside the gateway); its
-//! connections are kept and reused.
+//! connections are kept and reused. With [`cache`](ForwardAuthConfig::cache), an admission is
+//! kept for a while under a SHA-256 digest of the whole question (method, URI, every header
+//! sent, the client's address and credentials included): only the very same request from the
+//! same client skips the auth service meanwhile, and no credential is kept in clear.
 //!
 //! # Example
 //!
@@ -51,6 +54,7 @@
 //! ```
 
 mod ask;
+mod cache;
 mod layer;
 
 use std::fmt;
@@ -96,6 +100,11 @@ pub struct ForwardAuthConfig {
     /// is none: admitted requests have no authenticated user.
     #[serde(default)]
     pub user_header: Option<String>,
+    /// How long an admission is kept (`"10s"`), so the same request from the same client
+    /// (same method, URI, host, scheme, address and `request_headers`) is not asked about
+    /// again meanwhile; refusals are never kept. Default is `0`: every request is asked.
+    #[serde(default, deserialize_with = "crate::syntax::duration::deserialize")]
+    pub cache: Duration,
 }
 
 fn default_timeout() -> Duration {
@@ -115,6 +124,7 @@ impl ForwardAuthConfig {
             request_headers: default_request_headers(),
             copy_headers: Vec::new(),
             user_header: None,
+            cache: Duration::ZERO,
         }
     }
 }

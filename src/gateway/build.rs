@@ -77,7 +77,7 @@ pub async fn build_with(
         basic: auth,
         forward: router
             .as_ref()
-            .and_then(|router| forward_auth(config, router, &mut errors)),
+            .and_then(|router| forward_auth(config, router, shared, &mut errors)),
     };
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
@@ -134,14 +134,15 @@ struct Auth {
     forward: Option<ForwardAuthLayer>,
 }
 
-/// The `[forward_auth]` layer, skipping the routes with `forward_auth = false` (a name shared
+/// The `[forward_auth]` layer (its admission cache shared through `shared`), skipping the routes with `forward_auth = false` (a name shared
 /// with a route that asks is asked).
 fn forward_auth(
     config: &Config,
     router: &Dispatcher,
+    shared: &SharedState,
     errors: &mut Vec<ConfigError>,
 ) -> Option<ForwardAuthLayer> {
-    let layer = match ForwardAuthLayer::new(config.forward_auth.as_ref()?) {
+    let layer = match shared.forward_auth_layer(config.forward_auth.as_ref()?) {
         Ok(layer) => layer,
         Err(e) => {
             let at = KeyPath::root().key("forward_auth").key(e.key());
