@@ -134,8 +134,8 @@ struct Auth {
     forward: Option<ForwardAuthLayer>,
 }
 
-/// The `[forward_auth]` layer (its admission cache shared through `shared`), skipping the routes with `forward_auth = false` (a name shared
-/// with a route that asks is asked).
+/// The `[forward_auth]` layer (its admission cache shared through `shared`), skipping the
+/// routes with `forward_auth = false` (a name shared with a route that asks is asked).
 fn forward_auth(
     config: &Config,
     router: &Dispatcher,
