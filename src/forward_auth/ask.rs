@@ -17,7 +17,7 @@ use crate::error::HttpError;
 use crate::ext::AuthFailure;
 use crate::origin::Origin;
 
-/// The longest body of a refusal passed back to the client.
+/// The longest body of an answer read (a refusal's is passed back to the client).
 const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
 /// The client the layer asks with.
@@ -61,10 +61,8 @@ impl Asker {
         let answer = tokio::time::timeout(self.timeout, async {
             let res = self.client.request(question).await.map_err(Failure::Send)?;
             let (parts, body) = res.into_parts();
-            if parts.status.is_success() {
-                return Ok((parts, Bytes::new()));
-            }
-            // A refusal's body goes back to the client: read it, bounded.
+            // A refusal's body goes back to the client; an admission's is read too, so that
+            // the connection goes back to the pool. Both bounded.
             let body = match Limited::new(body, MAX_REFUSAL_BODY).collect().await {
                 Ok(body) => body.to_bytes(),
                 Err(e) if e.is::<http_body_util::LengthLimitError>() => Bytes::new(),
