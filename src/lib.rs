@@ -94,6 +94,9 @@ pub mod files;
 #[cfg(feature = "filter")]
 #[cfg_attr(docsrs, doc(cfg(feature = "filter")))]
 pub mod filter;
+#[cfg(feature = "forward_auth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "forward_auth")))]
+pub mod forward_auth;
 #[cfg(feature = "forwarded")]
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub mod forwarded;

@@ -11,6 +11,7 @@ mod check;
 mod doc_snippets;
 mod echo;
 mod flags;
+mod forward_auth;
 mod hash;
 mod limits;
 mod logging;

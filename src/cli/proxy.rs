@@ -149,6 +149,10 @@ pub struct ProxyArgs {
     /// Rate limits.
     #[command(flatten)]
     pub limits: super::limits::LimitFlags,
+
+    /// Forward auth.
+    #[command(flatten)]
+    pub forward_auth: super::forward_auth::ForwardAuthFlags,
 }
 
 /// `--tls MODE`.
@@ -239,6 +243,7 @@ impl ProxyArgs {
                 route.cors = Some(CorsConfig::allowing(self.cors.iter().cloned()));
             }
         }
+        self.forward_auth.apply(&mut config);
         config
     }
 
@@ -308,6 +313,7 @@ fn in_flags(errors: &ConfigErrors) -> String {
             ("auth.token_header", "--token-header"),
             ("auth", "--users"),
             ("acl", "--groups"),
+            ("forward_auth", "--forward-auth"),
             ("routes", "--serve-dir"),
             ("listen[0].tls", "--tls-cert/--tls-key"),
             ("listen", "--bind"),

@@ -57,17 +57,7 @@ impl Config {
                 errors.extend(absolute_path(root.key("admin").key(key), path));
             }
         }
-        for status in self.errors.keys() {
-            let valid = status
-                .parse::<u16>()
-                .is_ok_and(|code| (400..=599).contains(&code));
-            if !valid {
-                errors.push(ConfigError::new(
-                    root.key("errors").key(status),
-                    format!("`{status}` is not an error status: use 400 to 599, e.g. `404 = \"pages/404.html\"`"),
-                ));
-            }
-        }
+        errors.extend(self.check_error_pages());
         if let Some(forwarded) = &self.forwarded {
             if forwarded.trust.is_nobody() {
                 errors.push(ConfigError::new(
@@ -104,21 +94,74 @@ impl Config {
         for (i, route) in self.routes.iter().enumerate() {
             errors.extend(route.check(&root.key("routes").index(i), &groups));
             errors.extend(self.check_allow(i, route));
+            if !route.forward_auth && self.forward_auth.is_none() {
+                errors.push(ConfigError::new(
+                    root.key("routes").index(i).key("forward_auth"),
+                    "`forward_auth = false` turns off a [forward_auth] table that is not there: \
+                     remove the key, or add the table",
+                ));
+            }
         }
+        errors.extend(self.check_forward_auth());
         errors
+    }
+
+    /// `[errors]` keys that are not error statuses (400 to 599).
+    fn check_error_pages(&self) -> Vec<ConfigError> {
+        let valid = |status: &str| {
+            status
+                .parse::<u16>()
+                .is_ok_and(|code| (400..=599).contains(&code))
+        };
+        self.errors
+            .keys()
+            .filter(|status| !valid(status))
+            .map(|status| {
+                ConfigError::new(
+                    KeyPath::root().key("errors").key(status),
+                    format!(
+                        "`{status}` is not an error status: use 400 to 599, e.g. \
+                         `404 = \"pages/404.html\"`"
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// `[forward_auth]` beside `[auth]`: two authorities for one user.
+    fn check_forward_auth(&self) -> Option<ConfigError> {
+        #[cfg(feature = "auth")]
+        let basic = self.auth.is_some();
+        #[cfg(not(feature = "auth"))]
+        let basic = false;
+        (basic && self.forward_auth.is_some()).then(|| {
+            ConfigError::new(
+                KeyPath::root().key("forward_auth"),
+                "[forward_auth] and [auth] are both set: the gateway would ask for two logins and \
+                 not know whose user to keep; keep one of them (the auth service can check \
+                 Basic credentials itself: `request_headers` passes `Authorization` on)",
+            )
+        })
     }
 
     /// A route's `allow` needs users (`[auth]`), and its groups a groups file.
     fn check_allow(&self, i: usize, route: &super::RouteConfig) -> Option<ConfigError> {
         let at = KeyPath::root().key("routes").index(i).key("allow");
         #[cfg(feature = "auth")]
-        let authenticates = self.auth.is_some();
+        let basic = self.auth.is_some();
         #[cfg(not(feature = "auth"))]
-        let authenticates = false;
+        let basic = false;
+        let forward = self
+            .forward_auth
+            .as_ref()
+            .is_some_and(|f| f.user_header.is_some());
+        let authenticates = basic || forward;
         if !route.allow.is_empty() && !authenticates {
             return Some(ConfigError::new(
                 at,
-                "`allow` lists users, but without [auth] no request has a user and every one                  would be refused: add an [auth] table (`--users FILE`), or use `allow_ip`",
+                "`allow` lists users, but without [auth] (or [forward_auth] with a `user_header`) \
+                 no request has a user and every one would be refused: add an [auth] table \
+                 (`--users FILE`), or use `allow_ip`",
             ));
         }
         let group = route.allow.iter().find_map(|e| e.strip_prefix("group:"))?;

@@ -131,6 +131,11 @@ pub struct Config {
     /// ([`RateLimitConfig`](crate::ratelimit::RateLimitConfig)); a route's own limit is its
     /// `rate_limit` key. Default is `None`: no limit.
     pub rate_limit: Option<crate::ratelimit::RateLimitConfig>,
+    /// An auth service that decides on every request
+    /// ([`ForwardAuthConfig`](crate::forward_auth::ForwardAuthConfig): `url`, `timeout`,
+    /// `request_headers`, `copy_headers`, `user_header`, `cache`); a route opts out with
+    /// `forward_auth = false`. Not with `[auth]`. Default is `None`: off.
+    pub forward_auth: Option<crate::forward_auth::ForwardAuthConfig>,
     /// What every route's access rules share ([`AclConfig`](crate::acl::AclConfig)): the
     /// groups file that `allow = ["group:NAME"]` reads. Default is no groups file.
     pub acl: crate::acl::AclConfig,

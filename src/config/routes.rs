@@ -74,6 +74,10 @@ pub struct RouteConfig {
     /// The most requests the route takes, all clients together (`"100/s"`, `"10/m"`): past
     /// it, `429` with `Retry-After` ([`ratelimit`](crate::ratelimit)). Default is `None`.
     pub rate_limit: Option<crate::ratelimit::Rate>,
+    /// Ask the `[forward_auth]` service about this route's requests. Default is `true`;
+    /// `false` lets them through unasked (the client's copies of the auth service's headers
+    /// are still removed).
+    pub forward_auth: bool,
     /// Serve a directory ([`ServeDirConfig`](crate::files::ServeDirConfig): `dir`, `listing`,
     /// `index_file`, ...); the prefix is always stripped (`/static/a.css` is `a.css` in the
     /// directory). Default is `None`.
@@ -100,6 +104,7 @@ impl Default for RouteConfig {
             allow_ip: Vec::new(),
             deny_ip: Vec::new(),
             rate_limit: None,
+            forward_auth: true,
             #[cfg(feature = "files")]
             files: None,
         }

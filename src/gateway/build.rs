@@ -10,6 +10,7 @@ use tower::ServiceBuilder;
 use tower_layer::Layer;
 
 use super::admin_listener::admin;
+use super::files::{check_dirs, check_tls, error_pages};
 use super::routes::compile;
 use super::shared::SharedState;
 use super::stack::Gateway;
@@ -20,6 +21,7 @@ use crate::config::{Config, ConfigError, ConfigErrors, KeyPath, RouteConfig};
 use crate::dispatch::{Dispatcher, Route};
 use crate::echo::EchoService;
 use crate::filter::ErrorPages;
+use crate::forward_auth::ForwardAuthLayer;
 use crate::forwarded::ForwardedLayer;
 use crate::health::HealthLayer;
 use crate::inbound::{InboundError, InboundLayer};
@@ -37,9 +39,10 @@ use crate::rewrite::{RewriteError, RewriteLayer, RulePosition};
 /// The stack, outermost first: the `[errors]` pages, `[inbound]` (what clients may send), the
 /// `[health]` path, `[forwarded]`, `[normalize]`, the metrics layer (naming each request's
 /// route), `[rate_limit] per_client`, `[compression]`'s answers, `[rewrite]`, a panic catcher,
-/// the routes' `cors` policies, `[auth]`, `[rate_limit] per_user`, `[compression]`'s request
-/// decoding, then the routes (each inside its access rules, its own `rate_limit` and the
-/// cache), compiled into one [`Dispatcher`] (see the [module docs](super) for their order).
+/// the routes' `cors` policies, `[auth]` or `[forward_auth]`, `[rate_limit] per_user`,
+/// `[compression]`'s request decoding, then the routes (each inside its access rules, its own
+/// `rate_limit` and the cache), compiled into one [`Dispatcher`] (see the
+/// [module docs](super) for their order).
 ///
 /// # Errors
 ///
@@ -96,6 +99,12 @@ pub async fn build_with(
         )
     } else {
         None
+    };
+    let auth = Auth {
+        basic: auth,
+        forward: router
+            .as_ref()
+            .and_then(|router| forward_auth(config, router, state, &mut errors)),
     };
     if let Some(admin_config) = &config.admin {
         if let Err(e) = admin(admin_config, metrics) {
@@ -155,13 +164,55 @@ impl Limits {
     }
 }
 
+/// Who the user is: `[auth]` or `[forward_auth]` (`Config::check` allows one of them).
+struct Auth {
+    basic: Option<AuthLayer>,
+    forward: Option<ForwardAuthLayer>,
+}
+
+/// The `[forward_auth]` layer (its admission cache shared through `shared`), skipping the
+/// routes with `forward_auth = false` (a name shared with a route that asks is asked).
+fn forward_auth(
+    config: &Config,
+    router: &Dispatcher,
+    shared: &SharedState,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ForwardAuthLayer> {
+    let layer = match shared.forward_auth_layer(config.forward_auth.as_ref()?) {
+        Ok(layer) => layer,
+        Err(e) => {
+            let at = KeyPath::root().key("forward_auth").key(e.key());
+            errors.push(ConfigError::from_error(at, e));
+            return None;
+        }
+    };
+    let (asked, unasked): (Vec<&RouteConfig>, Vec<&RouteConfig>) =
+        config.routes.iter().partition(|r| r.forward_auth);
+    let asked: Vec<String> = asked.iter().map(|r| r.label()).collect();
+    let unasked: Vec<Arc<str>> = unasked
+        .iter()
+        .map(|r| r.label())
+        .filter(|label| !asked.contains(label))
+        .map(Arc::from)
+        .collect();
+    if unasked.is_empty() {
+        return Some(layer);
+    }
+    let names = router.clone();
+    Some(layer.skip_when(move |head| {
+        names
+            .route_name(head)
+            .is_some_and(|name| unasked.contains(&name))
+    }))
+}
+
 /// The layers around the router, outermost first; see [`build`].
 /// The layers built from the file, before they are stacked.
 struct Layers {
     pages: ErrorPages,
     inbound: InboundLayer,
     rewrite: Option<RewriteLayer>,
-    auth: Option<AuthLayer>,
+    auth: Auth,
     limits: Limits,
 }
 
@@ -198,7 +249,8 @@ fn stack(config: &Config, metrics: &Metrics, layers: Layers, router: Dispatcher)
         // Below rewrite, so a panic's `500` names the request id rewrite made.
         .layer(crate::filter::CatchPanicLayer::new())
         .option_layer(cors)
-        .option_layer(auth)
+        .option_layer(auth.basic)
+        .option_layer(auth.forward)
         .option_layer(limits.user)
         .option_layer(decompress(config))
         .service(router);
@@ -218,72 +270,6 @@ fn decompress(config: &Config) -> Option<DecompressLayer> {
 type AuthLayer = crate::auth::basic::BasicAuthLayer;
 #[cfg(not(feature = "auth"))]
 type AuthLayer = tower::layer::util::Identity;
-
-/// The TLS certificates and keys of the listeners, read and matched.
-async fn check_tls(config: &Config) -> Vec<ConfigError> {
-    #[allow(unused_mut)]
-    let mut errors = Vec::new();
-    #[cfg(feature = "tls")]
-    for (i, listen) in config.listen.iter().enumerate() {
-        if let Some(tls) = &listen.tls {
-            if let Err(e) = tls.validate().await {
-                let at = KeyPath::root().key("listen").index(i).key("tls");
-                errors.push(ConfigError::from_error(at, e));
-            }
-        }
-    }
-    #[cfg(not(feature = "tls"))]
-    let _ = config;
-    errors
-}
-
-/// The static directories of the routes.
-fn check_dirs(config: &Config) -> Vec<ConfigError> {
-    #[allow(unused_mut)]
-    let mut errors = Vec::new();
-    #[cfg(feature = "files")]
-    for (i, route) in config.routes.iter().enumerate() {
-        if let Some(files) = &route.files {
-            if !std::fs::metadata(&files.dir).is_ok_and(|m| m.is_dir()) {
-                errors.push(ConfigError::new(
-                    KeyPath::root()
-                        .key("routes")
-                        .index(i)
-                        .key("files")
-                        .key("dir"),
-                    format!(
-                        "{} is not a directory this process can read",
-                        files.dir.display()
-                    ),
-                ));
-            }
-        }
-    }
-    #[cfg(not(feature = "files"))]
-    let _ = config;
-    errors
-}
-
-/// The `[errors]` pages, read from their files.
-fn error_pages(config: &Config, errors: &mut Vec<ConfigError>) -> ErrorPages {
-    let mut pages = ErrorPages::new();
-    for (status, path) in &config.errors {
-        let Ok(code) = status.parse::<http::StatusCode>() else {
-            continue; // `Config::check` reported it.
-        };
-        match std::fs::read_to_string(path) {
-            Ok(html) => pages = pages.template(code, html),
-            Err(e) => errors.push(
-                ConfigError::new(
-                    KeyPath::root().key("errors").key(status),
-                    format!("cannot read the page {}: {e}", path.display()),
-                )
-                .with_source(e),
-            ),
-        }
-    }
-    pages
-}
 
 /// An upstream group's service: a plain proxy for one server, a balancer for more.
 #[derive(Clone)]
@@ -521,7 +507,6 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
     );
     let proxies = std::iter::once(&config.proxy)
         .chain(config.upstreams.values().filter_map(|g| g.proxy.as_ref()));
-    #[cfg_attr(not(feature = "auth"), allow(unused_mut))]
     let mut identity: Vec<&str> = proxies.filter_map(|p| p.user_header.as_deref()).collect();
     #[cfg(feature = "auth")]
     identity.extend(
@@ -530,8 +515,12 @@ fn inbound(config: &Config) -> Result<InboundLayer, InboundError> {
             .as_ref()
             .and_then(|a| a.forward_user_header.as_deref()),
     );
+    if let Some(forward) = &config.forward_auth {
+        identity.extend(forward.copy_headers.iter().map(String::as_str));
+        identity.extend(forward.user_header.as_deref());
+    }
     for name in identity {
-        if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+        if let Ok(name) = HeaderName::from_bytes(name.trim().as_bytes()) {
             layer = layer.identity(name);
         }
     }

@@ -71,6 +71,7 @@ mod build;
 pub mod control;
 mod cors;
 mod echo_upstream;
+mod files;
 mod listening;
 mod order;
 mod routes;

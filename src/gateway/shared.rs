@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::collections::HashMap;
 
 use crate::acl::{AclConfig, AclError, Groups};
+use crate::forward_auth::{ForwardAuthConfig, ForwardAuthError, ForwardAuthLayer};
 use crate::ratelimit::RateLimitLayer;
 
 #[cfg(feature = "auth")]
@@ -38,6 +39,8 @@ pub struct SharedState {
     /// The rate limits, by what they count and at which rate, so that every worker counts
     /// into the same buckets (and a reload that keeps a limit keeps its counts).
     rate_limits: Arc<Mutex<HashMap<String, RateLimitLayer>>>,
+    /// The `[forward_auth]` layer whose admission cache every worker's layer shares.
+    forward_auth: Arc<Mutex<Option<(ForwardAuthConfig, ForwardAuthLayer)>>>,
 }
 
 use crate::cache::{CacheConfig, CacheStore};
@@ -129,6 +132,23 @@ impl SharedState {
         *self.acl_groups.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((config.clone(), groups.clone()));
         Ok(Some(groups))
+    }
+
+    /// A `[forward_auth]` layer for one worker: its own connections to the auth service, the
+    /// admission cache of the first layer built for an equal table.
+    pub(crate) fn forward_auth_layer(
+        &self,
+        config: &ForwardAuthConfig,
+    ) -> Result<ForwardAuthLayer, ForwardAuthError> {
+        let layer = ForwardAuthLayer::new(config)?;
+        let mut kept = self.forward_auth.lock().unwrap_or_else(|e| e.into_inner());
+        match &*kept {
+            Some((same, first)) if same == config => Ok(layer.share_cache(first)),
+            _ => {
+                *kept = Some((config.clone(), layer.clone()));
+                Ok(layer)
+            }
+        }
     }
 }
 
