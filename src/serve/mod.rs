@@ -74,8 +74,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-#[cfg(feature = "tls")]
 pub use self::announce::{announce, announce_as_json};
+#[cfg(feature = "tls")]
 pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 pub use self::conn::ServeService;
