@@ -32,6 +32,32 @@ pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> 
     Ok(text)
 }
 
+/// The reload step of a watched file: on the blocking pool, `read` it and, unless the
+/// content's SHA-256 is `current` (then `Ok(None)`: nothing changed), `parse` it. `joined`
+/// makes the caller's error when the blocking task itself failed.
+pub(crate) async fn read_if_changed<T, E>(
+    path: std::path::PathBuf,
+    current: [u8; 32],
+    read: impl FnOnce(&Path) -> Result<Vec<u8>, E> + Send + 'static,
+    parse: impl FnOnce(&[u8]) -> Result<T, E> + Send + 'static,
+    joined: impl FnOnce(std::io::Error) -> E,
+) -> Result<Option<T>, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    use sha2::{Digest, Sha256};
+    tokio::task::spawn_blocking(move || {
+        let text = read(&path)?;
+        if <[u8; 32]>::from(Sha256::digest(&text)) == current {
+            return Ok(None);
+        }
+        parse(&text).map(Some)
+    })
+    .await
+    .map_err(|e| joined(std::io::Error::other(e)))?
+}
+
 /// What a watched file's reload returns: whether it changed, or why the new content was
 /// refused (the old one stays).
 pub(crate) type Reloading = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;

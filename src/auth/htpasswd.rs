@@ -456,19 +456,19 @@ impl Htpasswd {
         };
         let options = self.options.clone();
         let current = self.current().digest;
-        let result = tokio::task::spawn_blocking(move || {
-            let text = read_bounded(&path, options.max_file_size)?;
-            if <[u8; 32]>::from(Sha256::digest(&text)) == current {
-                return Ok(None);
-            }
-            Table::from_text(&text, &options).map(Some)
-        })
-        .await
-        .map_err(|e| HtpasswdError::Io {
-            path: self.path.clone().unwrap_or_default(),
-            source: std::io::Error::other(e),
-        })?;
-        match result? {
+        let max = options.max_file_size;
+        let changed = crate::watch::read_if_changed(
+            path,
+            current,
+            move |path| read_bounded(path, max),
+            move |text| Table::from_text(text, &options),
+            |source| HtpasswdError::Io {
+                path: self.path.clone().unwrap_or_default(),
+                source,
+            },
+        )
+        .await?;
+        match changed {
             None => Ok(false),
             Some(table) => {
                 let users = table.users.len();

@@ -371,19 +371,15 @@ impl Tokens {
             return Ok(false);
         };
         let current = self.current().digest;
-        let read = tokio::task::spawn_blocking(move || {
-            let text = read(&path)?;
-            if <[u8; 32]>::from(Sha256::digest(&text)) == current {
-                return Ok(None);
-            }
-            Table::from_text(&text).map(Some)
-        })
-        .await
-        .map_err(|e| TokenFileError::Io {
-            path: self.path.clone().unwrap_or_default(),
-            source: std::io::Error::other(e),
-        })?;
-        let Some(table) = read? else {
+        let changed =
+            crate::watch::read_if_changed(path, current, read, Table::from_text, |source| {
+                TokenFileError::Io {
+                    path: self.path.clone().unwrap_or_default(),
+                    source,
+                }
+            })
+            .await?;
+        let Some(table) = changed else {
             return Ok(false);
         };
         let count = table.by_id.len();
