@@ -143,3 +143,29 @@ check_quiet() {
         echo "WARNING: the machine is busy (load $load): figures will measure it too" >&2
     return 0
 }
+
+# Instructions per request of a server, counted by callgrind: repeatable where req/s on a shared
+# machine is not. The server runs under valgrind; `ab -k` sends 500 requests to warm it up, the
+# counters are zeroed, then N requests are counted. Prints the count per request.
+callgrind_per_request() { # n port header command...
+    local n=$1 port=$2 header=$3 pid counted ir
+    shift 3
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$port.out" "$@" \
+        >"$WORK/cg.$port.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    curl -s -o /dev/null --retry 50 --retry-connrefused --retry-delay 1 ${header:+-H "$header"} \
+        "http://127.0.0.1:$port/"
+    ab -q -k -n 500 -c 4 ${header:+-H "$header"} "http://127.0.0.1:$port/" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    ab -q -k -n "$n" -c 4 ${header:+-H "$header"} "http://127.0.0.1:$port/" |
+        grep -E "Failed requests: +[1-9]|Non-2xx" >&2 || true
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    sleep 1
+    stop "$pid"
+    counted=$(ls "$WORK"/cg.$port.out.* | sort | head -1)
+    [[ -n "${KEEP:-}" ]] && cp "$counted" "$KEEP.$port"
+    ir=$(callgrind_annotate "$counted" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    rm -f "$WORK"/cg.$port.*
+    echo $((ir / n))
+}

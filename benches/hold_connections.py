@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Opens N keep-alive connections to 127.0.0.1:PORT, sends one request on each, reads its
-answer, and holds them all open until stdin closes (or HOLD seconds pass). With --in-flight it
-sends the request and does not wait for the answer (a slow upstream keeps it in flight).
+"""Opens N keep-alive connections to 127.0.0.1:PORT, sends one request on each (8 at a time,
+so the gateway needs only a few upstream connections), reads its answer, and holds them all
+open until stdin closes (or HOLD seconds pass). With --in-flight it sends every request at once
+and does not wait for the answers (a slow upstream keeps them in flight).
 Prints "ready N" once every connection is in the state asked for.
 
     hold_connections.py PORT N [--in-flight] [--header 'Name: value'] [--hold SECONDS]
@@ -11,8 +12,15 @@ import asyncio
 import sys
 
 
-async def one(port, request, in_flight, opened):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def one(port, request, in_flight, opened, connecting, asking):
+    async with connecting:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async with asking:
+        await ask(reader, writer, request, in_flight)
+    opened.append(writer)
+
+
+async def ask(reader, writer, request, in_flight):
     writer.write(request)
     await writer.drain()
     if not in_flight:
@@ -22,7 +30,6 @@ async def one(port, request, in_flight, opened):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":", 1)[1])
         await reader.readexactly(length)
-    opened.append(writer)
 
 
 async def main():
@@ -36,13 +43,14 @@ async def main():
     headers = "".join(h + "\r\n" for h in a.header)
     request = f"GET / HTTP/1.1\r\nHost: bench\r\n{headers}\r\n".encode()
     opened = []
-    sem = asyncio.Semaphore(500)  # connect in batches: the listen backlog is finite
-
-    async def bounded():
-        async with sem:
-            await one(a.port, request, a.in_flight, opened)
-
-    await asyncio.wait_for(asyncio.gather(*(bounded() for _ in range(a.count))), 120)
+    connecting = asyncio.Semaphore(500)  # the listen backlog is finite
+    asking = asyncio.Semaphore(a.count if a.in_flight else 8)
+    await asyncio.wait_for(
+        asyncio.gather(
+            *(one(a.port, request, a.in_flight, opened, connecting, asking) for _ in range(a.count))
+        ),
+        120,
+    )
     print(f"ready {len(opened)}", flush=True)
     loop = asyncio.get_running_loop()
     stdin_closed = loop.run_in_executor(None, sys.stdin.read)

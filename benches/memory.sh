@@ -13,7 +13,7 @@ IDLE=${IDLE:-10000}
 INFLIGHT=${INFLIGHT:-1000}
 BIG_MB=${BIG_MB:-1024}
 need
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" # 10 000 connections need as many descriptors on each side
 UP=18851 SLOW=18852 TG=18853 NG=18854 TGSLOW=18855 NGSLOW=18856
 HERE=$(cd "$(dirname "$0")" && pwd)
 AUTH="Authorization: Basic $(printf 'bench:bench-password' | base64)"
@@ -44,12 +44,17 @@ gateway_block() { # port upstream-port
             proxy_pass http://127.0.0.1:$2; proxy_http_version 1.1;
             proxy_set_header Connection \"\"; proxy_request_buffering off; proxy_buffering off; } }"
 }
-nginx_conf ng 1 "worker_rlimit_nofile 65536; $(gateway_block $NG $UP) $(gateway_block $NGSLOW $SLOW)"
-sed -i 's/worker_connections 4096/worker_connections 30000/' "$WORK/ng/nginx.conf"
+# Two nginx, as two tollgate processes: the second one's memory is not the first one's leftovers.
+nginx_conf ng 1 "$(gateway_block $NG $UP)"
+nginx_conf ngslow 1 "$(gateway_block $NGSLOW $SLOW)"
+sed -i -e '1i worker_rlimit_nofile 19000;' -e 's/worker_connections 4096/worker_connections 19000/' \
+    "$WORK/ng/nginx.conf" "$WORK/ngslow/nginx.conf"
 start_bg up "$NGINX" -c "$WORK/up/nginx.conf"
 start_bg slow python3 "$HERE/slow_upstream.py" $SLOW 30
 start_bg ng "$NGINX" -c "$WORK/ng/nginx.conf"
 NG_PID=$LAST_PID
+start_bg ngslow "$NGINX" -c "$WORK/ngslow/nginx.conf"
+NGSLOW_PID=$LAST_PID
 start_bg tg "$TOLLGATE" --log warn proxy --workers 1 --upstream "http://127.0.0.1:$UP" \
     --bind "127.0.0.1:$TG" --users "$WORK/bcrypt.htpasswd"
 TG_PID=$LAST_PID
@@ -88,7 +93,7 @@ report "nginx, idle keep-alive" "$(held_rss $NG "$IDLE" "$(family $NG_PID)")" "$
 sleep 2
 echo "tollgate RSS after the idle connections closed: $(rss_kb $TG_PID) KiB"
 report "tollgate, in flight" "$(held_rss $TGSLOW "$INFLIGHT" "$TGSLOW_PID" --in-flight)" "$INFLIGHT"
-report "nginx, in flight" "$(held_rss $NGSLOW "$INFLIGHT" "$(family $NG_PID)" --in-flight)" "$INFLIGHT"
+report "nginx, in flight" "$(held_rss $NGSLOW "$INFLIGHT" "$(family $NGSLOW_PID)" --in-flight)" "$INFLIGHT"
 
 # Peak RSS while BIG_MB streams through: the download, then the upload.
 base=$(awk '/^VmHWM/ {print $2}' /proc/$TG_PID/status)

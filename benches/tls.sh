@@ -40,7 +40,7 @@ h2() { # port [--h1]
 # New connections per second: prints the count from `openssl s_time`.
 handshakes() { # port -new|-reuse
     openssl s_time -connect "127.0.0.1:$1" "$2" -time "$TIME" 2>/dev/null |
-        awk '/connections in .* real seconds/ {print $1 / $(NF-3); exit}'
+        awk -v t="$TIME" '/connections in .* real seconds/ {print $1 / t; exit}'
 }
 
 for workers in $WORKERS; do

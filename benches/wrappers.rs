@@ -1,6 +1,8 @@
-//! The two servers `benches/wrappers.sh` drives with wrk: the same "hello" answer from a
-//! handler written with `Request`/`Response` behind `tollgate::serve`, and from a bare
-//! `hyper::service::service_fn` on hyper's own HTTP/1 server.
+//! The servers `benches/wrappers.sh` drives with wrk (and `benches/wrappers_callgrind.sh`
+//! counts instructions of): the same "hello" answer from a handler written with
+//! `Request`/`Response` behind `tollgate::serve` (`tollgate`), the same behind a no-op
+//! `filter::from_fn` (`filter`), and from a bare `hyper::service::service_fn` on hyper's own
+//! HTTP/1 server (`hyper`).
 //!
 //! ```sh
 //! benches/wrappers.sh                     # builds, runs both, alternates wrk rounds
@@ -19,7 +21,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tollgate::{handler, serve, Request, Response};
+use tollgate::filter::{self, Next};
+use tollgate::{handler, serve, HttpError, Request, Response};
+use tower::Layer;
 
 const HELLO: &str = "Hello, world!";
 
@@ -30,6 +34,17 @@ async fn hello(_req: Request) -> Response {
 async fn run_tollgate(addr: &str) -> std::io::Result<()> {
     let listener = serve::listen(addr).await?;
     serve::Server::new(handler::from_fn(hello))
+        .serve(listener)
+        .await
+}
+
+async fn noop(req: Request, next: Next) -> Result<Response, HttpError> {
+    next.run(req).await
+}
+
+async fn run_filtered(addr: &str) -> std::io::Result<()> {
+    let listener = serve::listen(addr).await?;
+    serve::Server::new(filter::from_fn(noop).layer(handler::from_fn(hello)))
         .serve(listener)
         .await
 }
@@ -65,10 +80,11 @@ fn main() -> std::io::Result<()> {
     match args.first().map(String::as_str) {
         Some("tollgate") => runtime.block_on(run_tollgate(addr)),
         Some("hyper") => runtime.block_on(run_hyper(addr)),
+        Some("filter") => runtime.block_on(run_filtered(addr)),
         // `cargo bench` runs every bench with `--bench`: explain instead of serving forever.
         _ => {
             println!(
-                "usage: wrappers (tollgate|hyper) [ADDR]; benches/wrappers.sh runs the comparison"
+                "usage: wrappers (tollgate|filter|hyper) [ADDR]; benches/wrappers.sh runs the comparison"
             );
             Ok(())
         }
