@@ -46,11 +46,11 @@
 //! Server::new(service).config(config).serve(listener).await?;
 //! # Ok(()) }
 //! ```
-
 mod announce;
 mod body;
 mod config;
 mod conn;
+pub mod h2;
 pub mod host;
 mod io;
 #[cfg(feature = "tls")]
@@ -384,7 +384,7 @@ fn builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(None)
         .keep_alive(config.keep_alive)
         .max_headers(config.max_headers);
-    builder.http2().timer(TokioTimer::new());
+    h2::limits(builder.http2().timer(TokioTimer::new()));
     builder
 }
 

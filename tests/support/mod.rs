@@ -54,6 +54,7 @@ pub mod binary;
 pub mod client;
 pub mod curl;
 pub mod files;
+pub mod lying;
 pub mod raw;
 pub mod server;
 
@@ -63,6 +64,7 @@ pub use binary::*;
 pub use client::*;
 pub use curl::*;
 pub use files::*;
+pub use lying::*;
 pub use raw::*;
 pub use server::*;
 
