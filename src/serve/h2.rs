@@ -25,6 +25,11 @@ pub const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 /// with `GOAWAY`.
 pub const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 256;
 
+/// How much of an answer is buffered per stream beyond what the client's flow-control window
+/// lets out: a client holding 128 windows at zero pins at most 128 × this (hyper's default,
+/// ~400 KiB, let one such connection hold ~50 MiB of file chunks).
+pub const MAX_SEND_BUF_SIZE: usize = 64 * 1024;
+
 /// How often an HTTP/2 connection is pinged; one whose peer does not answer within
 /// [`KEEP_ALIVE_TIMEOUT`] is closed (a client gone without a `FIN`).
 pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(60);
@@ -39,6 +44,7 @@ pub(super) fn limits(builder: &mut Http2Builder<'_, TokioExecutor>) {
         .max_header_list_size(MAX_HEADER_LIST_SIZE)
         .max_pending_accept_reset_streams(MAX_PENDING_ACCEPT_RESET_STREAMS)
         .max_local_error_reset_streams(MAX_LOCAL_ERROR_RESET_STREAMS)
+        .max_send_buf_size(MAX_SEND_BUF_SIZE)
         .keep_alive_interval(KEEP_ALIVE_INTERVAL)
         .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
 }

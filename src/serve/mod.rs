@@ -46,6 +46,7 @@
 //! Server::new(service).config(config).serve(listener).await?;
 //! # Ok(()) }
 //! ```
+mod accept;
 mod announce;
 mod body;
 mod config;
@@ -297,7 +298,7 @@ impl<S: ServeService> Server<S> {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
-                        accept_error(e).await;
+                        accept::accept_error(e).await;
                         continue;
                     }
                 },
@@ -511,21 +512,6 @@ impl Shared {
                     idle.as_mut().reset(now + CLOSE_GRACE.min(idle_timeout));
                 }
             }
-        }
-    }
-}
-
-/// Accept errors are the listener's weather, not the server's end: a client that reset before
-/// `accept` is skipped; running out of file descriptors waits a little before retrying.
-async fn accept_error(e: std::io::Error) {
-    use std::io::ErrorKind;
-    match e.kind() {
-        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted => {
-            tracing::debug!(error = %e, "accept failed");
-        }
-        _ => {
-            tracing::error!(error = %e, "accept failed; retrying in 100 ms");
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
