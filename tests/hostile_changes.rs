@@ -12,14 +12,6 @@ use std::time::Duration;
 
 use support::*;
 
-/// `short`, or `long` with `TOLLGATE_HOSTILE_LONG=1`.
-fn size(short: usize, long: usize) -> usize {
-    match std::env::var("TOLLGATE_HOSTILE_LONG").as_deref() {
-        Ok("1") => long,
-        _ => short,
-    }
-}
-
 /// A `tollgate run` file: one listener on `bind`, every request to `server`, with `extra`.
 fn config(bind: &str, server: &str, extra: &str) -> String {
     format!(
@@ -44,7 +36,7 @@ async fn twenty_reloads_under_load_fail_no_request() {
     let file = dir.path().join("gateway.toml");
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..size(4, 16))
+    let clients: Vec<_> = (0..hostile_size(4, 16))
         .map(|_| {
             let (stop, answered, url) = (stop.clone(), answered.clone(), gw.url("/"));
             tokio::spawn(async move {
@@ -66,7 +58,7 @@ async fn twenty_reloads_under_load_fail_no_request() {
             })
         })
         .collect();
-    let reloads = size(20, 100);
+    let reloads = hostile_size(20, 100);
     for i in 0..reloads {
         let server = if i % 2 == 0 { new.url() } else { old.url() };
         std::fs::write(&file, config(&bind, &server, "")).unwrap();
@@ -161,7 +153,7 @@ async fn upstream_connections_closed_while_pooled_are_never_a_failed_request() {
             .await;
     let gw = Gateway::start(&["proxy", "--workers", "1", "--upstream", &restarting.url()]).await;
     let client = client();
-    let rounds = size(50, 1_000);
+    let rounds = hostile_size(50, 1_000);
     for i in 0..rounds {
         let req = http::Request::get(gw.url(&format!("/{i}")))
             .body(tollgate::Body::empty())
@@ -175,4 +167,132 @@ async fn upstream_connections_closed_while_pooled_are_never_a_failed_request() {
     }
     // Each request reached the upstream once: none sent twice.
     assert_eq!(restarting.heard().len(), rounds);
+}
+
+#[tokio::test]
+async fn a_credentials_file_replaced_or_rewritten_in_place_never_refuses_a_valid_user() {
+    let dir = temp_dir();
+    let users = htpasswd_file(dir.path(), "alice", "alice-pw");
+    let full = std::fs::read(&users).unwrap();
+    let toml = format!(
+        "workers = 1\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n\n[auth]\nhtpasswd = \"{}\"\n\
+         reload_interval = \"50ms\"\ncache_ttl = \"0s\"\n\n[[routes]]\necho = true\n",
+        users.display()
+    );
+    let gw = Gateway::run_file(dir.path(), &toml, &["--log", "info"]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (flag, url) = (stop.clone(), gw.url("/"));
+    let asker = tokio::spawn(async move {
+        let client = client();
+        let mut answered = 0;
+        while !flag.load(Ordering::Relaxed) && answered < 100_000 {
+            let req = http::Request::get(&url)
+                .header("authorization", "Basic YWxpY2U6YWxpY2UtcHc=") // alice:alice-pw
+                .body(tollgate::Body::empty())
+                .unwrap();
+            let res = fetch_with(&client, req).await;
+            assert_eq!(res.status, 200, "alice refused: {}", res.text());
+            answered += 1;
+        }
+        answered
+    });
+    for round in 0..hostile_size(10, 50) {
+        // Atomically: a new file renamed over the old one (a fresh salt, the same password).
+        let fresh = htpasswd(&["-nbB", "-C", "5", "alice", "alice-pw"]);
+        let tmp = dir.path().join("users.tmp");
+        std::fs::write(&tmp, &fresh).unwrap();
+        std::fs::rename(&tmp, &users).unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        // In place: truncated, half a line for a few watcher rounds, then whole.
+        let half = &full[..full.len() / 2];
+        std::fs::write(&users, half).unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        std::fs::write(&users, &full).unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        eprintln!("round {round} done");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let answered = asker.await.expect("alice was never refused");
+    eprintln!("{answered} requests by alice, none refused");
+    assert!(answered > 0);
+}
+
+/// A 1 MiB tmpfs mounted for the test (root only), unmounted when dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// `None` when mounting is not allowed (not root, or no tmpfs in this container).
+    fn mount() -> Option<SmallDisk> {
+        let dir = temp_dir();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_while_spooling_an_upload_is_a_507_and_leaves_no_file() {
+    use tollgate::form::{FormLimits, MultipartError};
+    let Some(disk) = SmallDisk::mount() else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+        return;
+    };
+    let spool = disk.dir.path().to_owned();
+    let limits = FormLimits::new()
+        .spool_threshold(0)
+        .max_file_size(16 * 1024 * 1024)
+        .max_body_size(16 * 1024 * 1024)
+        .spool_dir(&spool);
+    let server = start(tollgate::handler::from_fn(
+        move |mut req: tollgate::Request| {
+            let limits = limits.clone();
+            async move {
+                let form = req.form_data(&limits).await?;
+                Ok::<_, MultipartError>(tollgate::Response::text(format!(
+                    "{} file(s)",
+                    form.files.len()
+                )))
+            }
+        },
+    ))
+    .await;
+    let upload = |size: usize| {
+        let mut body =
+            b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.bin\"\r\n\r\n"
+                .to_vec();
+        body.extend(std::iter::repeat_n(b'x', size));
+        body.extend_from_slice(b"\r\n--b--\r\n");
+        body
+    };
+    let send_upload = |body: Vec<u8>| {
+        raw_stream(
+            server.addr,
+            "POST /up HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b",
+            Framing::Length(body.len() as u64),
+            futures_util::stream::iter([bytes::Bytes::from(body)]),
+        )
+    };
+    let full = send_upload(upload(4 * 1024 * 1024)).await;
+    assert_eq!(full.status, 507, "{}", full.text());
+    assert!(full.text().contains("no room"), "{}", full.text());
+    assert!(
+        eventually(async || std::fs::read_dir(&spool).unwrap().next().is_none()).await,
+        "temporary files left behind"
+    );
+    // Still serving: a small upload fits.
+    let small = send_upload(upload(1024)).await;
+    assert_eq!(small.status, 200, "{}", small.text());
 }

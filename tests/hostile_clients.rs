@@ -15,14 +15,6 @@ use tokio::net::TcpStream;
 
 use support::*;
 
-/// `short`, or `long` with `TOLLGATE_HOSTILE_LONG=1`.
-fn size(short: usize, long: usize) -> usize {
-    match std::env::var("TOLLGATE_HOSTILE_LONG").as_deref() {
-        Ok("1") => long,
-        _ => short,
-    }
-}
-
 /// A gateway (`tollgate run`, one worker, its echo route and a 10 MB file under `/files/`)
 /// with `listen` appended to its `[[listen]]` table.
 async fn gateway(listen: &str, before: &[&str]) -> (Gateway, tempfile::TempDir) {
@@ -86,7 +78,7 @@ async fn closed_by_server(stream: &mut TcpStream) -> bool {
 async fn slowloris_heads_are_closed_and_the_neighbour_is_served() {
     let (gw, _dir) = gateway("header_read_timeout = \"2s\"", &[]).await;
     let addr = gw.socket_addr();
-    let n = size(100, 500);
+    let n = hostile_size(100, 500);
     let head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let lorises: Vec<_> = (0..n)
         .map(|_| {
@@ -142,7 +134,7 @@ async fn a_client_that_never_reads_a_large_answer_is_closed_at_write_timeout() {
     let (gw, _dir) = gateway("write_timeout = \"2s\"", &[]).await;
     let addr = gw.socket_addr();
     let mut stalled = Vec::new();
-    for _ in 0..size(8, 64) {
+    for _ in 0..hostile_size(8, 64) {
         let mut stream = connect(addr).await;
         stream
             .write_all(b"GET /files/big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -222,7 +214,7 @@ async fn descriptor_exhaustion_is_logged_once_per_interval_and_recovers() {
     );
     let gw = Launch::program("sh", ["-c", &script]).serve().await;
     let addr = gw.socket_addr();
-    let attempts = size(400, 1_000);
+    let attempts = hostile_size(400, 1_000);
     let mut held = Vec::new();
     for _ in 0..attempts {
         // The kernel completes the handshake into the backlog even when the gateway cannot
@@ -246,4 +238,47 @@ async fn descriptor_exhaustion_is_logged_once_per_interval_and_recovers() {
     let log = gw.stop().await;
     let lines = log.matches("accept failed").count();
     assert!(lines <= 5, "{lines} accept-error lines:\n{log}");
+}
+
+#[tokio::test]
+async fn no_password_token_or_authorization_value_reaches_a_trace_log() {
+    let dir = temp_dir();
+    let users = htpasswd_file(dir.path(), "alice", "right-pw-6f1c");
+    let users = users.to_str().unwrap().to_owned();
+    let gw = Gateway::start(&[
+        "--log",
+        "trace",
+        "proxy",
+        "--workers",
+        "1",
+        "--users",
+        &users,
+    ])
+    .await;
+    let secrets = [
+        ("alice", "right-pw-6f1c"),
+        ("alice", "wrong-pw-93ab"),
+        ("nobody", "unknown-pw-7d2e"),
+    ];
+    let mut encoded = Vec::new();
+    for (user, password) in secrets {
+        let token = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{user}:{password}"),
+        );
+        let value = format!("Basic {token}");
+        let res = send("GET", &gw.url("/"), &[("authorization", value.as_str())]).await;
+        assert!(res.status == 200 || res.status == 401, "{}", res.status);
+        encoded.push(token);
+    }
+    let bearer = "Bearer tok-5e8a9c";
+    send("GET", &gw.url("/"), &[("authorization", bearer)]).await;
+    let log = gw.stop().await;
+    assert!(log.contains("alice"), "the trace log was captured: {log}");
+    let mut needles: Vec<String> = secrets.iter().map(|(_, p)| (*p).to_owned()).collect();
+    needles.extend(encoded);
+    needles.push("tok-5e8a9c".to_owned());
+    for needle in needles {
+        assert!(!log.contains(&needle), "{needle} in the log");
+    }
 }

@@ -15,14 +15,6 @@ use support::*;
 /// default count would cost well over this if the server held what it was sent).
 const RSS_GROWTH_KIB: u64 = 48 * 1024;
 
-/// `count`, ×10 with `TOLLGATE_HOSTILE_LONG=1`.
-fn scaled(count: usize) -> usize {
-    match std::env::var("TOLLGATE_HOSTILE_LONG").as_deref() {
-        Ok("1") => count * 10,
-        _ => count,
-    }
-}
-
 /// The Python with python3-h2: Debian's, ahead of any other on `PATH` (pyenv's lacks it).
 fn python() -> &'static str {
     if std::path::Path::new("/usr/bin/python3").exists() {
@@ -102,7 +94,7 @@ async fn survives_within(attack: &str, count: usize, growth_kib: u64) -> serde_j
     let (gw, _dir) = gateway().await;
     neighbour_served(&gw, "/").await;
     let before = rss_kib(gw.pid());
-    let report = abuse(&gw, attack, scaled(count)).await;
+    let report = abuse(&gw, attack, hostile_size(count, count * 10)).await;
     let peak = gw.peak_rss_kib();
     eprintln!("{attack}: {report} rss {before} KiB before, peak {peak} KiB");
     assert!(
