@@ -11,7 +11,7 @@
 # TOLLGATE=path/to/tollgate says which one to run. Every process it starts is stopped on exit,
 # Ctrl-C included.
 set -euo pipefail
-source "$(dirname "$0")/edge_common.sh"
+source "$(dirname "$0")/common.sh"
 UP=18821 TG=18822 NG=18823 ADMIN=18824
 need
 

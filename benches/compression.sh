@@ -11,7 +11,7 @@
 # TOLLGATE=path/to/tollgate says which one to run. Every process it starts is stopped on exit,
 # Ctrl-C included.
 set -euo pipefail
-source "$(dirname "$0")/edge_common.sh"
+source "$(dirname "$0")/common.sh"
 LEVEL=${LEVEL:-1}
 UP=18811 TG=18812 NG=18813
 need

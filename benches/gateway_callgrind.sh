@@ -44,5 +44,6 @@ CONF
     counted=$(ls "$W"/cg.out.* | sort | head -1)
     ir=$(callgrind_annotate "$counted" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     echo "$BIN: $((ir / N)) instructions per request ($ir for $N)"
+    [[ -n "${KEEP:-}" ]] && cp "$counted" "$KEEP.$(basename "$BIN")"
     rm -rf "$W"
 done

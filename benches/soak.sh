@@ -12,34 +12,17 @@
 # caused). Stops everything it started (trap), whatever happens.
 #
 # Usage: benches/soak.sh      (SOAK_SECONDS=1800 CONNECTIONS=64 WORKERS=2 SLOW=16)
-# TOLLGATE=path/to/tollgate runs that binary; otherwise the debug binary is built (use
-# TOLLGATE=target/release/tollgate after `cargo build --release --all-features` for figures).
-# Needs wrk, htpasswd (apache2-utils), curl, python3.
+# TOLLGATE=path/to/tollgate runs that binary; otherwise the release binary is built
+# (benches/common.sh, which also installs wrk, htpasswd, curl and python3 when missing).
 set -euo pipefail
 
 SOAK_SECONDS=${SOAK_SECONDS:-1800}
 CONNECTIONS=${CONNECTIONS:-64}
 WORKERS=${WORKERS:-2}
 SLOW=${SLOW:-16}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-WORK=$(mktemp -d /tmp/tollgate-soak.XXXXXX)
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [[ -n "${KEEP:-}" ]] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
-
-for tool in wrk htpasswd curl python3; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk apache2-utils curl python3)" >&2; exit 1; }
-done
-if [[ -z "${TOLLGATE:-}" ]]; then
-    (cd "$ROOT" && cargo build --all-features --bin tollgate >&2)
-    TOLLGATE=$TARGET/debug/tollgate
-fi
+# shellcheck source=benches/common.sh
+source "$(dirname "$0")/common.sh"
+need
 
 PORT=18812
 mkdir -p "$WORK/site"
@@ -70,10 +53,7 @@ EOF
 "$TOLLGATE" --log warn run "$WORK/gateway.toml" > /dev/null 2> "$WORK/gateway.log" &
 GATEWAY=$!
 PIDS+=("$GATEWAY")
-for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break
-    sleep 0.1
-done
+wait_port "$PORT"
 
 GOOD="Authorization: Basic $(printf 'soak:soak-password' | base64)"
 BAD="Authorization: Basic $(printf 'soak:wrong-password' | base64)"

@@ -79,6 +79,10 @@ fn message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// Named once: a lookup by `&str` parses the name on every request.
+const X_REQUEST_ID: http::header::HeaderName =
+    http::header::HeaderName::from_static("x-request-id");
+
 /// What a panic's answer needs from its request, kept before the request is handed on: the
 /// `Accept` value and the request id (the rewrite layer's [`RequestId`], else a valid
 /// `X-Request-Id` header).
@@ -104,7 +108,7 @@ impl AnswerFor {
         AnswerFor {
             accept: headers.get(ACCEPT).cloned(),
             request_id: headers
-                .get("x-request-id")
+                .get(X_REQUEST_ID)
                 .filter(|v| is_valid_request_id(v.as_bytes()))
                 .cloned(),
         }
@@ -125,7 +129,7 @@ impl AnswerFor {
         };
         let mut err = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, message);
         if let Some(value) = self.request_id {
-            err = err.with_header(http::header::HeaderName::from_static("x-request-id"), value);
+            err = err.with_header(X_REQUEST_ID, value);
         }
         err.into_response_as(ErrorFormat::for_accept(self.accept.as_ref()))
     }

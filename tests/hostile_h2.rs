@@ -138,9 +138,9 @@ async fn an_hpack_bomb_is_refused() {
         report["goaway"].is_u64() || answered_431 > 0 || report["closed"] == true,
         "{report}"
     );
-    assert_eq!(
-        report["answers"]["200"].as_u64().unwrap_or(0),
-        0,
+    // Only the first request (the one that filled the table, 4 KiB) may be answered.
+    assert!(
+        report["answers"]["200"].as_u64().unwrap_or(0) <= 1,
         "{report}"
     );
 }

@@ -64,7 +64,7 @@ mod outgoing;
 mod trust;
 
 #[cfg(feature = "proxy")]
-pub(crate) use outgoing::append_to_list;
+pub(crate) use outgoing::{append_hop, append_to_list, HopRef};
 #[cfg(feature = "forwarded")]
 #[cfg_attr(docsrs, doc(cfg(feature = "forwarded")))]
 pub use outgoing::{append_next_hop, NextHop, Outgoing};

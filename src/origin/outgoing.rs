@@ -134,8 +134,35 @@ impl NextHop {
 /// assert_eq!(headers["forwarded"], r#"for="[2001:db8::7]";host=example.com;proto=https"#);
 /// ```
 pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) {
-    let proto = hop.proto.as_deref().filter(|p| is_proto(p));
-    let host = hop.host.as_deref().filter(|h| valid_host(h));
+    append_hop(
+        headers,
+        &HopRef {
+            peer: hop.peer,
+            proto: hop.proto.as_deref(),
+            host: hop.host.as_deref(),
+            prefix: hop.prefix.as_deref(),
+            by: hop.by.as_deref(),
+        },
+        style,
+    );
+}
+
+/// A [`NextHop`] that borrows its text: what the proxy passes per request, without copying
+/// the scheme and host it already holds.
+#[derive(Debug, Default)]
+pub(crate) struct HopRef<'a> {
+    /// Canonical ([`IpAddr::to_canonical`]), as [`NextHop::new`] makes it.
+    pub(crate) peer: Option<IpAddr>,
+    pub(crate) proto: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) prefix: Option<&'a str>,
+    pub(crate) by: Option<&'a str>,
+}
+
+/// [`append_next_hop`] for a borrowed hop.
+pub(crate) fn append_hop(headers: &mut HeaderMap, hop: &HopRef<'_>, style: Outgoing) {
+    let proto = hop.proto.filter(|p| is_proto(p));
+    let host = hop.host.filter(|h| valid_host(h));
     if hop.proto.is_some() && proto.is_none() {
         tracing::debug!(proto = ?hop.proto, "forwarded: invalid proto not forwarded");
     }
@@ -144,11 +171,11 @@ pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) 
     }
     if matches!(style, Outgoing::XForwarded | Outgoing::Both) {
         if let Some(peer) = hop.peer {
-            append_to_list(headers, X_FORWARDED_FOR, &peer.to_string());
+            append_to_list(headers, X_FORWARDED_FOR, IpText::new(peer).as_str());
         }
         set_or_remove(headers, X_FORWARDED_PROTO, proto);
         set_or_remove(headers, X_FORWARDED_HOST, host);
-        if let Some(prefix) = hop.prefix.as_deref().filter(|p| !p.is_empty()) {
+        if let Some(prefix) = hop.prefix.filter(|p| !p.is_empty()) {
             match header_safe(prefix) {
                 Some(value) => {
                     headers.insert(X_FORWARDED_PREFIX, value);
@@ -171,7 +198,44 @@ pub fn append_next_hop(headers: &mut HeaderMap, hop: &NextHop, style: Outgoing) 
     }
 }
 
-fn element(hop: &NextHop, host: Option<&str>, proto: Option<&str>) -> String {
+/// An address as text. IPv4, the common case, is written by hand into a buffer on the stack:
+/// `Display` costs the formatting machinery and an allocation on every proxied request.
+enum IpText {
+    V4([u8; 15], usize),
+    Other(String),
+}
+
+impl IpText {
+    fn new(ip: IpAddr) -> Self {
+        let IpAddr::V4(v4) = ip else {
+            return IpText::Other(ip.to_string());
+        };
+        let (mut buf, mut n) = ([0u8; 15], 0);
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[n] = b'.';
+                n += 1;
+            }
+            for (min, digit) in [(100, octet / 100), (10, octet / 10 % 10), (0, octet % 10)] {
+                if octet >= min {
+                    buf[n] = b'0' + digit;
+                    n += 1;
+                }
+            }
+        }
+        IpText::V4(buf, n)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Digits and dots only.
+            IpText::V4(buf, n) => std::str::from_utf8(&buf[..*n]).unwrap_or_default(),
+            IpText::Other(text) => text,
+        }
+    }
+}
+
+fn element(hop: &HopRef<'_>, host: Option<&str>, proto: Option<&str>) -> String {
     let node = match hop.peer {
         Some(addr) => Node::Ip { addr, port: None },
         None => Node::Unknown,
@@ -185,7 +249,7 @@ fn element(hop: &NextHop, host: Option<&str>, proto: Option<&str>) -> String {
         out.push_str(";proto=");
         out.push_str(proto);
     }
-    match hop.by.as_deref() {
+    match hop.by {
         Some(by) if is_obfuscated(by) => {
             out.push_str(";by=");
             out.push_str(by);
@@ -280,6 +344,25 @@ mod tests {
         NextHop::new(Some(ip("203.0.113.5")))
             .proto("https".to_owned())
             .host("example.com:8443".to_owned())
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for octets in [
+            [0, 0, 0, 0],
+            [9, 10, 99, 100],
+            [127, 0, 0, 1],
+            [255, 255, 255, 255],
+        ] {
+            let addr = IpAddr::from(octets);
+            assert_eq!(IpText::new(addr).as_str(), addr.to_string());
+        }
+        for a in 0..=255u8 {
+            let addr = IpAddr::from([a, 255 - a, a / 3, a.wrapping_mul(7)]);
+            assert_eq!(IpText::new(addr).as_str(), addr.to_string());
+        }
+        let v6 = ip("2001:db8::1");
+        assert_eq!(IpText::new(v6).as_str(), "2001:db8::1");
     }
 
     #[test]

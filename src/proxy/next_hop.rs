@@ -6,7 +6,7 @@ use http::header::{HeaderName, HeaderValue, VIA};
 use http::{HeaderMap, Version};
 
 pub use crate::origin::Outgoing as ForwardedHeaders;
-use crate::origin::{append_next_hop, append_to_list, NextHop};
+use crate::origin::{append_hop, append_to_list, HopRef};
 use crate::syntax::forwarded::is_forwarding_header;
 
 /// What this hop knows about the request it forwards.
@@ -61,11 +61,14 @@ pub fn set_forwarded(headers: &mut HeaderMap, hop: &HopInfo<'_>, mode: Forwarded
     if mode == ForwardedHeaders::None {
         return;
     }
-    let next = NextHop::new(hop.peer)
-        .proto(hop.proto.to_owned())
-        .host(hop.host.map(str::to_owned))
-        .prefix((!hop.prefix.is_empty()).then(|| hop.prefix.to_owned()));
-    append_next_hop(headers, &next, mode);
+    let next = HopRef {
+        peer: hop.peer.map(|p| p.to_canonical()),
+        proto: Some(hop.proto),
+        host: hop.host,
+        prefix: (!hop.prefix.is_empty()).then_some(hop.prefix),
+        by: None,
+    };
+    append_hop(headers, &next, mode);
 }
 
 /// The `Via` entry for a message received with `version`: `1.1 tollgate`, `2 tollgate`.

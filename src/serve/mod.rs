@@ -46,16 +46,19 @@
 //! Server::new(service).config(config).serve(listener).await?;
 //! # Ok(()) }
 //! ```
+
 mod accept;
 mod announce;
 mod body;
 mod config;
 mod conn;
+mod connection;
 pub mod h2;
 pub mod host;
 mod io;
 #[cfg(feature = "tls")]
 mod plain;
+mod side;
 #[cfg(feature = "tls")]
 mod tls;
 mod workers;
@@ -67,20 +70,17 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 pub use self::announce::{announce, announce_as_json};
 #[cfg(feature = "tls")]
 pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 pub use self::conn::ServeService;
-use self::conn::{ConnService, ConnState};
 pub use self::host::HostHeaderError;
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
@@ -438,81 +438,6 @@ impl Shared {
         }
         #[cfg(not(feature = "tls"))]
         match acceptor {}
-    }
-
-    /// Serves one connection until it ends, the server shuts down, its request cap is reached
-    /// or it stays idle past the header read timeout.
-    async fn connection<I, S: ServeService>(
-        &self,
-        io: I,
-        peer: SocketAddr,
-        tls: bool,
-        upgraded: Arc<AtomicBool>,
-        service: S,
-        mut shutdown: watch::Receiver<()>,
-    ) where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let state = Arc::new(ConnState::new(
-            peer,
-            tls,
-            upgraded,
-            self.config.body_read_timeout,
-            self.config.body_total_timeout,
-            self.config.max_requests_per_connection,
-        ));
-        let service = ConnService::new(service, Arc::clone(&state));
-        let conn = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service);
-        tokio::pin!(conn);
-        // While no request is in flight the client owes us a request head: after
-        // `header_read_timeout` without one (slowloris, a silent client, an idle keep-alive or
-        // HTTP/2 connection) the connection is closed. One timer per connection, looked at
-        // only when it fires.
-        let idle_timeout = self.config.header_read_timeout;
-        let idle = tokio::time::sleep(idle_timeout);
-        tokio::pin!(idle);
-        let mut closing = false;
-        loop {
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                    return;
-                }
-                _ = shutdown.changed(), if !closing => {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
-                }
-                () = state.cap.notified(), if !closing => {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
-                }
-                () = &mut idle => {
-                    let now = Instant::now();
-                    match state.idle_deadline(idle_timeout) {
-                        Some(deadline) if deadline <= now => {}
-                        // Busy, or active since the timer was set: look again later.
-                        deadline => {
-                            idle.as_mut().reset(deadline.unwrap_or(now + idle_timeout));
-                            continue;
-                        }
-                    }
-                    if closing {
-                        // The peer did not finish closing either: drop the socket.
-                        return;
-                    }
-                    tracing::debug!(%peer, "no request for {idle_timeout:?}; closing");
-                    // An idle HTTP/1 connection closes now, an HTTP/2 peer gets a GOAWAY; a
-                    // half-sent head is dropped after a short grace.
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
-                    idle.as_mut().reset(now + CLOSE_GRACE.min(idle_timeout));
-                }
-            }
-        }
     }
 }
 

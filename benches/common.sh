@@ -1,5 +1,6 @@
-# Shared by benches/compression.sh and benches/cache.sh: a work directory, processes that are
-# all stopped on exit or interrupt, nginx configurations, waiting for ports, one wrk run.
+# Shared by the benchmark scripts (gateway.sh, compression.sh, cache.sh, tls.sh, latency.sh,
+# memory.sh): a work directory, processes that are all stopped on exit or interrupt, nginx
+# configurations, waiting for ports, one wrk run with the CPU time its servers spent.
 # Sourced, not run.
 
 ROUNDS=${ROUNDS:-3}
@@ -25,6 +26,9 @@ need() {
     command -v nginx >/dev/null || missing+=(nginx-light)
     command -v wrk >/dev/null || missing+=(wrk)
     command -v curl >/dev/null || missing+=(curl)
+    command -v htpasswd >/dev/null || missing+=(apache2-utils)
+    command -v h2load >/dev/null || missing+=(nghttp2-client)
+    command -v python3 >/dev/null || missing+=(python3)
     if ((${#missing[@]})); then
         echo "installing ${missing[*]}" >&2
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
@@ -67,9 +71,9 @@ start_bg() { # log-name command...
     LAST_PID=$!
 }
 
-wait_port() { # port path
+wait_port() { # port [path] [header]
     for _ in $(seq 100); do
-        if curl -s -o /dev/null "http://127.0.0.1:$1$2"; then return 0; fi
+        if curl -s -o /dev/null ${3:+-H "$3"} "http://127.0.0.1:$1${2:-/}"; then return 0; fi
         sleep 0.1
     done
     echo "nothing answers on port $1; logs:" >&2
@@ -77,16 +81,43 @@ wait_port() { # port path
     exit 1
 }
 
-# One wrk run: prints "rps p50_ms p99_ms".
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# The process and its children (nginx's master and workers): what CPU time is summed over.
+family() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
+
+# User + system CPU time of the processes, in clock ticks (/proc/PID/stat fields 14 and 15).
+cpu_ticks() { # pid...
+    local total=0 pid stat
+    for pid in "$@"; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        stat=${stat##*) } # the command name may hold spaces: fields counted after it
+        read -r -a f <<<"$stat"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# One wrk run: prints "rps p50_ms p99_ms cpu_us_per_request" (the last one "n/a" without
+# PIDS_OF_SERVER: the processes whose CPU time the run is charged, e.g. "$(family $PID)").
 bench() { # url [header]
-    local out rps p50 p99 errors
+    local out rps p50 p99 errors requests before after cpu=n/a
+    local pids=(${PIDS_OF_SERVER:-})
+    ((${#pids[@]})) && before=$(cpu_ticks "${pids[@]}")
     out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    if ((${#pids[@]})); then
+        after=$(cpu_ticks "${pids[@]}")
+        cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
+            'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+    fi
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
     [[ -n "$errors" ]] && echo "  wrk: $errors ($1)" >&2
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu"
 }
 
 to_ms() { # wrk latency (12.3us, 1.2ms, 1.1s) to milliseconds
@@ -100,4 +131,15 @@ median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (
 
 declare -A RESULTS
 record() { RESULTS[$1]+="$2"$'\n'; }
-field() { awk -v c="$2" 'NF {print $c}' <<<"${RESULTS[$1]:-}" | median; }
+field() { awk -v c="$2" 'NF && $c != "n/a" {print $c}' <<<"${RESULTS[$1]:-}" | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+# Load average over the last minute, and a warning when the machine is not quiet.
+check_quiet() {
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "load average at start: $load"
+    awk -v l="$load" 'BEGIN { exit !(l > 1.0) }' &&
+        echo "WARNING: the machine is busy (load $load): figures will measure it too" >&2
+    return 0
+}

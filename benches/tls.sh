@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# TLS: `tollgate proxy` and nginx terminating TLS with the same ECDSA P-256 certificate in front
+# of the same upstream (an nginx answering "hello"), Basic auth on both (as benches/gateway.sh).
+#   requests   h2load with a request count (-n, never -D: its duration mode paces requests),
+#              HTTP/2 (-m 10 streams per connection) and HTTP/1.1 (--h1), kept-alive
+#   handshakes new TLS connections per second, full and resumed (`openssl s_time -new` and
+#              `-reuse`, one client: a comparison, not a peak)
+# alternating rounds, 1 and 2 workers; prints the medians and tollgate/nginx ratios.
+#
+# Usage: benches/tls.sh   (ROUNDS=3 REQUESTS=100000 CLIENTS=32 WORKERS="1 2" TIME=5)
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+REQUESTS=${REQUESTS:-100000}
+CLIENTS=${CLIENTS:-32}
+WORKERS=${WORKERS:-1 2}
+TIME=${TIME:-5}
+need
+UP=18841 TG=18842 NG=18843
+AUTH="Authorization: Basic $(printf 'bench:bench-password' | base64)"
+htpasswd -nbB bench bench-password >"$WORK/bcrypt.htpasswd" 2>/dev/null
+htpasswd -nbs bench bench-password >"$WORK/sha.htpasswd" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+chmod 644 "$WORK"/*.htpasswd "$WORK"/*.pem
+
+echo "TLS benchmark: $(nproc) cores, rounds=$ROUNDS, $REQUESTS requests on $CLIENTS connections"
+echo "tollgate: $TOLLGATE"
+echo "nginx: $($NGINX -v 2>&1)"
+check_quiet
+
+# One h2load run: prints req/s.
+h2() { # port [--h1]
+    h2load -n "$REQUESTS" -c "$CLIENTS" -m "$([[ ${2:-} == --h1 ]] && echo 1 || echo 10)" \
+        ${2:-} -H "$AUTH" "https://127.0.0.1:$1/" 2>/dev/null |
+        awk '/^finished in/ {gsub(",", "", $4); print $4} /^requests:/ && $8 + 0 > 0 {print "h2load: " $0 > "/dev/stderr"}'
+}
+
+# New connections per second: prints the count from `openssl s_time`.
+handshakes() { # port -new|-reuse
+    openssl s_time -connect "127.0.0.1:$1" "$2" -time "$TIME" 2>/dev/null |
+        awk '/connections in .* real seconds/ {print $1 / $(NF-3); exit}'
+}
+
+for workers in $WORKERS; do
+    nginx_conf up 1 "server { listen 127.0.0.1:$UP; location / { return 200 'hello\n'; } }"
+    nginx_conf ng "$workers" "server { listen 127.0.0.1:$NG ssl http2;
+        ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+        ssl_session_cache shared:tls:10m;
+        location / {
+            auth_basic \"bench\"; auth_basic_user_file $WORK/sha.htpasswd;
+            proxy_pass http://backend; proxy_http_version 1.1;
+            proxy_set_header Connection \"\"; proxy_set_header Host \$host;
+        } }"
+    start_bg up "$NGINX" -c "$WORK/up/nginx.conf"
+    UP_PID=$LAST_PID
+    start_bg ng "$NGINX" -c "$WORK/ng/nginx.conf"
+    NG_PID=$LAST_PID
+    start_bg tollgate "$TOLLGATE" --log warn proxy --workers "$workers" \
+        --upstream "http://127.0.0.1:$UP" --bind "127.0.0.1:$TG" \
+        --users "$WORK/bcrypt.htpasswd" --realm bench \
+        --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem"
+    TG_PID=$LAST_PID
+    for port in $NG $TG; do
+        for _ in $(seq 100); do
+            curl -sk -o /dev/null -H "$AUTH" "https://127.0.0.1:$port/" && break
+            sleep 0.1
+        done
+    done
+    for round in $(seq "$ROUNDS"); do
+        for setup in tollgate nginx; do
+            port=$TG
+            [[ $setup == nginx ]] && port=$NG
+            record "w$workers/h2/$setup" "$(h2 $port)"
+            record "w$workers/h1/$setup" "$(h2 $port --h1)"
+            record "w$workers/handshakes-new/$setup" "$(handshakes $port -new)"
+            record "w$workers/handshakes-resumed/$setup" "$(handshakes $port -reuse)"
+            echo "  w=$workers round=$round $setup done"
+        done
+    done
+    stop "$TG_PID"
+    stop "$NG_PID"
+    stop "$UP_PID"
+done
+
+echo
+printf '%-40s %12s\n' setup "per second"
+for key in $(printf '%s\n' "${!RESULTS[@]}" | sort -V); do
+    printf '%-40s %12.0f\n' "$key" "$(field "$key" 1)"
+done
+echo
+for workers in $WORKERS; do
+    for kind in h2 h1 handshakes-new handshakes-resumed; do
+        printf 'TLS %-20s w=%s tollgate/nginx %sx\n' "$kind" "$workers" \
+            "$(ratio "$(field "w$workers/$kind/tollgate" 1)" "$(field "w$workers/$kind/nginx" 1)")"
+    done
+done
