@@ -32,13 +32,30 @@ pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> 
     Ok(text)
 }
 
+/// How long a changed file's content must stay the same before it is taken.
+pub(crate) const SETTLE: Duration = Duration::from_millis(50);
+
+/// How long an empty file must have gone unmodified before it is taken: a writer truncates
+/// before it writes, and may be descheduled between the two for longer than [`SETTLE`].
+pub(crate) const EMPTY_SETTLE: Duration = Duration::from_secs(1);
+
+/// Whether `path` was last modified at least `age` ago (false when that cannot be told).
+fn unmodified_for(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed >= age)
+}
+
 /// The reload step of a watched file: on the blocking pool, `read` it and, unless the
-/// content's SHA-256 is `current` (then `Ok(None)`: nothing changed), `parse` it. `joined`
+/// content's SHA-256 is `current` (then `Ok(None)`: nothing changed) or it changes within
+/// [`SETTLE`] (`Ok(None)` too: still being written), `parse` it. `joined`
 /// makes the caller's error when the blocking task itself failed.
 pub(crate) async fn read_if_changed<T, E>(
     path: std::path::PathBuf,
     current: [u8; 32],
-    read: impl FnOnce(&Path) -> Result<Vec<u8>, E> + Send + 'static,
+    read: impl Fn(&Path) -> Result<Vec<u8>, E> + Send + 'static,
     parse: impl FnOnce(&[u8]) -> Result<T, E> + Send + 'static,
     joined: impl FnOnce(std::io::Error) -> E,
 ) -> Result<Option<T>, E>
@@ -50,6 +67,13 @@ where
     tokio::task::spawn_blocking(move || {
         let text = read(&path)?;
         if <[u8; 32]>::from(Sha256::digest(&text)) == current {
+            return Ok(None);
+        }
+        // A file written in place (truncated, then written) can be read half-way, and an
+        // empty or cut file may parse: new content is taken only when a second read, SETTLE
+        // later, finds the same bytes; otherwise the next round looks again.
+        std::thread::sleep(SETTLE);
+        if read(&path)? != text || (text.is_empty() && !unmodified_for(&path, EMPTY_SETTLE)) {
             return Ok(None);
         }
         parse(&text).map(Some)

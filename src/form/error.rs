@@ -90,7 +90,8 @@ pub enum MultipartError {
     Malformed,
     /// Reading the body failed: the client went away or sent broken framing (400).
     Read(BoxError),
-    /// Writing a spooled file failed (500; the cause goes to logs only).
+    /// Writing a spooled file failed: 507 when the disk or quota is full, else 500 (the cause
+    /// goes to logs only).
     Spool(std::io::Error),
 }
 
@@ -105,6 +106,7 @@ impl MultipartError {
             | FieldTooLarge { .. }
             | FileTooLarge { .. }
             | MemoryLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Spool(e) if disk_full(e) => StatusCode::INSUFFICIENT_STORAGE,
             Spool(_) => StatusCode::INTERNAL_SERVER_ERROR,
             MissingBoundary
             | BoundaryTooLong { .. }
@@ -232,6 +234,16 @@ impl fmt::Display for MultipartError {
     }
 }
 
+/// Whether spooling failed for want of room (`ENOSPC`, a quota, `EFBIG` past the file size
+/// limit): a `507 Insufficient Storage`, not the server's fault in the code.
+fn disk_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
+}
+
 impl std::error::Error for MultipartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
@@ -250,6 +262,9 @@ impl crate::error::ClientError for MultipartError {
     /// A spooling failure is the server's: the client learns nothing of it.
     fn public_message(&self) -> std::borrow::Cow<'static, str> {
         match self {
+            MultipartError::Spool(e) if disk_full(e) => {
+                "the server has no room to store the upload now; try again later".into()
+            }
             MultipartError::Spool(_) => "internal server error".into(),
             MultipartError::Read(_) => "could not read the multipart body".into(),
             other => other.to_string().into(),

@@ -82,11 +82,21 @@ impl Listening {
 
     pub(super) async fn finish(self) {
         self.stop();
-        for task in self.tasks {
+        // The handles kept for a restart close first: once the servers closed theirs, the port
+        // refuses new clients while the open connections drain (they would otherwise wait in
+        // the accept queue, unserved, until the process ends).
+        let Listening {
+            sockets,
+            tasks,
+            addr,
+            ..
+        } = self;
+        drop(sockets);
+        for task in tasks {
             match task.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(addr = %self.addr, error = %e, "listener failed"),
-                Err(e) => tracing::error!(addr = %self.addr, error = %e, "listener task failed"),
+                Ok(Err(e)) => tracing::error!(addr = %addr, error = %e, "listener failed"),
+                Err(e) => tracing::error!(addr = %addr, error = %e, "listener task failed"),
             }
         }
     }

@@ -76,6 +76,7 @@ mod listening;
 mod order;
 mod routes;
 mod run;
+mod second_signal;
 mod shared;
 mod stack;
 mod summary;

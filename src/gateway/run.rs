@@ -452,6 +452,7 @@ impl Runner {
                 }
             }
         }
+        tokio::spawn(super::second_signal::exit_at_once());
         self.shutdown().await;
         Ok(())
     }

@@ -222,6 +222,20 @@ pub(super) fn http10_chunked(upstream: &Upstream) -> Failure {
     }
 }
 
+/// An answer whose length can be read two ways (`Content-Length` beside `Transfer-Encoding`,
+/// RFC 9112 §6.1): refused as nginx does, since the upstream and the gateway may disagree on
+/// where it ends; `None` for the others.
+pub(super) fn ambiguous_framing(headers: &HeaderMap, upstream: &Upstream) -> Option<Failure> {
+    let both = headers.contains_key(http::header::TRANSFER_ENCODING)
+        && headers.contains_key(http::header::CONTENT_LENGTH);
+    both.then(|| {
+        Failure::upstream(
+            HttpError::bad_gateway("the upstream server sent an invalid answer"),
+            format!("upstream {upstream} sent both Content-Length and Transfer-Encoding"),
+        )
+    })
+}
+
 /// What to do about the usual certificate failures of an `https://` upstream, from the
 /// cause chain's text (rustls and webpki name them); empty for the others.
 fn tls_hint(err: &(dyn std::error::Error + 'static)) -> &'static str {

@@ -82,8 +82,22 @@ pub fn rewrite_redirects(headers: &mut HeaderMap, map: &Mapping<'_>) {
     }
 }
 
-/// Rewrites every `Set-Cookie` in place.
+/// Rewrites every `Set-Cookie` in place, and drops those whose `Domain` is another site's
+/// (see [`foreign_domain`]).
 pub fn rewrite_cookies(headers: &mut HeaderMap, map: &Mapping<'_>) {
+    let foreign = |v: &HeaderValue| v.to_str().is_ok_and(|v| foreign_domain(v, map));
+    if headers.get_all(SET_COOKIE).iter().any(foreign) {
+        let kept: Vec<HeaderValue> = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter(|v| !foreign(v))
+            .cloned()
+            .collect();
+        headers.remove(SET_COOKIE);
+        for value in kept {
+            headers.append(SET_COOKIE, value);
+        }
+    }
     if let http::header::Entry::Occupied(mut cookies) = headers.entry(SET_COOKIE) {
         for value in cookies.iter_mut() {
             replace(value, |v| rewrite_set_cookie(v, map));
@@ -232,6 +246,44 @@ pub fn rewrite_set_cookie(value: &str, map: &Mapping<'_>) -> Option<String> {
         parts.push(part.to_owned());
     }
     changed.then(|| parts.join(";"))
+}
+
+/// Whether a `Set-Cookie` value has a `Domain` that is neither the upstream's host nor one the
+/// public host is in (`app.example.com` is in `example.com`): a cookie for another site, which
+/// browsers refuse (RFC 6265 §5.3, step 6) and the gateway never passes on. `false` when the
+/// public host is unknown.
+///
+/// ```
+/// use tollgate::proxy::location::{foreign_domain, Mapping};
+///
+/// let map = Mapping {
+///     upstream_authority: "127.0.0.1:9000", sent_host: "127.0.0.1:9000", upstream_base: "",
+///     public_scheme: "https", public_authority: "app.example.com", public_prefix: "",
+/// };
+/// assert!(foreign_domain("s=1; Domain=attacker.example", &map));
+/// assert!(!foreign_domain("s=1; Domain=.example.com; Path=/", &map));
+/// assert!(!foreign_domain("s=1; Domain=127.0.0.1", &map));
+/// assert!(!foreign_domain("s=1; Path=/", &map));
+/// ```
+pub fn foreign_domain(value: &str, map: &Mapping<'_>) -> bool {
+    let Some(public) = map.valid_public_authority().map(host_of) else {
+        return false;
+    };
+    let upstream = host_of(map.upstream_authority);
+    value
+        .split(';')
+        .skip(1)
+        .filter_map(|attr| attr.trim().split_once('='))
+        .filter(|(key, _)| key.trim().eq_ignore_ascii_case("domain"))
+        .map(|(_, domain)| domain.trim().trim_start_matches('.'))
+        .any(|domain| {
+            let public = public.to_ascii_lowercase();
+            let domain = domain.to_ascii_lowercase();
+            !domain.is_empty()
+                && domain != upstream.to_ascii_lowercase()
+                && public != domain
+                && !public.ends_with(&format!(".{domain}"))
+        })
 }
 
 /// The host of an authority, without the port (IPv6 keeps its brackets); the whole value when

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use super::body::{download, Progress};
 use super::client::{self, ProxyBuildError, UpstreamClient};
 use super::config::ProxyConfig;
-use super::failure::{http10_chunked, too_large, unanswered, Failure};
+use super::failure::{ambiguous_framing, http10_chunked, too_large, unanswered, Failure};
 use super::future::ResponseFuture;
 use super::hop::remove_hop_by_hop;
 use super::location::{self, Mapping};
@@ -229,6 +229,11 @@ fn pass_answer(
         // and the connection, with whatever it left unread, is not reused.
         drop(pooled);
         return origin.failure(http10_chunked(upstream), upstream, None);
+    }
+    if let Some(failure) = ambiguous_framing(res.headers(), upstream) {
+        // Its body is never read: the connection closes with whatever it held.
+        drop(pooled);
+        return origin.failure(failure, upstream, None);
     }
     let upstream_name = upstream.name();
     let status = res.status();

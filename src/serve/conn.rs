@@ -196,6 +196,9 @@ pub(crate) struct Exchange {
     request_id: Option<Arc<str>>,
     /// What the access layer decided, and by which rule.
     access: Option<AccessDecision>,
+    /// Why the answer's body ended before its end (the upstream closed or stalled mid-body):
+    /// the client got an incomplete answer.
+    cut: Option<String>,
 }
 
 #[derive(Debug)]
@@ -235,6 +238,7 @@ impl Exchange {
             upstream: None,
             request_id: None,
             access: None,
+            cut: None,
         }
     }
 }
@@ -258,6 +262,8 @@ impl Drop for Exchange {
                 referer = log.referer.as_deref().unwrap_or("-"),
                 user_agent = log.user_agent.as_deref().unwrap_or("-"),
                 access = %Access(self.access.as_ref()),
+                complete = self.cut.is_none(),
+                cut = self.cut.as_deref().unwrap_or("-"),
                 duration_ms = log.start.elapsed().as_secs_f64() * 1000.0,
                 "{} {} {} {} bytes",
                 log.method,
@@ -398,5 +404,10 @@ impl Watch for Exchange {
             self.bytes += data.len() as u64;
         }
         Ok(frame)
+    }
+
+    fn error(&mut self, error: BoxError) -> BoxError {
+        self.cut = Some(error.to_string());
+        error
     }
 }

@@ -47,11 +47,13 @@
 //! # Ok(()) }
 //! ```
 
+mod accept;
 mod announce;
 mod body;
 mod config;
 mod conn;
 mod connection;
+pub mod h2;
 pub mod host;
 mod io;
 #[cfg(feature = "tls")]
@@ -296,7 +298,7 @@ impl<S: ServeService> Server<S> {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
-                        accept_error(e).await;
+                        accept::accept_error(e).await;
                         continue;
                     }
                 },
@@ -383,7 +385,7 @@ fn builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(None)
         .keep_alive(config.keep_alive)
         .max_headers(config.max_headers);
-    builder.http2().timer(TokioTimer::new());
+    h2::limits(builder.http2().timer(TokioTimer::new()));
     builder
 }
 
@@ -436,21 +438,6 @@ impl Shared {
         }
         #[cfg(not(feature = "tls"))]
         match acceptor {}
-    }
-}
-
-/// Accept errors are the listener's weather, not the server's end: a client that reset before
-/// `accept` is skipped; running out of file descriptors waits a little before retrying.
-async fn accept_error(e: std::io::Error) {
-    use std::io::ErrorKind;
-    match e.kind() {
-        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::Interrupted => {
-            tracing::debug!(error = %e, "accept failed");
-        }
-        _ => {
-            tracing::error!(error = %e, "accept failed; retrying in 100 ms");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 }
 

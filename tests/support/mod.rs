@@ -37,6 +37,10 @@
 //!   both parse the answer; [`connect`] opens a bounded connection; [`raw_exchange`] and
 //!   [`read_until_quiet`] for connections the server keeps open; [`raw_stream`] streams a body
 //!   while the answer is read; [`parse`] turns answer bytes into a [`Fetched`].
+//! - A lying upstream ([`lying`]): [`lying_upstream`]`(|n| script)` plays a script of raw
+//!   bytes ([`Step`]: read a request, write, sleep, close) on its `n`th connection, counts
+//!   connections and keeps each request head it read ([`Heard`]); [`honest`] answers every
+//!   request. `h2_abuse.py` beside it sends raw HTTP/2 frames (`tests/hostile_h2.rs`).
 //! - curl ([`mod@curl`]): [`curl()`]`(args)` returns the last answer as a [`Fetched`].
 //! - The binary ([`binary`]): [`Gateway::start`]`(args)` (adds `--bind 127.0.0.1:0`),
 //!   [`Gateway::spawn`], [`Gateway::run_file`] start `tollgate` and wait for its `Serving on`
@@ -54,6 +58,7 @@ pub mod binary;
 pub mod client;
 pub mod curl;
 pub mod files;
+pub mod lying;
 pub mod raw;
 pub mod server;
 
@@ -63,12 +68,22 @@ pub use binary::*;
 pub use client::*;
 pub use curl::*;
 pub use files::*;
+pub use lying::*;
 pub use raw::*;
 pub use server::*;
 
 /// The bound on every network wait of a test: a hung test fails instead of hanging CI.
 /// Transfers of 100 MB allow a few times this.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `short`, or `long` when `TOLLGATE_HOSTILE_LONG=1`: the size knob of the `hostile_*` tests
+/// (CI runs the short sizes; the long ones are the issue's).
+pub fn hostile_size(short: usize, long: usize) -> usize {
+    match std::env::var("TOLLGATE_HOSTILE_LONG").as_deref() {
+        Ok("1") => long,
+        _ => short,
+    }
+}
 
 /// Polls `done` every 20 ms until it holds; false when it still does not after
 /// [`TEST_TIMEOUT`].
