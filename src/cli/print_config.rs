@@ -46,11 +46,18 @@ pub fn toml(args: &ProxyArgs) -> String {
     if let Some(groups) = &args.acl.groups {
         doc.insert("acl", table([("groups", value(path(groups)))]));
     }
+    let mut limits = Vec::new();
     if let Some(rate) = args.limits.rate_limit {
-        doc.insert(
-            "rate_limit",
-            table([("per_client", value(rate.to_string()))]),
-        );
+        limits.push(("per_client", value(rate.to_string())));
+    }
+    if let Some(tollgate::store::StoreLocation::Redis(url)) = &args.limits.limits_store {
+        limits.push(("store", value(url.as_str())));
+    }
+    if let Some(secret) = &args.limits.limits_store_secret {
+        limits.push(("store_secret_file", value(path(secret))));
+    }
+    if !limits.is_empty() {
+        doc.insert("rate_limit", table(limits));
     }
     let mut proxy = Vec::new();
     if let Some(max) = args.max_body {

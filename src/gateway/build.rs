@@ -12,7 +12,7 @@ use tower_layer::Layer;
 use super::admin_listener::admin;
 use super::files::{check_dirs, check_tls, error_pages};
 use super::routes::compile;
-use super::shared::SharedState;
+use super::shared::{LimitsStore, SharedState};
 use super::stack::Gateway;
 use crate::acl::{AclLayer, Groups};
 use crate::cache::CacheLayer;
@@ -81,9 +81,10 @@ pub async fn build_with(
     // reload must not replace the running auth layer's state (nor the groups and limits).
     let throwaway = SharedState::new();
     let state = if consistent { shared } else { &throwaway };
-    let auth = auth_layer(config, state, &mut errors).await;
+    let store = limits_store(config, state, &mut errors);
+    let auth = auth_layer(config, state, store.as_ref(), &mut errors).await;
     let acl_groups = acl_groups(config, state, &mut errors).await;
-    let limits = Limits::new(config, state);
+    let limits = Limits::new(config, state, store.as_ref());
     let cache = config
         .cache
         .as_ref()
@@ -94,6 +95,7 @@ pub async fn build_with(
             &groups,
             acl_groups,
             shared,
+            store.as_ref(),
             cache.as_ref(),
             &mut errors,
         )
@@ -143,7 +145,7 @@ struct Limits {
 }
 
 impl Limits {
-    fn new(config: &Config, shared: &SharedState) -> Limits {
+    fn new(config: &Config, shared: &SharedState, store: Option<&LimitsStore>) -> Limits {
         let Some(limits) = &config.rate_limit else {
             return Limits {
                 client: None,
@@ -153,12 +155,14 @@ impl Limits {
         let prefix = limits.ipv6_prefix;
         Limits {
             client: limits.per_client.map(|rate| {
-                shared.rate_limit(format!("client {rate} /{prefix}"), || {
+                shared.rate_limit(format!("client {rate} /{prefix}"), store, || {
                     RateLimitLayer::per_client(rate).ipv6_prefix(prefix)
                 })
             }),
             user: limits.per_user.map(|rate| {
-                shared.rate_limit(format!("user {rate}"), || RateLimitLayer::per_user(rate))
+                shared.rate_limit(format!("user {rate}"), store, || {
+                    RateLimitLayer::per_user(rate)
+                })
             }),
         }
     }
@@ -348,14 +352,43 @@ fn rewrite_layer(
     }
 }
 
-/// The Basic auth layer, from `shared` when an equal `[auth]` table built it already.
+/// The Redis store of `[rate_limit] store` (from `shared` when equal settings made it
+/// already), `None` for the memory store.
+fn limits_store(
+    config: &Config,
+    shared: &SharedState,
+    errors: &mut Vec<ConfigError>,
+) -> Option<LimitsStore> {
+    #[cfg(feature = "redis-store")]
+    return match shared.limits_store(config.rate_limit.as_ref()) {
+        Ok(store) => store,
+        Err(e) => {
+            let key = match e {
+                crate::store::StoreConfigError::Location(_) => "store",
+                _ => "store_secret_file",
+            };
+            let at = KeyPath::root().key("rate_limit").key(key);
+            errors.push(ConfigError::from_error(at, e));
+            None
+        }
+    };
+    #[cfg(not(feature = "redis-store"))]
+    {
+        let _ = (config, shared, errors);
+        None
+    }
+}
+
+/// The Basic auth layer, from `shared` when an equal `[auth]` table (and store) built it
+/// already.
 #[cfg(feature = "auth")]
 async fn auth_layer(
     config: &Config,
     shared: &SharedState,
+    store: Option<&LimitsStore>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<AuthLayer> {
-    match shared.auth_layer(config.auth.as_ref()?).await {
+    match shared.auth_layer(config.auth.as_ref()?, store).await {
         Ok(layer) => Some(layer),
         Err(e) => {
             errors.push(auth_error(KeyPath::root().key("auth"), e));
@@ -368,6 +401,7 @@ async fn auth_layer(
 async fn auth_layer(
     _config: &Config,
     _shared: &SharedState,
+    _store: Option<&LimitsStore>,
     _errors: &mut Vec<ConfigError>,
 ) -> Option<AuthLayer> {
     None
@@ -421,6 +455,7 @@ fn router(
     groups: &BTreeMap<&str, Group>,
     acl_groups: Option<Arc<Groups>>,
     shared: &SharedState,
+    store: Option<&LimitsStore>,
     cache: Option<&CacheLayer>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
@@ -447,7 +482,7 @@ fn router(
         let mut service = target(route, groups, rules[i].as_ref(), cache);
         if let Some(rate) = route.rate_limit {
             let key = format!("route {i} {} {rate}", route.label());
-            let limit = shared.rate_limit(key, || RateLimitLayer::total(rate));
+            let limit = shared.rate_limit(key, store, || RateLimitLayer::total(rate));
             service = Route::new(limit.layer(service));
         }
         match &acls[i] {
