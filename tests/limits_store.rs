@@ -1,0 +1,197 @@
+//! Limits and lockout shared by two real `tollgate` processes through a real `redis-server`:
+//! a lockout of 5 failures holds across both (5, not 10), a rate limit too; Redis stopped
+//! mid-test follows `on_store_error` (local, deny, allow); Redis back, the shared limits
+//! resume; no user name or address is ever written to Redis.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::*;
+
+/// A secret file every replica shares.
+fn secret(dir: &Path) -> PathBuf {
+    let path = dir.join("store.secret");
+    std::fs::write(&path, [0x5a_u8; 32]).unwrap();
+    path
+}
+
+/// `curl -u CREDS` as the client `from`, as the trusted loopback proxy reports it.
+async fn login(gw: &Gateway, creds: &str, from: &str) -> u16 {
+    let header = format!("X-Forwarded-For: {from}");
+    curl(&["-i", "-u", creds, "-H", &header, &gw.url("/")])
+        .await
+        .status
+        .as_u16()
+}
+
+/// A plain `GET /` as the client `from`.
+async fn hit(gw: &Gateway, from: &str) -> u16 {
+    let header = format!("X-Forwarded-For: {from}");
+    curl(&["-i", "-H", &header, &gw.url("/")]).await.status.as_u16()
+}
+
+/// `tollgate proxy` with a lockout of 5 failures per (user, client) in `redis`.
+async fn proxy(redis: &Redis, users: &Path, secret: &Path) -> Gateway {
+    let url = redis.url();
+    Gateway::start(&[
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--trusted-proxy",
+        "127.0.0.1",
+        "--lockout",
+        "5/60s",
+        "--limits-store",
+        &url,
+        "--limits-store-secret",
+        secret.to_str().unwrap(),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
+    let redis = Redis::start().await;
+    let dir = temp_dir();
+    let users = htpasswd_file(dir.path(), "alice", "wonderland");
+    let secret = secret(dir.path());
+    let a = proxy(&redis, &users, &secret).await;
+    let b = proxy(&redis, &users, &secret).await;
+
+    for i in 0..5 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login(gw, "alice:guess", "192.0.2.66").await, 401, "failure {i}");
+    }
+    // The sixth attempt is refused on either replica, the right password included.
+    assert_eq!(login(&a, "alice:guess", "192.0.2.66").await, 429);
+    assert_eq!(login(&b, "alice:wonderland", "192.0.2.66").await, 429);
+    // alice still logs in from her own address, through both.
+    assert_eq!(login(&a, "alice:wonderland", "198.51.100.7").await, 200);
+    assert_eq!(login(&b, "alice:wonderland", "198.51.100.7").await, 200);
+
+    // Redis holds hashes: no user name, no address (Traefik keys by the plain source).
+    let keys = redis.keys().await;
+    assert!(!keys.is_empty());
+    for key in &keys {
+        assert!(key.starts_with("tollgate:{"), "{key}");
+        for plain in ["alice", "192.0.2.66", "198.51.100.7", "guess"] {
+            assert!(!key.contains(plain), "{key} holds {plain}");
+        }
+    }
+}
+
+/// `tollgate run` with a per-client limit of 3 a minute in `redis`.
+async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> Gateway {
+    let toml = format!(
+        r#"
+        [[listen]]
+        bind = "127.0.0.1:0"
+        [forwarded]
+        trust = {{ proxies = ["127.0.0.1"] }}
+        [rate_limit]
+        per_client = "3/m"
+        store = "{}"
+        store_secret_file = "{}"
+        on_store_error = "{on_store_error}"
+        [[routes]]
+        echo = true
+        "#,
+        redis.url(),
+        secret(dir).display(),
+    );
+    let dir = dir.join(on_store_error);
+    std::fs::create_dir_all(&dir).unwrap();
+    Gateway::run_file(&dir, &toml, &[]).await
+}
+
+/// Waits until `gw` counts in `redis` again (after a restart): requests from fresh clients
+/// (`198.51.100.N`, `N` from `client`) until one adds a key.
+async fn until_shared(gw: &Gateway, redis: &Redis, client: &mut u8) {
+    let mut n = *client;
+    let back = eventually(async || {
+        let before = redis.keys().await.len();
+        n += 1;
+        hit(gw, &format!("198.51.100.{n}")).await;
+        redis.keys().await.len() > before
+    })
+    .await;
+    *client = n;
+    assert!(back, "the gateway never counted in the restarted Redis");
+}
+
+/// Statuses of `n` requests from `from`, alternating between `a` and `b`.
+async fn alternate(a: &Gateway, b: &Gateway, from: &str, n: usize) -> Vec<u16> {
+    let mut statuses = Vec::with_capacity(n);
+    for i in 0..n {
+        statuses.push(hit(if i % 2 == 0 { a } else { b }, from).await);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn redis_down_counts_locally_then_shared_again_when_back() {
+    let mut redis = Redis::start().await;
+    let dir = temp_dir();
+    let a = limited(dir.path(), &redis, "local").await;
+    let b = limited(dir.path(), &redis, "local").await;
+    assert_eq!(
+        alternate(&a, &b, "192.0.2.1", 4).await,
+        [200, 200, 200, 429],
+        "3 a minute across both replicas"
+    );
+
+    redis.stop();
+    // Each process counts on its own meanwhile: 3 each.
+    let statuses = [hit(&a, "192.0.2.2").await, hit(&a, "192.0.2.2").await];
+    assert_eq!(statuses, [200, 200]);
+    assert_eq!(hit(&a, "192.0.2.2").await, 200);
+    assert_eq!(hit(&a, "192.0.2.2").await, 429);
+    assert_eq!(hit(&b, "192.0.2.2").await, 200, "b counts on its own");
+    a.wait_for_log("limits store unreachable", 1).await;
+
+    redis.restart().await;
+    // Picked up without a restart: the next requests count in Redis again.
+    let mut client = 0;
+    until_shared(&a, &redis, &mut client).await;
+    until_shared(&b, &redis, &mut client).await;
+    assert_eq!(
+        alternate(&a, &b, "192.0.2.3", 4).await,
+        [200, 200, 200, 429],
+        "shared again"
+    );
+    let log = a.stop().await;
+    assert_eq!(
+        log.matches("limits store unreachable").count(),
+        1,
+        "logged once per outage: {log}"
+    );
+    assert!(log.contains("limits store reachable again"), "{log}");
+}
+
+#[tokio::test]
+async fn redis_down_denies_with_deny_and_admits_with_allow() {
+    let mut redis = Redis::start().await;
+    let dir = temp_dir();
+    let deny = limited(dir.path(), &redis, "deny").await;
+    let allow = limited(dir.path(), &redis, "allow").await;
+    assert_eq!(hit(&deny, "192.0.2.1").await, 200);
+
+    redis.stop();
+    let res = curl(&["-i", "-H", "X-Forwarded-For: 192.0.2.9", &deny.url("/")]).await;
+    assert_eq!(res.status, 503, "{res:?}");
+    assert_eq!(res.header("retry-after"), Some("1"));
+    for i in 0..6 {
+        assert_eq!(hit(&allow, "192.0.2.9").await, 200, "allow, over the limit: {i}");
+    }
+
+    redis.restart().await;
+    let mut client = 0;
+    until_shared(&deny, &redis, &mut client).await;
+    until_shared(&allow, &redis, &mut client).await;
+    assert_eq!(
+        alternate(&deny, &allow, "192.0.2.4", 4).await,
+        [200, 200, 200, 429],
+        "shared again, across both"
+    );
+}
