@@ -81,12 +81,16 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
     }
 }
 
-/// `tollgate run` with a per-client limit of 3 a minute in `redis`.
-async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> Gateway {
+/// `tollgate run` with a per-client limit of 3 a minute in `redis`, `/net` refused to
+/// `192.0.2.0/24`, and an admin listener (its `/metrics` URL is the second value).
+async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> (Gateway, String) {
+    let (listen, admin) = (dead_port(), dead_port());
     let toml = format!(
         r#"
         [[listen]]
-        bind = "127.0.0.1:0"
+        bind = "{listen}"
+        [admin]
+        bind = "{admin}"
         [forwarded]
         trust = {{ proxies = ["127.0.0.1"] }}
         [rate_limit]
@@ -95,14 +99,22 @@ async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> Gateway {
         store_secret_file = "{}"
         on_store_error = "{on_store_error}"
         [[routes]]
+        path = "/net"
+        deny_ip = ["192.0.2.0/24"]
+        echo = true
+        [[routes]]
         echo = true
         "#,
         redis.url(),
         secret(dir).display(),
     );
-    let dir = dir.join(on_store_error);
+    let dir = dir.join(format!("{on_store_error}-{}", admin.port()));
     std::fs::create_dir_all(&dir).unwrap();
-    Gateway::run_file(&dir, &toml, &[]).await
+    let mut gw = Gateway::run_file(&dir, &toml, &[]).await;
+    gw.wait_serving(listen).await;
+    gw.wait_serving(admin).await;
+    gw.addr = listen.to_string();
+    (gw, format!("http://{admin}/metrics"))
 }
 
 /// Waits until `gw` counts in `redis` again (after a restart): requests from fresh clients
@@ -133,8 +145,8 @@ async fn alternate(a: &Gateway, b: &Gateway, from: &str, n: usize) -> Vec<u16> {
 async fn redis_down_counts_locally_then_shared_again_when_back() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let a = limited(dir.path(), &redis, "local").await;
-    let b = limited(dir.path(), &redis, "local").await;
+    let (a, metrics) = limited(dir.path(), &redis, "local").await;
+    let (b, _) = limited(dir.path(), &redis, "local").await;
     assert_eq!(
         alternate(&a, &b, "192.0.2.1", 4).await,
         [200, 200, 200, 429],
@@ -149,6 +161,20 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
     assert_eq!(hit(&a, "192.0.2.2").await, 429);
     assert_eq!(hit(&b, "192.0.2.2").await, 200, "b counts on its own");
     a.wait_for_log("limits store unreachable", 1).await;
+    let header = "X-Forwarded-For: 192.0.2.5";
+    assert_eq!(curl(&["-i", "-H", header, &a.url("/net/x")]).await.status, 403);
+    let text = curl(&[&metrics]).await.text().into_owned();
+    for line in [
+        "tollgate_rate_limited_total{scope=\"client\"} 1",
+        "tollgate_access_denied_total{rule=\"deny_ip 192.0.2.0/24\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    let errors = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tollgate_limits_store_errors_total "))
+        .expect("the store's errors are counted");
+    assert!(errors.parse::<u64>().unwrap() >= 3, "{text}");
 
     redis.restart().await;
     // Picked up without a restart: the next requests count in Redis again.
@@ -173,8 +199,8 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
 async fn redis_down_denies_with_deny_and_admits_with_allow() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let deny = limited(dir.path(), &redis, "deny").await;
-    let allow = limited(dir.path(), &redis, "allow").await;
+    let (deny, _) = limited(dir.path(), &redis, "deny").await;
+    let (allow, _) = limited(dir.path(), &redis, "allow").await;
     assert_eq!(hit(&deny, "192.0.2.1").await, 200);
 
     redis.stop();

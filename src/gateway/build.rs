@@ -82,6 +82,11 @@ pub async fn build_with(
     let throwaway = SharedState::new();
     let state = if consistent { shared } else { &throwaway };
     let store = limits_store(config, state, &mut errors);
+    #[cfg(feature = "redis-store")]
+    if let Some(store) = &store {
+        let store = store.clone();
+        metrics.count_store_errors(move || store.errors());
+    }
     let auth = auth_layer(config, state, store.as_ref(), &mut errors).await;
     let acl_groups = acl_groups(config, state, &mut errors).await;
     let limits = Limits::new(config, state, store.as_ref());

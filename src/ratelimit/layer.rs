@@ -31,6 +31,14 @@ enum Scope {
 }
 
 impl Scope {
+    /// The metrics label of its `429`s.
+    fn label(self) -> &'static str {
+        match self {
+            Scope::Total => "route",
+            other => other.name(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Scope::Client { .. } => "client",
@@ -186,7 +194,7 @@ impl RateLimitLayer {
         let limiter = &self.limiter;
         tracing::debug!(scope = limiter.scope.name(), "rate limited");
         let remaining = format!("\"{}\";r=0;t={secs}", limiter.scope.name());
-        HttpError::too_many_requests(secs)
+        let mut res = HttpError::too_many_requests(secs)
             .with_header(
                 http::HeaderName::from_static("ratelimit-policy"),
                 limiter.policy.clone(),
@@ -195,7 +203,10 @@ impl RateLimitLayer {
                 http::HeaderName::from_static("ratelimit"),
                 HeaderValue::from_str(&remaining).expect("digits and a known name"),
             )
-            .into_response_for(headers)
+            .into_response_for(headers);
+        res.extensions_mut()
+            .insert(crate::ext::RateLimited(limiter.scope.label()));
+        res
     }
 }
 

@@ -228,7 +228,8 @@ impl RedisStore {
         self.inner.on_error
     }
 
-    /// How many Redis calls failed since the store was made (for metrics).
+    /// How many checks Redis could not answer since the store was made (failed, timed out,
+    /// or not tried while resting after an error), for metrics.
     pub fn errors(&self) -> u64 {
         self.inner.errors.load(Ordering::Relaxed)
     }
@@ -275,6 +276,7 @@ impl RedisStore {
         let inner = &*self.inner;
         let now = inner.base.elapsed().as_millis() as u64;
         if now < inner.rest_until.load(Ordering::Relaxed) {
+            inner.errors.fetch_add(1, Ordering::Relaxed);
             return Err(StoreUnavailable("resting after an error".into()));
         }
         if let Some(conn) = inner.conn.get() {

@@ -93,9 +93,7 @@ impl Shared {
             if let Some(secs) = limiter.retry_after(&peer_key(ip, prefix)) {
                 // Logged once when the lock began: a flood must not become a log flood.
                 tracing::debug!(peer = %ip, "basic auth: client locked out");
-                return Decision::Answer(
-                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
-                );
+                return Decision::Answer(locked_out(secs, req.headers()));
             }
         }
         if let Some(decision) = self.token_decision(req.headers(), peer) {
@@ -120,9 +118,7 @@ impl Shared {
             let key = pair_key(ip, prefix, &credentials.username);
             if let Some(secs) = pairs.retry_after(&key) {
                 tracing::debug!(peer = %ip, "basic auth: user locked out from this client");
-                return Decision::Answer(
-                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
-                );
+                return Decision::Answer(locked_out(secs, req.headers()));
             }
         }
         let stored = self.store.lookup(&credentials.username);
@@ -333,6 +329,14 @@ impl Shared {
         }
         req.extensions_mut().insert(AuthenticatedUser(user));
     }
+}
+
+/// The `429` of a locked client or (user, client) pair, marked for metrics.
+pub(crate) fn locked_out(secs: u64, headers: &HeaderMap) -> Response<Body> {
+    let mut res = HttpError::too_many_requests(secs).into_response_for(headers);
+    res.extensions_mut()
+        .insert(crate::ext::RateLimited("lockout"));
+    res
 }
 
 fn log_failed(peer: Option<IpAddr>, user: Option<&str>, reason: &str) {

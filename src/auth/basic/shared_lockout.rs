@@ -11,7 +11,6 @@ use http::{HeaderMap, Response};
 use super::layer::Shared;
 use super::limiter::{pair_key, peer_key};
 use crate::body::Body;
-use crate::error::HttpError;
 use crate::store::{OnStoreError, RedisStore};
 
 /// The scope of a failure limit in Redis: what it counts, how many, over how long.
@@ -58,7 +57,7 @@ impl Shared {
             },
         }?;
         tracing::debug!(peer = %ip, "basic auth: locked out (shared store)");
-        Some(HttpError::too_many_requests(secs).into_response_for(headers))
+        Some(super::service::locked_out(secs, headers))
     }
 
     /// The seconds left on this process's own lock of `ip` or (`user`, `ip`).
