@@ -28,7 +28,10 @@ async fn login(gw: &Gateway, creds: &str, from: &str) -> u16 {
 /// A plain `GET /` as the client `from`.
 async fn hit(gw: &Gateway, from: &str) -> u16 {
     let header = format!("X-Forwarded-For: {from}");
-    curl(&["-i", "-H", &header, &gw.url("/")]).await.status.as_u16()
+    curl(&["-i", "-H", &header, &gw.url("/")])
+        .await
+        .status
+        .as_u16()
 }
 
 /// `tollgate proxy` with a lockout of 5 failures per (user, client) in `redis`.
@@ -61,7 +64,11 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
 
     for i in 0..5 {
         let gw = if i % 2 == 0 { &a } else { &b };
-        assert_eq!(login(gw, "alice:guess", "192.0.2.66").await, 401, "failure {i}");
+        assert_eq!(
+            login(gw, "alice:guess", "192.0.2.66").await,
+            401,
+            "failure {i}"
+        );
     }
     // The sixth attempt is refused on either replica, the right password included.
     assert_eq!(login(&a, "alice:guess", "192.0.2.66").await, 429);
@@ -162,7 +169,10 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
     assert_eq!(hit(&b, "192.0.2.2").await, 200, "b counts on its own");
     a.wait_for_log("limits store unreachable", 1).await;
     let header = "X-Forwarded-For: 192.0.2.5";
-    assert_eq!(curl(&["-i", "-H", header, &a.url("/net/x")]).await.status, 403);
+    assert_eq!(
+        curl(&["-i", "-H", header, &a.url("/net/x")]).await.status,
+        403
+    );
     let text = curl(&[&metrics]).await.text().into_owned();
     for line in [
         "tollgate_rate_limited_total{scope=\"client\"} 1",
@@ -208,7 +218,11 @@ async fn redis_down_denies_with_deny_and_admits_with_allow() {
     assert_eq!(res.status, 503, "{res:?}");
     assert_eq!(res.header("retry-after"), Some("1"));
     for i in 0..6 {
-        assert_eq!(hit(&allow, "192.0.2.9").await, 200, "allow, over the limit: {i}");
+        assert_eq!(
+            hit(&allow, "192.0.2.9").await,
+            200,
+            "allow, over the limit: {i}"
+        );
     }
 
     redis.restart().await;
@@ -220,4 +234,35 @@ async fn redis_down_denies_with_deny_and_admits_with_allow() {
         [200, 200, 200, 429],
         "shared again, across both"
     );
+}
+
+#[tokio::test]
+async fn the_replicas_example_holds_one_lockout_behind_nginx() {
+    let ports: Vec<String> = (0..4).map(|_| dead_port().port().to_string()).collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/replicas.sh");
+    let run = tokio::process::Command::new("bash")
+        .args([script, "--check"])
+        .env("TOLLGATE", env!("CARGO_BIN_EXE_tollgate"))
+        .env("PORT", &ports[0])
+        .env("PORT_A", &ports[1])
+        .env("PORT_B", &ports[2])
+        .env("REDIS_PORT", &ports[3])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(TEST_TIMEOUT, run)
+        .await
+        .expect("replicas.sh ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("401 401 401 401 401 429"), "{stdout}");
+    // Every process it started is gone: nothing listens on its ports any more.
+    for port in &ports {
+        let addr = format!("127.0.0.1:{port}");
+        assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "{addr}");
+    }
 }

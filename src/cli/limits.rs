@@ -58,7 +58,9 @@ impl LimitFlags {
             config.rate_limit = Some(limits);
         }
         if let Some(store) = &self.limits_store {
-            let limits = config.rate_limit.get_or_insert_with(RateLimitConfig::default);
+            let limits = config
+                .rate_limit
+                .get_or_insert_with(RateLimitConfig::default);
             limits.store = store.clone();
             limits.store_secret_file = self.limits_store_secret.clone();
         }

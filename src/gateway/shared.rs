@@ -247,19 +247,28 @@ mod tests {
     async fn one_layer_per_configuration_for_every_worker() {
         let dir = tempfile::tempdir().unwrap();
         let state = SharedState::new();
-        let a = state.auth_layer(&config(dir.path(), "a"), None).await.unwrap();
-        let b = state.auth_layer(&config(dir.path(), "a"), None).await.unwrap();
+        let a = state
+            .auth_layer(&config(dir.path(), "a"), None)
+            .await
+            .unwrap();
+        let b = state
+            .auth_layer(&config(dir.path(), "a"), None)
+            .await
+            .unwrap();
         assert!(
             Arc::ptr_eq(&a.shared, &b.shared),
             "same limiter, queue and cache"
         );
-        let c = state.auth_layer(&config(dir.path(), "c"), None).await.unwrap();
+        let c = state
+            .auth_layer(&config(dir.path(), "c"), None)
+            .await
+            .unwrap();
         assert!(
             !Arc::ptr_eq(&a.shared, &c.shared),
             "changed settings, new layer"
         );
         let other = SharedState::new()
-            .auth_layer(&config(dir.path(), "c"))
+            .auth_layer(&config(dir.path(), "c"), None)
             .await;
         assert!(!Arc::ptr_eq(&other.unwrap().shared, &c.shared));
     }

@@ -172,8 +172,9 @@ impl RedisStore {
                 why: format!("{} bytes; use at least {MIN_SECRET}", secret.len()),
             });
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreConfigError::Location(StoreLocationError::InvalidUrl(e.to_string())))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            StoreConfigError::Location(StoreLocationError::InvalidUrl(e.to_string()))
+        })?;
         let mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
         Ok(RedisStore {
             inner: Arc::new(Inner {
@@ -349,7 +350,11 @@ impl RedisStore {
     /// # Errors
     ///
     /// Redis could not answer.
-    pub async fn check_rate(&self, key: &str, rate: Rate) -> Result<Result<(), u64>, StoreUnavailable> {
+    pub async fn check_rate(
+        &self,
+        key: &str,
+        rate: Rate,
+    ) -> Result<Result<(), u64>, StoreUnavailable> {
         let period = (rate.window().as_micros() / u128::from(rate.count().max(1))).max(1);
         let period = u64::try_from(period).unwrap_or(u64::MAX);
         let wait: u64 = self
@@ -389,11 +394,21 @@ impl RedisStore {
         max: u32,
         window: Duration,
     ) -> Result<Option<Duration>, StoreUnavailable> {
-        let keys = [format!("{key}:count"), format!("{key}:strikes"), format!("{key}:lock")];
+        let keys = [
+            format!("{key}:count"),
+            format!("{key}:strikes"),
+            format!("{key}:lock"),
+        ];
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let window = u64::try_from(window.as_millis()).unwrap_or(MAX_LOCK_MS).max(1);
+        let window = u64::try_from(window.as_millis())
+            .unwrap_or(MAX_LOCK_MS)
+            .max(1);
         let lock: u64 = self
-            .run(&self.inner.record, &keys, &[u64::from(max.max(1)), window, MAX_LOCK_MS])
+            .run(
+                &self.inner.record,
+                &keys,
+                &[u64::from(max.max(1)), window, MAX_LOCK_MS],
+            )
             .await?;
         Ok((lock > 0).then(|| Duration::from_millis(lock)))
     }
@@ -405,7 +420,11 @@ impl RedisStore {
     /// Redis could not answer.
     pub async fn forget(&self, key: &str) -> Result<(), StoreUnavailable> {
         let mut conn = self.conn()?;
-        let keys = [format!("{key}:count"), format!("{key}:strikes"), format!("{key}:lock")];
+        let keys = [
+            format!("{key}:count"),
+            format!("{key}:strikes"),
+            format!("{key}:lock"),
+        ];
         let answer = tokio::time::timeout(
             TIMEOUT,
             redis::cmd("DEL").arg(&keys).query_async::<i64>(&mut conn),
