@@ -263,6 +263,9 @@ async fn the_replicas_example_holds_one_lockout_behind_nginx() {
     // Every process it started is gone: nothing listens on its ports any more.
     for port in &ports {
         let addr = format!("127.0.0.1:{port}");
-        assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "{addr}");
+        assert!(
+            tokio::net::TcpStream::connect(&addr).await.is_err(),
+            "{addr}"
+        );
     }
 }

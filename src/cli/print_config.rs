@@ -46,18 +46,8 @@ pub fn toml(args: &ProxyArgs) -> String {
     if let Some(groups) = &args.acl.groups {
         doc.insert("acl", table([("groups", value(path(groups)))]));
     }
-    let mut limits = Vec::new();
-    if let Some(rate) = args.limits.rate_limit {
-        limits.push(("per_client", value(rate.to_string())));
-    }
-    if let Some(tollgate::store::StoreLocation::Redis(url)) = &args.limits.limits_store {
-        limits.push(("store", value(url.as_str())));
-    }
-    if let Some(secret) = &args.limits.limits_store_secret {
-        limits.push(("store_secret_file", value(path(secret))));
-    }
-    if !limits.is_empty() {
-        doc.insert("rate_limit", table(limits));
+    if let Some(limits) = rate_limit(args) {
+        doc.insert("rate_limit", limits);
     }
     let mut proxy = Vec::new();
     if let Some(max) = args.max_body {
@@ -108,6 +98,21 @@ pub fn toml(args: &ProxyArgs) -> String {
         "# Made by `tollgate proxy ... --print-config`; run it with `tollgate run FILE`.\n\
          # Every key and its default: docs/config.md.\n{self_signed}{doc}"
     )
+}
+
+/// `[rate_limit]`: `per_client` from `--rate-limit`, the store from `--limits-store`.
+fn rate_limit(args: &ProxyArgs) -> Option<Item> {
+    let mut limits = Vec::new();
+    if let Some(rate) = args.limits.rate_limit {
+        limits.push(("per_client", value(rate.to_string())));
+    }
+    if let Some(tollgate::store::StoreLocation::Redis(url)) = &args.limits.limits_store {
+        limits.push(("store", value(url.as_str())));
+    }
+    if let Some(secret) = &args.limits.limits_store_secret {
+        limits.push(("store_secret_file", value(path(secret))));
+    }
+    (!limits.is_empty()).then(|| table(limits))
 }
 
 /// `[auth]`: Basic from `--users`, tokens from `--tokens`, the lockout from `--lockout`.

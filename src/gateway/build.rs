@@ -11,6 +11,7 @@ use tower_layer::Layer;
 
 use super::admin_listener::admin;
 use super::files::{check_dirs, check_tls, error_pages};
+use super::limits::{limits_store, Limits};
 use super::routes::compile;
 use super::shared::{LimitsStore, SharedState};
 use super::stack::Gateway;
@@ -137,38 +138,6 @@ pub async fn build_with(
         (_, inbound) => {
             errors.extend(inbound.err());
             Err(ConfigErrors(errors))
-        }
-    }
-}
-
-/// The `[rate_limit]` layers, shared by every worker through [`SharedState`].
-struct Limits {
-    /// Per client, before auth.
-    client: Option<RateLimitLayer>,
-    /// Per user, inside auth.
-    user: Option<RateLimitLayer>,
-}
-
-impl Limits {
-    fn new(config: &Config, shared: &SharedState, store: Option<&LimitsStore>) -> Limits {
-        let Some(limits) = &config.rate_limit else {
-            return Limits {
-                client: None,
-                user: None,
-            };
-        };
-        let prefix = limits.ipv6_prefix;
-        Limits {
-            client: limits.per_client.map(|rate| {
-                shared.rate_limit(format!("client {rate} /{prefix}"), store, || {
-                    RateLimitLayer::per_client(rate).ipv6_prefix(prefix)
-                })
-            }),
-            user: limits.per_user.map(|rate| {
-                shared.rate_limit(format!("user {rate}"), store, || {
-                    RateLimitLayer::per_user(rate)
-                })
-            }),
         }
     }
 }
@@ -354,33 +323,6 @@ fn rewrite_layer(
             errors.push(rewrite_error(at, e));
             None
         }
-    }
-}
-
-/// The Redis store of `[rate_limit] store` (from `shared` when equal settings made it
-/// already), `None` for the memory store.
-fn limits_store(
-    config: &Config,
-    shared: &SharedState,
-    errors: &mut Vec<ConfigError>,
-) -> Option<LimitsStore> {
-    #[cfg(feature = "redis-store")]
-    return match shared.limits_store(config.rate_limit.as_ref()) {
-        Ok(store) => store,
-        Err(e) => {
-            let key = match e {
-                crate::store::StoreConfigError::Location(_) => "store",
-                _ => "store_secret_file",
-            };
-            let at = KeyPath::root().key("rate_limit").key(key);
-            errors.push(ConfigError::from_error(at, e));
-            None
-        }
-    };
-    #[cfg(not(feature = "redis-store"))]
-    {
-        let _ = (config, shared, errors);
-        None
     }
 }
 
