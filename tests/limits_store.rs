@@ -236,31 +236,29 @@ async fn redis_down_denies_with_deny_and_admits_with_allow() {
     );
 }
 
-#[tokio::test]
-async fn the_replicas_example_holds_one_lockout_behind_nginx() {
-    let ports: Vec<String> = (0..4).map(|_| dead_port().port().to_string()).collect();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/replicas.sh");
-    let run = tokio::process::Command::new("bash")
-        .args([script, "--check"])
+/// Runs `script ARGS` (under the crate) with this `tollgate`, `vars` set to free ports (and
+/// `more` as given); returns its standard output once it succeeded, after checking that
+/// nothing listens on those ports any more (every process it started is gone).
+async fn run_script(script: &str, args: &[&str], vars: &[&str], more: &[(&str, &str)]) -> String {
+    let ports: Vec<String> = vars
+        .iter()
+        .map(|_| dead_port().port().to_string())
+        .collect();
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .arg(format!("{}/{script}", env!("CARGO_MANIFEST_DIR")))
+        .args(args)
         .env("TOLLGATE", env!("CARGO_BIN_EXE_tollgate"))
-        .env("PORT", &ports[0])
-        .env("PORT_A", &ports[1])
-        .env("PORT_B", &ports[2])
-        .env("REDIS_PORT", &ports[3])
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(TEST_TIMEOUT, run)
+        .envs(vars.iter().copied().zip(&ports))
+        .envs(more.iter().copied())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(TEST_TIMEOUT * 2, command.output())
         .await
-        .expect("replicas.sh ends")
+        .expect("the script ends")
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("401 401 401 401 401 429"), "{stdout}");
-    // Every process it started is gone: nothing listens on its ports any more.
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script}: {stdout}{stderr}");
     for port in &ports {
         let addr = format!("127.0.0.1:{port}");
         assert!(
@@ -268,4 +266,20 @@ async fn the_replicas_example_holds_one_lockout_behind_nginx() {
             "{addr}"
         );
     }
+    stdout
+}
+
+#[tokio::test]
+async fn the_replicas_example_holds_one_lockout_behind_nginx() {
+    let ports = ["PORT", "PORT_A", "PORT_B", "REDIS_PORT"];
+    let stdout = run_script("examples/replicas.sh", &["--check"], &ports, &[]).await;
+    assert!(stdout.contains("401 401 401 401 401 429"), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_store_benchmark_runs() {
+    let tiny = [("ROUNDS", "1"), ("DURATION", "1"), ("CONNECTIONS", "2")];
+    let ports = ["MEM", "RED", "REDIS"];
+    let stdout = run_script("benches/limits_store.sh", &[], &ports, &tiny).await;
+    assert!(stdout.contains("redis adds: p50"), "{stdout}");
 }
