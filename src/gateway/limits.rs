@@ -2,7 +2,7 @@
 //! in, both kept in [`SharedState`] for every worker.
 
 use super::shared::{LimitsStore, SharedState};
-use crate::config::{Config, ConfigError, KeyPath};
+use crate::config::{Config, ConfigError};
 use crate::ratelimit::RateLimitLayer;
 
 /// The `[rate_limit]` layers, shared by every worker through [`SharedState`].
@@ -56,7 +56,7 @@ pub(super) fn limits_store(
                 crate::store::StoreConfigError::Location(_) => "store",
                 _ => "store_secret_file",
             };
-            let at = KeyPath::root().key("rate_limit").key(key);
+            let at = crate::config::KeyPath::root().key("rate_limit").key(key);
             errors.push(ConfigError::from_error(at, e));
             None
         }

@@ -173,3 +173,58 @@ pub(crate) fn unavailable(headers: &http::HeaderMap) -> http::Response<crate::bo
     )
     .into_response_for(headers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        let cases: [(&str, Result<&str, &str>); 8] = [
+            ("memory", Ok("memory")),
+            (" memory ", Ok("memory")),
+            ("redis://127.0.0.1:6379/0", Ok("redis://127.0.0.1:6379/0")),
+            (
+                "redis://:pw@10.0.0.5:6379/1",
+                Ok("redis://***@10.0.0.5:6379/1"),
+            ),
+            ("redis+cluster://a:1", Err("Cluster or Sentinel")),
+            ("redis+sentinel://a:1", Err("Cluster or Sentinel")),
+            (
+                "http://127.0.0.1:6379",
+                Err("neither `memory` nor a Redis URL"),
+            ),
+            ("memcached", Err("neither `memory` nor a Redis URL")),
+        ];
+        for (text, want) in cases {
+            match (text.parse::<StoreLocation>(), want) {
+                (Ok(location), Ok(shown)) => assert_eq!(location.to_string(), shown, "{text}"),
+                (Err(e), Err(part)) => assert!(e.to_string().contains(part), "{text}: {e}"),
+                (got, _) => panic!("{text}: {got:?}"),
+            }
+        }
+    }
+
+    #[cfg(feature = "redis-store")]
+    #[test]
+    fn keys_differ_by_scope_subject_and_secret() {
+        let store = |secret: u8| {
+            RedisStore::new("redis://127.0.0.1/", &[secret; 16], OnStoreError::Local).unwrap()
+        };
+        let (one, other) = (store(1), store(2));
+        let ip = Some("192.0.2.1".parse().unwrap());
+        let key = one.key("lockout", Some("ada"), ip);
+        assert_eq!(key, one.key("lockout", Some("ada"), ip), "stable");
+        for different in [
+            one.key("peer", Some("ada"), ip),
+            one.key("lockout", Some("bob"), ip),
+            one.key("lockout", Some("ada"), Some("192.0.2.2".parse().unwrap())),
+            one.key("lockout", Some("ada"), None),
+            other.key("lockout", Some("ada"), ip),
+        ] {
+            assert_ne!(key, different);
+        }
+        let short = RedisStore::new("redis://127.0.0.1/", &[1; 15], OnStoreError::Local);
+        assert!(short.unwrap_err().to_string().contains("at least 16"));
+    }
+}

@@ -220,6 +220,7 @@ impl RedisStore {
     }
 
     /// This store's identity: equal for clones, different for another store.
+    #[cfg_attr(not(feature = "config"), allow(dead_code))]
     pub(crate) fn id(&self) -> usize {
         Arc::as_ptr(&self.inner) as usize
     }

@@ -75,7 +75,12 @@ pub(crate) struct Shared {
 pub(crate) type SharedStore = Option<crate::store::RedisStore>;
 /// A Redis store, when the build has them (never, in this one).
 #[cfg(not(feature = "redis-store"))]
-pub(crate) type SharedStore = Option<std::convert::Infallible>;
+pub(crate) type SharedStore = Option<NoStore>;
+
+/// No store can be made without the `redis-store` feature.
+#[cfg(not(feature = "redis-store"))]
+#[derive(Clone)]
+pub(crate) enum NoStore {}
 
 impl Shared {
     fn new(
