@@ -76,6 +76,13 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
     // alice still logs in from her own address, through both.
     assert_eq!(login(&a, "alice:wonderland", "198.51.100.7").await, 200);
     assert_eq!(login(&b, "alice:wonderland", "198.51.100.7").await, 200);
+    // Her password is cached now: without a per-user rate limit, Redis is not asked again.
+    let calls = redis.calls().await;
+    assert!(calls > 0, "the verifications asked Redis");
+    for gw in [&a, &b, &a, &b] {
+        assert_eq!(login(gw, "alice:wonderland", "198.51.100.7").await, 200);
+    }
+    assert_eq!(redis.calls().await, calls, "the cached path asked Redis");
 
     // Redis holds hashes: no user name, no address (Traefik keys by the plain source).
     let keys = redis.keys().await;

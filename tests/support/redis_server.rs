@@ -77,6 +77,32 @@ impl Redis {
         (!answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
     }
 
+    /// How many commands it ran for clients other than this helper (`INFO`, `KEYS`, `PING`
+    /// left out).
+    pub async fn calls(&self) -> u64 {
+        let stats = self
+            .command(&["INFO", "commandstats"])
+            .await
+            .unwrap_or_default();
+        stats
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_"))
+            .filter(|l| {
+                !["cmdstat_info:", "cmdstat_keys:", "cmdstat_ping:"]
+                    .iter()
+                    .any(|c| l.starts_with(c))
+            })
+            .filter_map(|l| {
+                l.split("calls=")
+                    .nth(1)?
+                    .split(',')
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum()
+    }
+
     /// Every key it holds.
     pub async fn keys(&self) -> Vec<String> {
         let answer = self.command(&["KEYS", "*"]).await.unwrap_or_default();
