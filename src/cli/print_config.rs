@@ -262,6 +262,13 @@ mod tests {
             ][..],
             // Tokens alone: `[auth]` without a users file.
             &["--tokens", "tokens", "--rate-limit", "5/m"][..],
+            // A shared store alone: `[rate_limit]` without a limit of its own.
+            &[
+                "--limits-store",
+                "redis://127.0.0.1:6379/0",
+                "--limits-store-secret",
+                "store.secret",
+            ][..],
         ] {
             let args = args(flags);
             let text = super::toml(&args);
