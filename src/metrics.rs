@@ -472,6 +472,40 @@ mod tests {
     use crate::{handler, testing::TestClient, Request, Response};
     use tower::Layer;
 
+    #[cfg(feature = "auth")]
+    #[tokio::test]
+    async fn counts_lockout_refusals_by_scope() {
+        use crate::auth::basic::BasicAuthLayer;
+        use std::collections::HashMap;
+        let metrics = Metrics::new();
+        let auth = BasicAuthLayer::new("r", HashMap::<String, String>::new())
+            .lockout(1, Duration::from_secs(60));
+        let peer = |mut req: http::Request<crate::Body>| {
+            let addr = std::net::SocketAddr::from(([192, 0, 2, 1], 9));
+            req.extensions_mut().insert(ext::PeerAddr(addr));
+            req
+        };
+        let svc = tower::ServiceBuilder::new()
+            .layer(metrics.layer("app"))
+            .map_request(peer)
+            .layer(auth)
+            .service(crate::echo::EchoService::new());
+        let client = TestClient::new(svc);
+        // "ada:guess": an unknown user, one failure locks the pair.
+        for _ in 0..2 {
+            client
+                .get("/")
+                .header("authorization", "Basic YWRhOmd1ZXNz")
+                .send()
+                .await;
+        }
+        let text = metrics.render();
+        assert!(
+            text.contains("tollgate_rate_limited_total{scope=\"lockout\"} 1\n"),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn counts_by_route_status_and_markers() {
         let metrics = Metrics::new();
