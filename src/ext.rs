@@ -91,6 +91,11 @@ pub fn is_valid_request_id(id: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthFailure;
 
+/// Marks a `429` given by a limit, naming what the limit counts: `client`, `user`, `route`
+/// (a limit on all of a route's requests) or `lockout` (too many failed logins), for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited(pub &'static str);
+
 /// Marks a response the proxy gave because an upstream failed (refused, reset, timed out),
 /// naming the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -61,6 +61,9 @@ pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod serve;
+#[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+pub mod store;
 pub mod syntax;
 pub mod testing;
 #[cfg(any(feature = "auth", feature = "acl"))]

@@ -6,6 +6,11 @@
 //! - `tollgate_requests_total{route, status}`: answered requests;
 //! - `tollgate_upstream_errors_total{upstream}`: proxied requests an upstream failed;
 //! - `tollgate_auth_failures_total`: answers the auth layer gave for missing or wrong credentials;
+//! - `tollgate_access_denied_total{rule}`: `403`s of the access rules, by the rule that refused;
+//! - `tollgate_rate_limited_total{scope}`: `429`s of the limits, by what they count (`client`,
+//!   `user`, `route`, `lockout`);
+//! - `tollgate_limits_store_errors_total`: limit checks a Redis limits store could not answer
+//!   (each then followed `on_store_error`), once [`Metrics::count_store_errors`] names it;
 //! - `tollgate_in_flight_requests`: requests being answered now;
 //! - `tollgate_request_duration_seconds`: a latency histogram, time to the response head.
 //!
@@ -57,12 +62,18 @@ struct Registry {
     requests: Mutex<BTreeMap<(Arc<str>, u16), u64>>,
     upstream_errors: Mutex<BTreeMap<Arc<str>, u64>>,
     auth_failures: AtomicU64,
+    denied: Mutex<BTreeMap<Arc<str>, u64>>,
+    rate_limited: Mutex<BTreeMap<&'static str, u64>>,
+    store_errors: Mutex<Option<StoreErrors>>,
     cache: Mutex<BTreeMap<&'static str, u64>>,
     in_flight: AtomicI64,
     buckets: [AtomicU64; BUCKETS.len()],
     duration_count: AtomicU64,
     duration_micros: AtomicU64,
 }
+
+/// Reads a limits store's error count.
+type StoreErrors = Box<dyn Fn() -> u64 + Send + Sync>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +133,14 @@ impl Metrics {
         if res.extensions().get::<ext::AuthFailure>().is_some() {
             r.auth_failures.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(ext::RateLimited(scope)) = res.extensions().get() {
+            *lock(&r.rate_limited).entry(scope).or_default() += 1;
+        }
+        if let Some(decision) = res.extensions().get::<ext::AccessDecision>() {
+            if !decision.allowed {
+                *lock(&r.denied).entry(decision.rule.clone()).or_default() += 1;
+            }
+        }
         if let Some(outcome) = res.extensions().get::<ext::CacheOutcome>() {
             *lock(&r.cache).entry(cache_label(outcome)).or_default() += 1;
         }
@@ -176,6 +195,7 @@ impl Metrics {
             }
         }
         drop(cache);
+        self.render_limits(&mut out);
         let _ = write!(
             out,
             "# HELP tollgate_auth_failures_total Answers given for missing or wrong credentials.\n\
@@ -203,6 +223,48 @@ impl Metrics {
              tollgate_request_duration_seconds_sum {sum}\ntollgate_request_duration_seconds_count {count}\n"
         );
         out
+    }
+}
+
+impl Metrics {
+    /// Renders `tollgate_limits_store_errors_total` from `errors` (a limits store's count of
+    /// checks it could not answer, e.g. [`RedisStore::errors`]); a later call replaces it.
+    ///
+    /// [`RedisStore::errors`]: https://docs.rs/tollgate/latest/tollgate/store/struct.RedisStore.html#method.errors
+    pub fn count_store_errors(&self, errors: impl Fn() -> u64 + Send + Sync + 'static) {
+        *lock(&self.inner.store_errors) = Some(Box::new(errors));
+    }
+
+    /// The access, rate-limit and store counters.
+    fn render_limits(&self, out: &mut String) {
+        let r = &self.inner;
+        out.push_str(
+            "# HELP tollgate_access_denied_total Requests refused by an access rule, by rule.\n\
+             # TYPE tollgate_access_denied_total counter\n",
+        );
+        for (rule, n) in lock(&r.denied).iter() {
+            let _ = writeln!(
+                out,
+                "tollgate_access_denied_total{{rule=\"{}\"}} {n}",
+                label(rule)
+            );
+        }
+        out.push_str(
+            "# HELP tollgate_rate_limited_total Requests refused by a limit, by what it counts.\n\
+             # TYPE tollgate_rate_limited_total counter\n",
+        );
+        for (scope, n) in lock(&r.rate_limited).iter() {
+            let _ = writeln!(out, "tollgate_rate_limited_total{{scope=\"{scope}\"}} {n}");
+        }
+        if let Some(errors) = lock(&r.store_errors).as_ref() {
+            let _ = write!(
+                out,
+                "# HELP tollgate_limits_store_errors_total Limit checks the limits store could \
+                 not answer.\n# TYPE tollgate_limits_store_errors_total counter\n\
+                 tollgate_limits_store_errors_total {}\n",
+                errors()
+            );
+        }
     }
 }
 
@@ -409,6 +471,40 @@ mod tests {
     use super::*;
     use crate::{handler, testing::TestClient, Request, Response};
     use tower::Layer;
+
+    #[cfg(feature = "auth")]
+    #[tokio::test]
+    async fn counts_lockout_refusals_by_scope() {
+        use crate::auth::basic::BasicAuthLayer;
+        use std::collections::HashMap;
+        let metrics = Metrics::new();
+        let auth = BasicAuthLayer::new("r", HashMap::<String, String>::new())
+            .lockout(1, Duration::from_secs(60));
+        let peer = |mut req: http::Request<crate::Body>| {
+            let addr = std::net::SocketAddr::from(([192, 0, 2, 1], 9));
+            req.extensions_mut().insert(ext::PeerAddr(addr));
+            req
+        };
+        let svc = tower::ServiceBuilder::new()
+            .layer(metrics.layer("app"))
+            .map_request(peer)
+            .layer(auth)
+            .service(crate::echo::EchoService::new());
+        let client = TestClient::new(svc);
+        // "ada:guess": an unknown user, one failure locks the pair.
+        for _ in 0..2 {
+            client
+                .get("/")
+                .header("authorization", "Basic YWRhOmd1ZXNz")
+                .send()
+                .await;
+        }
+        let text = metrics.render();
+        assert!(
+            text.contains("tollgate_rate_limited_total{scope=\"lockout\"} 1\n"),
+            "{text}"
+        );
+    }
 
     #[tokio::test]
     async fn counts_by_route_status_and_markers() {

@@ -3,6 +3,7 @@
 use clap::Args;
 use tollgate::config::Config;
 use tollgate::ratelimit::{Rate, RateLimitConfig};
+use tollgate::store::{StoreLocation, StoreLocationError};
 
 /// Request rate limits.
 #[derive(Debug, Args)]
@@ -19,6 +20,23 @@ pub struct LimitFlags {
     /// users. Needs --users.
     #[arg(long, value_name = "N/WINDOW", value_parser = rate, requires = "users")]
     pub lockout: Option<Rate>,
+
+    /// Where the rate limits and lockout count: `memory` (this process, the default) or
+    /// `redis://HOST:PORT/DB`, shared by every replica naming the same server (Redis or
+    /// Valkey). While Redis cannot answer, each process counts on its own. Needs
+    /// --limits-store-secret.
+    #[arg(long, value_name = "URL", value_parser = store, requires = "limits_store_secret")]
+    pub limits_store: Option<StoreLocation>,
+
+    /// With a Redis --limits-store: a file of at least 16 random bytes shared by every
+    /// replica (`head -c 32 /dev/urandom > FILE`); user names and addresses go to Redis only
+    /// as hashes keyed by it.
+    #[arg(long, value_name = "FILE")]
+    pub limits_store_secret: Option<std::path::PathBuf>,
+}
+
+fn store(text: &str) -> Result<StoreLocation, String> {
+    text.parse().map_err(|e: StoreLocationError| e.to_string())
 }
 
 fn rate(text: &str) -> Result<Rate, String> {
@@ -38,6 +56,13 @@ impl LimitFlags {
             let mut limits = RateLimitConfig::default();
             limits.per_client = Some(rate);
             config.rate_limit = Some(limits);
+        }
+        if let Some(store) = &self.limits_store {
+            let limits = config
+                .rate_limit
+                .get_or_insert_with(RateLimitConfig::default);
+            limits.store = store.clone();
+            limits.store_secret_file = self.limits_store_secret.clone();
         }
     }
 }

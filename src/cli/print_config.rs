@@ -46,11 +46,8 @@ pub fn toml(args: &ProxyArgs) -> String {
     if let Some(groups) = &args.acl.groups {
         doc.insert("acl", table([("groups", value(path(groups)))]));
     }
-    if let Some(rate) = args.limits.rate_limit {
-        doc.insert(
-            "rate_limit",
-            table([("per_client", value(rate.to_string()))]),
-        );
+    if let Some(limits) = rate_limit(args) {
+        doc.insert("rate_limit", limits);
     }
     let mut proxy = Vec::new();
     if let Some(max) = args.max_body {
@@ -101,6 +98,21 @@ pub fn toml(args: &ProxyArgs) -> String {
         "# Made by `tollgate proxy ... --print-config`; run it with `tollgate run FILE`.\n\
          # Every key and its default: docs/config.md.\n{self_signed}{doc}"
     )
+}
+
+/// `[rate_limit]`: `per_client` from `--rate-limit`, the store from `--limits-store`.
+fn rate_limit(args: &ProxyArgs) -> Option<Item> {
+    let mut limits = Vec::new();
+    if let Some(rate) = args.limits.rate_limit {
+        limits.push(("per_client", value(rate.to_string())));
+    }
+    if let Some(tollgate::store::StoreLocation::Redis(url)) = &args.limits.limits_store {
+        limits.push(("store", value(url.as_str())));
+    }
+    if let Some(secret) = &args.limits.limits_store_secret {
+        limits.push(("store_secret_file", value(path(secret))));
+    }
+    (!limits.is_empty()).then(|| table(limits))
 }
 
 /// `[auth]`: Basic from `--users`, tokens from `--tokens`, the lockout from `--lockout`.
@@ -250,6 +262,13 @@ mod tests {
             ][..],
             // Tokens alone: `[auth]` without a users file.
             &["--tokens", "tokens", "--rate-limit", "5/m"][..],
+            // A shared store alone: `[rate_limit]` without a limit of its own.
+            &[
+                "--limits-store",
+                "redis://127.0.0.1:6379/0",
+                "--limits-store-secret",
+                "store.secret",
+            ][..],
         ] {
             let args = args(flags);
             let text = super::toml(&args);

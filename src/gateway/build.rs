@@ -11,8 +11,9 @@ use tower_layer::Layer;
 
 use super::admin_listener::admin;
 use super::files::{check_dirs, check_tls, error_pages};
+use super::limits::{limits_store, Limits};
 use super::routes::compile;
-use super::shared::SharedState;
+use super::shared::{LimitsStore, SharedState};
 use super::stack::Gateway;
 use crate::acl::{AclLayer, Groups};
 use crate::cache::CacheLayer;
@@ -81,9 +82,15 @@ pub async fn build_with(
     // reload must not replace the running auth layer's state (nor the groups and limits).
     let throwaway = SharedState::new();
     let state = if consistent { shared } else { &throwaway };
-    let auth = auth_layer(config, state, &mut errors).await;
+    let store = limits_store(config, state, &mut errors);
+    #[cfg(feature = "redis-store")]
+    if let Some(store) = &store {
+        let store = store.clone();
+        metrics.count_store_errors(move || store.errors());
+    }
+    let auth = auth_layer(config, state, store.as_ref(), &mut errors).await;
     let acl_groups = acl_groups(config, state, &mut errors).await;
-    let limits = Limits::new(config, state);
+    let limits = Limits::new(config, state, store.as_ref());
     let cache = config
         .cache
         .as_ref()
@@ -94,6 +101,7 @@ pub async fn build_with(
             &groups,
             acl_groups,
             shared,
+            store.as_ref(),
             cache.as_ref(),
             &mut errors,
         )
@@ -130,36 +138,6 @@ pub async fn build_with(
         (_, inbound) => {
             errors.extend(inbound.err());
             Err(ConfigErrors(errors))
-        }
-    }
-}
-
-/// The `[rate_limit]` layers, shared by every worker through [`SharedState`].
-struct Limits {
-    /// Per client, before auth.
-    client: Option<RateLimitLayer>,
-    /// Per user, inside auth.
-    user: Option<RateLimitLayer>,
-}
-
-impl Limits {
-    fn new(config: &Config, shared: &SharedState) -> Limits {
-        let Some(limits) = &config.rate_limit else {
-            return Limits {
-                client: None,
-                user: None,
-            };
-        };
-        let prefix = limits.ipv6_prefix;
-        Limits {
-            client: limits.per_client.map(|rate| {
-                shared.rate_limit(format!("client {rate} /{prefix}"), || {
-                    RateLimitLayer::per_client(rate).ipv6_prefix(prefix)
-                })
-            }),
-            user: limits.per_user.map(|rate| {
-                shared.rate_limit(format!("user {rate}"), || RateLimitLayer::per_user(rate))
-            }),
         }
     }
 }
@@ -348,14 +326,16 @@ fn rewrite_layer(
     }
 }
 
-/// The Basic auth layer, from `shared` when an equal `[auth]` table built it already.
+/// The Basic auth layer, from `shared` when an equal `[auth]` table (and store) built it
+/// already.
 #[cfg(feature = "auth")]
 async fn auth_layer(
     config: &Config,
     shared: &SharedState,
+    store: Option<&LimitsStore>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<AuthLayer> {
-    match shared.auth_layer(config.auth.as_ref()?).await {
+    match shared.auth_layer(config.auth.as_ref()?, store).await {
         Ok(layer) => Some(layer),
         Err(e) => {
             errors.push(auth_error(KeyPath::root().key("auth"), e));
@@ -368,6 +348,7 @@ async fn auth_layer(
 async fn auth_layer(
     _config: &Config,
     _shared: &SharedState,
+    _store: Option<&LimitsStore>,
     _errors: &mut Vec<ConfigError>,
 ) -> Option<AuthLayer> {
     None
@@ -421,6 +402,7 @@ fn router(
     groups: &BTreeMap<&str, Group>,
     acl_groups: Option<Arc<Groups>>,
     shared: &SharedState,
+    store: Option<&LimitsStore>,
     cache: Option<&CacheLayer>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Dispatcher> {
@@ -447,7 +429,7 @@ fn router(
         let mut service = target(route, groups, rules[i].as_ref(), cache);
         if let Some(rate) = route.rate_limit {
             let key = format!("route {i} {} {rate}", route.label());
-            let limit = shared.rate_limit(key, || RateLimitLayer::total(rate));
+            let limit = shared.rate_limit(key, store, || RateLimitLayer::total(rate));
             service = Route::new(limit.layer(service));
         }
         match &acls[i] {

@@ -72,6 +72,7 @@ pub mod control;
 mod cors;
 mod echo_upstream;
 mod files;
+mod limits;
 mod listening;
 mod order;
 mod routes;

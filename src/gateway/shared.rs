@@ -12,6 +12,29 @@ use crate::ratelimit::RateLimitLayer;
 #[cfg(feature = "auth")]
 use crate::auth::basic::{BasicAuthConfig, BasicAuthConfigError, BasicAuthLayer};
 
+/// The Redis store of the limits, when the build has them.
+#[cfg(feature = "redis-store")]
+pub(crate) type LimitsStore = crate::store::RedisStore;
+/// The Redis store of the limits, when the build has them (never, in this one).
+#[cfg(not(feature = "redis-store"))]
+pub(crate) type LimitsStore = std::convert::Infallible;
+
+/// Which store a layer was built for: `0` for the memory store.
+fn store_id(store: Option<&LimitsStore>) -> usize {
+    #[cfg(feature = "redis-store")]
+    return store.map_or(0, crate::store::RedisStore::id);
+    #[cfg(not(feature = "redis-store"))]
+    store.map_or(0, |never| match *never {})
+}
+
+/// The `[rate_limit]` store settings a Redis store was made for.
+#[cfg(feature = "redis-store")]
+type StoreSettings = (
+    crate::store::StoreLocation,
+    Option<std::path::PathBuf>,
+    crate::store::OnStoreError,
+);
+
 /// A groups file being watched, and the `[acl]` table it was read for.
 type WatchedGroups = (AclConfig, Arc<Groups>);
 
@@ -33,12 +56,15 @@ pub struct SharedState {
     /// The response cache's store, with the `[cache]` table it was built for.
     cache: std::sync::Arc<std::sync::Mutex<Option<(CacheConfig, CacheStore)>>>,
     #[cfg(feature = "auth")]
-    auth: Arc<Mutex<Option<(BasicAuthConfig, BasicAuthLayer)>>>,
+    auth: Arc<Mutex<Option<(BasicAuthConfig, usize, BasicAuthLayer)>>>,
     /// The `[acl]` groups file, watched once for every worker.
     acl_groups: Arc<Mutex<Option<WatchedGroups>>>,
     /// The rate limits, by what they count and at which rate, so that every worker counts
     /// into the same buckets (and a reload that keeps a limit keeps its counts).
-    rate_limits: Arc<Mutex<HashMap<String, RateLimitLayer>>>,
+    rate_limits: Arc<Mutex<HashMap<(String, usize), RateLimitLayer>>>,
+    /// The Redis store of `[rate_limit] store`, kept while its settings are.
+    #[cfg(feature = "redis-store")]
+    store: Arc<Mutex<Option<(StoreSettings, crate::store::RedisStore)>>>,
     /// The `[forward_auth]` layer whose admission cache every worker's layer shares.
     forward_auth: Arc<Mutex<Option<(ForwardAuthConfig, ForwardAuthLayer)>>>,
 }
@@ -77,33 +103,79 @@ impl SharedState {
     pub(crate) async fn auth_layer(
         &self,
         config: &BasicAuthConfig,
+        store: Option<&LimitsStore>,
     ) -> Result<BasicAuthLayer, BasicAuthConfigError> {
+        let id = store_id(store);
         let kept = {
             let guard = self.auth.lock().unwrap_or_else(|e| e.into_inner());
             guard
                 .as_ref()
-                .filter(|(built_for, _)| built_for == config)
-                .map(|(_, layer)| layer.clone())
+                .filter(|(built_for, for_store, _)| built_for == config && *for_store == id)
+                .map(|(_, _, layer)| layer.clone())
         };
         if let Some(layer) = kept {
             layer.reload_credentials().await;
             return Ok(layer);
         }
         let layer = BasicAuthLayer::from_config(config)?;
+        #[cfg(feature = "redis-store")]
+        let layer = match store {
+            Some(store) => layer.with_store(store.clone()),
+            None => layer,
+        };
         *self.auth.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((config.clone(), layer.clone()));
+            Some((config.clone(), id, layer.clone()));
         Ok(layer)
     }
 
-    /// The rate limit named `key` (what it counts, at which rate): the one already made, or
-    /// `make`'s.
+    /// The rate limit whose scope is `scope` (what it counts, at which rate) in `store`
+    /// (`None`: this process): the one already made, or `make`'s. The scope is the key of its
+    /// counts in either store.
     pub(crate) fn rate_limit(
         &self,
-        key: String,
+        scope: String,
+        store: Option<&LimitsStore>,
         make: impl FnOnce() -> RateLimitLayer,
     ) -> RateLimitLayer {
         let mut limits = self.rate_limits.lock().unwrap_or_else(|e| e.into_inner());
-        limits.entry(key).or_insert_with(make).clone()
+        let key = (scope, store_id(store));
+        if let Some(kept) = limits.get(&key) {
+            return kept.clone();
+        }
+        let layer = make();
+        #[cfg(feature = "redis-store")]
+        let layer = match store {
+            Some(store) => layer.with_store(store.clone(), key.0.clone()),
+            None => layer,
+        };
+        limits.insert(key, layer.clone());
+        layer
+    }
+
+    /// The Redis store `[rate_limit]` names (the one already made for equal settings, whose
+    /// connection is kept), `None` for the memory store.
+    #[cfg(feature = "redis-store")]
+    pub(crate) fn limits_store(
+        &self,
+        config: Option<&crate::ratelimit::RateLimitConfig>,
+    ) -> Result<Option<LimitsStore>, crate::store::StoreConfigError> {
+        let Some(config) = config else {
+            return Ok(None);
+        };
+        let settings = (
+            config.store.clone(),
+            config.store_secret_file.clone(),
+            config.on_store_error,
+        );
+        let mut kept = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((built_for, store)) = kept.as_ref() {
+            if *built_for == settings {
+                return Ok(Some(store.clone()));
+            }
+        }
+        let store = config.redis_store()?;
+        *kept = store.clone().map(|store| (settings, store));
+        Ok(store)
     }
 
     /// The groups file of `config`: the one already watched for an equal `[acl]` table
@@ -175,19 +247,28 @@ mod tests {
     async fn one_layer_per_configuration_for_every_worker() {
         let dir = tempfile::tempdir().unwrap();
         let state = SharedState::new();
-        let a = state.auth_layer(&config(dir.path(), "a")).await.unwrap();
-        let b = state.auth_layer(&config(dir.path(), "a")).await.unwrap();
+        let a = state
+            .auth_layer(&config(dir.path(), "a"), None)
+            .await
+            .unwrap();
+        let b = state
+            .auth_layer(&config(dir.path(), "a"), None)
+            .await
+            .unwrap();
         assert!(
             Arc::ptr_eq(&a.shared, &b.shared),
             "same limiter, queue and cache"
         );
-        let c = state.auth_layer(&config(dir.path(), "c")).await.unwrap();
+        let c = state
+            .auth_layer(&config(dir.path(), "c"), None)
+            .await
+            .unwrap();
         assert!(
             !Arc::ptr_eq(&a.shared, &c.shared),
             "changed settings, new layer"
         );
         let other = SharedState::new()
-            .auth_layer(&config(dir.path(), "c"))
+            .auth_layer(&config(dir.path(), "c"), None)
             .await;
         assert!(!Arc::ptr_eq(&other.unwrap().shared, &c.shared));
     }

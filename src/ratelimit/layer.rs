@@ -31,6 +31,14 @@ enum Scope {
 }
 
 impl Scope {
+    /// The metrics label of its `429`s.
+    fn label(self) -> &'static str {
+        match self {
+            Scope::Total => "route",
+            other => other.name(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Scope::Client { .. } => "client",
@@ -57,6 +65,9 @@ struct Limiter {
     gcra: DefaultKeyedRateLimiter<Key>,
     checks: AtomicU32,
     policy: HeaderValue,
+    /// The shared store and the scope this limit files its keys under there.
+    #[cfg(feature = "redis-store")]
+    shared: Option<(crate::store::RedisStore, String)>,
 }
 
 impl Limiter {
@@ -107,6 +118,8 @@ impl RateLimitLayer {
                 gcra: DefaultKeyedRateLimiter::keyed(quota),
                 checks: AtomicU32::new(0),
                 policy: HeaderValue::from_str(&policy).expect("digits and a known name"),
+                #[cfg(feature = "redis-store")]
+                shared: None,
             }),
         }
     }
@@ -130,13 +143,35 @@ impl RateLimitLayer {
     /// counts each address, `48` whole sites. Starts the counts afresh. Default is `64`.
     pub fn ipv6_prefix(self, bits: u8) -> Self {
         match self.limiter.scope {
-            Scope::Client { .. } => Self::new(
-                Scope::Client {
-                    ipv6_prefix: bits.min(128),
-                },
-                self.limiter.rate,
-            ),
+            Scope::Client { .. } => {
+                let remade = Self::new(
+                    Scope::Client {
+                        ipv6_prefix: bits.min(128),
+                    },
+                    self.limiter.rate,
+                );
+                #[cfg(feature = "redis-store")]
+                if let Some((store, scope)) = &self.limiter.shared {
+                    return remade.with_store(store.clone(), scope.clone());
+                }
+                remade
+            }
             _ => self,
+        }
+    }
+
+    /// Counts in `store` under `scope` (the same scope string for every replica, e.g. what
+    /// the limit counts and its rate), rather than in this process; while Redis cannot
+    /// answer, the store's [`OnStoreError`](crate::store::OnStoreError) decides (`local`:
+    /// this process's counts). Starts the counts afresh.
+    #[cfg(feature = "redis-store")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
+    pub fn with_store(self, store: crate::store::RedisStore, scope: impl Into<String>) -> Self {
+        let fresh = Self::new(self.limiter.scope, self.limiter.rate);
+        let mut limiter = Arc::into_inner(fresh.limiter).expect("just made");
+        limiter.shared = Some((store, scope.into()));
+        RateLimitLayer {
+            limiter: Arc::new(limiter),
         }
     }
 
@@ -157,8 +192,9 @@ impl RateLimitLayer {
     /// The `429` for a request that must wait `secs` seconds.
     fn refusal(&self, secs: u64, headers: &http::HeaderMap) -> Response<Body> {
         let limiter = &self.limiter;
+        tracing::debug!(scope = limiter.scope.name(), "rate limited");
         let remaining = format!("\"{}\";r=0;t={secs}", limiter.scope.name());
-        HttpError::too_many_requests(secs)
+        let mut res = HttpError::too_many_requests(secs)
             .with_header(
                 http::HeaderName::from_static("ratelimit-policy"),
                 limiter.policy.clone(),
@@ -167,7 +203,10 @@ impl RateLimitLayer {
                 http::HeaderName::from_static("ratelimit"),
                 HeaderValue::from_str(&remaining).expect("digits and a known name"),
             )
-            .into_response_for(headers)
+            .into_response_for(headers);
+        res.extensions_mut()
+            .insert(crate::ext::RateLimited(limiter.scope.label()));
+        res
     }
 }
 
@@ -195,59 +234,135 @@ impl<S> RateLimit<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
     ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
     ResBody::Error: Into<BoxError>,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = ResponseFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let verdict = match self.layer.key(&req) {
-            Some(key) => self.layer.limiter.check(&key),
-            None => Ok(()),
+        let Some(key) = self.layer.key(&req) else {
+            return ResponseFuture::passed(self.inner.call(req));
         };
-        match verdict {
-            Ok(()) => ResponseFuture {
-                inner: Inner::Passed {
-                    future: self.inner.call(req),
+        #[cfg(feature = "redis-store")]
+        if let Some((store, scope)) = &self.layer.limiter.shared {
+            // The ready service goes into the future; this one keeps a fresh clone.
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            let redis_key = store.key(scope, key.user(), key.client());
+            return ResponseFuture {
+                inner: Inner::Shared {
+                    future: Box::pin(shared_check(
+                        self.layer.clone(),
+                        store.clone(),
+                        redis_key,
+                        key,
+                        inner,
+                        req,
+                    )),
+                },
+            };
+        }
+        match self.layer.limiter.check(&key) {
+            Ok(()) => ResponseFuture::passed(self.inner.call(req)),
+            Err(secs) => ResponseFuture {
+                inner: Inner::Limited {
+                    response: Some(self.layer.refusal(secs, req.headers())),
                 },
             },
-            Err(secs) => {
-                tracing::debug!(scope = self.layer.limiter.scope.name(), "rate limited");
-                ResponseFuture {
-                    inner: Inner::Limited {
-                        response: Some(self.layer.refusal(secs, req.headers())),
-                    },
-                }
-            }
         }
     }
 }
 
+impl Key {
+    #[cfg(feature = "redis-store")]
+    fn user(&self) -> Option<&str> {
+        match self {
+            Key::User(user) => Some(user),
+            _ => None,
+        }
+    }
+
+    #[cfg(feature = "redis-store")]
+    fn client(&self) -> Option<IpAddr> {
+        match self {
+            Key::Client(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+}
+
+/// The check of a limit kept in Redis, then the inner service (or the `429`/`503`).
+#[cfg(feature = "redis-store")]
+async fn shared_check<S, ReqBody, ResBody>(
+    layer: RateLimitLayer,
+    store: crate::store::RedisStore,
+    redis_key: String,
+    key: Key,
+    mut inner: S,
+    req: Request<ReqBody>,
+) -> Result<Response<Body>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    use crate::store::OnStoreError;
+    let verdict = match store.check_rate(&redis_key, layer.limiter.rate).await {
+        Ok(verdict) => verdict,
+        Err(_) => match store.on_error() {
+            OnStoreError::Allow => Ok(()),
+            OnStoreError::Deny => {
+                return Ok(crate::store::unavailable(req.headers()));
+            }
+            _ => layer.limiter.check(&key),
+        },
+    };
+    match verdict {
+        Ok(()) => Ok(inner.call(req).await?.map(Body::new)),
+        Err(secs) => Ok(layer.refusal(secs, req.headers())),
+    }
+}
+
+/// A boxed future of the whole answer.
+type Boxed<E> = Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send>>;
+
 pin_project! {
     /// The response of [`RateLimit`]: the inner service's, or a `429`.
     #[must_use = "futures do nothing unless polled"]
-    pub struct ResponseFuture<F> {
+    pub struct ResponseFuture<F, E> {
         #[pin]
-        inner: Inner<F>,
+        inner: Inner<F, E>,
     }
 }
 
 pin_project! {
     #[project = InnerProj]
-    enum Inner<F> {
+    enum Inner<F, E> {
         Limited { response: Option<Response<Body>> },
         Passed { #[pin] future: F },
+        Shared { future: Boxed<E> },
     }
 }
 
-impl<F, E, ResBody> Future for ResponseFuture<F>
+impl<F, E> ResponseFuture<F, E> {
+    fn passed(future: F) -> Self {
+        ResponseFuture {
+            inner: Inner::Passed { future },
+        }
+    }
+}
+
+impl<F, E, ResBody> Future for ResponseFuture<F, E>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     ResBody: http_body::Body<Data = Bytes> + Send + Sync + 'static,
@@ -263,6 +378,7 @@ where
             InnerProj::Passed { future } => {
                 Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(Body::new)))
             }
+            InnerProj::Shared { future } => future.as_mut().poll(cx),
         }
     }
 }

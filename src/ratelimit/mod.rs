@@ -72,6 +72,41 @@ pub struct RateLimitConfig {
     /// How many leading bits of an IPv6 client address `per_client` counts by (0 to 128).
     /// Default is `64`.
     pub ipv6_prefix: u8,
+    /// Where the counts of these limits, the routes' limits and `[auth]`'s lockout live:
+    /// `"memory"` (this process) or `"redis://HOST:PORT/DB"`, shared by every replica that
+    /// names the same server (see [`store`](crate::store) and `docs/scaling.md`). Default is
+    /// `"memory"`.
+    pub store: crate::store::StoreLocation,
+    /// With a Redis store: a file of at least 16 random bytes, the same on every replica,
+    /// that keys the hashes standing for user names and addresses in Redis (make one with
+    /// `head -c 32 /dev/urandom > FILE`). Required with Redis; default is none.
+    pub store_secret_file: Option<std::path::PathBuf>,
+    /// What limits do while Redis cannot answer: `"local"` (count in this process
+    /// meanwhile, logged once, counted in metrics), `"deny"` (`503`) or `"allow"`. Default is
+    /// `"local"`.
+    pub on_store_error: crate::store::OnStoreError,
+}
+
+impl RateLimitConfig {
+    /// The Redis store these settings name, `None` for the memory store.
+    ///
+    /// # Errors
+    ///
+    /// A Redis store without a readable secret file of at least 16 bytes.
+    #[cfg(feature = "redis-store")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
+    pub fn redis_store(
+        &self,
+    ) -> Result<Option<crate::store::RedisStore>, crate::store::StoreConfigError> {
+        let crate::store::StoreLocation::Redis(url) = &self.store else {
+            return Ok(None);
+        };
+        let secret = self
+            .store_secret_file
+            .as_deref()
+            .ok_or(crate::store::StoreConfigError::MissingSecret)?;
+        crate::store::RedisStore::with_secret_file(url, secret, self.on_store_error).map(Some)
+    }
 }
 
 impl Default for RateLimitConfig {
@@ -80,6 +115,9 @@ impl Default for RateLimitConfig {
             per_client: None,
             per_user: None,
             ipv6_prefix: 64,
+            store: crate::store::StoreLocation::Memory,
+            store_secret_file: None,
+            on_store_error: crate::store::OnStoreError::Local,
         }
     }
 }

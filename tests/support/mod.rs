@@ -50,6 +50,9 @@
 //!   `signal`, `terminate` and `stop`; it is killed when dropped.
 //! - Files ([`files`]): [`temp_dir`] (removed on drop), [`fixture`] (`tests/fixtures/`),
 //!   [`htpasswd_file`] and [`htpasswd`] (Apache's own tool).
+//! - Redis ([`redis_server`]): [`Redis::start`] runs a real `redis-server` on a free loopback
+//!   port without persistence (killed on drop); `stop`, `restart` (same port, empty), `url`,
+//!   `keys`, `command`.
 //! - Waiting: [`TEST_TIMEOUT`] bounds every network wait, readiness wait and poll
 //!   ([`eventually`]); a hung test fails instead of hanging CI.
 #![allow(dead_code, unused_imports)]
@@ -60,6 +63,7 @@ pub mod curl;
 pub mod files;
 pub mod lying;
 pub mod raw;
+pub mod redis_server;
 pub mod server;
 
 use std::time::Duration;
@@ -70,6 +74,7 @@ pub use curl::*;
 pub use files::*;
 pub use lying::*;
 pub use raw::*;
+pub use redis_server::*;
 pub use server::*;
 
 /// The bound on every network wait of a test: a hung test fails instead of hanging CI.

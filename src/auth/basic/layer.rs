@@ -65,7 +65,22 @@ pub(crate) struct Shared {
     pub(crate) file: Option<Arc<Htpasswd>>,
     /// The API tokens, when accepted, and their challenge (`Bearer realm=...`).
     pub(crate) tokens: Option<(Arc<Tokens>, HeaderValue)>,
+    /// The store the failure counts live in when shared by replicas (then `failures` and
+    /// `pairs` only count while it cannot answer, with `on_store_error = "local"`).
+    pub(crate) redis: SharedStore,
 }
+
+/// A Redis store, when the build has them.
+#[cfg(feature = "redis-store")]
+pub(crate) type SharedStore = Option<crate::store::RedisStore>;
+/// A Redis store, when the build has them (never, in this one).
+#[cfg(not(feature = "redis-store"))]
+pub(crate) type SharedStore = Option<NoStore>;
+
+/// No store can be made without the `redis-store` feature.
+#[cfg(not(feature = "redis-store"))]
+#[derive(Clone)]
+pub(crate) enum NoStore {}
 
 impl Shared {
     fn new(
@@ -73,6 +88,7 @@ impl Shared {
         store: Arc<dyn CredentialStore>,
         file: Option<Arc<Htpasswd>>,
         tokens: Option<Arc<Tokens>>,
+        redis: SharedStore,
     ) -> Shared {
         let running = settings.max_concurrent_verifications.max(1);
         Shared {
@@ -92,6 +108,7 @@ impl Shared {
             settings,
             store,
             file,
+            redis,
         }
     }
 }
@@ -239,7 +256,7 @@ impl BasicAuthLayer {
             failure_ipv6_prefix: config.failure_ipv6_prefix,
         };
         Ok(BasicAuthLayer {
-            shared: Arc::new(Shared::new(settings, store, file, tokens)),
+            shared: Arc::new(Shared::new(settings, store, file, tokens, None)),
         })
     }
 
@@ -269,6 +286,26 @@ impl BasicAuthLayer {
                 self.shared.store.clone(),
                 self.shared.file.clone(),
                 self.shared.tokens.as_ref().map(|(t, _)| t.clone()),
+                self.shared.redis.clone(),
+            )),
+        }
+    }
+
+    /// Keeps the failure counts (`max_failures_per_peer`, `lockout`) in `store`, shared by
+    /// every replica using it, rather than in this process. Only password verifications ask
+    /// Redis: a request whose password is in the verification cache never waits for it. While
+    /// Redis cannot answer, the store's [`OnStoreError`](crate::store::OnStoreError) decides.
+    /// Starts the counts (and the cache) afresh.
+    #[cfg(feature = "redis-store")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
+    pub fn with_store(self, store: crate::store::RedisStore) -> Self {
+        BasicAuthLayer {
+            shared: Arc::new(Shared::new(
+                self.shared.settings.clone(),
+                self.shared.store.clone(),
+                self.shared.file.clone(),
+                self.shared.tokens.as_ref().map(|(t, _)| t.clone()),
+                Some(store),
             )),
         }
     }
@@ -283,6 +320,7 @@ impl BasicAuthLayer {
                 self.shared.store.clone(),
                 self.shared.file.clone(),
                 Some(tokens),
+                self.shared.redis.clone(),
             )),
         }
     }

@@ -64,6 +64,8 @@ mod future;
 mod layer;
 mod limiter;
 mod service;
+#[cfg(feature = "redis-store")]
+mod shared_lockout;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -70,7 +70,7 @@ enum Outcome {
 }
 
 impl Shared {
-    fn decide<B>(&self, req: &mut Request<B>) -> Decision {
+    fn decide<B>(self: &Arc<Self>, req: &mut Request<B>) -> Decision {
         if let Some(name) = &self.settings.user_header {
             // Clients cannot forge the user header, wherever the request goes.
             req.headers_mut().remove(name);
@@ -86,13 +86,14 @@ impl Shared {
         }
         let peer = peer_ip(req);
         let prefix = self.settings.failure_ipv6_prefix;
-        if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
+        // With a shared store, locks are asked only before a password verification: the
+        // cached path never waits for Redis.
+        let local = self.redis.is_none();
+        if let (Some(limiter), Some(ip), true) = (&self.failures, peer, local) {
             if let Some(secs) = limiter.retry_after(&peer_key(ip, prefix)) {
                 // Logged once when the lock began: a flood must not become a log flood.
                 tracing::debug!(peer = %ip, "basic auth: client locked out");
-                return Decision::Answer(
-                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
-                );
+                return Decision::Answer(locked_out(secs, req.headers()));
             }
         }
         if let Some(decision) = self.token_decision(req.headers(), peer) {
@@ -113,13 +114,11 @@ impl Shared {
                 return Decision::Answer(self.challenge_for(req.headers()));
             }
         };
-        if let (Some(pairs), Some(ip)) = (&self.pairs, peer) {
+        if let (Some(pairs), Some(ip), true) = (&self.pairs, peer, local) {
             let key = pair_key(ip, prefix, &credentials.username);
             if let Some(secs) = pairs.retry_after(&key) {
                 tracing::debug!(peer = %ip, "basic auth: user locked out from this client");
-                return Decision::Answer(
-                    HttpError::too_many_requests(secs).into_response_for(req.headers()),
-                );
+                return Decision::Answer(locked_out(secs, req.headers()));
             }
         }
         let stored = self.store.lookup(&credentials.username);
@@ -157,7 +156,11 @@ impl Shared {
 
     /// With tokens configured and a token presented (the token header, else `Authorization:
     /// Bearer`): pass its user, or refuse it. `None` when no token is presented.
-    fn token_decision(&self, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<Decision> {
+    fn token_decision(
+        self: &Arc<Self>,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Option<Decision> {
         let (tokens, _) = self.tokens.as_ref()?;
         let presented = match &self.settings.token_header {
             Some(name) if headers.contains_key(name) => {
@@ -261,7 +264,29 @@ impl Shared {
         }
     }
 
-    fn failed(&self, peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
+    /// Counts a failure (in a shared store: by a task) and logs it.
+    fn failed(self: &Arc<Self>, peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
+        #[cfg(feature = "redis-store")]
+        if let (Some(_), Some(ip)) = (&self.redis, peer) {
+            tokio::spawn(self.record_shared(ip, user));
+            return log_failed(peer, user, reason);
+        }
+        self.record_locally(peer, user);
+        log_failed(peer, user, reason);
+    }
+
+    /// Counts a failure before returning (in a shared store too), and logs it.
+    async fn failed_awaited(self: &Arc<Self>, peer: Option<IpAddr>, user: &str, reason: &str) {
+        #[cfg(feature = "redis-store")]
+        if let (Some(_), Some(ip)) = (&self.redis, peer) {
+            self.record_shared(ip, Some(user)).await;
+            return log_failed(peer, Some(user), reason);
+        }
+        self.failed(peer, Some(user), reason);
+    }
+
+    /// Counts a failure in this process's limiters.
+    pub(crate) fn record_locally(&self, peer: Option<IpAddr>, user: Option<&str>) {
         let prefix = self.settings.failure_ipv6_prefix;
         if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
             if let Some(lock) = limiter.record(peer_key(ip, prefix)) {
@@ -282,12 +307,6 @@ impl Shared {
                 );
             }
         }
-        tracing::warn!(
-            user = user.map(escape).as_deref().unwrap_or("-"),
-            peer = ?peer,
-            reason,
-            "basic auth: failed attempt"
-        );
     }
 
     /// What the inner service sees of an authenticated request.
@@ -310,6 +329,23 @@ impl Shared {
         }
         req.extensions_mut().insert(AuthenticatedUser(user));
     }
+}
+
+/// The `429` of a locked client or (user, client) pair, marked for metrics.
+pub(crate) fn locked_out(secs: u64, headers: &HeaderMap) -> Response<Body> {
+    let mut res = HttpError::too_many_requests(secs).into_response_for(headers);
+    res.extensions_mut()
+        .insert(crate::ext::RateLimited("lockout"));
+    res
+}
+
+fn log_failed(peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
+    tracing::warn!(
+        user = user.map(escape).as_deref().unwrap_or("-"),
+        peer = ?peer,
+        reason,
+        "basic auth: failed attempt"
+    );
 }
 
 /// The credentials of the one `Authorization` header, `None` when there is none.
@@ -363,6 +399,10 @@ where
                 let shared = self.shared.clone();
                 ResponseFuture::verifying(Box::pin(async move {
                     let user = &job.credentials.username;
+                    #[cfg(feature = "redis-store")]
+                    if let Some(res) = shared.shared_lock(job.peer, user, req.headers()).await {
+                        return Ok(res);
+                    }
                     match shared.clone().verify(&job).await {
                         Outcome::Admitted => {
                             if let Some(stored) = &job.stored {
@@ -377,6 +417,10 @@ where
                                 let prefix = shared.settings.failure_ipv6_prefix;
                                 pairs.forget(&pair_key(ip, prefix, user));
                             }
+                            #[cfg(feature = "redis-store")]
+                            if let Some(ip) = job.peer {
+                                shared.forget_shared(ip, user).await;
+                            }
                             let admitted = Arc::<str>::from(user.as_str());
                             shared.admit(&mut req, Some(admitted.clone()));
                             drop(job);
@@ -387,7 +431,7 @@ where
                             ))
                         }
                         Outcome::Refused(reason) => {
-                            shared.failed(job.peer, Some(user), reason);
+                            shared.failed_awaited(job.peer, user, reason).await;
                             Ok(shared.challenge_for(req.headers()))
                         }
                         Outcome::Broken(why) => {
@@ -396,7 +440,9 @@ where
                                 error = %why,
                                 "basic auth: stored hash unusable; fix the credentials file"
                             );
-                            shared.failed(job.peer, Some(user), "unusable stored hash");
+                            shared
+                                .failed_awaited(job.peer, user, "unusable stored hash")
+                                .await;
                             Ok(shared.challenge_for(req.headers()))
                         }
                     }
