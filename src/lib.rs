@@ -57,6 +57,8 @@ pub mod multimap;
 pub mod negotiate;
 pub mod origin;
 mod panic;
+#[cfg(feature = "tls")]
+mod pem;
 pub mod redirect;
 pub mod request;
 pub mod response;

@@ -15,6 +15,7 @@ mod forward_auth;
 mod hash;
 mod limits;
 mod logging;
+mod mtls;
 mod package;
 mod print_config;
 mod proxy;

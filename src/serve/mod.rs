@@ -76,7 +76,7 @@ use tokio::time::Instant;
 
 pub use self::announce::{announce, announce_as_json};
 #[cfg(feature = "tls")]
-pub use self::config::TlsConfig;
+pub use self::config::{ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 pub use self::conn::ServeService;
 use self::conn::{ConnService, ConnState};
@@ -323,9 +323,9 @@ impl<S: ServeService> Server<S> {
     }
 }
 
-/// What finishes a TLS handshake: `None` without TLS.
+/// What finishes a TLS handshake and names the client by its certificate.
 #[cfg(feature = "tls")]
-type Acceptor = tokio_rustls::TlsAcceptor;
+type Acceptor = tls::Tls;
 /// What finishes a TLS handshake: never one without the `tls` feature.
 #[cfg(not(feature = "tls"))]
 type Acceptor = std::convert::Infallible;
@@ -421,22 +421,24 @@ impl Shared {
             self.config.write_timeout,
             self.config.tunnel_idle_timeout,
         );
-        let Some(acceptor) = tls else {
+        let Some(tls) = tls else {
             return self
-                .connection(io, peer, false, upgraded, service, shutdown)
+                .connection(io, peer, (false, None), upgraded, service, shutdown)
                 .await;
         };
         #[cfg(feature = "tls")]
-        match tokio::time::timeout(self.config.header_read_timeout, acceptor.accept(io)).await {
+        match tokio::time::timeout(self.config.header_read_timeout, tls.acceptor.accept(io)).await
+        {
             Ok(Ok(io)) => {
-                self.connection(io, peer, true, upgraded, service, shutdown)
+                let client = tls.clients.as_ref().map(|c| c.identify(io.get_ref().1));
+                self.connection(io, peer, (true, client), upgraded, service, shutdown)
                     .await
             }
             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
         }
         #[cfg(not(feature = "tls"))]
-        match acceptor {}
+        match tls {}
     }
 
     /// Serves one connection until it ends, the server shuts down, its request cap is reached
@@ -445,7 +447,7 @@ impl Shared {
         &self,
         io: I,
         peer: SocketAddr,
-        tls: bool,
+        (tls, client): (bool, Option<conn::ClientIdentity>),
         upgraded: Arc<AtomicBool>,
         service: S,
         mut shutdown: watch::Receiver<()>,
@@ -455,6 +457,7 @@ impl Shared {
         let state = Arc::new(ConnState::new(
             peer,
             tls,
+            client,
             upgraded,
             self.config.body_read_timeout,
             self.config.body_total_timeout,
