@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn an_encrypted_key_says_how_to_decrypt_it() {
-        let pem = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let pem =
+            b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
         let e = key(Path::new("k.pem"), pem).unwrap_err();
         assert!(e.to_string().contains("openssl pkey -in k.pem"), "{e}");
     }

@@ -59,7 +59,9 @@ fn keyword<T: for<'de> Deserialize<'de>>(text: &str) -> Result<(String, T), Stri
 }
 
 fn status(text: &str) -> Result<u16, String> {
-    let code: u16 = text.parse().map_err(|_| format!("{text:?} is not 401 or 403"))?;
+    let code: u16 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not 401 or 403"))?;
     ClientCertStatus::try_from(code).map(|_| code)
 }
 
@@ -93,7 +95,10 @@ impl MtlsFlags {
         tls.insert("client_ca", ca.display().to_string().into());
         tls.insert("client_auth", self.client_auth.0.as_str().into());
         tls.insert("client_user", self.client_user.0.as_str().into());
-        tls.insert("client_cert_status", i64::from(self.client_cert_status).into());
+        tls.insert(
+            "client_cert_status",
+            i64::from(self.client_cert_status).into(),
+        );
     }
 
     /// The `[proxy]` entries these flags make, for --print-config.

@@ -327,7 +327,10 @@ fn in_flags(errors: &ConfigErrors) -> String {
             ("forward_auth", "--forward-auth"),
             ("routes", "--serve-dir"),
             ("listen[0].tls", "--tls-cert/--tls-key/--client-ca"),
-            ("proxy.tls_client", "--upstream-client-cert/--upstream-client-key"),
+            (
+                "proxy.tls_client",
+                "--upstream-client-cert/--upstream-client-key",
+            ),
             ("listen", "--bind"),
             ("upstreams", "--upstream"),
             ("proxy.ca_file", "--upstream-ca"),

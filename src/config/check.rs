@@ -147,11 +147,10 @@ impl Config {
     /// Whether a listener names its clients by their certificates (`client_ca`).
     pub(crate) fn asks_client_certificates(&self) -> bool {
         #[cfg(feature = "tls")]
-        return self.listen.iter().any(|l| {
-            l.tls
-                .as_ref()
-                .is_some_and(|tls| tls.client_ca.is_some())
-        });
+        return self
+            .listen
+            .iter()
+            .any(|l| l.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some()));
         #[cfg(not(feature = "tls"))]
         false
     }

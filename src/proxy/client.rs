@@ -222,7 +222,10 @@ fn client_cert(config: &ProxyConfig) -> Result<Option<ClientCert>, ProxyBuildErr
     };
     let load = || -> std::io::Result<ClientCert> {
         let certs = crate::pem::certs(cert, &crate::pem::read(cert, "client certificate")?)?;
-        Ok((certs, crate::pem::key(key, &crate::pem::read(key, "client key")?)?))
+        Ok((
+            certs,
+            crate::pem::key(key, &crate::pem::read(key, "client key")?)?,
+        ))
     };
     load().map(Some).map_err(ProxyBuildError::ClientCert)
 }

@@ -188,9 +188,7 @@ impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnS
         match &self.state.client {
             None => {}
             Some(ClientIdentity::User(user)) => {
-                parts
-                    .extensions
-                    .insert(AuthenticatedUser(Arc::clone(user)));
+                parts.extensions.insert(AuthenticatedUser(Arc::clone(user)));
             }
             Some(ClientIdentity::Refused { status, reason }) => {
                 // The body was not read: close rather than guess where the next request starts.

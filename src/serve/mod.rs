@@ -75,9 +75,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 pub use self::announce::{announce, announce_as_json};
+pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 #[cfg(feature = "tls")]
 pub use self::config::{ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
-pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 pub use self::conn::ServeService;
 use self::conn::{ConnService, ConnState};
 pub use self::host::HostHeaderError;
@@ -427,8 +427,7 @@ impl Shared {
                 .await;
         };
         #[cfg(feature = "tls")]
-        match tokio::time::timeout(self.config.header_read_timeout, tls.acceptor.accept(io)).await
-        {
+        match tokio::time::timeout(self.config.header_read_timeout, tls.acceptor.accept(io)).await {
             Ok(Ok(io)) => {
                 let client = tls.clients.as_ref().map(|c| c.identify(io.get_ref().1));
                 self.connection(io, peer, (true, client), upgraded, service, shutdown)

@@ -26,7 +26,10 @@ pub(crate) struct Tls {
 
 /// Builds the acceptor, failing with an error that names the file at fault.
 pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
-    let certs = pem::certs(&config.cert, &pem::read_async(&config.cert, "certificate").await?)?;
+    let certs = pem::certs(
+        &config.cert,
+        &pem::read_async(&config.cert, "certificate").await?,
+    )?;
     let key = pem::key(&config.key, &pem::read_async(&config.key, "key").await?)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let clients = match &config.client_ca {
@@ -155,17 +158,21 @@ fn user_of(der: &CertificateDer<'_>, part: ClientUser) -> Result<Arc<str>, Strin
             .iter_common_name()
             .next()
             .and_then(|cn| cn.as_str().ok()),
-        _ => cert.subject_alternative_name().ok().flatten().and_then(|san| {
-            san.value
-                .general_names
-                .iter()
-                .find_map(|name| match (part, name) {
-                    (ClientUser::SanEmail, GeneralName::RFC822Name(n))
-                    | (ClientUser::SanDns, GeneralName::DNSName(n))
-                    | (ClientUser::SanUri, GeneralName::URI(n)) => Some(*n),
-                    _ => None,
-                })
-        }),
+        _ => cert
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .and_then(|san| {
+                san.value
+                    .general_names
+                    .iter()
+                    .find_map(|name| match (part, name) {
+                        (ClientUser::SanEmail, GeneralName::RFC822Name(n))
+                        | (ClientUser::SanDns, GeneralName::DNSName(n))
+                        | (ClientUser::SanUri, GeneralName::URI(n)) => Some(*n),
+                        _ => None,
+                    })
+            }),
     };
     let what = match part {
         ClientUser::Cn => "subject common name (CN)",

@@ -59,3 +59,24 @@ pub async fn curl(args: &[&str]) -> Fetched {
         body: Bytes::from(output.stdout),
     }
 }
+
+/// Runs `curl -sS ARGS...` expecting it to fail (a refused TLS handshake, a connection
+/// closed) and returns its standard error, which says why.
+///
+/// # Panics
+///
+/// When curl succeeds.
+pub async fn curl_error(args: &[&str]) -> String {
+    let max_time = TEST_TIMEOUT.as_secs().to_string();
+    let output = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", &max_time, "-o", "/dev/null"])
+        .args(args)
+        .output()
+        .await
+        .expect("curl runs (apt-get install curl; .ci/run does it)");
+    assert!(
+        !output.status.success(),
+        "curl {args:?} was expected to fail"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
