@@ -175,6 +175,7 @@ impl TlsConfig {
     /// let tls = TlsConfig::new("cert.pem", "key.pem").client_ca("clients-ca.pem", ClientAuth::Require);
     /// assert!(tls.client_ca.is_some());
     /// ```
+    #[must_use]
     pub fn client_ca(mut self, ca: impl Into<std::path::PathBuf>, auth: ClientAuth) -> Self {
         self.client_ca = Some(ca.into());
         self.client_auth = auth;

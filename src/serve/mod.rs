@@ -86,19 +86,6 @@ pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
 pub use crate::body::BodyReadTimeout;
 
-#[cfg(feature = "tls")]
-impl TlsConfig {
-    /// Loads the certificate chain and key and checks that they fit together, as serving
-    /// would, without serving.
-    ///
-    /// # Errors
-    ///
-    /// The error serving would fail with, naming the file at fault.
-    pub async fn validate(&self) -> std::io::Result<()> {
-        tls::acceptor(self).await.map(drop)
-    }
-}
-
 /// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
 ///
 /// # Errors

@@ -24,6 +24,18 @@ pub(crate) struct Tls {
     pub(crate) clients: Option<Arc<ClientCerts>>,
 }
 
+impl TlsConfig {
+    /// Loads the certificate chain and key (and the client CA) and checks that they fit
+    /// together, as serving would, without serving.
+    ///
+    /// # Errors
+    ///
+    /// The error serving would fail with, naming the file at fault.
+    pub async fn validate(&self) -> io::Result<()> {
+        acceptor(self).await.map(drop)
+    }
+}
+
 /// Builds the acceptor, failing with an error that names the file at fault.
 pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
     let certs = pem::certs(
