@@ -6,6 +6,7 @@
 //! arm in [`run`].
 
 mod acl;
+mod acme;
 mod check;
 #[cfg(test)]
 mod doc_snippets;

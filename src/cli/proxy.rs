@@ -157,6 +157,10 @@ pub struct ProxyArgs {
     /// Client certificates (mutual TLS).
     #[command(flatten)]
     pub mtls: super::mtls::MtlsFlags,
+
+    /// Automatic HTTPS (ACME).
+    #[command(flatten)]
+    pub acme: super::acme::AcmeFlags,
 }
 
 /// `--tls MODE`.
@@ -281,6 +285,12 @@ pub async fn run(mut args: ProxyArgs) -> Result<(), BoxError> {
         }
         _ => None,
     };
+    if !args.print_config {
+        if let Some(issued) = args.acme.certificate(&args.bind).await? {
+            args.tls_cert = Some(issued.cert_path);
+            args.tls_key = Some(issued.key_path);
+        }
+    }
     if args.mtls.client_ca.is_some() && args.tls_cert.is_none() {
         return Err("--client-ca: client certificates need TLS on the listener; add                     --tls-cert/--tls-key (or --tls self-signed)"
             .into());
