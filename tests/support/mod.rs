@@ -46,6 +46,8 @@
 //!   `signal`, `terminate` and `stop`; it is killed when dropped.
 //! - Files ([`files`]): [`temp_dir`] (removed on drop), [`fixture`] (`tests/fixtures/`),
 //!   [`htpasswd_file`] and [`htpasswd`] (Apache's own tool).
+//! - ACME ([`pebble`]): [`Pebble::start`] runs Debian's pebble on free ports (always-valid
+//!   challenges), [`Pebble::root`] fetches the root of what it issues.
 //! - Waiting: [`TEST_TIMEOUT`] bounds every network wait, readiness wait and poll
 //!   ([`eventually`]); a hung test fails instead of hanging CI.
 #![allow(dead_code, unused_imports)]
@@ -54,6 +56,7 @@ pub mod binary;
 pub mod client;
 pub mod curl;
 pub mod files;
+pub mod pebble;
 pub mod raw;
 pub mod server;
 
@@ -63,6 +66,7 @@ pub use binary::*;
 pub use client::*;
 pub use curl::*;
 pub use files::*;
+pub use pebble::*;
 pub use raw::*;
 pub use server::*;
 
