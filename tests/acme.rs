@@ -70,12 +70,19 @@ async fn obtains_serves_and_reuses_a_certificate_without_a_new_order() {
     let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
     let res = get_as_alice(&root, &addr).await;
     assert_eq!(res.status, 200, "{res:?}");
-    assert!(gw.log().contains("obtained a new ACME certificate"), "{}", gw.log());
+    assert!(
+        gw.log().contains("obtained a new ACME certificate"),
+        "{}",
+        gw.log()
+    );
 
     // The plain listener: a 308 to the same path and query on https.
     let plain = curl(&["-H", &format!("Host: {NAME}"), &gw.url("/a/b?c=d")]).await;
     assert_eq!(plain.status, 308);
-    assert_eq!(plain.header("location"), Some(format!("https://{NAME}/a/b?c=d").as_str()));
+    assert_eq!(
+        plain.header("location"),
+        Some(format!("https://{NAME}/a/b?c=d").as_str())
+    );
 
     // Owner-only state.
     #[cfg(unix)]
@@ -133,4 +140,97 @@ async fn ip_addresses_and_bad_emails_are_refused_with_what_to_do() {
     .await;
     assert!(out.contains("is an IP address"), "{out}");
     assert!(out.contains("not an address like"), "{out}");
+}
+
+/// A TLS connection to `addr` for `NAME`, trusting `root`: the certificate it was shown and an
+/// HTTP/1.1 sender that keeps the connection.
+async fn connect(
+    root: &Path,
+    addr: &str,
+) -> (
+    Vec<u8>,
+    hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut std::fs::read(root).unwrap().as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from(NAME).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let shown = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    (shown, sender)
+}
+
+async fn ask(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) -> http::StatusCode {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:pw-alice");
+    let req = http::Request::get("/kept")
+        .header("host", NAME)
+        .header("authorization", format!("Basic {basic}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    sender.send_request(req).await.unwrap().status()
+}
+
+/// pebble issues 30-second certificates: the renewal (at two thirds, ~20 s) is swapped in for
+/// new connections while a kept-alive one goes on; with pebble down at the next renewal, the
+/// failure is logged and the current certificate still served.
+#[tokio::test]
+async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
+    let dir = temp_dir();
+    let pebble = Pebble::start_with_validity(dir.path(), Some(30)).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let state = dir.path().join("state");
+    let gw = Gateway::start(&args(&pebble, &state, &users)).await;
+    let addr = https_addr(&gw).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let (first, mut kept) = connect(&root, &addr).await;
+    assert_eq!(ask(&mut kept).await, 200);
+
+    gw.wait_for_log("ACME certificate renewed", 1).await;
+    // Each worker's listener swaps within a file check: new connections get the new one.
+    let mut renewed = None;
+    let swapped = eventually(async || {
+        let (shown, sender) = connect(&root, &addr).await;
+        let new = shown != first;
+        renewed = Some((shown, sender));
+        new
+    })
+    .await;
+    assert!(swapped, "no new certificate served:\n{}", gw.log());
+    let (second, mut fresh) = renewed.unwrap();
+    assert_eq!(ask(&mut fresh).await, 200);
+    assert_eq!(
+        ask(&mut kept).await,
+        200,
+        "the kept-alive connection goes on"
+    );
+
+    pebble.stop().await;
+    gw.wait_for_log("ACME renewal failed", 1).await;
+    let (third, mut after) = connect(&root, &addr).await;
+    assert_eq!(third, second, "the current certificate is still served");
+    assert_eq!(ask(&mut after).await, 200);
+    let log = gw.stop().await;
+    assert!(
+        log.contains("cannot be reached"),
+        "the log says what failed: {log}"
+    );
 }

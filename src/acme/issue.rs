@@ -66,7 +66,10 @@ impl AcmeError {
         }
     }
 
-    fn with(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    fn with(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         AcmeError {
             message: message.into(),
             source: Some(Box::new(source)),
@@ -119,12 +122,15 @@ pub async fn ensure(
                 return issued(store, &cert_key, &key_key, not_after, renew_at, true);
             }
             Some(_) => tracing::info!(domain = %name, "the stored certificate is due for renewal"),
-            None => tracing::info!(domain = %name, "the stored certificate does not cover every name"),
+            None => {
+                tracing::info!(domain = %name, "the stored certificate does not cover every name")
+            }
         }
     }
     let (cert_pem, key_pem) = order(config, store, challenges).await?;
-    let (not_after, renew_at) = stored(cert_pem.as_bytes(), &config.domains)
-        .ok_or_else(|| AcmeError::new("the CA returned a certificate that does not cover the names"))?;
+    let (not_after, renew_at) = stored(cert_pem.as_bytes(), &config.domains).ok_or_else(|| {
+        AcmeError::new("the CA returned a certificate that does not cover the names")
+    })?;
     store.store(&key_key, key_pem.as_bytes())?;
     store.store(&cert_key, cert_pem.as_bytes())?;
     tracing::info!(domain = %name, "obtained a new ACME certificate");
@@ -169,12 +175,18 @@ fn stored(pem: &[u8], domains: &[String]) -> Option<(SystemTime, SystemTime)> {
             _ => None,
         })
         .collect();
-    if !domains.iter().all(|d| names.contains(&d.to_ascii_lowercase())) {
+    if !domains
+        .iter()
+        .all(|d| names.contains(&d.to_ascii_lowercase()))
+    {
         return None;
     }
     let time = |t: i64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t).ok()?));
     let validity = cert.validity();
-    let (start, end) = (validity.not_before.timestamp(), validity.not_after.timestamp());
+    let (start, end) = (
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    );
     let (start, end) = (time(start)?, time(end)?);
     // Up to a day, fixed per certificate: replicas agree, restarts do not move it.
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -196,7 +208,10 @@ async fn order(
         .map(|d| Identifier::Dns(d.clone()))
         .collect();
     let acme = |what: &str, e: instant_acme::Error| {
-        AcmeError::with(format!("ACME {what} at {} failed: {e}", config.directory), e)
+        AcmeError::with(
+            format!("ACME {what} at {} failed: {e}", config.directory),
+            e,
+        )
     };
     let mut order = account
         .new_order(&NewOrder::new(&identifiers))
@@ -216,15 +231,18 @@ async fn order(
                 )))
             }
         }
-        let mut challenge = authz.challenge(ChallengeType::Http01).ok_or_else(|| {
-            AcmeError::new("the CA offers no HTTP-01 challenge for this name")
-        })?;
+        let mut challenge = authz
+            .challenge(ChallengeType::Http01)
+            .ok_or_else(|| AcmeError::new("the CA offers no HTTP-01 challenge for this name"))?;
         challenges.set(
             &challenge.token,
             Some(challenge.key_authorization().as_str().to_owned()),
         );
         tokens.push(challenge.token.clone());
-        challenge.set_ready().await.map_err(|e| acme("challenge", e))?;
+        challenge
+            .set_ready()
+            .await
+            .map_err(|e| acme("challenge", e))?;
     }
     let retries = RetryPolicy::new().timeout(Duration::from_secs(90));
     let status = order.poll_ready(&retries).await;
@@ -253,17 +271,26 @@ async fn account(config: &AcmeConfig, store: &dyn CertStore) -> Result<Account, 
     let key = format!("account-{:016x}.json", hasher.finish());
     let builder = || match &config.ca {
         Some(ca) => Account::builder_with_root(ca).map_err(|e| {
-            AcmeError::with(format!("the ACME CA file {} cannot be used: {e}", ca.display()), e)
+            AcmeError::with(
+                format!("the ACME CA file {} cannot be used: {e}", ca.display()),
+                e,
+            )
         }),
         None => Account::builder().map_err(|e| AcmeError::with(format!("no HTTPS client: {e}"), e)),
     };
     if let Some(json) = store.load(&key)? {
-        let credentials: AccountCredentials = serde_json::from_slice(&json)
-            .map_err(|e| AcmeError::with(format!("the stored ACME account {key} is damaged: {e}"), e))?;
-        return builder()?
-            .from_credentials(credentials)
-            .await
-            .map_err(|e| AcmeError::with(format!("the ACME directory {} cannot be reached: {e}", config.directory), e));
+        let credentials: AccountCredentials = serde_json::from_slice(&json).map_err(|e| {
+            AcmeError::with(format!("the stored ACME account {key} is damaged: {e}"), e)
+        })?;
+        return builder()?.from_credentials(credentials).await.map_err(|e| {
+            AcmeError::with(
+                format!(
+                    "the ACME directory {} cannot be reached: {e}",
+                    config.directory
+                ),
+                e,
+            )
+        });
     }
     let contact = config.email.as_ref().map(|e| format!("mailto:{e}"));
     let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();

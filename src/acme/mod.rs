@@ -145,7 +145,9 @@ fn is_email(text: &str) -> bool {
     };
     !local.is_empty()
         && domain.contains('.')
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
 }
 
 /// When a certificate valid from `not_before` to `not_after` is renewed: at two thirds of its
@@ -164,7 +166,13 @@ mod tests {
 
     #[test]
     fn names_must_be_dns_names() {
-        let mut config = AcmeConfig::new(["app.example.com", "10.0.0.1", "*.example.com", "a..b", "[::1]"]);
+        let mut config = AcmeConfig::new([
+            "app.example.com",
+            "10.0.0.1",
+            "*.example.com",
+            "a..b",
+            "[::1]",
+        ]);
         config.email = Some("ops@example.com".into());
         let problems = config.problems();
         assert_eq!(problems.len(), 4, "{problems:?}");

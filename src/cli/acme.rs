@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use http::{header, Request, Response, StatusCode};
@@ -75,10 +76,6 @@ impl AcmeFlags {
         let issued = acme::ensure(&config, &store, &challenges)
             .await
             .map_err(|e| format!("--domain: {e}{}", crate::causes(&e)))?;
-        let days = |t: std::time::SystemTime| {
-            t.duration_since(std::time::SystemTime::now())
-                .map_or(0, |d| d.as_secs() / 86_400)
-        };
         tracing::info!(
             cert = %issued.cert_path.display(),
             reused = issued.reused,
@@ -86,8 +83,60 @@ impl AcmeFlags {
             renew_in_days = days(issued.renew_at),
             "ACME certificate ready"
         );
+        tokio::spawn(renew(config, store, challenges, issued.renew_at));
         Ok(Some(issued))
     }
+}
+
+/// The shortest wait between two attempts, however short the certificate's life.
+const MIN_WAIT: Duration = Duration::from_secs(10);
+/// The longest wait after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+/// For the life of the process: at `renew_at`, a new certificate (the listener swaps it in
+/// when its files change); after a failure, the current one is kept and the renewal retried
+/// after a wait that doubles from a minute to six hours.
+async fn renew(
+    config: AcmeConfig,
+    store: DirStore,
+    challenges: Challenges,
+    mut renew_at: SystemTime,
+) {
+    let mut backoff = Duration::from_secs(60);
+    loop {
+        let wait = renew_at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO)
+            .max(MIN_WAIT);
+        tokio::time::sleep(wait).await;
+        match acme::ensure(&config, &store, &challenges).await {
+            Ok(issued) => {
+                tracing::info!(
+                    domain = %config.domains[0],
+                    days_to_expiry = days(issued.not_after),
+                    "ACME certificate renewed"
+                );
+                renew_at = issued.renew_at;
+                backoff = Duration::from_secs(60);
+            }
+            Err(e) => {
+                tracing::error!(
+                    domain = %config.domains[0],
+                    error = %format!("{e}{}", crate::causes(&e)),
+                    retry_in_secs = backoff.as_secs(),
+                    "ACME renewal failed; the current certificate is served until it expires"
+                );
+                renew_at = SystemTime::now() + backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Whole days from now until `t` (0 when past).
+fn days(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::now())
+        .map_or(0, |d| d.as_secs() / 86_400)
 }
 
 /// Where the plain listener redirects: one of the configured names (the request's when it

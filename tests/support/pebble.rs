@@ -21,6 +21,11 @@ impl Pebble {
     /// (`PEBBLE_VA_ALWAYS_VALID=1`: no port 80 or 443 can be arranged for a test's name) and
     /// no refused nonces, and waits until its directory answers.
     pub async fn start(dir: &Path) -> Pebble {
+        Self::start_with_validity(dir, None).await
+    }
+
+    /// [`start`](Self::start), issuing certificates valid for `seconds` (to see renewals).
+    pub async fn start_with_validity(dir: &Path, seconds: Option<u64>) -> Pebble {
         let certified =
             rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
                 .unwrap();
@@ -30,7 +35,7 @@ impl Pebble {
         std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
         let (listen, management) = (dead_port(), dead_port());
         let config = dir.join("pebble.json");
-        let json = serde_json::json!({ "pebble": {
+        let mut json = serde_json::json!({ "pebble": {
             "listenAddress": listen.to_string(),
             "managementListenAddress": management.to_string(),
             "certificate": tls_ca,
@@ -40,6 +45,9 @@ impl Pebble {
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }});
+        if let Some(seconds) = seconds {
+            json["pebble"]["certificateValidityPeriod"] = seconds.into();
+        }
         std::fs::write(&config, json.to_string()).unwrap();
         let child = tokio::process::Command::new("pebble")
             .arg("-config")
@@ -58,10 +66,7 @@ impl Pebble {
             tls_ca,
             management: format!("https://{management}"),
         };
-        let up = eventually(async || {
-            tokio::net::TcpStream::connect(listen).await.is_ok()
-        })
-        .await;
+        let up = eventually(async || tokio::net::TcpStream::connect(listen).await.is_ok()).await;
         assert!(up, "pebble did not listen on {listen}");
         pebble
     }
