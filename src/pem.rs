@@ -9,6 +9,7 @@ use std::path::Path;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Reads `path` (what it holds named by `what`, e.g. `certificate`) on the calling thread.
+#[cfg(feature = "proxy")]
 pub(crate) fn read(path: &Path, what: &str) -> io::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| unreadable(path, what, e))
 }

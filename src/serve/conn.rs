@@ -63,13 +63,13 @@ where
 
 /// What a TLS connection's client certificate established (listeners with a `client_ca`).
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
 pub(crate) enum ClientIdentity {
     /// A verified certificate naming this user: every request carries it as
     /// [`AuthenticatedUser`].
     User(Arc<str>),
     /// No certificate, or one refused (`client_auth = "request"`): every request is answered
     /// with this status and reason.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     Refused {
         status: StatusCode,
         reason: std::borrow::Cow<'static, str>,
