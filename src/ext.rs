@@ -1,7 +1,8 @@
 //! What layers learned about a request, carried in [`http::Extensions`].
 //!
 //! Nothing downstream needs to know which layer ran: `serve` inserts [`PeerAddr`], the forwarded
-//! layer [`ClientInfo`], the auth layer [`AuthenticatedUser`], the access layer
+//! layer [`ClientInfo`], the auth layer (or `serve`, from a client certificate)
+//! [`AuthenticatedUser`], the access layer
 //! [`AccessDecision`] (on the answer), dispatch [`MountPrefix`] and
 //! [`RouteParams`]. [`Request`](crate::Request) reads them through its accessors.
 
@@ -37,7 +38,9 @@ pub struct ClientInfo {
     pub prefix: Option<String>,
 }
 
-/// The user the auth layer authenticated.
+/// The user the auth layer authenticated, or, on a TLS listener with a `client_ca`, the user
+/// the client certificate names (inserted by [`serve`](crate::serve) on every request of the
+/// connection).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthenticatedUser(pub Arc<str>);
 

@@ -57,6 +57,8 @@ pub mod multimap;
 pub mod negotiate;
 pub mod origin;
 mod panic;
+#[cfg(feature = "tls")]
+mod pem;
 pub mod redirect;
 pub mod request;
 pub mod response;
@@ -73,6 +75,9 @@ pub mod wire;
 #[cfg(feature = "acl")]
 #[cfg_attr(docsrs, doc(cfg(feature = "acl")))]
 pub mod acl;
+#[cfg(feature = "acme")]
+#[cfg_attr(docsrs, doc(cfg(feature = "acme")))]
+pub mod acme;
 #[cfg(feature = "auth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "auth")))]
 pub mod auth;

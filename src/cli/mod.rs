@@ -6,6 +6,7 @@
 //! arm in [`run`].
 
 mod acl;
+mod acme;
 mod check;
 #[cfg(test)]
 mod doc_snippets;
@@ -15,6 +16,7 @@ mod forward_auth;
 mod hash;
 mod limits;
 mod logging;
+mod mtls;
 mod package;
 mod print_config;
 mod proxy;

@@ -16,6 +16,7 @@ pub fn toml(args: &ProxyArgs) -> String {
         let mut tls = InlineTable::new();
         tls.insert("cert", path(cert).into());
         tls.insert("key", path(key).into());
+        args.mtls.print_listener(&mut tls);
         listen.insert("tls", value(tls));
     }
     doc.insert("listen", array_of([listen]));
@@ -56,6 +57,7 @@ pub fn toml(args: &ProxyArgs) -> String {
     if let Some(ca) = &args.upstream_ca {
         proxy.push(("ca_file", value(path(ca))));
     }
+    args.mtls.print_proxy(&mut proxy);
     if !proxy.is_empty() {
         doc.insert("proxy", table(proxy));
     }

@@ -153,6 +153,14 @@ pub struct ProxyArgs {
     /// Forward auth.
     #[command(flatten)]
     pub forward_auth: super::forward_auth::ForwardAuthFlags,
+
+    /// Client certificates (mutual TLS).
+    #[command(flatten)]
+    pub mtls: super::mtls::MtlsFlags,
+
+    /// Automatic HTTPS (ACME).
+    #[command(flatten)]
+    pub acme: super::acme::AcmeFlags,
 }
 
 /// `--tls MODE`.
@@ -188,6 +196,7 @@ impl ProxyArgs {
         config.listen = vec![self.serve_config()];
         config.proxy.max_body = self.max_body;
         config.proxy.ca_file.clone_from(&self.upstream_ca);
+        self.mtls.apply_proxy(&mut config);
         if !self.set_header.is_empty() {
             let mut rewrite = RewriteConfig::new();
             for (name, value) in &self.set_header {
@@ -250,7 +259,9 @@ impl ProxyArgs {
     fn serve_config(&self) -> ServeConfig {
         let mut config = ServeConfig::bind(&self.bind);
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            config.tls = Some(serve::TlsConfig::new(cert, key));
+            let mut tls = serve::TlsConfig::new(cert, key);
+            self.mtls.apply_listener(&mut tls);
+            config.tls = Some(tls);
         }
         config
     }
@@ -274,6 +285,16 @@ pub async fn run(mut args: ProxyArgs) -> Result<(), BoxError> {
         }
         _ => None,
     };
+    if !args.print_config {
+        if let Some(issued) = args.acme.certificate(&args.bind).await? {
+            args.tls_cert = Some(issued.cert_path);
+            args.tls_key = Some(issued.key_path);
+        }
+    }
+    if args.mtls.client_ca.is_some() && args.tls_cert.is_none() {
+        return Err("--client-ca: client certificates need TLS on the listener; add                     --tls-cert/--tls-key (or --tls self-signed)"
+            .into());
+    }
     if args.print_config {
         let _ = write!(
             std::io::stdout().lock(),
@@ -315,7 +336,11 @@ fn in_flags(errors: &ConfigErrors) -> String {
             ("acl", "--groups"),
             ("forward_auth", "--forward-auth"),
             ("routes", "--serve-dir"),
-            ("listen[0].tls", "--tls-cert/--tls-key"),
+            ("listen[0].tls", "--tls-cert/--tls-key/--client-ca"),
+            (
+                "proxy.tls_client",
+                "--upstream-client-cert/--upstream-client-key",
+            ),
             ("listen", "--bind"),
             ("upstreams", "--upstream"),
             ("proxy.ca_file", "--upstream-ca"),

@@ -144,6 +144,17 @@ impl Config {
         })
     }
 
+    /// Whether a listener names its clients by their certificates (`client_ca`).
+    pub(crate) fn asks_client_certificates(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self
+            .listen
+            .iter()
+            .any(|l| l.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some()));
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// A route's `allow` needs users (`[auth]`), and its groups a groups file.
     fn check_allow(&self, i: usize, route: &super::RouteConfig) -> Option<ConfigError> {
         let at = KeyPath::root().key("routes").index(i).key("allow");
@@ -155,13 +166,14 @@ impl Config {
             .forward_auth
             .as_ref()
             .is_some_and(|f| f.user_header.is_some());
-        let authenticates = basic || forward;
+        let authenticates = basic || forward || self.asks_client_certificates();
         if !route.allow.is_empty() && !authenticates {
             return Some(ConfigError::new(
                 at,
-                "`allow` lists users, but without [auth] (or [forward_auth] with a `user_header`) \
-                 no request has a user and every one would be refused: add an [auth] table \
-                 (`--users FILE`), or use `allow_ip`",
+                "`allow` lists users, but without [auth] (or [forward_auth] with a `user_header`, \
+                 or client certificates: `client_ca` on a TLS listener) no request has a user and \
+                 every one would be refused: add an [auth] table (`--users FILE`), or use \
+                 `allow_ip`",
             ));
         }
         let group = route.allow.iter().find_map(|e| e.strip_prefix("group:"))?;

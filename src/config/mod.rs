@@ -218,4 +218,10 @@ pub struct UpstreamGroupConfig {
     /// This group's proxy options, replacing the top-level `[proxy]` table as a whole.
     /// Default is `None`: the top-level one.
     pub proxy: Option<ProxyConfig>,
+    /// The PEM certificate chain this group's servers are shown when they ask for a client
+    /// certificate (mutual TLS to the upstream), with `tls_client_key`; it replaces the
+    /// proxy table's [`tls_client_cert`](ProxyConfig::tls_client_cert). Default is `None`.
+    pub tls_client_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of `tls_client_cert`. Default is `None`.
+    pub tls_client_key: Option<std::path::PathBuf>,
 }

@@ -30,7 +30,7 @@ pub(crate) fn warn_about(config: &Config) {
                 );
             }
         }
-    } else {
+    } else if !config.asks_client_certificates() {
         tracing::warn!(
             "no authentication: anyone can use this gateway (add an [auth] table, or --users \
              FILE to `tollgate proxy`)"

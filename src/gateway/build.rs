@@ -292,10 +292,15 @@ fn upstream_groups<'c>(
     let mut groups = BTreeMap::new();
     for (name, group) in &config.upstreams {
         let at = root.key("upstreams").key(name);
-        let (proxy, proxy_at) = match &group.proxy {
+        let (mut proxy, proxy_at) = match &group.proxy {
             Some(own) => (own.clone(), at.key("proxy")),
             None => (config.proxy.clone(), root.key("proxy")),
         };
+        let own_client_cert = group.tls_client_cert.is_some() || group.tls_client_key.is_some();
+        if own_client_cert {
+            proxy.tls_client_cert.clone_from(&group.tls_client_cert);
+            proxy.tls_client_key.clone_from(&group.tls_client_key);
+        }
         let built: Result<Group, ProxyBuildError> = match group.servers.as_slice() {
             [] => continue,
             [one] => Proxy::with_config(one.clone(), proxy).map(Group::One),
@@ -304,6 +309,12 @@ fn upstream_groups<'c>(
         match built {
             Ok(service) => {
                 groups.insert(name.as_str(), service);
+            }
+            Err(e @ ProxyBuildError::ClientCert(_)) if own_client_cert => {
+                errors.push(ConfigError::from_error(at.key("tls_client_cert"), e));
+            }
+            Err(e @ ProxyBuildError::ClientCert(_)) => {
+                errors.push(ConfigError::from_error(proxy_at.key("tls_client_cert"), e));
             }
             Err(e) => errors.push(ConfigError::from_error(proxy_at.key("ca_file"), e)),
         }

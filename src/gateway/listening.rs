@@ -15,8 +15,9 @@ use crate::serve::{bind_sockets, stopped, ServeConfig, Server};
 #[derive(Debug)]
 pub(super) struct Listening {
     pub(super) config: ServeConfig,
-    /// The certificate and key as they were read, to see whether a reload changed them.
-    pub(super) tls_files: Option<(Vec<u8>, Vec<u8>)>,
+    /// The certificate, key and client CA as they were read, to see whether a reload changed
+    /// them.
+    pub(super) tls_files: Option<Vec<Vec<u8>>>,
     /// Handles on the sockets (one per worker), so a restart serves the same ones.
     sockets: Vec<std::net::TcpListener>,
     pub(super) addr: SocketAddr,
@@ -108,14 +109,19 @@ impl Listening {
 }
 
 #[cfg(feature = "tls")]
-pub(super) async fn tls_files(config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(super) async fn tls_files(config: &ServeConfig) -> Option<Vec<Vec<u8>>> {
     let tls = config.tls.as_ref()?;
-    let cert = tokio::fs::read(&tls.cert).await.unwrap_or_default();
-    let key = tokio::fs::read(&tls.key).await.unwrap_or_default();
-    Some((cert, key))
+    let mut files = Vec::with_capacity(3);
+    for path in [Some(&tls.cert), Some(&tls.key), tls.client_ca.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        files.push(tokio::fs::read(path).await.unwrap_or_default());
+    }
+    Some(files)
 }
 
 #[cfg(not(feature = "tls"))]
-pub(super) async fn tls_files(_config: &ServeConfig) -> Option<(Vec<u8>, Vec<u8>)> {
+pub(super) async fn tls_files(_config: &ServeConfig) -> Option<Vec<Vec<u8>>> {
     None
 }

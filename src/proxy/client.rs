@@ -62,6 +62,9 @@ pub enum ProxyBuildError {
     /// rustls refused the configuration.
     #[cfg(feature = "tls")]
     Tls(rustls::Error),
+    /// The client certificate or key (`tls_client_cert`, `tls_client_key`) cannot be used;
+    /// the error names the file and the reason.
+    ClientCert(std::io::Error),
     /// `user_header` is not a valid header name.
     UserHeader {
         /// The name as configured.
@@ -82,6 +85,9 @@ impl fmt::Display for ProxyBuildError {
             ),
             #[cfg(feature = "tls")]
             ProxyBuildError::Tls(_) => f.write_str("invalid TLS client configuration"),
+            ProxyBuildError::ClientCert(_) => {
+                f.write_str("cannot use the client certificate for upstreams")
+            }
             ProxyBuildError::UserHeader { name } => write!(
                 f,
                 "user_header `{name}` is not a header name; use letters, digits and `-` \
@@ -94,7 +100,9 @@ impl fmt::Display for ProxyBuildError {
 impl std::error::Error for ProxyBuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ProxyBuildError::CaFile { source, .. } => Some(source),
+            ProxyBuildError::CaFile { source, .. } | ProxyBuildError::ClientCert(source) => {
+                Some(source)
+            }
             #[cfg(feature = "tls")]
             ProxyBuildError::Tls(e) => Some(e),
             ProxyBuildError::CaFileEmpty { .. } | ProxyBuildError::UserHeader { .. } => None,
@@ -171,8 +179,13 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Prox
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(ProxyBuildError::Tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let tls = match client_cert(config)? {
+        Some((certs, key)) => tls
+            .with_client_auth_cert(certs, key)
+            .map_err(ProxyBuildError::Tls)?,
+        None => tls.with_no_client_auth(),
+    };
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
@@ -181,4 +194,38 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Prox
     } else {
         builder.enable_http1().wrap_connector(http)
     })
+}
+
+/// The certificate chain and key presented to upstreams that ask for one.
+#[cfg(feature = "tls")]
+type ClientCert = (
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+);
+
+#[cfg(feature = "tls")]
+fn client_cert(config: &ProxyConfig) -> Result<Option<ClientCert>, ProxyBuildError> {
+    let (cert, key) = match (&config.tls_client_cert, &config.tls_client_key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        (cert, _) => {
+            let (set, missing) = if cert.is_some() {
+                ("tls_client_cert", "tls_client_key")
+            } else {
+                ("tls_client_key", "tls_client_cert")
+            };
+            return Err(ProxyBuildError::ClientCert(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{set} is set without {missing}; set both (PEM files)"),
+            )));
+        }
+    };
+    let load = || -> std::io::Result<ClientCert> {
+        let certs = crate::pem::certs(cert, &crate::pem::read(cert, "client certificate")?)?;
+        Ok((
+            certs,
+            crate::pem::key(key, &crate::pem::read(key, "client key")?)?,
+        ))
+    };
+    load().map(Some).map_err(ProxyBuildError::ClientCert)
 }

@@ -82,6 +82,12 @@ pub struct ProxyConfig {
     /// A PEM file of extra CA certificates trusted for `https://` upstreams, on top of the
     /// webpki roots (Mozilla's list). Default is `None`.
     pub ca_file: Option<PathBuf>,
+    /// A PEM certificate chain presented to `https://` upstreams that ask for a client
+    /// certificate (mutual TLS), with [`tls_client_key`](Self::tls_client_key). Default is
+    /// `None`: none presented.
+    pub tls_client_cert: Option<PathBuf>,
+    /// The PEM private key of [`tls_client_cert`](Self::tls_client_cert). Default is `None`.
+    pub tls_client_key: Option<PathBuf>,
     /// How long an idle pooled upstream connection is kept. Default is `90s`.
     #[serde(deserialize_with = "crate::syntax::duration::deserialize")]
     pub pool_idle_timeout: Duration,
@@ -116,6 +122,8 @@ impl Default for ProxyConfig {
             rewrite_cookies: true,
             http2: false,
             ca_file: None,
+            tls_client_cert: None,
+            tls_client_key: None,
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle: 1024,
             user_header: Some("X-Forwarded-User".to_owned()),

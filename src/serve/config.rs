@@ -132,6 +132,24 @@ pub struct TlsConfig {
     pub cert: std::path::PathBuf,
     /// The PEM private key file.
     pub key: std::path::PathBuf,
+    /// Ask clients for a certificate and verify it against the CA certificates of this PEM
+    /// file (mutual TLS); the verified certificate names the user
+    /// ([`AuthenticatedUser`](crate::ext::AuthenticatedUser), see [`client_user`](Self::client_user)).
+    /// Default is `None`: no client certificates.
+    #[serde(default)]
+    pub client_ca: Option<std::path::PathBuf>,
+    /// What happens to a client without a valid certificate when `client_ca` is set. Default
+    /// is [`ClientAuth::Require`]: the handshake fails with a TLS alert.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Which part of a verified client certificate becomes the user name. Default is
+    /// [`ClientUser::Cn`]: the subject's common name.
+    #[serde(default)]
+    pub client_user: ClientUser,
+    /// The status of the answer to a request without a valid certificate under
+    /// [`ClientAuth::Request`]: `401` or `403`. Default is `403`.
+    #[serde(default)]
+    pub client_cert_status: ClientCertStatus,
 }
 
 #[cfg(feature = "tls")]
@@ -141,6 +159,103 @@ impl TlsConfig {
         TlsConfig {
             cert: cert.into(),
             key: key.into(),
+            client_ca: None,
+            client_auth: ClientAuth::default(),
+            client_user: ClientUser::default(),
+            client_cert_status: ClientCertStatus::default(),
+        }
+    }
+
+    /// Verifies client certificates against the CA file `ca`, treating clients without a
+    /// valid one as `auth` says.
+    ///
+    /// ```
+    /// use tollgate::serve::{ClientAuth, TlsConfig};
+    ///
+    /// let tls = TlsConfig::new("cert.pem", "key.pem").client_ca("clients-ca.pem", ClientAuth::Require);
+    /// assert!(tls.client_ca.is_some());
+    /// ```
+    #[must_use]
+    pub fn client_ca(mut self, ca: impl Into<std::path::PathBuf>, auth: ClientAuth) -> Self {
+        self.client_ca = Some(ca.into());
+        self.client_auth = auth;
+        self
+    }
+}
+
+/// `client_auth`: what a TLS listener with a `client_ca` does with a client that has no valid
+/// certificate.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `"require"`: the TLS handshake fails with an alert (`certificate required`, `unknown
+    /// CA`, `bad certificate`, ...); no HTTP request is read.
+    #[default]
+    Require,
+    /// `"request"`: the handshake completes; every request on the connection is answered
+    /// with [`client_cert_status`](TlsConfig::client_cert_status) and a page saying what was
+    /// wrong with the certificate (none, unknown CA, expired, ...), which browsers show
+    /// better than an alert.
+    Request,
+}
+
+/// `client_user`: the part of a verified client certificate that becomes the user name.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ClientUser {
+    /// `"cn"`: the subject's (first) common name, e.g. `CN=alice`.
+    #[default]
+    Cn,
+    /// `"san-email"`: the first email address (`rfc822Name`) of the subject alternative
+    /// names.
+    SanEmail,
+    /// `"san-dns"`: the first DNS name of the subject alternative names (machine clients).
+    SanDns,
+    /// `"san-uri"`: the first URI of the subject alternative names (SPIFFE IDs such as
+    /// `spiffe://example.org/ns/web`).
+    SanUri,
+}
+
+/// `client_cert_status`: `401` or `403`, the status of requests refused for their client
+/// certificate under [`ClientAuth::Request`].
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u16")]
+pub struct ClientCertStatus(http::StatusCode);
+
+#[cfg(feature = "tls")]
+impl ClientCertStatus {
+    /// The status.
+    pub fn status(self) -> http::StatusCode {
+        self.0
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Default for ClientCertStatus {
+    fn default() -> Self {
+        ClientCertStatus(http::StatusCode::FORBIDDEN)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl TryFrom<u16> for ClientCertStatus {
+    type Error = String;
+
+    fn try_from(status: u16) -> Result<Self, String> {
+        match status {
+            401 => Ok(ClientCertStatus(http::StatusCode::UNAUTHORIZED)),
+            403 => Ok(ClientCertStatus(http::StatusCode::FORBIDDEN)),
+            other => Err(format!(
+                "client_cert_status {other} is not allowed; use 401 or 403"
+            )),
         }
     }
 }

@@ -61,11 +61,28 @@ where
     type ResBody = B;
 }
 
+/// What a TLS connection's client certificate established (listeners with a `client_ca`).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "tls"), allow(dead_code))]
+pub(crate) enum ClientIdentity {
+    /// A verified certificate naming this user: every request carries it as
+    /// [`AuthenticatedUser`].
+    User(Arc<str>),
+    /// No certificate, or one refused (`client_auth = "request"`): every request is answered
+    /// with this status and reason.
+    Refused {
+        status: StatusCode,
+        reason: std::borrow::Cow<'static, str>,
+    },
+}
+
 /// What a connection's task and its requests share.
 #[derive(Debug)]
 pub(crate) struct ConnState {
     pub(crate) peer: SocketAddr,
     pub(crate) tls: bool,
+    /// Who the client certificate says the client is, on listeners that ask for one.
+    pub(crate) client: Option<ClientIdentity>,
     /// Set once an answer was `101 Switching Protocols`: the socket's tunnel idle timeout
     /// starts to apply ([`ConnIo`](super::io::ConnIo)).
     pub(crate) upgraded: Arc<AtomicBool>,
@@ -87,6 +104,7 @@ impl ConnState {
     pub(crate) fn new(
         peer: SocketAddr,
         tls: bool,
+        client: Option<ClientIdentity>,
         upgraded: Arc<AtomicBool>,
         body_read_timeout: Duration,
         body_total_timeout: Duration,
@@ -95,6 +113,7 @@ impl ConnState {
         ConnState {
             peer,
             tls,
+            client,
             upgraded,
             body_read_timeout,
             body_total_timeout,
@@ -166,6 +185,17 @@ impl<S: ServeService> hyper::service::Service<http::Request<Incoming>> for ConnS
         if self.state.tls {
             parts.extensions.insert(ConnectionTls(true));
         }
+        match &self.state.client {
+            None => {}
+            Some(ClientIdentity::User(user)) => {
+                parts.extensions.insert(AuthenticatedUser(Arc::clone(user)));
+            }
+            Some(ClientIdentity::Refused { status, reason }) => {
+                // The body was not read: close rather than guess where the next request starts.
+                let res = HttpError::new(*status, reason.clone()).into_response_for(&parts.headers);
+                return ResponseFuture::answered(res, exchange, parts.version <= Version::HTTP_11);
+            }
+        }
         let body = if incoming.is_end_stream() {
             Body::empty()
         } else {
@@ -234,7 +264,10 @@ impl Exchange {
             // Replaced by the answer's status; left when the client went away first.
             status: client_closed(),
             bytes: 0,
-            user: None,
+            user: match &state.client {
+                Some(ClientIdentity::User(user)) => Some(Arc::clone(user)),
+                _ => None,
+            },
             upstream: None,
             request_id: None,
             access: None,
@@ -386,7 +419,9 @@ where
         }
         if exchange.log.is_some() {
             let ext = res.extensions();
-            exchange.user = ext.get::<AuthenticatedUser>().map(|u| u.0.clone());
+            if let Some(user) = ext.get::<AuthenticatedUser>() {
+                exchange.user = Some(user.0.clone());
+            }
             exchange.upstream = ext.get::<UpstreamName>().map(|u| u.0.clone());
             exchange.request_id = ext.get::<RequestId>().map(|id| id.0.clone());
             exchange.access = ext.get::<AccessDecision>().cloned();

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::conn::{ConnService, ConnState};
+use super::conn::{ClientIdentity, ConnService, ConnState};
 use super::side::SideEvents;
 use super::{ServeService, Shared, CLOSE_GRACE};
 
@@ -23,7 +23,7 @@ impl Shared {
         &self,
         io: I,
         peer: SocketAddr,
-        tls: bool,
+        (tls, client): (bool, Option<ClientIdentity>),
         upgraded: Arc<AtomicBool>,
         service: S,
         mut shutdown: watch::Receiver<()>,
@@ -33,6 +33,7 @@ impl Shared {
         let state = Arc::new(ConnState::new(
             peer,
             tls,
+            client,
             upgraded,
             self.config.body_read_timeout,
             self.config.body_total_timeout,

@@ -77,28 +77,15 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 pub use self::announce::{announce, announce_as_json};
-#[cfg(feature = "tls")]
-pub use self::config::TlsConfig;
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
+#[cfg(feature = "tls")]
+pub use self::config::{ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
 pub use self::conn::ServeService;
 pub use self::host::HostHeaderError;
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
 pub use crate::body::BodyReadTimeout;
-
-#[cfg(feature = "tls")]
-impl TlsConfig {
-    /// Loads the certificate chain and key and checks that they fit together, as serving
-    /// would, without serving.
-    ///
-    /// # Errors
-    ///
-    /// The error serving would fail with, naming the file at fault.
-    pub async fn validate(&self) -> std::io::Result<()> {
-        tls::acceptor(self).await.map(drop)
-    }
-}
 
 /// Serves `service` on `addr` with the default [`ServeConfig`] until Ctrl-C or `SIGTERM`.
 ///
@@ -324,9 +311,9 @@ impl<S: ServeService> Server<S> {
     }
 }
 
-/// What finishes a TLS handshake: `None` without TLS.
+/// What finishes a TLS handshake and names the client by its certificate.
 #[cfg(feature = "tls")]
-type Acceptor = tokio_rustls::TlsAcceptor;
+type Acceptor = tls::Tls;
 /// What finishes a TLS handshake: never one without the `tls` feature.
 #[cfg(not(feature = "tls"))]
 type Acceptor = std::convert::Infallible;
@@ -422,22 +409,23 @@ impl Shared {
             self.config.write_timeout,
             self.config.tunnel_idle_timeout,
         );
-        let Some(acceptor) = tls else {
+        let Some(tls) = tls else {
             return self
-                .connection(io, peer, false, upgraded, service, shutdown)
+                .connection(io, peer, (false, None), upgraded, service, shutdown)
                 .await;
         };
         #[cfg(feature = "tls")]
-        match tokio::time::timeout(self.config.header_read_timeout, acceptor.accept(io)).await {
+        match tokio::time::timeout(self.config.header_read_timeout, tls.acceptor.accept(io)).await {
             Ok(Ok(io)) => {
-                self.connection(io, peer, true, upgraded, service, shutdown)
+                let client = tls.clients.as_ref().map(|c| c.identify(io.get_ref().1));
+                self.connection(io, peer, (true, client), upgraded, service, shutdown)
                     .await
             }
             Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
         }
         #[cfg(not(feature = "tls"))]
-        match acceptor {}
+        match tls {}
     }
 }
 

@@ -72,7 +72,7 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 /// A user name for messages and logs: quotes, backslashes, control and invisible characters
 /// escaped, at most 64 characters of the name (then `…`), so a client cannot forge log lines
 /// or fill the log.
-#[cfg(any(feature = "auth", feature = "acl"))]
+#[cfg(any(feature = "auth", feature = "acl", feature = "tls"))]
 pub(crate) fn escape_name(user: &str) -> String {
     let mut out: String = user.chars().take(64).flat_map(char::escape_debug).collect();
     if user.chars().nth(64).is_some() {

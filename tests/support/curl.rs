@@ -15,13 +15,7 @@ use super::{Fetched, TEST_TIMEOUT};
 /// When curl is missing (`apt-get install curl`; `.ci/run` does it) or fails (the message
 /// shows its standard error).
 pub async fn curl(args: &[&str]) -> Fetched {
-    let max_time = TEST_TIMEOUT.as_secs().to_string();
-    let output = tokio::process::Command::new("curl")
-        .args(["-sS", "--max-time", &max_time, "-D", "/dev/stderr"])
-        .args(args)
-        .output()
-        .await
-        .expect("curl runs (apt-get install curl; .ci/run does it)");
+    let output = run(&["-D", "/dev/stderr"], args).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -58,4 +52,31 @@ pub async fn curl(args: &[&str]) -> Fetched {
         headers,
         body: Bytes::from(output.stdout),
     }
+}
+
+/// Runs `curl -sS ARGS...` expecting it to fail (a refused TLS handshake, a connection
+/// closed) and returns its standard error, which says why.
+///
+/// # Panics
+///
+/// When curl succeeds.
+pub async fn curl_error(args: &[&str]) -> String {
+    let output = run(&["-o", "/dev/null"], args).await;
+    assert!(
+        !output.status.success(),
+        "curl {args:?} was expected to fail"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `curl -sS --max-time T FIRST... ARGS...`, run to its end.
+async fn run(first: &[&str], args: &[&str]) -> std::process::Output {
+    let max_time = TEST_TIMEOUT.as_secs().to_string();
+    tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", &max_time])
+        .args(first)
+        .args(args)
+        .output()
+        .await
+        .expect("curl runs (apt-get install curl; .ci/run does it)")
 }

@@ -53,6 +53,8 @@
 //! - Redis ([`redis_server`]): [`Redis::start`] runs a real `redis-server` on a free loopback
 //!   port without persistence (killed on drop); `stop`, `restart` (same port, empty), `url`,
 //!   `keys`, `command`.
+//! - ACME ([`pebble`]): [`Pebble::start`] runs Debian's pebble on free ports (always-valid
+//!   challenges), [`Pebble::root`] fetches the root of what it issues.
 //! - Waiting: [`TEST_TIMEOUT`] bounds every network wait, readiness wait and poll
 //!   ([`eventually`]); a hung test fails instead of hanging CI.
 #![allow(dead_code, unused_imports)]
@@ -62,6 +64,7 @@ pub mod client;
 pub mod curl;
 pub mod files;
 pub mod lying;
+pub mod pebble;
 pub mod raw;
 pub mod redis_server;
 pub mod server;
@@ -73,6 +76,7 @@ pub use client::*;
 pub use curl::*;
 pub use files::*;
 pub use lying::*;
+pub use pebble::*;
 pub use raw::*;
 pub use redis_server::*;
 pub use server::*;

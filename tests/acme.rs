@@ -1,0 +1,236 @@
+//! Automatic HTTPS against a real ACME server: Debian's `pebble` on loopback, challenges
+//! always valid (`PEBBLE_VA_ALWAYS_VALID=1`: a test cannot own port 80 for a name). `tollgate
+//! proxy --domain` obtains a certificate, serves it (curl trusts pebble's root: 200 with Basic
+//! auth), keeps it in the state directory owner-only, reuses it after a restart with the CA
+//! down (no new order), and its plain listener redirects to https with a 308.
+#![cfg(feature = "acme")]
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+const NAME: &str = "app.tollgate.test";
+
+fn args<'a>(pebble: &'a Pebble, state: &'a Path, users: &'a Path) -> Vec<&'a str> {
+    vec![
+        "proxy",
+        "--users",
+        users.to_str().unwrap(),
+        "--domain",
+        NAME,
+        "--acme-directory",
+        &pebble.directory,
+        "--acme-ca",
+        pebble.tls_ca.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--http-bind",
+        "127.0.0.1:0",
+    ]
+}
+
+/// The `https://` address the gateway announced (the plain listener announces first).
+async fn https_addr(gw: &Gateway) -> String {
+    let mut found = None;
+    eventually(async || {
+        found = gw
+            .serving()
+            .iter()
+            .find_map(|l| l.strip_prefix("Serving on https://").map(str::to_owned));
+        found.is_some()
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("no https listener: {:?}\n{}", gw.serving(), gw.log()))
+}
+
+async fn get_as_alice(root: &Path, addr: &str) -> Fetched {
+    let port = addr.rsplit_once(':').unwrap().1;
+    curl(&[
+        "--cacert",
+        root.to_str().unwrap(),
+        "--resolve",
+        &format!("{NAME}:{port}:127.0.0.1"),
+        "-u",
+        "alice:pw-alice",
+        &format!("https://{NAME}:{port}/hello?x=1"),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn obtains_serves_and_reuses_a_certificate_without_a_new_order() {
+    let dir = temp_dir();
+    let pebble = Pebble::start(dir.path()).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let state = dir.path().join("state");
+    let gw = Gateway::start(&args(&pebble, &state, &users)).await;
+    let addr = https_addr(&gw).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = get_as_alice(&root, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}");
+    assert!(
+        gw.log().contains("obtained a new ACME certificate"),
+        "{}",
+        gw.log()
+    );
+
+    // The plain listener: a 308 to the same path and query on https.
+    let plain = curl(&["-H", &format!("Host: {NAME}"), &gw.url("/a/b?c=d")]).await;
+    assert_eq!(plain.status, 308);
+    assert_eq!(
+        plain.header("location"),
+        Some(format!("https://{NAME}/a/b?c=d").as_str())
+    );
+
+    // Owner-only state.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join(NAME).join("key.pem")), 0o600);
+    }
+    gw.stop().await;
+
+    // The CA is down: a restart serves the stored certificate, placing no order.
+    pebble.stop().await;
+    let restart = args_with_dead_ca(&state, &users);
+    let gw = Gateway::start(&restart.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let addr = https_addr(&gw).await;
+    assert_eq!(get_as_alice(&root, &addr).await.status, 200);
+    let log = gw.stop().await;
+    assert!(log.contains("reusing the stored ACME certificate"), "{log}");
+    assert!(!log.contains("obtained a new ACME certificate"), "{log}");
+}
+
+/// The same settings with pebble gone (its directory URL no longer answers).
+fn args_with_dead_ca(state: &Path, users: &Path) -> Vec<String> {
+    vec![
+        "proxy".into(),
+        "--users".into(),
+        users.to_str().unwrap().into(),
+        "--domain".into(),
+        NAME.into(),
+        "--acme-directory".into(),
+        format!("https://{}/dir", dead_port()),
+        "--state-dir".into(),
+        state.to_str().unwrap().into(),
+        "--http-bind".into(),
+        "127.0.0.1:0".into(),
+    ]
+}
+
+#[tokio::test]
+async fn ip_addresses_and_bad_emails_are_refused_with_what_to_do() {
+    let out = start_failure(&[
+        "proxy",
+        "--bind",
+        "127.0.0.1:0",
+        "--domain",
+        "10.0.0.1",
+        "--acme-email",
+        "nobody",
+        "--state-dir",
+        "/tmp/never-created-by-tollgate",
+        "--http-bind",
+        "127.0.0.1:0",
+    ])
+    .await;
+    assert!(out.contains("is an IP address"), "{out}");
+    assert!(out.contains("not an address like"), "{out}");
+}
+
+/// A TLS connection to `addr` for `NAME`, trusting `root`: the certificate it was shown and an
+/// HTTP/1.1 sender that keeps the connection.
+async fn connect(
+    root: &Path,
+    addr: &str,
+) -> (
+    Vec<u8>,
+    hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut std::fs::read(root).unwrap().as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from(NAME).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let shown = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    (shown, sender)
+}
+
+async fn ask(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) -> http::StatusCode {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:pw-alice");
+    let req = http::Request::get("/kept")
+        .header("host", NAME)
+        .header("authorization", format!("Basic {basic}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    sender.send_request(req).await.unwrap().status()
+}
+
+/// pebble issues 30-second certificates: the renewal (at two thirds, ~20 s) is swapped in for
+/// new connections while a kept-alive one goes on; with pebble down at the next renewal, the
+/// failure is logged and the current certificate still served.
+#[tokio::test]
+async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
+    let dir = temp_dir();
+    let pebble = Pebble::start_with_validity(dir.path(), Some(30)).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let state = dir.path().join("state");
+    let gw = Gateway::start(&args(&pebble, &state, &users)).await;
+    let addr = https_addr(&gw).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let (first, mut kept) = connect(&root, &addr).await;
+    assert_eq!(ask(&mut kept).await, 200);
+
+    gw.wait_for_log("ACME certificate renewed", 1).await;
+    // Each worker's listener swaps within a file check: new connections get the new one.
+    let mut renewed = None;
+    let swapped = eventually(async || {
+        let (shown, sender) = connect(&root, &addr).await;
+        let new = shown != first;
+        renewed = Some((shown, sender));
+        new
+    })
+    .await;
+    assert!(swapped, "no new certificate served:\n{}", gw.log());
+    let (second, mut fresh) = renewed.unwrap();
+    assert_eq!(ask(&mut fresh).await, 200);
+    assert_eq!(
+        ask(&mut kept).await,
+        200,
+        "the kept-alive connection goes on"
+    );
+
+    pebble.stop().await;
+    gw.wait_for_log("ACME renewal failed", 1).await;
+    let (third, mut after) = connect(&root, &addr).await;
+    assert_eq!(third, second, "the current certificate is still served");
+    assert_eq!(ask(&mut after).await, 200);
+    let log = gw.stop().await;
+    assert!(
+        log.contains("cannot be reached"),
+        "the log says what failed: {log}"
+    );
+}
