@@ -1,83 +1,49 @@
 #!/usr/bin/env bash
 # Wrappers vs bare hyper: the same "hello" answer served by a handler written with tollgate's
-# Request/Response through `tollgate::serve`, and by a bare `hyper::service::service_fn` on
-# hyper's own HTTP/1 server, driven by wrk in alternating rounds within one run.
+# Request/Response through `tollgate::serve` (tollgate), the same behind a no-op
+# `filter::from_fn` (filter), and a bare `hyper::service::service_fn` on hyper's own HTTP/1
+# server (hyper), driven by wrk in alternating rounds within one run. Prints req/s, p50/p99
+# and the CPU time per request of each server (user + system from /proc), medians of the
+# rounds, and the ratios (targets: tollgate/hyper req/s >= 0.98, filter/tollgate CPU per
+# request <= 1.02).
 #
 #   benches/wrappers.sh
-#   ROUNDS=10 DURATION=10s CONNECTIONS=64 THREADS=2 benches/wrappers.sh
-#
-# Prints each round's requests/s, the averages and the ratio (target: >= 0.95).
+#   ROUNDS=10 DURATION=10 CONNECTIONS=64 benches/wrappers.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
 
-ROUNDS="${ROUNDS:-5}"
-DURATION="${DURATION:-5s}"
-CONNECTIONS="${CONNECTIONS:-50}"
-THREADS="${THREADS:-1}"
-
-if ! command -v wrk >/dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk
-fi
-
+CONNECTIONS=${CONNECTIONS:-50}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 echo "building (release profile) ..." >&2
-bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null \
-    | grep '"name":"wrappers"' | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
-[ -x "$bin" ] || { echo "could not build benches/wrappers.rs" >&2; exit 1; }
+bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null |
+    grep '"name":"wrappers"' | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
+[[ -x "$bin" ]] || { echo "could not build benches/wrappers.rs" >&2; exit 1; }
 
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# Starts one server on a free port; prints its address once it is listening.
-start() {
-    "$bin" "$1" 127.0.0.1:0 >"$tmp/$1.out" 2>"$tmp/$1.err" &
-    pids+=("$!")
-    for _ in $(seq 100); do
-        if grep -q '^Serving on http://' "$tmp/$1.out" 2>/dev/null; then
-            sed -n 's|^Serving on http://||p' "$tmp/$1.out" | head -n 1
-            return
-        fi
-        sleep 0.1
-    done
-    echo "the $1 server did not start: $(cat "$tmp/$1.err")" >&2
-    exit 1
-}
-
-tollgate_addr="$(start tollgate)"
-hyper_addr="$(start hyper)"
-curl -fsS "http://$tollgate_addr/" >/dev/null
-curl -fsS "http://$hyper_addr/" >/dev/null
-
-rps() {
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "http://$1/" \
-        | awk '/^Requests\/sec:/ { print $2 }'
-}
-
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS alternating rounds"
-printf '%-6s %14s %14s %8s\n' round tollgate hyper ratio
-sum_t=0
-sum_h=0
-for round in $(seq "$ROUNDS"); do
-    # Alternate which goes first so drift in machine load falls on both alike.
-    if [ $((round % 2)) -eq 1 ]; then
-        t="$(rps "$tollgate_addr")"
-        h="$(rps "$hyper_addr")"
-    else
-        h="$(rps "$hyper_addr")"
-        t="$(rps "$tollgate_addr")"
-    fi
-    printf '%-6s %14s %14s %8s\n' "$round" "$t" "$h" "$(awk -v t="$t" -v h="$h" 'BEGIN { printf "%.3f", t / h }')"
-    sum_t="$(awk -v a="$sum_t" -v b="$t" 'BEGIN { print a + b }')"
-    sum_h="$(awk -v a="$sum_h" -v b="$h" 'BEGIN { print a + b }')"
+echo "wrappers: $(nproc) cores, rounds=$ROUNDS, ${DURATION}s per run, $CONNECTIONS connections"
+check_quiet
+declare -A PORT PID
+port=18910
+for mode in hyper tollgate filter; do
+    port=$((port + 1))
+    start_bg "$mode" "$bin" "$mode" "127.0.0.1:$port"
+    PORT[$mode]=$port PID[$mode]=$LAST_PID
+    wait_port $port
 done
-awk -v t="$sum_t" -v h="$sum_h" -v n="$ROUNDS" 'BEGIN {
-    printf "mean   %14.0f %14.0f %8.3f\n", t / n, h / n, t / h
-    printf "tollgate (Request/Response + serve): %.0f req/s; bare hyper: %.0f req/s; ratio %.3f (target >= 0.95)\n", t / n, h / n, t / h
-}'
+for round in $(seq "$ROUNDS"); do
+    for mode in hyper tollgate filter; do
+        r=$(PIDS_OF_SERVER="${PID[$mode]}" bench "http://127.0.0.1:${PORT[$mode]}/")
+        echo "  round=$round $mode: $r"
+        record "$mode" "$r"
+    done
+done
+echo
+printf '%-10s %10s %9s %9s %12s\n' server "req/s" "p50 ms" "p99 ms" "CPU us/req"
+for mode in hyper tollgate filter; do
+    printf '%-10s %10.0f %9.3f %9.3f %12s\n' "$mode" "$(field "$mode" 1)" "$(field "$mode" 2)" \
+        "$(field "$mode" 3)" "$(field "$mode" 4)"
+done
+echo "tollgate/hyper: req/s $(ratio "$(field tollgate 1)" "$(field hyper 1)")x," \
+    "CPU per request $(ratio "$(field tollgate 4)" "$(field hyper 4)")x"
+echo "filter/tollgate: req/s $(ratio "$(field filter 1)" "$(field tollgate 1)")x," \
+    "CPU per request $(ratio "$(field filter 4)" "$(field tollgate 4)")x"
