@@ -12,7 +12,7 @@
 # wrk with apt-get when missing. Every process it starts is stopped on exit, Ctrl-C included.
 # Figures only mean something on a quiet machine (load average below 1.5).
 set -euo pipefail
-source "$(dirname "$0")/edge_common.sh"
+source "$(dirname "$0")/common.sh"
 MEM=${MEM:-18831} RED=${RED:-18832} REDIS=${REDIS:-18833}
 need
 command -v redis-server >/dev/null || { echo "redis-server is needed (Debian: redis-server)" >&2; exit 1; }
