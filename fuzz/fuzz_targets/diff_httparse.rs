@@ -66,7 +66,10 @@ fn minor(version: http::Version) -> u8 {
 }
 
 fn same_fields(map: &http::HeaderMap, fields: &[httparse::Header<'_>]) {
-    let ours: Vec<(&str, &[u8])> = map.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+    let ours: Vec<(&str, &[u8])> = map
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()))
+        .collect();
     let theirs: Vec<(String, &[u8])> = fields
         .iter()
         .map(|f| (f.name.to_ascii_lowercase(), f.value.trim_ascii()))

@@ -291,7 +291,12 @@ mod tests {
     fn an_empty_start_line_is_refused() {
         // Found by fuzz/diff_response: hyper's client skips it; this error used to be a
         // `MissingColon` on the status line read as a field line.
-        let err = scan(b"\r\nHTTP/1.1 200 OK\r\n\r\n", true, false, &Limits::default());
+        let err = scan(
+            b"\r\nHTTP/1.1 200 OK\r\n\r\n",
+            true,
+            false,
+            &Limits::default(),
+        );
         assert_eq!(
             err,
             Err(WireError::InvalidStartLine {

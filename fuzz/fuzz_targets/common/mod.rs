@@ -125,7 +125,10 @@ pub fn hyper_response(data: &[u8], head: bool) -> Result<Seen, String> {
             .body(Full::new(Bytes::new()))
             .expect("a valid request");
         let exchange = async {
-            let res = sender.send_request(request).await.map_err(|e| e.to_string())?;
+            let res = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
             let (parts, body) = res.into_parts();
             let (body, trailers) = collect(body).await;
             drop(sender);
