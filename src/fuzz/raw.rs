@@ -179,6 +179,11 @@ impl Model {
             }
             Mutation::OddChunkSize(i) => {
                 self.chunked = true;
+                if self.body.is_empty() {
+                    // A size of zero is the last chunk: the request would end there.
+                    self.body.push(b'x');
+                }
+                let n = self.body.len();
                 let size = [
                     format!("000000{n:x}"),
                     format!("{n:x} "),

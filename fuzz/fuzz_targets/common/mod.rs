@@ -201,6 +201,7 @@ pub fn intended_refusal(err: &WireError) -> bool {
             | WireError::InvalidHeaderName { .. }
             | WireError::InvalidContentLength { .. }
             | WireError::ConflictingContentLength { .. }
+            | WireError::Http10TransferEncoding
     )
 }
 
