@@ -133,6 +133,28 @@ impl Model {
         self.set_field("Content-Length", len.as_bytes());
     }
 
+    fn odd_content_length(&mut self, i: u8) {
+        let n = self.body.len();
+        self.chunked = false;
+        let values = [
+            format!("+{n}"),
+            format!("{n}, {}", n + 1),
+            format!("0x{n:x}"),
+            format!("{n}x"),
+            "99999999999999999999".to_owned(),
+        ];
+        let value = values[usize::from(i) % (values.len() + 1)..]
+            .first()
+            .cloned();
+        match value {
+            Some(v) => self.set_field("Content-Length", v.as_bytes()),
+            None => {
+                self.len_field();
+                self.field("Content-Length", (n + 1).to_string().as_bytes());
+            }
+        }
+    }
+
     fn apply(&mut self, m: Mutation) {
         let n = self.body.len();
         match m {
@@ -157,26 +179,7 @@ impl Model {
                 self.set_field("Transfer-Encoding", b"chunked");
                 self.field("Transfer-Encoding", b"identity");
             }
-            Mutation::OddContentLength(i) => {
-                self.chunked = false;
-                let values = [
-                    format!("+{n}"),
-                    format!("{n}, {}", n + 1),
-                    format!("0x{n:x}"),
-                    format!("{n}x"),
-                    "99999999999999999999".to_owned(),
-                ];
-                let value = values[usize::from(i) % (values.len() + 1)..]
-                    .first()
-                    .cloned();
-                match value {
-                    Some(v) => self.set_field("Content-Length", v.as_bytes()),
-                    None => {
-                        self.len_field();
-                        self.field("Content-Length", (n + 1).to_string().as_bytes());
-                    }
-                }
-            }
+            Mutation::OddContentLength(i) => self.odd_content_length(i),
             Mutation::OddChunkSize(i) => {
                 self.chunked = true;
                 if self.body.is_empty() {
