@@ -36,7 +36,7 @@ fuzz_target!(|input: &[u8]| {
         ),
         (Ok((res, _)), Err(e)) => panic!("hyper refuses what wire reads ({res:?}): {e}"),
         (Err(e), Ok(seen)) if seen.body.is_ok() => assert!(
-            intended_refusal(&e) || starts_with_empty_line(rest),
+            intended_refusal(&e) || starts_with_empty_line(rest) || cut_chunked(&e, &seen),
             "wire refuses ({e:?}) what hyper reads: {seen:?}"
         ),
         _ => {}
@@ -47,4 +47,12 @@ fuzz_target!(|input: &[u8]| {
 /// none (RFC 9112 §2.2 allows skipping them before a request line only).
 fn starts_with_empty_line(data: &[u8]) -> bool {
     data.starts_with(b"\r\n") || data.starts_with(b"\n")
+}
+
+/// A chunked answer cut off before its first chunk line: hyper's client reads an empty body,
+/// `wire` waits for the last chunk (it is incomplete).
+fn cut_chunked(e: &tollgate::wire::WireError, seen: &common::Seen) -> bool {
+    e.is_incomplete()
+        && seen.headers.contains_key(http::header::TRANSFER_ENCODING)
+        && seen.body.as_ref().is_ok_and(|b| b.is_empty())
 }
