@@ -7,9 +7,20 @@
 //! versions, any body), sends it to the service in-process, and checks the answer: no panic,
 //! no 5xx, a valid HTTP/1.1 response. For coverage-guided fuzzing, put the same three lines
 //! in a `cargo fuzz` target (see `fuzz/README.md`).
+//!
+//! Then the same a level lower, on an axum app: [`RawRequest`] makes raw HTTP/1.1 bytes with
+//! the framing-level mutations of request smuggling (CL.TE, obfuscated `Transfer-Encoding`,
+//! odd chunk sizes, bare LF, obs-fold, duplicate `Host`, pipelining, h2c upgrades...), which
+//! hyper's HTTP/1.1 server reads over an in-memory stream and hands to the app. Every answer
+//! must be valid HTTP/1.1, none a 5xx, and never more answers than requests were sent.
 
-use tollgate::fuzz::{check_service, FuzzRequest};
-use tollgate::{handler, HttpError, Request, Response};
+use std::convert::Infallible;
+
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate::fuzz::{check_service, FuzzRequest, Mutation, RawRequest};
+use tollgate::{handler, wire, HttpError, Request, Response};
+use tower::ServiceExt;
 
 /// The service under test: yours goes here.
 async fn greet(req: Request) -> Result<Response, HttpError> {
@@ -40,4 +51,82 @@ fn main() {
         }
     }
     println!("{iterations} requests, every answer valid");
+    fuzz_axum(iterations);
+    println!("{iterations} raw requests to an axum app, every answer valid");
+}
+
+/// The axum app under test: yours goes here.
+fn app() -> axum::Router {
+    axum::Router::new()
+        .route("/", axum::routing::get(|| async { "hello" }))
+        .route(
+            "/{name}",
+            axum::routing::post(|body: String| async move { body }),
+        )
+}
+
+fn fuzz_axum(iterations: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    for seed in 0..iterations {
+        let req = RawRequest::from_seed(seed);
+        let out = runtime.block_on(exchange(req.bytes()));
+        let sent = 1 + req
+            .mutations()
+            .iter()
+            .filter(|m| **m == Mutation::Pipelined)
+            .count();
+        let mut rest = &out[..];
+        let mut answers = 0;
+        while !rest.is_empty() {
+            let (res, used) = match wire::parse_response(rest) {
+                Ok(read) => read,
+                Err(e) => fail(seed, &req, &format!("an answer wire cannot read: {e}")),
+            };
+            if res.status().is_server_error() {
+                fail(seed, &req, &format!("answered {}", res.status()));
+            }
+            answers += 1;
+            rest = &rest[used..];
+        }
+        if answers > sent {
+            fail(seed, &req, &format!("{answers} answers to {sent} requests"));
+        }
+    }
+}
+
+/// Sends `bytes`, closes the sending side, and returns all the server wrote back.
+async fn exchange(bytes: &[u8]) -> Vec<u8> {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async {
+        Ok::<_, Infallible>(
+            app()
+                .oneshot(req)
+                .await
+                .unwrap_or_else(|never| match never {}),
+        )
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .half_close(true)
+        .header_read_timeout(None)
+        .serve_connection(TokioIo::new(server), service);
+    let (mut read, mut write) = tokio::io::split(client);
+    let send = async {
+        let _ = write.write_all(bytes).await;
+        let _ = write.shutdown().await;
+    };
+    let mut out = Vec::new();
+    let receive = read.read_to_end(&mut out);
+    let _ = tokio::join!(conn, send, receive);
+    out
+}
+
+fn fail(seed: u64, req: &RawRequest, why: &str) -> ! {
+    eprintln!(
+        "seed {seed}: {why}\nmutations: {:?}\nrequest: {}",
+        req.mutations(),
+        String::from_utf8_lossy(req.bytes())
+    );
+    std::process::exit(1);
 }

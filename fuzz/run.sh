@@ -30,7 +30,7 @@ fi
 
 dict_for() {
     case "$1" in
-        wire_* | service_stack) echo fuzz/dict/http.dict ;;
+        wire_* | diff_* | service_stack | gateway_roundtrip) echo fuzz/dict/http.dict ;;
         query | urlencoded_form) echo fuzz/dict/query.dict ;;
         cookie_header | set_cookie) echo fuzz/dict/cookie.dict ;;
         accept*) echo fuzz/dict/accept.dict ;;

@@ -50,6 +50,9 @@ use http::{Method, Uri, Version};
 use crate::body::{Body, BoxError};
 use crate::request::RequestBuilder;
 
+mod raw;
+pub use raw::{Mutation, RawRequest};
+
 /// An arbitrary HTTP request: valid as an `http` value, hostile in content.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FuzzRequest {

@@ -57,7 +57,15 @@ pub(crate) fn scan(
                 None => return Err(WireError::Incomplete),
                 Some(b'\n') => {
                     let line = &input[line_start..i];
-                    if line.is_empty() && !first {
+                    if line.is_empty() && first {
+                        // A response never starts with an empty line (RFC 9112 §2.2 lets a
+                        // server skip them before a request line only): say so, rather than
+                        // read the status line as a field line.
+                        return Err(WireError::InvalidStartLine {
+                            line: String::new(),
+                        });
+                    }
+                    if line.is_empty() {
                         return Ok(Section {
                             start,
                             end: i + 2,
@@ -277,6 +285,24 @@ mod tests {
     fn skips_leading_empty_lines() {
         let s = scan_req(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n").unwrap();
         assert_eq!(s.start, 4);
+    }
+
+    #[test]
+    fn an_empty_start_line_is_refused() {
+        // Found by fuzz/diff_response: hyper's client skips it; this error used to be a
+        // `MissingColon` on the status line read as a field line.
+        let err = scan(
+            b"\r\nHTTP/1.1 200 OK\r\n\r\n",
+            true,
+            false,
+            &Limits::default(),
+        );
+        assert_eq!(
+            err,
+            Err(WireError::InvalidStartLine {
+                line: String::new()
+            })
+        );
     }
 
     #[test]
