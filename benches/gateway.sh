@@ -17,10 +17,10 @@
 #                              STATIC=1 PROXY=1 TOLLGATE=path/to/tollgate)
 # Installs what it needs with apt-get; builds the release binary unless TOLLGATE says which.
 set -euo pipefail
+WORKERS=${WORKERS:-1 2} # before common.sh, whose default is one worker
 source "$(dirname "$0")/common.sh"
 
 CONNECTIONS_LIST=${CONNECTIONS_LIST:-32 256}
-WORKERS=${WORKERS:-1 2}
 STATIC=${STATIC:-1}
 PROXY=${PROXY:-1}
 need

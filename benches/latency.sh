@@ -6,10 +6,9 @@
 #
 # Usage: benches/latency.sh   (ROUNDS=3 DURATION=10 CONNECTIONS=32 WORKERS=1)
 set -euo pipefail
+DURATION=${DURATION:-10} # before common.sh, whose default is 5 s
 source "$(dirname "$0")/common.sh"
 
-WORKERS=${WORKERS:-1}
-DURATION=${DURATION:-10}
 need
 command -v oha >/dev/null || cargo install --locked oha >&2
 UP=18861 TG=18862 NG=18863

@@ -55,11 +55,18 @@ start_bg ng "$NGINX" -c "$WORK/ng/nginx.conf"
 NG_PID=$LAST_PID
 start_bg ngslow "$NGINX" -c "$WORK/ngslow/nginx.conf"
 NGSLOW_PID=$LAST_PID
-start_bg tg "$TOLLGATE" --log warn proxy --workers 1 --upstream "http://127.0.0.1:$UP" \
-    --bind "127.0.0.1:$TG" --users "$WORK/bcrypt.htpasswd"
+# `tollgate proxy` has no flag for the connection cap (1 024 per worker): the same gateway from
+# its --print-config, with the cap raised to nginx's worker_connections.
+tollgate_config() { # name port upstream-port
+    "$TOLLGATE" proxy --workers 1 --upstream "http://127.0.0.1:$3" --bind "127.0.0.1:$2" \
+        --users "$WORK/bcrypt.htpasswd" --print-config |
+        sed '/^bind = /a max_connections = 19000' >"$WORK/$1.toml"
+}
+tollgate_config tg $TG $UP
+tollgate_config tgslow $TGSLOW $SLOW
+start_bg tg "$TOLLGATE" --log warn run "$WORK/tg.toml"
 TG_PID=$LAST_PID
-start_bg tgslow "$TOLLGATE" --log warn proxy --workers 1 --upstream "http://127.0.0.1:$SLOW" \
-    --bind "127.0.0.1:$TGSLOW" --users "$WORK/bcrypt.htpasswd"
+start_bg tgslow "$TOLLGATE" --log warn run "$WORK/tgslow.toml"
 TGSLOW_PID=$LAST_PID
 for port in $UP $NG $TG; do wait_port $port / "$AUTH"; done
 sleep 1
@@ -95,7 +102,12 @@ echo "tollgate RSS after the idle connections closed: $(rss_kb $TG_PID) KiB"
 report "tollgate, in flight" "$(held_rss $TGSLOW "$INFLIGHT" "$TGSLOW_PID" --in-flight)" "$INFLIGHT"
 report "nginx, in flight" "$(held_rss $NGSLOW "$INFLIGHT" "$(family $NGSLOW_PID)" --in-flight)" "$INFLIGHT"
 
-# Peak RSS while BIG_MB streams through: the download, then the upload.
+# Peak RSS while BIG_MB streams through a fresh gateway (the peaks above would hide it): the
+# download, then the upload.
+stop "$TG_PID"
+start_bg tgbig "$TOLLGATE" --log warn run "$WORK/tg.toml"
+TG_PID=$LAST_PID
+wait_port $TG / "$AUTH"
 base=$(awk '/^VmHWM/ {print $2}' /proc/$TG_PID/status)
 curl -s -o /dev/null -H "$AUTH" "http://127.0.0.1:$TG/big.bin"
 down=$(awk '/^VmHWM/ {print $2}' /proc/$TG_PID/status)

@@ -9,11 +9,11 @@
 #
 # Usage: benches/tls.sh   (ROUNDS=3 REQUESTS=100000 CLIENTS=32 WORKERS="1 2" TIME=5)
 set -euo pipefail
+WORKERS=${WORKERS:-1 2} # before common.sh, whose default is one worker
 source "$(dirname "$0")/common.sh"
 
 REQUESTS=${REQUESTS:-100000}
 CLIENTS=${CLIENTS:-32}
-WORKERS=${WORKERS:-1 2}
 TIME=${TIME:-5}
 need
 UP=18841 TG=18842 NG=18843

@@ -16,7 +16,8 @@ cd "$ROOT"
 CONNECTIONS=${CONNECTIONS:-50}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 echo "building (release profile) ..." >&2
-bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null |
+bin="${WRAPPERS_BIN:-}"
+[[ -n "$bin" ]] || bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null |
     grep '"name":"wrappers"' | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
 [[ -x "$bin" ]] || { echo "could not build benches/wrappers.rs" >&2; exit 1; }
 

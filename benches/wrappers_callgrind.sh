@@ -11,7 +11,8 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
 N=${N:-5000}
-bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null |
+bin="${WRAPPERS_BIN:-}"
+[[ -n "$bin" ]] || bin="$(cargo bench --all-features --bench wrappers --no-run --message-format=json 2>/dev/null |
     grep '"name":"wrappers"' | grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)"
 [[ -x "$bin" ]] || { echo "could not build benches/wrappers.rs" >&2; exit 1; }
 

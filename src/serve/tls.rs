@@ -63,6 +63,10 @@ pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
     watch_files(config.clone(), Arc::downgrade(&resolver), provider);
     let mut server = builder.with_cert_resolver(resolver);
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Stateless session tickets (keys rotated by rustls every 6 hours), as nginx and most
+    // servers issue: a client may resume with a ticket more than once, where the default
+    // stateful tickets are single-use. A resumed handshake skips the certificate signature.
+    server.ticketer = rustls::crypto::ring::Ticketer::new().map_err(io::Error::other)?;
     Ok(Tls {
         acceptor: TlsAcceptor::from(Arc::new(server)),
         clients,
