@@ -15,38 +15,16 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-4}
 DURATION=${DURATION:-3}
-CONNECTIONS=${CONNECTIONS:-32}
-WORKERS=${WORKERS:-1}
 WITH_NGINX=${WITH_NGINX:-0}
-WORK=$(mktemp -d /tmp/tollgate-variants.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
 
 UP=18851
 AUTH="Authorization: Basic $(printf 'bench:bench-password' | base64)"
 htpasswd -nbB bench bench-password >"$WORK/users" 2>/dev/null
 htpasswd -nbs bench bench-password >"$WORK/sha" 2>/dev/null
 chmod 644 "$WORK/users" "$WORK/sha"
-nginx_conf() { # file workers server-block
-    cat >"$1" <<CONF
-worker_processes $2; pid $1.pid; error_log $1.err error; daemon off;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000;
-  client_body_temp_path $WORK/b; proxy_temp_path $WORK/p; fastcgi_temp_path $WORK/f;
-  uwsgi_temp_path $WORK/u; scgi_temp_path $WORK/s;
-  upstream backend { server 127.0.0.1:$UP; keepalive 64; }
-  $3 }
-CONF
-}
-nginx_conf "$WORK/up.conf" 1 "server { listen 127.0.0.1:$UP; location / { return 200 'hello\n'; } }"
-nginx -c "$WORK/up.conf" &
-PIDS+=($!)
+nginx_conf up 1 "server { listen 127.0.0.1:$UP; location / { return 200 'hello\n'; } }"
+start_bg up nginx -c "$WORK/up/nginx.conf"
 
 port=18860
 declare -a NAMES PORTS GPIDS
@@ -59,13 +37,13 @@ for bin in "$@"; do
     port=$((port + 1))
 done
 if [[ "$WITH_NGINX" == 1 ]]; then
-    nginx_conf "$WORK/gw.conf" "$WORKERS" "server { listen 127.0.0.1:$port; location / {
+    nginx_conf gw "$WORKERS" "server { listen 127.0.0.1:$port; location / {
         auth_basic \"bench\"; auth_basic_user_file $WORK/sha;
         proxy_pass http://backend; proxy_http_version 1.1;
         proxy_set_header Connection \"\"; proxy_set_header Host \$host;
         proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
         proxy_set_header X-Gateway nginx; } }"
-    nginx -c "$WORK/gw.conf" &
+    nginx -c "$WORK/gw/nginx.conf" &
     PIDS+=($!)
     NAMES+=(nginx) PORTS+=("$port") GPIDS+=($!)
 fi
@@ -74,7 +52,7 @@ for p in "${PORTS[@]}"; do # warms the verification cache
     curl -s -o /dev/null --retry 20 --retry-connrefused --retry-delay 0 -H "$AUTH" "http://127.0.0.1:$p/"
 done
 
-cpu_ticks() { # pid: utime stime of the process and its children processes (nginx workers)
+cpu_split() { # pid: utime and stime (apart) of the process and its children (nginx workers)
     local pids=("$1") u=0 s=0
     mapfile -t -O 1 pids < <(pgrep -P "$1" || true)
     for pid in "${pids[@]}"; do
@@ -89,9 +67,9 @@ RESULTS="$WORK/results"
 for round in $(seq "$ROUNDS"); do
     for i in "${!NAMES[@]}"; do
         pid=${GPIDS[$i]}
-        read -r u0 s0 < <(cpu_ticks "$pid")
+        read -r u0 s0 < <(cpu_split "$pid")
         out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$AUTH" "http://127.0.0.1:${PORTS[$i]}/")
-        read -r u1 s1 < <(cpu_ticks "$pid")
+        read -r u1 s1 < <(cpu_split "$pid")
         req=$(awk '/requests in/ {print $1}' <<<"$out")
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
         p50=$(awk '$1 == "50%" {v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n}' <<<"$out")

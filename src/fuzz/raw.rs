@@ -156,7 +156,6 @@ impl Model {
     }
 
     fn apply(&mut self, m: Mutation) {
-        let n = self.body.len();
         match m {
             Mutation::ContentLengthAndChunked => {
                 self.chunked = true;
