@@ -27,8 +27,8 @@ need() {
     command -v wrk >/dev/null || missing+=(wrk)
     command -v curl >/dev/null || missing+=(curl)
     command -v htpasswd >/dev/null || missing+=(apache2-utils)
-    command -v h2load >/dev/null || missing+=(nghttp2-client)
     command -v python3 >/dev/null || missing+=(python3)
+    for tool in ${NEED_MORE:-}; do command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}"); done
     if ((${#missing[@]})); then
         echo "installing ${missing[*]}" >&2
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2

@@ -15,7 +15,7 @@ source "$(dirname "$0")/common.sh"
 REQUESTS=${REQUESTS:-100000}
 CLIENTS=${CLIENTS:-32}
 TIME=${TIME:-5}
-need
+NEED_MORE="h2load:nghttp2-client openssl:openssl" need
 UP=18841 TG=18842 NG=18843
 AUTH="Authorization: Basic $(printf 'bench:bench-password' | base64)"
 htpasswd -nbB bench bench-password >"$WORK/bcrypt.htpasswd" 2>/dev/null
