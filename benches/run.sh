@@ -17,7 +17,7 @@ if [[ -z "${TOLLGATE:-}" ]]; then
 fi
 TOLLGATE=$(realpath "$TOLLGATE")
 export TOLLGATE
-trap 'kill 0 2>/dev/null' INT TERM
+# Each script stops what it started on exit or interrupt (benches/common.sh).
 
 echo "== $(date -u +%F) on $(nproc) cores, $(awk '/MemTotal/ {print int($2 / 1048576)}' /proc/meminfo) GiB; $(uname -r)"
 for script in gateway latency tls wrappers memory; do
