@@ -55,19 +55,14 @@ start_bg ng "$NGINX" -c "$WORK/ng/nginx.conf"
 NG_PID=$LAST_PID
 start_bg ngslow "$NGINX" -c "$WORK/ngslow/nginx.conf"
 NGSLOW_PID=$LAST_PID
-# `tollgate proxy` has no flag for the connection cap (1 024 per worker): the same gateway from
-# its --print-config, with the cap raised to nginx's worker_connections.
-tollgate_config() { # name port upstream-port
-    "$TOLLGATE" proxy --workers 1 --upstream "http://127.0.0.1:$3" --bind "127.0.0.1:$2" \
-        --users "$WORK/bcrypt.htpasswd" --print-config |
-        sed '/^bind = /a max_connections = 19000' >"$WORK/$1.toml"
-}
-tollgate_config tg $TG $UP
-tollgate_config tgslow $TGSLOW $SLOW
-start_bg tg "$TOLLGATE" --log warn run "$WORK/tg.toml"
-TG_PID=$LAST_PID
-start_bg tgslow "$TOLLGATE" --log warn run "$WORK/tgslow.toml"
-TGSLOW_PID=$LAST_PID
+# The connection cap (1 024 per worker by default) raised to nginx's worker_connections.
+for name in tg tgslow; do
+    upstream=$UP port=$TG
+    [[ $name == tgslow ]] && upstream=$SLOW port=$TGSLOW
+    start_bg $name "$TOLLGATE" --log warn proxy --workers 1 --upstream "http://127.0.0.1:$upstream" \
+        --bind "127.0.0.1:$port" --users "$WORK/bcrypt.htpasswd" --max-connections 19000
+    [[ $name == tg ]] && TG_PID=$LAST_PID || TGSLOW_PID=$LAST_PID
+done
 for port in $UP $NG $TG; do wait_port $port / "$AUTH"; done
 sleep 1
 
@@ -105,7 +100,8 @@ report "nginx, in flight" "$(held_rss $NGSLOW "$INFLIGHT" "$(family $NGSLOW_PID)
 # Peak RSS while BIG_MB streams through a fresh gateway (the peaks above would hide it): the
 # download, then the upload.
 stop "$TG_PID"
-start_bg tgbig "$TOLLGATE" --log warn run "$WORK/tg.toml"
+start_bg tgbig "$TOLLGATE" --log warn proxy --workers 1 --upstream "http://127.0.0.1:$UP" \
+    --bind "127.0.0.1:$TG" --users "$WORK/bcrypt.htpasswd"
 TG_PID=$LAST_PID
 wait_port $TG / "$AUTH"
 base=$(awk '/^VmHWM/ {print $2}' /proc/$TG_PID/status)

@@ -12,6 +12,12 @@ pub fn toml(args: &ProxyArgs) -> String {
     doc.insert("workers", value(args.workers as i64));
     let mut listen = Table::new();
     listen.insert("bind", value(&args.bind));
+    if let Some(n) = args.max_connections {
+        listen.insert(
+            "max_connections",
+            value(i64::try_from(n).unwrap_or(i64::MAX)),
+        );
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let mut tls = InlineTable::new();
         tls.insert("cert", path(cert).into());
@@ -241,6 +247,8 @@ mod tests {
                 "k.pem",
                 "--max-body",
                 "10M",
+                "--max-connections",
+                "5000",
                 "--workers",
                 "3",
                 "--allow",

@@ -113,6 +113,11 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_body: Option<u64>,
 
+    /// Connections served at once, per worker (as nginx's `worker_connections`); more wait
+    /// in the listen backlog. Default: 1024.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// Print the configuration file these flags make (TOML that `tollgate run` accepts) and
     /// exit without serving.
     #[arg(long)]
@@ -258,6 +263,9 @@ impl ProxyArgs {
 
     fn serve_config(&self) -> ServeConfig {
         let mut config = ServeConfig::bind(&self.bind);
+        if let Some(n) = self.max_connections {
+            config.max_connections = n;
+        }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             let mut tls = serve::TlsConfig::new(cert, key);
             self.mtls.apply_listener(&mut tls);
