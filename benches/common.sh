@@ -86,16 +86,24 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 # The process and its children (nginx's master and workers): what CPU time is summed over.
 family() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
 
-# User + system CPU time of the processes, in clock ticks (/proc/PID/stat fields 14 and 15).
-cpu_ticks() { # pid...
-    local total=0 pid stat
+# User and system CPU time of the processes, in clock ticks, apart: "USER SYSTEM"
+# (/proc/PID/stat fields 14 and 15).
+cpu_split() { # pid...
+    local user=0 system=0 pid stat
     for pid in "$@"; do
         stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
         stat=${stat##*) } # the command name may hold spaces: fields counted after it
         read -r -a f <<<"$stat"
-        total=$((total + f[11] + f[12]))
+        user=$((user + f[11])) system=$((system + f[12]))
     done
-    echo "$total"
+    echo "$user $system"
+}
+
+# User + system CPU time of the processes, in clock ticks.
+cpu_ticks() { # pid...
+    local user system
+    read -r user system < <(cpu_split "$@")
+    echo $((user + system))
 }
 CLK_TCK=$(getconf CLK_TCK)
 

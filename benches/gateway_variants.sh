@@ -52,37 +52,25 @@ for p in "${PORTS[@]}"; do # warms the verification cache
     curl -s -o /dev/null --retry 20 --retry-connrefused --retry-delay 0 -H "$AUTH" "http://127.0.0.1:$p/"
 done
 
-cpu_split() { # pid: utime and stime (apart) of the process and its children (nginx workers)
-    local pids=("$1") u=0 s=0
-    mapfile -t -O 1 pids < <(pgrep -P "$1" || true)
-    for pid in "${pids[@]}"; do
-        read -r pu ps < <(awk '{print $14, $15}' "/proc/$pid/stat")
-        u=$((u + pu)) s=$((s + ps))
-    done
-    echo "$u $s"
-}
-
-hz=$(getconf CLK_TCK)
 RESULTS="$WORK/results"
 for round in $(seq "$ROUNDS"); do
     for i in "${!NAMES[@]}"; do
         pid=${GPIDS[$i]}
-        read -r u0 s0 < <(cpu_split "$pid")
+        read -r u0 s0 < <(cpu_split $(family "$pid"))
         out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$AUTH" "http://127.0.0.1:${PORTS[$i]}/")
-        read -r u1 s1 < <(cpu_split "$pid")
+        read -r u1 s1 < <(cpu_split $(family "$pid"))
         req=$(awk '/requests in/ {print $1}' <<<"$out")
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-        p50=$(awk '$1 == "50%" {v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n}' <<<"$out")
-        p99=$(awk '$1 == "99%" {v = $2; n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[^m]s$/) n *= 1000; print n}' <<<"$out")
-        cpu=$(echo "($u1 - $u0 + $s1 - $s0) * 1000000 / $hz / $req" | bc -l)
-        user=$(echo "($u1 - $u0) * 1000000 / $hz / $req" | bc -l)
+        p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+        p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+        cpu=$(awk -v t=$((u1 - u0 + s1 - s0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {print t * 1e6 / hz / n}')
+        user=$(awk -v t=$((u1 - u0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {print t * 1e6 / hz / n}')
         printf 'round %s %-40s req/s %10s  p50 %6.2f ms  p99 %6.2f ms  cpu ms/1k req %6.2f (user %5.2f)\n' \
             "$round" "${NAMES[$i]}" "$rps" "$p50" "$p99" "$cpu" "$user"
         echo "$i $rps $p50 $p99 $cpu $user" >>"$RESULTS"
     done
 done
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 echo
 printf '%-40s %10s %8s %8s %12s %8s\n' "median of $ROUNDS rounds" "req/s" "p50 ms" "p99 ms" "cpu ms/1k" "user"
 for i in "${!NAMES[@]}"; do
