@@ -82,6 +82,63 @@ where
     .map_err(|e| joined(std::io::Error::other(e)))?
 }
 
+/// A table parsed from a file and replaced whole when the file changes (the groups and the
+/// tokens files): a reader sees the old table or the new one, never a mix.
+#[derive(Debug, Default)]
+pub(crate) struct FileTable<T> {
+    path: Option<std::path::PathBuf>,
+    table: std::sync::RwLock<Arc<T>>,
+}
+
+/// A table that remembers the SHA-256 of the text it was parsed from.
+pub(crate) trait Digested {
+    fn digest(&self) -> [u8; 32];
+}
+
+impl<T: Digested + Send + Sync + 'static> FileTable<T> {
+    pub(crate) fn new(path: Option<std::path::PathBuf>, table: T) -> Self {
+        FileTable {
+            path,
+            table: std::sync::RwLock::new(Arc::new(table)),
+        }
+    }
+
+    pub(crate) fn current(&self) -> Arc<T> {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub(crate) fn path_display(&self) -> String {
+        self.path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Re-reads the file ([`read_if_changed`]) and swaps in the new table; `None` when there
+    /// is no file or it did not change.
+    pub(crate) async fn reload<E: Send + 'static>(
+        &self,
+        read: fn(&Path) -> Result<Vec<u8>, E>,
+        parse: fn(&[u8]) -> Result<T, E>,
+        joined: impl FnOnce(std::io::Error) -> E,
+    ) -> Result<Option<Arc<T>>, E> {
+        let Some(path) = self.path.clone() else {
+            return Ok(None);
+        };
+        let current = self.current().digest();
+        let Some(table) = read_if_changed(path, current, read, parse, joined).await? else {
+            return Ok(None);
+        };
+        let table = Arc::new(table);
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&table);
+        Ok(Some(table))
+    }
+}
+
 /// What a watched file's reload returns: whether it changed, or why the new content was
 /// refused (the old one stays).
 pub(crate) type Reloading = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;

@@ -23,12 +23,12 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::watch::ReadError;
+use crate::watch::{FileTable, ReadError};
 
 /// The largest groups file read, in bytes (16 MiB).
 const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
@@ -142,8 +142,7 @@ impl Table {
 /// file, never a mix.
 #[derive(Debug, Default)]
 pub struct Groups {
-    table: RwLock<Arc<Table>>,
-    path: Option<PathBuf>,
+    file: FileTable<Table>,
 }
 
 impl Groups {
@@ -154,8 +153,7 @@ impl Groups {
     /// The first [`GroupsError`] in the text.
     pub fn parse(text: &str) -> Result<Groups, GroupsError> {
         Ok(Groups {
-            table: RwLock::new(Arc::new(Table::from_text(text.as_bytes())?)),
-            path: None,
+            file: FileTable::new(None, Table::from_text(text.as_bytes())?),
         })
     }
 
@@ -169,8 +167,7 @@ impl Groups {
         let path = path.as_ref().to_path_buf();
         let table = Table::from_text(&read(&path)?)?;
         Ok(Groups {
-            table: RwLock::new(Arc::new(table)),
-            path: Some(path),
+            file: FileTable::new(Some(path), table),
         })
     }
 
@@ -188,7 +185,7 @@ impl Groups {
     /// As [`open`](Self::open), for the first read.
     pub fn watch(path: impl AsRef<Path>, interval: Duration) -> Result<Arc<Groups>, GroupsError> {
         let groups = Arc::new(Self::open(path)?);
-        let path = groups.path_display();
+        let path = groups.file.path_display();
         crate::watch::spawn(
             &groups,
             interval,
@@ -205,24 +202,18 @@ impl Groups {
     ///
     /// Why the file was not taken; the old groups stay in use.
     pub async fn reload(&self) -> Result<bool, GroupsError> {
-        let Some(path) = self.path.clone() else {
-            return Ok(false);
-        };
-        let current = self.current().digest;
-        let changed =
-            crate::watch::read_if_changed(path, current, read, Table::from_text, |source| {
-                GroupsError::Io {
-                    path: self.path.clone().unwrap_or_default(),
-                    source,
-                }
+        let changed = self
+            .file
+            .reload(read, Table::from_text, |source| GroupsError::Io {
+                path: self.file.path().map(Path::to_path_buf).unwrap_or_default(),
+                source,
             })
             .await?;
         let Some(table) = changed else {
             return Ok(false);
         };
         let count = table.groups.len();
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
-        tracing::info!(path = %self.path_display(), groups = count, "groups: reloaded");
+        tracing::info!(path = %self.file.path_display(), groups = count, "groups: reloaded");
         Ok(true)
     }
 
@@ -246,18 +237,11 @@ impl Groups {
 
     /// The file the groups were read from.
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.file.path()
     }
 
     fn current(&self) -> Arc<Table> {
-        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn path_display(&self) -> String {
-        self.path
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+        self.file.current()
     }
 }
 
@@ -271,6 +255,12 @@ fn read(path: &Path) -> Result<Vec<u8>, GroupsError> {
             path: path.to_path_buf(),
         },
     })
+}
+
+impl crate::watch::Digested for Table {
+    fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,7 +45,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::watch::ReadError;
+use crate::watch::{FileTable, ReadError};
 
 /// What every token starts with, so scanners (and people) recognise one.
 pub const TOKEN_PREFIX: &str = "tg_";
@@ -303,8 +303,7 @@ fn parse_line(line: usize, raw: &str) -> Result<(String, Entry), TokenFileError>
 /// The tokens of a tokens file, optionally kept up to date.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    table: RwLock<Arc<Table>>,
-    path: Option<PathBuf>,
+    file: FileTable<Table>,
 }
 
 impl Tokens {
@@ -315,8 +314,7 @@ impl Tokens {
     /// The first bad line.
     pub fn parse(text: &str) -> Result<Tokens, TokenFileError> {
         Ok(Tokens {
-            table: RwLock::new(Arc::new(Table::from_text(text.as_bytes())?)),
-            path: None,
+            file: FileTable::new(None, Table::from_text(text.as_bytes())?),
         })
     }
 
@@ -329,8 +327,7 @@ impl Tokens {
         let path = path.as_ref().to_path_buf();
         let table = Table::from_text(&read(&path)?)?;
         Ok(Tokens {
-            table: RwLock::new(Arc::new(table)),
-            path: Some(path),
+            file: FileTable::new(Some(path), table),
         })
     }
 
@@ -350,7 +347,7 @@ impl Tokens {
         interval: Duration,
     ) -> Result<Arc<Tokens>, TokenFileError> {
         let tokens = Arc::new(Self::open(path)?);
-        let path = tokens.path_display();
+        let path = tokens.file.path_display();
         crate::watch::spawn(
             &tokens,
             interval,
@@ -367,24 +364,18 @@ impl Tokens {
     ///
     /// Why the file was not taken; the old tokens stay in use.
     pub async fn reload(&self) -> Result<bool, TokenFileError> {
-        let Some(path) = self.path.clone() else {
-            return Ok(false);
-        };
-        let current = self.current().digest;
-        let changed =
-            crate::watch::read_if_changed(path, current, read, Table::from_text, |source| {
-                TokenFileError::Io {
-                    path: self.path.clone().unwrap_or_default(),
-                    source,
-                }
+        let changed = self
+            .file
+            .reload(read, Table::from_text, |source| TokenFileError::Io {
+                path: self.file.path().map(Path::to_path_buf).unwrap_or_default(),
+                source,
             })
             .await?;
         let Some(table) = changed else {
             return Ok(false);
         };
         let count = table.by_id.len();
-        *self.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
-        tracing::info!(path = %self.path_display(), tokens = count, "tokens: reloaded");
+        tracing::info!(path = %self.file.path_display(), tokens = count, "tokens: reloaded");
         Ok(true)
     }
 
@@ -430,14 +421,7 @@ impl Tokens {
     }
 
     fn current(&self) -> Arc<Table> {
-        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn path_display(&self) -> String {
-        self.path
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
+        self.file.current()
     }
 }
 
@@ -511,6 +495,12 @@ fn format_utc(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+impl crate::watch::Digested for Table {
+    fn digest(&self) -> [u8; 32] {
+        self.digest
+    }
 }
 
 #[cfg(test)]
