@@ -8,8 +8,8 @@
 //! Two measures, rounds interleaved so drift in machine load falls on every row alike:
 //!
 //! 1. **In process**: the service called and polled once (`now_or_never`), no runtime, no
-//!    socket: the filter's own cost (its boxed future and the boxed call of the inner
-//!    service), in ns per request, against the bare handler's.
+//!    socket: the filter's own cost (the one box behind `Next`, which holds the inner
+//!    service and its future), in ns per request, against the bare handler's.
 //! 2. **Over TCP**: each service behind `tollgate::serve` on `127.0.0.1:0`, one kept-alive
 //!    HTTP/1.1 connection per service, requests sent one after the other: what a client
 //!    sees, in µs per request, and the ratio.

@@ -313,3 +313,66 @@ async fn filters_in_front_of_the_proxy() {
     );
     assert_eq!(counted.load(Ordering::SeqCst), res.body.len());
 }
+
+/// A service that is not ready at its first `poll_ready` (it wakes its task and is ready at
+/// the next one), or whose `poll_ready` fails.
+#[derive(Clone)]
+struct Reluctant {
+    polls: Arc<AtomicUsize>,
+    fail: bool,
+}
+
+impl tower::Service<http::Request<Body>> for Reluctant {
+    type Response = http::Response<Body>;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<http::Response<Body>, std::io::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), std::io::Error>> {
+        if self.fail {
+            return std::task::Poll::Ready(Err(std::io::Error::other("no room upstream")));
+        }
+        if self.polls.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _req: http::Request<Body>) -> Self::Future {
+        std::future::ready(Ok(Response::text("ready at last").into_http()))
+    }
+}
+
+#[tokio::test]
+async fn next_waits_for_an_inner_service_that_is_not_ready_and_answers_500_when_it_fails() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let waiting = Reluctant {
+        polls: Arc::clone(&polls),
+        fail: false,
+    };
+    let client = tollgate::testing::TestClient::new(filter::from_fn(guard).layer(waiting));
+    for _ in 0..3 {
+        let res = client.get("/").send().await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.header("x-filtered"), Some("yes"));
+        assert_eq!(res.text().await, "ready at last");
+    }
+    assert_eq!(
+        polls.load(Ordering::SeqCst),
+        6,
+        "one Pending and one Ready per request"
+    );
+
+    let failing = Reluctant { polls, fail: true };
+    let client = tollgate::testing::TestClient::new(filter::from_fn(guard).layer(failing));
+    let res = client.get("/").send().await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        res.header("x-filtered"),
+        None,
+        "the filter saw the error, not an answer"
+    );
+}
