@@ -36,7 +36,11 @@ async fn a_storm_gets_quick_refusals_while_a_cached_user_is_served() {
     let dir = temp_dir();
     // Cost 8: each verification keeps the one hashing thread busy for a while.
     let users = dir.path().join("users");
-    std::fs::write(&users, htpasswd(&["-nbB", "-C", "8", "alice", "right-pw-0c1d"])).unwrap();
+    std::fs::write(
+        &users,
+        htpasswd(&["-nbB", "-C", "8", "alice", "right-pw-0c1d"]),
+    )
+    .unwrap();
     let toml = format!(
         "workers = 1\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n\n\
          [forwarded]\ntrust = {{ proxies = [\"127.0.0.1\"] }}\n\n\

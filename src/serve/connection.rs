@@ -1,9 +1,9 @@
-//! One connection's task: hyper's connection future, stopped by shutdown, the request cap or
-//! the idle timer.
+//! One connection's task: hyper's connection future, stopped by shutdown, the request cap,
+//! the idle timer, or a new client at `max_connections` while it is idle.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -39,6 +39,7 @@ impl Shared {
             self.config.body_total_timeout,
             self.config.max_requests_per_connection,
         ));
+        let _listed = self.connections.list(&state);
         let service = ConnService::new(service, Arc::clone(&state));
         let conn = self
             .builder
@@ -58,6 +59,7 @@ impl Shared {
         loop {
             let mut changed = std::pin::pin!(shutdown.changed());
             let mut capped = std::pin::pin!(state.cap.notified());
+            let mut evicted = std::pin::pin!(state.evict.notified());
             let event = std::future::poll_fn(|cx| {
                 if let Poll::Ready(result) = conn.as_mut().poll(cx) {
                     return Poll::Ready(Side::Ended(result));
@@ -71,6 +73,9 @@ impl Shared {
                         || capped.as_mut().poll(&mut side_cx).is_ready())
                 {
                     return Poll::Ready(Side::Close);
+                }
+                if !closing && evicted.as_mut().poll(&mut side_cx).is_ready() {
+                    return Poll::Ready(Side::Evict);
                 }
                 match idle.as_mut().poll(&mut side_cx) {
                     Poll::Ready(()) => Poll::Ready(Side::Idle),
@@ -89,6 +94,18 @@ impl Shared {
                 Side::Close => {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
+                }
+                Side::Evict => {
+                    if state.idle_since().is_none() {
+                        // A request came meanwhile: it is never cut.
+                        state.evicting.store(false, Ordering::Release);
+                        continue;
+                    }
+                    tracing::debug!(%peer, "idle at max_connections; closing for a new client");
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                    idle.as_mut()
+                        .reset(Instant::now() + CLOSE_GRACE.min(idle_timeout));
                 }
                 Side::Idle => {
                     let now = Instant::now();
@@ -122,6 +139,8 @@ enum Side<E> {
     Ended(Result<(), E>),
     /// Shutdown began, or the request cap was reached.
     Close,
+    /// A new client needs this connection's slot, if it is idle.
+    Evict,
     /// The idle timer fired.
     Idle,
 }
