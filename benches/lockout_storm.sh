@@ -10,6 +10,10 @@
 #   addresses (ADDRESSES=16) the storm comes from that many addresses at once (192.0.2.1..N,
 #             each sending ATTEMPTS/N wrong passwords): issue 20's 1 000 attempts/s from several
 #             addresses; the attempts/s reached is printed
+#   distinct  (DISTINCT=1) each wrong password differs (wrk and benches/distinct_guesses.lua,
+#             ATTEMPTS/ADDRESSES from each address): the refused-pair memory never answers,
+#             only the verification budget and the lockout hold the storm (LOCKOUT= for the
+#             budget alone)
 #   flood     (FLOOD=1) the attacker sends wrong passwords for the whole run instead: a
 #             request flood takes its share of the CPU whatever the answer (the per-client
 #             rate limit, not the lockout, is the tool against that)
@@ -17,7 +21,7 @@
 # Prints requests/s of both, how the storm was answered, and the ratio.
 #
 # Usage: benches/lockout_storm.sh     (DURATION=5 CONNECTIONS=8 WORKERS=1 ROUNDS=3 LOCKOUT=5/60s
-#                                      ADDRESSES=1 ATTEMPTS=1000)
+#                                      ADDRESSES=1 ATTEMPTS=1000 DISTINCT=)
 # LOCKOUT= (empty) runs the gateway without a lockout, for comparison: every wrong password is
 # then a bcrypt verification.
 # TOLLGATE=path/to/tollgate runs that binary; otherwise the debug binary is built (set
@@ -78,6 +82,19 @@ for round in $(seq "$ROUNDS"); do
     if [[ -n "${FLOOD:-}" ]]; then
         wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -H "$BAD" -H "X-Forwarded-For: 192.0.2.66" \
             "http://127.0.0.1:$PORT/" > "$WORK/attack.txt" &
+    elif [[ -n "${DISTINCT:-}" ]]; then
+        # A different wrong password in every request: the refusal memory never answers, so
+        # only the verification budget (hashing threads, queue, 503) and the lockout hold it.
+        (
+            for a in $(seq "$ADDRESSES"); do
+                wrk -t1 -c2 -d"${DURATION}s" -s "$ROOT/benches/distinct_guesses.lua" \
+                    "http://127.0.0.1:$PORT/" -- "10.$round.$((a / 250)).$((a % 250 + 1))" \
+                    $((ATTEMPTS / ADDRESSES)) > "$WORK/attack.$a.txt" 2>&1 &
+            done
+            wait
+            cat "$WORK"/attack.*.txt > "$WORK/attack.txt"
+            rm -f "$WORK"/attack.*.txt
+        ) &
     elif ((ADDRESSES > 1)); then
         # Several addresses at once, new ones each round (10.R.0.1..N): each starts unlocked.
         (

@@ -10,18 +10,25 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use super::{FileIo, CHUNK_SIZE};
+use super::FileIo;
 use crate::body::{Body, BoxError};
 use crate::response::range::{ByteRange, Segment};
 use crate::response::ranged::{SegmentsBody, SpanSource};
 
-/// A body sending `segments` of `file`, `total` bytes in all, [`CHUNK_SIZE`] bytes per read.
+/// A body sending `segments` of `file`, `total` bytes in all, `chunk` bytes per read
+/// ([`chunk_size`](super::chunk_size)).
 /// With [`FileIo::Pool`], one blocking call per chunk, the next one read while the last is
 /// written: never more than two chunks in memory. With [`FileIo::InPlace`], each chunk is read
 /// when the server asks for it, on the runtime thread.
-pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64, io: FileIo) -> Body {
+pub(crate) fn file_body(
+    file: File,
+    (segments, total): (Vec<Segment>, u64),
+    io: FileIo,
+    chunk: usize,
+) -> Body {
     let source = FileSource {
         in_place: io == FileIo::InPlace,
+        chunk: chunk.max(1) as u64,
         state: State::Idle(Some(file)),
     };
     Body::new(SegmentsBody::new(segments, total, source))
@@ -30,6 +37,8 @@ pub(crate) fn file_body(file: File, segments: Vec<Segment>, total: u64, io: File
 /// The spans of a file, read chunk by chunk.
 struct FileSource {
     in_place: bool,
+    /// Bytes per read.
+    chunk: u64,
     state: State,
 }
 
@@ -54,6 +63,7 @@ impl FileSource {
             // The buffer is allocated here, on the runtime thread that frees it once written:
             // an allocator's per-thread caches then stay on one thread (allocated on the
             // blocking threads, mimalloc held 1 GB with 200 of them).
+            let span = head(span, self.chunk);
             let buf = chunk_buffer(span);
             self.state = State::Reading {
                 first: span.first,
@@ -87,6 +97,7 @@ impl SpanSource for FileSource {
             else {
                 return Poll::Ready(Err(gone()));
             };
+            let span = head(span, self.chunk);
             let (file, result) = read_chunk(file, span, chunk_buffer(span));
             return Poll::Ready(self.chunk(span.first, file, result));
         }
@@ -113,16 +124,22 @@ fn gone() -> BoxError {
     "the file was closed after an earlier read failed".into()
 }
 
-/// An empty buffer for the next chunk of `span`.
-fn chunk_buffer(span: ByteRange) -> Vec<u8> {
-    // At most CHUNK_SIZE, a usize.
-    Vec::with_capacity(span.len().min(CHUNK_SIZE as u64) as usize)
+/// The first `chunk` bytes of `span` (`chunk` ≥ 1), or all of it.
+fn head(span: ByteRange, chunk: u64) -> ByteRange {
+    ByteRange::new(
+        span.first,
+        span.last.min(span.first.saturating_add(chunk - 1)),
+    )
 }
 
-/// Reads the next chunk of `span` into `buf`: as many bytes as it can hold, fewer only at the
-/// end of the file.
+/// An empty buffer for `span` (at most one chunk, so a usize).
+fn chunk_buffer(span: ByteRange) -> Vec<u8> {
+    Vec::with_capacity(span.len() as usize)
+}
+
+/// Reads `span` (one chunk) into `buf`, fewer bytes only at the end of the file.
 fn read_chunk(mut file: File, span: ByteRange, mut buf: Vec<u8>) -> (File, io::Result<Bytes>) {
-    let want = span.len().min(CHUNK_SIZE as u64);
+    let want = span.len();
     let result = file
         .seek(SeekFrom::Start(span.first))
         .and_then(|_| (&mut file).take(want).read_to_end(&mut buf))
@@ -145,7 +162,7 @@ mod tests {
         let (segments, total) = multipart_layout(&ranges, 600_000, None, "B");
         for io in [FileIo::Pool, FileIo::InPlace] {
             let file = File::open(&path).expect("open");
-            let body = file_body(file, segments.clone(), total, io);
+            let body = file_body(file, (segments.clone(), total), io, 100_000);
             let out = crate::body::to_bytes(body, 1 << 20).await.expect("body");
             assert_eq!(out.len() as u64, total);
             let head = b"--B\r\nContent-Range: bytes 5-300004/600000\r\n\r\n";
@@ -163,7 +180,7 @@ mod tests {
         for io in [FileIo::Pool, FileIo::InPlace] {
             let file = File::open(&path).expect("open");
             let span = vec![Segment::Span(ByteRange::new(0, 1999))];
-            let body = file_body(file, span, 2000, io);
+            let body = file_body(file, (span, 2000), io, super::super::CHUNK_SIZE);
             assert!(crate::body::to_bytes(body, 1 << 20).await.is_err());
         }
     }

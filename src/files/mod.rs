@@ -13,7 +13,8 @@
 //! - A directory: `/dir` is redirected (308) to `./dir/`; `/dir/` serves `index.html`, else a
 //!   listing when [`ServeDir::listing`] is on, else 404.
 //! - Files up to [`SMALL_FILE`] (64 KiB) are read whole and sent as one buffer; larger files
-//!   are streamed in [`CHUNK_SIZE`] (256 KiB) chunks, never read whole. All file system
+//!   are streamed in [`CHUNK_SIZE`] (256 KiB) chunks ([`H2_CHUNK_SIZE`], 32 KiB, over
+//!   HTTP/2), never read whole. All file system
 //!   calls run on Tokio's blocking pool (one hand-off per request, one per chunk), or on the
 //!   runtime thread itself with [`FileIo::InPlace`].
 //! - Precompressed siblings: with [`ServeDir::precompressed_br`] / [`ServeDir::precompressed_gzip`],
@@ -77,6 +78,21 @@ pub const SMALL_FILE: u64 = 64 * 1024;
 /// How much of a large file one blocking call reads (256 KiB). While one chunk is written to
 /// the client, the next is read: at most two chunks of a response are held in memory.
 pub const CHUNK_SIZE: usize = 256 * 1024;
+
+/// The chunk for HTTP/2 requests (32 KiB): one connection carries up to
+/// [`MAX_CONCURRENT_STREAMS`](crate::serve::h2::MAX_CONCURRENT_STREAMS) of them, and a client
+/// that keeps its flow-control windows shut holds two chunks of each stream in memory, so
+/// 128 × 2 × 32 KiB = 8 MiB per connection at most (with 256 KiB chunks it was 64 MiB).
+pub const H2_CHUNK_SIZE: usize = 32 * 1024;
+
+/// The chunk a large file is read in for a request of `version`.
+pub(crate) fn chunk_size(version: http::Version) -> usize {
+    if version >= http::Version::HTTP_2 {
+        H2_CHUNK_SIZE
+    } else {
+        CHUNK_SIZE
+    }
+}
 
 /// What [`ServeDir`] serves and how; the CLI's config file uses the same struct.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -41,6 +41,7 @@ pub async fn send_file(req: &Request, path: impl AsRef<Path>) -> Result<Response
     );
     let mut inner = http::Request::builder()
         .method(req.method().clone())
+        .version(req.version())
         .uri(&target)
         .body(crate::body::Body::empty())
         .map_err(HttpError::internal)?;

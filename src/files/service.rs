@@ -21,7 +21,7 @@ use super::body::file_body;
 use super::listing::{encode_segment, render_listing, sort_entries, ListingEntry};
 use super::lookup::{io_error, Tree};
 use super::path::resolve_path;
-use super::{FileIo, ServeDirConfig, SMALL_FILE};
+use super::{chunk_size, FileIo, ServeDirConfig, SMALL_FILE};
 use crate::negotiate::AcceptEncoding;
 use crate::response::cache_control::{add_vary, CacheControl};
 use crate::response::conditional::{shape, Shape};
@@ -375,15 +375,16 @@ impl Inner {
             Shape::Full if len <= SMALL_FILE => Body::from(read_whole(file, len)?),
             Shape::Full => file_body(
                 file,
-                vec![Segment::Span(ByteRange::new(0, len - 1))],
-                len,
+                (vec![Segment::Span(ByteRange::new(0, len - 1))], len),
                 self.config.file_io,
+                chunk_size(req.version),
             ),
             Shape::Segments(segments, total) if len <= SMALL_FILE => {
                 ranged_body(Body::from(read_whole(file, len)?), segments, total)
             }
             Shape::Segments(segments, total) => {
-                file_body(file, segments, total, self.config.file_io)
+                let chunk = chunk_size(req.version);
+                file_body(file, (segments, total), self.config.file_io, chunk)
             }
         };
         Ok(http::Response::from_parts(parts, body))

@@ -64,8 +64,10 @@ pub struct ServeConfig {
     #[serde(deserialize_with = "duration::deserialize")]
     pub tunnel_idle_timeout: Duration,
     /// How many connections are served at once, upgraded ones (WebSocket tunnels) included
-    /// until they close; further clients wait in the kernel's accept queue until one closes.
-    /// Raise it together with the open-files limit (`ulimit -n`). Default is `1024`.
+    /// until they close. At the cap, a new client makes the connection idle longest close for
+    /// it (no request in flight for at least a second: kept alive between requests, or never
+    /// sent one), as nginx does; while none is, further clients wait in the kernel's accept
+    /// queue. Raise it together with the open-files limit (`ulimit -n`). Default is `1024`.
     pub max_connections: usize,
     /// How many requests one connection may carry; the last answer says `Connection: close`
     /// (an HTTP/2 connection gets a `GOAWAY`). `0` means no limit. Default is `1000` (nginx's

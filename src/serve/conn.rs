@@ -98,6 +98,10 @@ pub(crate) struct ConnState {
     /// Woken when the request cap is reached. Nothing else wakes the connection's task per
     /// request: idleness is checked when its timer fires.
     pub(crate) cap: Notify,
+    /// Woken when a new client needs this idle connection's slot (`max_connections`);
+    /// `evicting` is set meanwhile, so the next client does not pick it again.
+    pub(crate) evict: Notify,
+    pub(crate) evicting: AtomicBool,
 }
 
 impl ConnState {
@@ -123,17 +127,25 @@ impl ConnState {
             born: Instant::now(),
             last_done: AtomicU64::new(0),
             cap: Notify::new(),
+            evict: Notify::new(),
+            evicting: AtomicBool::new(false),
         }
     }
 
     /// When the connection will have been idle for `timeout`: `None` while a request is in
     /// flight.
     pub(crate) fn idle_deadline(&self, timeout: Duration) -> Option<Instant> {
+        Some(self.idle_since()? + timeout)
+    }
+
+    /// Since when no request was in flight (the accept, or the end of the last request);
+    /// `None` while one is.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) != 0 {
             return None;
         }
         let since = Duration::from_nanos(self.last_done.load(Ordering::Acquire));
-        Some(self.born + since + timeout)
+        Some(self.born + since)
     }
 }
 

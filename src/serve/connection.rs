@@ -1,11 +1,12 @@
-//! One connection's task: hyper's connection future, stopped by shutdown, the request cap or
-//! the idle timer.
+//! One connection's task: hyper's connection future, stopped by shutdown, the request cap,
+//! the idle timer, or a new client at `max_connections` while it is idle.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -30,15 +31,8 @@ impl Shared {
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let state = Arc::new(ConnState::new(
-            peer,
-            tls,
-            client,
-            upgraded,
-            self.config.body_read_timeout,
-            self.config.body_total_timeout,
-            self.config.max_requests_per_connection,
-        ));
+        let state = self.state(peer, (tls, client), upgraded);
+        let _listed = self.connections.list(&state);
         let service = ConnService::new(service, Arc::clone(&state));
         let conn = self
             .builder
@@ -58,6 +52,7 @@ impl Shared {
         loop {
             let mut changed = std::pin::pin!(shutdown.changed());
             let mut capped = std::pin::pin!(state.cap.notified());
+            let mut evicted = std::pin::pin!(state.evict.notified());
             let event = std::future::poll_fn(|cx| {
                 if let Poll::Ready(result) = conn.as_mut().poll(cx) {
                     return Poll::Ready(Side::Ended(result));
@@ -72,8 +67,11 @@ impl Shared {
                 {
                     return Poll::Ready(Side::Close);
                 }
+                if !closing && evicted.as_mut().poll(&mut side_cx).is_ready() {
+                    return Poll::Ready(Side::Idle(true));
+                }
                 match idle.as_mut().poll(&mut side_cx) {
-                    Poll::Ready(()) => Poll::Ready(Side::Idle),
+                    Poll::Ready(()) => Poll::Ready(Side::Idle(false)),
                     Poll::Pending => Poll::Pending,
                 }
             })
@@ -90,12 +88,16 @@ impl Shared {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
-                Side::Idle => {
+                Side::Idle(evict) => {
                     let now = Instant::now();
-                    match state.idle_deadline(idle_timeout) {
+                    // Evicted: idle at all will do (the new client's side checked how long).
+                    let after = if evict { Duration::ZERO } else { idle_timeout };
+                    match state.idle_deadline(after) {
                         Some(deadline) if deadline <= now => {}
-                        // Busy, or active since the timer was set: look again later.
+                        // Busy (a request in flight is never cut), or active since the timer
+                        // was set: look again later.
                         deadline => {
+                            state.evicting.store(false, Ordering::Release);
                             idle.as_mut().reset(deadline.unwrap_or(now + idle_timeout));
                             continue;
                         }
@@ -104,7 +106,11 @@ impl Shared {
                         // The peer did not finish closing either: drop the socket.
                         return;
                     }
-                    tracing::debug!(%peer, "no request for {idle_timeout:?}; closing");
+                    if evict {
+                        tracing::debug!(%peer, "idle at max_connections; closing for a new client");
+                    } else {
+                        tracing::debug!(%peer, "no request for {idle_timeout:?}; closing");
+                    }
                     // An idle HTTP/1 connection closes now, an HTTP/2 peer gets a GOAWAY; a
                     // half-sent head is dropped after a short grace.
                     closing = true;
@@ -116,12 +122,33 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// The state a new connection's task and its requests share.
+    fn state(
+        &self,
+        peer: SocketAddr,
+        (tls, client): (bool, Option<ClientIdentity>),
+        upgraded: Arc<AtomicBool>,
+    ) -> Arc<ConnState> {
+        Arc::new(ConnState::new(
+            peer,
+            tls,
+            client,
+            upgraded,
+            self.config.body_read_timeout,
+            self.config.body_total_timeout,
+            self.config.max_requests_per_connection,
+        ))
+    }
+}
+
 /// What woke a connection's loop.
 enum Side<E> {
     /// The connection is over.
     Ended(Result<(), E>),
     /// Shutdown began, or the request cap was reached.
     Close,
-    /// The idle timer fired.
-    Idle,
+    /// The idle timer fired (`false`), or a new client at `max_connections` needs this
+    /// connection's slot if it is idle (`true`).
+    Idle(bool),
 }

@@ -53,6 +53,7 @@ mod body;
 mod config;
 mod conn;
 mod connection;
+mod evict;
 pub mod h2;
 pub mod host;
 mod io;
@@ -267,28 +268,23 @@ impl<S: ServeService> Server<S> {
         let shared = Arc::new(Shared {
             builder: builder(&config),
             config,
+            connections: evict::Connections::default(),
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(());
         let permits = Arc::new(Semaphore::new(shared.config.max_connections.max(1)));
         let mut tasks = JoinSet::new();
         loop {
-            let permit = tokio::select! {
+            let (permit, accepted) = tokio::select! {
                 biased;
                 () = &mut signal => break,
-                permit = Arc::clone(&permits).acquire_owned() => {
-                    permit.expect("the connection semaphore is never closed")
-                }
+                next = evict::next_client(&permits, &listener, &shared.connections) => next,
             };
-            let (stream, peer) = tokio::select! {
-                biased;
-                () = &mut signal => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        accept::accept_error(e).await;
-                        continue;
-                    }
-                },
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept::accept_error(e).await;
+                    continue;
+                }
             };
             while tasks.try_join_next().is_some() {}
             let socket = Socket {
@@ -359,6 +355,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 struct Shared {
     config: ServeConfig,
     builder: auto::Builder<TokioExecutor>,
+    /// The open connections, to close the one idle longest when a client needs its slot.
+    connections: evict::Connections,
 }
 
 fn builder(config: &ServeConfig) -> auto::Builder<TokioExecutor> {

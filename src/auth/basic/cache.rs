@@ -4,7 +4,12 @@
 //! The map holds HMAC-SHA-256 tags under a per-process random key, never the password or a
 //! plain hash of it; tags are compared in constant time; each entry remembers the stored hash
 //! it was verified against, so a changed password in the credentials file invalidates it.
-//! Only successes are cached.
+//!
+//! Refusals are remembered apart, keyed by the tag alone, for [`REFUSED_TTL`]: the same
+//! wrong guess again (from any address) is refused without a hash. Each remembers the stored
+//! hash it was refused against, or none for an unknown user, so a changed password or a user
+//! added since is verified afresh. Unknown users and wrong passwords are remembered alike, so
+//! repeating either costs the same.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +20,17 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 type Tag = [u8; 32];
+
+/// How long a refused (user, password) pair is refused without a hash.
+pub(crate) const REFUSED_TTL: Duration = Duration::from_secs(60);
+
+/// How many refused pairs are remembered at most; past it, expired ones go, then the oldest.
+const MAX_REFUSED: usize = 10_000;
+
+struct Refusal {
+    stored: Option<Arc<str>>,
+    expires: Instant,
+}
 
 struct Entry {
     tag: Tag,
@@ -28,6 +44,7 @@ pub(crate) struct VerificationCache {
     ttl: Duration,
     max_entries: usize,
     entries: Mutex<HashMap<Box<str>, Entry>>,
+    refused: Mutex<HashMap<Tag, Refusal>>,
 }
 
 impl VerificationCache {
@@ -39,6 +56,7 @@ impl VerificationCache {
             ttl,
             max_entries,
             entries: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,6 +118,52 @@ impl VerificationCache {
             }
         }
         entries.insert(user.into(), entry);
+    }
+
+    /// Whether `user` with `password` was refused within [`REFUSED_TTL`] against the same
+    /// stored hash (`None`: the user was unknown then and is now).
+    pub(crate) fn was_refused(
+        &self,
+        user: &str,
+        password: &str,
+        stored: Option<&Arc<str>>,
+    ) -> bool {
+        let tag = self.tag(user, password);
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(refusal) = refused.get(&tag) else {
+            return false;
+        };
+        let same = match (&refusal.stored, stored) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
+            (None, None) => true,
+            _ => false,
+        };
+        if !same || Instant::now() >= refusal.expires {
+            refused.remove(&tag);
+            return false;
+        }
+        true
+    }
+
+    /// Remembers a refusal of `user` with `password` against `stored`.
+    pub(crate) fn refuse(&self, user: &str, password: &str, stored: Option<Arc<str>>) {
+        let tag = self.tag(user, password);
+        let now = Instant::now();
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.len() >= MAX_REFUSED && !refused.contains_key(&tag) {
+            refused.retain(|_, r| r.expires > now);
+            if refused.len() >= MAX_REFUSED {
+                if let Some(oldest) = refused
+                    .iter()
+                    .min_by_key(|(_, r)| r.expires)
+                    .map(|(k, _)| *k)
+                {
+                    refused.remove(&oldest);
+                }
+            }
+        }
+        let expires = now + REFUSED_TTL;
+        refused.insert(tag, Refusal { stored, expires });
     }
 
     #[cfg(test)]
@@ -168,6 +232,49 @@ mod tests {
             cache.insert("ada", "pw", h.clone());
             assert!(!cache.check("ada", "pw", &h));
         }
+    }
+
+    #[test]
+    fn a_refusal_holds_for_the_same_pair_and_stored_hash_only() {
+        let cache = VerificationCache::new(Duration::from_secs(60), 10);
+        let h = stored("$h");
+        cache.refuse("ada", "guess", Some(h.clone()));
+        assert!(cache.was_refused("ada", "guess", Some(&h)));
+        assert!(
+            cache.was_refused("ada", "guess", Some(&stored("$h"))),
+            "same text"
+        );
+        assert!(!cache.was_refused("ada", "guess2", Some(&h)));
+        assert!(!cache.was_refused("bob", "guess", Some(&h)));
+        assert!(
+            !cache.was_refused("ada", "guess", Some(&stored("$new"))),
+            "password changed"
+        );
+        assert!(
+            !cache.was_refused("ada", "guess", Some(&h)),
+            "dropped with the change"
+        );
+
+        cache.refuse("nobody", "pw", None);
+        assert!(cache.was_refused("nobody", "pw", None));
+        assert!(
+            !cache.was_refused("nobody", "pw", Some(&h)),
+            "the user was added"
+        );
+        // Refusals are kept when the success cache is off.
+        let off = VerificationCache::new(Duration::ZERO, 0);
+        off.refuse("ada", "guess", None);
+        assert!(off.was_refused("ada", "guess", None));
+    }
+
+    #[test]
+    fn refusals_are_bounded() {
+        let cache = VerificationCache::new(Duration::from_secs(60), 10);
+        for i in 0..MAX_REFUSED + 5 {
+            cache.refuse("ada", &i.to_string(), None);
+        }
+        assert_eq!(cache.refused.lock().unwrap().len(), MAX_REFUSED);
+        assert!(cache.was_refused("ada", &(MAX_REFUSED + 4).to_string(), None));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use tower_layer::Layer;
 
 use super::cache::VerificationCache;
+use super::hashers::Hashers;
 use super::limiter::{FailureLimiter, PairKey};
 use super::{BasicAuth, BasicAuthConfig, BasicAuthConfigError};
 use crate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
@@ -55,8 +56,8 @@ pub(crate) struct Shared {
     pub(crate) cache: VerificationCache,
     /// Verifications running or waiting: `try_acquire` failing is the `503`.
     pub(crate) admitted: Arc<Semaphore>,
-    /// Verifications running on blocking threads.
-    pub(crate) running: Arc<Semaphore>,
+    /// The threads verifications run on, `max_concurrent_verifications` of them.
+    pub(crate) hashers: Hashers,
     /// Failures per client address (its `peer_key`).
     pub(crate) failures: Option<FailureLimiter<IpAddr>>,
     /// Failures per (client, user).
@@ -98,7 +99,7 @@ impl Shared {
             admitted: Arc::new(Semaphore::new(
                 running.saturating_add(settings.max_queued_verifications),
             )),
-            running: Arc::new(Semaphore::new(running)),
+            hashers: Hashers::new(running),
             failures: settings
                 .max_failures_per_peer
                 .map(|(max, window)| FailureLimiter::new(max, window)),
@@ -132,15 +133,16 @@ fn challenge(scheme: &str, realm: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("Basic charset=\"UTF-8\""))
 }
 
+/// Half the cores, at least one: verifications must leave the workers a core.
 pub(crate) fn default_concurrency() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl BasicAuthLayer {
     /// Requires a valid user of `store` on every request, challenging with `realm`.
     ///
     /// The defaults are those of [`BasicAuthConfig`]: `Authorization` stripped, no user header,
-    /// no exemptions, one verification per core with 64 waiting, a 5-minute cache of up to
+    /// no exemptions, one verification per two cores with 64 waiting, a 5-minute cache of up to
     /// 10 000 users, no per-peer failure limit, legacy hashes refused.
     pub fn new(realm: impl Into<String>, store: impl CredentialStore) -> Self {
         let config = BasicAuthConfig {
@@ -372,8 +374,8 @@ impl BasicAuthLayer {
         self.edit(|s| s.allow_legacy_hashes = allow)
     }
 
-    /// How many password verifications run at once on blocking threads. Default is the
-    /// number of cores.
+    /// How many password verifications run at once: the layer's own hashing threads, at a
+    /// lower scheduling priority than the workers. Default is half the cores (at least one).
     pub fn max_concurrent_verifications(self, n: usize) -> Self {
         self.edit(|s| s.max_concurrent_verifications = n.max(1))
     }

@@ -9,13 +9,16 @@
 //!
 //! What it costs and what it protects:
 //!
-//! - Password hashes are verified on Tokio's blocking threads, at most
-//!   `max_concurrent_verifications` at once (default: one per core) with a bounded queue;
-//!   past it, requests that need a verification get `503` with `Retry-After` at once.
+//! - Password hashes are verified on the layer's own threads, `max_concurrent_verifications`
+//!   of them (default: half the cores), at a lower scheduling priority than the workers,
+//!   with a bounded queue; past it, requests that need a verification get `503` with
+//!   `Retry-After` at once.
 //! - A successful verification is cached (an HMAC-SHA-256 tag of user and password under a
 //!   per-process random key, compared in constant time) until its TTL passes or the stored
 //!   hash changes. The cache is checked before queueing, so a flood of wrong guesses never
-//!   delays a user whose verification is cached. Failures are never cached.
+//!   delays a user whose verification is cached. A refused (user, password) pair is
+//!   remembered the same way for a minute, with the stored hash it was refused against (or
+//!   none, for an unknown user), so the same wrong guess again is refused without a hash.
 //! - Unknown users and locked accounts are verified against a dummy hash of the credentials
 //!   file's most common scheme and cost, so timing does not reveal which users exist (users
 //!   whose hash has another cost remain distinguishable: see `docs/auth.md`).
@@ -61,6 +64,7 @@
 
 mod cache;
 mod future;
+mod hashers;
 mod layer;
 mod limiter;
 mod service;
@@ -137,7 +141,9 @@ pub struct BasicAuthConfig {
     pub exempt_methods: Vec<String>,
     /// Answer `400` rather than `401` to another scheme than Basic. Default is `false`.
     pub other_schemes_bad_request: bool,
-    /// Password verifications running at once. Default is the number of cores.
+    /// Password verifications running at once, each on one of the layer's own hashing
+    /// threads (at a lower scheduling priority than the workers). Default is half the number
+    /// of cores, at least one.
     pub max_concurrent_verifications: Option<usize>,
     /// Verifications waiting for a thread before new ones get `503`. Default is `64`.
     pub max_queued_verifications: usize,

@@ -131,6 +131,12 @@ impl Shared {
                 return Decision::Pass(Some(credentials.username.into()));
             }
         }
+        let (user, password) = (&credentials.username, &credentials.password);
+        if self.cache.was_refused(user, password, stored.as_ref()) {
+            // The same guess again: refused without a hash, and counted like the first.
+            self.failed(peer, Some(user), "repeated refused password");
+            return Decision::Answer(self.challenge_for(req.headers()));
+        }
         match self.admitted.clone().try_acquire_owned() {
             Ok(permit) => Decision::Verify(Job {
                 credentials,
@@ -222,19 +228,13 @@ impl Shared {
         res
     }
 
-    /// Runs a verification on the blocking pool, at most `max_concurrent_verifications` at once.
+    /// Runs a verification on a hashing thread (`max_concurrent_verifications` of them).
     async fn verify(self: Arc<Self>, job: &Job) -> Outcome {
-        let Ok(running) = self.running.clone().acquire_owned().await else {
-            return Outcome::Broken("verification pool closed".into());
-        };
         let store = self.store.clone();
         let password = job.credentials.password.clone();
         let stored = job.stored.clone();
         let allow_legacy = self.settings.allow_legacy_hashes;
-        let result = tokio::task::spawn_blocking(move || {
-            // Held until the hash is done, even if the client went away meanwhile: dropped
-            // requests must not let more than `max_concurrent_verifications` hashes run.
-            let _running = running;
+        let result = self.hashers.run(move || {
             match stored {
                 Some(stored) if Scheme::detect(&stored) != Ok(Scheme::Locked) => {
                     verify_password_with(&password, &stored, allow_legacy).map(|ok| {
@@ -255,12 +255,11 @@ impl Shared {
                     }))
                 }
             }
-        })
-        .await;
-        match result {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(err)) => Outcome::Broken(err.to_string()),
-            Err(err) => Outcome::Broken(err.to_string()),
+        });
+        match result.await {
+            Some(Ok(outcome)) => outcome,
+            Some(Err(err)) => Outcome::Broken(err.to_string()),
+            None => Outcome::Broken("the hashing thread failed".into()),
         }
     }
 
@@ -431,6 +430,8 @@ where
                             ))
                         }
                         Outcome::Refused(reason) => {
+                            let password = &job.credentials.password;
+                            shared.cache.refuse(user, password, job.stored.clone());
                             shared.failed_awaited(job.peer, user, reason).await;
                             Ok(shared.challenge_for(req.headers()))
                         }
