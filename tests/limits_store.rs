@@ -1,7 +1,8 @@
 //! Limits and lockout shared by two real `tollgate` processes through a real `redis-server`:
 //! a lockout of 5 failures holds across both (5, not 10), a rate limit too; Redis stopped
 //! mid-test follows `on_store_error` (local, deny, allow); Redis back, the shared limits
-//! resume; no user name or address is ever written to Redis.
+//! resume; no user name or address is ever written to Redis. The same lockout holds through
+//! a real 3-master Redis Cluster and through a master found by a real Sentinel.
 
 mod support;
 
@@ -34,9 +35,8 @@ async fn hit(gw: &Gateway, from: &str) -> u16 {
         .as_u16()
 }
 
-/// `tollgate proxy` with a lockout of 5 failures per (user, client) in `redis`.
-async fn proxy(redis: &Redis, users: &Path, secret: &Path) -> Gateway {
-    let url = redis.url();
+/// `tollgate proxy` with a lockout of 5 failures per (user, client) in the store at `url`.
+async fn proxy(url: &str, users: &Path, secret: &Path) -> Gateway {
     Gateway::start(&[
         "proxy",
         "--users",
@@ -46,22 +46,22 @@ async fn proxy(redis: &Redis, users: &Path, secret: &Path) -> Gateway {
         "--lockout",
         "5/60s",
         "--limits-store",
-        &url,
+        url,
         "--limits-store-secret",
         secret.to_str().unwrap(),
     ])
     .await
 }
 
-#[tokio::test]
-async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
-    let redis = Redis::start().await;
+/// Two `tollgate proxy` processes sharing the store at `url`: five wrong passwords for
+/// alice from one address, alternating between them, lock her out from there on both (the
+/// right password included); she still logs in from her own address through both.
+async fn two_gateways_hold_one_lockout(url: &str) -> (Gateway, Gateway, tempfile::TempDir) {
     let dir = temp_dir();
     let users = htpasswd_file(dir.path(), "alice", "wonderland");
     let secret = secret(dir.path());
-    let a = proxy(&redis, &users, &secret).await;
-    let b = proxy(&redis, &users, &secret).await;
-
+    let a = proxy(url, &users, &secret).await;
+    let b = proxy(url, &users, &secret).await;
     for i in 0..5 {
         let gw = if i % 2 == 0 { &a } else { &b };
         assert_eq!(
@@ -76,6 +76,24 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
     // alice still logs in from her own address, through both.
     assert_eq!(login(&a, "alice:wonderland", "198.51.100.7").await, 200);
     assert_eq!(login(&b, "alice:wonderland", "198.51.100.7").await, 200);
+    (a, b, dir)
+}
+
+/// The keys hold hashes: no user name, no address (Traefik keys by the plain source).
+fn assert_hashed(keys: &[String]) {
+    assert!(!keys.is_empty());
+    for key in keys {
+        assert!(key.starts_with("tollgate:{"), "{key}");
+        for plain in ["alice", "192.0.2.66", "198.51.100.7", "guess"] {
+            assert!(!key.contains(plain), "{key} holds {plain}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
+    let redis = Redis::start().await;
+    let (a, b, _dir) = two_gateways_hold_one_lockout(&redis.url()).await;
     // Her password is cached now: without a per-user rate limit, Redis is not asked again.
     let calls = redis.calls().await;
     assert!(calls > 0, "the verifications asked Redis");
@@ -83,16 +101,28 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
         assert_eq!(login(gw, "alice:wonderland", "198.51.100.7").await, 200);
     }
     assert_eq!(redis.calls().await, calls, "the cached path asked Redis");
+    assert_hashed(&redis.keys().await);
+}
 
-    // Redis holds hashes: no user name, no address (Traefik keys by the plain source).
-    let keys = redis.keys().await;
-    assert!(!keys.is_empty());
-    for key in &keys {
-        assert!(key.starts_with("tollgate:{"), "{key}");
-        for plain in ["alice", "192.0.2.66", "198.51.100.7", "guess"] {
-            assert!(!key.contains(plain), "{key} holds {plain}");
-        }
-    }
+#[tokio::test]
+async fn a_redis_cluster_holds_one_lockout_across_two_gateways() {
+    let cluster = RedisCluster::start().await;
+    let (_a, _b, _dir) = two_gateways_hold_one_lockout(&cluster.url()).await;
+    let keys = cluster.keys().await;
+    assert_hashed(&keys);
+    // One client's keys share a hash slot (the scripts touch them together): one tag.
+    let tags: std::collections::BTreeSet<&str> = keys
+        .iter()
+        .filter_map(|k| k.split('{').nth(1)?.split('}').next())
+        .collect();
+    assert_eq!(tags.len(), 1, "{keys:?}");
+}
+
+#[tokio::test]
+async fn a_sentinel_master_holds_one_lockout_across_two_gateways() {
+    let sentinel = RedisSentinel::start().await;
+    let (_a, _b, _dir) = two_gateways_hold_one_lockout(&sentinel.url()).await;
+    assert_hashed(&sentinel.master.keys().await);
 }
 
 /// `tollgate run` with a per-client limit of 3 a minute in `redis`, `/net` refused to
