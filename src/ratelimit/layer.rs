@@ -169,6 +169,24 @@ impl RateLimitLayer {
         }
     }
 
+    /// Names what this limit counts by `scope` in its keys (default: what it counts and its
+    /// rate, `client 100/s /64`, `user 20/s`, `total 5/s`): two limits of one store that
+    /// must count apart need different scopes; the same limit on every replica, the same one.
+    /// Starts the counts afresh.
+    pub fn scope(self, scope: impl Into<String>) -> Self {
+        let fresh = Self::new(self.limiter.scope, self.limiter.rate);
+        let mut limiter = Arc::into_inner(fresh.limiter).expect("just made");
+        limiter.name = scope.into();
+        limiter.keys = self.limiter.keys.clone();
+        #[cfg(feature = "redis-store")]
+        {
+            limiter.shared = self.limiter.shared.clone();
+        }
+        RateLimitLayer {
+            limiter: Arc::new(limiter),
+        }
+    }
+
     /// Counts in `store` under `scope` (the same scope string for every replica, e.g. what
     /// the limit counts and its rate), rather than in this process; while Redis cannot
     /// answer, the store's [`OnStoreError`](crate::store::OnStoreError) decides (`local`:
@@ -389,6 +407,30 @@ mod tests {
         assert!(layer.limiter.check(&key("2001:db8::1")).is_ok());
         assert!(layer.limiter.check(&key("2001:db8::2")).is_err());
         assert!(layer.limiter.check(&key("2001:db9::1")).is_ok());
+    }
+
+    /// Traefik#13706: the memory and the Redis store scoped a limit differently. Here both
+    /// count a subject under the key one function makes (the Redis key is its text).
+    #[cfg(feature = "redis-store")]
+    #[test]
+    fn the_memory_and_redis_stores_key_alike() {
+        use crate::store::{OnStoreError, RedisStore};
+        let secret = [9u8; 32];
+        let store = RedisStore::new("redis://127.0.0.1/", &secret, OnStoreError::Local).unwrap();
+        let rate = "100/s".parse().unwrap();
+        let memory = RateLimitLayer::per_client(rate);
+        let mut memory = Arc::into_inner(memory.limiter).unwrap();
+        memory.keys = KeyScheme::new(&secret).unwrap();
+        let redis = RateLimitLayer::per_client(rate).with_store(store.clone(), "client 100/s /64");
+        let ip = |s: &str| Some(client_key(s.parse().unwrap(), 64));
+        let key = memory.key(None, ip("192.0.2.1"));
+        assert_eq!(key, redis.limiter.key(None, ip("192.0.2.1")));
+        assert_eq!(key, store.key("client 100/s /64", None, ip("192.0.2.1")));
+        assert_ne!(key, redis.limiter.key(None, ip("192.0.2.2")));
+        assert_ne!(key, memory.key(None, ip("2001:db8::1")));
+        let user = RateLimitLayer::per_user(rate).with_store(store, "user 100/s");
+        assert_ne!(key, user.limiter.key(Some("ada"), None));
+        assert!(!key.to_string().contains("192.0.2.1"));
     }
 
     #[test]

@@ -122,7 +122,9 @@ impl Target {
         }
         let sentinels: Vec<String> = hosts(list)?.into_iter().map(sentinel_url).collect();
         for url in &sentinels {
-            url.as_str().into_connection_info().map_err(invalid)?;
+            let host = url.trim_start_matches("redis://");
+            (url.as_str().into_connection_info())
+                .map_err(|e| invalid(format!("sentinel {host}: {e}")))?;
         }
         // The master's user, password and database, decoded as redis-rs decodes its URLs.
         let master_info = node_url(user, "localhost", db)
@@ -227,7 +229,7 @@ mod tests {
         let bad = [
             ("redis+cluster://a:1,,b:2", "empty host"),
             ("redis+sentinel://a:26379", "names the master"),
-            ("redis+sentinel://a:x/m", "port"),
+            ("redis+sentinel://a:x/m", "sentinel a:x"),
         ];
         for (url, part) in bad {
             match Target::parse(url, t) {

@@ -100,3 +100,38 @@ impl Shared {
         let _ = store.forget(&key).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::auth::htpasswd::HtpasswdOptions;
+    use crate::auth::{BasicAuthLayer, Htpasswd};
+    use crate::store::{KeyScheme, RedisStore};
+
+    /// Traefik#13706: the memory and the Redis store scoped a limit differently. Here a
+    /// lockout counts (rule, user, address) under the one key both stores use.
+    #[test]
+    fn the_memory_and_redis_lockouts_key_alike() {
+        let secret = [5u8; 32];
+        let users = Htpasswd::parse("", &HtpasswdOptions::default()).unwrap();
+        let memory = BasicAuthLayer::new("r", users).lockout(5, Duration::from_secs(60));
+        let store = RedisStore::new("redis://127.0.0.1/", &secret, OnStoreError::Local).unwrap();
+        let redis = memory.clone().with_store(store.clone());
+        let mut memory = std::sync::Arc::into_inner(memory.shared).unwrap();
+        memory.keys = KeyScheme::new(&secret).unwrap();
+        let (one, two): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "::1".parse().unwrap());
+        let key = memory.pair_failures(one, "ada").unwrap();
+        assert_eq!(Some(key), redis.shared.pair_failures(one, "ada"));
+        assert_eq!(key, store.key("lockout 5/60000ms", Some("ada"), Some(one)));
+        for other in [
+            redis.shared.pair_failures(one, "bob"),
+            redis.shared.pair_failures(two, "ada"),
+            memory.pair_failures(two, "ada"),
+        ] {
+            assert_ne!(Some(key), other);
+        }
+        assert!(!key.to_string().contains("ada"));
+    }
+}
