@@ -125,9 +125,9 @@ async fn a_sentinel_master_holds_one_lockout_across_two_gateways() {
     assert_hashed(&sentinel.master.keys().await);
 }
 
-/// `tollgate run` with a per-client limit of 3 a minute in `redis`, `/net` refused to
+/// `tollgate run` with a per-client limit of 3 a minute in the store at `url`, `/net` refused to
 /// `192.0.2.0/24`, and an admin listener (its `/metrics` URL is the second value).
-async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> (Gateway, String) {
+async fn limited(dir: &Path, url: &str, on_store_error: &str) -> (Gateway, String) {
     let (listen, admin) = (dead_port(), dead_port());
     let toml = format!(
         r#"
@@ -149,7 +149,7 @@ async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> (Gateway, S
         [[routes]]
         echo = true
         "#,
-        redis.url(),
+        url,
         secret(dir).display(),
     );
     let dir = dir.join(format!("{on_store_error}-{}", admin.port()));
@@ -189,8 +189,8 @@ async fn alternate(a: &Gateway, b: &Gateway, from: &str, n: usize) -> Vec<u16> {
 async fn redis_down_counts_locally_then_shared_again_when_back() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let (a, metrics) = limited(dir.path(), &redis, "local").await;
-    let (b, _) = limited(dir.path(), &redis, "local").await;
+    let (a, metrics) = limited(dir.path(), &redis.url(), "local").await;
+    let (b, _) = limited(dir.path(), &redis.url(), "local").await;
     assert_eq!(
         alternate(&a, &b, "192.0.2.1", 4).await,
         [200, 200, 200, 429],
@@ -243,11 +243,34 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
 }
 
 #[tokio::test]
+async fn a_sentinel_failover_is_followed_without_a_restart() {
+    let mut redis = RedisSentinel::start().await;
+    let dir = temp_dir();
+    let (a, _) = limited(dir.path(), &redis.url(), "local").await;
+    let (b, _) = limited(dir.path(), &redis.url(), "local").await;
+    assert_eq!(
+        alternate(&a, &b, "192.0.2.1", 4).await,
+        [200, 200, 200, 429],
+        "3 a minute across both replicas, through the first master"
+    );
+    redis.fail_over().await;
+    // The Sentinel is asked again after the error: both count in the promoted replica.
+    let mut client = 0;
+    until_shared(&a, &redis.replica, &mut client).await;
+    until_shared(&b, &redis.replica, &mut client).await;
+    assert_eq!(
+        alternate(&a, &b, "192.0.2.3", 4).await,
+        [200, 200, 200, 429],
+        "shared again, through the new master"
+    );
+}
+
+#[tokio::test]
 async fn redis_down_denies_with_deny_and_admits_with_allow() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let (deny, _) = limited(dir.path(), &redis, "deny").await;
-    let (allow, _) = limited(dir.path(), &redis, "allow").await;
+    let (deny, _) = limited(dir.path(), &redis.url(), "deny").await;
+    let (allow, _) = limited(dir.path(), &redis.url(), "allow").await;
     assert_eq!(hit(&deny, "192.0.2.1").await, 200);
 
     redis.stop();

@@ -214,35 +214,50 @@ impl RedisCluster {
     }
 }
 
-/// A master and one Sentinel watching it as `mymaster` (quorum 1), on free loopback ports,
-/// killed on drop.
+/// A master, a replica of it and one Sentinel watching them as `mymaster` (quorum 1: it
+/// fails over by itself), on free loopback ports, killed on drop.
 pub struct RedisSentinel {
     pub master: Redis,
+    pub replica: Redis,
     pub sentinel: Redis,
     _dir: tempfile::TempDir,
 }
 
 impl RedisSentinel {
-    /// Starts the master, then the Sentinel (`redis-server CONF --sentinel`), and waits until
-    /// the Sentinel names the master.
+    /// Starts the master and its replica, then the Sentinel (`redis-server CONF
+    /// --sentinel`), and waits until the Sentinel names the master and knows the replica.
     pub async fn start() -> RedisSentinel {
         let master = Redis::start().await;
+        let port = master.port.to_string();
+        let replica = Redis::start_with(&["--replicaof", "127.0.0.1", &port]).await;
+        let linked = eventually(async || {
+            let info = master.command(&["INFO", "replication"]).await;
+            info.unwrap_or_default().contains("connected_slaves:1")
+        })
+        .await;
+        assert!(linked, "the replica never linked to the master");
         let dir = super::temp_dir();
         let port = free_port();
         let conf = dir.path().join("sentinel.conf");
         write_sentinel_conf(&conf, port, master.port);
         let args = [conf.to_str().unwrap(), "--sentinel"].map(str::to_owned);
         let sentinel = Redis::launch(port, args.to_vec()).await;
-        let named = eventually(async || {
-            let answer = (sentinel.command(&["SENTINEL", "get-master-addr-by-name", "mymaster"]))
-                .await
+        let ready = eventually(async || {
+            let replicas = (sentinel
+                .command(&["SENTINEL", "replicas", "mymaster"])
+                .await)
                 .unwrap_or_default();
-            answer.contains(&master.port.to_string())
+            sentinel.master_port().await == Some(master.port)
+                && replicas.contains(&replica.port.to_string())
         })
         .await;
-        assert!(named, "the sentinel on {port} never named the master");
+        assert!(
+            ready,
+            "the sentinel on {port} never named the master and its replica"
+        );
         RedisSentinel {
             master,
+            replica,
             sentinel,
             _dir: dir,
         }
@@ -255,13 +270,35 @@ impl RedisSentinel {
             self.sentinel.port
         )
     }
+
+    /// Stops the master and waits until the Sentinel has promoted the replica.
+    pub async fn fail_over(&mut self) {
+        self.master.stop();
+        let replica = self.replica.port;
+        let promoted =
+            eventually(async || self.sentinel.master_port().await == Some(replica)).await;
+        assert!(
+            promoted,
+            "the sentinel never promoted the replica on {replica}"
+        );
+    }
+}
+
+impl Redis {
+    /// As a Sentinel: the port of the master it names for `mymaster`.
+    async fn master_port(&self) -> Option<u16> {
+        let answer = (self.command(&["SENTINEL", "get-master-addr-by-name", "mymaster"])).await?;
+        // *2 $9 127.0.0.1 $N PORT
+        answer.split("\r\n").nth(4)?.parse().ok()
+    }
 }
 
 /// A Sentinel's configuration (it rewrites the file, so each gets its own).
 fn write_sentinel_conf(path: &Path, port: u16, master: u16) {
     let conf = format!(
         "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master} 1\n\
-         sentinel down-after-milliseconds mymaster 5000\n"
+         sentinel down-after-milliseconds mymaster 1000\n\
+         sentinel failover-timeout mymaster 10000\n"
     );
     std::fs::write(path, conf).expect("a sentinel config file");
 }
