@@ -185,17 +185,35 @@ async fn alternate(a: &Gateway, b: &Gateway, from: &str, n: usize) -> Vec<u16> {
     statuses
 }
 
+/// Four requests from `from`, alternating between `a` and `b`: the limit of 3 a minute holds
+/// across both (`[200, 200, 200, 429]`).
+async fn assert_shared_limit(a: &Gateway, b: &Gateway, from: &str, why: &str) {
+    let statuses = alternate(a, b, from, 4).await;
+    assert_eq!(statuses, [200, 200, 200, 429], "{why}");
+}
+
+/// Two [`limited`] gateways (`on_store_error = "local"`) sharing the store at `url`, the
+/// limit checked to hold across both; and the first one's `/metrics` URL.
+async fn two_sharing(dir: &Path, url: &str, why: &str) -> (Gateway, Gateway, String) {
+    let (a, metrics) = limited(dir, url, "local").await;
+    let (b, _) = limited(dir, url, "local").await;
+    assert_shared_limit(&a, &b, "192.0.2.1", why).await;
+    (a, b, metrics)
+}
+
+/// Once both count in `redis` again, the limit holds across them.
+async fn assert_shared_again(a: &Gateway, b: &Gateway, redis: &Redis) {
+    let mut client = 0;
+    until_shared(a, redis, &mut client).await;
+    until_shared(b, redis, &mut client).await;
+    assert_shared_limit(a, b, "192.0.2.3", "shared again").await;
+}
+
 #[tokio::test]
 async fn redis_down_counts_locally_then_shared_again_when_back() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let (a, metrics) = limited(dir.path(), &redis.url(), "local").await;
-    let (b, _) = limited(dir.path(), &redis.url(), "local").await;
-    assert_eq!(
-        alternate(&a, &b, "192.0.2.1", 4).await,
-        [200, 200, 200, 429],
-        "3 a minute across both replicas"
-    );
+    let (a, b, metrics) = two_sharing(dir.path(), &redis.url(), "across both replicas").await;
 
     redis.stop();
     // Each process counts on its own meanwhile: 3 each.
@@ -225,14 +243,7 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
 
     redis.restart().await;
     // Picked up without a restart: the next requests count in Redis again.
-    let mut client = 0;
-    until_shared(&a, &redis, &mut client).await;
-    until_shared(&b, &redis, &mut client).await;
-    assert_eq!(
-        alternate(&a, &b, "192.0.2.3", 4).await,
-        [200, 200, 200, 429],
-        "shared again"
-    );
+    assert_shared_again(&a, &b, &redis).await;
     let log = a.stop().await;
     assert_eq!(
         log.matches("limits store unreachable").count(),
@@ -246,23 +257,10 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
 async fn a_sentinel_failover_is_followed_without_a_restart() {
     let mut redis = RedisSentinel::start().await;
     let dir = temp_dir();
-    let (a, _) = limited(dir.path(), &redis.url(), "local").await;
-    let (b, _) = limited(dir.path(), &redis.url(), "local").await;
-    assert_eq!(
-        alternate(&a, &b, "192.0.2.1", 4).await,
-        [200, 200, 200, 429],
-        "3 a minute across both replicas, through the first master"
-    );
+    let (a, b, _) = two_sharing(dir.path(), &redis.url(), "through the first master").await;
     redis.fail_over().await;
     // The Sentinel is asked again after the error: both count in the promoted replica.
-    let mut client = 0;
-    until_shared(&a, &redis.replica, &mut client).await;
-    until_shared(&b, &redis.replica, &mut client).await;
-    assert_eq!(
-        alternate(&a, &b, "192.0.2.3", 4).await,
-        [200, 200, 200, 429],
-        "shared again, through the new master"
-    );
+    assert_shared_again(&a, &b, &redis.replica).await;
 }
 
 #[tokio::test]
