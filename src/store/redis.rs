@@ -258,16 +258,14 @@ impl RedisStore {
     /// The connection, unless Redis is resting after an error: the one made, or a new one.
     async fn conn(&self) -> Result<Connection, StoreUnavailable> {
         let inner = &*self.inner;
-        let now = inner.base.elapsed().as_millis() as u64;
-        if now < inner.rest_until.load(Ordering::Relaxed) {
-            inner.errors.fetch_add(1, Ordering::Relaxed);
-            return Err(StoreUnavailable("resting after an error".into()));
-        }
+        self.resting()?;
         let current = || inner.conn.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(conn) = current() {
             return Ok(conn);
         }
         let _one = inner.connecting.lock().await;
+        // Whoever held the lock may have connected, or failed: then rest, do not try again.
+        self.resting()?;
         if let Some(conn) = current() {
             return Ok(conn);
         }
@@ -278,6 +276,17 @@ impl RedisStore {
         };
         *inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(made.clone());
         Ok(made)
+    }
+
+    /// An error while Redis rests after one (counted: the check it stops is not made).
+    fn resting(&self) -> Result<(), StoreUnavailable> {
+        let inner = &*self.inner;
+        let now = inner.base.elapsed().as_millis() as u64;
+        if now < inner.rest_until.load(Ordering::Relaxed) {
+            inner.errors.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreUnavailable("resting after an error".into()));
+        }
+        Ok(())
     }
 
     /// Counts an error, rests Redis for a moment, logs the first error of an outage.
