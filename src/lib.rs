@@ -63,8 +63,8 @@ pub mod redirect;
 pub mod request;
 pub mod response;
 pub mod serve;
-#[cfg(feature = "ratelimit")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+#[cfg(any(feature = "ratelimit", feature = "auth"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "ratelimit", feature = "auth"))))]
 pub mod store;
 pub mod syntax;
 pub mod testing;

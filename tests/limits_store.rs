@@ -1,7 +1,8 @@
 //! Limits and lockout shared by two real `tollgate` processes through a real `redis-server`:
 //! a lockout of 5 failures holds across both (5, not 10), a rate limit too; Redis stopped
 //! mid-test follows `on_store_error` (local, deny, allow); Redis back, the shared limits
-//! resume; no user name or address is ever written to Redis.
+//! resume; no user name or address is ever written to Redis. The same lockout holds through
+//! a real 3-master Redis Cluster and through a master found by a real Sentinel.
 
 mod support;
 
@@ -34,9 +35,8 @@ async fn hit(gw: &Gateway, from: &str) -> u16 {
         .as_u16()
 }
 
-/// `tollgate proxy` with a lockout of 5 failures per (user, client) in `redis`.
-async fn proxy(redis: &Redis, users: &Path, secret: &Path) -> Gateway {
-    let url = redis.url();
+/// `tollgate proxy` with a lockout of 5 failures per (user, client) in the store at `url`.
+async fn proxy(url: &str, users: &Path, secret: &Path) -> Gateway {
     Gateway::start(&[
         "proxy",
         "--users",
@@ -46,22 +46,22 @@ async fn proxy(redis: &Redis, users: &Path, secret: &Path) -> Gateway {
         "--lockout",
         "5/60s",
         "--limits-store",
-        &url,
+        url,
         "--limits-store-secret",
         secret.to_str().unwrap(),
     ])
     .await
 }
 
-#[tokio::test]
-async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
-    let redis = Redis::start().await;
+/// Two `tollgate proxy` processes sharing the store at `url`: five wrong passwords for
+/// alice from one address, alternating between them, lock her out from there on both (the
+/// right password included); she still logs in from her own address through both.
+async fn two_gateways_hold_one_lockout(url: &str) -> (Gateway, Gateway, tempfile::TempDir) {
     let dir = temp_dir();
     let users = htpasswd_file(dir.path(), "alice", "wonderland");
     let secret = secret(dir.path());
-    let a = proxy(&redis, &users, &secret).await;
-    let b = proxy(&redis, &users, &secret).await;
-
+    let a = proxy(url, &users, &secret).await;
+    let b = proxy(url, &users, &secret).await;
     for i in 0..5 {
         let gw = if i % 2 == 0 { &a } else { &b };
         assert_eq!(
@@ -76,18 +76,13 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
     // alice still logs in from her own address, through both.
     assert_eq!(login(&a, "alice:wonderland", "198.51.100.7").await, 200);
     assert_eq!(login(&b, "alice:wonderland", "198.51.100.7").await, 200);
-    // Her password is cached now: without a per-user rate limit, Redis is not asked again.
-    let calls = redis.calls().await;
-    assert!(calls > 0, "the verifications asked Redis");
-    for gw in [&a, &b, &a, &b] {
-        assert_eq!(login(gw, "alice:wonderland", "198.51.100.7").await, 200);
-    }
-    assert_eq!(redis.calls().await, calls, "the cached path asked Redis");
+    (a, b, dir)
+}
 
-    // Redis holds hashes: no user name, no address (Traefik keys by the plain source).
-    let keys = redis.keys().await;
+/// The keys hold hashes: no user name, no address (Traefik keys by the plain source).
+fn assert_hashed(keys: &[String]) {
     assert!(!keys.is_empty());
-    for key in &keys {
+    for key in keys {
         assert!(key.starts_with("tollgate:{"), "{key}");
         for plain in ["alice", "192.0.2.66", "198.51.100.7", "guess"] {
             assert!(!key.contains(plain), "{key} holds {plain}");
@@ -95,9 +90,44 @@ async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
     }
 }
 
-/// `tollgate run` with a per-client limit of 3 a minute in `redis`, `/net` refused to
+#[tokio::test]
+async fn two_gateways_hold_one_lockout_of_5_failures_not_10() {
+    let redis = Redis::start().await;
+    let (a, b, _dir) = two_gateways_hold_one_lockout(&redis.url()).await;
+    // Her password is cached now: without a per-user rate limit, Redis is not asked again.
+    let calls = redis.calls().await;
+    assert!(calls > 0, "the verifications asked Redis");
+    for gw in [&a, &b, &a, &b] {
+        assert_eq!(login(gw, "alice:wonderland", "198.51.100.7").await, 200);
+    }
+    assert_eq!(redis.calls().await, calls, "the cached path asked Redis");
+    assert_hashed(&redis.keys().await);
+}
+
+#[tokio::test]
+async fn a_redis_cluster_holds_one_lockout_across_two_gateways() {
+    let cluster = RedisCluster::start().await;
+    let (_a, _b, _dir) = two_gateways_hold_one_lockout(&cluster.url()).await;
+    let keys = cluster.keys().await;
+    assert_hashed(&keys);
+    // One client's keys share a hash slot (the scripts touch them together): one tag.
+    let tags: std::collections::BTreeSet<&str> = keys
+        .iter()
+        .filter_map(|k| k.split('{').nth(1)?.split('}').next())
+        .collect();
+    assert_eq!(tags.len(), 1, "{keys:?}");
+}
+
+#[tokio::test]
+async fn a_sentinel_master_holds_one_lockout_across_two_gateways() {
+    let sentinel = RedisSentinel::start().await;
+    let (_a, _b, _dir) = two_gateways_hold_one_lockout(&sentinel.url()).await;
+    assert_hashed(&sentinel.master.keys().await);
+}
+
+/// `tollgate run` with a per-client limit of 3 a minute in the store at `url`, `/net` refused to
 /// `192.0.2.0/24`, and an admin listener (its `/metrics` URL is the second value).
-async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> (Gateway, String) {
+async fn limited(dir: &Path, url: &str, on_store_error: &str) -> (Gateway, String) {
     let (listen, admin) = (dead_port(), dead_port());
     let toml = format!(
         r#"
@@ -119,7 +149,7 @@ async fn limited(dir: &Path, redis: &Redis, on_store_error: &str) -> (Gateway, S
         [[routes]]
         echo = true
         "#,
-        redis.url(),
+        url,
         secret(dir).display(),
     );
     let dir = dir.join(format!("{on_store_error}-{}", admin.port()));
@@ -155,17 +185,35 @@ async fn alternate(a: &Gateway, b: &Gateway, from: &str, n: usize) -> Vec<u16> {
     statuses
 }
 
+/// Four requests from `from`, alternating between `a` and `b`: the limit of 3 a minute holds
+/// across both (`[200, 200, 200, 429]`).
+async fn assert_shared_limit(a: &Gateway, b: &Gateway, from: &str, why: &str) {
+    let statuses = alternate(a, b, from, 4).await;
+    assert_eq!(statuses, [200, 200, 200, 429], "{why}");
+}
+
+/// Two [`limited`] gateways (`on_store_error = "local"`) sharing the store at `url`, the
+/// limit checked to hold across both; and the first one's `/metrics` URL.
+async fn two_sharing(dir: &Path, url: &str, why: &str) -> (Gateway, Gateway, String) {
+    let (a, metrics) = limited(dir, url, "local").await;
+    let (b, _) = limited(dir, url, "local").await;
+    assert_shared_limit(&a, &b, "192.0.2.1", why).await;
+    (a, b, metrics)
+}
+
+/// Once both count in `redis` again, the limit holds across them.
+async fn assert_shared_again(a: &Gateway, b: &Gateway, redis: &Redis) {
+    let mut client = 0;
+    until_shared(a, redis, &mut client).await;
+    until_shared(b, redis, &mut client).await;
+    assert_shared_limit(a, b, "192.0.2.3", "shared again").await;
+}
+
 #[tokio::test]
 async fn redis_down_counts_locally_then_shared_again_when_back() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let (a, metrics) = limited(dir.path(), &redis, "local").await;
-    let (b, _) = limited(dir.path(), &redis, "local").await;
-    assert_eq!(
-        alternate(&a, &b, "192.0.2.1", 4).await,
-        [200, 200, 200, 429],
-        "3 a minute across both replicas"
-    );
+    let (a, b, metrics) = two_sharing(dir.path(), &redis.url(), "across both replicas").await;
 
     redis.stop();
     // Each process counts on its own meanwhile: 3 each.
@@ -195,14 +243,7 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
 
     redis.restart().await;
     // Picked up without a restart: the next requests count in Redis again.
-    let mut client = 0;
-    until_shared(&a, &redis, &mut client).await;
-    until_shared(&b, &redis, &mut client).await;
-    assert_eq!(
-        alternate(&a, &b, "192.0.2.3", 4).await,
-        [200, 200, 200, 429],
-        "shared again"
-    );
+    assert_shared_again(&a, &b, &redis).await;
     let log = a.stop().await;
     assert_eq!(
         log.matches("limits store unreachable").count(),
@@ -213,11 +254,21 @@ async fn redis_down_counts_locally_then_shared_again_when_back() {
 }
 
 #[tokio::test]
+async fn a_sentinel_failover_is_followed_without_a_restart() {
+    let mut redis = RedisSentinel::start().await;
+    let dir = temp_dir();
+    let (a, b, _) = two_sharing(dir.path(), &redis.url(), "through the first master").await;
+    redis.fail_over().await;
+    // The Sentinel is asked again after the error: both count in the promoted replica.
+    assert_shared_again(&a, &b, &redis.replica).await;
+}
+
+#[tokio::test]
 async fn redis_down_denies_with_deny_and_admits_with_allow() {
     let mut redis = Redis::start().await;
     let dir = temp_dir();
-    let (deny, _) = limited(dir.path(), &redis, "deny").await;
-    let (allow, _) = limited(dir.path(), &redis, "allow").await;
+    let (deny, _) = limited(dir.path(), &redis.url(), "deny").await;
+    let (allow, _) = limited(dir.path(), &redis.url(), "allow").await;
     assert_eq!(hit(&deny, "192.0.2.1").await, 200);
 
     redis.stop();

@@ -23,8 +23,9 @@ pub struct LimitFlags {
 
     /// Where the rate limits and lockout count: `memory` (this process, the default) or
     /// `redis://HOST:PORT/DB`, shared by every replica naming the same server (Redis or
-    /// Valkey). While Redis cannot answer, each process counts on its own. Needs
-    /// --limits-store-secret.
+    /// Valkey); a cluster as `redis+cluster://HOST:PORT,HOST:PORT`, a master found by
+    /// Sentinels as `redis+sentinel://HOST:26379,HOST:26379/MASTER`. While Redis cannot
+    /// answer, each process counts on its own. Needs --limits-store-secret.
     #[arg(long, value_name = "URL", value_parser = store, requires = "limits_store_secret")]
     pub limits_store: Option<StoreLocation>,
 

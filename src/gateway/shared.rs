@@ -146,8 +146,10 @@ impl SharedState {
         #[cfg(feature = "redis-store")]
         let layer = match store {
             Some(store) => layer.with_store(store.clone(), key.0.clone()),
-            None => layer,
+            None => layer.scope(key.0.clone()),
         };
+        #[cfg(not(feature = "redis-store"))]
+        let layer = layer.scope(key.0.clone());
         limits.insert(key, layer.clone());
         layer
     }

@@ -20,6 +20,7 @@ use crate::body::{Body, BoxError};
 use crate::error::HttpError;
 use crate::ext::AuthenticatedUser;
 use crate::origin::Origin;
+use crate::store::{KeyScheme, StoreKey};
 use crate::syntax::network::client_key;
 
 /// What a limit counts by.
@@ -48,31 +49,33 @@ impl Scope {
     }
 }
 
-/// The key a request is counted under.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Client(IpAddr),
-    User(Arc<str>),
-    Total,
-}
-
 /// How many checks between two sweeps of keys that are back to a full burst.
 const SWEEP_EVERY: u32 = 4096;
 
 struct Limiter {
     scope: Scope,
     rate: Rate,
-    gcra: DefaultKeyedRateLimiter<Key>,
+    /// Counts per [`StoreKey`], the key the Redis store would count under too.
+    gcra: DefaultKeyedRateLimiter<StoreKey>,
     checks: AtomicU32,
     policy: HeaderValue,
-    /// The shared store and the scope this limit files its keys under there.
+    /// The scope string the keys are made under (the same on every replica).
+    name: String,
+    /// This process's scheme, or the shared store's (so its keys are the store's keys).
+    keys: KeyScheme,
+    /// The shared store.
     #[cfg(feature = "redis-store")]
-    shared: Option<(crate::store::RedisStore, String)>,
+    shared: Option<crate::store::RedisStore>,
 }
 
 impl Limiter {
+    /// The key of a request by `user` from `client` (the one that applies to this limit).
+    fn key(&self, user: Option<&str>, client: Option<IpAddr>) -> StoreKey {
+        self.keys.key(&self.name, user, client)
+    }
+
     /// `Ok` to pass, `Err(seconds to wait)` when over the limit.
-    fn check(&self, key: &Key) -> Result<(), u64> {
+    fn check(&self, key: &StoreKey) -> Result<(), u64> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             // Keys whose bucket is full again carry no information: forget them.
             self.gcra.retain_recent();
@@ -106,6 +109,10 @@ impl std::fmt::Debug for RateLimitLayer {
 
 impl RateLimitLayer {
     fn new(scope: Scope, rate: Rate) -> Self {
+        let name = match scope {
+            Scope::Client { ipv6_prefix } => format!("client {rate} /{ipv6_prefix}"),
+            other => format!("{} {rate}", other.name()),
+        };
         let quota = Quota::with_period(rate.window() / rate.count())
             .unwrap_or_else(|| Quota::per_second(rate.count))
             .allow_burst(rate.count);
@@ -118,6 +125,8 @@ impl RateLimitLayer {
                 gcra: DefaultKeyedRateLimiter::keyed(quota),
                 checks: AtomicU32::new(0),
                 policy: HeaderValue::from_str(&policy).expect("digits and a known name"),
+                name,
+                keys: KeyScheme::per_process(),
                 #[cfg(feature = "redis-store")]
                 shared: None,
             }),
@@ -151,8 +160,8 @@ impl RateLimitLayer {
                     self.limiter.rate,
                 );
                 #[cfg(feature = "redis-store")]
-                if let Some((store, scope)) = &self.limiter.shared {
-                    return remade.with_store(store.clone(), scope.clone());
+                if let Some(store) = &self.limiter.shared {
+                    return remade.with_store(store.clone(), self.limiter.name.clone());
                 }
                 remade
             }
@@ -160,32 +169,53 @@ impl RateLimitLayer {
         }
     }
 
+    /// Names what this limit counts by `scope` in its keys (default: what it counts and its
+    /// rate, `client 100/s /64`, `user 20/s`, `total 5/s`): two limits of one store that
+    /// must count apart need different scopes; the same limit on every replica, the same one.
+    /// Starts the counts afresh.
+    pub fn scope(self, scope: impl Into<String>) -> Self {
+        let fresh = Self::new(self.limiter.scope, self.limiter.rate);
+        let mut limiter = Arc::into_inner(fresh.limiter).expect("just made");
+        limiter.name = scope.into();
+        limiter.keys = self.limiter.keys.clone();
+        #[cfg(feature = "redis-store")]
+        {
+            limiter.shared = self.limiter.shared.clone();
+        }
+        RateLimitLayer {
+            limiter: Arc::new(limiter),
+        }
+    }
+
     /// Counts in `store` under `scope` (the same scope string for every replica, e.g. what
     /// the limit counts and its rate), rather than in this process; while Redis cannot
     /// answer, the store's [`OnStoreError`](crate::store::OnStoreError) decides (`local`:
-    /// this process's counts). Starts the counts afresh.
+    /// this process's counts, under the same keys). Starts the counts afresh.
     #[cfg(feature = "redis-store")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
     pub fn with_store(self, store: crate::store::RedisStore, scope: impl Into<String>) -> Self {
         let fresh = Self::new(self.limiter.scope, self.limiter.rate);
         let mut limiter = Arc::into_inner(fresh.limiter).expect("just made");
-        limiter.shared = Some((store, scope.into()));
+        limiter.keys = store.keys().clone();
+        limiter.name = scope.into();
+        limiter.shared = Some(store);
         RateLimitLayer {
             limiter: Arc::new(limiter),
         }
     }
 
     /// The key of `req`, `None` when this limit does not apply to it.
-    fn key<B>(&self, req: &Request<B>) -> Option<Key> {
-        match self.limiter.scope {
+    fn key<B>(&self, req: &Request<B>) -> Option<StoreKey> {
+        let limiter = &self.limiter;
+        match limiter.scope {
             Scope::Client { ipv6_prefix } => Origin::of(req)
                 .client_addr()
-                .map(|ip| Key::Client(client_key(ip, ipv6_prefix))),
+                .map(|ip| limiter.key(None, Some(client_key(ip, ipv6_prefix)))),
             Scope::User => req
                 .extensions()
                 .get::<AuthenticatedUser>()
-                .map(|u| Key::User(u.0.clone())),
-            Scope::Total => Some(Key::Total),
+                .map(|u| limiter.key(Some(&u.0), None)),
+            Scope::Total => Some(limiter.key(None, None)),
         }
     }
 
@@ -254,17 +284,15 @@ where
             return ResponseFuture::passed(self.inner.call(req));
         };
         #[cfg(feature = "redis-store")]
-        if let Some((store, scope)) = &self.layer.limiter.shared {
+        if let Some(store) = &self.layer.limiter.shared {
             // The ready service goes into the future; this one keeps a fresh clone.
             let clone = self.inner.clone();
             let inner = std::mem::replace(&mut self.inner, clone);
-            let redis_key = store.key(scope, key.user(), key.client());
             return ResponseFuture {
                 inner: Inner::Shared {
                     future: Box::pin(shared_check(
                         self.layer.clone(),
                         store.clone(),
-                        redis_key,
                         key,
                         inner,
                         req,
@@ -283,31 +311,12 @@ where
     }
 }
 
-impl Key {
-    #[cfg(feature = "redis-store")]
-    fn user(&self) -> Option<&str> {
-        match self {
-            Key::User(user) => Some(user),
-            _ => None,
-        }
-    }
-
-    #[cfg(feature = "redis-store")]
-    fn client(&self) -> Option<IpAddr> {
-        match self {
-            Key::Client(ip) => Some(*ip),
-            _ => None,
-        }
-    }
-}
-
 /// The check of a limit kept in Redis, then the inner service (or the `429`/`503`).
 #[cfg(feature = "redis-store")]
 async fn shared_check<S, ReqBody, ResBody>(
     layer: RateLimitLayer,
     store: crate::store::RedisStore,
-    redis_key: String,
-    key: Key,
+    key: StoreKey,
     mut inner: S,
     req: Request<ReqBody>,
 ) -> Result<Response<Body>, S::Error>
@@ -317,7 +326,7 @@ where
     ResBody::Error: Into<BoxError>,
 {
     use crate::store::OnStoreError;
-    let verdict = match store.check_rate(&redis_key, layer.limiter.rate).await {
+    let verdict = match store.check_rate(&key, layer.limiter.rate).await {
         Ok(verdict) => verdict,
         Err(_) => match store.on_error() {
             OnStoreError::Allow => Ok(()),
@@ -390,17 +399,46 @@ mod tests {
     #[test]
     fn ipv6_clients_share_a_bucket_per_64() {
         let layer = RateLimitLayer::per_client("1/h".parse().unwrap());
-        let key = |ip: &str| Key::Client(client_key(ip.parse().unwrap(), 64));
+        let key = |ip: &str| {
+            layer
+                .limiter
+                .key(None, Some(client_key(ip.parse().unwrap(), 64)))
+        };
         assert!(layer.limiter.check(&key("2001:db8::1")).is_ok());
         assert!(layer.limiter.check(&key("2001:db8::2")).is_err());
         assert!(layer.limiter.check(&key("2001:db9::1")).is_ok());
     }
 
+    /// Traefik#13706: the memory and the Redis store scoped a limit differently. Here both
+    /// count a subject under the key one function makes (the Redis key is its text).
+    #[cfg(feature = "redis-store")]
+    #[test]
+    fn the_memory_and_redis_stores_key_alike() {
+        use crate::store::{OnStoreError, RedisStore};
+        let secret = [9u8; 32];
+        let store = RedisStore::new("redis://127.0.0.1/", &secret, OnStoreError::Local).unwrap();
+        let rate = "100/s".parse().unwrap();
+        let memory = RateLimitLayer::per_client(rate);
+        let mut memory = Arc::into_inner(memory.limiter).unwrap();
+        memory.keys = KeyScheme::new(&secret).unwrap();
+        let redis = RateLimitLayer::per_client(rate).with_store(store.clone(), "client 100/s /64");
+        let ip = |s: &str| Some(client_key(s.parse().unwrap(), 64));
+        let key = memory.key(None, ip("192.0.2.1"));
+        assert_eq!(key, redis.limiter.key(None, ip("192.0.2.1")));
+        assert_eq!(key, store.key("client 100/s /64", None, ip("192.0.2.1")));
+        assert_ne!(key, redis.limiter.key(None, ip("192.0.2.2")));
+        assert_ne!(key, memory.key(None, ip("2001:db8::1")));
+        let user = RateLimitLayer::per_user(rate).with_store(store, "user 100/s");
+        assert_ne!(key, user.limiter.key(Some("ada"), None));
+        assert!(!key.to_string().contains("192.0.2.1"));
+    }
+
     #[test]
     fn retry_after_rounds_up() {
         let layer = RateLimitLayer::total("1/90s".parse().unwrap());
-        assert!(layer.limiter.check(&Key::Total).is_ok());
-        let secs = layer.limiter.check(&Key::Total).unwrap_err();
+        let total = layer.limiter.key(None, None);
+        assert!(layer.limiter.check(&total).is_ok());
+        let secs = layer.limiter.check(&total).unwrap_err();
         assert!((89..=90).contains(&secs), "{secs}");
     }
 }

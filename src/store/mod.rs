@@ -8,11 +8,17 @@
 //! global rate limit, Traefik (v3.4+), oauth2-proxy and Authelia do.
 //!
 //! - **Keys.** A limit's state is keyed by *scope* (what the limit counts, e.g.
-//!   `client 100/s /64` or `lockout 5/60s`, the same string the memory store files its
-//!   limiter under, so both stores scope a limit alike: Traefik#13706 did not) and *subject*
-//!   (the user and the client address, IPv6 by its prefix). In Redis the key is
-//!   `tollgate:{scope}:{hex(HMAC-SHA256(secret, scope|user|client))}`: no user name or
-//!   address is ever written to Redis (see [`RedisStore::key`]).
+//!   `client 100/s /64` or `lockout 5/60000ms`) and *subject* (the user and the client
+//!   address, IPv6 by its prefix), through one function for both stores,
+//!   [`KeyScheme::key`]: the memory store counts under the very [`StoreKey`] whose text is
+//!   the Redis key, so both scope a limit alike (Traefik#13706 did not). The key is
+//!   `tollgate:{SLOT}:DIGEST`, DIGEST the HMAC-SHA256 of scope, user and client, SLOT a
+//!   keyed hash of the client alone (a Redis Cluster hash tag): no user name or address is
+//!   ever held in the clear.
+//! - **Topologies.** One server (`redis://`), a Redis Cluster (`redis+cluster://H:P,H:P`;
+//!   each script touches the keys of one client, which share a hash slot) or the master a
+//!   set of Sentinels watches (`redis+sentinel://H:26379,H:26379/MASTER`; asked again after
+//!   an error, so a failover is followed).
 //! - **Atomic updates.** One Lua script per operation: the GCRA state is one key with
 //!   `PEXPIRE`; a lockout counts with `INCR` + `PEXPIRE` per window and locks with a key set
 //!   `PX = window << strikes`. The clock is Redis's (`TIME`), so replicas whose clocks
@@ -27,6 +33,9 @@
 //! per replica is one password hash per user.
 
 #[cfg(feature = "redis-store")]
+mod connect;
+mod key;
+#[cfg(feature = "redis-store")]
 mod redis;
 
 use std::fmt;
@@ -34,19 +43,23 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+pub use self::key::{KeyScheme, StoreKey};
 #[cfg(feature = "redis-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
 pub use self::redis::{RedisStore, StoreConfigError, StoreUnavailable};
 
-/// Where the limits' state lives: `"memory"` or a `redis://` (or `rediss://`, `valkey://`,
-/// `redis+unix://`) URL.
+/// Where the limits' state lives: `"memory"` or a Redis URL: one server (`redis://`,
+/// `rediss://`, `valkey://`, `redis+unix://`), a cluster (`redis+cluster://HOST:PORT,...`) or
+/// Sentinels and the master they watch (`redis+sentinel://HOST:PORT,.../MASTER[/DB]`).
 ///
 /// ```
 /// use tollgate::store::StoreLocation;
 /// assert_eq!("memory".parse::<StoreLocation>().unwrap(), StoreLocation::Memory);
 /// assert!("redis://127.0.0.1:6379/0".parse::<StoreLocation>().is_ok());
-/// let err = "redis+cluster://a:1,b:2".parse::<StoreLocation>().unwrap_err();
-/// assert!(err.to_string().contains("cluster"));
+/// assert!("redis+cluster://10.0.0.1:7000,10.0.0.2:7000".parse::<StoreLocation>().is_ok());
+/// assert!("redis+sentinel://10.0.0.1:26379/mymaster".parse::<StoreLocation>().is_ok());
+/// let err = "redis+sentinel://10.0.0.1:26379".parse::<StoreLocation>().unwrap_err();
+/// assert!(err.to_string().contains("MASTER"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -64,9 +77,7 @@ pub enum StoreLocation {
 pub enum StoreLocationError {
     /// Neither `memory` nor a Redis URL.
     Unknown(String),
-    /// A cluster or sentinel URL: not supported.
-    Topology(String),
-    /// A Redis URL the redis crate refused.
+    /// A Redis URL that could not be read (the reason).
     InvalidUrl(String),
     /// This build has no Redis support (feature `redis-store`).
     NotBuilt,
@@ -77,17 +88,17 @@ impl fmt::Display for StoreLocationError {
         match self {
             StoreLocationError::Unknown(text) => write!(
                 f,
-                "store `{text}` is neither `memory` nor a Redis URL; use `memory` or \
-                 `redis://HOST:PORT/DB` (also `rediss://`, `valkey://`, `redis+unix://`)"
-            ),
-            StoreLocationError::Topology(scheme) => write!(
-                f,
-                "store: `{scheme}` (Redis Cluster or Sentinel) is not supported; point `store` \
-                 at one primary, `redis://HOST:PORT` (limits need one atomic place per key)"
+                "store `{text}` is neither `memory` nor a Redis URL; use `memory`, \
+                 `redis://HOST:PORT/DB` (also `rediss://`, `valkey://`, `redis+unix://`), \
+                 `redis+cluster://HOST:PORT,HOST:PORT` or \
+                 `redis+sentinel://HOST:26379,HOST:26379/MASTER`"
             ),
             StoreLocationError::InvalidUrl(why) => write!(
                 f,
-                "store: not a valid Redis URL ({why}); the form is `redis://[USER:PASSWORD@]HOST:PORT/DB`"
+                "store: not a valid Redis URL ({why}); the forms are \
+                 `redis://[USER:PASSWORD@]HOST:PORT/DB`, \
+                 `redis+cluster://[USER:PASSWORD@]HOST:PORT,HOST:PORT` and \
+                 `redis+sentinel://[USER:PASSWORD@]HOST:PORT,HOST:PORT/MASTER[/DB]`"
             ),
             StoreLocationError::NotBuilt => f.write_str(
                 "store: this tollgate was built without Redis support; rebuild with the \
@@ -109,10 +120,10 @@ impl FromStr for StoreLocation {
         }
         let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "unix") => {}
-            Some(s) if s.contains("cluster") || s.contains("sentinel") => {
-                return Err(StoreLocationError::Topology(s.to_owned()));
-            }
+            Some(
+                "redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "unix" | "redis+cluster"
+                | "valkey+cluster" | "redis+sentinel" | "valkey+sentinel",
+            ) => {}
             _ => return Err(StoreLocationError::Unknown(text.to_owned())),
         }
         #[cfg(feature = "redis-store")]
@@ -188,8 +199,11 @@ mod tests {
                 "redis://:pw@10.0.0.5:6379/1",
                 Ok("redis://***@10.0.0.5:6379/1"),
             ),
-            ("redis+cluster://a:1", Err("Cluster or Sentinel")),
-            ("redis+sentinel://a:1", Err("Cluster or Sentinel")),
+            ("redis+cluster://a:1,b:2", Ok("redis+cluster://a:1,b:2")),
+            (
+                "redis+sentinel://:pw@a:1/m",
+                Ok("redis+sentinel://***@a:1/m"),
+            ),
             (
                 "http://127.0.0.1:6379",
                 Err("neither `memory` nor a Redis URL"),
@@ -203,28 +217,5 @@ mod tests {
                 (got, _) => panic!("{text}: {got:?}"),
             }
         }
-    }
-
-    #[cfg(feature = "redis-store")]
-    #[test]
-    fn keys_differ_by_scope_subject_and_secret() {
-        let store = |secret: u8| {
-            RedisStore::new("redis://127.0.0.1/", &[secret; 16], OnStoreError::Local).unwrap()
-        };
-        let (one, other) = (store(1), store(2));
-        let ip = Some("192.0.2.1".parse().unwrap());
-        let key = one.key("lockout", Some("ada"), ip);
-        assert_eq!(key, one.key("lockout", Some("ada"), ip), "stable");
-        for different in [
-            one.key("peer", Some("ada"), ip),
-            one.key("lockout", Some("bob"), ip),
-            one.key("lockout", Some("ada"), Some("192.0.2.2".parse().unwrap())),
-            one.key("lockout", Some("ada"), None),
-            other.key("lockout", Some("ada"), ip),
-        ] {
-            assert_ne!(key, different);
-        }
-        let short = RedisStore::new("redis://127.0.0.1/", &[1; 15], OnStoreError::Local);
-        assert!(short.unwrap_err().to_string().contains("at least 16"));
     }
 }

@@ -2,18 +2,17 @@
 //! operation, keys built from a keyed hash.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
-use sha2::Sha256;
 
-use super::{OnStoreError, StoreLocation, StoreLocationError};
+use super::connect::{Connection, Target};
+use super::key::MIN_SECRET;
+use super::{KeyScheme, OnStoreError, StoreKey, StoreLocation, StoreLocationError};
 use crate::syntax::rate::Rate;
 
 /// How long Redis is left alone after an error before the next request tries it again.
@@ -24,9 +23,6 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The longest lock (as the memory store's).
 const MAX_LOCK_MS: u64 = 24 * 3600 * 1000;
-
-/// The shortest secret accepted, in bytes.
-const MIN_SECRET: usize = 16;
 
 /// GCRA in microseconds, on Redis's clock: `KEYS[1]` holds the theoretical arrival time.
 /// `ARGV`: emission interval, burst. Returns 0 to pass, else the microseconds to wait.
@@ -115,28 +111,30 @@ impl fmt::Display for StoreConfigError {
 
 impl std::error::Error for StoreConfigError {}
 
-/// Checks a Redis URL without connecting.
+/// Checks a Redis URL (one server, a cluster or sentinels) without connecting.
 pub(super) fn validate(url: &str) -> Result<(), StoreLocationError> {
-    redis::Client::open(url)
-        .map(drop)
-        .map_err(|e| StoreLocationError::InvalidUrl(e.to_string()))
+    Target::parse(url, TIMEOUT).map(drop)
 }
 
 /// Rate-limit and lockout state in Redis, shared by every replica that uses the same server
 /// and secret; see the [module docs](super).
 ///
 /// Cloning shares the connection. The connection is made on first use (inside the runtime
-/// of that request) and remade by the connection manager after an error.
+/// of that request); after an error, a single server's connection manager reconnects, a
+/// cluster's or sentinel's connection is made again (the Sentinels asked for the master
+/// again, so a failover is followed).
 #[derive(Clone)]
 pub struct RedisStore {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    client: redis::Client,
+    target: Target,
     location: StoreLocation,
-    conn: OnceLock<ConnectionManager>,
-    mac: Hmac<Sha256>,
+    conn: Mutex<Option<Connection>>,
+    /// Held while a connection is being made, so that one is made at a time.
+    connecting: tokio::sync::Mutex<()>,
+    keys: KeyScheme,
     on_error: OnStoreError,
     /// Milliseconds since `base` before which Redis is not tried again.
     rest_until: AtomicU64,
@@ -159,29 +157,27 @@ impl fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store at `url` whose keys are hashed with `secret` (at least 16 bytes, the same on
-    /// every replica).
+    /// every replica). `url` names one server (`redis://`, `rediss://`, `valkey://`,
+    /// `redis+unix://`), a cluster (`redis+cluster://HOST:PORT,HOST:PORT`) or the master
+    /// that Sentinels watch (`redis+sentinel://HOST:26379,HOST:26379/MASTER[/DB]`).
     ///
     /// # Errors
     ///
     /// An invalid URL or a short secret. Redis itself is not contacted.
     pub fn new(url: &str, secret: &[u8], on_error: OnStoreError) -> Result<Self, StoreConfigError> {
         let location: StoreLocation = url.parse().map_err(StoreConfigError::Location)?;
-        if secret.len() < MIN_SECRET {
-            return Err(StoreConfigError::Secret {
-                path: PathBuf::new(),
-                why: format!("{} bytes; use at least {MIN_SECRET}", secret.len()),
-            });
-        }
-        let client = redis::Client::open(url).map_err(|e| {
-            StoreConfigError::Location(StoreLocationError::InvalidUrl(e.to_string()))
+        let keys = KeyScheme::new(secret).ok_or_else(|| StoreConfigError::Secret {
+            path: PathBuf::new(),
+            why: format!("{} bytes; use at least {MIN_SECRET}", secret.len()),
         })?;
-        let mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+        let target = Target::parse(url, TIMEOUT).map_err(StoreConfigError::Location)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                client,
+                target,
                 location,
-                conn: OnceLock::new(),
-                mac,
+                conn: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+                keys,
                 on_error,
                 rest_until: AtomicU64::new(0),
                 base: Instant::now(),
@@ -236,69 +232,70 @@ impl RedisStore {
         self.inner.errors.load(Ordering::Relaxed)
     }
 
-    /// The Redis key of `subject` (a user, a client address, both or neither) under `scope`:
-    /// `tollgate:{scope}:` and 64 hex digits of HMAC-SHA256(secret, `scope|user|client`).
-    /// The client is its 16-byte IPv6 form (IPv4 mapped), already cut to its prefix.
+    /// The key of `subject` (a user, a client address, both or neither) under `scope`, as
+    /// this store's [`KeyScheme`] makes it: the same key the memory store would count under
+    /// with the same secret.
     ///
     /// ```
-    /// use tollgate::store::{OnStoreError, RedisStore};
+    /// use tollgate::store::{KeyScheme, OnStoreError, RedisStore};
     /// let store = RedisStore::new("redis://127.0.0.1/", &[7; 32], OnStoreError::Local).unwrap();
-    /// let key = store.key("lockout 5/60s", Some("alice"), Some("192.0.2.1".parse().unwrap()));
-    /// assert!(key.starts_with("tollgate:{lockout 5/60s}:"));
-    /// assert!(!key.contains("alice") && !key.contains("192.0.2.1"));
-    /// assert_eq!(key.len(), "tollgate:{lockout 5/60s}:".len() + 64);
+    /// let ip = Some("192.0.2.1".parse().unwrap());
+    /// let key = store.key("lockout 5/60s", Some("alice"), ip);
+    /// let memory = KeyScheme::new(&[7; 32]).unwrap();
+    /// assert_eq!(key, memory.key("lockout 5/60s", Some("alice"), ip));
+    /// let text = key.to_string();
+    /// assert!(text.starts_with("tollgate:{") && !text.contains("alice"));
     /// ```
-    pub fn key(&self, scope: &str, user: Option<&str>, client: Option<IpAddr>) -> String {
-        let mut mac = self.inner.mac.clone();
-        mac.update(scope.as_bytes());
-        mac.update(b"|");
-        mac.update(user.unwrap_or("").as_bytes());
-        mac.update(b"|");
-        if let Some(ip) = client {
-            let v6: Ipv6Addr = match ip {
-                IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-                IpAddr::V6(v6) => v6,
-            };
-            mac.update(&v6.octets());
-        }
-        let digest = mac.finalize().into_bytes();
-        let mut key = String::with_capacity(scope.len() + 77);
-        key.push_str("tollgate:{");
-        key.push_str(scope);
-        key.push_str("}:");
-        for byte in digest {
-            key.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-            key.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
-        }
-        key
+    pub fn key(&self, scope: &str, user: Option<&str>, client: Option<IpAddr>) -> StoreKey {
+        self.inner.keys.key(scope, user, client)
     }
 
-    /// The connection, unless Redis is resting after an error.
-    fn conn(&self) -> Result<ConnectionManager, StoreUnavailable> {
+    /// The scheme this store's keys are made with (its secret's).
+    pub fn keys(&self) -> &KeyScheme {
+        &self.inner.keys
+    }
+
+    /// The connection, unless Redis is resting after an error: the one made, or a new one.
+    async fn conn(&self) -> Result<Connection, StoreUnavailable> {
+        let inner = &*self.inner;
+        self.resting()?;
+        let current = || inner.conn.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(conn) = current() {
+            return Ok(conn);
+        }
+        let _one = inner.connecting.lock().await;
+        // Whoever held the lock may have connected, or failed: then rest, do not try again.
+        self.resting()?;
+        if let Some(conn) = current() {
+            return Ok(conn);
+        }
+        let made = match tokio::time::timeout(TIMEOUT, inner.target.connect(TIMEOUT)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(self.failed(e)),
+            Err(_) => return Err(self.failed("no connection within 500 ms")),
+        };
+        *inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(made.clone());
+        Ok(made)
+    }
+
+    /// An error while Redis rests after one (counted: the check it stops is not made).
+    fn resting(&self) -> Result<(), StoreUnavailable> {
         let inner = &*self.inner;
         let now = inner.base.elapsed().as_millis() as u64;
         if now < inner.rest_until.load(Ordering::Relaxed) {
             inner.errors.fetch_add(1, Ordering::Relaxed);
             return Err(StoreUnavailable("resting after an error".into()));
         }
-        if let Some(conn) = inner.conn.get() {
-            return Ok(conn.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(100))
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let made = ConnectionManager::new_lazy_with_config(inner.client.clone(), config)
-            .map_err(|e| self.failed(e))?;
-        Ok(inner.conn.get_or_init(|| made).clone())
+        Ok(())
     }
 
     /// Counts an error, rests Redis for a moment, logs the first error of an outage.
     fn failed(&self, err: impl fmt::Display) -> StoreUnavailable {
         let inner = &*self.inner;
         inner.errors.fetch_add(1, Ordering::Relaxed);
+        if inner.target.remake_after_error() {
+            *inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
         let until = inner.base.elapsed() + RETRY_AFTER_ERROR;
         inner
             .rest_until
@@ -323,13 +320,13 @@ impl RedisStore {
     async fn run<T: redis::FromRedisValue>(
         &self,
         script: &Script,
-        keys: &[&str],
+        keys: &[String],
         args: &[u64],
     ) -> Result<T, StoreUnavailable> {
-        let mut conn = self.conn()?;
+        let mut conn = self.conn().await?;
         let mut invocation = script.prepare_invoke();
         for key in keys {
-            invocation.key(*key);
+            invocation.key(key.as_str());
         }
         for arg in args {
             invocation.arg(*arg);
@@ -353,13 +350,17 @@ impl RedisStore {
     /// Redis could not answer.
     pub async fn check_rate(
         &self,
-        key: &str,
+        key: &StoreKey,
         rate: Rate,
     ) -> Result<Result<(), u64>, StoreUnavailable> {
         let period = (rate.window().as_micros() / u128::from(rate.count().max(1))).max(1);
         let period = u64::try_from(period).unwrap_or(u64::MAX);
         let wait: u64 = self
-            .run(&self.inner.gcra, &[key], &[period, u64::from(rate.count())])
+            .run(
+                &self.inner.gcra,
+                &[key.to_string()],
+                &[period, u64::from(rate.count())],
+            )
             .await?;
         Ok(match wait {
             0 => Ok(()),
@@ -375,9 +376,10 @@ impl RedisStore {
     /// Redis could not answer.
     ///
     /// [`record_failure`]: Self::record_failure
-    pub async fn locked(&self, keys: &[&str]) -> Result<Option<u64>, StoreUnavailable> {
+    /// All of `keys` must share one hash slot (one client's keys do) for a cluster to run the
+    /// check in one script.
+    pub async fn locked(&self, keys: &[StoreKey]) -> Result<Option<u64>, StoreUnavailable> {
         let locks: Vec<String> = keys.iter().map(|k| format!("{k}:lock")).collect();
-        let locks: Vec<&str> = locks.iter().map(String::as_str).collect();
         let ms: i64 = self.run(&self.inner.locked, &locks, &[]).await?;
         Ok((ms > 0).then(|| (ms as u64).div_ceil(1000)))
     }
@@ -391,16 +393,11 @@ impl RedisStore {
     /// Redis could not answer.
     pub async fn record_failure(
         &self,
-        key: &str,
+        key: &StoreKey,
         max: u32,
         window: Duration,
     ) -> Result<Option<Duration>, StoreUnavailable> {
-        let keys = [
-            format!("{key}:count"),
-            format!("{key}:strikes"),
-            format!("{key}:lock"),
-        ];
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let keys = parts(key);
         let window = u64::try_from(window.as_millis())
             .unwrap_or(MAX_LOCK_MS)
             .max(1);
@@ -419,13 +416,9 @@ impl RedisStore {
     /// # Errors
     ///
     /// Redis could not answer.
-    pub async fn forget(&self, key: &str) -> Result<(), StoreUnavailable> {
-        let mut conn = self.conn()?;
-        let keys = [
-            format!("{key}:count"),
-            format!("{key}:strikes"),
-            format!("{key}:lock"),
-        ];
+    pub async fn forget(&self, key: &StoreKey) -> Result<(), StoreUnavailable> {
+        let mut conn = self.conn().await?;
+        let keys = parts(key);
         let answer = tokio::time::timeout(
             TIMEOUT,
             redis::cmd("DEL").arg(&keys).query_async::<i64>(&mut conn),
@@ -437,4 +430,9 @@ impl RedisStore {
             Err(_) => Err(self.failed("no answer within 500 ms")),
         }
     }
+}
+
+/// The Redis keys of a failure count: `KEY:count`, `KEY:strikes`, `KEY:lock` (one hash slot).
+fn parts(key: &StoreKey) -> [String; 3] {
+    ["count", "strikes", "lock"].map(|part| format!("{key}:{part}"))
 }

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +11,11 @@ use tower_layer::Layer;
 
 use super::cache::VerificationCache;
 use super::hashers::Hashers;
-use super::limiter::{FailureLimiter, PairKey};
+use super::limiter::{scope, FailureLimiter};
 use super::{BasicAuth, BasicAuthConfig, BasicAuthConfigError};
 use crate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
 use crate::auth::token::Tokens;
+use crate::store::{KeyScheme, StoreKey};
 
 /// Puts HTTP Basic authentication in front of a service.
 ///
@@ -58,10 +58,14 @@ pub(crate) struct Shared {
     pub(crate) admitted: Arc<Semaphore>,
     /// The threads verifications run on, `max_concurrent_verifications` of them.
     pub(crate) hashers: Hashers,
-    /// Failures per client address (its `peer_key`).
-    pub(crate) failures: Option<FailureLimiter<IpAddr>>,
-    /// Failures per (client, user).
-    pub(crate) pairs: Option<FailureLimiter<PairKey>>,
+    /// Failures per client address (under [`peer_failures`](Self::peer_failures)).
+    pub(crate) failures: Option<FailureLimiter<StoreKey>>,
+    /// Failures per (client, user) (under [`pair_failures`](Self::pair_failures)).
+    pub(crate) pairs: Option<FailureLimiter<StoreKey>>,
+    /// The scopes of `max_failures_per_peer` and `lockout`, when set.
+    pub(crate) failure_scopes: (Option<String>, Option<String>),
+    /// Makes the failure keys: the shared store's scheme, or this process's.
+    pub(crate) keys: KeyScheme,
     /// The credentials file behind `store`, when the layer read one: re-read on a reload.
     pub(crate) file: Option<Arc<Htpasswd>>,
     /// The API tokens, when accepted, and their challenge (`Bearer realm=...`).
@@ -92,7 +96,16 @@ impl Shared {
         redis: SharedStore,
     ) -> Shared {
         let running = settings.max_concurrent_verifications.max(1);
+        #[cfg(feature = "redis-store")]
+        let keys = redis.as_ref().map(|s| s.keys().clone());
+        #[cfg(not(feature = "redis-store"))]
+        let keys = None;
         Shared {
+            keys: keys.unwrap_or_else(KeyScheme::per_process),
+            failure_scopes: (
+                settings.max_failures_per_peer.map(|l| scope("peer", l)),
+                settings.lockout.map(|l| scope("lockout", l)),
+            ),
             challenge: challenge("Basic", &settings.realm),
             tokens: tokens.map(|t| (t, challenge("Bearer", &settings.realm))),
             cache: VerificationCache::new(settings.cache_ttl, settings.cache_max_entries),

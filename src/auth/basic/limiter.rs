@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use super::layer::Shared;
+use crate::store::StoreKey;
 
 /// How many keys are tracked at most; past it, forgotten ones go first, then the oldest.
 const MAX_TRACKED: usize = 65_536;
@@ -17,16 +18,29 @@ const MAX_LOCK: Duration = Duration::from_secs(24 * 3600);
 
 pub(crate) use crate::syntax::network::client_key as peer_key;
 
-/// A client and a user name it tried, the user as a digest (a guess may be long; the table
-/// holds 32 bytes for it, never the name).
-pub(crate) type PairKey = (IpAddr, [u8; 16]);
+/// The scope of a failure limit, the same in memory and in Redis: what it counts, how many,
+/// over how long (`lockout 5/60000ms`).
+pub(crate) fn scope(what: &str, (max, window): (u32, Duration)) -> String {
+    format!("{what} {max}/{}ms", window.as_millis())
+}
 
-/// The (client, user) key of `user` from `peer`.
-pub(crate) fn pair_key(peer: IpAddr, ipv6_prefix: u8, user: &str) -> PairKey {
-    let digest = Sha256::digest(user.as_bytes());
-    let mut short = [0u8; 16];
-    short.copy_from_slice(&digest[..16]);
-    (peer_key(peer, ipv6_prefix), short)
+impl Shared {
+    /// The key `peer`'s failures count under (`max_failures_per_peer`), in this process and
+    /// in a shared store alike; `None` without that limit.
+    pub(crate) fn peer_failures(&self, peer: IpAddr) -> Option<StoreKey> {
+        let (scope, _) = &self.failure_scopes;
+        let client = peer_key(peer, self.settings.failure_ipv6_prefix);
+        Some(self.keys.key(scope.as_deref()?, None, Some(client)))
+    }
+
+    /// The key the failures of `user` from `peer` count under (`lockout`), in this process
+    /// and in a shared store alike (a keyed hash: the name is never held); `None` without
+    /// that limit.
+    pub(crate) fn pair_failures(&self, peer: IpAddr, user: &str) -> Option<StoreKey> {
+        let (_, scope) = &self.failure_scopes;
+        let client = peer_key(peer, self.settings.failure_ipv6_prefix);
+        Some(self.keys.key(scope.as_deref()?, Some(user), Some(client)))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -203,14 +217,13 @@ mod tests {
 
     #[test]
     fn pairs_are_per_user_and_client() {
+        let keys = crate::store::KeyScheme::new(&[1; 16]).unwrap();
+        let pair = |ip: IpAddr, user: &str| keys.key("lockout 1/60000ms", Some(user), Some(ip));
         let limiter = FailureLimiter::new(1, Duration::from_secs(60));
-        limiter.record(pair_key(PEER, 64, "ada"));
-        assert!(limiter.retry_after(&pair_key(PEER, 64, "ada")).is_some());
-        assert_eq!(limiter.retry_after(&pair_key(PEER, 64, "bob")), None);
-        assert_eq!(
-            limiter.retry_after(&pair_key(v6("2001:db8::1"), 64, "ada")),
-            None
-        );
+        limiter.record(pair(PEER, "ada"));
+        assert!(limiter.retry_after(&pair(PEER, "ada")).is_some());
+        assert_eq!(limiter.retry_after(&pair(PEER, "bob")), None);
+        assert_eq!(limiter.retry_after(&pair(v6("2001:db8::1"), "ada")), None);
     }
 
     #[test]

@@ -12,7 +12,6 @@ use tower_service::Service;
 
 use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
-use super::limiter::{pair_key, peer_key};
 use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
 use crate::auth::token::TokenRejection;
@@ -85,12 +84,12 @@ impl Shared {
             return Decision::Pass(None);
         }
         let peer = peer_ip(req);
-        let prefix = self.settings.failure_ipv6_prefix;
         // With a shared store, locks are asked only before a password verification: the
         // cached path never waits for Redis.
         let local = self.redis.is_none();
         if let (Some(limiter), Some(ip), true) = (&self.failures, peer, local) {
-            if let Some(secs) = limiter.retry_after(&peer_key(ip, prefix)) {
+            let locked = self.peer_failures(ip).and_then(|k| limiter.retry_after(&k));
+            if let Some(secs) = locked {
                 // Logged once when the lock began: a flood must not become a log flood.
                 tracing::debug!(peer = %ip, "basic auth: client locked out");
                 return Decision::Answer(locked_out(secs, req.headers()));
@@ -115,8 +114,9 @@ impl Shared {
             }
         };
         if let (Some(pairs), Some(ip), true) = (&self.pairs, peer, local) {
-            let key = pair_key(ip, prefix, &credentials.username);
-            if let Some(secs) = pairs.retry_after(&key) {
+            let locked =
+                (self.pair_failures(ip, &credentials.username)).and_then(|k| pairs.retry_after(&k));
+            if let Some(secs) = locked {
                 tracing::debug!(peer = %ip, "basic auth: user locked out from this client");
                 return Decision::Answer(locked_out(secs, req.headers()));
             }
@@ -286,9 +286,8 @@ impl Shared {
 
     /// Counts a failure in this process's limiters.
     pub(crate) fn record_locally(&self, peer: Option<IpAddr>, user: Option<&str>) {
-        let prefix = self.settings.failure_ipv6_prefix;
         if let (Some(limiter), Some(ip)) = (&self.failures, peer) {
-            if let Some(lock) = limiter.record(peer_key(ip, prefix)) {
+            if let Some(lock) = self.peer_failures(ip).and_then(|k| limiter.record(k)) {
                 tracing::warn!(
                     peer = %ip,
                     seconds = lock.as_secs(),
@@ -297,7 +296,7 @@ impl Shared {
             }
         }
         if let (Some(pairs), Some(ip), Some(user)) = (&self.pairs, peer, user) {
-            if let Some(lock) = pairs.record(pair_key(ip, prefix, user)) {
+            if let Some(lock) = self.pair_failures(ip, user).and_then(|k| pairs.record(k)) {
                 tracing::warn!(
                     user = %escape(user),
                     peer = %ip,
@@ -413,8 +412,9 @@ where
                             }
                             tracing::debug!(user = %escape(user), "basic auth: verified");
                             if let (Some(pairs), Some(ip)) = (&shared.pairs, job.peer) {
-                                let prefix = shared.settings.failure_ipv6_prefix;
-                                pairs.forget(&pair_key(ip, prefix, user));
+                                if let Some(key) = shared.pair_failures(ip, user) {
+                                    pairs.forget(&key);
+                                }
                             }
                             #[cfg(feature = "redis-store")]
                             if let Some(ip) = job.peer {

@@ -4,33 +4,18 @@
 
 use std::future::Future;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use http::{HeaderMap, Response};
 
 use super::layer::Shared;
-use super::limiter::{pair_key, peer_key};
 use crate::body::Body;
-use crate::store::{OnStoreError, RedisStore};
+use crate::store::{OnStoreError, StoreKey};
 
-/// The scope of a failure limit in Redis: what it counts, how many, over how long.
-fn scope(what: &str, (max, window): (u32, Duration)) -> String {
-    format!("{what} {max}/{}ms", window.as_millis())
-}
-
-/// The Redis keys of an attempt from `peer` (as `user`, when known): the client's under
-/// `max_failures_per_peer`, the pair's under `lockout`.
-fn keys(shared: &Shared, store: &RedisStore, peer: IpAddr, user: Option<&str>) -> Vec<String> {
-    let settings = &shared.settings;
-    let client = peer_key(peer, settings.failure_ipv6_prefix);
-    let mut keys = Vec::with_capacity(2);
-    if let Some(limit) = settings.max_failures_per_peer {
-        keys.push(store.key(&scope("peer", limit), None, Some(client)));
-    }
-    if let (Some(limit), Some(user)) = (settings.lockout, user) {
-        keys.push(store.key(&scope("lockout", limit), Some(user), Some(client)));
-    }
-    keys
+/// The keys of an attempt from `peer` (as `user`, when known): the client's under
+/// `max_failures_per_peer`, the pair's under `lockout` (both in the client's hash slot).
+fn keys(shared: &Shared, peer: IpAddr, user: Option<&str>) -> Vec<StoreKey> {
+    let pair = user.and_then(|user| shared.pair_failures(peer, user));
+    shared.peer_failures(peer).into_iter().chain(pair).collect()
 }
 
 impl Shared {
@@ -43,11 +28,10 @@ impl Shared {
         headers: &HeaderMap,
     ) -> Option<Response<Body>> {
         let (store, ip) = (self.redis.as_ref()?, peer?);
-        let keys = keys(self, store, ip, Some(user));
+        let keys = keys(self, ip, Some(user));
         if keys.is_empty() {
             return None;
         }
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let secs = match store.locked(&keys).await {
             Ok(secs) => secs,
             Err(_) => match store.on_error() {
@@ -62,15 +46,12 @@ impl Shared {
 
     /// The seconds left on this process's own lock of `ip` or (`user`, `ip`).
     fn local_lock(&self, ip: IpAddr, user: &str) -> Option<u64> {
-        let prefix = self.settings.failure_ipv6_prefix;
-        let peer = self
-            .failures
-            .as_ref()
-            .and_then(|f| f.retry_after(&peer_key(ip, prefix)));
-        let pair = self
-            .pairs
-            .as_ref()
-            .and_then(|p| p.retry_after(&pair_key(ip, prefix, user)));
+        let peer = (self.failures.as_ref())
+            .zip(self.peer_failures(ip))
+            .and_then(|(f, key)| f.retry_after(&key));
+        let pair = (self.pairs.as_ref())
+            .zip(self.pair_failures(ip, user))
+            .and_then(|(p, key)| p.retry_after(&key));
         peer.max(pair)
     }
 
@@ -87,7 +68,7 @@ impl Shared {
         async move {
             let Some(store) = &shared.redis else { return };
             let settings = &shared.settings;
-            let keys = keys(&shared, store, peer, user.as_deref());
+            let keys = keys(&shared, peer, user.as_deref());
             let limits = settings
                 .max_failures_per_peer
                 .into_iter()
@@ -112,12 +93,45 @@ impl Shared {
 
     /// Forgets the (user, client) pair's failures: its user logged in from there.
     pub(crate) async fn forget_shared(&self, peer: IpAddr, user: &str) {
-        let (Some(store), Some(limit)) = (&self.redis, self.settings.lockout) else {
+        let (Some(store), Some(key)) = (&self.redis, self.pair_failures(peer, user)) else {
             return;
         };
-        let client = peer_key(peer, self.settings.failure_ipv6_prefix);
-        let key = store.key(&scope("lockout", limit), Some(user), Some(client));
         // An error is counted by the store; the pair's count then ends with its window.
         let _ = store.forget(&key).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::auth::htpasswd::HtpasswdOptions;
+    use crate::auth::{BasicAuthLayer, Htpasswd};
+    use crate::store::{KeyScheme, RedisStore};
+
+    /// Traefik#13706: the memory and the Redis store scoped a limit differently. Here a
+    /// lockout counts (rule, user, address) under the one key both stores use.
+    #[test]
+    fn the_memory_and_redis_lockouts_key_alike() {
+        let secret = [5u8; 32];
+        let users = Htpasswd::parse("", &HtpasswdOptions::default()).unwrap();
+        let memory = BasicAuthLayer::new("r", users).lockout(5, Duration::from_secs(60));
+        let store = RedisStore::new("redis://127.0.0.1/", &secret, OnStoreError::Local).unwrap();
+        let redis = memory.clone().with_store(store.clone());
+        let mut memory = std::sync::Arc::into_inner(memory.shared).unwrap();
+        memory.keys = KeyScheme::new(&secret).unwrap();
+        let (one, two): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "::1".parse().unwrap());
+        let key = memory.pair_failures(one, "ada").unwrap();
+        assert_eq!(Some(key), redis.shared.pair_failures(one, "ada"));
+        assert_eq!(key, store.key("lockout 5/60000ms", Some("ada"), Some(one)));
+        for other in [
+            redis.shared.pair_failures(one, "bob"),
+            redis.shared.pair_failures(two, "ada"),
+            memory.pair_failures(two, "ada"),
+        ] {
+            assert_ne!(Some(key), other);
+        }
+        assert!(!key.to_string().contains("ada"));
     }
 }
