@@ -25,7 +25,7 @@ impl Challenges {
         self.0.read().ok()?.get(token).cloned()
     }
 
-    fn set(&self, token: &str, answer: Option<String>) {
+    pub(super) fn set(&self, token: &str, answer: Option<String>) {
         if let Ok(mut map) = self.0.write() {
             match answer {
                 Some(answer) => map.insert(token.to_owned(), answer),
@@ -59,7 +59,7 @@ pub struct AcmeError {
 }
 
 impl AcmeError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(super) fn new(message: impl Into<String>) -> Self {
         AcmeError {
             message: message.into(),
             source: None,

@@ -28,6 +28,8 @@ impl Config {
                 ));
             }
         }
+        #[cfg(feature = "tls")]
+        errors.extend(self.check_tls_tables());
         if let Some(admin) = &self.admin {
             if !admin.bind.ends_with(":0") && self.listen.iter().any(|l| l.bind == admin.bind) {
                 errors.push(ConfigError::new(
@@ -142,6 +144,51 @@ impl Config {
                  Basic credentials itself: `request_headers` passes `Authorization` on)",
             )
         })
+    }
+
+    /// Each `tls` table names its certificate once: `cert` and `key`, or `acme`; an ACME plain
+    /// listener (`http_bind`) is not the address of a `[[listen]]`.
+    #[cfg(feature = "tls")]
+    fn check_tls_tables(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (i, listen) in self.listen.iter().enumerate() {
+            let Some(tls) = &listen.tls else { continue };
+            let at = KeyPath::root().key("listen").index(i).key("tls");
+            let files = !tls.cert.as_os_str().is_empty() || !tls.key.as_os_str().is_empty();
+            #[cfg(feature = "acme")]
+            if let Some(acme) = &tls.acme {
+                if files {
+                    errors.push(ConfigError::new(
+                        at.clone(),
+                        "`acme` and `cert`/`key` are both set: keep `acme` for a certificate the \
+                         gateway obtains and renews, or `cert` and `key` for files you manage",
+                    ));
+                }
+                if let Some(j) = self.listen.iter().position(|l| l.bind == acme.http_bind) {
+                    errors.push(ConfigError::new(
+                        at.key("acme").key("http_bind"),
+                        format!(
+                            "`{}` is also the address of [[listen]] {}: the ACME plain listener \
+                             needs its own address (it answers the CA and redirects the rest \
+                             to https); change `http_bind` or that listener's `bind`",
+                            acme.http_bind,
+                            j + 1
+                        ),
+                    ));
+                }
+                continue;
+            }
+            if tls.cert.as_os_str().is_empty() || tls.key.as_os_str().is_empty() {
+                let _ = files;
+                errors.push(ConfigError::new(
+                    at,
+                    "a `tls` table needs `cert` and `key` (PEM files), or `acme = { domains = \
+                     [\"app.example.com\"], email = \"ops@example.com\" }` for a certificate \
+                     the gateway obtains and renews",
+                ));
+            }
+        }
+        errors
     }
 
     /// Whether a listener names its clients by their certificates (`client_ca`).

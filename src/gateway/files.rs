@@ -11,8 +11,16 @@ pub(super) async fn check_tls(config: &Config) -> Vec<ConfigError> {
     #[cfg(feature = "tls")]
     for (i, listen) in config.listen.iter().enumerate() {
         if let Some(tls) = &listen.tls {
+            let at = KeyPath::root().key("listen").index(i).key("tls");
+            #[cfg(feature = "acme")]
+            if let Some(acme) = &tls.acme {
+                // No files yet: the gateway obtains them at start (`super::acme::prepare`).
+                let at = at.key("acme");
+                let problems = acme.problems().into_iter().chain(acme.state_dir_problem());
+                errors.extend(problems.map(|p| ConfigError::new(at.clone(), p)));
+                continue;
+            }
             if let Err(e) = tls.validate().await {
-                let at = KeyPath::root().key("listen").index(i).key("tls");
                 errors.push(ConfigError::from_error(at, e));
             }
         }

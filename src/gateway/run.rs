@@ -69,6 +69,9 @@ pub struct Runner {
     /// Where `tollgate reload` asks for a reload and hears the outcome (removed when dropped).
     #[cfg(unix)]
     control: Option<super::control::ControlSocket>,
+    /// The ACME certificates kept for `tls = { acme = ... }` listeners.
+    #[cfg(feature = "acme")]
+    acme: super::acme::Managed,
 }
 
 /// The service every public listener runs: the stack in force when a request arrives.
@@ -135,6 +138,14 @@ impl Runner {
     }
 
     async fn serve(path: Option<PathBuf>, config: Config, text: &str) -> Result<Self, BoxError> {
+        #[cfg(feature = "acme")]
+        let (config, acme) = {
+            let (mut config, mut acme) = (config, super::acme::Managed::default());
+            acme.prepare(&mut config, true)
+                .await
+                .map_err(|errors| errors.locate(text))?;
+            (config, acme)
+        };
         let metrics = Metrics::new();
         let workers = Workers::start(config.workers)?;
         let shared = SharedState::new();
@@ -155,6 +166,8 @@ impl Runner {
             pid_file: None,
             #[cfg(unix)]
             control: None,
+            #[cfg(feature = "acme")]
+            acme,
         };
         #[cfg(unix)]
         if runner.path.is_some() {
@@ -274,7 +287,13 @@ impl Runner {
             tracing::info!("no configuration file to reload");
             return Ok(());
         };
-        let (config, text) = load_file(&path)?;
+        #[allow(unused_mut)]
+        let (mut config, text) = load_file(&path)?;
+        #[cfg(feature = "acme")]
+        self.acme
+            .prepare(&mut config, false)
+            .await
+            .map_err(|errors| errors.locate(&text))?;
         let gateways = build_each(&config, &self.metrics, &self.shared, self.workers.len())
             .await
             .map_err(|errors| errors.locate(&text))?;

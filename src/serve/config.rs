@@ -121,17 +121,28 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// The certificate chain and private key `serve` terminates TLS with.
 ///
 /// Both are PEM files: the chain leaf first (as Let's Encrypt's `fullchain.pem`), the key in
-/// PKCS#8, PKCS#1 or SEC1 form. ALPN offers `h2` and `http/1.1`.
+/// PKCS#8, PKCS#1 or SEC1 form. ALPN offers `h2` and `http/1.1`. In a gateway's
+/// configuration, `acme` instead of `cert` and `key` has the certificate obtained and renewed
+/// from an ACME directory (the gateway fills `cert` and `key` with the files it keeps).
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TlsConfig {
-    /// The PEM certificate chain file.
+    /// The PEM certificate chain file (empty with `acme`, until the gateway fills it).
+    #[serde(default)]
     pub cert: std::path::PathBuf,
-    /// The PEM private key file.
+    /// The PEM private key file (empty with `acme`, until the gateway fills it).
+    #[serde(default)]
     pub key: std::path::PathBuf,
+    /// Get the certificate from an ACME directory and keep it renewed, instead of `cert` and
+    /// `key` (the gateway does it: [`gateway::Runner`](crate::gateway::Runner)). Default is
+    /// `None`.
+    #[cfg(feature = "acme")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "acme")))]
+    #[serde(default)]
+    pub acme: Option<crate::acme::AcmeConfig>,
     /// Ask clients for a certificate and verify it against the CA certificates of this PEM
     /// file (mutual TLS); the verified certificate names the user
     /// ([`AuthenticatedUser`](crate::ext::AuthenticatedUser), see [`client_user`](Self::client_user)).
@@ -163,6 +174,25 @@ impl TlsConfig {
             client_auth: ClientAuth::default(),
             client_user: ClientUser::default(),
             client_cert_status: ClientCertStatus::default(),
+            #[cfg(feature = "acme")]
+            acme: None,
+        }
+    }
+
+    /// A TLS configuration whose certificate comes from an ACME directory.
+    ///
+    /// ```
+    /// use tollgate::acme::AcmeConfig;
+    /// use tollgate::serve::TlsConfig;
+    ///
+    /// let tls = TlsConfig::from_acme(AcmeConfig::new(["app.example.com"]));
+    /// assert!(tls.cert.as_os_str().is_empty());
+    /// ```
+    #[cfg(feature = "acme")]
+    pub fn from_acme(acme: crate::acme::AcmeConfig) -> Self {
+        TlsConfig {
+            acme: Some(acme),
+            ..TlsConfig::new("", "")
         }
     }
 
