@@ -234,3 +234,87 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
         "the log says what failed: {log}"
     );
 }
+
+/// A `tollgate run` file with `tls = { acme = { ... } }` and its own plain listener.
+fn acme_file(pebble: &Pebble, state: &Path, users: &Path) -> String {
+    format!(
+        r#"[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "127.0.0.1:0" }} }}
+
+[auth]
+htpasswd = "{}"
+
+[[routes]]
+echo = true
+"#,
+        pebble.directory,
+        pebble.tls_ca.display(),
+        state.display(),
+        users.display()
+    )
+}
+
+#[tokio::test]
+async fn a_run_file_obtains_and_serves_an_acme_certificate() {
+    let dir = temp_dir();
+    let pebble = Pebble::start(dir.path()).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let state = dir.path().join("state");
+    let toml = acme_file(&pebble, &state, &users);
+    let (ok, out) = check(dir.path(), "check.toml", &toml).await;
+    assert!(ok, "tollgate check accepts the ACME listener: {out}");
+    let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let addr = https_addr(&gw).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = get_as_alice(&root, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", gw.log());
+    let plain = curl(&["-H", &format!("Host: {NAME}"), &gw.url("/a?b")]).await;
+    assert_eq!(plain.status, 308, "the plain listener announced first");
+    let log = gw.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
+}
+
+#[tokio::test]
+async fn check_says_what_is_wrong_with_acme_settings() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let toml = format!(
+        r#"[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}" }} }}
+
+[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ cert = "cert.pem", key = "key.pem", acme = {{ domains = ["{NAME}"], email = "ops@example.com", state_dir = "{}" }} }}
+
+[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ client_ca = "ca.pem" }}
+
+[[routes]]
+echo = true
+"#,
+        dir.path().join("a-file/acme").display(),
+        dir.path().join("state").display(),
+    );
+    let (ok, out) = check(dir.path(), "bad.toml", &toml).await;
+    assert!(!ok, "{out}");
+    for expected in [
+        "is an IP address",
+        "Let's Encrypt needs a contact address",
+        "is not a directory; set `state_dir`",
+        "`acme` and `cert`/`key` are both set",
+        "a `tls` table needs `cert` and `key`",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    assert!(!dir.path().join("state").exists(), "check creates nothing");
+}
+
+/// `tollgate check` on `text` written to `dir/name`.
+async fn check(dir: &Path, name: &str, text: &str) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    run_to_end(&["check", path.to_str().unwrap()]).await
+}

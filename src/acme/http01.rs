@@ -113,10 +113,19 @@ mod tests {
             assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
             res.headers()[header::LOCATION].to_str().unwrap().to_owned()
         };
-        assert_eq!(location(redirect.answer(&req("b.example"))), "https://b.example:8443/x/y?z=1");
-        assert_eq!(location(redirect.answer(&req("evil.example"))), "https://a.example:8443/x/y?z=1");
+        assert_eq!(
+            location(redirect.answer(&req("b.example"))),
+            "https://b.example:8443/x/y?z=1"
+        );
+        assert_eq!(
+            location(redirect.answer(&req("evil.example"))),
+            "https://a.example:8443/x/y?z=1"
+        );
         let on_443 = Redirect::new(vec!["a.example".into()], "[::]:443");
-        assert_eq!(location(on_443.answer(&req("a.example"))), "https://a.example/x/y?z=1");
+        assert_eq!(
+            location(on_443.answer(&req("a.example"))),
+            "https://a.example/x/y?z=1"
+        );
     }
 
     #[test]
@@ -124,11 +133,15 @@ mod tests {
         let challenges = Challenges::default();
         challenges.set("tok", Some("tok.thumb".into()));
         assert_eq!(
-            challenge_answer(&challenges, "/.well-known/acme-challenge/tok").unwrap().status(),
+            challenge_answer(&challenges, "/.well-known/acme-challenge/tok")
+                .unwrap()
+                .status(),
             200
         );
         assert_eq!(
-            challenge_answer(&challenges, "/.well-known/acme-challenge/other").unwrap().status(),
+            challenge_answer(&challenges, "/.well-known/acme-challenge/other")
+                .unwrap()
+                .status(),
             404
         );
         assert!(challenge_answer(&challenges, "/index.html").is_none());

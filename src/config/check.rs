@@ -164,7 +164,10 @@ impl Config {
                          gateway obtains and renews, or `cert` and `key` for files you manage",
                     ));
                 }
-                if let Some(j) = self.listen.iter().position(|l| l.bind == acme.http_bind) {
+                let taken = (!acme.http_bind.ends_with(":0"))
+                    .then(|| self.listen.iter().position(|l| l.bind == acme.http_bind))
+                    .flatten();
+                if let Some(j) = taken {
                     errors.push(ConfigError::new(
                         at.key("acme").key("http_bind"),
                         format!(

@@ -30,9 +30,17 @@ impl Managed {
         let names = redirect_names(config);
         for i in 0..config.listen.len() {
             let bind = config.listen[i].bind.clone();
-            let Some(tls) = config.listen[i].tls.as_mut() else { continue };
-            let Some(settings) = tls.acme.take() else { continue };
-            let at = KeyPath::root().key("listen").index(i).key("tls").key("acme");
+            let Some(tls) = config.listen[i].tls.as_mut() else {
+                continue;
+            };
+            let Some(settings) = tls.acme.take() else {
+                continue;
+            };
+            let at = KeyPath::root()
+                .key("listen")
+                .index(i)
+                .key("tls")
+                .key("acme");
             let kept = self.certs.iter().find(|(c, _)| *c == settings);
             let kept = kept.map(|(_, issued)| issued.clone());
             let issued = match kept.clone() {
@@ -91,9 +99,7 @@ impl Managed {
                 let redirect = Redirect::new(domains, https_bind);
                 acme::serve_plain(&settings.http_bind, challenges.clone(), redirect)
                     .await
-                    .map_err(|e| {
-                        ConfigError::from_error(at.key("http_bind"), e)
-                    })?;
+                    .map_err(|e| ConfigError::from_error(at.key("http_bind"), e))?;
                 self.plain
                     .push((settings.http_bind.clone(), challenges.clone()));
                 challenges
@@ -109,7 +115,10 @@ impl Managed {
 /// request to the name it asked for when it is one of them.
 fn redirect_names(config: &Config) -> Vec<(String, Vec<String>)> {
     let mut names: Vec<(String, Vec<String>)> = Vec::new();
-    let all = config.listen.iter().filter_map(|l| l.tls.as_ref()?.acme.as_ref());
+    let all = config
+        .listen
+        .iter()
+        .filter_map(|l| l.tls.as_ref()?.acme.as_ref());
     for settings in all {
         let domains = settings.domains.iter().cloned();
         match names.iter_mut().find(|(b, _)| *b == settings.http_bind) {
