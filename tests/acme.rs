@@ -7,11 +7,14 @@
 
 mod support;
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use support::*;
 
 const NAME: &str = "app.tollgate.test";
+/// The name of a certificate file served beside the ACME one.
+const FILES_NAME: &str = "files.tollgate.test";
 
 fn args<'a>(pebble: &'a Pebble, state: &'a Path, users: &'a Path) -> Vec<&'a str> {
     vec![
@@ -235,12 +238,21 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
     );
 }
 
-/// A `tollgate run` file with `tls = { acme = { ... } }` and its own plain listener.
-fn acme_file(pebble: &Pebble, state: &Path, users: &Path) -> String {
+/// A `tollgate run` file with `tls = { acme = { ... } }` beside `certs` (a file pair for
+/// `FILES_NAME`, `(cert, key)`), its own plain listener and an admin listener on `admin`.
+fn acme_file(
+    pebble: &Pebble,
+    (state, users): (&Path, &Path),
+    (cert, key): &(String, String),
+    admin: SocketAddr,
+) -> String {
     format!(
-        r#"[[listen]]
+        r#"[admin]
+bind = "{admin}"
+
+[[listen]]
 bind = "127.0.0.1:0"
-tls = {{ acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "127.0.0.1:0" }} }}
+tls = {{ certs = [{{ cert = "{cert}", key = "{key}" }}], acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "127.0.0.1:0" }} }}
 
 [auth]
 htpasswd = "{}"
@@ -256,12 +268,14 @@ echo = true
 }
 
 #[tokio::test]
-async fn a_run_file_obtains_and_serves_an_acme_certificate() {
+async fn a_run_file_serves_an_acme_certificate_beside_a_file_one() {
     let dir = temp_dir();
     let pebble = Pebble::start(dir.path()).await;
     let users = htpasswd_file(dir.path(), "alice", "pw-alice");
     let state = dir.path().join("state");
-    let toml = acme_file(&pebble, &state, &users);
+    let admin = dead_port();
+    let files = self_signed_pair(dir.path(), FILES_NAME);
+    let toml = acme_file(&pebble, (&state, &users), &files, admin);
     let (ok, out) = check(dir.path(), "check.toml", &toml).await;
     assert!(ok, "tollgate check accepts the ACME listener: {out}");
     let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
@@ -271,6 +285,37 @@ async fn a_run_file_obtains_and_serves_an_acme_certificate() {
     assert_eq!(res.status, 200, "{res:?}\n{}", gw.log());
     let plain = curl(&["-H", &format!("Host: {NAME}"), &gw.url("/a?b")]).await;
     assert_eq!(plain.status, 308, "the plain listener announced first");
+    // The file certificate beside, for its own name (SNI).
+    let port = addr.rsplit_once(':').unwrap().1;
+    let beside = curl(&[
+        "--cacert",
+        &files.0,
+        "--resolve",
+        &format!("{FILES_NAME}:{port}:127.0.0.1"),
+        "-u",
+        "alice:pw-alice",
+        &format!("https://{FILES_NAME}:{port}/"),
+    ])
+    .await;
+    assert_eq!(beside.status, 200, "{beside:?}");
+    gw.wait_serving(admin).await;
+    let metrics = curl(&[&format!("http://{admin}/metrics")]).await;
+    let text = metrics.text();
+    let line = format!("tollgate_certificate_expiry_seconds{{name=\"{NAME}\"}} ");
+    let seconds: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("no {line}in\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(
+        seconds > 86_400,
+        "pebble's certificates last days: {seconds}"
+    );
+    assert!(
+        text.contains("tollgate_acme_renewal_failures_total 0\n"),
+        "{text}"
+    );
     let log = gw.stop().await;
     assert!(log.contains("obtained a new ACME certificate"), "{log}");
 }
@@ -286,7 +331,7 @@ tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}" }} }}
 
 [[listen]]
 bind = "127.0.0.1:0"
-tls = {{ cert = "cert.pem", key = "key.pem", acme = {{ domains = ["{NAME}"], email = "ops@example.com", state_dir = "{}" }} }}
+tls = {{ key = "key.pem", acme = {{ domains = ["{NAME}"], email = "ops@example.com", state_dir = "{}" }} }}
 
 [[listen]]
 bind = "127.0.0.1:0"
@@ -304,8 +349,8 @@ echo = true
         "is an IP address",
         "Let's Encrypt needs a contact address",
         "is not a directory; set `state_dir`",
-        "`acme` and `cert`/`key` are both set",
-        "a `tls` table needs `cert` and `key`",
+        "`cert` is missing: `cert` and `key` go together",
+        "a `tls` table needs a certificate",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }

@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 pub use self::http01::{challenge_answer, serve_plain, Redirect};
 pub use self::issue::{ensure, AcmeError, Challenges, Issued};
-pub use self::manage::manage;
+pub use self::manage::{manage, AcmeStatus};
 pub use self::store::{CertStore, DirStore};
 
 /// Let's Encrypt's production directory, the default.

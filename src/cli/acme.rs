@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use tollgate::acme::{self, AcmeConfig, Challenges, Issued, Redirect};
+use tollgate::acme::{self, AcmeConfig, AcmeStatus, Challenges, Issued, Redirect};
 use tollgate::body::BoxError;
 
 /// Automatic HTTPS.
@@ -67,7 +67,7 @@ impl AcmeFlags {
         acme::serve_plain(&self.http_bind, challenges.clone(), redirect)
             .await
             .map_err(|e| format!("--http-bind {}: {e}", self.http_bind))?;
-        let issued = acme::manage(&config, &challenges)
+        let issued = acme::manage(&config, &challenges, &AcmeStatus::default())
             .await
             .map_err(|e| format!("--domain: {e}{}", crate::causes(&e)))?;
         Ok(Some(issued))

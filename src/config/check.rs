@@ -146,24 +146,40 @@ impl Config {
         })
     }
 
-    /// Each `tls` table names its certificate once: `cert` and `key`, or `acme`; an ACME plain
-    /// listener (`http_bind`) is not the address of a `[[listen]]`.
+    /// Each `tls` table has a certificate (`cert` and `key` together, `certs`, or `acme`); an
+    /// ACME plain listener (`http_bind`) is not the address of a `[[listen]]`.
     #[cfg(feature = "tls")]
     fn check_tls_tables(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         for (i, listen) in self.listen.iter().enumerate() {
             let Some(tls) = &listen.tls else { continue };
             let at = KeyPath::root().key("listen").index(i).key("tls");
-            let files = !tls.cert.as_os_str().is_empty() || !tls.key.as_os_str().is_empty();
+            let (cert, key) = (
+                tls.cert.as_os_str().is_empty(),
+                tls.key.as_os_str().is_empty(),
+            );
+            if cert != key {
+                let missing = if cert { "cert" } else { "key" };
+                errors.push(ConfigError::new(
+                    at.clone(),
+                    format!("`{missing}` is missing: `cert` and `key` go together"),
+                ));
+            }
             #[cfg(feature = "acme")]
-            if let Some(acme) = &tls.acme {
-                if files {
-                    errors.push(ConfigError::new(
-                        at.clone(),
-                        "`acme` and `cert`/`key` are both set: keep `acme` for a certificate the \
-                         gateway obtains and renews, or `cert` and `key` for files you manage",
-                    ));
-                }
+            let acme = tls.acme.as_ref();
+            #[cfg(not(feature = "acme"))]
+            let acme: Option<&()> = None;
+            if cert && key && tls.certs.is_empty() && acme.is_none() {
+                errors.push(ConfigError::new(
+                    at.clone(),
+                    "a `tls` table needs a certificate: `cert` and `key` (PEM files), `certs = \
+                     [{ cert, key }, ...]` chosen by name, or `acme = { domains = \
+                     [\"app.example.com\"], email = \"ops@example.com\" }` for one the gateway \
+                     obtains and renews",
+                ));
+            }
+            #[cfg(feature = "acme")]
+            if let Some(acme) = acme {
                 let taken = (!acme.http_bind.ends_with(":0"))
                     .then(|| self.listen.iter().position(|l| l.bind == acme.http_bind))
                     .flatten();
@@ -179,16 +195,6 @@ impl Config {
                         ),
                     ));
                 }
-                continue;
-            }
-            if tls.cert.as_os_str().is_empty() || tls.key.as_os_str().is_empty() {
-                let _ = files;
-                errors.push(ConfigError::new(
-                    at,
-                    "a `tls` table needs `cert` and `key` (PEM files), or `acme = { domains = \
-                     [\"app.example.com\"], email = \"ops@example.com\" }` for a certificate \
-                     the gateway obtains and renews",
-                ));
             }
         }
         errors

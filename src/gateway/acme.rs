@@ -1,11 +1,13 @@
 //! `tls = { acme = { ... } }` on a listener: the certificate obtained (or the stored one
-//! reused) before the listener starts and kept renewed ([`acme::manage`]); its files become the
-//! listener's `cert` and `key`, which the listener re-reads when a renewal replaces them. The
+//! reused) before the listener starts and kept renewed ([`acme::manage`]); its files join the
+//! listener's `certs` (served to its names, by SNI), which the listener re-reads when a renewal
+//! replaces them. The
 //! plain listeners (`http_bind`, one per address, shared by the listeners naming it) answer
 //! HTTP-01 and redirect the rest to https.
 
-use crate::acme::{self, AcmeConfig, Challenges, Issued, Redirect};
+use crate::acme::{self, AcmeConfig, AcmeStatus, Challenges, Issued, Redirect};
 use crate::config::{Config, ConfigError, ConfigErrors, KeyPath};
+use crate::serve::CertPair;
 
 /// The ACME certificates a running gateway keeps, and its plain listeners.
 #[derive(Debug, Default)]
@@ -14,11 +16,13 @@ pub(super) struct Managed {
     certs: Vec<(AcmeConfig, Issued)>,
     /// The plain listeners started, by `http_bind`, with the answers they serve.
     plain: Vec<(String, Challenges)>,
+    /// What the metrics say of the certificates.
+    pub(super) status: AcmeStatus,
 }
 
 impl Managed {
-    /// Puts the kept certificate's files in each `acme` listener of `config` (its `acme`
-    /// then cleared): at start, after starting the plain listeners and obtaining (or reusing)
+    /// Adds the kept certificate's files to the `certs` of each `acme` listener of `config`
+    /// (its `acme` then cleared): at start, after starting the plain listeners and obtaining (or reusing)
     /// each certificate; on a reload, the certificates in force (new ACME settings need a
     /// restart: a reload places no order).
     pub(super) async fn prepare(
@@ -61,8 +65,9 @@ impl Managed {
                     }
                 },
             };
-            tls.cert.clone_from(&issued.cert_path);
-            tls.key.clone_from(&issued.key_path);
+            // Served to its names only (SNI): any `cert`/`key` stays the default.
+            let pair = CertPair::new(&issued.cert_path, &issued.key_path);
+            tls.certs.push(pair);
             if kept.is_none() {
                 self.certs.push((settings, issued));
             }
@@ -72,6 +77,11 @@ impl Managed {
         } else {
             Err(ConfigErrors(errors))
         }
+    }
+
+    /// Whether any listener has an ACME certificate.
+    pub(super) fn keeps_any(&self) -> bool {
+        !self.certs.is_empty()
     }
 
     /// The plain listener of `settings.http_bind` (started on first use), then the
@@ -105,7 +115,7 @@ impl Managed {
                 challenges
             }
         };
-        acme::manage(settings, &challenges)
+        acme::manage(settings, &challenges, &self.status)
             .await
             .map_err(|e| ConfigError::from_error(at.clone(), e))
     }

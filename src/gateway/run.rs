@@ -147,6 +147,11 @@ impl Runner {
             (config, acme)
         };
         let metrics = Metrics::new();
+        #[cfg(feature = "acme")]
+        if acme.keeps_any() {
+            let status = acme.status.clone();
+            metrics.render_also(move |out| status.render(out));
+        }
         let workers = Workers::start(config.workers)?;
         let shared = SharedState::new();
         let gateways = build_each(&config, &metrics, &shared, workers.len())

@@ -136,6 +136,13 @@ pub struct TlsConfig {
     /// The PEM private key file (empty with `acme`, until the gateway fills it).
     #[serde(default)]
     pub key: std::path::PathBuf,
+    /// More certificates, each served to the DNS names of its leaf (its subject alternative
+    /// names; `*.example.com` for one label), chosen by the name the client asks for (SNI).
+    /// With them, `cert` and `key` are optional: when set, they are served to every other name
+    /// (and to clients that send none); when not, such a client gets a TLS alert, never
+    /// another name's certificate. Default is none.
+    #[serde(default)]
+    pub certs: Vec<CertPair>,
     /// Get the certificate from an ACME directory and keep it renewed, instead of `cert` and
     /// `key` (the gateway does it: [`gateway::Runner`](crate::gateway::Runner)). Default is
     /// `None`.
@@ -174,6 +181,7 @@ impl TlsConfig {
             client_auth: ClientAuth::default(),
             client_user: ClientUser::default(),
             client_cert_status: ClientCertStatus::default(),
+            certs: Vec::new(),
             #[cfg(feature = "acme")]
             acme: None,
         }
@@ -210,6 +218,30 @@ impl TlsConfig {
         self.client_ca = Some(ca.into());
         self.client_auth = auth;
         self
+    }
+}
+
+/// One certificate of [`TlsConfig::certs`]: a PEM chain file and its key file.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CertPair {
+    /// The PEM certificate chain file, leaf first.
+    pub cert: std::path::PathBuf,
+    /// The PEM private key file.
+    pub key: std::path::PathBuf,
+}
+
+#[cfg(feature = "tls")]
+impl CertPair {
+    /// A certificate chain file and its key file.
+    pub fn new(cert: impl Into<std::path::PathBuf>, key: impl Into<std::path::PathBuf>) -> Self {
+        CertPair {
+            cert: cert.into(),
+            key: key.into(),
+        }
     }
 }
 

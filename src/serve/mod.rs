@@ -60,6 +60,8 @@ mod io;
 mod plain;
 mod side;
 #[cfg(feature = "tls")]
+mod sni;
+#[cfg(feature = "tls")]
 mod tls;
 mod workers;
 
@@ -79,7 +81,7 @@ use tokio::task::JoinSet;
 pub use self::announce::{announce, announce_as_json};
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 #[cfg(feature = "tls")]
-pub use self::config::{ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
+pub use self::config::{CertPair, ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
 pub use self::conn::ServeService;
 pub use self::host::HostHeaderError;
 #[cfg(feature = "config")]
