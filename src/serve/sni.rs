@@ -212,3 +212,34 @@ pub(crate) async fn reloading(
     });
     Ok(resolver)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certified(name: &str) -> Arc<CertifiedKey> {
+        let made = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der())
+            .unwrap();
+        let provider = rustls::crypto::ring::default_provider();
+        Arc::new(CertifiedKey::from_der(vec![made.cert.der().clone()], key, &provider).unwrap())
+    }
+
+    #[test]
+    fn a_name_gets_its_own_its_wildcard_or_the_default_else_none() {
+        let (exact, wild) = (certified("a.example"), certified("*.w.example"));
+        let mut certs = Certs::default();
+        certs.by_name.insert("a.example".into(), Arc::clone(&exact));
+        certs.by_name.insert("*.w.example".into(), Arc::clone(&wild));
+        let chosen = |name: &str, certs: &Certs| certs.for_name(name);
+        assert!(Arc::ptr_eq(&chosen("A.Example.", &certs).unwrap(), &exact));
+        assert!(Arc::ptr_eq(&chosen("x.w.example", &certs).unwrap(), &wild));
+        // One label only, as browsers match wildcards.
+        assert!(chosen("y.x.w.example", &certs).is_none());
+        assert!(chosen("w.example", &certs).is_none());
+        assert!(chosen("b.example", &certs).is_none());
+        let fallback = certified("default.example");
+        certs.default = Some(Arc::clone(&fallback));
+        assert!(Arc::ptr_eq(&chosen("b.example", &certs).unwrap(), &fallback));
+    }
+}
