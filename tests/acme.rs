@@ -1,8 +1,10 @@
-//! Automatic HTTPS against a real ACME server: Debian's `pebble` on loopback, challenges
-//! always valid (`PEBBLE_VA_ALWAYS_VALID=1`: a test cannot own port 80 for a name). `tollgate
-//! proxy --domain` obtains a certificate, serves it (curl trusts pebble's root: 200 with Basic
-//! auth), keeps it in the state directory owner-only, reuses it after a restart with the CA
-//! down (no new order), and its plain listener redirects to https with a 308.
+//! Automatic HTTPS against a real ACME server: Debian's `pebble` on loopback. `tollgate proxy
+//! --domain` (challenges always valid, `PEBBLE_VA_ALWAYS_VALID=1`) obtains a certificate,
+//! serves it (curl trusts pebble's root: 200 with Basic auth), keeps it in the state directory
+//! owner-only, reuses it after a restart with the CA down (no new order), renews it live, and
+//! its plain listener redirects to https with a 308. `tollgate run` with `tls = { acme }` is
+//! validated for real (HTTP-01 through `pebble-challtestsrv`'s DNS), beside a file certificate
+//! chosen by SNI, with its metrics; `tollgate check` says what is wrong with ACME settings.
 #![cfg(feature = "acme")]
 
 mod support;
@@ -244,7 +246,7 @@ fn acme_file(
     pebble: &Pebble,
     (state, users): (&Path, &Path),
     (cert, key): &(String, String),
-    admin: SocketAddr,
+    (http, admin): (SocketAddr, SocketAddr),
 ) -> String {
     format!(
         r#"[admin]
@@ -252,7 +254,7 @@ bind = "{admin}"
 
 [[listen]]
 bind = "127.0.0.1:0"
-tls = {{ certs = [{{ cert = "{cert}", key = "{key}" }}], acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "127.0.0.1:0" }} }}
+tls = {{ certs = [{{ cert = "{cert}", key = "{key}" }}], acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "{http}" }} }}
 
 [auth]
 htpasswd = "{}"
@@ -270,12 +272,13 @@ echo = true
 #[tokio::test]
 async fn a_run_file_serves_an_acme_certificate_beside_a_file_one() {
     let dir = temp_dir();
-    let pebble = Pebble::start(dir.path()).await;
+    // Real validation: pebble asks the plain listener for the HTTP-01 answer.
+    let (http, admin) = (dead_port(), dead_port());
+    let pebble = Pebble::start_validating(dir.path(), http.port()).await;
     let users = htpasswd_file(dir.path(), "alice", "pw-alice");
     let state = dir.path().join("state");
-    let admin = dead_port();
     let files = self_signed_pair(dir.path(), FILES_NAME);
-    let toml = acme_file(&pebble, (&state, &users), &files, admin);
+    let toml = acme_file(&pebble, (&state, &users), &files, (http, admin));
     let (ok, out) = check(dir.path(), "check.toml", &toml).await;
     assert!(ok, "tollgate check accepts the ACME listener: {out}");
     let gw = Gateway::run_file(dir.path(), &toml, &[]).await;

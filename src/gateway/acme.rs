@@ -7,6 +7,7 @@
 
 use crate::acme::{self, AcmeConfig, AcmeStatus, Challenges, Issued, Redirect};
 use crate::config::{Config, ConfigError, ConfigErrors, KeyPath};
+use crate::metrics::Metrics;
 use crate::serve::CertPair;
 
 /// The ACME certificates a running gateway keeps, and its plain listeners.
@@ -17,19 +18,46 @@ pub(super) struct Managed {
     /// The plain listeners started, by `http_bind`, with the answers they serve.
     plain: Vec<(String, Challenges)>,
     /// What the metrics say of the certificates.
-    pub(super) status: AcmeStatus,
+    status: AcmeStatus,
 }
 
 impl Managed {
+    /// At start: [`prepare`](Self::prepare)s `config` (`text` locates its errors) and, when
+    /// a listener has an ACME certificate, adds their expiry and failures to `metrics`.
+    pub(super) async fn start(
+        mut config: Config,
+        text: &str,
+        metrics: &Metrics,
+    ) -> Result<(Config, Self), ConfigErrors> {
+        let mut managed = Managed::default();
+        managed
+            .prepare(&mut config, true)
+            .await
+            .map_err(|errors| errors.locate(text))?;
+        if !managed.certs.is_empty() {
+            let status = managed.status.clone();
+            metrics.render_also(move |out| status.render(out));
+        }
+        Ok((config, managed))
+    }
+
+    /// On a reload: `config` with the certificates in force (`text` locates its errors).
+    pub(super) async fn reloaded(
+        &mut self,
+        mut config: Config,
+        text: &str,
+    ) -> Result<Config, ConfigErrors> {
+        self.prepare(&mut config, false)
+            .await
+            .map_err(|errors| errors.locate(text))?;
+        Ok(config)
+    }
+
     /// Adds the kept certificate's files to the `certs` of each `acme` listener of `config`
     /// (its `acme` then cleared): at start, after starting the plain listeners and obtaining (or reusing)
     /// each certificate; on a reload, the certificates in force (new ACME settings need a
     /// restart: a reload places no order).
-    pub(super) async fn prepare(
-        &mut self,
-        config: &mut Config,
-        starting: bool,
-    ) -> Result<(), ConfigErrors> {
+    async fn prepare(&mut self, config: &mut Config, starting: bool) -> Result<(), ConfigErrors> {
         let mut errors = Vec::new();
         let names = redirect_names(config);
         for i in 0..config.listen.len() {
@@ -77,11 +105,6 @@ impl Managed {
         } else {
             Err(ConfigErrors(errors))
         }
-    }
-
-    /// Whether any listener has an ACME certificate.
-    pub(super) fn keeps_any(&self) -> bool {
-        !self.certs.is_empty()
     }
 
     /// The plain listener of `settings.http_bind` (started on first use), then the

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tokio::runtime::Handle;
 
-use super::admin_listener::admin_with;
+use super::admin_listener::start_admin;
 use super::build::build_with;
 use super::listening::{tls_files, Listening};
 use super::order::route_order_changes;
@@ -138,20 +138,9 @@ impl Runner {
     }
 
     async fn serve(path: Option<PathBuf>, config: Config, text: &str) -> Result<Self, BoxError> {
-        #[cfg(feature = "acme")]
-        let (config, acme) = {
-            let (mut config, mut acme) = (config, super::acme::Managed::default());
-            acme.prepare(&mut config, true)
-                .await
-                .map_err(|errors| errors.locate(text))?;
-            (config, acme)
-        };
         let metrics = Metrics::new();
         #[cfg(feature = "acme")]
-        if acme.keeps_any() {
-            let status = acme.status.clone();
-            metrics.render_also(move |out| status.render(out));
-        }
+        let (config, acme) = super::acme::Managed::start(config, text, &metrics).await?;
         let workers = Workers::start(config.workers)?;
         let shared = SharedState::new();
         let gateways = build_each(&config, &metrics, &shared, workers.len())
@@ -292,13 +281,9 @@ impl Runner {
             tracing::info!("no configuration file to reload");
             return Ok(());
         };
-        #[allow(unused_mut)]
-        let (mut config, text) = load_file(&path)?;
+        let (config, text) = load_file(&path)?;
         #[cfg(feature = "acme")]
-        self.acme
-            .prepare(&mut config, false)
-            .await
-            .map_err(|errors| errors.locate(&text))?;
+        let config = self.acme.reloaded(config, &text).await?;
         let gateways = build_each(&config, &self.metrics, &self.shared, self.workers.len())
             .await
             .map_err(|errors| errors.locate(&text))?;
@@ -563,25 +548,6 @@ fn warn(config: &Config) {
     for change in route_order_changes(&config.routes) {
         tracing::warn!(route = change.route, "route order: {change}");
     }
-}
-
-async fn start_admin(
-    config: &AdminConfig,
-    metrics: &Metrics,
-    shared: &SharedState,
-    sockets: Option<Vec<std::net::TcpListener>>,
-) -> std::io::Result<Listening> {
-    // Checked by `build` already.
-    let service = admin_with(config, metrics, shared).map_err(std::io::Error::other)?;
-    // One server on the runtime that runs the gateway: the admin listener is not hot.
-    let listening = Listening::start(
-        ServeConfig::bind(&config.bind),
-        sockets,
-        &[(Handle::current(), service)],
-    )
-    .await?;
-    tracing::info!(addr = %listening.addr, "admin listener (metrics, health) on http://{}", listening.addr);
-    Ok(listening)
 }
 
 /// Writes this process's id to `path`, never through a symbolic link: someone who can write

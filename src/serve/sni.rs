@@ -219,8 +219,8 @@ mod tests {
 
     fn certified(name: &str) -> Arc<CertifiedKey> {
         let made = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
-        let key = rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der())
-            .unwrap();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
         let provider = rustls::crypto::ring::default_provider();
         Arc::new(CertifiedKey::from_der(vec![made.cert.der().clone()], key, &provider).unwrap())
     }
@@ -230,7 +230,9 @@ mod tests {
         let (exact, wild) = (certified("a.example"), certified("*.w.example"));
         let mut certs = Certs::default();
         certs.by_name.insert("a.example".into(), Arc::clone(&exact));
-        certs.by_name.insert("*.w.example".into(), Arc::clone(&wild));
+        certs
+            .by_name
+            .insert("*.w.example".into(), Arc::clone(&wild));
         let chosen = |name: &str, certs: &Certs| certs.for_name(name);
         assert!(Arc::ptr_eq(&chosen("A.Example.", &certs).unwrap(), &exact));
         assert!(Arc::ptr_eq(&chosen("x.w.example", &certs).unwrap(), &wild));
@@ -240,6 +242,9 @@ mod tests {
         assert!(chosen("b.example", &certs).is_none());
         let fallback = certified("default.example");
         certs.default = Some(Arc::clone(&fallback));
-        assert!(Arc::ptr_eq(&chosen("b.example", &certs).unwrap(), &fallback));
+        assert!(Arc::ptr_eq(
+            &chosen("b.example", &certs).unwrap(),
+            &fallback
+        ));
     }
 }
