@@ -274,7 +274,7 @@ async fn a_run_file_serves_an_acme_certificate_beside_a_file_one() {
     let dir = temp_dir();
     // Real validation: pebble asks the plain listener for the HTTP-01 answer.
     let (http, admin) = (dead_port(), dead_port());
-    let pebble = Pebble::start_validating(dir.path(), http.port()).await;
+    let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
     let users = htpasswd_file(dir.path(), "alice", "pw-alice");
     let state = dir.path().join("state");
     let files = self_signed_pair(dir.path(), FILES_NAME);
@@ -365,4 +365,39 @@ async fn check(dir: &Path, name: &str, text: &str) -> (bool, String) {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     run_to_end(&["check", path.to_str().unwrap()]).await
+}
+
+/// No plain listener (`http_bind = ""`): TLS-ALPN-01 on the TLS listener's port, validated for
+/// real by pebble (a responder on that port at start, the listener's resolver for renewals).
+#[tokio::test]
+async fn tls_alpn_01_on_the_tls_port_validated_for_real() {
+    let dir = temp_dir();
+    let bind = dead_port();
+    let pebble = Pebble::start_validating(dir.path(), dead_port().port(), bind.port()).await;
+    let state = dir.path().join("state");
+    let toml = format!(
+        r#"[[listen]]
+bind = "{bind}"
+tls = {{ acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "" }} }}
+
+[[routes]]
+echo = true
+"#,
+        pebble.directory,
+        pebble.tls_ca.display(),
+        state.display(),
+    );
+    let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = curl(&[
+        "--cacert",
+        root.to_str().unwrap(),
+        "--resolve",
+        &format!("{NAME}:{}:127.0.0.1", bind.port()),
+        &format!("https://{NAME}:{}/", bind.port()),
+    ])
+    .await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", gw.log());
+    let log = gw.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
 }

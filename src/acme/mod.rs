@@ -23,6 +23,7 @@ mod http01;
 mod issue;
 mod manage;
 mod store;
+mod tls_alpn;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -33,6 +34,7 @@ pub use self::http01::{challenge_answer, serve_plain, Redirect};
 pub use self::issue::{ensure, AcmeError, Challenges, Issued};
 pub use self::manage::{manage, AcmeStatus};
 pub use self::store::{CertStore, DirStore};
+pub use self::tls_alpn::{answer_tls_alpn, TlsAlpnResponder};
 
 /// Let's Encrypt's production directory, the default.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -68,7 +70,8 @@ pub struct AcmeConfig {
     pub state_dir: PathBuf,
     /// The plain HTTP listener the CA reaches for HTTP-01 challenges, which redirects every
     /// other request to `https://` with a `308`. Listeners with the same `http_bind` share
-    /// it. Default is [`DEFAULT_HTTP_BIND`].
+    /// it. Empty (`""`): no plain listener, the TLS-ALPN-01 challenge on the TLS listener
+    /// instead. Default is [`DEFAULT_HTTP_BIND`].
     #[serde(default = "default_http_bind")]
     pub http_bind: String,
 }

@@ -120,6 +120,15 @@ impl Managed {
         if !problems.is_empty() {
             return Err(ConfigError::new(at.clone(), problems.join("; ")));
         }
+        if settings.http_bind.is_empty() {
+            // TLS-ALPN-01 on the listener's address, answered until the listener serves.
+            let _responder = acme::answer_tls_alpn(https_bind)
+                .await
+                .map_err(|e| ConfigError::from_error(at.clone(), e))?;
+            return acme::manage(settings, &Challenges::default(), &self.status)
+                .await
+                .map_err(|e| ConfigError::from_error(at.clone(), e));
+        }
         let known = self.plain.iter().find(|(b, _)| *b == settings.http_bind);
         let challenges = match known {
             Some((_, challenges)) => challenges.clone(),

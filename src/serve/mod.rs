@@ -84,6 +84,8 @@ pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 pub use self::config::{CertPair, ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
 pub use self::conn::ServeService;
 pub use self::host::HostHeaderError;
+#[cfg(feature = "tls")]
+pub use self::sni::{set_tls_alpn_challenge, tls_alpn_challenge, ACME_TLS_ALPN};
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
@@ -418,6 +420,8 @@ impl Shared {
         };
         #[cfg(feature = "tls")]
         match tokio::time::timeout(self.config.header_read_timeout, tls.acceptor.accept(io)).await {
+            // The CA's TLS-ALPN-01 check ends with the handshake.
+            Ok(Ok(io)) if io.get_ref().1.alpn_protocol() == Some(sni::ACME_TLS_ALPN) => {}
             Ok(Ok(io)) => {
                 let client = tls.clients.as_ref().map(|c| c.identify(io.get_ref().1));
                 self.connection(io, peer, (true, client), upgraded, service, shutdown)

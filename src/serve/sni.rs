@@ -6,10 +6,10 @@
 //! (subject alternative names, `*.example.com` for one label). Without a default, a name no
 //! certificate holds gets a TLS alert (`handshake_failure`): never another name's certificate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -39,6 +39,63 @@ impl Certs {
             .or(self.default.as_ref())
             .cloned()
     }
+}
+
+/// The ALPN protocol of the TLS-ALPN-01 challenge (RFC 8737).
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+/// The TLS-ALPN-01 challenge certificates of the ACME orders in flight, by name.
+static TLS_ALPN_CHALLENGES: RwLock<BTreeMap<String, Arc<CertifiedKey>>> =
+    RwLock::new(BTreeMap::new());
+
+/// Serves `cert` (a TLS-ALPN-01 challenge certificate and its key) on every TLS listener of
+/// this process to handshakes for `name` that offer only the `acme-tls/1` protocol (the CA's);
+/// `None` stops. Other handshakes never see it.
+///
+/// # Errors
+///
+/// When the key cannot be used.
+pub fn set_tls_alpn_challenge(
+    name: &str,
+    cert: Option<(
+        rustls::pki_types::CertificateDer<'static>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+) -> io::Result<()> {
+    let certified = match cert {
+        Some((cert, key)) => {
+            // Not `from_der`: its check parses the certificate with webpki, which refuses the
+            // critical `acmeIdentifier` extension a challenge certificate must have.
+            let provider = rustls::crypto::ring::default_provider();
+            let key = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(io::Error::other)?;
+            Some(Arc::new(CertifiedKey::new(vec![cert], key)))
+        }
+        None => None,
+    };
+    let mut challenges = TLS_ALPN_CHALLENGES
+        .write()
+        .map_err(|_| io::Error::other("poisoned"))?;
+    let name = name.to_ascii_lowercase();
+    match certified {
+        Some(certified) => challenges.insert(name, certified),
+        None => challenges.remove(&name),
+    };
+    Ok(())
+}
+
+/// The TLS-ALPN-01 challenge certificate for the handshake `hello`, when it is the CA's.
+pub fn tls_alpn_challenge(hello: &ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+    let mut protocols = hello.alpn()?;
+    let only_acme = protocols.next() == Some(ACME_TLS_ALPN) && protocols.next().is_none();
+    let name = hello
+        .server_name()?
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let challenges = TLS_ALPN_CHALLENGES.read().ok()?;
+    only_acme.then(|| challenges.get(&name).cloned()).flatten()
 }
 
 /// The `(cert, key)` file pairs of `config`: the default first (when set), then `certs`.
@@ -152,6 +209,12 @@ pub(crate) struct Reloading {
 
 impl ResolvesServerCert for Reloading {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if hello
+            .alpn()
+            .is_some_and(|mut p| p.any(|p| p == ACME_TLS_ALPN))
+        {
+            return tls_alpn_challenge(&hello);
+        }
         let certs = Arc::clone(&*self.current.read().ok()?);
         match hello.server_name() {
             Some(name) => certs.for_name(name),

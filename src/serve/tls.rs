@@ -52,7 +52,9 @@ pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
     };
     let resolver = super::sni::reloading(config, Arc::clone(&provider)).await?;
     let mut server = builder.with_cert_resolver(resolver);
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // `acme-tls/1` last: only the CA offers it, alone (TLS-ALPN-01).
+    let acme = super::sni::ACME_TLS_ALPN.to_vec();
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), acme];
     // Stateless session tickets (keys rotated by rustls every 6 hours), as nginx and most
     // servers issue: a client may resume with a ticket more than once, where the default
     // stateful tickets are single-use. A resumed handshake skips the certificate signature.

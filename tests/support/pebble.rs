@@ -31,13 +31,14 @@ impl Pebble {
     }
 
     /// Starts pebble validating challenges for real: HTTP-01 requests go to 127.0.0.1 on
-    /// `http_port` (every name resolves to 127.0.0.1 through `pebble-challtestsrv`, from the
-    /// same Debian package, answering DNS on a free port with its own challenge servers off).
-    pub async fn start_validating(dir: &Path, http_port: u16) -> Pebble {
-        Self::launch(dir, None, Some(http_port)).await
+    /// `http_port`, TLS-ALPN-01 handshakes on `tls_port` (every name resolves to 127.0.0.1
+    /// through `pebble-challtestsrv`, from the same Debian package, answering DNS on a free
+    /// port with its own challenge servers off).
+    pub async fn start_validating(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
+        Self::launch(dir, None, Some((http_port, tls_port))).await
     }
 
-    async fn launch(dir: &Path, seconds: Option<u64>, http_port: Option<u16>) -> Pebble {
+    async fn launch(dir: &Path, seconds: Option<u64>, ports: Option<(u16, u16)>) -> Pebble {
         let certified =
             rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
                 .unwrap();
@@ -52,8 +53,8 @@ impl Pebble {
             "managementListenAddress": management.to_string(),
             "certificate": tls_ca,
             "privateKey": key,
-            "httpPort": http_port.unwrap_or_else(|| dead_port().port()),
-            "tlsPort": dead_port().port(),
+            "httpPort": ports.map_or_else(|| dead_port().port(), |p| p.0),
+            "tlsPort": ports.map_or_else(|| dead_port().port(), |p| p.1),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }});
@@ -63,7 +64,7 @@ impl Pebble {
         std::fs::write(&config, json.to_string()).unwrap();
         let mut pebble = tokio::process::Command::new("pebble");
         pebble.arg("-config").arg(&config);
-        let dns = match http_port {
+        let dns = match ports {
             Some(_) => {
                 let dns = dead_port();
                 pebble.arg("-dnsserver").arg(dns.to_string());
