@@ -254,7 +254,7 @@ bind = "{admin}"
 
 [[listen]]
 bind = "127.0.0.1:0"
-tls = {{ certs = [{{ cert = "{cert}", key = "{key}" }}], acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "{http}" }} }}
+tls = {{ certs = [{{ cert = "{cert}", key = "{key}" }}], acme = {} }}
 
 [auth]
 htpasswd = "{}"
@@ -262,10 +262,18 @@ htpasswd = "{}"
 [[routes]]
 echo = true
 "#,
+        acme_table(pebble, state, &http.to_string()),
+        users.display()
+    )
+}
+
+/// `{ domains = [NAME], ... }` for `pebble`, keeping state in `state`.
+fn acme_table(pebble: &Pebble, state: &Path, http_bind: &str) -> String {
+    format!(
+        r#"{{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "{http_bind}" }}"#,
         pebble.directory,
         pebble.tls_ca.display(),
         state.display(),
-        users.display()
     )
 }
 
@@ -378,14 +386,12 @@ async fn tls_alpn_01_on_the_tls_port_validated_for_real() {
     let toml = format!(
         r#"[[listen]]
 bind = "{bind}"
-tls = {{ acme = {{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "" }} }}
+tls = {{ acme = {} }}
 
 [[routes]]
 echo = true
 "#,
-        pebble.directory,
-        pebble.tls_ca.display(),
-        state.display(),
+        acme_table(&pebble, &state, ""),
     );
     let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
     let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
