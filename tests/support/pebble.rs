@@ -38,6 +38,16 @@ impl Pebble {
         Self::launch(dir, None, Some((http_port, tls_port))).await
     }
 
+    /// [`start_validating`](Self::start_validating), issuing certificates valid for
+    /// `seconds` (to see renewals validated for real).
+    pub async fn start_validating_with_validity(
+        dir: &Path,
+        (http_port, tls_port): (u16, u16),
+        seconds: u64,
+    ) -> Pebble {
+        Self::launch(dir, Some(seconds), Some((http_port, tls_port))).await
+    }
+
     async fn launch(dir: &Path, seconds: Option<u64>, ports: Option<(u16, u16)>) -> Pebble {
         let certified =
             rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
