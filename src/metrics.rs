@@ -12,7 +12,9 @@
 //! - `tollgate_limits_store_errors_total`: limit checks a Redis limits store could not answer
 //!   (each then followed `on_store_error`), once [`Metrics::count_store_errors`] names it;
 //! - `tollgate_in_flight_requests`: requests being answered now;
-//! - `tollgate_request_duration_seconds`: a latency histogram, time to the response head.
+//! - `tollgate_request_duration_seconds`: a latency histogram, time to the response head;
+//! - what [`Metrics::render_also`] adds: the gateway adds `tollgate_certificate_expiry_seconds`
+//!   and `tollgate_acme_renewal_failures_total` for its ACME certificates.
 //!
 //! [`Metrics::exporter`] serves them to Prometheus.
 //!
@@ -65,6 +67,7 @@ struct Registry {
     denied: Mutex<BTreeMap<Arc<str>, u64>>,
     rate_limited: Mutex<BTreeMap<&'static str, u64>>,
     store_errors: Mutex<Option<StoreErrors>>,
+    more: Mutex<Vec<MoreMetrics>>,
     cache: Mutex<BTreeMap<&'static str, u64>>,
     in_flight: AtomicI64,
     buckets: [AtomicU64; BUCKETS.len()],
@@ -74,6 +77,9 @@ struct Registry {
 
 /// Reads a limits store's error count.
 type StoreErrors = Box<dyn Fn() -> u64 + Send + Sync>;
+
+/// Writes metrics kept elsewhere.
+type MoreMetrics = Box<dyn Fn(&mut String) + Send + Sync>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,6 +228,9 @@ impl Metrics {
             "tollgate_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}\n\
              tollgate_request_duration_seconds_sum {sum}\ntollgate_request_duration_seconds_count {count}\n"
         );
+        for more in lock(&r.more).iter() {
+            more(&mut out);
+        }
         out
     }
 }
@@ -233,6 +242,14 @@ impl Metrics {
     /// [`RedisStore::errors`]: https://docs.rs/tollgate/latest/tollgate/store/struct.RedisStore.html#method.errors
     pub fn count_store_errors(&self, errors: impl Fn() -> u64 + Send + Sync + 'static) {
         *lock(&self.inner.store_errors) = Some(Box::new(errors));
+    }
+
+    /// Has [`render`](Self::render) end with what `write` writes (metrics kept elsewhere, in
+    /// the Prometheus text format), e.g. [`AcmeStatus::render`]'s certificate expiry.
+    ///
+    /// [`AcmeStatus::render`]: https://docs.rs/tollgate/latest/tollgate/acme/struct.AcmeStatus.html#method.render
+    pub fn render_also(&self, write: impl Fn(&mut String) + Send + Sync + 'static) {
+        lock(&self.inner.more).push(Box::new(write));
     }
 
     /// The access, rate-limit and store counters.

@@ -1,17 +1,22 @@
-//! Automatic HTTPS against a real ACME server: Debian's `pebble` on loopback, challenges
-//! always valid (`PEBBLE_VA_ALWAYS_VALID=1`: a test cannot own port 80 for a name). `tollgate
-//! proxy --domain` obtains a certificate, serves it (curl trusts pebble's root: 200 with Basic
-//! auth), keeps it in the state directory owner-only, reuses it after a restart with the CA
-//! down (no new order), and its plain listener redirects to https with a 308.
+//! Automatic HTTPS against a real ACME server: Debian's `pebble` on loopback. `tollgate proxy
+//! --domain` (challenges always valid, `PEBBLE_VA_ALWAYS_VALID=1`) obtains a certificate,
+//! serves it (curl trusts pebble's root: 200 with Basic auth), keeps it in the state directory
+//! owner-only, reuses it after a restart with the CA down (no new order), renews it live, and
+//! its plain listener redirects to https with a 308. `tollgate run` with `tls = { acme }` is
+//! validated for real (HTTP-01 through `pebble-challtestsrv`'s DNS), beside a file certificate
+//! chosen by SNI, with its metrics; `tollgate check` says what is wrong with ACME settings.
 #![cfg(feature = "acme")]
 
 mod support;
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use support::*;
 
 const NAME: &str = "app.tollgate.test";
+/// The name of a certificate file served beside the ACME one.
+const FILES_NAME: &str = "files.tollgate.test";
 
 fn args<'a>(pebble: &'a Pebble, state: &'a Path, users: &'a Path) -> Vec<&'a str> {
     vec![
@@ -233,4 +238,181 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
         log.contains("cannot be reached"),
         "the log says what failed: {log}"
     );
+}
+
+/// A `tollgate run` file with `tls = { acme = { ... } }` beside `certs` (a file pair for
+/// `FILES_NAME`, `(cert, key)`), its own plain listener and an admin listener on `admin`.
+fn acme_file(
+    pebble: &Pebble,
+    (state, users): (&Path, &Path),
+    (cert, key): &(String, String),
+    (http, admin): (SocketAddr, SocketAddr),
+) -> String {
+    format!(
+        r#"[admin]
+bind = "{admin}"
+
+[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ certs = [{{ cert = "{cert}", key = "{key}" }}], acme = {} }}
+
+[auth]
+htpasswd = "{}"
+
+[[routes]]
+echo = true
+"#,
+        acme_table(pebble, state, &http.to_string()),
+        users.display()
+    )
+}
+
+/// `{ domains = [NAME], ... }` for `pebble`, keeping state in `state`.
+fn acme_table(pebble: &Pebble, state: &Path, http_bind: &str) -> String {
+    format!(
+        r#"{{ domains = ["{NAME}"], directory = "{}", ca = "{}", state_dir = "{}", http_bind = "{http_bind}" }}"#,
+        pebble.directory,
+        pebble.tls_ca.display(),
+        state.display(),
+    )
+}
+
+#[tokio::test]
+async fn a_run_file_serves_an_acme_certificate_beside_a_file_one() {
+    let dir = temp_dir();
+    // Real validation: pebble asks the plain listener for the HTTP-01 answer.
+    let (http, admin) = (dead_port(), dead_port());
+    let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let state = dir.path().join("state");
+    let files = self_signed_pair(dir.path(), FILES_NAME);
+    let toml = acme_file(&pebble, (&state, &users), &files, (http, admin));
+    let (ok, out) = check(dir.path(), "check.toml", &toml).await;
+    assert!(ok, "tollgate check accepts the ACME listener: {out}");
+    let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let addr = https_addr(&gw).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = get_as_alice(&root, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", gw.log());
+    let plain = curl(&["-H", &format!("Host: {NAME}"), &gw.url("/a?b")]).await;
+    assert_eq!(plain.status, 308, "the plain listener announced first");
+    // The file certificate beside, for its own name (SNI).
+    let port = addr.rsplit_once(':').unwrap().1;
+    let beside = curl(&[
+        "--cacert",
+        &files.0,
+        "--resolve",
+        &format!("{FILES_NAME}:{port}:127.0.0.1"),
+        "-u",
+        "alice:pw-alice",
+        &format!("https://{FILES_NAME}:{port}/"),
+    ])
+    .await;
+    assert_eq!(beside.status, 200, "{beside:?}");
+    gw.wait_serving(admin).await;
+    let metrics = curl(&[&format!("http://{admin}/metrics")]).await;
+    let text = metrics.text();
+    let line = format!("tollgate_certificate_expiry_seconds{{name=\"{NAME}\"}} ");
+    let seconds: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .unwrap_or_else(|| panic!("no {line}in\n{text}"))
+        .parse()
+        .unwrap();
+    assert!(
+        seconds > 86_400,
+        "pebble's certificates last days: {seconds}"
+    );
+    assert!(
+        text.contains("tollgate_acme_renewal_failures_total 0\n"),
+        "{text}"
+    );
+    let log = gw.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
+}
+
+#[tokio::test]
+async fn check_says_what_is_wrong_with_acme_settings() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let toml = format!(
+        r#"[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}" }} }}
+
+[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ key = "key.pem", acme = {{ domains = ["{NAME}"], email = "ops@example.com", state_dir = "{}" }} }}
+
+[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ client_ca = "ca.pem" }}
+
+[[routes]]
+echo = true
+"#,
+        dir.path().join("a-file/acme").display(),
+        dir.path().join("state").display(),
+    );
+    let (ok, out) = check(dir.path(), "bad.toml", &toml).await;
+    assert!(!ok, "{out}");
+    for expected in [
+        "is an IP address",
+        "Let's Encrypt needs a contact address",
+        "is not a directory; set `state_dir`",
+        "`cert` is missing: `cert` and `key` go together",
+        "a `tls` table needs a certificate",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    assert!(!dir.path().join("state").exists(), "check creates nothing");
+}
+
+/// `tollgate check` on `text` written to `dir/name`.
+async fn check(dir: &Path, name: &str, text: &str) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    run_to_end(&["check", path.to_str().unwrap()]).await
+}
+
+/// No plain listener (`http_bind = ""`): TLS-ALPN-01 on the TLS listener's port, validated for
+/// real by pebble: by a responder on that port at start, then (30-second certificates, renewed
+/// at about 20 s) by the serving listener itself.
+#[tokio::test]
+async fn tls_alpn_01_on_the_tls_port_validated_for_real() {
+    let dir = temp_dir();
+    let bind = dead_port();
+    let ports = (dead_port().port(), bind.port());
+    let pebble = Pebble::start_validating_with_validity(dir.path(), ports, 30).await;
+    let state = dir.path().join("state");
+    let toml = format!(
+        r#"[[listen]]
+bind = "{bind}"
+tls = {{ acme = {} }}
+
+[[routes]]
+echo = true
+"#,
+        acme_table(&pebble, &state, ""),
+    );
+    let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = curl(&[
+        "--cacert",
+        root.to_str().unwrap(),
+        "--resolve",
+        &format!("{NAME}:{}:127.0.0.1", bind.port()),
+        &format!("https://{NAME}:{}/", bind.port()),
+    ])
+    .await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", gw.log());
+    // The renewal's challenge is answered by the listener that serves.
+    gw.wait_for_log("ACME certificate renewed", 1).await;
+    let log = gw.stop().await;
+    assert_eq!(
+        log.matches("obtained a new ACME certificate").count(),
+        2,
+        "{log}"
+    );
+    assert!(!log.contains("ACME renewal failed"), "{log}");
 }

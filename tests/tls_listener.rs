@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{curl, fixture, raw, start_failure, temp_dir, Gateway};
+use support::{curl, curl_error, fixture, raw, self_signed_pair, start_failure, temp_dir, Gateway};
 
 #[tokio::test]
 async fn plain_http_to_a_tls_port_is_a_400_saying_use_https() {
@@ -71,4 +71,41 @@ async fn an_encrypted_key_says_it_is_encrypted_and_how_to_decrypt_it() {
     .await;
     assert!(out.contains("encrypted with a passphrase"), "{out}");
     assert!(out.contains("openssl pkey -in"), "{out}");
+}
+
+/// `certs = [...]`: each name gets its own certificate by SNI; a name none holds gets a TLS
+/// alert, never another name's certificate.
+#[tokio::test]
+async fn certificates_are_chosen_by_sni_and_an_unknown_name_gets_an_alert() {
+    let dir = temp_dir();
+    let (a_cert, a_key) = self_signed_pair(dir.path(), "a.tollgate.test");
+    let (b_cert, b_key) = self_signed_pair(dir.path(), "b.tollgate.test");
+    let toml = format!(
+        r#"[[listen]]
+bind = "127.0.0.1:0"
+tls = {{ certs = [{{ cert = "{a_cert}", key = "{a_key}" }}, {{ cert = "{b_cert}", key = "{b_key}" }}] }}
+
+[[routes]]
+echo = true
+"#
+    );
+    let gw = Gateway::run_file(dir.path(), &toml, &[]).await;
+    let port = gw.socket_addr().port();
+    let fetch = |name: &str, ca: &str| {
+        let resolve = format!("{name}:{port}:127.0.0.1");
+        let url = format!("https://{name}:{port}/");
+        let ca = ca.to_owned();
+        async move { curl(&["--cacert", &ca, "--resolve", &resolve, &url]).await }
+    };
+    // Each name is verified against its own certificate: curl checks the name too.
+    assert_eq!(fetch("a.tollgate.test", &a_cert).await.status, 200);
+    assert_eq!(fetch("b.tollgate.test", &b_cert).await.status, 200);
+    let resolve = format!("c.tollgate.test:{port}:127.0.0.1");
+    let url = format!("https://c.tollgate.test:{port}/");
+    let refused = curl_error(&["-k", "--resolve", &resolve, &url]).await;
+    assert!(
+        refused.contains("alert") || refused.contains("handshake"),
+        "a TLS alert for a name without a certificate: {refused}"
+    );
+    gw.stop().await;
 }

@@ -25,7 +25,7 @@ impl Challenges {
         self.0.read().ok()?.get(token).cloned()
     }
 
-    fn set(&self, token: &str, answer: Option<String>) {
+    pub(super) fn set(&self, token: &str, answer: Option<String>) {
         if let Ok(mut map) = self.0.write() {
             match answer {
                 Some(answer) => map.insert(token.to_owned(), answer),
@@ -59,14 +59,14 @@ pub struct AcmeError {
 }
 
 impl AcmeError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(super) fn new(message: impl Into<String>) -> Self {
         AcmeError {
             message: message.into(),
             source: None,
         }
     }
 
-    fn with(
+    pub(super) fn with(
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
@@ -217,7 +217,7 @@ async fn order(
         .new_order(&NewOrder::new(&identifiers))
         .await
         .map_err(|e| acme("order", e))?;
-    let mut tokens = Vec::new();
+    let (mut tokens, mut names) = (Vec::new(), Vec::new());
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
         let mut authz = authz.map_err(|e| acme("authorization", e))?;
@@ -231,14 +231,28 @@ async fn order(
                 )))
             }
         }
-        let mut challenge = authz
-            .challenge(ChallengeType::Http01)
-            .ok_or_else(|| AcmeError::new("the CA offers no HTTP-01 challenge for this name"))?;
-        challenges.set(
-            &challenge.token,
-            Some(challenge.key_authorization().as_str().to_owned()),
-        );
-        tokens.push(challenge.token.clone());
+        // TLS-ALPN-01 when there is no plain listener (`http_bind = ""`).
+        let tls_alpn = config.http_bind.is_empty();
+        let (kind, what) = match tls_alpn {
+            true => (ChallengeType::TlsAlpn01, "TLS-ALPN-01"),
+            false => (ChallengeType::Http01, "HTTP-01"),
+        };
+        let mut challenge = authz.challenge(kind).ok_or_else(|| {
+            AcmeError::new(format!("the CA offers no {what} challenge for this name"))
+        })?;
+        let answer = challenge.key_authorization();
+        if tls_alpn {
+            let Identifier::Dns(name) = challenge.identifier().identifier.clone() else {
+                return Err(AcmeError::new(
+                    "the CA asked about a name that is not a DNS name",
+                ));
+            };
+            super::tls_alpn::offer(&name, answer.digest().as_ref())?;
+            names.push(name);
+        } else {
+            challenges.set(&challenge.token, Some(answer.as_str().to_owned()));
+            tokens.push(challenge.token.clone());
+        }
         challenge
             .set_ready()
             .await
@@ -249,11 +263,19 @@ async fn order(
     for token in &tokens {
         challenges.set(token, None);
     }
+    for name in &names {
+        let _ = crate::serve::set_tls_alpn_challenge(name, None);
+    }
     let status = status.map_err(|e| acme("validation", e))?;
     if status != OrderStatus::Ready {
         return Err(AcmeError::new(format!(
-            "the CA did not validate the names ({status:?}): is port 80 of this machine \
-             reachable from the CA under each name (the HTTP-01 challenge)?"
+            "the CA did not validate the names ({status:?}): is {} of this machine reachable \
+             from the CA under each name?",
+            if names.is_empty() {
+                "port 80 (the HTTP-01 challenge, `http_bind`)"
+            } else {
+                "the TLS port (the TLS-ALPN-01 challenge)"
+            }
         )));
     }
     let key_pem = order.finalize().await.map_err(|e| acme("finalize", e))?;

@@ -19,22 +19,31 @@
 //! # Ok(()) }
 //! ```
 
+mod http01;
 mod issue;
+mod manage;
 mod store;
+mod tls_alpn;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
+pub use self::http01::{challenge_answer, serve_plain, Redirect};
 pub use self::issue::{ensure, AcmeError, Challenges, Issued};
+pub use self::manage::{manage, AcmeStatus};
 pub use self::store::{CertStore, DirStore};
+pub use self::tls_alpn::{answer_tls_alpn, TlsAlpnResponder};
 
 /// Let's Encrypt's production directory, the default.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// The state directory when none is configured.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/tollgate/acme";
+
+/// The plain listener's address when none is configured.
+pub const DEFAULT_HTTP_BIND: &str = "0.0.0.0:80";
 
 /// `tls = { acme = { ... } }` on a listener, or `tollgate proxy --domain NAME ...`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -59,6 +68,16 @@ pub struct AcmeConfig {
     /// [`DEFAULT_STATE_DIR`].
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// The plain HTTP listener the CA reaches for HTTP-01 challenges, which redirects every
+    /// other request to `https://` with a `308`. Listeners with the same `http_bind` share
+    /// it. Empty (`""`): no plain listener, the TLS-ALPN-01 challenge on the TLS listener
+    /// instead. Default is [`DEFAULT_HTTP_BIND`].
+    #[serde(default = "default_http_bind")]
+    pub http_bind: String,
+}
+
+fn default_http_bind() -> String {
+    DEFAULT_HTTP_BIND.to_owned()
 }
 
 fn lets_encrypt() -> String {
@@ -78,6 +97,36 @@ impl AcmeConfig {
             directory: lets_encrypt(),
             ca: None,
             state_dir: default_state_dir(),
+            http_bind: default_http_bind(),
+        }
+    }
+
+    /// What keeps the state directory from being used, saying what to do: `None` when it
+    /// exists and is writable, or when it can be created (its nearest existing parent is a
+    /// writable directory). Nothing is created.
+    pub fn state_dir_problem(&self) -> Option<String> {
+        let dir = &self.state_dir;
+        let existing = dir.ancestors().find(|a| a.exists())?;
+        let fix = "set `state_dir` (--state-dir) to a directory the gateway's user owns";
+        if !existing.is_dir() {
+            return Some(format!(
+                "the ACME state directory {}: {} is not a directory; {fix}",
+                dir.display(),
+                existing.display()
+            ));
+        }
+        match tempfile::tempfile_in(existing) {
+            Ok(_) => None,
+            Err(e) if existing == dir.as_path() => Some(format!(
+                "the ACME state directory {} is not writable by this user ({e}); {fix}",
+                dir.display()
+            )),
+            Err(e) => Some(format!(
+                "the ACME state directory {} cannot be created: {} is not writable by this user \
+                 ({e}); create it for the gateway's user, or {fix}",
+                dir.display(),
+                existing.display()
+            )),
         }
     }
 

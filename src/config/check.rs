@@ -28,6 +28,8 @@ impl Config {
                 ));
             }
         }
+        #[cfg(feature = "tls")]
+        errors.extend(self.check_tls_tables());
         if let Some(admin) = &self.admin {
             if !admin.bind.ends_with(":0") && self.listen.iter().any(|l| l.bind == admin.bind) {
                 errors.push(ConfigError::new(
@@ -142,6 +144,60 @@ impl Config {
                  Basic credentials itself: `request_headers` passes `Authorization` on)",
             )
         })
+    }
+
+    /// Each `tls` table has a certificate (`cert` and `key` together, `certs`, or `acme`); an
+    /// ACME plain listener (`http_bind`) is not the address of a `[[listen]]`.
+    #[cfg(feature = "tls")]
+    fn check_tls_tables(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        for (i, listen) in self.listen.iter().enumerate() {
+            let Some(tls) = &listen.tls else { continue };
+            let at = KeyPath::root().key("listen").index(i).key("tls");
+            let (cert, key) = (
+                tls.cert.as_os_str().is_empty(),
+                tls.key.as_os_str().is_empty(),
+            );
+            if cert != key {
+                let missing = if cert { "cert" } else { "key" };
+                errors.push(ConfigError::new(
+                    at.clone(),
+                    format!("`{missing}` is missing: `cert` and `key` go together"),
+                ));
+            }
+            #[cfg(feature = "acme")]
+            let acme = tls.acme.as_ref();
+            #[cfg(not(feature = "acme"))]
+            let acme: Option<&()> = None;
+            if cert && key && tls.certs.is_empty() && acme.is_none() {
+                errors.push(ConfigError::new(
+                    at.clone(),
+                    "a `tls` table needs a certificate: `cert` and `key` (PEM files), `certs = \
+                     [{ cert, key }, ...]` chosen by name, or `acme = { domains = \
+                     [\"app.example.com\"], email = \"ops@example.com\" }` for one the gateway \
+                     obtains and renews",
+                ));
+            }
+            #[cfg(feature = "acme")]
+            if let Some(acme) = acme {
+                let taken = (!acme.http_bind.ends_with(":0"))
+                    .then(|| self.listen.iter().position(|l| l.bind == acme.http_bind))
+                    .flatten();
+                if let Some(j) = taken {
+                    errors.push(ConfigError::new(
+                        at.key("acme").key("http_bind"),
+                        format!(
+                            "`{}` is also the address of [[listen]] {}: the ACME plain listener \
+                             needs its own address (it answers the CA and redirects the rest \
+                             to https); change `http_bind` or that listener's `bind`",
+                            acme.http_bind,
+                            j + 1
+                        ),
+                    ));
+                }
+            }
+        }
+        errors
     }
 
     /// Whether a listener names its clients by their certificates (`client_ca`).

@@ -1,11 +1,15 @@
 //! The admin listener's service: metrics, health and the cache purge, on a socket of its own.
 
+use tokio::runtime::Handle;
+
+use super::listening::Listening;
 use super::shared::SharedState;
 use super::stack::Gateway;
 use crate::config::AdminConfig;
 use crate::dispatch::{any, Dispatch, DispatchError};
 use crate::health::HealthLayer;
 use crate::metrics::Metrics;
+use crate::serve::ServeConfig;
 use tower_layer::Layer;
 
 /// The admin listener's service: [`Metrics::exporter`] at `metrics_path` and a
@@ -46,4 +50,24 @@ pub fn admin_with(
         .build()?;
     let health = HealthLayer::new(config.health_path.as_str());
     Ok(Gateway::new(health.layer(exporter)))
+}
+
+/// Serves the admin listener of `config` (on `sockets`, or new ones) on the current runtime.
+pub(super) async fn start_admin(
+    config: &AdminConfig,
+    metrics: &Metrics,
+    shared: &SharedState,
+    sockets: Option<Vec<std::net::TcpListener>>,
+) -> std::io::Result<Listening> {
+    // Checked by `build` already.
+    let service = admin_with(config, metrics, shared).map_err(std::io::Error::other)?;
+    // One server on the runtime that runs the gateway: the admin listener is not hot.
+    let listening = Listening::start(
+        ServeConfig::bind(&config.bind),
+        sockets,
+        &[(Handle::current(), service)],
+    )
+    .await?;
+    tracing::info!(addr = %listening.addr, "admin listener (metrics, health) on http://{}", listening.addr);
+    Ok(listening)
 }

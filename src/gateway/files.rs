@@ -11,8 +11,25 @@ pub(super) async fn check_tls(config: &Config) -> Vec<ConfigError> {
     #[cfg(feature = "tls")]
     for (i, listen) in config.listen.iter().enumerate() {
         if let Some(tls) = &listen.tls {
+            let at = KeyPath::root().key("listen").index(i).key("tls");
+            #[cfg(feature = "acme")]
+            if let Some(acme) = &tls.acme {
+                // No files yet: the gateway obtains them at start (`super::acme::prepare`);
+                // the files named beside are checked without it.
+                let settings = at.key("acme");
+                let problems = acme.problems().into_iter().chain(acme.state_dir_problem());
+                errors.extend(problems.map(|p| ConfigError::new(settings.clone(), p)));
+                let mut files = tls.clone();
+                files.acme = None;
+                if files.cert.as_os_str().is_empty() && files.certs.is_empty() {
+                    continue;
+                }
+                if let Err(e) = files.validate().await {
+                    errors.push(ConfigError::from_error(at, e));
+                }
+                continue;
+            }
             if let Err(e) = tls.validate().await {
-                let at = KeyPath::root().key("listen").index(i).key("tls");
                 errors.push(ConfigError::from_error(at, e));
             }
         }

@@ -111,10 +111,12 @@ impl Listening {
 #[cfg(feature = "tls")]
 pub(super) async fn tls_files(config: &ServeConfig) -> Option<Vec<Vec<u8>>> {
     let tls = config.tls.as_ref()?;
-    let mut files = Vec::with_capacity(3);
+    let mut files = Vec::with_capacity(3 + 2 * tls.certs.len());
+    let pairs = tls.certs.iter().flat_map(|p| [&p.cert, &p.key]);
     for path in [Some(&tls.cert), Some(&tls.key), tls.client_ca.as_ref()]
         .into_iter()
         .flatten()
+        .chain(pairs)
     {
         files.push(tokio::fs::read(path).await.unwrap_or_default());
     }

@@ -65,6 +65,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "acme")]
+mod acme;
 mod admin_listener;
 mod build;
 #[cfg(unix)]

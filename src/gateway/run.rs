@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tokio::runtime::Handle;
 
-use super::admin_listener::admin_with;
+use super::admin_listener::start_admin;
 use super::build::build_with;
 use super::listening::{tls_files, Listening};
 use super::order::route_order_changes;
@@ -69,6 +69,9 @@ pub struct Runner {
     /// Where `tollgate reload` asks for a reload and hears the outcome (removed when dropped).
     #[cfg(unix)]
     control: Option<super::control::ControlSocket>,
+    /// The ACME certificates kept for `tls = { acme = ... }` listeners.
+    #[cfg(feature = "acme")]
+    acme: super::acme::Managed,
 }
 
 /// The service every public listener runs: the stack in force when a request arrives.
@@ -136,6 +139,8 @@ impl Runner {
 
     async fn serve(path: Option<PathBuf>, config: Config, text: &str) -> Result<Self, BoxError> {
         let metrics = Metrics::new();
+        #[cfg(feature = "acme")]
+        let (config, acme) = super::acme::Managed::start(config, text, &metrics).await?;
         let workers = Workers::start(config.workers)?;
         let shared = SharedState::new();
         let gateways = build_each(&config, &metrics, &shared, workers.len())
@@ -155,6 +160,8 @@ impl Runner {
             pid_file: None,
             #[cfg(unix)]
             control: None,
+            #[cfg(feature = "acme")]
+            acme,
         };
         #[cfg(unix)]
         if runner.path.is_some() {
@@ -275,6 +282,8 @@ impl Runner {
             return Ok(());
         };
         let (config, text) = load_file(&path)?;
+        #[cfg(feature = "acme")]
+        let config = self.acme.reloaded(config, &text).await?;
         let gateways = build_each(&config, &self.metrics, &self.shared, self.workers.len())
             .await
             .map_err(|errors| errors.locate(&text))?;
@@ -539,25 +548,6 @@ fn warn(config: &Config) {
     for change in route_order_changes(&config.routes) {
         tracing::warn!(route = change.route, "route order: {change}");
     }
-}
-
-async fn start_admin(
-    config: &AdminConfig,
-    metrics: &Metrics,
-    shared: &SharedState,
-    sockets: Option<Vec<std::net::TcpListener>>,
-) -> std::io::Result<Listening> {
-    // Checked by `build` already.
-    let service = admin_with(config, metrics, shared).map_err(std::io::Error::other)?;
-    // One server on the runtime that runs the gateway: the admin listener is not hot.
-    let listening = Listening::start(
-        ServeConfig::bind(&config.bind),
-        sockets,
-        &[(Handle::current(), service)],
-    )
-    .await?;
-    tracing::info!(addr = %listening.addr, "admin listener (metrics, health) on http://{}", listening.addr);
-    Ok(listening)
 }
 
 /// Writes this process's id to `path`, never through a symbolic link: someone who can write

@@ -123,17 +123,35 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 /// The certificate chain and private key `serve` terminates TLS with.
 ///
 /// Both are PEM files: the chain leaf first (as Let's Encrypt's `fullchain.pem`), the key in
-/// PKCS#8, PKCS#1 or SEC1 form. ALPN offers `h2` and `http/1.1`.
+/// PKCS#8, PKCS#1 or SEC1 form. ALPN offers `h2` and `http/1.1`. In a gateway's
+/// configuration, `acme` instead of `cert` and `key` has the certificate obtained and renewed
+/// from an ACME directory (the gateway fills `cert` and `key` with the files it keeps).
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TlsConfig {
-    /// The PEM certificate chain file.
+    /// The PEM certificate chain file (empty with `acme`, until the gateway fills it).
+    #[serde(default)]
     pub cert: std::path::PathBuf,
-    /// The PEM private key file.
+    /// The PEM private key file (empty with `acme`, until the gateway fills it).
+    #[serde(default)]
     pub key: std::path::PathBuf,
+    /// More certificates, each served to the DNS names of its leaf (its subject alternative
+    /// names; `*.example.com` for one label), chosen by the name the client asks for (SNI).
+    /// With them, `cert` and `key` are optional: when set, they are served to every other name
+    /// (and to clients that send none); when not, such a client gets a TLS alert, never
+    /// another name's certificate. Default is none.
+    #[serde(default)]
+    pub certs: Vec<CertPair>,
+    /// Get the certificate from an ACME directory and keep it renewed, instead of `cert` and
+    /// `key` (the gateway does it: [`gateway::Runner`](crate::gateway::Runner)). Default is
+    /// `None`.
+    #[cfg(feature = "acme")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "acme")))]
+    #[serde(default)]
+    pub acme: Option<crate::acme::AcmeConfig>,
     /// Ask clients for a certificate and verify it against the CA certificates of this PEM
     /// file (mutual TLS); the verified certificate names the user
     /// ([`AuthenticatedUser`](crate::ext::AuthenticatedUser), see [`client_user`](Self::client_user)).
@@ -165,6 +183,26 @@ impl TlsConfig {
             client_auth: ClientAuth::default(),
             client_user: ClientUser::default(),
             client_cert_status: ClientCertStatus::default(),
+            certs: Vec::new(),
+            #[cfg(feature = "acme")]
+            acme: None,
+        }
+    }
+
+    /// A TLS configuration whose certificate comes from an ACME directory.
+    ///
+    /// ```
+    /// use tollgate::acme::AcmeConfig;
+    /// use tollgate::serve::TlsConfig;
+    ///
+    /// let tls = TlsConfig::from_acme(AcmeConfig::new(["app.example.com"]));
+    /// assert!(tls.cert.as_os_str().is_empty());
+    /// ```
+    #[cfg(feature = "acme")]
+    pub fn from_acme(acme: crate::acme::AcmeConfig) -> Self {
+        TlsConfig {
+            acme: Some(acme),
+            ..TlsConfig::new("", "")
         }
     }
 
@@ -182,6 +220,30 @@ impl TlsConfig {
         self.client_ca = Some(ca.into());
         self.client_auth = auth;
         self
+    }
+}
+
+/// One certificate of [`TlsConfig::certs`]: a PEM chain file and its key file.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CertPair {
+    /// The PEM certificate chain file, leaf first.
+    pub cert: std::path::PathBuf,
+    /// The PEM private key file.
+    pub key: std::path::PathBuf,
+}
+
+#[cfg(feature = "tls")]
+impl CertPair {
+    /// A certificate chain file and its key file.
+    pub fn new(cert: impl Into<std::path::PathBuf>, key: impl Into<std::path::PathBuf>) -> Self {
+        CertPair {
+            cert: cert.into(),
+            key: key.into(),
+        }
     }
 }
 

@@ -61,6 +61,8 @@ mod io;
 mod plain;
 mod side;
 #[cfg(feature = "tls")]
+mod sni;
+#[cfg(feature = "tls")]
 mod tls;
 mod workers;
 
@@ -80,9 +82,11 @@ use tokio::task::JoinSet;
 pub use self::announce::{announce, announce_as_json};
 pub use self::config::{duration, ServeConfig, DEFAULT_BIND};
 #[cfg(feature = "tls")]
-pub use self::config::{ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
+pub use self::config::{CertPair, ClientAuth, ClientCertStatus, ClientUser, TlsConfig};
 pub use self::conn::ServeService;
 pub use self::host::HostHeaderError;
+#[cfg(feature = "tls")]
+pub use self::sni::{set_tls_alpn_challenge, tls_alpn_challenge, ACME_TLS_ALPN};
 #[cfg(feature = "config")]
 pub(crate) use self::workers::{bind_sockets, stopped, Workers};
 pub use self::workers::{serve_workers, BLOCKING_THREADS_PER_WORKER};
@@ -414,6 +418,8 @@ impl Shared {
         };
         #[cfg(feature = "tls")]
         match tokio::time::timeout(self.config.header_read_timeout, tls.acceptor.accept(io)).await {
+            // The CA's TLS-ALPN-01 check ends with the handshake.
+            Ok(Ok(io)) if io.get_ref().1.alpn_protocol() == Some(sni::ACME_TLS_ALPN) => {}
             Ok(Ok(io)) => {
                 let client = tls.clients.as_ref().map(|c| c.identify(io.get_ref().1));
                 self.connection(io, peer, (true, client), upgraded, service, shutdown)

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{ResolvesServerCert, WebPkiClientVerifier};
-use rustls::sign::CertifiedKey;
+use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio_rustls::TlsAcceptor;
 
@@ -39,11 +38,6 @@ impl TlsConfig {
 
 /// Builds the acceptor, failing with an error that names the file at fault.
 pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
-    let certs = pem::certs(
-        &config.cert,
-        &pem::read_async(&config.cert, "certificate").await?,
-    )?;
-    let key = pem::key(&config.key, &pem::read_async(&config.key, "key").await?)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let clients = match &config.client_ca {
         Some(ca) => Some(Arc::new(ClientCerts::new(config, ca, &provider).await?)),
@@ -56,13 +50,11 @@ pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
         Some(clients) => builder.with_client_cert_verifier(clients.handshake_verifier()),
         None => builder.with_no_client_auth(),
     };
-    let certified = certified(config, certs, key, &provider)?;
-    let resolver = Arc::new(Reloading {
-        current: std::sync::RwLock::new(Arc::new(certified)),
-    });
-    watch_files(config.clone(), Arc::downgrade(&resolver), provider);
+    let resolver = super::sni::reloading(config, Arc::clone(&provider)).await?;
     let mut server = builder.with_cert_resolver(resolver);
-    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // `acme-tls/1` last: only the CA offers it, alone (TLS-ALPN-01).
+    let acme = super::sni::ACME_TLS_ALPN.to_vec();
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), acme];
     // Stateless session tickets (keys rotated by rustls every 6 hours), as nginx and most
     // servers issue: a client may resume with a ticket more than once, where the default
     // stateful tickets are single-use. A resumed handshake skips the certificate signature.
@@ -71,86 +63,6 @@ pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
         acceptor: TlsAcceptor::from(Arc::new(server)),
         clients,
     })
-}
-
-/// The certificate and key as rustls serves them, checked to fit together.
-fn certified(
-    config: &TlsConfig,
-    certs: Vec<CertificateDer<'static>>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
-    provider: &rustls::crypto::CryptoProvider,
-) -> io::Result<CertifiedKey> {
-    CertifiedKey::from_der(certs, key, provider).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "TLS certificate {} and key {} do not fit together: {e}",
-                config.cert.display(),
-                config.key.display()
-            ),
-        )
-    })
-}
-
-/// How often a listener looks at its certificate files for a new certificate.
-const FILE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The listener's certificate, replaced when its files change: connections already open keep
-/// the one they started with, new handshakes get the new one.
-#[derive(Debug)]
-struct Reloading {
-    current: std::sync::RwLock<Arc<CertifiedKey>>,
-}
-
-impl ResolvesServerCert for Reloading {
-    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.current.read().ok().map(|c| Arc::clone(&c))
-    }
-}
-
-/// Every [`FILE_CHECK`], while the listener lives: when the certificate or key file changed
-/// (a renewal by ACME, certbot or a person), loads the pair and swaps it in; a pair that does
-/// not load is logged and the old certificate stays.
-fn watch_files(
-    config: TlsConfig,
-    resolver: std::sync::Weak<Reloading>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    runtime.spawn(async move {
-        let read = || async {
-            let cert = tokio::fs::read(&config.cert).await.ok()?;
-            Some((cert, tokio::fs::read(&config.key).await.ok()?))
-        };
-        let mut seen = read().await;
-        loop {
-            tokio::time::sleep(FILE_CHECK).await;
-            let Some(resolver) = resolver.upgrade() else { return };
-            let now = read().await;
-            if now.is_none() || now == seen {
-                continue;
-            }
-            seen = now;
-            let Some((cert, key)) = &seen else { continue };
-            let loaded = pem::certs(&config.cert, cert)
-                .and_then(|certs| Ok((certs, pem::key(&config.key, key)?)))
-                .and_then(|(certs, key)| certified(&config, certs, key, &provider));
-            match loaded {
-                Ok(certified) => {
-                    if let Ok(mut current) = resolver.current.write() {
-                        *current = Arc::new(certified);
-                    }
-                    tracing::info!(cert = %config.cert.display(), "serving the new TLS certificate");
-                }
-                Err(e) => tracing::error!(
-                    error = %e,
-                    "the new TLS certificate files do not load; still serving the previous one"
-                ),
-            }
-        }
-    });
 }
 
 /// Client certificates: the verifier built from `client_ca`, and what names the user.

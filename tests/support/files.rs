@@ -39,3 +39,16 @@ pub fn htpasswd_file(dir: &Path, user: &str, password: &str) -> PathBuf {
     std::fs::write(&path, line).unwrap();
     path
 }
+
+/// A self-signed certificate for the DNS name `name`, written to `dir/NAME.pem` and
+/// `dir/NAME.key`; their paths.
+pub fn self_signed_pair(dir: &Path, name: &str) -> (String, String) {
+    let made = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert.display().to_string(), key.display().to_string())
+}

@@ -6,9 +6,10 @@ use std::process::Stdio;
 
 use super::{curl, dead_port, eventually};
 
-/// A running pebble.
+/// A running pebble (and, validating for real, its `pebble-challtestsrv` DNS server).
 pub struct Pebble {
     child: tokio::process::Child,
+    _dns: Option<tokio::process::Child>,
     /// Its directory URL.
     pub directory: String,
     /// The CA file that trusts its HTTPS (for `--acme-ca` and curl).
@@ -18,14 +19,36 @@ pub struct Pebble {
 
 impl Pebble {
     /// Starts pebble in `dir` with challenge validation always passing
-    /// (`PEBBLE_VA_ALWAYS_VALID=1`: no port 80 or 443 can be arranged for a test's name) and
-    /// no refused nonces, and waits until its directory answers.
+    /// (`PEBBLE_VA_ALWAYS_VALID=1`) and no refused nonces, and waits until its directory
+    /// answers. [`start_validating`](Self::start_validating) validates for real.
     pub async fn start(dir: &Path) -> Pebble {
         Self::start_with_validity(dir, None).await
     }
 
     /// [`start`](Self::start), issuing certificates valid for `seconds` (to see renewals).
     pub async fn start_with_validity(dir: &Path, seconds: Option<u64>) -> Pebble {
+        Self::launch(dir, seconds, None).await
+    }
+
+    /// Starts pebble validating challenges for real: HTTP-01 requests go to 127.0.0.1 on
+    /// `http_port`, TLS-ALPN-01 handshakes on `tls_port` (every name resolves to 127.0.0.1
+    /// through `pebble-challtestsrv`, from the same Debian package, answering DNS on a free
+    /// port with its own challenge servers off).
+    pub async fn start_validating(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
+        Self::launch(dir, None, Some((http_port, tls_port))).await
+    }
+
+    /// [`start_validating`](Self::start_validating), issuing certificates valid for
+    /// `seconds` (to see renewals validated for real).
+    pub async fn start_validating_with_validity(
+        dir: &Path,
+        (http_port, tls_port): (u16, u16),
+        seconds: u64,
+    ) -> Pebble {
+        Self::launch(dir, Some(seconds), Some((http_port, tls_port))).await
+    }
+
+    async fn launch(dir: &Path, seconds: Option<u64>, ports: Option<(u16, u16)>) -> Pebble {
         let certified =
             rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
                 .unwrap();
@@ -40,8 +63,8 @@ impl Pebble {
             "managementListenAddress": management.to_string(),
             "certificate": tls_ca,
             "privateKey": key,
-            "httpPort": dead_port().port(),
-            "tlsPort": dead_port().port(),
+            "httpPort": ports.map_or_else(|| dead_port().port(), |p| p.0),
+            "tlsPort": ports.map_or_else(|| dead_port().port(), |p| p.1),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false
         }});
@@ -49,10 +72,20 @@ impl Pebble {
             json["pebble"]["certificateValidityPeriod"] = seconds.into();
         }
         std::fs::write(&config, json.to_string()).unwrap();
-        let child = tokio::process::Command::new("pebble")
-            .arg("-config")
-            .arg(&config)
-            .env("PEBBLE_VA_ALWAYS_VALID", "1")
+        let mut pebble = tokio::process::Command::new("pebble");
+        pebble.arg("-config").arg(&config);
+        let dns = match ports {
+            Some(_) => {
+                let dns = dead_port();
+                pebble.arg("-dnsserver").arg(dns.to_string());
+                Some(challtestsrv(dns).await)
+            }
+            None => {
+                pebble.env("PEBBLE_VA_ALWAYS_VALID", "1");
+                None
+            }
+        };
+        let child = pebble
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
             .stdout(Stdio::null())
@@ -62,6 +95,7 @@ impl Pebble {
             .expect("pebble runs (apt-get install pebble; .ci/run does it)");
         let pebble = Pebble {
             child,
+            _dns: dns,
             directory: format!("https://{listen}/dir"),
             tls_ca,
             management: format!("https://{management}"),
@@ -84,4 +118,24 @@ impl Pebble {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// `pebble-challtestsrv` answering every A query with 127.0.0.1 (and no AAAA) on `dns`, UDP
+/// and TCP, with its challenge servers off; killed when dropped.
+async fn challtestsrv(dns: std::net::SocketAddr) -> tokio::process::Child {
+    let child = tokio::process::Command::new("pebble-challtestsrv")
+        .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+        .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+        .arg("-dns01")
+        .arg(dns.to_string())
+        .arg("-management")
+        .arg(dead_port().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("pebble-challtestsrv runs (in Debian's pebble package)");
+    let up = eventually(async || tokio::net::TcpStream::connect(dns).await.is_ok()).await;
+    assert!(up, "pebble-challtestsrv did not listen on {dns}");
+    child
 }
