@@ -49,7 +49,7 @@ pub use self::key::{KeyScheme, StoreKey};
 pub use self::redis::{RedisStore, StoreConfigError, StoreUnavailable};
 
 /// Where the limits' state lives: `"memory"` or a Redis URL: one server (`redis://`,
-/// `rediss://`, `valkey://`, `redis+unix://`), a cluster (`redis+cluster://HOST:PORT,...`) or
+/// `valkey://`, `redis+unix://`; `rediss://` is refused, as this build has no TLS to Redis), a cluster (`redis+cluster://HOST:PORT,...`) or
 /// Sentinels and the master they watch (`redis+sentinel://HOST:PORT,.../MASTER[/DB]`).
 ///
 /// ```
@@ -58,6 +58,8 @@ pub use self::redis::{RedisStore, StoreConfigError, StoreUnavailable};
 /// assert!("redis://127.0.0.1:6379/0".parse::<StoreLocation>().is_ok());
 /// assert!("redis+cluster://10.0.0.1:7000,10.0.0.2:7000".parse::<StoreLocation>().is_ok());
 /// assert!("redis+sentinel://10.0.0.1:26379/mymaster".parse::<StoreLocation>().is_ok());
+/// let err = "rediss://10.0.0.1:6379".parse::<StoreLocation>().unwrap_err();
+/// assert!(err.to_string().contains("without TLS"));
 /// let err = "redis+sentinel://10.0.0.1:26379".parse::<StoreLocation>().unwrap_err();
 /// assert!(err.to_string().contains("MASTER"));
 /// ```
@@ -89,7 +91,7 @@ impl fmt::Display for StoreLocationError {
             StoreLocationError::Unknown(text) => write!(
                 f,
                 "store `{text}` is neither `memory` nor a Redis URL; use `memory`, \
-                 `redis://HOST:PORT/DB` (also `rediss://`, `valkey://`, `redis+unix://`), \
+                 `redis://HOST:PORT/DB` (also `valkey://`, `redis+unix://`), \
                  `redis+cluster://HOST:PORT,HOST:PORT` or \
                  `redis+sentinel://HOST:26379,HOST:26379/MASTER`"
             ),
@@ -121,9 +123,16 @@ impl FromStr for StoreLocation {
         let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         match scheme.as_deref() {
             Some(
-                "redis" | "rediss" | "valkey" | "valkeys" | "redis+unix" | "unix" | "redis+cluster"
-                | "valkey+cluster" | "redis+sentinel" | "valkey+sentinel",
+                "redis" | "valkey" | "redis+unix" | "unix" | "redis+cluster" | "valkey+cluster"
+                | "redis+sentinel" | "valkey+sentinel",
             ) => {}
+            Some("rediss" | "valkeys") => {
+                return Err(StoreLocationError::InvalidUrl(
+                    "this build speaks to Redis without TLS; keep Redis on a private network or \
+                     behind a TLS tunnel (stunnel, spiped) and give a `redis://` URL"
+                        .to_owned(),
+                ))
+            }
             _ => return Err(StoreLocationError::Unknown(text.to_owned())),
         }
         #[cfg(feature = "redis-store")]

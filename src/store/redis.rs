@@ -157,8 +157,7 @@ impl fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store at `url` whose keys are hashed with `secret` (at least 16 bytes, the same on
-    /// every replica). `url` names one server (`redis://`, `rediss://`, `valkey://`,
-    /// `redis+unix://`), a cluster (`redis+cluster://HOST:PORT,HOST:PORT`) or the master
+    /// every replica). `url` names one server (`redis://`, `valkey://`, `redis+unix://`), a cluster (`redis+cluster://HOST:PORT,HOST:PORT`) or the master
     /// that Sentinels watch (`redis+sentinel://HOST:26379,HOST:26379/MASTER[/DB]`).
     ///
     /// # Errors

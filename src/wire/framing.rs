@@ -48,7 +48,10 @@ fn chunked_last(value: &[u8]) -> Result<(), WireError> {
         value: excerpt(value),
     };
     // Visible ASCII only: a value hyper cannot read as text is one it does not read as chunked.
-    if !value.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
         return Err(bad());
     }
     let codings: Vec<&[u8]> = value
