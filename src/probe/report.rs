@@ -91,6 +91,9 @@ impl Outcome {
             );
             Verdict::Desync
         } else if ex.case.finals == 0 {
+            if ex.case.garbled {
+                note = Some("the answer is not HTTP/1.x (an HTTP/0.9 body?)".to_owned());
+            }
             Verdict::NoAnswer
         } else if ex.case.statuses.iter().any(|&s| s >= 400) {
             Verdict::Refused

@@ -18,10 +18,7 @@ pub struct Redis {
 impl Redis {
     /// Starts one on a free port and waits until it answers `PING`.
     pub async fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::free_port();
         let mut redis = Redis { port, child: None };
         redis.restart().await;
         redis
