@@ -121,31 +121,29 @@ fn assert_as_checked_in(report: &Value, name: &str) {
     );
 }
 
-#[tokio::test]
-async fn tollgate_echo_reads_every_case_as_the_checked_in_report_says() {
-    let echo = Gateway::start(&["echo"]).await;
-    let out = probe(&echo.url("/"), &[]).await;
+/// Probes tollgate at `url`: complete, no desync, and as `tests/data/probe/NAME` says.
+async fn assert_tollgate(url: &str, name: &str) {
+    let out = probe(url, &[]).await;
     let report = report(&out);
     assert_complete(&out, &report);
     assert!(
         desync(&report).is_empty(),
         "tollgate desynchronized: {report:#}"
     );
-    assert_as_checked_in(&report, "tollgate-echo.json");
+    assert_as_checked_in(&report, name);
+}
+
+#[tokio::test]
+async fn tollgate_echo_reads_every_case_as_the_checked_in_report_says() {
+    let echo = Gateway::start(&["echo"]).await;
+    assert_tollgate(&echo.url("/"), "tollgate-echo.json").await;
 }
 
 #[tokio::test]
 async fn tollgate_gateway_reads_every_case_as_the_checked_in_report_says() {
     let up = recording_upstream().await;
     let gateway = Gateway::start(&["proxy", "--upstream", &up.url()]).await;
-    let out = probe(&gateway.url("/"), &[]).await;
-    let report = report(&out);
-    assert_complete(&out, &report);
-    assert!(
-        desync(&report).is_empty(),
-        "tollgate desynchronized: {report:#}"
-    );
-    assert_as_checked_in(&report, "tollgate-gateway.json");
+    assert_tollgate(&gateway.url("/"), "tollgate-gateway.json").await;
 }
 
 #[tokio::test]
