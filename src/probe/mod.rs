@@ -100,11 +100,17 @@ impl fmt::Display for TargetError {
                 write!(f, "scheme {scheme:?} is not supported: give an http:// URL")
             }
             TargetError::Resolve(host, e) => write!(f, "cannot resolve {host}: {e}"),
-            TargetError::Public(host, ip) => write!(
-                f,
-                "{host} is {ip}, not a loopback, private (RFC 1918, fc00::/7) or link-local \
-                 address: probe only servers you run, and pass --i-own-the-target if you own it"
-            ),
+            TargetError::Public(host, ip) => {
+                if *host != ip.to_string() {
+                    write!(f, "{host} is {ip}, which is ")?;
+                } else {
+                    write!(f, "{ip} is ")?;
+                }
+                f.write_str(
+                    "not a loopback, private (RFC 1918, fc00::/7) or link-local address: probe \
+                     only servers you run, and pass --i-own-the-target if you own it",
+                )
+            }
         }
     }
 }
