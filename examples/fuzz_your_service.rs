@@ -16,9 +16,7 @@
 
 use std::convert::Infallible;
 
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tollgate::fuzz::{check_service, FuzzRequest, Mutation, RawRequest};
+use tollgate::fuzz::{check_service, serve_raw, FuzzRequest, RawRequest};
 use tollgate::{handler, wire, HttpError, Request, Response};
 use tower::ServiceExt;
 
@@ -72,11 +70,12 @@ fn fuzz_axum(iterations: u64) {
     for seed in 0..iterations {
         let req = RawRequest::from_seed(seed);
         let out = runtime.block_on(exchange(req.bytes()));
-        let sent = 1 + req
+        let sent = req
             .mutations()
             .iter()
-            .filter(|m| **m == Mutation::Pipelined)
-            .count();
+            .map(|m| m.requests_meant())
+            .max()
+            .unwrap_or(1);
         let mut rest = &out[..];
         let mut answers = 0;
         while !rest.is_empty() {
@@ -96,9 +95,8 @@ fn fuzz_axum(iterations: u64) {
     }
 }
 
-/// Sends `bytes`, closes the sending side, and returns all the server wrote back.
+/// Sends `bytes` to the app through hyper's HTTP/1.1 server and returns all it wrote back.
 async fn exchange(bytes: &[u8]) -> Vec<u8> {
-    let (client, server) = tokio::io::duplex(64 * 1024);
     let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async {
         Ok::<_, Infallible>(
             app()
@@ -107,19 +105,7 @@ async fn exchange(bytes: &[u8]) -> Vec<u8> {
                 .unwrap_or_else(|never| match never {}),
         )
     });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .half_close(true)
-        .header_read_timeout(None)
-        .serve_connection(TokioIo::new(server), service);
-    let (mut read, mut write) = tokio::io::split(client);
-    let send = async {
-        let _ = write.write_all(bytes).await;
-        let _ = write.shutdown().await;
-    };
-    let mut out = Vec::new();
-    let receive = read.read_to_end(&mut out);
-    let _ = tokio::join!(conn, send, receive);
-    out
+    serve_raw(service, bytes).await
 }
 
 fn fail(seed: u64, req: &RawRequest, why: &str) -> ! {

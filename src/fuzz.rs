@@ -534,6 +534,49 @@ where
     })
 }
 
+/// Serves one HTTP/1.1 connection with hyper's server over an in-memory stream: writes
+/// `bytes` as the client, closes the client's sending side, and returns every byte the server
+/// wrote back (the answers, in order). No socket and no timeout: the stream ends when the
+/// server is done with the input. For fuzzing a hyper-based service (an axum `Router`, a
+/// `hyper::service::service_fn`) with raw bytes such as [`RawRequest::bytes`].
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// let service = hyper::service::service_fn(|_req| async {
+///     Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(bytes::Bytes::from("hi"))))
+/// });
+/// let out = tollgate::fuzz::block_on(tollgate::fuzz::serve_raw(
+///     service,
+///     b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+/// ));
+/// assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+/// ```
+pub async fn serve_raw<S, B>(service: S, bytes: &[u8]) -> Vec<u8>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .half_close(true)
+        .header_read_timeout(None)
+        .serve_connection(hyper_util::rt::TokioIo::new(server), service);
+    let (mut read, mut write) = tokio::io::split(client);
+    let send = async {
+        let _ = write.write_all(bytes).await;
+        let _ = write.shutdown().await;
+    };
+    let mut out = Vec::new();
+    let receive = read.read_to_end(&mut out);
+    let _ = tokio::join!(conn, send, receive);
+    out
+}
+
 /// Runs a future to completion on the thread-local fuzzing runtime.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     RUNTIME.with(|rt| rt.block_on(future))

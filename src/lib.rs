@@ -120,6 +120,9 @@ pub mod inbound;
 #[cfg(feature = "normalize")]
 #[cfg_attr(docsrs, doc(cfg(feature = "normalize")))]
 pub mod normalize;
+#[cfg(feature = "probe")]
+#[cfg_attr(docsrs, doc(cfg(feature = "probe")))]
+pub mod probe;
 #[cfg(feature = "proxy")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
 pub mod proxy;

@@ -11,10 +11,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tollgate::config::ConfigErrors;
+use tollgate::probe::DesyncFound;
 
 fn main() -> ExitCode {
     match cli::run(cli::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<DesyncFound>() => {
+            // `tollgate probe` found a desynchronization: its own status, for CI.
+            eprintln!("tollgate: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             match e.downcast_ref::<ConfigErrors>() {
                 // The count, then each error of the configuration on its line with its causes.

@@ -19,6 +19,7 @@ mod logging;
 mod mtls;
 mod package;
 mod print_config;
+mod probe;
 mod proxy;
 mod reload;
 mod run;
@@ -117,6 +118,12 @@ pub enum Command {
     /// Check a configuration file, then make the running `tollgate run` of that file reload
     /// it; prints whether the gateway applied it or refused it and why (exit status 1).
     Reload(reload::ReloadArgs),
+    /// Send a documented corpus of ambiguous HTTP/1.1 requests (request smuggling shapes) to a
+    /// server you run and report how it read each; --compare a second server. Exit status 0
+    /// when no case showed desynchronization, 2 when one did (the server answered more
+    /// requests than were sent, or read the next request as a body), 1 on an error (a bad
+    /// URL, a public address without --i-own-the-target). See docs/probe.md.
+    Probe(probe::ProbeArgs),
 }
 
 /// How log lines are written.
@@ -161,6 +168,7 @@ pub fn run(cli: Cli) -> Result<(), BoxError> {
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Reload(args) => reload::run(args).await,
+            Command::Probe(args) => probe::run(args).await,
             Command::Completions(args) => package::completions(&args),
             Command::Man(args) => package::man(&args),
         }

@@ -78,6 +78,7 @@
 mod error;
 mod framing;
 mod head;
+pub(crate) mod mutation;
 mod request;
 mod write;
 
@@ -87,6 +88,7 @@ use http::{HeaderMap, StatusCode};
 pub use error::WireError;
 #[cfg(feature = "fuzz")]
 pub(crate) use framing::content_length;
+pub use mutation::Mutation;
 pub use write::{write_request, write_response};
 
 use framing::Framing;

@@ -55,6 +55,9 @@
 //!   `keys`, `command`.
 //! - ACME ([`pebble`]): [`Pebble::start`] runs Debian's pebble on free ports (always-valid
 //!   challenges), [`Pebble::root`] fetches the root of what it issues.
+//! - Other servers ([`peer`]): [`Peer::python_http`] (`python3 -m http.server`) and
+//!   [`Peer::nginx`] (a temporary configuration answering `200`) on a [`free_port`], killed
+//!   on drop.
 //! - Waiting: [`TEST_TIMEOUT`] bounds every network wait, readiness wait and poll
 //!   ([`eventually`]); a hung test fails instead of hanging CI.
 #![allow(dead_code, unused_imports)]
@@ -65,6 +68,7 @@ pub mod curl;
 pub mod files;
 pub mod lying;
 pub mod pebble;
+pub mod peer;
 pub mod raw;
 pub mod redis_server;
 pub mod server;
@@ -77,6 +81,7 @@ pub use curl::*;
 pub use files::*;
 pub use lying::*;
 pub use pebble::*;
+pub use peer::*;
 pub use raw::*;
 pub use redis_server::*;
 pub use server::*;

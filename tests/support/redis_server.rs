@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{eventually, TEST_TIMEOUT};
+use super::{eventually, free_port, TEST_TIMEOUT};
 
 /// A `redis-server` this test started.
 pub struct Redis {
@@ -18,14 +18,6 @@ pub struct Redis {
     /// The arguments it runs with.
     args: Vec<String>,
     child: Option<Child>,
-}
-
-/// A free loopback port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 impl Redis {

@@ -52,7 +52,6 @@ async fn collect(body: Incoming) -> (Result<Bytes, String>, Option<HeaderMap>) {
 /// CONNECT nor an `Upgrade` turns the connection into a tunnel.
 pub fn hyper_requests(data: &[u8]) -> Vec<Seen> {
     runtime().block_on(async {
-        let (client, server) = tokio::io::duplex(64 * 1024);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
         let service = service_fn(move |req: Request<Incoming>| {
@@ -74,20 +73,7 @@ pub fn hyper_requests(data: &[u8]) -> Vec<Seen> {
                 Ok::<_, Infallible>(res)
             }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .half_close(true)
-            .header_read_timeout(None)
-            .serve_connection(TokioIo::new(server), service);
-        let (mut read, mut write) = tokio::io::split(client);
-        let send = async {
-            let _ = write.write_all(data).await;
-            let _ = write.shutdown().await;
-        };
-        let drain = async {
-            let mut sink = Vec::new();
-            let _ = read.read_to_end(&mut sink).await;
-        };
-        let _ = tokio::join!(conn, send, drain);
+        tollgate::fuzz::serve_raw(service, data).await;
         let out = seen.lock().unwrap().clone();
         out
     })
