@@ -140,10 +140,22 @@ pub fn wire_request(req: &http::Request<Bytes>) -> Seen {
         uri: Some(req.uri().clone()),
         status: None,
         version: req.version(),
-        headers: req.headers().clone(),
+        headers: one_content_length(req.headers()),
         body: Ok(req.body().clone()),
         trailers: req.extensions().get::<Trailers>().map(|t| t.0.clone()),
     }
+}
+
+/// The fields as hyper's server keeps them: of several equal `Content-Length` fields (wire
+/// refuses unequal ones) only the first; wire keeps every field as sent (docs/wire.md).
+fn one_content_length(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = headers.clone();
+    if headers.get_all(http::header::CONTENT_LENGTH).iter().count() > 1 {
+        if let Some(first) = headers.get(http::header::CONTENT_LENGTH) {
+            kept.insert(http::header::CONTENT_LENGTH, first.clone());
+        }
+    }
+    kept
 }
 
 /// `wire`'s reading of a parsed response, in the same shape.
