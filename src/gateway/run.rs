@@ -69,6 +69,9 @@ pub struct Runner {
     /// Where `tollgate reload` asks for a reload and hears the outcome (removed when dropped).
     #[cfg(unix)]
     control: Option<super::control::ControlSocket>,
+    /// `SIGHUP`, heard from before anything listens (a stream sees only later signals).
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
     /// The ACME certificates kept for `tls = { acme = ... }` listeners.
     #[cfg(feature = "acme")]
     acme: super::acme::Managed,
@@ -160,6 +163,8 @@ impl Runner {
             pid_file: None,
             #[cfg(unix)]
             control: None,
+            #[cfg(unix)]
+            hangup: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
             #[cfg(feature = "acme")]
             acme,
         };
@@ -427,8 +432,10 @@ impl Runner {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), BoxError> {
         #[cfg(unix)]
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        {
+        let hangup = self.hangup.take().map(Ok);
+        let mut hangup = match hangup.unwrap_or_else(|| {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        }) {
             Ok(hangup) => hangup,
             Err(e) => {
                 self.shutdown().await;

@@ -51,6 +51,9 @@ enum Decision {
     Answer(Response<Body>),
     /// Verify the password on the blocking pool first.
     Verify(Job),
+    /// A guess refused moments ago, with a shared store: ask it whether the client is locked,
+    /// count the failure there, then answer (no hash either way).
+    Refused { peer: Option<IpAddr>, user: String },
 }
 
 /// A password verification that got a place in the queue.
@@ -133,7 +136,12 @@ impl Shared {
         }
         let (user, password) = (&credentials.username, &credentials.password);
         if self.cache.was_refused(user, password, stored.as_ref()) {
-            // The same guess again: refused without a hash, and counted like the first.
+            // The same guess again: refused without a hash, and counted like the first. A
+            // shared store is asked and told before the answer, as after a verification.
+            if self.shares_failures(peer) {
+                let user = credentials.username;
+                return Decision::Refused { peer, user };
+            }
             self.failed(peer, Some(user), "repeated refused password");
             return Decision::Answer(self.challenge_for(req.headers()));
         }
@@ -263,6 +271,16 @@ impl Shared {
         }
     }
 
+    /// Whether failures of this client count in a shared store (not in this process).
+    fn shares_failures(&self, peer: Option<IpAddr>) -> bool {
+        #[cfg(feature = "redis-store")]
+        if self.redis.is_some() && peer.is_some() {
+            return true;
+        }
+        let _ = peer;
+        false
+    }
+
     /// Counts a failure (in a shared store: by a task) and logs it.
     fn failed(self: &Arc<Self>, peer: Option<IpAddr>, user: Option<&str>, reason: &str) {
         #[cfg(feature = "redis-store")]
@@ -390,6 +408,19 @@ where
                 ResponseFuture::future(self.inner.call(req), admitted)
             }
             Decision::Answer(res) => ResponseFuture::answer(res),
+            Decision::Refused { peer, user } => {
+                let shared = self.shared.clone();
+                let headers = std::mem::take(req.headers_mut());
+                ResponseFuture::verifying(Box::pin(async move {
+                    #[cfg(feature = "redis-store")]
+                    if let Some(res) = shared.shared_lock(peer, &user, &headers).await {
+                        return Ok(res);
+                    }
+                    let reason = "repeated refused password";
+                    shared.failed_awaited(peer, &user, reason).await;
+                    Ok(shared.challenge_for(&headers))
+                }))
+            }
             Decision::Verify(job) => {
                 // The ready service goes into the future; this one keeps a fresh clone.
                 let clone = self.inner.clone();
