@@ -49,8 +49,8 @@
 //! - Framing (RFC 9112 §6.3): `Content-Length` together with `Transfer-Encoding`, several
 //!   `Transfer-Encoding` fields, a `Transfer-Encoding` not ending in exactly one `chunked`,
 //!   `Transfer-Encoding` in HTTP/1.0, and a `Content-Length` that is not plain digits (`+5`,
-//!   `0x5`, beyond `u64`) or several `Content-Length`s that differ are errors. Equal repeated
-//!   lengths (`5, 5`) are one length.
+//!   `0x5`, beyond `u64`) or several `Content-Length`s that differ are errors, and so is a list
+//!   in one field (`5, 5`); repeated fields of one length are one length.
 //! - Chunks: sizes are hex digits that fit in 64 bits, extensions are
 //!   `;name[=token|"quoted"]`, data is followed by CRLF.
 //! - Limits on the start line, the header section, the number of fields and the body, each
