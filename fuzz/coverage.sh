@@ -26,7 +26,9 @@ tools="$(rustc +nightly --print sysroot)/lib/rustlib/$host/bin"
 # fuzz/coverage/TARGET/coverage.profdata.
 cargo +nightly fuzz coverage --sanitizer none "$target" "fuzz/corpus/$target" "$@"
 
-exe="$(find fuzz/target -path "*/coverage/*" -type f -name "$target" -perm -u+x | head -1)"
+# cargo-fuzz builds the coverage binary under fuzz/target or, in newer versions, target/.
+exe="$(find fuzz/target target -path "*/coverage/*" -type f -name "$target" -perm -u+x 2>/dev/null | head -1)"
+[ -n "$exe" ] || { echo "coverage.sh: no coverage build of $target found" >&2; exit 1; }
 profile="fuzz/coverage/$target/coverage.profdata"
 ignore='/\.cargo/|/rustc/|fuzz_targets/'
 "$tools/llvm-cov" report "$exe" -instr-profile="$profile" -ignore-filename-regex="$ignore" \
