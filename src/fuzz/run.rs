@@ -48,7 +48,7 @@ where
 /// `bytes` as the client, closes the client's sending side, and returns every byte the server
 /// wrote back (the answers, in order). No socket and no timeout: the stream ends when the
 /// server is done with the input. For fuzzing a hyper-based service (an axum `Router`, a
-/// `hyper::service::service_fn`) with raw bytes such as [`RawRequest::bytes`].
+/// `hyper::service::service_fn`) with raw bytes such as [`RawRequest::bytes`](super::RawRequest::bytes).
 ///
 /// ```
 /// use std::convert::Infallible;
