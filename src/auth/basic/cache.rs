@@ -11,7 +11,7 @@
 //! added since is verified afresh. Unknown users and wrong passwords are remembered alike, so
 //! repeating either costs the same.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,29 @@ struct Refusal {
     expires: Instant,
 }
 
+/// The refused pairs, and their tags in the order they were refused. Every refusal lives
+/// [`REFUSED_TTL`], so that order is also the order they expire in: the oldest is at the front,
+/// found without a scan (a storm of distinct guesses must not cost a pass over 10 000 entries
+/// each, on the runtime thread).
+#[derive(Default)]
+struct Refusals {
+    by_tag: HashMap<Tag, Refusal>,
+    order: VecDeque<(Tag, Instant)>,
+}
+
+impl Refusals {
+    /// Takes the front of `order` and forgets its refusal unless it was renewed or dropped
+    /// since: `Some(true)` when one was forgotten, `None` when `order` is empty.
+    fn forget_front(&mut self) -> Option<bool> {
+        let (tag, expires) = self.order.pop_front()?;
+        let current = self.by_tag.get(&tag).is_some_and(|r| r.expires == expires);
+        if current {
+            self.by_tag.remove(&tag);
+        }
+        Some(current)
+    }
+}
+
 struct Entry {
     tag: Tag,
     stored: Arc<str>,
@@ -44,7 +67,7 @@ pub(crate) struct VerificationCache {
     ttl: Duration,
     max_entries: usize,
     entries: Mutex<HashMap<Box<str>, Entry>>,
-    refused: Mutex<HashMap<Tag, Refusal>>,
+    refused: Mutex<Refusals>,
 }
 
 impl VerificationCache {
@@ -56,7 +79,7 @@ impl VerificationCache {
             ttl,
             max_entries,
             entries: Mutex::new(HashMap::new()),
-            refused: Mutex::new(HashMap::new()),
+            refused: Mutex::default(),
         }
     }
 
@@ -130,7 +153,7 @@ impl VerificationCache {
     ) -> bool {
         let tag = self.tag(user, password);
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(refusal) = refused.get(&tag) else {
+        let Some(refusal) = refused.by_tag.get(&tag) else {
             return false;
         };
         let same = match (&refusal.stored, stored) {
@@ -139,7 +162,7 @@ impl VerificationCache {
             _ => false,
         };
         if !same || Instant::now() >= refusal.expires {
-            refused.remove(&tag);
+            refused.by_tag.remove(&tag);
             return false;
         }
         true
@@ -150,20 +173,22 @@ impl VerificationCache {
         let tag = self.tag(user, password);
         let now = Instant::now();
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-        if refused.len() >= MAX_REFUSED && !refused.contains_key(&tag) {
-            refused.retain(|_, r| r.expires > now);
-            if refused.len() >= MAX_REFUSED {
-                if let Some(oldest) = refused
-                    .iter()
-                    .min_by_key(|(_, r)| r.expires)
-                    .map(|(k, _)| *k)
-                {
-                    refused.remove(&oldest);
-                }
+        // Expired refusals leave from the front; past the bound, the oldest live one too.
+        while refused
+            .order
+            .front()
+            .is_some_and(|(_, expires)| *expires <= now)
+        {
+            refused.forget_front();
+        }
+        while refused.by_tag.len() >= MAX_REFUSED && !refused.by_tag.contains_key(&tag) {
+            if refused.forget_front().is_none() {
+                break;
             }
         }
         let expires = now + REFUSED_TTL;
-        refused.insert(tag, Refusal { stored, expires });
+        refused.order.push_back((tag, expires));
+        refused.by_tag.insert(tag, Refusal { stored, expires });
     }
 
     #[cfg(test)]
@@ -273,8 +298,11 @@ mod tests {
         for i in 0..MAX_REFUSED + 5 {
             cache.refuse("ada", &i.to_string(), None);
         }
-        assert_eq!(cache.refused.lock().unwrap().len(), MAX_REFUSED);
+        assert_eq!(cache.refused.lock().unwrap().by_tag.len(), MAX_REFUSED);
         assert!(cache.was_refused("ada", &(MAX_REFUSED + 4).to_string(), None));
+        // The oldest went first.
+        assert!(!cache.was_refused("ada", "4", None));
+        assert!(cache.was_refused("ada", "5", None));
     }
 
     #[test]

@@ -16,7 +16,7 @@ type Task = Box<dyn FnOnce() + Send>;
 /// A fixed set of hashing threads fed through one queue; they stop when it is dropped.
 pub(crate) struct Hashers {
     threads: usize,
-    queue: OnceLock<Option<Mutex<mpsc::Sender<Task>>>>,
+    queue: OnceLock<Option<mpsc::Sender<Task>>>,
 }
 
 impl Hashers {
@@ -43,17 +43,13 @@ impl Hashers {
             }
         });
         let queue = self.queue.get_or_init(|| start(self.threads)).as_ref()?;
-        queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(task)
-            .ok()?;
+        queue.send(task).ok()?;
         rx.await.ok()
     }
 }
 
 /// Starts the threads; `None` when not one could be started.
-fn start(threads: usize) -> Option<Mutex<mpsc::Sender<Task>>> {
+fn start(threads: usize) -> Option<mpsc::Sender<Task>> {
     let (tx, rx) = mpsc::channel::<Task>();
     let rx = Arc::new(Mutex::new(rx));
     let mut started = 0;
@@ -75,7 +71,7 @@ fn start(threads: usize) -> Option<Mutex<mpsc::Sender<Task>>> {
             Err(err) => tracing::error!(error = %err, "basic auth: cannot start a hashing thread"),
         }
     }
-    (started > 0).then(|| Mutex::new(tx))
+    (started > 0).then_some(tx)
 }
 
 /// Lowers the calling thread's scheduling priority by [`NICE`]; a refusal is ignored (the
