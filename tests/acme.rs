@@ -147,40 +147,6 @@ async fn ip_addresses_and_bad_emails_are_refused_with_what_to_do() {
     assert!(out.contains("not an address like"), "{out}");
 }
 
-/// A TLS connection to `addr` for `NAME`, trusting `root`: the certificate it was shown and an
-/// HTTP/1.1 sender that keeps the connection.
-async fn connect(
-    root: &Path,
-    addr: &str,
-) -> (
-    Vec<u8>,
-    hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
-) {
-    use std::sync::Arc;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut std::fs::read(root).unwrap().as_slice()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from(NAME).unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    let shown = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    (shown, sender)
-}
-
 async fn ask(
     sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
 ) -> http::StatusCode {
@@ -206,14 +172,14 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
     let gw = Gateway::start(&args(&pebble, &state, &users)).await;
     let addr = https_addr(&gw).await;
     let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
-    let (first, mut kept) = connect(&root, &addr).await;
+    let (first, mut kept) = tls_connect(&root, &addr, NAME).await;
     assert_eq!(ask(&mut kept).await, 200);
 
     gw.wait_for_log("ACME certificate renewed", 1).await;
     // Each worker's listener swaps within a file check: new connections get the new one.
     let mut renewed = None;
     let swapped = eventually(async || {
-        let (shown, sender) = connect(&root, &addr).await;
+        let (shown, sender) = tls_connect(&root, &addr, NAME).await;
         let new = shown != first;
         renewed = Some((shown, sender));
         new
@@ -230,7 +196,7 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
 
     pebble.stop().await;
     gw.wait_for_log("ACME renewal failed", 1).await;
-    let (third, mut after) = connect(&root, &addr).await;
+    let (third, mut after) = tls_connect(&root, &addr, NAME).await;
     assert_eq!(third, second, "the current certificate is still served");
     assert_eq!(ask(&mut after).await, 200);
     let log = gw.stop().await;
@@ -415,4 +381,124 @@ echo = true
         "{log}"
     );
     assert!(!log.contains("ACME renewal failed"), "{log}");
+}
+
+/// `tollgate proxy --domain name` keeping its state in `state`, its plain listener on
+/// `http_bind`, sharing `store` with the other replicas.
+fn replica(
+    pebble: &Pebble,
+    (state, users): (&Path, &Path),
+    http_bind: &str,
+    store: &str,
+    name: &str,
+) -> Vec<String> {
+    let mut args: Vec<String> = args(pebble, state, users)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let at = |flag: &str| args.iter().position(|a| a == flag).unwrap() + 1;
+    let (http, domain) = (at("--http-bind"), at("--domain"));
+    (args[http], args[domain]) = (http_bind.to_owned(), name.to_owned());
+    args.extend(["--acme-store".to_owned(), store.to_owned()]);
+    args
+}
+
+async fn start_replica(args: &[String]) -> Gateway {
+    Gateway::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
+}
+
+/// Two replicas sharing a Redis, started together, pebble validating HTTP-01 for real on the
+/// plain listener of the second only: one order (one "obtained" across both logs, the other
+/// reuses it), both serve the very same certificate, and the lock and answers are gone from
+/// Redis afterwards.
+#[tokio::test]
+async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() {
+    let dir = temp_dir();
+    let redis = Redis::start().await;
+    let http = dead_port();
+    let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
+    let a = replica(
+        &pebble,
+        (&state_a, &users),
+        "127.0.0.1:0",
+        &redis.url(),
+        NAME,
+    );
+    let b = replica(
+        &pebble,
+        (&state_b, &users),
+        &http.to_string(),
+        &redis.url(),
+        NAME,
+    );
+    let (a, b) = tokio::join!(start_replica(&a), start_replica(&b));
+    let (addr_a, addr_b) = (https_addr(&a).await, https_addr(&b).await);
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    for addr in [&addr_a, &addr_b] {
+        let res = get_as_alice(&root, addr).await;
+        assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
+    }
+    let (shown_a, _) = tls_connect(&root, &addr_a, NAME).await;
+    let (shown_b, _) = tls_connect(&root, &addr_b, NAME).await;
+    assert_eq!(shown_a, shown_b, "both replicas serve the same certificate");
+    let keys = redis.keys().await;
+    assert!(
+        keys.iter()
+            .any(|k| k.ends_with(&format!("}}:{NAME}/cert.pem"))),
+        "{keys:?}"
+    );
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.ends_with("/lock") || k.contains(":challenge:")),
+        "the lock is released and the answers withdrawn: {keys:?}"
+    );
+    let (log_a, log_b) = (a.stop().await, b.stop().await);
+    let orders = |log: &str| log.matches("obtained a new ACME certificate").count();
+    assert_eq!(
+        orders(&log_a) + orders(&log_b),
+        1,
+        "one order:\n{log_a}\n{log_b}"
+    );
+    let reused = |log: &str| log.contains("reusing the stored ACME certificate");
+    assert!(reused(&log_a) || reused(&log_b), "{log_a}\n{log_b}");
+}
+
+/// The replica the CA reaches answers the HTTP-01 challenge of an order another replica
+/// placed: B (its plain listener is the one pebble validates through) runs first, for
+/// another name; then A, whose plain listener pebble never reaches, orders NAME and is
+/// validated through B, which finds A's answer in Redis.
+#[tokio::test]
+async fn the_replica_the_ca_reaches_answers_for_the_one_that_ordered() {
+    let dir = temp_dir();
+    let redis = Redis::start().await;
+    let http = dead_port();
+    let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
+    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
+    let b = replica(
+        &pebble,
+        (&state_b, &users),
+        &http.to_string(),
+        &redis.url(),
+        FILES_NAME,
+    );
+    let b = start_replica(&b).await;
+    https_addr(&b).await;
+    let a = replica(
+        &pebble,
+        (&state_a, &users),
+        "127.0.0.1:0",
+        &redis.url(),
+        NAME,
+    );
+    let a = start_replica(&a).await;
+    let addr = https_addr(&a).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = get_as_alice(&root, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
+    let log = a.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
 }
