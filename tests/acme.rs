@@ -383,24 +383,54 @@ echo = true
     assert!(!log.contains("ACME renewal failed"), "{log}");
 }
 
-/// `tollgate proxy --domain name` keeping its state in `state`, its plain listener on
-/// `http_bind`, sharing `store` with the other replicas.
-fn replica(
-    pebble: &Pebble,
-    (state, users): (&Path, &Path),
-    http_bind: &str,
-    store: &str,
-    name: &str,
-) -> Vec<String> {
-    let mut args: Vec<String> = args(pebble, state, users)
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let at = |flag: &str| args.iter().position(|a| a == flag).unwrap() + 1;
-    let (http, domain) = (at("--http-bind"), at("--domain"));
-    (args[http], args[domain]) = (http_bind.to_owned(), name.to_owned());
-    args.extend(["--acme-store".to_owned(), store.to_owned()]);
-    args
+/// A Redis, and pebble validating HTTP-01 for real through the port `http` (the plain
+/// listener of one replica).
+struct Replicas {
+    dir: tempfile::TempDir,
+    redis: Redis,
+    http: SocketAddr,
+    pebble: Pebble,
+    users: std::path::PathBuf,
+}
+
+impl Replicas {
+    async fn start() -> Replicas {
+        let dir = temp_dir();
+        let redis = Redis::start().await;
+        let http = dead_port();
+        let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
+        let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+        Replicas {
+            dir,
+            redis,
+            http,
+            pebble,
+            users,
+        }
+    }
+
+    /// The arguments of `tollgate proxy --domain name` keeping its state in `state`, sharing
+    /// the Redis, its plain listener on the port pebble validates through when `reached`.
+    fn args(&self, state: &str, reached: bool, name: &str) -> Vec<String> {
+        let state = self.dir.path().join(state);
+        let mut args: Vec<String> = args(&self.pebble, &state, &self.users)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let at = |flag: &str| args.iter().position(|a| a == flag).unwrap() + 1;
+        let (http, domain) = (at("--http-bind"), at("--domain"));
+        if reached {
+            args[http] = self.http.to_string();
+        }
+        args[domain] = name.to_owned();
+        args.extend(["--acme-store".to_owned(), self.redis.url()]);
+        args
+    }
+
+    async fn root(&self) -> std::path::PathBuf {
+        let path = self.dir.path().join("pebble-root.pem");
+        self.pebble.root(&path).await
+    }
 }
 
 async fn start_replica(args: &[String]) -> Gateway {
@@ -413,29 +443,11 @@ async fn start_replica(args: &[String]) -> Gateway {
 /// Redis afterwards.
 #[tokio::test]
 async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() {
-    let dir = temp_dir();
-    let redis = Redis::start().await;
-    let http = dead_port();
-    let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
-    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
-    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
-    let a = replica(
-        &pebble,
-        (&state_a, &users),
-        "127.0.0.1:0",
-        &redis.url(),
-        NAME,
-    );
-    let b = replica(
-        &pebble,
-        (&state_b, &users),
-        &http.to_string(),
-        &redis.url(),
-        NAME,
-    );
+    let set = Replicas::start().await;
+    let (a, b) = (set.args("a", false, NAME), set.args("b", true, NAME));
     let (a, b) = tokio::join!(start_replica(&a), start_replica(&b));
     let (addr_a, addr_b) = (https_addr(&a).await, https_addr(&b).await);
-    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let root = set.root().await;
     for addr in [&addr_a, &addr_b] {
         let res = get_as_alice(&root, addr).await;
         assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
@@ -443,7 +455,7 @@ async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() 
     let (shown_a, _) = tls_connect(&root, &addr_a, NAME).await;
     let (shown_b, _) = tls_connect(&root, &addr_b, NAME).await;
     assert_eq!(shown_a, shown_b, "both replicas serve the same certificate");
-    let keys = redis.keys().await;
+    let keys = set.redis.keys().await;
     assert!(
         keys.iter()
             .any(|k| k.ends_with(&format!("}}:{NAME}/cert.pem"))),
@@ -472,32 +484,12 @@ async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() 
 /// validated through B, which finds A's answer in Redis.
 #[tokio::test]
 async fn the_replica_the_ca_reaches_answers_for_the_one_that_ordered() {
-    let dir = temp_dir();
-    let redis = Redis::start().await;
-    let http = dead_port();
-    let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
-    let users = htpasswd_file(dir.path(), "alice", "pw-alice");
-    let (state_a, state_b) = (dir.path().join("a"), dir.path().join("b"));
-    let b = replica(
-        &pebble,
-        (&state_b, &users),
-        &http.to_string(),
-        &redis.url(),
-        FILES_NAME,
-    );
-    let b = start_replica(&b).await;
+    let set = Replicas::start().await;
+    let b = start_replica(&set.args("b", true, FILES_NAME)).await;
     https_addr(&b).await;
-    let a = replica(
-        &pebble,
-        (&state_a, &users),
-        "127.0.0.1:0",
-        &redis.url(),
-        NAME,
-    );
-    let a = start_replica(&a).await;
+    let a = start_replica(&set.args("a", false, NAME)).await;
     let addr = https_addr(&a).await;
-    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
-    let res = get_as_alice(&root, &addr).await;
+    let res = get_as_alice(&set.root().await, &addr).await;
     assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
     let log = a.stop().await;
     assert!(log.contains("obtained a new ACME certificate"), "{log}");
