@@ -394,11 +394,13 @@ struct Replicas {
 }
 
 impl Replicas {
-    async fn start() -> Replicas {
+    /// Pebble issuing certificates valid for `seconds`.
+    async fn start(seconds: u64) -> Replicas {
         let dir = temp_dir();
         let redis = Redis::start().await;
         let http = dead_port();
-        let pebble = Pebble::start_validating(dir.path(), http.port(), dead_port().port()).await;
+        let ports = (http.port(), dead_port().port());
+        let pebble = Pebble::start_validating_with_validity(dir.path(), ports, seconds).await;
         let users = htpasswd_file(dir.path(), "alice", "pw-alice");
         Replicas {
             dir,
@@ -433,6 +435,9 @@ impl Replicas {
     }
 }
 
+/// A validity long enough that no renewal comes during a test.
+const YEAR: u64 = 365 * 86_400;
+
 async fn start_replica(args: &[String]) -> Gateway {
     Gateway::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
 }
@@ -443,7 +448,7 @@ async fn start_replica(args: &[String]) -> Gateway {
 /// Redis afterwards.
 #[tokio::test]
 async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() {
-    let set = Replicas::start().await;
+    let set = Replicas::start(YEAR).await;
     let (a, b) = (set.args("a", false, NAME), set.args("b", true, NAME));
     let (a, b) = tokio::join!(start_replica(&a), start_replica(&b));
     let (addr_a, addr_b) = (https_addr(&a).await, https_addr(&b).await);
@@ -484,7 +489,7 @@ async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() 
 /// validated through B, which finds A's answer in Redis.
 #[tokio::test]
 async fn the_replica_the_ca_reaches_answers_for_the_one_that_ordered() {
-    let set = Replicas::start().await;
+    let set = Replicas::start(YEAR).await;
     let b = start_replica(&set.args("b", true, FILES_NAME)).await;
     https_addr(&b).await;
     let a = start_replica(&set.args("a", false, NAME)).await;
@@ -493,4 +498,38 @@ async fn the_replica_the_ca_reaches_answers_for_the_one_that_ordered() {
     assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
     let log = a.stop().await;
     assert!(log.contains("obtained a new ACME certificate"), "{log}");
+}
+
+/// 30-second certificates: both replicas come to the renewal time together (the jitter is
+/// fixed per certificate), one orders, the other waits for it and swaps the new certificate
+/// in: two orders in all (the first and one renewal), the same new certificate served by both.
+#[tokio::test]
+async fn one_replica_renews_and_the_other_swaps_its_certificate_in() {
+    let set = Replicas::start(30).await;
+    // B first: pebble validates through its plain listener.
+    let b = start_replica(&set.args("b", true, NAME)).await;
+    let addr_b = https_addr(&b).await;
+    let a = start_replica(&set.args("a", false, NAME)).await;
+    let addr_a = https_addr(&a).await;
+    let root = set.root().await;
+    let (first, _) = tls_connect(&root, &addr_a, NAME).await;
+    a.wait_for_log("ACME certificate renewed", 1).await;
+    b.wait_for_log("ACME certificate renewed", 1).await;
+    let mut shown = (Vec::new(), Vec::new());
+    let swapped = eventually(async || {
+        shown = (
+            tls_connect(&root, &addr_a, NAME).await.0,
+            tls_connect(&root, &addr_b, NAME).await.0,
+        );
+        shown.0 != first && shown.0 == shown.1
+    })
+    .await;
+    let (log_a, log_b) = (a.stop().await, b.stop().await);
+    assert!(swapped, "not the same new certificate:\n{log_a}\n{log_b}");
+    let orders = |log: &str| log.matches("obtained a new ACME certificate").count();
+    assert_eq!(
+        orders(&log_a) + orders(&log_b),
+        2,
+        "the first order and one renewal:\n{log_a}\n{log_b}"
+    );
 }
