@@ -448,7 +448,7 @@ async fn start_replica(args: &[String]) -> Gateway {
 /// Redis afterwards.
 #[tokio::test]
 async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() {
-    let set = Replicas::start(YEAR).await;
+    let mut set = Replicas::start(YEAR).await;
     let (a, b) = (set.args("a", false, NAME), set.args("b", true, NAME));
     let (a, b) = tokio::join!(start_replica(&a), start_replica(&b));
     let (addr_a, addr_b) = (https_addr(&a).await, https_addr(&b).await);
@@ -481,6 +481,17 @@ async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() 
     );
     let reused = |log: &str| log.contains("reusing the stored ACME certificate");
     assert!(reused(&log_a) || reused(&log_b), "{log_a}\n{log_b}");
+
+    // Redis down: a replica with a current certificate in its state directory serves it; one
+    // without refuses to start, saying what is wrong.
+    set.redis.stop();
+    let a = start_replica(&set.args("a", false, NAME)).await;
+    assert_eq!(get_as_alice(&root, &https_addr(&a).await).await.status, 200);
+    let log = a.stop().await;
+    assert!(log.contains("state directory meanwhile"), "{log}");
+    let c = set.args("c", false, NAME);
+    let out = start_failure(&c.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(out.contains("cannot be used"), "{out}");
 }
 
 /// The replica the CA reaches answers the HTTP-01 challenge of an order another replica

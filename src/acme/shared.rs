@@ -238,8 +238,15 @@ impl SharedStore {
         let deadline = Instant::now() + 2 * LOCK_TTL;
         let mut said = false;
         loop {
-            self.pull(local, &keys).await?;
-            if let Stored::Current(_) = stored_state(config, local)? {
+            let pulled = self.pull(local, &keys).await;
+            let current = matches!(stored_state(config, local)?, Stored::Current(_));
+            if let Err(e) = pulled {
+                if !current {
+                    return Err(e);
+                }
+                tracing::warn!(domain = %name, error = %e, "serving the certificate of the state directory meanwhile");
+            }
+            if current {
                 return ensure(config, local, challenges).await;
             }
             if let Some(token) = self.lock(name).await? {
