@@ -304,7 +304,7 @@ async fn check_says_what_is_wrong_with_acme_settings() {
     let toml = format!(
         r#"[[listen]]
 bind = "127.0.0.1:0"
-tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}" }} }}
+tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}", store = "memcached://10.0.0.1" }} }}
 
 [[listen]]
 bind = "127.0.0.1:0"
@@ -328,6 +328,7 @@ echo = true
         "is not a directory; set `state_dir`",
         "`cert` is missing: `cert` and `key` go together",
         "a `tls` table needs a certificate",
+        "ACME store `memcached://10.0.0.1` is neither `memory` nor a Redis URL",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }
@@ -543,4 +544,31 @@ async fn one_replica_renews_and_the_other_swaps_its_certificate_in() {
         2,
         "the first order and one renewal:\n{log_a}\n{log_b}"
     );
+}
+
+/// A peer holds the order lock (set by the test, as `SET NX PX` would, for 4 s, never
+/// released): the replica waits, saying so, then takes the expired lock and orders.
+#[tokio::test]
+async fn a_replica_waits_while_a_peer_holds_the_order_lock() {
+    use sha2::Digest as _;
+    let set = Replicas::start(YEAR).await;
+    let digest = sha2::Sha256::digest(set.pebble.directory.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let lock = format!("tollgate:acme:{{{hex}}}:{NAME}/lock");
+    let held = set
+        .redis
+        .command(&["SET", &lock, "a-peer", "NX", "PX", "4000"])
+        .await;
+    assert_eq!(held.as_deref(), Some("+OK\r\n"));
+    let b = start_replica(&set.args("b", true, NAME)).await;
+    b.wait_for_log(
+        "another replica is ordering the certificate; waiting for it",
+        1,
+    )
+    .await;
+    let addr = https_addr(&b).await;
+    let res = get_as_alice(&set.root().await, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", b.log());
+    let log = b.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
 }
