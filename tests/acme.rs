@@ -147,40 +147,6 @@ async fn ip_addresses_and_bad_emails_are_refused_with_what_to_do() {
     assert!(out.contains("not an address like"), "{out}");
 }
 
-/// A TLS connection to `addr` for `NAME`, trusting `root`: the certificate it was shown and an
-/// HTTP/1.1 sender that keeps the connection.
-async fn connect(
-    root: &Path,
-    addr: &str,
-) -> (
-    Vec<u8>,
-    hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
-) {
-    use std::sync::Arc;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut std::fs::read(root).unwrap().as_slice()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from(NAME).unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
-    let shown = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    (shown, sender)
-}
-
 async fn ask(
     sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
 ) -> http::StatusCode {
@@ -206,14 +172,14 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
     let gw = Gateway::start(&args(&pebble, &state, &users)).await;
     let addr = https_addr(&gw).await;
     let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
-    let (first, mut kept) = connect(&root, &addr).await;
+    let (first, mut kept) = tls_connect(&root, &addr, NAME).await;
     assert_eq!(ask(&mut kept).await, 200);
 
     gw.wait_for_log("ACME certificate renewed", 1).await;
     // Each worker's listener swaps within a file check: new connections get the new one.
     let mut renewed = None;
     let swapped = eventually(async || {
-        let (shown, sender) = connect(&root, &addr).await;
+        let (shown, sender) = tls_connect(&root, &addr, NAME).await;
         let new = shown != first;
         renewed = Some((shown, sender));
         new
@@ -230,7 +196,7 @@ async fn renews_live_and_keeps_serving_when_the_ca_is_down() {
 
     pebble.stop().await;
     gw.wait_for_log("ACME renewal failed", 1).await;
-    let (third, mut after) = connect(&root, &addr).await;
+    let (third, mut after) = tls_connect(&root, &addr, NAME).await;
     assert_eq!(third, second, "the current certificate is still served");
     assert_eq!(ask(&mut after).await, 200);
     let log = gw.stop().await;
@@ -338,7 +304,7 @@ async fn check_says_what_is_wrong_with_acme_settings() {
     let toml = format!(
         r#"[[listen]]
 bind = "127.0.0.1:0"
-tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}" }} }}
+tls = {{ acme = {{ domains = ["10.0.0.1"], state_dir = "{}", store = "memcached://10.0.0.1" }} }}
 
 [[listen]]
 bind = "127.0.0.1:0"
@@ -362,6 +328,7 @@ echo = true
         "is not a directory; set `state_dir`",
         "`cert` is missing: `cert` and `key` go together",
         "a `tls` table needs a certificate",
+        "ACME store `memcached://10.0.0.1` is neither `memory` nor a Redis URL",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }
@@ -415,4 +382,193 @@ echo = true
         "{log}"
     );
     assert!(!log.contains("ACME renewal failed"), "{log}");
+}
+
+/// A Redis, and pebble validating HTTP-01 for real through the port `http` (the plain
+/// listener of one replica).
+struct Replicas {
+    dir: tempfile::TempDir,
+    redis: Redis,
+    http: SocketAddr,
+    pebble: Pebble,
+    users: std::path::PathBuf,
+}
+
+impl Replicas {
+    /// Pebble issuing certificates valid for `seconds`.
+    async fn start(seconds: u64) -> Replicas {
+        let dir = temp_dir();
+        let redis = Redis::start().await;
+        let http = dead_port();
+        let ports = (http.port(), dead_port().port());
+        let pebble = Pebble::start_validating_with_validity(dir.path(), ports, seconds).await;
+        let users = htpasswd_file(dir.path(), "alice", "pw-alice");
+        Replicas {
+            dir,
+            redis,
+            http,
+            pebble,
+            users,
+        }
+    }
+
+    /// The arguments of `tollgate proxy --domain name` keeping its state in `state`, sharing
+    /// the Redis, its plain listener on the port pebble validates through when `reached`.
+    fn args(&self, state: &str, reached: bool, name: &str) -> Vec<String> {
+        let state = self.dir.path().join(state);
+        let mut args: Vec<String> = args(&self.pebble, &state, &self.users)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let at = |flag: &str| args.iter().position(|a| a == flag).unwrap() + 1;
+        let (http, domain) = (at("--http-bind"), at("--domain"));
+        if reached {
+            args[http] = self.http.to_string();
+        }
+        args[domain] = name.to_owned();
+        args.extend(["--acme-store".to_owned(), self.redis.url()]);
+        args
+    }
+
+    async fn root(&self) -> std::path::PathBuf {
+        let path = self.dir.path().join("pebble-root.pem");
+        self.pebble.root(&path).await
+    }
+}
+
+/// A validity long enough that no renewal comes during a test.
+const YEAR: u64 = 365 * 86_400;
+
+async fn start_replica(args: &[String]) -> Gateway {
+    Gateway::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await
+}
+
+/// Two replicas sharing a Redis, started together, pebble validating HTTP-01 for real on the
+/// plain listener of the second only: one order (one "obtained" across both logs, the other
+/// reuses it), both serve the very same certificate, and the lock and answers are gone from
+/// Redis afterwards.
+#[tokio::test]
+async fn two_replicas_sharing_redis_place_one_order_and_serve_one_certificate() {
+    let mut set = Replicas::start(YEAR).await;
+    let (a, b) = (set.args("a", false, NAME), set.args("b", true, NAME));
+    let (a, b) = tokio::join!(start_replica(&a), start_replica(&b));
+    let (addr_a, addr_b) = (https_addr(&a).await, https_addr(&b).await);
+    let root = set.root().await;
+    for addr in [&addr_a, &addr_b] {
+        let res = get_as_alice(&root, addr).await;
+        assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
+    }
+    let (shown_a, _) = tls_connect(&root, &addr_a, NAME).await;
+    let (shown_b, _) = tls_connect(&root, &addr_b, NAME).await;
+    assert_eq!(shown_a, shown_b, "both replicas serve the same certificate");
+    let keys = set.redis.keys().await;
+    assert!(
+        keys.iter()
+            .any(|k| k.ends_with(&format!("}}:{NAME}/cert.pem"))),
+        "{keys:?}"
+    );
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.ends_with("/lock") || k.contains(":challenge:")),
+        "the lock is released and the answers withdrawn: {keys:?}"
+    );
+    let (log_a, log_b) = (a.stop().await, b.stop().await);
+    let orders = |log: &str| log.matches("obtained a new ACME certificate").count();
+    assert_eq!(
+        orders(&log_a) + orders(&log_b),
+        1,
+        "one order:\n{log_a}\n{log_b}"
+    );
+    let reused = |log: &str| log.contains("reusing the stored ACME certificate");
+    assert!(reused(&log_a) || reused(&log_b), "{log_a}\n{log_b}");
+
+    // Redis down: a replica with a current certificate in its state directory serves it; one
+    // without refuses to start, saying what is wrong.
+    set.redis.stop();
+    let a = start_replica(&set.args("a", false, NAME)).await;
+    assert_eq!(get_as_alice(&root, &https_addr(&a).await).await.status, 200);
+    let log = a.stop().await;
+    assert!(log.contains("state directory meanwhile"), "{log}");
+    let c = set.args("c", false, NAME);
+    let out = start_failure(&c.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(out.contains("cannot be used"), "{out}");
+}
+
+/// The replica the CA reaches answers the HTTP-01 challenge of an order another replica
+/// placed: B (its plain listener is the one pebble validates through) runs first, for
+/// another name; then A, whose plain listener pebble never reaches, orders NAME and is
+/// validated through B, which finds A's answer in Redis.
+#[tokio::test]
+async fn the_replica_the_ca_reaches_answers_for_the_one_that_ordered() {
+    let set = Replicas::start(YEAR).await;
+    let b = start_replica(&set.args("b", true, FILES_NAME)).await;
+    https_addr(&b).await;
+    let a = start_replica(&set.args("a", false, NAME)).await;
+    let addr = https_addr(&a).await;
+    let res = get_as_alice(&set.root().await, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}\n{}", a.log(), b.log());
+    let log = a.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
+}
+
+/// 30-second certificates: both replicas come to the renewal time together (the jitter is
+/// fixed per certificate), one orders, the other waits for it and swaps the new certificate
+/// in: two orders in all (the first and one renewal), the same new certificate served by both.
+#[tokio::test]
+async fn one_replica_renews_and_the_other_swaps_its_certificate_in() {
+    let set = Replicas::start(30).await;
+    // B first: pebble validates through its plain listener.
+    let b = start_replica(&set.args("b", true, NAME)).await;
+    let addr_b = https_addr(&b).await;
+    let a = start_replica(&set.args("a", false, NAME)).await;
+    let addr_a = https_addr(&a).await;
+    let root = set.root().await;
+    let (first, _) = tls_connect(&root, &addr_a, NAME).await;
+    a.wait_for_log("ACME certificate renewed", 1).await;
+    b.wait_for_log("ACME certificate renewed", 1).await;
+    let mut shown = (Vec::new(), Vec::new());
+    let swapped = eventually(async || {
+        shown = (
+            tls_connect(&root, &addr_a, NAME).await.0,
+            tls_connect(&root, &addr_b, NAME).await.0,
+        );
+        shown.0 != first && shown.0 == shown.1
+    })
+    .await;
+    let (log_a, log_b) = (a.stop().await, b.stop().await);
+    assert!(swapped, "not the same new certificate:\n{log_a}\n{log_b}");
+    let orders = |log: &str| log.matches("obtained a new ACME certificate").count();
+    assert_eq!(
+        orders(&log_a) + orders(&log_b),
+        2,
+        "the first order and one renewal:\n{log_a}\n{log_b}"
+    );
+}
+
+/// A peer holds the order lock (set by the test, as `SET NX PX` would, for 4 s, never
+/// released): the replica waits, saying so, then takes the expired lock and orders.
+#[tokio::test]
+async fn a_replica_waits_while_a_peer_holds_the_order_lock() {
+    use sha2::Digest as _;
+    let set = Replicas::start(YEAR).await;
+    let digest = sha2::Sha256::digest(set.pebble.directory.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let lock = format!("tollgate:acme:{{{hex}}}:{NAME}/lock");
+    let held = set
+        .redis
+        .command(&["SET", &lock, "a-peer", "NX", "PX", "4000"])
+        .await;
+    assert_eq!(held.as_deref(), Some("+OK\r\n"));
+    let b = start_replica(&set.args("b", true, NAME)).await;
+    b.wait_for_log(
+        "another replica is ordering the certificate; waiting for it",
+        1,
+    )
+    .await;
+    let addr = https_addr(&b).await;
+    let res = get_as_alice(&set.root().await, &addr).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", b.log());
+    let log = b.stop().await;
+    assert!(log.contains("obtained a new ACME certificate"), "{log}");
 }

@@ -54,11 +54,19 @@ impl Redirect {
     }
 }
 
-/// The answer to an HTTP-01 request for `path` (the key authorization, or a `404` for a token
-/// not in flight); `None` when `path` is not under `/.well-known/acme-challenge/`.
+/// The answer to an HTTP-01 request for `path` (the key authorization of an order of this
+/// process, or a `404`); `None` when `path` is not under `/.well-known/acme-challenge/`.
+/// [`serve_plain`] also answers for the orders of replicas sharing a store.
 pub fn challenge_answer(challenges: &Challenges, path: &str) -> Option<Response<Body>> {
-    let token = path.strip_prefix("/.well-known/acme-challenge/")?;
-    let answer = match challenges.answer(token) {
+    let token = path.strip_prefix(CHALLENGE_PATH)?;
+    Some(respond(challenges.answer(token)))
+}
+
+const CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
+
+/// The key authorization, or a `404` without one.
+fn respond(answer: Option<String>) -> Response<Body> {
+    let answer = match answer {
         Some(answer) => Response::builder()
             .header(header::CONTENT_TYPE, "application/octet-stream")
             .body(Body::from(answer)),
@@ -66,7 +74,7 @@ pub fn challenge_answer(challenges: &Challenges, path: &str) -> Option<Response<
             .status(StatusCode::NOT_FOUND)
             .body(Body::from("no such challenge\n")),
     };
-    Some(answer.unwrap_or_default())
+    answer.unwrap_or_default()
 }
 
 /// Serves HTTP-01 answers and the redirect on `bind` for the life of the process; the
@@ -83,9 +91,14 @@ pub async fn serve_plain(
     let listener = crate::serve::listen(bind).await?;
     let addr = listener.local_addr()?;
     let service = tower::service_fn(move |req: Request<Body>| {
-        let answer = challenge_answer(&challenges, req.uri().path())
-            .unwrap_or_else(|| redirect.answer(&req));
-        std::future::ready(Ok::<_, Infallible>(answer))
+        let (challenges, redirect) = (challenges.clone(), redirect.clone());
+        async move {
+            let answer = match req.uri().path().strip_prefix(CHALLENGE_PATH) {
+                Some(token) => respond(challenges.find(token).await),
+                None => redirect.answer(&req),
+            };
+            Ok::<_, Infallible>(answer)
+        }
     });
     tokio::spawn(
         Server::new(service)
@@ -128,10 +141,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn challenges_answer_only_their_tokens() {
+    #[tokio::test]
+    async fn challenges_answer_only_their_tokens() {
         let challenges = Challenges::default();
-        challenges.set("tok", Some("tok.thumb".into()));
+        challenges.set("tok", Some("tok.thumb".into())).await;
+        assert_eq!(challenges.find("tok").await.as_deref(), Some("tok.thumb"));
+        assert_eq!(challenges.find("other").await, None);
         assert_eq!(
             challenge_answer(&challenges, "/.well-known/acme-challenge/tok")
                 .unwrap()

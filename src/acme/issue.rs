@@ -15,18 +15,57 @@ use instant_acme::{
 use super::{renewal_time, AcmeConfig, CertStore};
 
 /// The HTTP-01 answers of the orders in flight (token → key authorization), for the plain
-/// listener to serve at `/.well-known/acme-challenge/TOKEN`.
+/// listener to serve at `/.well-known/acme-challenge/TOKEN`. With a shared store
+/// (`store = "redis://..."`) they are also published there, and a token this process does not
+/// know is looked up there: the replica the CA reaches answers for the one that ordered.
 #[derive(Debug, Clone, Default)]
-pub struct Challenges(Arc<RwLock<HashMap<String, String>>>);
+pub struct Challenges {
+    local: Arc<RwLock<HashMap<String, String>>>,
+    #[cfg(feature = "redis-store")]
+    shared: Arc<std::sync::OnceLock<super::shared::SharedStore>>,
+}
 
 impl Challenges {
-    /// The key authorization for `token`, while its order is in flight.
+    /// The key authorization for `token`, while its order (in this process) is in flight.
     pub fn answer(&self, token: &str) -> Option<String> {
-        self.0.read().ok()?.get(token).cloned()
+        self.local.read().ok()?.get(token).cloned()
     }
 
-    pub(super) fn set(&self, token: &str, answer: Option<String>) {
-        if let Ok(mut map) = self.0.write() {
+    /// The key authorization for `token`: this process's, else one a replica published in
+    /// the shared store (tokens that are not base64url of at most 128 characters are not
+    /// looked up).
+    pub async fn find(&self, token: &str) -> Option<String> {
+        if let Some(answer) = self.answer(token) {
+            return Some(answer);
+        }
+        let plausible = !token.is_empty()
+            && token.len() <= 128
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        #[cfg(feature = "redis-store")]
+        if let (true, Some(shared)) = (plausible, self.shared.get()) {
+            return shared.answer(token).await;
+        }
+        let _ = plausible;
+        None
+    }
+
+    /// Publishes the answers of this process's orders in `shared` too, and looks up there
+    /// the tokens it does not know (the first store given stays).
+    #[cfg(feature = "redis-store")]
+    pub(super) fn share_through(&self, shared: &super::shared::SharedStore) {
+        let _ = self.shared.set(shared.clone());
+    }
+
+    pub(super) async fn set(&self, token: &str, answer: Option<String>) {
+        #[cfg(feature = "redis-store")]
+        if let Some(shared) = self.shared.get() {
+            if let Err(e) = shared.publish(token, answer.as_deref()).await {
+                tracing::warn!(error = %e, "the HTTP-01 answer is not shared: only this replica can answer it");
+            }
+        }
+        if let Ok(mut map) = self.local.write() {
             match answer {
                 Some(answer) => map.insert(token.to_owned(), answer),
                 None => map.remove(token),
@@ -115,17 +154,16 @@ pub async fn ensure(
     }
     let name = &config.domains[0];
     let (cert_key, key_key) = (format!("{name}/cert.pem"), format!("{name}/key.pem"));
-    if let (Some(cert), Some(_)) = (store.load(&cert_key)?, store.load(&key_key)?) {
-        match stored(&cert, &config.domains) {
-            Some((not_after, renew_at)) if SystemTime::now() < renew_at => {
-                tracing::info!(domain = %name, "reusing the stored ACME certificate (no new order)");
-                return issued(store, &cert_key, &key_key, not_after, renew_at, true);
-            }
-            Some(_) => tracing::info!(domain = %name, "the stored certificate is due for renewal"),
-            None => {
-                tracing::info!(domain = %name, "the stored certificate does not cover every name")
-            }
+    match stored_state(config, store)? {
+        Stored::Current(issued) => {
+            tracing::info!(domain = %name, "reusing the stored ACME certificate (no new order)");
+            return Ok(issued);
         }
+        Stored::Due => tracing::info!(domain = %name, "the stored certificate is due for renewal"),
+        Stored::Uncovered => {
+            tracing::info!(domain = %name, "the stored certificate does not cover every name")
+        }
+        Stored::Missing => {}
     }
     let (cert_pem, key_pem) = order(config, store, challenges).await?;
     let (not_after, renew_at) = stored(cert_pem.as_bytes(), &config.domains).ok_or_else(|| {
@@ -135,6 +173,37 @@ pub async fn ensure(
     store.store(&cert_key, cert_pem.as_bytes())?;
     tracing::info!(domain = %name, "obtained a new ACME certificate");
     issued(store, &cert_key, &key_key, not_after, renew_at, false)
+}
+
+/// What the store holds for `config`'s names.
+pub(super) enum Stored {
+    /// A certificate covering them, not due for renewal.
+    Current(Issued),
+    /// One due for renewal.
+    Due,
+    /// One that does not cover every name.
+    Uncovered,
+    /// None (or no key).
+    Missing,
+}
+
+/// What `store` holds for `config`'s names (`config.domains` not empty).
+pub(super) fn stored_state(
+    config: &AcmeConfig,
+    store: &dyn CertStore,
+) -> Result<Stored, AcmeError> {
+    let name = &config.domains[0];
+    let (cert_key, key_key) = (format!("{name}/cert.pem"), format!("{name}/key.pem"));
+    let (Some(cert), Some(_)) = (store.load(&cert_key)?, store.load(&key_key)?) else {
+        return Ok(Stored::Missing);
+    };
+    Ok(match stored(&cert, &config.domains) {
+        Some((not_after, renew_at)) if SystemTime::now() < renew_at => Stored::Current(issued(
+            store, &cert_key, &key_key, not_after, renew_at, true,
+        )?),
+        Some(_) => Stored::Due,
+        None => Stored::Uncovered,
+    })
 }
 
 fn issued(
@@ -250,7 +319,9 @@ async fn order(
             super::tls_alpn::offer(&name, answer.digest().as_ref())?;
             names.push(name);
         } else {
-            challenges.set(&challenge.token, Some(answer.as_str().to_owned()));
+            challenges
+                .set(&challenge.token, Some(answer.as_str().to_owned()))
+                .await;
             tokens.push(challenge.token.clone());
         }
         challenge
@@ -261,7 +332,7 @@ async fn order(
     let retries = RetryPolicy::new().timeout(Duration::from_secs(90));
     let status = order.poll_ready(&retries).await;
     for token in &tokens {
-        challenges.set(token, None);
+        challenges.set(token, None).await;
     }
     for name in &names {
         let _ = crate::serve::set_tls_alpn_challenge(name, None);
@@ -286,11 +357,16 @@ async fn order(
     Ok((cert_pem, key_pem))
 }
 
-/// The account for the directory: stored credentials, else a new account, stored.
-async fn account(config: &AcmeConfig, store: &dyn CertStore) -> Result<Account, AcmeError> {
+/// The store key of the account for `config`'s directory.
+pub(super) fn account_key(config: &AcmeConfig) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     config.directory.hash(&mut hasher);
-    let key = format!("account-{:016x}.json", hasher.finish());
+    format!("account-{:016x}.json", hasher.finish())
+}
+
+/// The account for the directory: stored credentials, else a new account, stored.
+async fn account(config: &AcmeConfig, store: &dyn CertStore) -> Result<Account, AcmeError> {
+    let key = account_key(config);
     let builder = || match &config.ca {
         Some(ca) => Account::builder_with_root(ca).map_err(|e| {
             AcmeError::with(

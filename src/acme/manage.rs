@@ -17,6 +17,8 @@ const MIN_WAIT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(60);
 /// The longest wait after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+/// How often a replica sharing a store looks for a certificate a peer renewed.
+const SYNC: Duration = Duration::from_secs(600);
 
 /// A certificate for `config` (the stored one when it is not due, else a new order whose
 /// HTTP-01 answers go to `challenges`), and a task renewing it for the life of the process:
@@ -36,7 +38,9 @@ pub async fn manage(
         return Err(AcmeError::new(problems.join("; ")));
     }
     let store = DirStore::open(&config.state_dir)?;
-    let issued = ensure(config, &store, challenges).await?;
+    let replicas = Replicas::of(config, challenges)?;
+    // Boxed: the gateway's start future nests deep already.
+    let issued = Box::pin(replicas.ensure(config, &store, challenges)).await?;
     status.serving(&config.domains[0], issued.not_after);
     tracing::info!(
         cert = %issued.cert_path.display(),
@@ -47,29 +51,41 @@ pub async fn manage(
     );
     tokio::spawn(keep_renewed(
         config.clone(),
-        store,
+        (store, replicas),
         (challenges.clone(), status.clone()),
-        issued.renew_at,
+        (issued.not_after, issued.renew_at),
     ));
     Ok(issued)
 }
 
 /// For the life of the process: at `renew_at`, a new certificate; after a failure, the current
 /// one is kept and the renewal retried after a wait that doubles from a minute to six hours.
+/// Sharing a store, it also looks there every [`SYNC`] for a certificate a peer renewed.
 async fn keep_renewed(
     config: AcmeConfig,
-    store: DirStore,
+    (store, replicas): (DirStore, Replicas),
     (challenges, status): (Challenges, AcmeStatus),
-    mut renew_at: SystemTime,
+    (mut not_after, mut renew_at): (SystemTime, SystemTime),
 ) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        let wait = renew_at
+        let mut wait = renew_at
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO)
             .max(MIN_WAIT);
+        if replicas.shared() {
+            wait = wait.min(SYNC);
+        }
         tokio::time::sleep(wait).await;
-        match ensure(&config, &store, &challenges).await {
+        if SystemTime::now() < renew_at {
+            if let Ok(Some(issued)) = replicas.newer(&config, &store, not_after).await {
+                status.serving(&config.domains[0], issued.not_after);
+                tracing::info!(domain = %config.domains[0], "loaded the certificate a replica renewed");
+                (not_after, renew_at) = (issued.not_after, issued.renew_at);
+            }
+            continue;
+        }
+        match replicas.ensure(&config, &store, &challenges).await {
             Ok(issued) => {
                 status.serving(&config.domains[0], issued.not_after);
                 tracing::info!(
@@ -77,7 +93,7 @@ async fn keep_renewed(
                     days_to_expiry = days(issued.not_after),
                     "ACME certificate renewed"
                 );
-                renew_at = issued.renew_at;
+                (not_after, renew_at) = (issued.not_after, issued.renew_at);
                 backoff = FIRST_BACKOFF;
             }
             Err(e) => {
@@ -93,6 +109,71 @@ async fn keep_renewed(
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// This process alone, or replicas sharing a store (`store = "redis://..."`).
+#[derive(Debug, Clone)]
+struct Replicas {
+    #[cfg(feature = "redis-store")]
+    shared: Option<super::shared::SharedStore>,
+}
+
+impl Replicas {
+    /// The store of `config`, through which `challenges` are shared too.
+    fn of(config: &AcmeConfig, challenges: &Challenges) -> Result<Self, AcmeError> {
+        #[cfg(feature = "redis-store")]
+        {
+            let shared = super::shared::SharedStore::of(config)?;
+            if let Some(shared) = &shared {
+                challenges.share_through(shared);
+            }
+            Ok(Replicas { shared })
+        }
+        #[cfg(not(feature = "redis-store"))]
+        {
+            let _ = challenges;
+            match config.problems().into_iter().next() {
+                Some(problem) => Err(AcmeError::new(problem)),
+                None => Ok(Replicas {}),
+            }
+        }
+    }
+
+    fn shared(&self) -> bool {
+        #[cfg(feature = "redis-store")]
+        return self.shared.is_some();
+        #[cfg(not(feature = "redis-store"))]
+        false
+    }
+
+    /// [`ensure`], across replicas when they share a store.
+    async fn ensure(
+        &self,
+        config: &AcmeConfig,
+        local: &DirStore,
+        challenges: &Challenges,
+    ) -> Result<Issued, AcmeError> {
+        #[cfg(feature = "redis-store")]
+        if let Some(shared) = &self.shared {
+            return shared.ensure(config, local, challenges).await;
+        }
+        ensure(config, local, challenges).await
+    }
+
+    /// A certificate a peer stored that ends after `not_after`.
+    async fn newer(
+        &self,
+        config: &AcmeConfig,
+        local: &DirStore,
+        not_after: SystemTime,
+    ) -> Result<Option<Issued>, AcmeError> {
+        #[cfg(feature = "redis-store")]
+        if let Some(shared) = &self.shared {
+            return shared.newer(config, local, not_after).await;
+        }
+        let _ = (config, local, not_after);
+        Ok(None)
     }
 }
 

@@ -22,6 +22,8 @@
 mod http01;
 mod issue;
 mod manage;
+#[cfg(feature = "redis-store")]
+mod shared;
 mod store;
 mod tls_alpn;
 
@@ -74,6 +76,13 @@ pub struct AcmeConfig {
     /// instead. Default is [`DEFAULT_HTTP_BIND`].
     #[serde(default = "default_http_bind")]
     pub http_bind: String,
+    /// Where replicas share the account, certificates, keys, an order lock per name and the
+    /// HTTP-01 answers: a Redis URL (the forms of `[rate_limit] store`: `redis://HOST:PORT/DB`,
+    /// `redis+cluster://...`, `redis+sentinel://.../MASTER`), so that one replica orders and
+    /// the others load its certificate. `None` or `"memory"`: this process alone (the
+    /// default). Each replica still serves from its own `state_dir`.
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 fn default_http_bind() -> String {
@@ -98,6 +107,7 @@ impl AcmeConfig {
             ca: None,
             state_dir: default_state_dir(),
             http_bind: default_http_bind(),
+            store: None,
         }
     }
 
@@ -161,8 +171,24 @@ impl AcmeConfig {
                 crate::syntax::excerpt(&self.directory, 64)
             ));
         }
+        problems.extend(self.store.as_deref().and_then(store_problem));
         problems
     }
+}
+
+/// What is wrong with a `store` URL (as `[rate_limit] store` reads it).
+fn store_problem(url: &str) -> Option<String> {
+    #[cfg(feature = "redis-store")]
+    return url
+        .parse::<crate::store::StoreLocation>()
+        .err()
+        .map(|e| format!("ACME {e}"));
+    #[cfg(not(feature = "redis-store"))]
+    return (url.trim() != "memory").then(|| {
+        "ACME store: this tollgate was built without Redis support; rebuild with the \
+         `redis-store` feature or leave `store` out"
+            .to_owned()
+    });
 }
 
 fn domain_problem(name: &str) -> Option<String> {

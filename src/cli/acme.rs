@@ -37,6 +37,22 @@ pub struct AcmeFlags {
     #[arg(long, value_name = "ADDR", requires = "domain", default_value = acme::DEFAULT_HTTP_BIND,
           value_parser = super::flags::bind_addr)]
     pub http_bind: String,
+
+    /// Share the certificate with the other replicas through this Redis (redis://HOST:PORT/DB,
+    /// redis+cluster://..., redis+sentinel://.../MASTER): one orders, the others load it.
+    #[arg(long, value_name = "URL", requires = "domain", value_parser = store_url)]
+    pub acme_store: Option<String>,
+}
+
+/// A `--acme-store` URL, checked as `[rate_limit] store` is.
+fn store_url(text: &str) -> Result<String, String> {
+    let mut config = AcmeConfig::new(["a.example"]);
+    config.directory = "https://localhost/dir".into();
+    config.store = Some(text.to_owned());
+    match config.problems().into_iter().next() {
+        Some(problem) => Err(problem),
+        None => Ok(text.to_owned()),
+    }
 }
 
 impl AcmeFlags {
@@ -48,6 +64,7 @@ impl AcmeFlags {
         config.ca.clone_from(&self.acme_ca);
         config.state_dir.clone_from(&self.state_dir);
         config.http_bind.clone_from(&self.http_bind);
+        config.store.clone_from(&self.acme_store);
         config
     }
 

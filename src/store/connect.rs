@@ -26,7 +26,7 @@ use super::StoreLocationError;
 const SENTINEL_PORT: u16 = 26379;
 
 /// What a store connects to.
-pub(super) enum Target {
+pub(crate) enum Target {
     Single(redis::Client),
     Cluster(ClusterClient),
     Sentinel(tokio::sync::Mutex<SentinelClient>),
@@ -34,7 +34,7 @@ pub(super) enum Target {
 
 /// A connection made by [`Target::connect`]; clones share it.
 #[derive(Clone)]
-pub(super) enum Connection {
+pub(crate) enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
     Sentinel(redis::aio::MultiplexedConnection),
@@ -87,7 +87,7 @@ fn sentinel_url(text: &str) -> String {
 
 impl Target {
     /// The target of a `store` URL (not contacted).
-    pub(super) fn parse(url: &str, timeout: Duration) -> Result<Target, StoreLocationError> {
+    pub(crate) fn parse(url: &str, timeout: Duration) -> Result<Target, StoreLocationError> {
         let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
         match scheme.to_ascii_lowercase().as_str() {
             "redis+cluster" | "valkey+cluster" => {
@@ -145,12 +145,12 @@ impl Target {
     /// Whether an error should drop the connection (made again on the next check): a
     /// connection manager reconnects by itself; a sentinel's master may have moved, a
     /// cluster's nodes may all have restarted.
-    pub(super) fn remake_after_error(&self) -> bool {
+    pub(crate) fn remake_after_error(&self) -> bool {
         !matches!(self, Target::Single(_))
     }
 
     /// Connects (a single server's manager connects lazily, on first use).
-    pub(super) async fn connect(&self, timeout: Duration) -> redis::RedisResult<Connection> {
+    pub(crate) async fn connect(&self, timeout: Duration) -> redis::RedisResult<Connection> {
         match self {
             Target::Single(client) => {
                 let config = ConnectionManagerConfig::new()

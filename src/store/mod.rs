@@ -33,7 +33,7 @@
 //! per replica is one password hash per user.
 
 #[cfg(feature = "redis-store")]
-mod connect;
+pub(crate) mod connect;
 mod key;
 #[cfg(feature = "redis-store")]
 mod redis;

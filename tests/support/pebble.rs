@@ -139,3 +139,39 @@ async fn challtestsrv(dns: std::net::SocketAddr) -> tokio::process::Child {
     assert!(up, "pebble-challtestsrv did not listen on {dns}");
     child
 }
+
+/// A TLS connection to `addr` for `name`, trusting `root`: the certificate it was shown and an
+/// HTTP/1.1 sender that keeps the connection.
+#[cfg(feature = "tls")]
+pub async fn tls_connect(
+    root: &Path,
+    addr: &str,
+    name: &str,
+) -> (
+    Vec<u8>,
+    hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) {
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut std::fs::read(root).unwrap().as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let shown = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    (shown, sender)
+}
