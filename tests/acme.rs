@@ -384,6 +384,60 @@ echo = true
     assert!(!log.contains("ACME renewal failed"), "{log}");
 }
 
+/// `tollgate proxy --domain NAME --http-bind ''`: no plain listener, TLS-ALPN-01 on --bind,
+/// validated for real by pebble; the certificate is served to NAME only (another name gets a
+/// TLS alert); `--print-config` gives the same settings as a file `tollgate check` accepts.
+#[tokio::test]
+async fn proxy_domain_without_port_80_proves_the_name_on_the_tls_port() {
+    let dir = temp_dir();
+    let bind = dead_port();
+    let pebble =
+        Pebble::start_validating_with_validity(dir.path(), (dead_port().port(), bind.port()), YEAR)
+            .await;
+    let (state, users) = (
+        dir.path().join("state"),
+        htpasswd_file(dir.path(), "alice", "pw-alice"),
+    );
+    let bind = bind.to_string();
+    let mut flags = args(&pebble, &state, &users);
+    let at = flags.iter().position(|a| *a == "--http-bind").unwrap() + 1;
+    flags[at] = "";
+    flags.extend(["--bind", &bind]);
+
+    let printed = Launch::tollgate(flags.iter().copied().chain(["--print-config"]))
+        .output()
+        .await;
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    assert!(printed.contains(r#"http_bind = """#), "{printed}");
+    let (ok, out) = check(dir.path(), "printed.toml", &printed).await;
+    assert!(ok, "{out}\n{printed}");
+
+    let gw = Gateway::start(&flags).await;
+    let root = pebble.root(&dir.path().join("pebble-root.pem")).await;
+    let res = get_as_alice(&root, &https_addr(&gw).await).await;
+    assert_eq!(res.status, 200, "{res:?}\n{}", gw.log());
+    let port = bind.rsplit_once(':').unwrap().1;
+    let (resolve, url) = (
+        format!("other.tollgate.test:{port}:127.0.0.1"),
+        format!("https://other.tollgate.test:{port}/"),
+    );
+    let refused = curl_error(&["-k", "--resolve", &resolve, &url]).await;
+    assert!(
+        refused.contains("alert") || refused.contains("handshake"),
+        "a TLS alert for a name that is not a --domain: {refused}"
+    );
+    let log = gw.stop().await;
+    assert_eq!(
+        log.matches("obtained a new ACME certificate").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        !log.contains("Serving on http://"),
+        "no plain listener: {log}"
+    );
+}
+
 /// A Redis, and pebble validating HTTP-01 for real through the port `http` (the plain
 /// listener of one replica).
 struct Replicas {

@@ -34,14 +34,24 @@ pub struct AcmeFlags {
     pub state_dir: PathBuf,
 
     /// The plain HTTP listener: HTTP-01 challenges, and a 308 to https:// for the rest.
+    /// `--http-bind ''` starts none: the CA proves the names with TLS-ALPN-01 on --bind.
     #[arg(long, value_name = "ADDR", requires = "domain", default_value = acme::DEFAULT_HTTP_BIND,
-          value_parser = super::flags::bind_addr)]
+          value_parser = http_bind)]
     pub http_bind: String,
 
     /// Share the certificate with the other replicas through this Redis (redis://HOST:PORT/DB,
     /// redis+cluster://..., redis+sentinel://.../MASTER): one orders, the others load it.
     #[arg(long, value_name = "URL", requires = "domain", value_parser = store_url)]
     pub acme_store: Option<String>,
+}
+
+/// A `--http-bind` address, or nothing (`''`) for TLS-ALPN-01 on the TLS listener.
+fn http_bind(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        Ok(String::new())
+    } else {
+        super::flags::bind_addr(text)
+    }
 }
 
 /// A `--acme-store` URL, checked as `[rate_limit] store` is.
@@ -68,8 +78,10 @@ impl AcmeFlags {
         config
     }
 
-    /// Starts the plain listener, then gets the certificate (the stored one when it is not
-    /// due) and keeps it renewed. `None` without --domain.
+    /// Starts the plain listener (or, with `--http-bind ''`, answers TLS-ALPN-01 on `bind`
+    /// until the certificate is there), then gets the certificate (the stored one when it is
+    /// not due) and keeps it renewed; renewals are answered by the serving listener. `None`
+    /// without --domain.
     pub async fn certificate(&self, bind: &str) -> Result<Option<Issued>, BoxError> {
         if self.domain.is_empty() {
             return Ok(None);
@@ -80,10 +92,18 @@ impl AcmeFlags {
             return Err(format!("--domain: {}", problems.join("; ")).into());
         }
         let challenges = Challenges::default();
-        let redirect = Redirect::new(self.domain.clone(), bind);
-        acme::serve_plain(&self.http_bind, challenges.clone(), redirect)
-            .await
-            .map_err(|e| format!("--http-bind {}: {e}", self.http_bind))?;
+        let _responder = if self.http_bind.is_empty() {
+            let responder = acme::answer_tls_alpn(bind)
+                .await
+                .map_err(|e| format!("--bind {bind} (TLS-ALPN-01): {e}"))?;
+            Some(responder)
+        } else {
+            let redirect = Redirect::new(self.domain.clone(), bind);
+            acme::serve_plain(&self.http_bind, challenges.clone(), redirect)
+                .await
+                .map_err(|e| format!("--http-bind {}: {e}", self.http_bind))?;
+            None
+        };
         let issued = acme::manage(&config, &challenges, &AcmeStatus::default())
             .await
             .map_err(|e| format!("--domain: {e}{}", crate::causes(&e)))?;

@@ -18,10 +18,14 @@ pub fn toml(args: &ProxyArgs) -> String {
             value(i64::try_from(n).unwrap_or(i64::MAX)),
         );
     }
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let mut tls = InlineTable::new();
+    let mut tls = InlineTable::new();
+    if !args.acme.domain.is_empty() {
+        tls.insert("acme", acme(&args.acme).into());
+    } else if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         tls.insert("cert", path(cert).into());
         tls.insert("key", path(key).into());
+    }
+    if !tls.is_empty() {
         args.mtls.print_listener(&mut tls);
         listen.insert("tls", value(tls));
     }
@@ -106,6 +110,26 @@ pub fn toml(args: &ProxyArgs) -> String {
         "# Made by `tollgate proxy ... --print-config`; run it with `tollgate run FILE`.\n\
          # Every key and its default: docs/config.md.\n{self_signed}{doc}"
     )
+}
+
+/// `tls = { acme = { ... } }` from `--domain` and its flags.
+fn acme(flags: &super::acme::AcmeFlags) -> InlineTable {
+    let mut acme = InlineTable::new();
+    let domains: Array = flags.domain.iter().collect();
+    acme.insert("domains", domains.into());
+    if let Some(email) = &flags.acme_email {
+        acme.insert("email", email.into());
+    }
+    acme.insert("directory", flags.acme_directory.as_str().into());
+    if let Some(ca) = &flags.acme_ca {
+        acme.insert("ca", path(ca).into());
+    }
+    acme.insert("state_dir", path(&flags.state_dir).into());
+    acme.insert("http_bind", flags.http_bind.as_str().into());
+    if let Some(store) = &flags.acme_store {
+        acme.insert("store", store.as_str().into());
+    }
+    acme
 }
 
 /// `[rate_limit]`: `per_client` from `--rate-limit`, the store from `--limits-store`.

@@ -267,7 +267,14 @@ impl ProxyArgs {
             config.max_connections = n;
         }
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            let mut tls = serve::TlsConfig::new(cert, key);
+            let mut tls = if self.acme.domain.is_empty() {
+                serve::TlsConfig::new(cert, key)
+            } else {
+                // Served to its --domain names only: another name gets a TLS alert.
+                let mut tls = serve::TlsConfig::new("", "");
+                tls.certs = vec![serve::CertPair::new(cert, key)];
+                tls
+            };
             self.mtls.apply_listener(&mut tls);
             config.tls = Some(tls);
         }
