@@ -10,26 +10,7 @@ use super::proxy::{ProxyArgs, UPSTREAM};
 pub fn toml(args: &ProxyArgs) -> String {
     let mut doc = DocumentMut::new();
     doc.insert("workers", value(args.workers as i64));
-    let mut listen = Table::new();
-    listen.insert("bind", value(&args.bind));
-    if let Some(n) = args.max_connections {
-        listen.insert(
-            "max_connections",
-            value(i64::try_from(n).unwrap_or(i64::MAX)),
-        );
-    }
-    let mut tls = InlineTable::new();
-    if !args.acme.domain.is_empty() {
-        tls.insert("acme", acme(&args.acme).into());
-    } else if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        tls.insert("cert", path(cert).into());
-        tls.insert("key", path(key).into());
-    }
-    if !tls.is_empty() {
-        args.mtls.print_listener(&mut tls);
-        listen.insert("tls", value(tls));
-    }
-    doc.insert("listen", array_of([listen]));
+    doc.insert("listen", array_of([listen(args)]));
     if args.allow_underscore_headers {
         doc.insert("inbound", table([("allow_underscores", value(true))]));
     }
@@ -110,6 +91,30 @@ pub fn toml(args: &ProxyArgs) -> String {
         "# Made by `tollgate proxy ... --print-config`; run it with `tollgate run FILE`.\n\
          # Every key and its default: docs/config.md.\n{self_signed}{doc}"
     )
+}
+
+/// The one `[[listen]]`: `--bind`, `--max-connections` and TLS.
+fn listen(args: &ProxyArgs) -> Table {
+    let mut listen = Table::new();
+    listen.insert("bind", value(&args.bind));
+    if let Some(n) = args.max_connections {
+        listen.insert(
+            "max_connections",
+            value(i64::try_from(n).unwrap_or(i64::MAX)),
+        );
+    }
+    let mut tls = InlineTable::new();
+    if !args.acme.domain.is_empty() {
+        tls.insert("acme", acme(&args.acme).into());
+    } else if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        tls.insert("cert", path(cert).into());
+        tls.insert("key", path(key).into());
+    }
+    if !tls.is_empty() {
+        args.mtls.print_listener(&mut tls);
+        listen.insert("tls", value(tls));
+    }
+    listen
 }
 
 /// `tls = { acme = { ... } }` from `--domain` and its flags.
