@@ -61,6 +61,17 @@ struct Entry {
     expires: Instant,
 }
 
+/// What [`VerificationCache::recall`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recall {
+    /// Verified before against the same hash: let it in.
+    Verified,
+    /// Refused before against the same hash: refuse it again without a hash.
+    Refused,
+    /// Neither: verify it.
+    Nothing,
+}
+
 /// Successful verifications, per user, for a time.
 pub(crate) struct VerificationCache {
     mac: Hmac<Sha256>,
@@ -96,15 +107,35 @@ impl VerificationCache {
         mac.finalize().into_bytes().into()
     }
 
+    /// What is remembered of `user` with `password` (`stored`: the user's hash, `None` for an
+    /// unknown user): verified against that hash within the TTL, refused within
+    /// [`REFUSED_TTL`], or nothing. One tag and the same two lookups whether the user exists
+    /// or not, so that an unknown user's answer takes as long.
+    pub(crate) fn recall(&self, user: &str, password: &str, stored: Option<&Arc<str>>) -> Recall {
+        let tag = self.tag(user, password);
+        if self.verified(user, &tag, stored) {
+            Recall::Verified
+        } else if self.refused_before(&tag, stored) {
+            Recall::Refused
+        } else {
+            Recall::Nothing
+        }
+    }
+
     /// Whether `user` with `password` was verified against `stored` within the TTL.
-    pub(crate) fn check(&self, user: &str, password: &str, stored: &Arc<str>) -> bool {
+    #[cfg(test)]
+    fn check(&self, user: &str, password: &str, stored: &Arc<str>) -> bool {
+        self.verified(user, &self.tag(user, password), Some(stored))
+    }
+
+    fn verified(&self, user: &str, tag: &Tag, stored: Option<&Arc<str>>) -> bool {
         if !self.enabled() {
             return false;
         }
-        let tag = self.tag(user, password);
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = entries.get(user) else {
+        // Looked up for an unknown user too (never found): the same work either way.
+        let (Some(entry), Some(stored)) = (entries.get(user), stored) else {
             return false;
         };
         let same_hash = Arc::ptr_eq(&entry.stored, stored) || *entry.stored == **stored;
@@ -112,7 +143,7 @@ impl VerificationCache {
             entries.remove(user);
             return false;
         }
-        entry.tag.ct_eq(&tag).into()
+        entry.tag.ct_eq(tag).into()
     }
 
     /// Remembers a successful verification.
@@ -145,15 +176,14 @@ impl VerificationCache {
 
     /// Whether `user` with `password` was refused within [`REFUSED_TTL`] against the same
     /// stored hash (`None`: the user was unknown then and is now).
-    pub(crate) fn was_refused(
-        &self,
-        user: &str,
-        password: &str,
-        stored: Option<&Arc<str>>,
-    ) -> bool {
-        let tag = self.tag(user, password);
+    #[cfg(test)]
+    fn was_refused(&self, user: &str, password: &str, stored: Option<&Arc<str>>) -> bool {
+        self.refused_before(&self.tag(user, password), stored)
+    }
+
+    fn refused_before(&self, tag: &Tag, stored: Option<&Arc<str>>) -> bool {
         let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(refusal) = refused.by_tag.get(&tag) else {
+        let Some(refusal) = refused.by_tag.get(tag) else {
             return false;
         };
         let same = match (&refusal.stored, stored) {
@@ -162,7 +192,7 @@ impl VerificationCache {
             _ => false,
         };
         if !same || Instant::now() >= refusal.expires {
-            refused.by_tag.remove(&tag);
+            refused.by_tag.remove(tag);
             return false;
         }
         true

@@ -10,6 +10,7 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tower_service::Service;
 
+use super::cache::Recall;
 use super::future::{with_user, ResponseFuture};
 use super::layer::Shared;
 use crate::auth::htpasswd::escape;
@@ -125,17 +126,13 @@ impl Shared {
             }
         }
         let stored = self.store.lookup(&credentials.username);
-        if let Some(stored) = &stored {
-            // Checked before queueing: a flood of bad guesses never delays a cached user.
-            if self
-                .cache
-                .check(&credentials.username, &credentials.password, stored)
-            {
-                return Decision::Pass(Some(credentials.username.into()));
-            }
-        }
         let (user, password) = (&credentials.username, &credentials.password);
-        if self.cache.was_refused(user, password, stored.as_ref()) {
+        // Checked before queueing: a flood of bad guesses never delays a cached user.
+        let recalled = self.cache.recall(user, password, stored.as_ref());
+        if recalled == Recall::Verified {
+            return Decision::Pass(Some(credentials.username.into()));
+        }
+        if recalled == Recall::Refused {
             // The same guess again: refused without a hash, and counted like the first. A
             // shared store is asked and told before the answer, as after a verification.
             if self.shares_failures(peer) {
