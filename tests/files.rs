@@ -413,6 +413,47 @@ async fn traversal_attempts_stay_inside_the_root() {
     }
 }
 
+/// Small files are kept in memory between requests (`memory_cache`, on by default), and a
+/// file changed since is read again however it changed: written in place with the same
+/// length, replaced by a rename, or its modification time set back.
+#[tokio::test]
+async fn a_kept_small_file_is_read_again_once_it_changed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("page.txt");
+    std::fs::write(&path, "version-1").expect("write");
+    let server = start(ServeDir::new(tmp.path())).await;
+    let fetch = || async { server.get("/page.txt", &[]).await };
+    let first = fetch().await;
+    assert_eq!(first.text(), "version-1");
+    assert_eq!(fetch().await.text(), "version-1", "from memory");
+
+    // In place, same length, the modification time put back: the change time still moves.
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, "version-2").expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(modified))
+        .expect("set mtime");
+    let second = fetch().await;
+    assert_eq!(second.text(), "version-2");
+
+    // Replaced by a rename: a new inode.
+    let next = tmp.path().join("next.tmp");
+    std::fs::write(&next, "version-3").expect("write");
+    std::fs::rename(&next, &path).expect("rename");
+    let third = fetch().await;
+    assert_eq!(third.text(), "version-3");
+    assert_eq!(third.header("content-length"), Some("9"));
+
+    // Off: read from the file every time.
+    let off = start(ServeDir::new(tmp.path()).memory_cache(0)).await;
+    assert_eq!(off.get("/page.txt", &[]).await.text(), "version-3");
+    std::fs::write(&path, "version-4").expect("write");
+    assert_eq!(off.get("/page.txt", &[]).await.text(), "version-4");
+    assert_eq!(fetch().await.text(), "version-4");
+}
+
 #[tokio::test]
 async fn precompressed_siblings() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -1,7 +1,7 @@
 //! The [`ServeDir`] service.
 
 use std::convert::Infallible;
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::future::Future;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ use http::{Method, StatusCode};
 use super::body::file_body;
 use super::listing::{encode_segment, render_listing, sort_entries, ListingEntry};
 use super::lookup::{io_error, Tree};
+use super::memory::{MemoryCache, Stamp};
 use super::path::resolve_path;
 use super::{chunk_size, FileIo, ServeDirConfig, SMALL_FILE};
 use crate::negotiate::AcceptEncoding;
@@ -46,6 +47,14 @@ struct Inner {
     cache_control: Option<HeaderValue>,
     /// The canonical root, found on first use (the directory may not exist yet at start).
     canonical_root: OnceLock<PathBuf>,
+    /// Small files read before ([`ServeDirConfig::memory_cache`]); `None` when off.
+    memory: Option<MemoryCache>,
+}
+
+/// Where a file's bytes come from.
+enum Source {
+    Memory(Bytes),
+    File(File),
 }
 
 impl ServeDir {
@@ -63,6 +72,7 @@ impl ServeDir {
     pub fn from_config(config: ServeDirConfig) -> Self {
         ServeDir {
             inner: Arc::new(Inner {
+                memory: MemoryCache::new(config.memory_cache),
                 config,
                 cache_control: None,
                 canonical_root: OnceLock::new(),
@@ -81,6 +91,7 @@ impl ServeDir {
         let cache_control = self.inner.cache_control.clone();
         ServeDir {
             inner: Arc::new(Inner {
+                memory: MemoryCache::new(config.memory_cache),
                 config,
                 cache_control,
                 canonical_root: OnceLock::new(),
@@ -118,6 +129,12 @@ impl ServeDir {
     /// Where the file system calls run. Default is [`FileIo::Pool`] (Tokio's blocking pool).
     pub fn file_io(self, file_io: FileIo) -> Self {
         self.map_config(|c| c.file_io = file_io)
+    }
+
+    /// Bytes of small files kept in memory between requests, each used only while the file
+    /// is unchanged ([`ServeDirConfig::memory_cache`]). Default is 8 MiB; `0` turns it off.
+    pub fn memory_cache(self, bytes: u64) -> Self {
+        self.map_config(|c| c.memory_cache = bytes)
     }
 
     /// The cap on ranges in one request; past it `Range` is ignored (200). Default is `32`.
@@ -224,6 +241,8 @@ struct Chosen {
     /// `Content-Type` from the requested name (not the `.gz` sibling's).
     content_type: HeaderValue,
     encoding: Option<&'static str>,
+    /// The version found by the lookup.
+    stamp: Stamp,
 }
 
 impl Inner {
@@ -261,7 +280,7 @@ impl Inner {
             if let Some(index) = &self.config.index_file {
                 if let Ok((index_path, meta)) = tree.index_entry(&path, index) {
                     if meta.is_file() {
-                        return self.serve_file(req, &tree, &index_path);
+                        return self.serve_file(req, &tree, &index_path, meta);
                     }
                 }
             }
@@ -275,7 +294,7 @@ impl Inner {
         if !meta.is_file() || raw_path.ends_with('/') {
             return Err(HttpError::not_found("not found"));
         }
-        self.serve_file(req, &tree, &path)
+        self.serve_file(req, &tree, &path, meta)
     }
 
     fn canonical_root(&self) -> Result<&Path, HttpError> {
@@ -289,8 +308,15 @@ impl Inner {
         Ok(self.canonical_root.get_or_init(|| root))
     }
 
-    /// Picks the precompressed sibling the client accepts best, else the file itself.
-    fn choose(&self, req: &http::request::Parts, tree: &Tree<'_>, path: &Path) -> Chosen {
+    /// Picks the precompressed sibling the client accepts best, else the file itself (whose
+    /// metadata is `meta`).
+    fn choose(
+        &self,
+        req: &http::request::Parts,
+        tree: &Tree<'_>,
+        path: &Path,
+        meta: Metadata,
+    ) -> Chosen {
         let content_type = content_type_for(path);
         let mut candidates: Vec<(&'static str, &'static str)> = Vec::new();
         if self.config.precompressed_br {
@@ -318,6 +344,7 @@ impl Inner {
                         path: sibling,
                         content_type,
                         encoding: Some(coding),
+                        stamp: Stamp::of(&meta),
                     };
                 }
             }
@@ -326,6 +353,7 @@ impl Inner {
             path: path.to_owned(),
             content_type,
             encoding: None,
+            stamp: Stamp::of(&meta),
         }
     }
 
@@ -334,13 +362,20 @@ impl Inner {
         req: &http::request::Parts,
         tree: &Tree<'_>,
         path: &Path,
+        meta: Metadata,
     ) -> Result<http::Response<Body>, HttpError> {
-        let chosen = self.choose(req, tree, path);
-        let file = File::open(&chosen.path).map_err(io_error)?;
-        // Length and times come from the open file, so they describe what is sent.
-        let meta = file.metadata().map_err(io_error)?;
-        let len = meta.len();
-        let modified = meta.modified().ok();
+        let chosen = self.choose(req, tree, path, meta);
+        let kept = self.memory.as_ref();
+        let (source, stamp) = match kept.and_then(|m| m.get(&chosen.path, &chosen.stamp)) {
+            Some(bytes) => (Source::Memory(bytes), chosen.stamp),
+            None => {
+                let file = File::open(&chosen.path).map_err(io_error)?;
+                // Length and times come from the open file, so they describe what is sent.
+                let stamp = Stamp::of(&file.metadata().map_err(io_error)?);
+                (Source::File(file), stamp)
+            }
+        };
+        let (len, modified) = (stamp.len(), stamp.modified());
 
         let mut res = http::Response::new(());
         let headers = res.headers_mut();
@@ -368,26 +403,45 @@ impl Inner {
             HeaderValue::from_static("nosniff"),
         );
         let (mut parts, ()) = res.into_parts();
-        let body = match shape(req, &mut parts, Some(len), self.config.max_ranges) {
-            Shape::Answer(answer) => return Ok(answer),
-            Shape::Empty => Body::empty(),
-            Shape::Full if len == 0 => Body::empty(),
-            Shape::Full if len <= SMALL_FILE => Body::from(read_whole(file, len)?),
-            Shape::Full => file_body(
+        let shape = shape(req, &mut parts, Some(len), self.config.max_ranges);
+        let source = match (&shape, source) {
+            (Shape::Full | Shape::Segments(..), Source::File(file)) if len <= SMALL_FILE => {
+                Source::Memory(self.read_small(file, &chosen.path, stamp)?)
+            }
+            (_, source) => source,
+        };
+        let body = match (shape, source) {
+            (Shape::Answer(answer), _) => return Ok(answer),
+            (Shape::Empty, _) => Body::empty(),
+            (Shape::Full, _) if len == 0 => Body::empty(),
+            (Shape::Full, Source::Memory(bytes)) => Body::from(bytes),
+            (Shape::Segments(segments, total), Source::Memory(bytes)) => {
+                ranged_body(Body::from(bytes), segments, total)
+            }
+            (Shape::Full, Source::File(file)) => file_body(
                 file,
                 (vec![Segment::Span(ByteRange::new(0, len - 1))], len),
                 self.config.file_io,
                 chunk_size(req.version),
             ),
-            Shape::Segments(segments, total) if len <= SMALL_FILE => {
-                ranged_body(Body::from(read_whole(file, len)?), segments, total)
-            }
-            Shape::Segments(segments, total) => {
+            (Shape::Segments(segments, total), Source::File(file)) => {
                 let chunk = chunk_size(req.version);
                 file_body(file, (segments, total), self.config.file_io, chunk)
             }
         };
         Ok(http::Response::from_parts(parts, body))
+    }
+
+    /// A small file read whole, and kept when the memory cache is on and the file did not
+    /// change while it was read.
+    fn read_small(&self, file: File, path: &Path, stamp: Stamp) -> Result<Bytes, HttpError> {
+        let bytes = read_whole(&file, stamp.len())?;
+        if let Some(memory) = &self.memory {
+            if file.metadata().is_ok_and(|meta| Stamp::of(&meta) == stamp) {
+                memory.put(path, stamp, bytes.clone());
+            }
+        }
+        Ok(bytes)
     }
 
     fn listing(
@@ -455,7 +509,7 @@ impl Inner {
 
 /// The first `len` bytes of `file`, read in one go (a small file, see [`SMALL_FILE`]). A file
 /// that shrank since its length was taken is an error (500), never a short body.
-fn read_whole(file: File, len: u64) -> Result<Bytes, HttpError> {
+fn read_whole(file: &File, len: u64) -> Result<Bytes, HttpError> {
     let cap = usize::try_from(len).map_err(|e| HttpError::internal(io::Error::other(e)))?;
     let mut buf = Vec::with_capacity(cap);
     file.take(len).read_to_end(&mut buf).map_err(io_error)?;

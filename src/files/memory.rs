@@ -1,0 +1,160 @@
+//! Small files kept in memory between requests ([`ServeDirConfig::memory_cache`]).
+//!
+//! Every request still looks the file up (`stat`, symlinks and hidden names checked as
+//! always); only the `open`, `fstat`, `read` and `close` of a file already read are saved. An
+//! entry is used only while the file's [`Stamp`] — length, modification and change times,
+//! device and inode — is the one it was read at: a file written in place (which moves its
+//! change time, whatever its modification time says) or replaced by a rename (a new inode) is
+//! read again. nginx's `open_file_cache` trusts an entry for `open_file_cache_valid` (60 s)
+//! without looking; this looks every time.
+//!
+//! [`ServeDirConfig::memory_cache`]: super::ServeDirConfig::memory_cache
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+/// One version of a file, as `stat` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    /// Change time (seconds, nanoseconds), device and inode.
+    #[cfg(unix)]
+    identity: (i64, i64, u64, u64),
+}
+
+impl Stamp {
+    pub(super) fn of(meta: &Metadata) -> Stamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            identity: (meta.ctime(), meta.ctime_nsec(), meta.dev(), meta.ino()),
+        }
+    }
+
+    pub(super) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(super) fn modified(&self) -> Option<SystemTime> {
+        self.modified
+    }
+}
+
+/// Files by canonical path, at most `budget` bytes of them. Past the budget everything is
+/// dropped and the cache fills again: bounded, and no bookkeeping per hit.
+#[derive(Debug)]
+pub(super) struct MemoryCache {
+    budget: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    bytes: usize,
+    files: HashMap<PathBuf, (Stamp, Bytes)>,
+}
+
+impl MemoryCache {
+    /// A cache of at most `budget` bytes; `None` for a budget of 0 (off).
+    pub(super) fn new(budget: u64) -> Option<MemoryCache> {
+        let budget = usize::try_from(budget).unwrap_or(usize::MAX);
+        (budget > 0).then(|| MemoryCache {
+            budget,
+            state: Mutex::default(),
+        })
+    }
+
+    /// The bytes of `path` when they were read at `stamp`; an entry of another version is
+    /// dropped.
+    pub(super) fn get(&self, path: &Path, stamp: &Stamp) -> Option<Bytes> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (seen, bytes) = state.files.get(path)?;
+        if seen == stamp {
+            return Some(bytes.clone());
+        }
+        if let Some((_, old)) = state.files.remove(path) {
+            state.bytes -= old.len();
+        }
+        None
+    }
+
+    /// Keeps `bytes`, read from `path` at `stamp`.
+    pub(super) fn put(&self, path: &Path, stamp: Stamp, bytes: Bytes) {
+        if bytes.len() > self.budget {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, old)) = state.files.remove(path) {
+            state.bytes -= old.len();
+        }
+        if state.bytes + bytes.len() > self.budget {
+            state.files.clear();
+            state.bytes = 0;
+        }
+        state.bytes += bytes.len();
+        state.files.insert(path.to_owned(), (stamp, bytes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp_of(path: &Path) -> Stamp {
+        Stamp::of(&std::fs::metadata(path).unwrap())
+    }
+
+    #[test]
+    fn an_entry_serves_only_the_version_it_was_read_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "one").unwrap();
+        let cache = MemoryCache::new(1024).unwrap();
+        let first = stamp_of(&path);
+        cache.put(&path, first, Bytes::from_static(b"one"));
+        assert_eq!(cache.get(&path, &first).as_deref(), Some(&b"one"[..]));
+        // Written in place with the same length: the change time moves.
+        std::fs::write(&path, "two").unwrap();
+        let second = stamp_of(&path);
+        assert_ne!(first, second);
+        assert_eq!(cache.get(&path, &second), None);
+        assert_eq!(
+            cache.state.lock().unwrap().bytes,
+            0,
+            "the old version is dropped"
+        );
+    }
+
+    #[test]
+    fn the_budget_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "x").unwrap();
+        let stamp = stamp_of(&path);
+        assert!(MemoryCache::new(0).is_none(), "0 turns it off");
+        let cache = MemoryCache::new(10).unwrap();
+        cache.put(Path::new("/big"), stamp, Bytes::from(vec![0; 11]));
+        assert_eq!(
+            cache.get(Path::new("/big"), &stamp),
+            None,
+            "larger than the budget"
+        );
+        for i in 0..5 {
+            cache.put(Path::new(&format!("/{i}")), stamp, Bytes::from(vec![0; 4]));
+            assert!(cache.state.lock().unwrap().bytes <= 10);
+        }
+        assert!(
+            cache.get(Path::new("/4"), &stamp).is_some(),
+            "the last one is kept"
+        );
+    }
+}
