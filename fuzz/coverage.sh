@@ -30,7 +30,11 @@ tools="$(rustc +nightly --print sysroot)/lib/rustlib/$host/bin"
 cover() {
     local target="$1" exe
     shift
-    cargo +nightly fuzz coverage --sanitizer none "$target" "fuzz/corpus/$target" "$@" >&2
+    # fuzz/limits/TARGET: seeds past the parsers' default limits (up to 68 KB), kept out of
+    # fuzz/corpus so that fuzz/run.sh's short runs keep libFuzzer's max_len small.
+    local limits=()
+    if [ -d "fuzz/limits/$target" ]; then limits=("fuzz/limits/$target"); fi
+    cargo +nightly fuzz coverage --sanitizer none "$target" "fuzz/corpus/$target" "${limits[@]}" "$@" >&2
     # cargo-fuzz builds the coverage binary under fuzz/target or, in newer versions, target/.
     exe="$(find fuzz/target target -path "*/coverage/*" -type f -name "$target" -perm -u+x 2>/dev/null | head -1)"
     [ -n "$exe" ] || { echo "coverage.sh: no coverage build of $target found" >&2; exit 1; }
