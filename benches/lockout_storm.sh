@@ -14,6 +14,8 @@
 #             ATTEMPTS/ADDRESSES from each address): the refused-pair memory never answers,
 #             only the verification budget and the lockout hold the storm (LOCKOUT= for the
 #             budget alone)
+#   keep-alive (KEEPALIVE=1) the storm's ab keeps its connections (-k); by default every
+#             attempt is a new connection, as a scripted attacker's often is
 #   flood     (FLOOD=1) the attacker sends wrong passwords for the whole run instead: a
 #             request flood takes its share of the CPU whatever the answer (the per-client
 #             rate limit, not the lockout, is the tool against that)
@@ -21,7 +23,7 @@
 # Prints requests/s of both, how the storm was answered, and the ratio.
 #
 # Usage: benches/lockout_storm.sh     (DURATION=5 CONNECTIONS=8 WORKERS=1 ROUNDS=3 LOCKOUT=5/60s
-#                                      ADDRESSES=1 ATTEMPTS=1000 DISTINCT=)
+#                                      ADDRESSES=1 ATTEMPTS=1000 DISTINCT= KEEPALIVE=)
 # LOCKOUT= (empty) runs the gateway without a lockout, for comparison: every wrong password is
 # then a bcrypt verification.
 # TOLLGATE=path/to/tollgate runs that binary; otherwise the debug binary is built (set
@@ -99,7 +101,7 @@ for round in $(seq "$ROUNDS"); do
         # Several addresses at once, new ones each round (10.R.0.1..N): each starts unlocked.
         (
             for a in $(seq "$ADDRESSES"); do
-                ab -q -n $((ATTEMPTS / ADDRESSES)) -c 2 -H "${BAD}" \
+                ab -q ${KEEPALIVE:+-k} -n $((ATTEMPTS / ADDRESSES)) -c 2 -H "${BAD}" \
                     -H "X-Forwarded-For: 10.$round.$((a / 250)).$((a % 250 + 1))" \
                     "http://127.0.0.1:$PORT/" > "$WORK/attack.$a.txt" 2>&1 &
             done
@@ -109,7 +111,7 @@ for round in $(seq "$ROUNDS"); do
         ) &
     else
         # A new attacker address each round: each storm starts unlocked.
-        ab -q -n "$ATTEMPTS" -c 4 -H "${BAD}" -H "X-Forwarded-For: 192.0.2.$((65 + round))" \
+        ab -q ${KEEPALIVE:+-k} -n "$ATTEMPTS" -c 4 -H "${BAD}" -H "X-Forwarded-For: 192.0.2.$((65 + round))" \
             "http://127.0.0.1:$PORT/" > "$WORK/attack.txt" 2>&1 &
     fi
     attack=$!
