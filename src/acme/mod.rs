@@ -176,8 +176,14 @@ impl AcmeConfig {
     }
 }
 
-/// What is wrong with a `store` URL (as `[rate_limit] store` reads it).
-fn store_problem(url: &str) -> Option<String> {
+/// What is wrong with a [`AcmeConfig::store`] URL (read as `[rate_limit] store` is), `None`
+/// when it is usable.
+///
+/// ```
+/// assert!(tollgate::acme::store_problem("memory").is_none());
+/// assert!(tollgate::acme::store_problem("memcached://10.0.0.1").is_some());
+/// ```
+pub fn store_problem(url: &str) -> Option<String> {
     #[cfg(feature = "redis-store")]
     return url
         .parse::<crate::store::StoreLocation>()

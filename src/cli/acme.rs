@@ -56,10 +56,7 @@ fn http_bind(text: &str) -> Result<String, String> {
 
 /// A `--acme-store` URL, checked as `[rate_limit] store` is.
 fn store_url(text: &str) -> Result<String, String> {
-    let mut config = AcmeConfig::new(["a.example"]);
-    config.directory = "https://localhost/dir".into();
-    config.store = Some(text.to_owned());
-    match config.problems().into_iter().next() {
+    match acme::store_problem(text) {
         Some(problem) => Err(problem),
         None => Ok(text.to_owned()),
     }

@@ -570,6 +570,34 @@ mod tests {
     use super::*;
     use http::header::LOCATION;
 
+    /// The second request of an unchanged small file is answered from memory: what the cache
+    /// holds for it (swapped here for other bytes of the same version) is what is sent.
+    #[tokio::test]
+    async fn an_unchanged_small_file_is_answered_from_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "from the disk").unwrap();
+        let files = ServeDir::new(dir.path()).file_io(FileIo::InPlace);
+        let client = crate::testing::TestClient::new(files.clone());
+        assert_eq!(
+            client.get("/a.txt").send().await.text().await,
+            "from the disk"
+        );
+        let canonical = std::fs::canonicalize(&path).unwrap();
+        let stamp = Stamp::of(&std::fs::metadata(&canonical).unwrap());
+        let memory = files.inner.memory.as_ref().expect("on by default");
+        assert_eq!(
+            memory.get(&canonical, &stamp).as_deref(),
+            Some(&b"from the disk"[..]),
+            "kept after the first request"
+        );
+        memory.put(&canonical, stamp, Bytes::from_static(b"from memory!!"));
+        assert_eq!(
+            client.get("/a.txt").send().await.text().await,
+            "from memory!!"
+        );
+    }
+
     #[test]
     fn etags_differ_by_encoding() {
         let t = UNIX_EPOCH + std::time::Duration::from_nanos(1_700_000_000_123_456_789);

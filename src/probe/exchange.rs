@@ -18,8 +18,6 @@ const MAX_ANSWERS: usize = 16;
 pub(crate) struct Phase {
     /// Every status, interim (1xx) ones included, in order.
     pub(crate) statuses: Vec<u16>,
-    /// How many final (non-1xx) answers.
-    pub(crate) finals: usize,
     /// The server closed the connection (or reset it).
     pub(crate) closed: bool,
     /// The phase ended because nothing more came within the timeout while answers were missing.
@@ -28,6 +26,13 @@ pub(crate) struct Phase {
     pub(crate) switched: bool,
     /// Bytes that are not an HTTP/1.x answer.
     pub(crate) garbled: bool,
+}
+
+impl Phase {
+    /// How many final (non-1xx) answers.
+    pub(crate) fn finals(&self) -> usize {
+        self.statuses.iter().filter(|&&s| s >= 200).count()
+    }
 }
 
 /// How long to wait.
@@ -106,9 +111,6 @@ impl Reader {
                             phase.switched = true;
                             return phase;
                         }
-                        if status >= 200 {
-                            phase.finals += 1;
-                        }
                     }
                     Parsed::Garbled => {
                         phase.garbled = true;
@@ -119,7 +121,7 @@ impl Reader {
                     return phase;
                 }
             }
-            let wait = if phase.finals >= want {
+            let wait = if phase.finals() >= want {
                 waits.quiet
             } else {
                 waits.timeout
@@ -131,7 +133,6 @@ impl Reader {
                     if let Some(status) = close_delimited(&self.buf) {
                         self.buf.clear();
                         phase.statuses.push(status);
-                        phase.finals += usize::from(status >= 200);
                     }
                     return phase;
                 }
@@ -140,7 +141,7 @@ impl Reader {
                 }
                 Ok(Ok(_)) => return phase,
                 Err(_) => {
-                    phase.timed_out = phase.finals < want;
+                    phase.timed_out = phase.finals() < want;
                     return phase;
                 }
             }

@@ -71,12 +71,12 @@ impl Outcome {
     /// The outcome of one exchange.
     pub(crate) fn from_exchange(id: &str, meant: usize, ex: &Exchange) -> Outcome {
         let after = ex.follow_up.as_ref();
-        let after_finals = after.map_or(0, |p| p.finals);
+        let after_finals = after.map_or(0, |p| p.finals());
         let mut note = None;
-        let verdict = if ex.case.finals > meant {
+        let verdict = if ex.case.finals() > meant {
             note = Some(format!(
                 "{} answers to {meant} request(s): bytes the client sent as one message were read as another request",
-                ex.case.finals
+                ex.case.finals()
             ));
             Verdict::Desync
         } else if after_finals > 1 {
@@ -84,13 +84,13 @@ impl Outcome {
                 "{after_finals} answers to the one follow-up GET: bytes of the case were read as a request"
             ));
             Verdict::Desync
-        } else if ex.case.finals < meant && after_finals > 0 {
+        } else if ex.case.finals() < meant && after_finals > 0 {
             note = Some(
                 "the case was answered only once the follow-up GET came: the server read the next request as its body"
                     .to_owned(),
             );
             Verdict::Desync
-        } else if ex.case.finals == 0 {
+        } else if ex.case.finals() == 0 {
             if ex.case.garbled {
                 note = Some("the answer is not HTTP/1.x (an HTTP/0.9 body?)".to_owned());
             }
@@ -104,7 +104,7 @@ impl Outcome {
             id: id.to_owned(),
             verdict,
             statuses: ex.case.statuses.clone(),
-            answers: ex.case.finals,
+            answers: ex.case.finals(),
             meant,
             kept_open: after_finals > 0,
             follow_up: after.map(|p| p.statuses.clone()).unwrap_or_default(),
