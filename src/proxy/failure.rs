@@ -189,6 +189,12 @@ fn classify(
     if progress.client_failed() {
         return Failure::client(crate::body::BodyReadTimeout::answer_for(cause));
     }
+    if let Some(lie) = find_cause::<std::io::Error>(cause).and_then(super::heads::head_error) {
+        return bad_gateway(
+            "the upstream server sent an invalid answer",
+            format!("upstream {upstream} sent an invalid answer: {lie}"),
+        );
+    }
     match find_cause::<hyper::Error>(cause) {
         Some(e) if e.is_parse() || e.is_parse_status() => bad_gateway(
             "the upstream server sent an invalid answer",

@@ -69,6 +69,7 @@ mod client;
 mod config;
 mod failure;
 mod future;
+mod heads;
 pub mod hop;
 pub mod location;
 pub mod next_hop;

@@ -18,6 +18,9 @@
 //!   first.
 //! - A connection whose answer body was not read to the end, or that upgraded (`101`), never
 //!   returns to the pool.
+//!
+//! Every connection's answer heads go through [`HeadGuard`] (a bare LF or a `1xx` flood fails
+//! the request: a `502`); the pool tells it when a request goes out.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,7 @@ use hyper::client::conn::http1;
 use tokio::time::Instant;
 
 use super::client::{Connector, UpstreamBody};
+use super::heads::{AnswerDue, HeadGuard};
 use crate::body::BoxError;
 
 /// Idle connections to one upstream, one shelf per runtime thread.
@@ -97,25 +101,36 @@ impl std::error::Error for SendError {
 
 /// Whether a connection is in use, idle (and since when), or closed by its idle timer. The
 /// pool and the connection's task race on it: whoever moves it out of "idle" first wins.
-struct ConnState(AtomicU64);
+struct ConnState {
+    since: AtomicU64,
+    /// Told when a request goes out, so the connection's [`HeadGuard`] checks the answer's head.
+    answer_due: Arc<AnswerDue>,
+}
 
 const BUSY: u64 = 0;
 const CLOSED: u64 = u64::MAX;
 
 impl ConnState {
+    fn busy() -> Self {
+        ConnState {
+            since: AtomicU64::new(BUSY),
+            answer_due: Arc::default(),
+        }
+    }
+
     /// Idle since `ms` (milliseconds after the pool's epoch, plus one so it is never `BUSY`).
     fn set_idle(&self, ms: u64) {
-        self.0
+        self.since
             .store(ms.saturating_add(1).min(CLOSED - 1), Ordering::Release);
     }
 
     /// Idle → busy; false when the idle timer closed it first.
     fn claim(&self) -> bool {
-        let current = self.0.load(Ordering::Acquire);
+        let current = self.since.load(Ordering::Acquire);
         current != CLOSED
             && current != BUSY
             && self
-                .0
+                .since
                 .compare_exchange(current, BUSY, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
     }
@@ -234,7 +249,7 @@ impl Pool {
         // Expired or closed connections at the old end go (their tasks close them on their
         // own; this drops what is left), then the oldest past the limit.
         while let Some(oldest) = shelf.idle.front() {
-            let since = oldest.state.0.load(Ordering::Acquire).saturating_sub(1);
+            let since = oldest.state.since.load(Ordering::Acquire).saturating_sub(1);
             let expired = now.saturating_sub(since) >= timeout;
             if shelf.idle.len() > self.max_idle || expired || oldest.tx.is_closed() {
                 shelf.idle.pop_front();
@@ -257,6 +272,7 @@ impl Pool {
                 // future (moved into a box per request) several kilobytes larger.
                 None => Box::pin(self.connect()).await?,
             };
+            conn.state.answer_due.expect();
             match conn.tx.try_send_request(req).await {
                 Ok(res) => return Ok((res, conn)),
                 Err(mut e) => match e.take_message() {
@@ -281,12 +297,13 @@ impl Pool {
             .call(self.dial.clone())
             .await
             .map_err(connect_error)?;
+        let state = Arc::new(ConnState::busy());
+        let io = HeadGuard::new(io, Arc::clone(&state.answer_due));
         let (tx, conn) = self
             .builder
             .handshake(io)
             .await
             .map_err(|e| SendError::Connect(Box::new(e)))?;
-        let state = Arc::new(ConnState(AtomicU64::new(BUSY)));
         tokio::spawn(drive(
             conn.with_upgrades(),
             Arc::clone(&state),
@@ -325,7 +342,7 @@ where
             }
             () = &mut timer => {
                 let now = Instant::now();
-                let current = state.0.load(Ordering::Acquire);
+                let current = state.since.load(Ordering::Acquire);
                 if current == BUSY {
                     // In use: look again later (not too often for a tiny timeout).
                     timer.as_mut().reset(later(now, idle_timeout.max(Duration::from_secs(1))));
@@ -336,7 +353,7 @@ where
                 if deadline > now {
                     timer.as_mut().reset(deadline);
                 } else if state
-                    .0
+                    .since
                     .compare_exchange(current, CLOSED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
@@ -346,7 +363,7 @@ where
             }
         }
     }
-    state.0.store(CLOSED, Ordering::Release);
+    state.since.store(CLOSED, Ordering::Release);
 }
 
 /// `at + d`, or far in the future when that does not fit (a huge configured timeout).
@@ -454,7 +471,7 @@ mod tests {
         // checkout takes it, and the request comes back unsent.
         let (ours, theirs) = tokio::io::duplex(4096);
         let (mut tx, conn) = pool.builder.handshake(TokioIo::new(ours)).await.unwrap();
-        let state = Arc::new(ConnState(AtomicU64::new(BUSY)));
+        let state = Arc::new(ConnState::busy());
         tokio::spawn(drive(
             conn.with_upgrades(),
             Arc::clone(&state),
