@@ -1,4 +1,7 @@
-//! Small files kept in memory between requests ([`ServeDirConfig::memory_cache`]).
+//! Files kept in memory between requests ([`ServeDirConfig::memory_cache`]): every file up to
+//! [`SMALL_FILE`], and larger ones up to an eighth of the budget (1 MiB of the default 8 MiB,
+//! 4 MiB at most), which are then answered from memory instead of being streamed from the
+//! file in chunks.
 //!
 //! Every request still looks the file up (`stat`, symlinks and hidden names checked as
 //! always); only the `open`, `fstat`, `read` and `close` of a file already read are saved. An
@@ -13,10 +16,13 @@
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+
+use super::SMALL_FILE;
 
 /// One version of a file, as `stat` describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +61,38 @@ impl Stamp {
 pub(super) struct MemoryCache {
     budget: usize,
     state: Mutex<State>,
+    /// Bytes of files larger than [`SMALL_FILE`] being read whole to be kept: with the kept
+    /// bytes, at most twice the budget is ever held for the cache, however many requests miss
+    /// at once.
+    reading: AtomicUsize,
+}
+
+/// The largest file kept: an eighth of the budget (1 MiB of the default 8 MiB), at most
+/// [`MAX_KEPT_FILE`], at least [`SMALL_FILE`] (which is read whole anyway).
+const fn largest_kept(budget: usize) -> usize {
+    let eighth = budget / 8;
+    if eighth > MAX_KEPT_FILE {
+        MAX_KEPT_FILE
+    } else if eighth < SMALL_FILE as usize {
+        SMALL_FILE as usize
+    } else {
+        eighth
+    }
+}
+
+/// The largest file kept in memory with any budget: 4 MiB, read in one blocking call.
+const MAX_KEPT_FILE: usize = 4 << 20;
+
+/// Room taken for a file larger than [`SMALL_FILE`] while it is read whole; given back on drop.
+pub(super) struct Reading<'a> {
+    cache: &'a MemoryCache,
+    len: usize,
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.cache.reading.fetch_sub(self.len, Ordering::AcqRel);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -70,7 +108,24 @@ impl MemoryCache {
         (budget > 0).then(|| MemoryCache {
             budget,
             state: Mutex::default(),
+            reading: AtomicUsize::new(0),
         })
+    }
+
+    /// Room to read a file of `len` bytes, larger than [`SMALL_FILE`], whole to keep it; `None`
+    /// when it is too large to keep or other such reads already hold the budget's worth (the
+    /// file is then streamed in chunks, as without the cache).
+    pub(super) fn reserve(&self, len: u64) -> Option<Reading<'_>> {
+        let len = usize::try_from(len).ok()?;
+        if len > largest_kept(self.budget) {
+            return None;
+        }
+        self.reading
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |reading| {
+                (reading + len <= self.budget).then_some(reading + len)
+            })
+            .ok()?;
+        Some(Reading { cache: self, len })
     }
 
     /// The bytes of `path` when they were read at `stamp`; an entry of another version is
@@ -132,6 +187,21 @@ mod tests {
             0,
             "the old version is dropped"
         );
+    }
+
+    #[test]
+    fn large_files_are_kept_up_to_an_eighth_of_the_budget_and_their_reads_are_bounded() {
+        let cache = MemoryCache::new(8 << 20).unwrap();
+        assert!(cache.reserve((1 << 20) + 1).is_none(), "over an eighth");
+        let held: Vec<_> = (0..8).map(|_| cache.reserve(1 << 20).unwrap()).collect();
+        assert!(
+            cache.reserve(1 << 20).is_none(),
+            "eight reads at once take the whole budget"
+        );
+        drop(held);
+        assert!(cache.reserve(1 << 20).is_some(), "given back on drop");
+        assert_eq!(largest_kept(1 << 30), MAX_KEPT_FILE);
+        assert_eq!(largest_kept(1024), SMALL_FILE as usize);
     }
 
     #[test]

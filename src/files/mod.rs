@@ -14,7 +14,8 @@
 //!   listing when [`ServeDir::listing`] is on, else 404.
 //! - Files up to [`SMALL_FILE`] (64 KiB) are read whole and sent as one buffer; larger files
 //!   are streamed in [`CHUNK_SIZE`] (256 KiB) chunks ([`H2_CHUNK_SIZE`], 32 KiB, over
-//!   HTTP/2), never read whole. All file system
+//!   HTTP/2), unless the memory cache ([`ServeDirConfig::memory_cache`]) keeps them (up to
+//!   an eighth of its budget): those are read whole once and sent from memory. All file system
 //!   calls run on Tokio's blocking pool (one hand-off per request, one per chunk), or on the
 //!   runtime thread itself with [`FileIo::InPlace`].
 //! - Precompressed siblings: with [`ServeDir::precompressed_br`] / [`ServeDir::precompressed_gzip`],
@@ -118,8 +119,9 @@ pub struct ServeDirConfig {
     pub max_listing_entries: usize,
     /// Where the file system calls run. Default is [`FileIo::Pool`].
     pub file_io: FileIo,
-    /// Bytes of small files (up to [`SMALL_FILE`]) kept in memory between requests, a number
-    /// or a size (`"8M"`). Each request still looks the file up and uses the kept bytes only
+    /// Bytes of files kept in memory between requests, a number or a size (`"8M"`): every
+    /// file up to [`SMALL_FILE`], and larger ones up to an eighth of this (1 MiB of the
+    /// default, 4 MiB at most), which are then answered from memory instead of streamed. Each request still looks the file up and uses the kept bytes only
     /// while the file's length, times, device and inode are those they were read at, so a
     /// file written or replaced since is read again; it saves the `open`, `read` and `close`.
     /// `0` turns it off. Default is `8M`.

@@ -408,6 +408,13 @@ impl Inner {
             (Shape::Full | Shape::Segments(..), Source::File(file)) if len <= SMALL_FILE => {
                 Source::Memory(self.read_small(file, &chosen.path, stamp)?)
             }
+            (Shape::Full | Shape::Segments(..), Source::File(file)) => {
+                match self.memory.as_ref().and_then(|m| m.reserve(len)) {
+                    // Read whole once, then answered from memory like a small file.
+                    Some(_room) => Source::Memory(self.read_small(file, &chosen.path, stamp)?),
+                    None => Source::File(file),
+                }
+            }
             (_, source) => source,
         };
         let body = match (shape, source) {
@@ -432,8 +439,8 @@ impl Inner {
         Ok(http::Response::from_parts(parts, body))
     }
 
-    /// A small file read whole, and kept when the memory cache is on and the file did not
-    /// change while it was read.
+    /// A small file (or one the memory cache has room for) read whole, and kept when the
+    /// memory cache is on and the file did not change while it was read.
     fn read_small(&self, file: File, path: &Path, stamp: Stamp) -> Result<Bytes, HttpError> {
         let bytes = read_whole(&file, stamp.len())?;
         if let Some(memory) = &self.memory {
@@ -596,6 +603,40 @@ mod tests {
             client.get("/a.txt").send().await.text().await,
             "from memory!!"
         );
+    }
+
+    /// A file of 1 MiB (an eighth of the default budget) is kept too, and a range of it is
+    /// cut from memory; one byte more is streamed from the file each time.
+    #[tokio::test]
+    async fn a_file_up_to_an_eighth_of_the_budget_is_kept_and_a_larger_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("kept.bin"), &kept).unwrap();
+        std::fs::write(dir.path().join("large.bin"), [&kept[..], b"!"].concat()).unwrap();
+        let files = ServeDir::new(dir.path()).file_io(FileIo::InPlace);
+        let client = crate::testing::TestClient::new(files.clone());
+        let memory = files.inner.memory.as_ref().expect("on by default");
+        for (name, len) in [("kept.bin", kept.len()), ("large.bin", kept.len() + 1)] {
+            let res = client.get(&format!("/{name}")).send().await;
+            assert_eq!(res.bytes().await.len(), len);
+            let canonical = std::fs::canonicalize(dir.path().join(name)).unwrap();
+            let stamp = Stamp::of(&std::fs::metadata(&canonical).unwrap());
+            assert_eq!(
+                memory.get(&canonical, &stamp).map(|b| b.len()),
+                (name == "kept.bin").then_some(len),
+                "{name}"
+            );
+        }
+        let canonical = std::fs::canonicalize(dir.path().join("kept.bin")).unwrap();
+        let stamp = Stamp::of(&std::fs::metadata(&canonical).unwrap());
+        memory.put(&canonical, stamp, Bytes::from(vec![b'm'; 1 << 20]));
+        let res = client
+            .get("/kept.bin")
+            .header("range", "bytes=10-14")
+            .send()
+            .await;
+        assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(res.text().await, "mmmmm", "cut from the kept bytes");
     }
 
     #[test]
