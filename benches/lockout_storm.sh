@@ -16,6 +16,11 @@
 #             budget alone)
 #   keep-alive (KEEPALIVE=1) the storm's ab keeps its connections (-k); by default every
 #             attempt is a new connection, as a scripted attacker's often is
+#   control   (CONTROL=1) the same storm goes to an nginx beside the gateway (one worker, a
+#             `401` for every request) instead of to the gateway: what the storm's traffic
+#             costs the cached user on these two shared cores (the load generator's processes,
+#             the kernel's accepts and closes) when the gateway does none of its work. Needs
+#             nginx.
 #   flood     (FLOOD=1) the attacker sends wrong passwords for the whole run instead: a
 #             request flood takes its share of the CPU whatever the answer (the per-client
 #             rate limit, not the lockout, is the tool against that)
@@ -23,7 +28,7 @@
 # Prints requests/s of both, how the storm was answered, and the ratio.
 #
 # Usage: benches/lockout_storm.sh     (DURATION=5 CONNECTIONS=8 WORKERS=1 ROUNDS=3 LOCKOUT=5/60s
-#                                      ADDRESSES=1 ATTEMPTS=1000 DISTINCT= KEEPALIVE=)
+#                                      ADDRESSES=1 ATTEMPTS=1000 DISTINCT= KEEPALIVE= CONTROL=)
 # LOCKOUT= (empty) runs the gateway without a lockout, for comparison: every wrong password is
 # then a bcrypt verification.
 # TOLLGATE=path/to/tollgate runs that binary; otherwise the debug binary is built (set
@@ -70,6 +75,30 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
+STORM_PORT=$PORT
+if [[ -n "${CONTROL:-}" ]]; then
+    command -v nginx >/dev/null || { echo "CONTROL=1 needs nginx (apt-get install nginx-light)" >&2; exit 1; }
+    STORM_PORT=18812
+    mkdir -p "$WORK/nginx/logs"
+    cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    server { listen 127.0.0.1:$STORM_PORT; location / { return 401; } }
+}
+CONF
+    nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2> "$WORK/nginx.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$STORM_PORT/" && break
+        sleep 0.1
+    done
+fi
+
 GOOD="Authorization: Basic $(printf 'bench:bench-password' | base64)"
 BAD="Authorization: Basic $(printf 'bench:wrong-password' | base64)"
 # Warm the verification cache.
@@ -103,7 +132,7 @@ for round in $(seq "$ROUNDS"); do
             for a in $(seq "$ADDRESSES"); do
                 ab -q ${KEEPALIVE:+-k} -n $((ATTEMPTS / ADDRESSES)) -c 2 -H "${BAD}" \
                     -H "X-Forwarded-For: 10.$round.$((a / 250)).$((a % 250 + 1))" \
-                    "http://127.0.0.1:$PORT/" > "$WORK/attack.$a.txt" 2>&1 &
+                    "http://127.0.0.1:$STORM_PORT/" > "$WORK/attack.$a.txt" 2>&1 &
             done
             wait
             cat "$WORK"/attack.*.txt > "$WORK/attack.txt"
@@ -112,7 +141,7 @@ for round in $(seq "$ROUNDS"); do
     else
         # A new attacker address each round: each storm starts unlocked.
         ab -q ${KEEPALIVE:+-k} -n "$ATTEMPTS" -c 4 -H "${BAD}" -H "X-Forwarded-For: 192.0.2.$((65 + round))" \
-            "http://127.0.0.1:$PORT/" > "$WORK/attack.txt" 2>&1 &
+            "http://127.0.0.1:$STORM_PORT/" > "$WORK/attack.txt" 2>&1 &
     fi
     attack=$!
     started=$(date +%s.%N)
