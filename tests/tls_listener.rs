@@ -109,3 +109,76 @@ echo = true
     );
     gw.stop().await;
 }
+
+/// One `openssl s_client` connection that sends a request (so the client reads the TLS 1.3
+/// session ticket that follows the handshake), saving its session to `out` or resuming the one
+/// in `resume`: whether the handshake was a resumption.
+async fn openssl_session(
+    addr: &str,
+    out: Option<&std::path::Path>,
+    resume: Option<&std::path::Path>,
+) -> bool {
+    let mut cmd = tokio::process::Command::new("openssl");
+    cmd.args([
+        "s_client",
+        "-connect",
+        addr,
+        "-servername",
+        "tollgate.test",
+        "-ign_eof",
+    ]);
+    if let Some(out) = out {
+        cmd.arg("-sess_out").arg(out);
+    }
+    if let Some(resume) = resume {
+        cmd.arg("-sess_in").arg(resume);
+    }
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("openssl (apt-get install openssl)");
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stdin,
+        b"GET / HTTP/1.1\r\nHost: tollgate.test\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("openssl s_client finished")
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("HTTP/1.1 200"), "{text}");
+    text.lines().any(|l| l.starts_with("Reused,"))
+}
+
+/// Every worker of a listener resumes the sessions any of them issued: with two workers, a
+/// client's next connections reach either, and each one is a resumption (each worker had its
+/// own ticket keys, and about half were full handshakes).
+#[tokio::test]
+async fn a_session_ticket_resumes_on_every_worker() {
+    let dir = temp_dir();
+    let (cert, key) = self_signed_pair(dir.path(), "tollgate.test");
+    let gw = Gateway::start(&[
+        "proxy",
+        "--workers",
+        "2",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ])
+    .await;
+    let session = dir.path().join("session.pem");
+    assert!(
+        !openssl_session(&gw.addr, Some(&session), None).await,
+        "the first is full"
+    );
+    let mut resumed = 0;
+    for _ in 0..12 {
+        resumed += usize::from(openssl_session(&gw.addr, None, Some(&session)).await);
+    }
+    assert_eq!(resumed, 12, "every later connection resumes");
+}

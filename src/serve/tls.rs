@@ -3,7 +3,7 @@
 //! turned into the connection's user.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -58,11 +58,34 @@ pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
     // Stateless session tickets (keys rotated by rustls every 6 hours), as nginx and most
     // servers issue: a client may resume with a ticket more than once, where the default
     // stateful tickets are single-use. A resumed handshake skips the certificate signature.
-    server.ticketer = rustls::crypto::ring::Ticketer::new().map_err(io::Error::other)?;
+    server.ticketer = ticketer(config)?;
     Ok(Tls {
         acceptor: TlsAcceptor::from(Arc::new(server)),
         clients,
     })
+}
+
+/// The session-ticket keys of the listeners with these TLS settings, made once per process.
+///
+/// Each worker builds its own acceptor; with a ticketer of its own each, a ticket one worker
+/// issued resumed nothing on another (a client got a full handshake whenever its next
+/// connection reached another worker). Listeners whose TLS settings differ keep apart keys,
+/// so a resumed session never skips a check another listener would make (its client CA).
+fn ticketer(config: &TlsConfig) -> io::Result<Arc<dyn rustls::server::ProducesTickets>> {
+    type Keys = Arc<dyn rustls::server::ProducesTickets>;
+    /// Settings kept after a reload changed them, at most (the oldest go first).
+    const KEPT: usize = 32;
+    static KNOWN: Mutex<Vec<(TlsConfig, Keys)>> = Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, keys)) = known.iter().find(|(seen, _)| seen == config) {
+        return Ok(Arc::clone(keys));
+    }
+    let keys = rustls::crypto::ring::Ticketer::new().map_err(io::Error::other)?;
+    if known.len() >= KEPT {
+        known.remove(0);
+    }
+    known.push((config.clone(), Arc::clone(&keys)));
+    Ok(keys)
 }
 
 /// Client certificates: the verifier built from `client_ca`, and what names the user.
