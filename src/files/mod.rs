@@ -121,10 +121,11 @@ pub struct ServeDirConfig {
     pub file_io: FileIo,
     /// Bytes of files kept in memory between requests, a number or a size (`"8M"`): every
     /// file up to [`SMALL_FILE`], and larger ones up to an eighth of this (1 MiB of the
-    /// default, 4 MiB at most), which are then answered from memory instead of streamed. Each request still looks the file up and uses the kept bytes only
-    /// while the file's length, times, device and inode are those they were read at, so a
-    /// file written or replaced since is read again; it saves the `open`, `read` and `close`.
-    /// `0` turns it off. Default is `8M`.
+    /// default, 4 MiB at most), which are then answered from memory instead of streamed.
+    /// Each request still looks the file up and uses the kept bytes only while the file's
+    /// length, times, device and inode are those they were read at, so a file written or
+    /// replaced since is read again; it saves the `open`, `read` and `close`. `0` turns it
+    /// off. Default is `8M`.
     #[serde(deserialize_with = "crate::syntax::size::deserialize")]
     pub memory_cache: u64,
 }

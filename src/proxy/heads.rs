@@ -5,7 +5,7 @@
 //! another reader (a cache, a client, a second proxy) may split differently, so an upstream
 //! that sends one gets a `502`, as for every other framing it could lie with. httparse has no
 //! switch for it, so [`HeadGuard`] sits between the upstream connection and hyper: while an
-//! answer head is due it reads into its own buffer, looks at every line end, and hands the
+//! answer head is due it reads into a buffer of its thread, looks at every line end, and hands the
 //! bytes on; once the head has ended it steps aside until the pool sends the next request on
 //! the connection ([`AnswerDue`]). It also refuses a flood of informational (`1xx`) answers
 //! before the final one.
@@ -13,6 +13,7 @@
 //! Bodies are not scanned: hyper's chunked decoder already requires CRLF, and a
 //! `Content-Length` body is bytes.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
@@ -140,7 +141,6 @@ pub(crate) struct HeadGuard<T> {
     due: Arc<AnswerDue>,
     /// `Some` while a head is being read.
     head: Option<HeadScan>,
-    scratch: Box<[u8]>,
 }
 
 impl<T> HeadGuard<T> {
@@ -150,9 +150,14 @@ impl<T> HeadGuard<T> {
             inner,
             due,
             head: Some(HeadScan::new()),
-            scratch: vec![0; SCRATCH].into_boxed_slice(),
         }
     }
+}
+
+thread_local! {
+    /// The buffer a head is read into before hyper gets it: one per thread, used only within
+    /// one `poll_read`, so an upstream connection costs no memory of its own for it.
+    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
 }
 
 impl<T: Read + Unpin> Read for HeadGuard<T> {
@@ -168,16 +173,21 @@ impl<T: Read + Unpin> Read for HeadGuard<T> {
         let Some(scan) = this.head.as_mut() else {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         };
-        let want = buf.remaining().min(this.scratch.len());
-        let mut read = ReadBuf::new(&mut this.scratch[..want]);
-        ready!(Pin::new(&mut this.inner).poll_read(cx, read.unfilled()))?;
-        let got = read.filled();
-        match scan.scan(got) {
-            Ok(Some(_)) => this.head = None,
-            Ok(None) => {}
-            Err(e) => return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e))),
+        let inner = &mut this.inner;
+        let ended = SCRATCH_BUF.with_borrow_mut(|scratch| {
+            let want = buf.remaining().min(scratch.len());
+            let mut read = ReadBuf::new(&mut scratch[..want]);
+            ready!(Pin::new(inner).poll_read(cx, read.unfilled()))?;
+            let got = read.filled();
+            let ended = scan
+                .scan(got)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            buf.put_slice(got);
+            Poll::Ready(Ok::<_, io::Error>(ended.is_some()))
+        });
+        if ready!(ended)? {
+            this.head = None;
         }
-        buf.put_slice(got);
         Poll::Ready(Ok(()))
     }
 }
