@@ -93,38 +93,77 @@ impl HeadScan {
     }
 
     /// Scans `bytes`: `Ok(Some(n))` when the head (the final one, not a `1xx`) ended after
-    /// `n` of them, `Ok(None)` when it goes on past them.
+    /// `n` of them, `Ok(None)` when it goes on past them. The first bytes of a status line go
+    /// one by one; the rest line by line, from one LF to the next (`memchr`).
     fn scan(&mut self, bytes: &[u8]) -> Result<Option<usize>, HeadError> {
-        for (i, &b) in bytes.iter().enumerate() {
-            // Empty lines before the status line (which httparse skips) are not its start.
-            if self.seen < self.start.len() && !(self.seen == 0 && (b == b'\r' || b == b'\n')) {
-                self.start[self.seen] = b;
-                self.seen += 1;
-            }
-            match b {
-                b'\n' if self.last != b'\r' => return Err(HeadError::BareLf),
-                b'\n' if self.blank => {
-                    if !self.is_interim() {
-                        return Ok(Some(i + 1));
-                    }
-                    // A 1xx: another head follows.
-                    let informational = self.informational + 1;
-                    if informational > MAX_INFORMATIONAL {
-                        return Err(HeadError::TooManyInformational);
-                    }
-                    *self = HeadScan {
-                        informational,
-                        ..HeadScan::new()
-                    };
-                    continue;
+        let mut pos = 0;
+        while pos < bytes.len() {
+            if self.seen < self.start.len() {
+                let b = bytes[pos];
+                pos += 1;
+                if self.step(b)? {
+                    return Ok(Some(pos));
                 }
-                b'\n' => self.blank = self.seen > 0,
-                b'\r' => {}
-                _ => self.blank = false,
+                continue;
             }
-            self.last = b;
+            let rest = &bytes[pos..];
+            let Some(at) = memchr::memchr(b'\n', rest) else {
+                if rest.iter().any(|&b| b != b'\r') {
+                    self.blank = false;
+                }
+                self.last = rest[rest.len() - 1];
+                return Ok(None);
+            };
+            let before = if at > 0 { rest[at - 1] } else { self.last };
+            if before != b'\r' {
+                return Err(HeadError::BareLf);
+            }
+            pos += at + 1;
+            if self.blank && rest[..at].iter().all(|&b| b == b'\r') {
+                if self.end_of_head()? {
+                    return Ok(Some(pos));
+                }
+            } else {
+                self.blank = true;
+                self.last = b'\n';
+            }
         }
         Ok(None)
+    }
+
+    /// One byte of the head: whether the head (the final one) ended with it.
+    fn step(&mut self, b: u8) -> Result<bool, HeadError> {
+        // Empty lines before the status line (which httparse skips) are not its start.
+        if self.seen < self.start.len() && !(self.seen == 0 && (b == b'\r' || b == b'\n')) {
+            self.start[self.seen] = b;
+            self.seen += 1;
+        }
+        match b {
+            b'\n' if self.last != b'\r' => return Err(HeadError::BareLf),
+            b'\n' if self.blank => return self.end_of_head(),
+            b'\n' => self.blank = self.seen > 0,
+            b'\r' => {}
+            _ => self.blank = false,
+        }
+        self.last = b;
+        Ok(false)
+    }
+
+    /// At the blank line that ends a head: true for the final head; after a `1xx`, the scan
+    /// starts over for the next head.
+    fn end_of_head(&mut self) -> Result<bool, HeadError> {
+        if !self.is_interim() {
+            return Ok(true);
+        }
+        let informational = self.informational + 1;
+        if informational > MAX_INFORMATIONAL {
+            return Err(HeadError::TooManyInformational);
+        }
+        *self = HeadScan {
+            informational,
+            ..HeadScan::new()
+        };
+        Ok(false)
     }
 
     /// Whether the head just ended is a `1xx` after which another head comes (not `101`,
@@ -301,10 +340,35 @@ mod tests {
         assert_eq!(scan_all(&[answer]), Ok(Some(answer.len())));
     }
 
+    /// The scan done one byte at a time (`step` alone): what the line-by-line scan must agree
+    /// with.
+    fn bytewise(bytes: &[u8]) -> Result<Option<usize>, HeadError> {
+        let mut scan = HeadScan::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            if scan.step(b)? {
+                return Ok(Some(i + 1));
+            }
+        }
+        Ok(None)
+    }
+
     #[test]
     fn any_bytes_cut_anywhere_scan_as_they_do_whole() {
-        // Heads built from the bytes that matter, cut into three reads at random places.
-        let alphabet = b"\r\n\r\nHTTP/1.1 100 200 101 X:a";
+        // Heads built from pieces that matter (mostly CRLF line ends, now and then a bare LF
+        // or CR), cut into three reads at random places.
+        let pieces = [
+            "\r\n",
+            "\r\n",
+            "\r\n",
+            "\r\n",
+            "HTTP/1.1 100 Continue",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 101 Up",
+            "X-A: 1",
+            "a",
+            "\n",
+            "\r",
+        ];
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move |n: usize| {
             seed ^= seed << 13;
@@ -312,17 +376,30 @@ mod tests {
             seed ^= seed << 17;
             usize::try_from(seed % n as u64).unwrap()
         };
-        for _ in 0..5_000 {
-            let len = next(60);
-            let bytes: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
-            let text = String::from_utf8(bytes).unwrap();
+        let (mut ended, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let text: String = (0..1 + next(16))
+                .map(|_| pieces[next(pieces.len())])
+                .collect();
+            let len = text.len();
             let (a, b) = (next(len + 1), next(len + 1));
             let (a, b) = (a.min(b), a.max(b));
+            let whole = scan_all(&[&text]);
+            assert_eq!(whole, bytewise(text.as_bytes()), "{text:?} byte by byte");
             assert_eq!(
-                scan_all(&[&text]),
+                whole,
                 scan_all(&[&text[..a], &text[a..b], &text[b..]]),
                 "{text:?} cut at {a} and {b}"
             );
+            match whole {
+                Ok(Some(_)) => ended += 1,
+                Err(_) => refused += 1,
+                Ok(None) => {}
+            }
         }
+        assert!(
+            ended > 1_000 && refused > 1_000,
+            "{ended} ended, {refused} refused"
+        );
     }
 }
