@@ -304,20 +304,7 @@ async fn the_example_file_runs() {
 
 /// The certificate a TLS listener presents: the DER of the leaf.
 async fn served_certificate(addr: SocketAddr, roots: &[&str]) -> Vec<u8> {
-    use std::sync::Arc;
-    let mut store = rustls::RootCertStore::empty();
-    for pem in roots {
-        for cert in rustls_pemfile::certs(&mut pem.as_bytes()) {
-            store.add(cert.unwrap()).unwrap();
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(store)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client));
+    let connector = support::tls_connector(roots.concat().as_bytes());
     let tcp = support::connect(addr).await;
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let tls = tokio::time::timeout(TEST_TIMEOUT, connector.connect(name, tcp))

@@ -16,11 +16,10 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 
 use super::issue::{account_key, ensure, stored_state, Stored};
 use super::{AcmeConfig, AcmeError, CertStore, Challenges, DirStore, Issued};
-use crate::store::connect::{Connection, Target};
+use crate::store::connect::{Kept, Target};
 use crate::store::StoreLocation;
 
 /// How long one Redis call (or connection) may take.
@@ -46,9 +45,8 @@ pub(crate) struct SharedStore {
 }
 
 struct Inner {
-    target: Target,
+    kept: Kept,
     location: StoreLocation,
-    conn: Mutex<Option<Connection>>,
     prefix: String,
 }
 
@@ -86,9 +84,8 @@ impl SharedStore {
         let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Some(SharedStore {
             inner: std::sync::Arc::new(Inner {
-                target,
+                kept: Kept::new(target),
                 location,
-                conn: Mutex::new(None),
                 prefix: format!("tollgate:acme:{{{hex}}}:"),
             }),
         }))
@@ -102,28 +99,21 @@ impl SharedStore {
         cmd: &redis::Cmd,
     ) -> Result<T, AcmeError> {
         let inner = &*self.inner;
-        let mut slot = inner.conn.lock().await;
-        let mut conn = match slot.clone() {
+        let mut conn = match inner.kept.current() {
             Some(conn) => conn,
-            None => {
-                let made = tokio::time::timeout(TIMEOUT, inner.target.connect(TIMEOUT)).await;
-                let made = made
-                    .map_err(|_| failed(what, &inner.location, "no connection within 3 s"))?
-                    .map_err(|e| failed(what, &inner.location, e))?;
-                *slot = Some(made.clone());
-                made
-            }
+            None => inner
+                .kept
+                .make(TIMEOUT)
+                .await
+                .map_err(|e| failed(what, &inner.location, e))?,
         };
-        drop(slot);
         let answer = tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut conn)).await;
         let error = match answer {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => failed(what, &inner.location, e),
             Err(_) => failed(what, &inner.location, "no answer within 3 s"),
         };
-        if inner.target.remake_after_error() {
-            *inner.conn.lock().await = None;
-        }
+        inner.kept.failed();
         Err(error)
     }
 

@@ -209,6 +209,50 @@ impl ConnectionLike for Connection {
     }
 }
 
+/// A connection to a [`Target`], made when first needed and kept for the commands after;
+/// forgotten after a failed command when the target needs a new one
+/// ([`Target::remake_after_error`]). The limits store and the ACME store both hold one.
+pub(crate) struct Kept {
+    target: Target,
+    conn: std::sync::Mutex<Option<Connection>>,
+}
+
+impl Kept {
+    pub(crate) fn new(target: Target) -> Self {
+        Kept {
+            target,
+            conn: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection kept, if one was made.
+    pub(crate) fn current(&self) -> Option<Connection> {
+        self.slot().clone()
+    }
+
+    /// A new connection, made within `timeout`, kept; the error says what went wrong.
+    pub(crate) async fn make(&self, timeout: Duration) -> Result<Connection, String> {
+        let made = match tokio::time::timeout(timeout, self.target.connect(timeout)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("no connection within {timeout:?}")),
+        };
+        *self.slot() = Some(made.clone());
+        Ok(made)
+    }
+
+    /// After a failed command: the connection is made again next time if the target needs it.
+    pub(crate) fn failed(&self) {
+        if self.target.remake_after_error() {
+            *self.slot() = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,12 +5,12 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Script;
 
-use super::connect::{Connection, Target};
+use super::connect::{Connection, Kept, Target};
 use super::key::MIN_SECRET;
 use super::{KeyScheme, OnStoreError, StoreKey, StoreLocation, StoreLocationError};
 use crate::syntax::rate::Rate;
@@ -129,9 +129,8 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    target: Target,
+    kept: Kept,
     location: StoreLocation,
-    conn: Mutex<Option<Connection>>,
     /// Held while a connection is being made, so that one is made at a time.
     connecting: tokio::sync::Mutex<()>,
     keys: KeyScheme,
@@ -172,9 +171,8 @@ impl RedisStore {
         let target = Target::parse(url, TIMEOUT).map_err(StoreConfigError::Location)?;
         Ok(RedisStore {
             inner: Arc::new(Inner {
-                target,
+                kept: Kept::new(target),
                 location,
-                conn: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
                 keys,
                 on_error,
@@ -258,23 +256,16 @@ impl RedisStore {
     async fn conn(&self) -> Result<Connection, StoreUnavailable> {
         let inner = &*self.inner;
         self.resting()?;
-        let current = || inner.conn.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(conn) = current() {
+        if let Some(conn) = inner.kept.current() {
             return Ok(conn);
         }
         let _one = inner.connecting.lock().await;
         // Whoever held the lock may have connected, or failed: then rest, do not try again.
         self.resting()?;
-        if let Some(conn) = current() {
+        if let Some(conn) = inner.kept.current() {
             return Ok(conn);
         }
-        let made = match tokio::time::timeout(TIMEOUT, inner.target.connect(TIMEOUT)).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => return Err(self.failed(e)),
-            Err(_) => return Err(self.failed("no connection within 500 ms")),
-        };
-        *inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(made.clone());
-        Ok(made)
+        inner.kept.make(TIMEOUT).await.map_err(|e| self.failed(e))
     }
 
     /// An error while Redis rests after one (counted: the check it stops is not made).
@@ -292,9 +283,7 @@ impl RedisStore {
     fn failed(&self, err: impl fmt::Display) -> StoreUnavailable {
         let inner = &*self.inner;
         inner.errors.fetch_add(1, Ordering::Relaxed);
-        if inner.target.remake_after_error() {
-            *inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        }
+        inner.kept.failed();
         let until = inner.base.elapsed() + RETRY_AFTER_ERROR;
         inner
             .rest_until

@@ -140,6 +140,22 @@ async fn challtestsrv(dns: std::net::SocketAddr) -> tokio::process::Child {
     child
 }
 
+/// A TLS client that trusts the certificates in `roots` (PEM) and no others.
+#[cfg(feature = "tls")]
+pub fn tls_connector(roots: &[u8]) -> tokio_rustls::TlsConnector {
+    let mut store = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &roots[..]) {
+        store.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
 /// A TLS connection to `addr` for `name`, trusting `root`: the certificate it was shown and an
 /// HTTP/1.1 sender that keeps the connection.
 #[cfg(feature = "tls")]
@@ -151,20 +167,9 @@ pub async fn tls_connect(
     Vec<u8>,
     hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
 ) {
-    use std::sync::Arc;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut std::fs::read(root).unwrap().as_slice()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tls_connector(&std::fs::read(root).unwrap())
         .connect(name, tcp)
         .await
         .unwrap();
