@@ -454,6 +454,33 @@ async fn a_kept_small_file_is_read_again_once_it_changed() {
     assert_eq!(fetch().await.text(), "version-4");
 }
 
+/// A file of 1 MiB is kept in memory too (an eighth of the default budget), and is read again
+/// once it changed in place with the same length and its modification time set back.
+#[tokio::test]
+async fn a_kept_large_file_is_read_again_once_it_changed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("big.bin");
+    std::fs::write(&path, vec![b'a'; 1 << 20]).expect("write");
+    let server = start(ServeDir::new(tmp.path())).await;
+    for _ in 0..2 {
+        let res = server.get("/big.bin", &[]).await;
+        assert_eq!(res.body.len(), 1 << 20);
+        assert!(res.body.iter().all(|&b| b == b'a'));
+    }
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, vec![b'b'; 1 << 20]).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(modified))
+        .expect("set mtime");
+    let res = server.get("/big.bin", &[("range", "bytes=0-3")]).await;
+    assert_eq!(res.status, 206);
+    assert_eq!(res.text(), "bbbb");
+    let res = server.get("/big.bin", &[]).await;
+    assert!(res.body.iter().all(|&b| b == b'b'), "the new version");
+}
+
 #[tokio::test]
 async fn precompressed_siblings() {
     let tmp = tempfile::tempdir().expect("tempdir");
