@@ -59,7 +59,7 @@ GOOD="Authorization: Basic $(printf 'soak:soak-password' | base64)"
 BAD="Authorization: Basic $(printf 'soak:wrong-password' | base64)"
 curl -s -o /dev/null -H "$GOOD" "http://127.0.0.1:$PORT/"
 
-wrk -t1 -c"$CONNECTIONS" -d"${SOAK_SECONDS}s" -H "$GOOD" "http://127.0.0.1:$PORT/" \
+wrk -t1 -c"$CONNECTIONS" -d"${SOAK_SECONDS}s" --latency -H "$GOOD" "http://127.0.0.1:$PORT/" \
     > "$WORK/good.txt" &
 PIDS+=($!)
 wrk -t1 -c4 -d"${SOAK_SECONDS}s" -H "$BAD" -H "X-Forwarded-For: 192.0.2.9" \
@@ -117,6 +117,8 @@ good=$(awk '/requests in/ { print $1 }' "$WORK/good.txt")
 not2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/good.txt")
 errors=$(awk '/Socket errors/' "$WORK/good.txt")
 echo "good requests: ${good:-0}; not 2xx: ${not2xx:-0} (target 0)${errors:+; $errors}"
+echo "good requests' latency (wrk):"
+sed -n '/Latency Distribution/,/requests in/p' "$WORK/good.txt"
 echo "bad requests: $(awk '/requests in/ { print $1 }' "$WORK/bad.txt")"
 echo "log lines at WARN or above (the failed logins are expected; anything else is a finding):"
 grep -E "WARN|ERROR" "$WORK/gateway.log" | sed -E 's/.*(WARN|ERROR)/\1/' | cut -c1-160 | sort | uniq -c | sort -rn | head -20

@@ -99,3 +99,64 @@ async fn a_storm_gets_quick_refusals_while_a_cached_user_is_served() {
         assert!(!log.contains(needle), "{needle} in the log");
     }
 }
+
+/// A cached user's entry expiring while many connections use it (and many connections logging
+/// in at once) costs one hash, not one per connection: the others wait for its outcome
+/// instead of queueing behind it. With one hashing thread and a queue of two, 24 concurrent
+/// requests with the same credentials would otherwise get `503` past the third (and each
+/// queued one would wait for all the hashes before it: the soak's stalls).
+#[tokio::test]
+async fn many_requests_with_the_same_credentials_share_one_verification() {
+    let dir = temp_dir();
+    // Cost 12: a hash takes long enough that the requests below overlap it.
+    let users = dir.path().join("users");
+    std::fs::write(
+        &users,
+        htpasswd(&["-nbB", "-C", "12", "alice", "right-pw-77aa"]),
+    )
+    .unwrap();
+    let toml = format!(
+        "workers = 2\n\n[[listen]]\nbind = \"127.0.0.1:0\"\n\n\
+         [forwarded]\ntrust = {{ proxies = [\"127.0.0.1\"] }}\n\n\
+         [auth]\nhtpasswd = \"{}\"\nmax_concurrent_verifications = 1\n\
+         max_queued_verifications = 2\ncache_ttl = \"2s\"\n\n[[routes]]\necho = true\n",
+        users.display()
+    );
+    let gw = Gateway::run_file(dir.path(), &toml, &["--log", "debug"]).await;
+    let url = gw.url("/");
+    let burst = |password: &'static str| {
+        let handles: Vec<_> = (0..24)
+            .map(|i| {
+                let url = url.clone();
+                // From several addresses: the followers need not share a client.
+                let from = format!("198.51.100.{}", i % 4 + 1);
+                tokio::spawn(async move { login(&url, "alice", password, &from).await })
+            })
+            .collect();
+        async move {
+            let mut statuses = Vec::new();
+            for handle in handles {
+                let res = tokio::time::timeout(TEST_TIMEOUT, handle)
+                    .await
+                    .expect("a request hung")
+                    .unwrap();
+                statuses.push(res.status.as_u16());
+            }
+            statuses
+        }
+    };
+    // Nothing cached yet: 24 logins at once.
+    assert_eq!(burst("right-pw-77aa").await, vec![200; 24], "first logins");
+    // The entry expires; 24 requests at once again.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    assert_eq!(burst("right-pw-77aa").await, vec![200; 24], "after expiry");
+    // The same wrong guess 24 times at once: refused, not queued (no 503), each counted.
+    assert_eq!(
+        burst("wrong-pw-77aa").await,
+        vec![401; 24],
+        "one wrong guess"
+    );
+    let log = gw.stop().await;
+    assert!(!log.contains("verification queue full"), "{log}");
+    assert!(!log.contains("right-pw-77aa") && !log.contains("wrong-pw-77aa"));
+}

@@ -19,7 +19,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-type Tag = [u8; 32];
+/// A keyed hash of (user, password): how the cache and the verifications in progress know
+/// credentials without holding them.
+pub(crate) type Tag = [u8; 32];
 
 /// How long a refused (user, password) pair is refused without a hash.
 pub(crate) const REFUSED_TTL: Duration = Duration::from_secs(60);
@@ -110,16 +112,22 @@ impl VerificationCache {
     /// What is remembered of `user` with `password` (`stored`: the user's hash, `None` for an
     /// unknown user): verified against that hash within the TTL, refused within
     /// [`REFUSED_TTL`], or nothing. One tag and the same two lookups whether the user exists
-    /// or not, so that an unknown user's answer takes as long.
-    pub(crate) fn recall(&self, user: &str, password: &str, stored: Option<&Arc<str>>) -> Recall {
+    /// or not, so that an unknown user's answer takes as long. With the tag it looked up.
+    pub(crate) fn recall(
+        &self,
+        user: &str,
+        password: &str,
+        stored: Option<&Arc<str>>,
+    ) -> (Recall, Tag) {
         let tag = self.tag(user, password);
-        if self.verified(user, &tag, stored) {
+        let recalled = if self.verified(user, &tag, stored) {
             Recall::Verified
         } else if self.refused_before(&tag, stored) {
             Recall::Refused
         } else {
             Recall::Nothing
-        }
+        };
+        (recalled, tag)
     }
 
     /// Whether `user` with `password` was verified against `stored` within the TTL.

@@ -11,7 +11,9 @@ use tower_layer::Layer;
 
 use super::cache::VerificationCache;
 use super::hashers::Hashers;
+use super::inflight::InFlight;
 use super::limiter::{scope, FailureLimiter};
+use super::service::Outcome;
 use super::{BasicAuth, BasicAuthConfig, BasicAuthConfigError};
 use crate::auth::htpasswd::{CredentialStore, Htpasswd, HtpasswdOptions};
 use crate::auth::token::Tokens;
@@ -58,6 +60,8 @@ pub(crate) struct Shared {
     pub(crate) admitted: Arc<Semaphore>,
     /// The threads verifications run on, `max_concurrent_verifications` of them.
     pub(crate) hashers: Hashers,
+    /// The verifications running, by credentials: the same credentials again wait for them.
+    pub(crate) verifying: Arc<InFlight<Outcome>>,
     /// Failures per client address (under [`peer_failures`](Self::peer_failures)).
     pub(crate) failures: Option<FailureLimiter<StoreKey>>,
     /// Failures per (client, user) (under [`pair_failures`](Self::pair_failures)).
@@ -113,6 +117,7 @@ impl Shared {
                 running.saturating_add(settings.max_queued_verifications),
             )),
             hashers: Hashers::new(running),
+            verifying: InFlight::new(),
             failures: settings
                 .max_failures_per_peer
                 .map(|(max, window)| FailureLimiter::new(max, window)),

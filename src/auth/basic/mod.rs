@@ -65,6 +65,7 @@
 mod cache;
 mod future;
 mod hashers;
+mod inflight;
 mod layer;
 mod limiter;
 mod service;

@@ -10,8 +10,9 @@ use http::{HeaderMap, HeaderValue, Request, Response};
 use tokio::sync::OwnedSemaphorePermit;
 use tower_service::Service;
 
-use super::cache::Recall;
+use super::cache::{Recall, Tag};
 use super::future::{with_user, ResponseFuture};
+use super::inflight::{self, Place};
 use super::layer::Shared;
 use crate::auth::htpasswd::escape;
 use crate::auth::password::{verify_password_with, Scheme};
@@ -57,16 +58,19 @@ enum Decision {
     Refused { peer: Option<IpAddr>, user: String },
 }
 
-/// A password verification that got a place in the queue.
+/// A password verification that got a place in the queue, or follows one running for the
+/// same credentials (then it holds no place: it costs no hash).
 struct Job {
     credentials: Credentials,
     stored: Option<Arc<str>>,
     peer: Option<IpAddr>,
-    _admitted: OwnedSemaphorePermit,
+    tag: Tag,
+    _admitted: Option<OwnedSemaphorePermit>,
 }
 
-/// Why a verification did not admit the user.
-enum Outcome {
+/// What a verification found.
+#[derive(Clone)]
+pub(crate) enum Outcome {
     Admitted,
     Refused(&'static str),
     Broken(String),
@@ -128,7 +132,7 @@ impl Shared {
         let stored = self.store.lookup(&credentials.username);
         let (user, password) = (&credentials.username, &credentials.password);
         // Checked before queueing: a flood of bad guesses never delays a cached user.
-        let recalled = self.cache.recall(user, password, stored.as_ref());
+        let (recalled, tag) = self.cache.recall(user, password, stored.as_ref());
         if recalled == Recall::Verified {
             return Decision::Pass(Some(credentials.username.into()));
         }
@@ -142,13 +146,19 @@ impl Shared {
             self.failed(peer, Some(user), "repeated refused password");
             return Decision::Answer(self.challenge_for(req.headers()));
         }
+        let following = self.verifying.is_running(&tag, stored.as_ref());
+        let job = |admitted| Job {
+            credentials,
+            stored,
+            peer,
+            tag,
+            _admitted: admitted,
+        };
+        if following {
+            return Decision::Verify(job(None));
+        }
         match self.admitted.clone().try_acquire_owned() {
-            Ok(permit) => Decision::Verify(Job {
-                credentials,
-                stored,
-                peer,
-                _admitted: permit,
-            }),
+            Ok(permit) => Decision::Verify(job(Some(permit))),
             Err(_) => {
                 tracing::warn!(
                     peer = ?peer,
@@ -233,8 +243,40 @@ impl Shared {
         res
     }
 
-    /// Runs a verification on a hashing thread (`max_concurrent_verifications` of them).
+    /// The outcome of `job`'s credentials: the one verification of them running now, or a
+    /// new one on a hashing thread (`max_concurrent_verifications` of them), remembered in the
+    /// cache before its followers hear it.
     async fn verify(self: Arc<Self>, job: &Job) -> Outcome {
+        let (user, password) = (&job.credentials.username, &job.credentials.password);
+        let leader = loop {
+            match self.verifying.join(job.tag, job.stored.as_ref()) {
+                Place::Lead(leader) => break leader,
+                Place::Follow(running) => {
+                    if let Some(outcome) = inflight::outcome(running).await {
+                        return outcome;
+                    }
+                    // Its request went away before the hash ended: lead the next one.
+                }
+            }
+        };
+        // A verification that ended between `decide` and now left its outcome in the cache.
+        match self.cache.recall(user, password, job.stored.as_ref()).0 {
+            Recall::Verified => return Outcome::Admitted,
+            Recall::Refused => return Outcome::Refused("repeated refused password"),
+            Recall::Nothing => {}
+        }
+        let outcome = self.hash(job).await;
+        match (&outcome, &job.stored) {
+            (Outcome::Admitted, Some(stored)) => self.cache.insert(user, password, stored.clone()),
+            (Outcome::Refused(_), stored) => self.cache.refuse(user, password, stored.clone()),
+            _ => {}
+        }
+        leader.finish(outcome.clone());
+        outcome
+    }
+
+    /// Verifies `job`'s password against its stored hash on a hashing thread.
+    async fn hash(&self, job: &Job) -> Outcome {
         let store = self.store.clone();
         let password = job.credentials.password.clone();
         let stored = job.stored.clone();
@@ -431,13 +473,6 @@ where
                     }
                     match shared.clone().verify(&job).await {
                         Outcome::Admitted => {
-                            if let Some(stored) = &job.stored {
-                                shared.cache.insert(
-                                    user,
-                                    &job.credentials.password,
-                                    stored.clone(),
-                                );
-                            }
                             tracing::debug!(user = %escape(user), "basic auth: verified");
                             if let (Some(pairs), Some(ip)) = (&shared.pairs, job.peer) {
                                 if let Some(key) = shared.pair_failures(ip, user) {
@@ -458,8 +493,6 @@ where
                             ))
                         }
                         Outcome::Refused(reason) => {
-                            let password = &job.credentials.password;
-                            shared.cache.refuse(user, password, job.stored.clone());
                             shared.failed_awaited(job.peer, user, reason).await;
                             Ok(shared.challenge_for(req.headers()))
                         }
