@@ -7,7 +7,8 @@
 #   slow   SLOW (16) clients at a time that send a request head a byte every 0.5 s (closed
 #          by header_read_timeout = 5s) and clients that read a 10 MB file at 1 MB/s
 #
-# Prints a table (seconds, VmRSS KiB, open fds, threads), then: good requests and how many
+# Prints a table (seconds, VmRSS KiB, open fds, threads, and the time one more request of the
+# good user takes on a new connection), then: good requests and how many
 # were not 2xx (target: 0), and the log lines at WARN or above (target: none a good request
 # caused). Stops everything it started (trap), whatever happens.
 #
@@ -100,14 +101,17 @@ while time.time() < end:
 EOF
 PIDS+=($!)
 
-printf '%8s %12s %8s %8s\n' seconds rss_kib fds threads
+# probe_ms: one more request with the good user's password, on a new connection, timed by curl.
+printf '%8s %12s %8s %8s %9s\n' seconds rss_kib fds threads probe_ms
 start=$(date +%s)
 while :; do
     now=$(( $(date +%s) - start ))
     rss=$(awk '/VmRSS/ { print $2 }' "/proc/$GATEWAY/status" 2>/dev/null || echo gone)
     threads=$(awk '/Threads/ { print $2 }' "/proc/$GATEWAY/status" 2>/dev/null || echo -)
     fds=$(ls "/proc/$GATEWAY/fd" 2>/dev/null | wc -l)
-    printf '%8s %12s %8s %8s\n' "$now" "$rss" "$fds" "$threads"
+    probe=$(curl -s -o /dev/null -m 10 -w '%{time_total}' -H "$GOOD" "http://127.0.0.1:$PORT/" |
+        awk '{ printf "%.1f", $1 * 1000 }')
+    printf '%8s %12s %8s %8s %9s\n' "$now" "$rss" "$fds" "$threads" "$probe"
     ((now >= SOAK_SECONDS)) && break
     sleep 10
 done
