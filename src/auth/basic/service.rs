@@ -260,17 +260,23 @@ impl Shared {
             }
         };
         // A verification that ended between `decide` and now left its outcome in the cache.
-        match self.cache.recall(user, password, job.stored.as_ref()).0 {
-            Recall::Verified => return Outcome::Admitted,
-            Recall::Refused => return Outcome::Refused("repeated refused password"),
-            Recall::Nothing => {}
-        }
-        let outcome = self.hash(job).await;
-        match (&outcome, &job.stored) {
-            (Outcome::Admitted, Some(stored)) => self.cache.insert(user, password, stored.clone()),
-            (Outcome::Refused(_), stored) => self.cache.refuse(user, password, stored.clone()),
-            _ => {}
-        }
+        let outcome = match self.cache.recall(user, password, job.stored.as_ref()).0 {
+            Recall::Verified => Outcome::Admitted,
+            Recall::Refused => Outcome::Refused("repeated refused password"),
+            Recall::Nothing => {
+                let outcome = self.hash(job).await;
+                match (&outcome, &job.stored) {
+                    (Outcome::Admitted, Some(stored)) => {
+                        self.cache.insert(user, password, stored.clone());
+                    }
+                    (Outcome::Refused(_), stored) => {
+                        self.cache.refuse(user, password, stored.clone());
+                    }
+                    _ => {}
+                }
+                outcome
+            }
+        };
         leader.finish(outcome.clone());
         outcome
     }
