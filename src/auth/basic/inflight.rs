@@ -4,7 +4,7 @@
 //!
 //! Without it, a cached user's entry expiring while 64 keep-alive connections use it queued 64
 //! bcrypt runs behind each other on the low-priority hashing threads: seconds in which all 64
-//! connections stalled (the 30-minute soak of issue 20 saw 278 requests time out at wrk's 2 s,
+//! connections stalled (a 30-minute soak saw 278 requests time out at wrk's 2 s,
 //! in bursts five minutes apart, the cache's TTL). Now one hash runs and the others follow it.
 
 use std::collections::HashMap;
