@@ -230,49 +230,67 @@ async fn failure_limit_holds_exactly_with_4_workers() {
     limit_holds_with_workers(4).await;
 }
 
-/// The statuses of `n` requests with `ada:pw` sent at once, each on its own connection.
-async fn logins_at_once(addr: &str, n: usize) -> Vec<u16> {
-    let auth = basic("ada", "pw");
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (addr, auth) = (addr.to_owned(), auth.clone());
+/// The statuses of one request per credentials, sent at once, each on its own connection (in
+/// the order given).
+async fn logins_at_once(addr: &str, credentials: &[(String, String)]) -> Vec<u16> {
+    let tasks: Vec<_> = credentials
+        .iter()
+        .map(|(user, password)| {
+            let (addr, auth) = (addr.to_owned(), basic(user, password));
             tokio::spawn(async move { get(&addr, "/", &[("Authorization", &auth)]).await })
         })
         .collect();
-    let mut statuses = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(credentials.len());
     for task in tasks {
         statuses.push(task.await.unwrap());
     }
-    statuses.sort_unstable();
     statuses
 }
 
 #[tokio::test]
 async fn the_verification_queue_and_cache_are_shared_by_every_worker() {
     let dir = tempfile::tempdir().unwrap();
-    // A costly hash (a second or more in a debug build), so the first verification is still
-    // running when the other requests arrive.
-    let line = htpasswd(&["-nbB", "-C", "12", "ada", "pw"]);
-    let line = String::from_utf8(line).unwrap().trim().to_owned();
-    let users = users_file(dir.path(), "users", &[line]);
+    // Costly hashes (a second or more in a debug build), so that a verification is still
+    // running when the other requests arrive. Eight users: requests with the same credentials
+    // share one verification, so only different users compete for the queue.
+    let users: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("ada{i}"), format!("pw{i}")))
+        .collect();
+    let lines: Vec<String> = users
+        .iter()
+        .map(|(user, password)| {
+            let line = htpasswd(&["-nbB", "-C", "12", user, password]);
+            String::from_utf8(line).unwrap().trim().to_owned()
+        })
+        .collect();
+    let file = users_file(dir.path(), "users", &lines);
     let up = recording_upstream().await;
     let gw = RunGateway::start(&auth_config(
         &up,
-        &users,
+        &file,
         "max_concurrent_verifications = 1\nmax_queued_verifications = 0",
         "workers = 4",
     ))
     .await;
     // One verification for the whole process: one login gets through, the others are told
     // to come back (with a queue per worker, up to one per worker got through).
-    let first = logins_at_once(&gw.addr, 8).await;
+    let first = logins_at_once(&gw.addr, &users).await;
     assert_eq!(first.iter().filter(|&&s| s == 200).count(), 1, "{first:?}");
     assert!(first.iter().all(|&s| s == 200 || s == 503), "{first:?}");
-    // Verified once, cached for every worker: no request needs the queue any more (with a
-    // cache per worker, the workers that did not verify would queue, and refuse, again).
-    let then = logins_at_once(&gw.addr, 8).await;
+    let verified = users[first.iter().position(|&s| s == 200).unwrap()].clone();
+    let other = users.iter().find(|u| **u != verified).unwrap().clone();
+    // Another user's verification takes the one place; meanwhile the verified user asks 8
+    // times at once. Cached for every worker, none of them needs a place (with a cache per
+    // worker, the workers that did not verify would try to verify again and get 503).
+    let holder = {
+        let (addr, auth) = (gw.addr.clone(), basic(&other.0, &other.1));
+        tokio::spawn(async move { get(&addr, "/", &[("Authorization", &auth)]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let then = logins_at_once(&gw.addr, &vec![verified; 8]).await;
     assert_eq!(then, vec![200; 8]);
-    assert_eq!(up.seen().len(), 9);
+    assert_eq!(holder.await.unwrap(), 200);
+    assert_eq!(up.seen().len(), 10);
 }
 
 #[tokio::test]
