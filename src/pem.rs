@@ -1,12 +1,25 @@
 //! PEM certificate chains and private keys read from files, with errors that name the file
 //! and say what to do: the one reader of TLS files, for the server's certificate, the CA that
 //! client certificates are checked against, and the client certificate the proxy presents to
-//! upstreams.
+//! upstreams. Also the one place the cryptography behind every TLS configuration is chosen.
 
 use std::io;
 use std::path::Path;
 
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The cryptography of every TLS configuration tollgate builds (server, SNI, upstream client,
+/// ACME challenge): *ring*'s, with its default cipher suites and key exchanges.
+///
+/// rustls 0.23.48 deprecated this constructor because *ring* has no post-quantum key exchange;
+/// aws-lc-rs has, but needs CMake and a C toolchain to build and was not what the benchmarks
+/// measured. Moving to it is a change of this one function.
+pub(crate) fn provider() -> CryptoProvider {
+    #[allow(deprecated)]
+    rustls::crypto::ring::default_provider()
+}
 
 /// Reads `path` (what it holds named by `what`, e.g. `certificate`) on the calling thread.
 #[cfg(feature = "proxy")]
@@ -37,7 +50,7 @@ fn invalid(path: &Path, message: impl std::fmt::Display) -> io::Error {
 
 /// The certificates of `pem` (the contents of `path`); at least one.
 pub(crate) fn certs(path: &Path, pem: &[u8]) -> io::Result<Vec<CertificateDer<'static>>> {
-    let certs = rustls_pemfile::certs(&mut &*pem)
+    let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(path, e))?;
     if certs.is_empty() {
@@ -63,9 +76,10 @@ pub(crate) fn key(path: &Path, pem: &[u8]) -> io::Result<PrivateKeyDer<'static>>
             ),
         ));
     }
-    rustls_pemfile::private_key(&mut &*pem)
-        .map_err(|e| invalid(path, e))?
-        .ok_or_else(|| invalid(path, "no PEM private key (BEGIN PRIVATE KEY) in it"))
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => invalid(path, "no PEM private key (BEGIN PRIVATE KEY) in it"),
+        e => invalid(path, e),
+    })
 }
 
 /// A root store holding every certificate of the CA file `path`.

@@ -254,17 +254,15 @@ async fn upstream_requiring_certificates(
     pki: &Pki,
     server: &(PathBuf, PathBuf),
 ) -> std::net::SocketAddr {
-    let certs = rustls_pemfile::certs(&mut std::fs::read(&server.0).unwrap().as_slice())
+    let certs = CertificateDer::pem_slice_iter(std::fs::read(&server.0).unwrap().as_slice())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = rustls_pemfile::private_key(&mut std::fs::read(&server.1).unwrap().as_slice())
-        .unwrap()
-        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(std::fs::read(&server.1).unwrap().as_slice()).unwrap();
     let mut roots = rustls::RootCertStore::empty();
-    for ca in rustls_pemfile::certs(&mut pki.ca.pem.as_bytes()) {
+    for ca in CertificateDer::pem_slice_iter(pki.ca.pem.as_bytes()) {
         roots.add(ca.unwrap()).unwrap();
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(tls_provider());
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         Arc::clone(&provider),

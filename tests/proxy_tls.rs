@@ -47,13 +47,11 @@ impl TestCert {
 
 /// An HTTPS upstream (HTTP/1.1 and h2 by ALPN) answering with the protocol it spoke.
 async fn https_upstream(cert: &TestCert) -> SocketAddr {
-    let certs = rustls_pemfile::certs(&mut cert.cert_pem.as_bytes())
+    let certs = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = rustls_pemfile::private_key(&mut cert.key_pem.as_bytes())
-        .unwrap()
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
+    let provider = Arc::new(tls_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -11,6 +11,7 @@ use instant_acme::{
     Account, AccountCredentials, AuthorizationStatus, ChallengeType, Identifier, NewAccount,
     NewOrder, OrderStatus, RetryPolicy,
 };
+use rustls::pki_types::{pem::PemObject, CertificateDer};
 
 use super::{renewal_time, AcmeConfig, CertStore};
 
@@ -230,7 +231,7 @@ fn issued(
 
 /// The end of validity and renewal time of the leaf of `pem`, when it names every domain.
 fn stored(pem: &[u8], domains: &[String]) -> Option<(SystemTime, SystemTime)> {
-    let der = rustls_pemfile::certs(&mut &*pem).next()?.ok()?;
+    let der = CertificateDer::pem_slice_iter(pem).next()?.ok()?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
     let names: Vec<String> = cert
         .subject_alternative_name()

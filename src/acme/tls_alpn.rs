@@ -53,7 +53,7 @@ impl ResolvesServerCert for ChallengesOnly {
 /// When `bind` cannot be bound.
 pub async fn answer_tls_alpn(bind: &str) -> std::io::Result<TlsAlpnResponder> {
     let listener = crate::serve::listen(bind).await?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::pem::provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(std::io::Error::other)?

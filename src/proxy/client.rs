@@ -157,6 +157,8 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Prox
 
 #[cfg(feature = "tls")]
 fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, ProxyBuildError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &config.ca_file {
@@ -166,8 +168,9 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Prox
         };
         let pem = std::fs::read(path).map_err(ca_error)?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.map_err(ca_error)?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert
+                .map_err(|e| ca_error(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
             roots.add(cert).map_err(ProxyBuildError::Tls)?;
             added += 1;
         }
@@ -175,7 +178,7 @@ fn wrap_tls(http: HttpConnector, config: &ProxyConfig) -> Result<Connector, Prox
             return Err(ProxyBuildError::CaFileEmpty { path: path.clone() });
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::pem::provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(ProxyBuildError::Tls)?

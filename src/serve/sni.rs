@@ -66,7 +66,7 @@ pub fn set_tls_alpn_challenge(
         Some((cert, key)) => {
             // Not `from_der`: its check parses the certificate with webpki, which refuses the
             // critical `acmeIdentifier` extension a challenge certificate must have.
-            let provider = rustls::crypto::ring::default_provider();
+            let provider = pem::provider();
             let key = provider
                 .key_provider
                 .load_private_key(key)
@@ -284,7 +284,7 @@ mod tests {
         let made = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap();
         let key =
             rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
-        let provider = rustls::crypto::ring::default_provider();
+        let provider = pem::provider();
         Arc::new(CertifiedKey::from_der(vec![made.cert.der().clone()], key, &provider).unwrap())
     }
 

@@ -38,7 +38,7 @@ impl TlsConfig {
 
 /// Builds the acceptor, failing with an error that names the file at fault.
 pub(crate) async fn acceptor(config: &TlsConfig) -> io::Result<Tls> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(pem::provider());
     let clients = match &config.client_ca {
         Some(ca) => Some(Arc::new(ClientCerts::new(config, ca, &provider).await?)),
         None => None,

@@ -90,6 +90,16 @@ pub use server::*;
 /// Transfers of 100 MB allow a few times this.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The TLS cryptography tollgate itself uses (*ring*'s), for the tests' own TLS peers.
+#[cfg(feature = "tls")]
+pub fn tls_provider() -> rustls::crypto::CryptoProvider {
+    #[allow(deprecated)] // for lack of post-quantum key exchange, which the tests do not need
+    rustls::crypto::ring::default_provider()
+}
+
+#[cfg(feature = "tls")]
+pub use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+
 /// `short`, or `long` when `TOLLGATE_HOSTILE_LONG=1`: the size knob of the `hostile_*` tests
 /// (CI runs the short sizes; the long ones are the issue's).
 pub fn hostile_size(short: usize, long: usize) -> usize {

@@ -144,10 +144,11 @@ async fn challtestsrv(dns: std::net::SocketAddr) -> tokio::process::Child {
 #[cfg(feature = "tls")]
 pub fn tls_connector(roots: &[u8]) -> tokio_rustls::TlsConnector {
     let mut store = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut &roots[..]) {
+    use super::{CertificateDer, PemObject};
+    for cert in CertificateDer::pem_slice_iter(roots) {
         store.add(cert.unwrap()).unwrap();
     }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let provider = std::sync::Arc::new(super::tls_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
