@@ -14,8 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 /// ACME challenge): *ring*'s, with its default cipher suites and key exchanges.
 ///
 /// rustls 0.23.48 deprecated this constructor because *ring* has no post-quantum key exchange;
-/// aws-lc-rs has, but needs CMake and a C toolchain to build and was not what the benchmarks
-/// measured. Moving to it is a change of this one function.
+/// aws-lc-rs has one, but builds the AWS-LC C library and is not what the benchmarks measured.
+/// Moving to it is a change of this function and of `Cargo.toml`'s features (`docs/tls.md`).
 pub(crate) fn provider() -> CryptoProvider {
     #[allow(deprecated)]
     rustls::crypto::ring::default_provider()
