@@ -1,8 +1,9 @@
-//! Other people's servers on a free loopback port, killed on drop: Python's `http.server` and
+//! Other people's servers on a free loopback port, stopped on drop: Python's `http.server` and
 //! nginx (with a temporary configuration), for tests that compare tollgate with them.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
@@ -16,7 +17,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A server this test started: its port, the process (killed on drop) and its directory.
+/// A server this test started: its port, the process (stopped on drop) and its directory.
 pub struct Peer {
     pub port: u16,
     child: Child,
@@ -97,7 +98,22 @@ impl Peer {
 }
 
 impl Drop for Peer {
+    /// `SIGTERM`, then `SIGKILL` if it has not exited within 5 s. Not `SIGKILL` at once:
+    /// nginx's workers outlive a killed master (each run of `tests/probe.rs` left one behind,
+    /// listening); on `SIGTERM` the master stops them first.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
