@@ -2,6 +2,9 @@
 //! prints `0.1.0 (git 1a2b3c4d5e6f)`), when it is built from a checkout with `git` installed.
 //! Debug builds skip it: a revision that changes with every commit would rebuild the whole
 //! crate after each one.
+//!
+//! It also sets `cfg(sendfile)` where `serve` sends files with `sendfile(2)`: Linux, with the
+//! `files` feature (`src/serve/sendfile.rs`).
 
 use std::process::Command;
 
@@ -14,6 +17,11 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(sendfile)");
+    let linux = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux");
+    if linux && std::env::var_os("CARGO_FEATURE_FILES").is_some() {
+        println!("cargo::rustc-cfg=sendfile");
+    }
     if std::env::var("PROFILE").as_deref() != Ok("release") {
         return;
     }

@@ -748,3 +748,176 @@ async fn index_names_with_separators_are_checked() {
     let server = start(ServeDir::new(f.root.join("site")).index_file(Some("in/secret.txt"))).await;
     assert_eq!(server.get("/", &[]).await.text(), "inside");
 }
+
+/// One answer read off a kept-alive connection: its head as text, and its body (by
+/// `Content-Length`; none for a `HEAD`).
+async fn read_answer(stream: &mut tokio::net::TcpStream, head_only: bool) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(support::TEST_TIMEOUT, stream.read_u8())
+            .await
+            .expect("an answer within the test timeout")
+            .expect("read a head byte");
+        head.push(byte);
+    }
+    let head = String::from_utf8(head).expect("a text head");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |v| v.trim().parse().expect("a length"));
+    let mut body = vec![0; if head_only { 0 } else { length }];
+    tokio::time::timeout(support::TEST_TIMEOUT, stream.read_exact(&mut body))
+        .await
+        .expect("the body within the test timeout")
+        .expect("read the body");
+    (head, body)
+}
+
+/// Random-looking bytes of `len`, different for each `seed`: a byte sent from the wrong
+/// offset or the wrong file shows.
+fn noise(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Files larger than `SMALL_FILE` kept in memory go out with `sendfile` on a plain HTTP/1.1
+/// connection (`serve::sendfile`). Pipelined on one connection — the head of the next answer
+/// queued behind the body of the one before, ranges, a `HEAD`, a small file — every byte is
+/// the file's, at its offset.
+#[tokio::test]
+async fn large_kept_files_pipelined_on_one_connection_arrive_byte_for_byte() {
+    use tokio::io::AsyncWriteExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let big = noise(1 << 20, 1);
+    let mid = noise(300_000, 2);
+    std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
+    std::fs::write(tmp.path().join("mid.bin"), &mid).expect("write");
+    std::fs::write(tmp.path().join("small.txt"), "small").expect("write");
+    let server = start(ServeDir::new(tmp.path())).await;
+    let mut stream = support::raw::connect(server.addr).await;
+    for round in 0..2 {
+        // The first round reads the files into memory, the second answers from it.
+        let requests = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+             GET /mid.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+             GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-700999\r\n\r\n\
+             HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+             GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n\
+             GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-5000\r\n\r\n";
+        stream.write_all(requests.as_bytes()).await.expect("write");
+        let (head, body) = read_answer(&mut stream, false).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
+        assert!(body == big, "round {round}: big.bin differs");
+        let (_, body) = read_answer(&mut stream, false).await;
+        assert!(body == mid, "round {round}: mid.bin differs");
+        let (head, body) = read_answer(&mut stream, false).await;
+        assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
+        assert!(
+            body == big[1000..701_000],
+            "round {round}: the range differs"
+        );
+        let (head, _) = read_answer(&mut stream, true).await;
+        assert!(head.contains("content-length: 1048576"), "{head}");
+        let (_, body) = read_answer(&mut stream, false).await;
+        assert_eq!(body, b"small");
+        let (head, body) = read_answer(&mut stream, false).await;
+        assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
+        assert!(
+            body == big[big.len() - 5000..],
+            "round {round}: the suffix differs"
+        );
+    }
+}
+
+/// A client that reads slowly through a small receive buffer: `sendfile` sends part of the
+/// file, the socket fills, the rest follows as the client reads; nothing is lost or repeated.
+#[tokio::test]
+async fn a_large_kept_file_reaches_a_slow_reader_whole() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let big = noise(1 << 20, 3);
+    std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
+    let server = start(ServeDir::new(tmp.path())).await;
+    // Read into memory first.
+    assert!(server.get("/big.bin", &[]).await.body == big);
+
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut stream = socket.connect(server.addr).await.expect("connect");
+    let request = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n".repeat(2);
+    stream.write_all(request.as_bytes()).await.expect("write");
+    // Let the server fill what the socket holds before reading, then read in small bites.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..2 {
+        let (head, _) = read_answer(&mut stream, true).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let mut body = Vec::with_capacity(big.len());
+        let mut bite = [0; 1024];
+        while body.len() < big.len() {
+            let want = bite.len().min(big.len() - body.len());
+            let n = tokio::time::timeout(support::TEST_TIMEOUT, stream.read(&mut bite[..want]))
+                .await
+                .expect("bytes within the test timeout")
+                .expect("read");
+            assert!(n > 0, "closed after {} bytes", body.len());
+            body.extend_from_slice(&bite[..n]);
+            if body.len() % (128 << 10) < n {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        assert!(body == big, "the body differs");
+    }
+}
+
+/// A layer that replaces the body (compression) leaves the offered file region unused: the
+/// compressed answer is right, and so is the next answer on the same connection.
+#[tokio::test]
+async fn a_compressed_large_file_and_the_next_answer_are_intact() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tower::Layer;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+    let other = noise(200_000, 4);
+    std::fs::write(tmp.path().join("big.txt"), &text).expect("write");
+    std::fs::write(tmp.path().join("other.bin"), &other).expect("write");
+    let service = tollgate::compress::CompressLayer::default().layer(ServeDir::new(tmp.path()));
+    let server = start(service).await;
+    let mut stream = support::raw::connect(server.addr).await;
+    for _ in 0..2 {
+        let requests = "GET /big.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n\
+                        GET /other.bin HTTP/1.1\r\nHost: t\r\n\r\n";
+        stream.write_all(requests.as_bytes()).await.expect("write");
+        // Chunked (the compressed length is not known ahead).
+        let (head, _) = read_answer(&mut stream, true).await;
+        assert!(head.contains("content-encoding: gzip"), "{head}");
+        let mut gzip = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            while !line.ends_with(b"\r\n") {
+                line.push(stream.read_u8().await.expect("read a chunk size"));
+            }
+            let size = std::str::from_utf8(&line).expect("text").trim();
+            let size = usize::from_str_radix(size, 16).expect("a chunk size");
+            let mut chunk = vec![0; size + 2];
+            stream.read_exact(&mut chunk).await.expect("read a chunk");
+            if size == 0 {
+                break;
+            }
+            gzip.extend_from_slice(&chunk[..size]);
+        }
+        let mut plain = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain)
+            .expect("gzip");
+        assert!(plain == text, "the decompressed file differs");
+        let (head, body) = read_answer(&mut stream, false).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(body == other, "the answer after the compressed one differs");
+    }
+}

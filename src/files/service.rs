@@ -171,7 +171,16 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         // The request body is never read; dropping it here leaves draining or closing to the
         // server.
-        let (parts, _body) = req.into_parts();
+        #[allow(unused_mut)]
+        let (mut parts, _body) = req.into_parts();
+        // On a plain HTTP/1 connection of `serve`, a file answered from memory is sent with
+        // `sendfile` (`serve::sendfile`); the connection's slot is found here, on its task.
+        #[cfg(sendfile)]
+        if parts.version <= http::Version::HTTP_11 {
+            if let Some(region) = crate::serve::sendfile::current() {
+                parts.extensions.insert(region);
+            }
+        }
         // What needs no file system is answered at once, on the runtime.
         let segments = match self.inner.check(&parts) {
             Ok(segments) => segments,
@@ -417,6 +426,12 @@ impl Inner {
             }
             (_, source) => source,
         };
+        #[cfg(sendfile)]
+        if let (Shape::Full | Shape::Segments(..), Source::Memory(bytes)) = (&shape, &source) {
+            if len > SMALL_FILE {
+                offer_to_sendfile(req, bytes, &chosen.path, stamp);
+            }
+        }
         let body = match (shape, source) {
             (Shape::Answer(answer), _) => return Ok(answer),
             (Shape::Empty, _) => Body::empty(),
@@ -511,6 +526,23 @@ impl Inner {
             add_vary(headers, &ACCEPT_ENCODING);
         }
         Ok(res)
+    }
+}
+
+/// Offers `bytes`, the content of `path` at `stamp`, to the connection's socket to send with
+/// `sendfile` (`serve::sendfile`), when the request came on a plain HTTP/1 connection of
+/// `serve` and the file opened again is still that version.
+#[cfg(sendfile)]
+fn offer_to_sendfile(req: &http::request::Parts, bytes: &Bytes, path: &Path, stamp: Stamp) {
+    use crate::serve::sendfile::FileRegion;
+    let Some(region) = req.extensions.get::<Arc<FileRegion>>() else {
+        return;
+    };
+    let Ok(file) = File::open(path) else {
+        return;
+    };
+    if file.metadata().is_ok_and(|meta| Stamp::of(&meta) == stamp) {
+        region.offer(bytes.clone(), file);
     }
 }
 

@@ -1,5 +1,6 @@
 //! The connection's socket: a write-progress timeout (hyper has none), its slot under
-//! `max_connections` and the idle timeout of an upgraded connection.
+//! `max_connections`, the idle timeout of an upgraded connection, and on Linux the file
+//! regions it sends with `sendfile` ([`super::sendfile`]).
 
 use std::io;
 use std::pin::Pin;
@@ -10,8 +11,11 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+#[cfg(sendfile)]
+use super::sendfile::FileRegion;
 use crate::idle::IdleTimer;
 
 pin_project! {
@@ -20,21 +24,30 @@ pin_project! {
     /// `max_connections` for as long as the socket lives, so a connection hyper handed over
     /// after a `101` (a WebSocket tunnel) still counts; and once `upgraded` is set, it fails
     /// reads after `tunnel_idle` without a byte either way, which ends the tunnel (the proxy
-    /// then closes the upstream side too).
-    pub(crate) struct ConnIo<T> {
+    /// then closes the upstream side too). On a plain connection it sends the file region
+    /// the files service offered with `sendfile` ([`super::sendfile`]).
+    #[project = ConnIoProj]
+    pub(crate) struct ConnIo {
         #[pin]
-        io: T,
+        io: TcpStream,
         // Released when the socket is dropped, wherever it went.
         _permit: OwnedSemaphorePermit,
         upgraded: Arc<AtomicBool>,
         write: IdleTimer,
         tunnel: IdleTimer,
+        file_region: Region,
     }
 }
 
-impl<T> ConnIo<T> {
+/// The file region a plain connection's socket sends with `sendfile`, where it can.
+#[cfg(sendfile)]
+type Region = Option<Arc<FileRegion>>;
+#[cfg(not(sendfile))]
+type Region = ();
+
+impl ConnIo {
     pub(crate) fn new(
-        io: T,
+        io: TcpStream,
         permit: OwnedSemaphorePermit,
         upgraded: Arc<AtomicBool>,
         write_timeout: Duration,
@@ -46,11 +59,19 @@ impl<T> ConnIo<T> {
             upgraded,
             write: IdleTimer::new(write_timeout),
             tunnel: IdleTimer::new(tunnel_idle),
+            file_region: Region::default(),
         }
+    }
+
+    /// Sends what `region` is offered with `sendfile` (a plain connection's socket).
+    #[cfg(sendfile)]
+    pub(crate) fn with_file_region(mut self, region: Arc<FileRegion>) -> Self {
+        self.file_region = Some(region);
+        self
     }
 }
 
-impl<T: AsyncRead> AsyncRead for ConnIo<T> {
+impl AsyncRead for ConnIo {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -71,17 +92,18 @@ impl<T: AsyncRead> AsyncRead for ConnIo<T> {
     }
 }
 
-impl<T: AsyncWrite> ConnIo<T> {
+impl ConnIo {
     /// A write, flush or shutdown: it fails once it waited `write_timeout` without progress;
     /// a write that went through is activity, so the tunnel is not idle.
     fn watch_write<R>(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        op: impl FnOnce(Pin<&mut T>, &mut Context<'_>) -> Poll<io::Result<R>>,
+        op: impl FnOnce(&mut ConnIoProj<'_>, &mut Context<'_>) -> Poll<io::Result<R>>,
         tunnel_activity: bool,
     ) -> Poll<io::Result<R>> {
-        let this = self.project();
-        let result = this.write.watch(op(this.io, cx), cx, |after| {
+        let mut this = self.project();
+        let result = op(&mut this, cx);
+        let result = this.write.watch(result, cx, |after| {
             Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!("the client read nothing for {after:?}"),
@@ -94,13 +116,13 @@ impl<T: AsyncWrite> ConnIo<T> {
     }
 }
 
-impl<T: AsyncWrite> AsyncWrite for ConnIo<T> {
+impl AsyncWrite for ConnIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.watch_write(cx, |io, cx| io.poll_write(cx, buf), true)
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(
@@ -108,7 +130,19 @@ impl<T: AsyncWrite> AsyncWrite for ConnIo<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.watch_write(cx, |io, cx| io.poll_write_vectored(cx, bufs), true)
+        self.watch_write(
+            cx,
+            |this, cx| {
+                #[cfg(sendfile)]
+                if let Some(region) = this.file_region.as_deref() {
+                    if let Some(result) = std::task::ready!(region.poll_write(&this.io, cx, bufs)) {
+                        return Poll::Ready(result);
+                    }
+                }
+                this.io.as_mut().poll_write_vectored(cx, bufs)
+            },
+            true,
+        )
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -116,10 +150,10 @@ impl<T: AsyncWrite> AsyncWrite for ConnIo<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.watch_write(cx, |io, cx| io.poll_flush(cx), false)
+        self.watch_write(cx, |this, cx| this.io.as_mut().poll_flush(cx), false)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.watch_write(cx, |io, cx| io.poll_shutdown(cx), false)
+        self.watch_write(cx, |this, cx| this.io.as_mut().poll_shutdown(cx), false)
     }
 }

@@ -59,6 +59,8 @@ pub mod host;
 mod io;
 #[cfg(feature = "tls")]
 mod plain;
+#[cfg(sendfile)]
+pub(crate) mod sendfile;
 mod side;
 #[cfg(feature = "tls")]
 mod sni;
@@ -412,6 +414,16 @@ impl Shared {
             self.config.tunnel_idle_timeout,
         );
         let Some(tls) = tls else {
+            // A plain connection sends the files it answers from memory with `sendfile`.
+            #[cfg(sendfile)]
+            {
+                let region = Arc::new(sendfile::FileRegion::default());
+                let io = io.with_file_region(Arc::clone(&region));
+                let connection =
+                    self.connection(io, peer, (false, None), upgraded, service, shutdown);
+                return sendfile::scope(region, connection).await;
+            }
+            #[cfg(not(sendfile))]
             return self
                 .connection(io, peer, (false, None), upgraded, service, shutdown)
                 .await;
