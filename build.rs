@@ -4,7 +4,7 @@
 //! crate after each one.
 //!
 //! It also sets `cfg(sendfile)` where `serve` sends files with `sendfile(2)`: Linux, with the
-//! `files` feature (`src/serve/sendfile.rs`).
+//! `files` feature (`src/sendfile.rs`).
 
 use std::process::Command;
 

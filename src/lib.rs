@@ -62,6 +62,8 @@ mod pem;
 pub mod redirect;
 pub mod request;
 pub mod response;
+#[cfg(sendfile)]
+mod sendfile;
 pub mod serve;
 #[cfg(any(feature = "ratelimit", feature = "auth"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "ratelimit", feature = "auth"))))]

@@ -789,7 +789,7 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
 }
 
 /// Files larger than `SMALL_FILE` kept in memory go out with `sendfile` on a plain HTTP/1.1
-/// connection (`serve::sendfile`). Pipelined on one connection — the head of the next answer
+/// connection (`src/sendfile.rs`). Pipelined on one connection — the head of the next answer
 /// queued behind the body of the one before, ranges, a `HEAD`, a small file — every byte is
 /// the file's, at its offset.
 #[tokio::test]

@@ -174,10 +174,10 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
         #[allow(unused_mut)]
         let (mut parts, _body) = req.into_parts();
         // On a plain HTTP/1 connection of `serve`, a file answered from memory is sent with
-        // `sendfile` (`serve::sendfile`); the connection's slot is found here, on its task.
+        // `sendfile` (`crate::sendfile`); the connection's slot is found here, on its task.
         #[cfg(sendfile)]
         if parts.version <= http::Version::HTTP_11 {
-            if let Some(region) = crate::serve::sendfile::current() {
+            if let Some(region) = crate::sendfile::current() {
                 parts.extensions.insert(region);
             }
         }
@@ -530,11 +530,11 @@ impl Inner {
 }
 
 /// Offers `bytes`, the content of `path` at `stamp`, to the connection's socket to send with
-/// `sendfile` (`serve::sendfile`), when the request came on a plain HTTP/1 connection of
+/// `sendfile` (`crate::sendfile`), when the request came on a plain HTTP/1 connection of
 /// `serve` and the file opened again is still that version.
 #[cfg(sendfile)]
 fn offer_to_sendfile(req: &http::request::Parts, bytes: &Bytes, path: &Path, stamp: Stamp) {
-    use crate::serve::sendfile::FileRegion;
+    use crate::sendfile::FileRegion;
     let Some(region) = req.extensions.get::<Arc<FileRegion>>() else {
         return;
     };

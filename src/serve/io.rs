@@ -1,6 +1,6 @@
 //! The connection's socket: a write-progress timeout (hyper has none), its slot under
 //! `max_connections`, the idle timeout of an upgraded connection, and on Linux the file
-//! regions it sends with `sendfile` ([`super::sendfile`]).
+//! regions it sends with `sendfile` ([`crate::sendfile`]).
 
 use std::io;
 use std::pin::Pin;
@@ -14,9 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
-#[cfg(sendfile)]
-use super::sendfile::FileRegion;
 use crate::idle::IdleTimer;
+#[cfg(sendfile)]
+use crate::sendfile::FileRegion;
 
 pin_project! {
     /// A served connection's socket. It fails writes that make no progress for
@@ -25,7 +25,7 @@ pin_project! {
     /// after a `101` (a WebSocket tunnel) still counts; and once `upgraded` is set, it fails
     /// reads after `tunnel_idle` without a byte either way, which ends the tunnel (the proxy
     /// then closes the upstream side too). On a plain connection it sends the file region
-    /// the files service offered with `sendfile` ([`super::sendfile`]).
+    /// the files service offered with `sendfile` ([`crate::sendfile`]).
     #[project = ConnIoProj]
     pub(crate) struct ConnIo {
         #[pin]

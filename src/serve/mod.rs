@@ -59,8 +59,6 @@ pub mod host;
 mod io;
 #[cfg(feature = "tls")]
 mod plain;
-#[cfg(sendfile)]
-pub(crate) mod sendfile;
 mod side;
 #[cfg(feature = "tls")]
 mod sni;
@@ -417,11 +415,11 @@ impl Shared {
             // A plain connection sends the files it answers from memory with `sendfile`.
             #[cfg(sendfile)]
             {
-                let region = Arc::new(sendfile::FileRegion::default());
+                let region = Arc::new(crate::sendfile::FileRegion::default());
                 let io = io.with_file_region(Arc::clone(&region));
                 let connection =
                     self.connection(io, peer, (false, None), upgraded, service, shutdown);
-                return sendfile::scope(region, connection).await;
+                return crate::sendfile::scope(region, connection).await;
             }
             #[cfg(not(sendfile))]
             return self

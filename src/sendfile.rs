@@ -8,7 +8,7 @@
 //!
 //! 1. On a plain connection (no TLS: TLS must encrypt every byte in the process), `serve`
 //!    runs the connection's task inside [`scope`] with one [`FileRegion`] slot, which the
-//!    socket ([`ConnIo`](super::io::ConnIo)) shares.
+//!    socket (`serve::io::ConnIo`) shares.
 //! 2. [`ServeDir`], answering an HTTP/1 request with a file larger than
 //!    [`SMALL_FILE`](crate::files::SMALL_FILE) from memory, finds the slot ([`current`]) and
 //!    [`offers`](FileRegion::offer) it the bytes it answers with and the file they were read
