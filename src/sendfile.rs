@@ -169,6 +169,7 @@ impl FileRegion {
                 other => other,
             }
         };
+        let touched = region.touched;
         Poll::Ready(match sent {
             Ok(n) if n > 0 => {
                 region.touched = true;
@@ -177,8 +178,18 @@ impl FileRegion {
                 }
                 Some(Ok(written + n))
             }
-            // The file is shorter than its bytes were (it shrank), or `sendfile` cannot read
-            // it: the rest comes from memory.
+            // The file shrank after part of it went out: the client already has bytes of
+            // what is on disk now, and the rest from memory could be of another version. End
+            // the answer short, as nginx does ("file was truncated"); its length says so.
+            Ok(_) if touched => {
+                self.withdraw(&mut guard);
+                Some(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file was truncated while it was sent",
+                )))
+            }
+            // The file is shorter than its bytes (it shrank before anything of it went out),
+            // or `sendfile` cannot read it: the bytes come from memory, as without it.
             _ => {
                 self.withdraw(&mut guard);
                 (written > 0).then_some(Ok(written))
@@ -324,6 +335,28 @@ mod tests {
             write(&slot, &server, &[IoSlice::new(&bytes[20..])]).await,
             None
         );
+        assert!(!slot.offered.load(Ordering::Acquire));
+    }
+
+    /// A file that shrinks after part of it went out ends the answer with an error: the rest
+    /// from memory could be of another version than what the client already has.
+    #[tokio::test]
+    async fn a_file_that_shrank_midway_ends_the_answer() {
+        let (server, mut client) = pair().await;
+        let slot = FileRegion::default();
+        let bytes = Bytes::from(vec![b'f'; 100]);
+        let file = file_with(&[b'f'; 100]);
+        slot.offer(bytes.clone(), file.try_clone().unwrap());
+        assert_eq!(
+            write(&slot, &server, &[IoSlice::new(&bytes[..40])]).await,
+            Some(40)
+        );
+        assert_eq!(read(&mut client, 40).await, [b'f'; 40]);
+        file.set_len(40).unwrap();
+        let rest = [IoSlice::new(&bytes[40..])];
+        let result = std::future::poll_fn(|cx| slot.poll_write(&server, cx, &rest)).await;
+        let error = result.expect("not left to the caller").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
         assert!(!slot.offered.load(Ordering::Acquire));
     }
 }

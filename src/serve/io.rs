@@ -6,7 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
@@ -116,13 +116,39 @@ impl ConnIo {
     }
 }
 
+impl ConnIoProj<'_> {
+    /// Writes `bufs` when one of them lies in the offered file region, with `sendfile`
+    /// ([`crate::sendfile`]); `Ready(None)` leaves them to the socket's own write.
+    fn poll_file_region(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<Option<io::Result<usize>>> {
+        #[cfg(sendfile)]
+        if let Some(region) = self.file_region.as_deref() {
+            return region.poll_write(&self.io, cx, bufs);
+        }
+        let _ = (cx, bufs);
+        Poll::Ready(None)
+    }
+}
+
 impl AsyncWrite for ConnIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+        self.watch_write(
+            cx,
+            |this, cx| {
+                if let Some(sent) = ready!(this.poll_file_region(cx, &[io::IoSlice::new(buf)])) {
+                    return Poll::Ready(sent);
+                }
+                this.io.as_mut().poll_write(cx, buf)
+            },
+            true,
+        )
     }
 
     fn poll_write_vectored(
@@ -133,11 +159,8 @@ impl AsyncWrite for ConnIo {
         self.watch_write(
             cx,
             |this, cx| {
-                #[cfg(sendfile)]
-                if let Some(region) = this.file_region.as_deref() {
-                    if let Some(result) = std::task::ready!(region.poll_write(&this.io, cx, bufs)) {
-                        return Poll::Ready(result);
-                    }
+                if let Some(sent) = ready!(this.poll_file_region(cx, bufs)) {
+                    return Poll::Ready(sent);
                 }
                 this.io.as_mut().poll_write_vectored(cx, bufs)
             },
