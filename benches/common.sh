@@ -107,13 +107,19 @@ cpu_ticks() { # pid...
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-# One wrk run: prints "rps p50_ms p99_ms cpu_us_per_request" (the last one "n/a" without
-# PIDS_OF_SERVER: the processes whose CPU time the run is charged, e.g. "$(family $PID)").
+# One wrk run: prints "rps p50_ms p99_ms cpu_us_per_request client_core" (the fourth "n/a"
+# without PIDS_OF_SERVER: the processes whose CPU time the run is charged, e.g.
+# "$(family $PID)"). client_core is the share of one core wrk's one thread used (user + system
+# over wall time): near 1.00 the load generator, not the server, set the pace.
 bench() { # url [header]
-    local out rps p50 p99 errors requests before after cpu=n/a
+    local out rps p50 p99 errors requests before after cpu=n/a client
     local pids=(${PIDS_OF_SERVER:-})
+    local TIMEFORMAT='%U %S %R'
     ((${#pids[@]})) && before=$(cpu_ticks "${pids[@]}")
-    out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1")
+    out=$( { time wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1" \
+        2>"$WORK/wrk.err"; } 2>"$WORK/wrk.time")
+    client=$(awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3; else print "n/a" }' \
+        <(tail -n 1 "$WORK/wrk.time"))
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -125,7 +131,7 @@ bench() { # url [header]
     fi
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
     [[ -n "$errors" ]] && echo "  wrk: $errors ($1)" >&2
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu $client"
 }
 
 to_ms() { # wrk latency (12.3us, 1.2ms, 1.1s) to milliseconds

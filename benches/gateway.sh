@@ -124,18 +124,25 @@ nginx-static|$NGS|$(family $NGS_PID)|"
 fi
 
 echo
-printf '%-26s %-14s %10s %9s %9s %12s\n' setup "" "req/s" "p50 ms" "p99 ms" "CPU us/req"
+printf '%-26s %-14s %10s %9s %9s %12s %9s\n' setup "" "req/s" "p50 ms" "p99 ms" "CPU us/req" \
+    "wrk core"
 for key in $(printf '%s\n' "${!RESULTS[@]}" | sort -V); do
-    printf '%-40s %10.0f %9.3f %9.3f %12s\n' "$key" \
-        "$(field "$key" 1)" "$(field "$key" 2)" "$(field "$key" 3)" "$(field "$key" 4)"
+    printf '%-40s %10.0f %9.3f %9.3f %12s %9s\n' "$key" \
+        "$(field "$key" 1)" "$(field "$key" 2)" "$(field "$key" 3)" "$(field "$key" 4)" \
+        "$(field "$key" 5)"
 done
 echo
-# The ratios the issue tracks: req/s (higher is better), p99 and CPU per request (lower).
+# The ratios the issue tracks: req/s (higher is better), p99 and CPU per request (lower). When
+# wrk's thread used 95 % of a core or more against both servers, it set the pace of both: the
+# req/s ratio then compares the client with itself, and CPU per request is what tells.
 compare() { # label ours theirs
-    printf '%-34s req/s %5sx   p99 %5sx   CPU/req %5sx\n' "$1" \
+    local bound
+    bound=$(awk -v a="$(field "$2" 5)" -v b="$(field "$3" 5)" \
+        'BEGIN { if (a >= 0.95 && b >= 0.95) print "   (client-bound: wrk at " a "/" b " of a core)" }')
+    printf '%-34s req/s %5sx   p99 %5sx   CPU/req %5sx%s\n' "$1" \
         "$(ratio "$(field "$2" 1)" "$(field "$3" 1)")" \
         "$(ratio "$(field "$2" 3)" "$(field "$3" 3)")" \
-        "$(ratio "$(field "$2" 4)" "$(field "$3" 4)")"
+        "$(ratio "$(field "$2" 4)" "$(field "$3" 4)")" "$bound"
 }
 for workers in $WORKERS; do
     for c in $CONNECTIONS_LIST; do
