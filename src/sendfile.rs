@@ -9,7 +9,8 @@
 //! 1. On a plain connection (no TLS: TLS must encrypt every byte in the process), `serve`
 //!    runs the connection's task inside [`scope`] with one [`FileRegion`] slot, which the
 //!    socket (`serve::io::ConnIo`) shares.
-//! 2. [`ServeDir`], answering an HTTP/1 request with a file larger than
+//! 2. [`ServeDir`] with `FileIo::InPlace` (the runtime may wait on the disk: `sendfile` reads
+//!    the file on it), answering an HTTP/1 request with a file larger than
 //!    [`SMALL_FILE`](crate::files::SMALL_FILE) from memory, finds the slot ([`current`]) and
 //!    [`offers`](FileRegion::offer) it the bytes it answers with and the file they were read
 //!    from, opened again and checked to be the same version.
@@ -169,31 +170,27 @@ impl FileRegion {
                 other => other,
             }
         };
+        if let Ok(n @ 1..) = sent {
+            region.touched = true;
+            if offset as usize + n == region.bytes.len() {
+                self.withdraw(&mut guard);
+            }
+            return Poll::Ready(Some(Ok(written + n)));
+        }
         let touched = region.touched;
+        self.withdraw(&mut guard);
         Poll::Ready(match sent {
-            Ok(n) if n > 0 => {
-                region.touched = true;
-                if offset as usize + n == region.bytes.len() {
-                    self.withdraw(&mut guard);
-                }
-                Some(Ok(written + n))
-            }
-            // The file shrank after part of it went out: the client already has bytes of
-            // what is on disk now, and the rest from memory could be of another version. End
-            // the answer short, as nginx does ("file was truncated"); its length says so.
-            Ok(_) if touched => {
-                self.withdraw(&mut guard);
-                Some(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file was truncated while it was sent",
-                )))
-            }
-            // The file is shorter than its bytes (it shrank before anything of it went out),
-            // or `sendfile` cannot read it: the bytes come from memory, as without it.
-            _ => {
-                self.withdraw(&mut guard);
-                (written > 0).then_some(Ok(written))
-            }
+            // Nothing of the file went out yet: it is shorter than its bytes (it shrank), or
+            // `sendfile` cannot read it. The bytes come from memory, as without `sendfile`.
+            _ if !touched => (written > 0).then_some(Ok(written)),
+            // Part of it went out: the client already has bytes of what is on disk now, and
+            // the rest from memory could be of another version. End the answer short, as
+            // nginx does ("file was truncated"); its length says so.
+            Ok(_) => Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file was truncated while it was sent",
+            ))),
+            Err(e) => Some(Err(e)),
         })
     }
 }

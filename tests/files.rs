@@ -789,9 +789,9 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
 }
 
 /// Files larger than `SMALL_FILE` kept in memory go out with `sendfile` on a plain HTTP/1.1
-/// connection (`src/sendfile.rs`). Pipelined on one connection — the head of the next answer
-/// queued behind the body of the one before, ranges, a `HEAD`, a small file — every byte is
-/// the file's, at its offset.
+/// connection with `FileIo::InPlace` (`src/sendfile.rs`), and from memory with the pool.
+/// Pipelined on one connection — the head of the next answer queued behind the body of the one
+/// before, ranges, a `HEAD`, a small file — every byte is the file's, at its offset.
 #[tokio::test]
 async fn large_kept_files_pipelined_on_one_connection_arrive_byte_for_byte() {
     use tokio::io::AsyncWriteExt;
@@ -801,38 +801,40 @@ async fn large_kept_files_pipelined_on_one_connection_arrive_byte_for_byte() {
     std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
     std::fs::write(tmp.path().join("mid.bin"), &mid).expect("write");
     std::fs::write(tmp.path().join("small.txt"), "small").expect("write");
-    let server = start(ServeDir::new(tmp.path())).await;
-    let mut stream = support::raw::connect(server.addr).await;
-    for round in 0..2 {
-        // The first round reads the files into memory, the second answers from it.
-        let requests = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
+    for file_io in [FileIo::InPlace, FileIo::Pool] {
+        let server = start(ServeDir::new(tmp.path()).file_io(file_io)).await;
+        let mut stream = support::raw::connect(server.addr).await;
+        for round in 0..2 {
+            // The first round reads the files into memory, the second answers from it.
+            let requests = "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
              GET /mid.bin HTTP/1.1\r\nHost: t\r\n\r\n\
              GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=1000-700999\r\n\r\n\
              HEAD /big.bin HTTP/1.1\r\nHost: t\r\n\r\n\
              GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n\
              GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-5000\r\n\r\n";
-        stream.write_all(requests.as_bytes()).await.expect("write");
-        let (head, body) = read_answer(&mut stream, false).await;
-        assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
-        assert!(body == big, "round {round}: big.bin differs");
-        let (_, body) = read_answer(&mut stream, false).await;
-        assert!(body == mid, "round {round}: mid.bin differs");
-        let (head, body) = read_answer(&mut stream, false).await;
-        assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
-        assert!(
-            body == big[1000..701_000],
-            "round {round}: the range differs"
-        );
-        let (head, _) = read_answer(&mut stream, true).await;
-        assert!(head.contains("content-length: 1048576"), "{head}");
-        let (_, body) = read_answer(&mut stream, false).await;
-        assert_eq!(body, b"small");
-        let (head, body) = read_answer(&mut stream, false).await;
-        assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
-        assert!(
-            body == big[big.len() - 5000..],
-            "round {round}: the suffix differs"
-        );
+            stream.write_all(requests.as_bytes()).await.expect("write");
+            let (head, body) = read_answer(&mut stream, false).await;
+            assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
+            assert!(body == big, "{file_io:?} round {round}: big.bin differs");
+            let (_, body) = read_answer(&mut stream, false).await;
+            assert!(body == mid, "round {round}: mid.bin differs");
+            let (head, body) = read_answer(&mut stream, false).await;
+            assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
+            assert!(
+                body == big[1000..701_000],
+                "round {round}: the range differs"
+            );
+            let (head, _) = read_answer(&mut stream, true).await;
+            assert!(head.contains("content-length: 1048576"), "{head}");
+            let (_, body) = read_answer(&mut stream, false).await;
+            assert_eq!(body, b"small");
+            let (head, body) = read_answer(&mut stream, false).await;
+            assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
+            assert!(
+                body == big[big.len() - 5000..],
+                "round {round}: the suffix differs"
+            );
+        }
     }
 }
 
@@ -844,7 +846,7 @@ async fn a_large_kept_file_reaches_a_slow_reader_whole() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let big = noise(1 << 20, 3);
     std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
-    let server = start(ServeDir::new(tmp.path())).await;
+    let server = start(ServeDir::new(tmp.path()).file_io(FileIo::InPlace)).await;
     // Read into memory first.
     assert!(server.get("/big.bin", &[]).await.body == big);
 
@@ -887,7 +889,8 @@ async fn a_compressed_large_file_and_the_next_answer_are_intact() {
     let other = noise(200_000, 4);
     std::fs::write(tmp.path().join("big.txt"), &text).expect("write");
     std::fs::write(tmp.path().join("other.bin"), &other).expect("write");
-    let service = tollgate::compress::CompressLayer::default().layer(ServeDir::new(tmp.path()));
+    let files = ServeDir::new(tmp.path()).file_io(FileIo::InPlace);
+    let service = tollgate::compress::CompressLayer::default().layer(files);
     let server = start(service).await;
     let mut stream = support::raw::connect(server.addr).await;
     for _ in 0..2 {

@@ -16,8 +16,8 @@
 //!   are streamed in [`CHUNK_SIZE`] (256 KiB) chunks ([`H2_CHUNK_SIZE`], 32 KiB, over
 //!   HTTP/2), unless the memory cache ([`ServeDirConfig::memory_cache`]) keeps them (up to
 //!   an eighth of its budget): those are read whole once and sent from memory (on Linux, by
-//!   `serve` on a plain HTTP/1.x connection, with `sendfile(2)` from the page cache when they
-//!   are larger than [`SMALL_FILE`]: `docs/files.md`). All file system
+//!   `serve` on a plain HTTP/1.x connection with [`FileIo::InPlace`], with `sendfile(2)` from
+//!   the page cache when they are larger than [`SMALL_FILE`]: `docs/files.md`). All file system
 //!   calls run on Tokio's blocking pool (one hand-off per request, one per chunk), or on the
 //!   runtime thread itself with [`FileIo::InPlace`].
 //! - Precompressed siblings: with [`ServeDir::precompressed_br`] / [`ServeDir::precompressed_gzip`],

@@ -428,7 +428,9 @@ impl Inner {
         };
         #[cfg(sendfile)]
         if let (Shape::Full | Shape::Segments(..), Source::Memory(bytes)) = (&shape, &source) {
-            if len > SMALL_FILE {
+            // `sendfile` reads the file on the runtime thread: like every other file system
+            // call, only when the runtime may wait on the disk (`FileIo::InPlace`).
+            if len > SMALL_FILE && self.config.file_io == FileIo::InPlace {
                 offer_to_sendfile(req, bytes, &chosen.path, stamp);
             }
         }

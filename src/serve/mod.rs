@@ -19,9 +19,9 @@
 //! - one access-log line per request through [`tracing`] (target `tollgate::access`: method,
 //!   target, status, bytes, duration; never a header, so never an `Authorization` value);
 //! - the line `Serving on http://ADDR` on standard output and through `tracing` at startup;
-//! - on Linux, on plain HTTP/1.x connections: a file `files::ServeDir`
-//!   answers from its memory cache goes out with `sendfile(2)` from the page cache rather than
-//!   copied from memory (files larger than 64 KiB; `docs/files.md`).
+//! - on Linux, on plain HTTP/1.x connections: a file `files::ServeDir` (with
+//!   `FileIo::InPlace`) answers from its memory cache goes out with `sendfile(2)` from the page
+//!   cache rather than copied from memory (files larger than 64 KiB; `docs/files.md`).
 //!
 //! An answer given before the request body was read (a 401, a 413, a redirect) is safe: hyper
 //! reads what is left of the body if it is already buffered, and otherwise closes the
