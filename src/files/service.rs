@@ -175,8 +175,10 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
         let (mut parts, _body) = req.into_parts();
         // On a plain HTTP/1 connection of `serve`, a file answered from memory is sent with
         // `sendfile` (`crate::sendfile`); the connection's slot is found here, on its task.
+        // `sendfile` reads the file on the runtime thread: like every other file system call,
+        // only when the runtime may wait on the disk (`FileIo::InPlace`).
         #[cfg(sendfile)]
-        if parts.version <= http::Version::HTTP_11 {
+        if parts.version <= http::Version::HTTP_11 && self.inner.config.file_io == FileIo::InPlace {
             if let Some(region) = crate::sendfile::current() {
                 parts.extensions.insert(region);
             }
@@ -428,9 +430,7 @@ impl Inner {
         };
         #[cfg(sendfile)]
         if let (Shape::Full | Shape::Segments(..), Source::Memory(bytes)) = (&shape, &source) {
-            // `sendfile` reads the file on the runtime thread: like every other file system
-            // call, only when the runtime may wait on the disk (`FileIo::InPlace`).
-            if len > SMALL_FILE && self.config.file_io == FileIo::InPlace {
+            if len > SMALL_FILE {
                 offer_to_sendfile(req, bytes, &chosen.path, stamp);
             }
         }
@@ -533,7 +533,8 @@ impl Inner {
 
 /// Offers `bytes`, the content of `path` at `stamp`, to the connection's socket to send with
 /// `sendfile` (`crate::sendfile`), when the request came on a plain HTTP/1 connection of
-/// `serve` and the file opened again is still that version.
+/// `serve` (its slot is in the extensions: `ServeDir::call`) and the file opened again is still
+/// that version.
 #[cfg(sendfile)]
 fn offer_to_sendfile(req: &http::request::Parts, bytes: &Bytes, path: &Path, stamp: Stamp) {
     use crate::sendfile::FileRegion;
