@@ -11,6 +11,9 @@
 //! read again. nginx's `open_file_cache` trusts an entry for `open_file_cache_valid` (60 s)
 //! without looking; this looks every time.
 //!
+//! On Linux, a kept file larger than [`SMALL_FILE`] is offered to the connection's socket to
+//! go out with `sendfile` (`offer_to_sendfile`, `crate::sendfile`).
+//!
 //! [`ServeDirConfig::memory_cache`]: super::ServeDirConfig::memory_cache
 
 use std::collections::HashMap;
@@ -157,6 +160,29 @@ impl MemoryCache {
         }
         state.bytes += bytes.len();
         state.files.insert(path.to_owned(), (stamp, bytes));
+    }
+}
+
+/// Offers `bytes`, the content of `path` at `stamp`, to the connection's socket to send with
+/// `sendfile` (`crate::sendfile`), when the request came on a plain HTTP/1 connection of
+/// `serve` (its slot is in the extensions: `ServeDir::call`) and the file opened again is still
+/// that version.
+#[cfg(sendfile)]
+pub(super) fn offer_to_sendfile(
+    req: &http::request::Parts,
+    bytes: &Bytes,
+    path: &Path,
+    stamp: Stamp,
+) {
+    use crate::sendfile::FileRegion;
+    let Some(region) = req.extensions.get::<std::sync::Arc<FileRegion>>() else {
+        return;
+    };
+    let Ok(file) = std::fs::File::open(path) else {
+        return;
+    };
+    if file.metadata().is_ok_and(|meta| Stamp::of(&meta) == stamp) {
+        region.offer(bytes.clone(), file);
     }
 }
 

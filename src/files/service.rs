@@ -431,7 +431,7 @@ impl Inner {
         #[cfg(sendfile)]
         if let (Shape::Full | Shape::Segments(..), Source::Memory(bytes)) = (&shape, &source) {
             if len > SMALL_FILE {
-                offer_to_sendfile(req, bytes, &chosen.path, stamp);
+                super::memory::offer_to_sendfile(req, bytes, &chosen.path, stamp);
             }
         }
         let body = match (shape, source) {
@@ -528,24 +528,6 @@ impl Inner {
             add_vary(headers, &ACCEPT_ENCODING);
         }
         Ok(res)
-    }
-}
-
-/// Offers `bytes`, the content of `path` at `stamp`, to the connection's socket to send with
-/// `sendfile` (`crate::sendfile`), when the request came on a plain HTTP/1 connection of
-/// `serve` (its slot is in the extensions: `ServeDir::call`) and the file opened again is still
-/// that version.
-#[cfg(sendfile)]
-fn offer_to_sendfile(req: &http::request::Parts, bytes: &Bytes, path: &Path, stamp: Stamp) {
-    use crate::sendfile::FileRegion;
-    let Some(region) = req.extensions.get::<Arc<FileRegion>>() else {
-        return;
-    };
-    let Ok(file) = File::open(path) else {
-        return;
-    };
-    if file.metadata().is_ok_and(|meta| Stamp::of(&meta) == stamp) {
-        region.offer(bytes.clone(), file);
     }
 }
 
