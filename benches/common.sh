@@ -116,8 +116,9 @@ bench() { # url [header]
     local pids=(${PIDS_OF_SERVER:-})
     local TIMEFORMAT='%U %S %R'
     ((${#pids[@]})) && before=$(cpu_ticks "${pids[@]}")
+    # `time` reports on the group's standard error (a file); wrk's own errors stay visible.
     out=$( { time wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1" \
-        2>"$WORK/wrk.err"; } 2>"$WORK/wrk.time")
+        2>&3; } 3>&2 2>"$WORK/wrk.time")
     client=$(awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3; else print "n/a" }' \
         <(tail -n 1 "$WORK/wrk.time"))
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
