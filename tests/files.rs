@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{curl, get_request, parse, raw, start, TestServer};
+use support::{curl, get_request, parse, raw, read_answer, start, TestServer};
 use tollgate::files::{FileIo, ServeDir, CHUNK_SIZE, SMALL_FILE};
 
 const SECRET: &str = "TOP-SECRET-7f3a9c";
@@ -749,31 +749,6 @@ async fn index_names_with_separators_are_checked() {
     assert_eq!(server.get("/", &[]).await.text(), "inside");
 }
 
-/// One answer read off a kept-alive connection: its head as text, and its body (by
-/// `Content-Length`; none for a `HEAD`).
-async fn read_answer(stream: &mut tokio::net::TcpStream, head_only: bool) -> (String, Vec<u8>) {
-    use tokio::io::AsyncReadExt;
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let byte = tokio::time::timeout(support::TEST_TIMEOUT, stream.read_u8())
-            .await
-            .expect("an answer within the test timeout")
-            .expect("read a head byte");
-        head.push(byte);
-    }
-    let head = String::from_utf8(head).expect("a text head");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length: "))
-        .map_or(0, |v| v.trim().parse().expect("a length"));
-    let mut body = vec![0; if head_only { 0 } else { length }];
-    tokio::time::timeout(support::TEST_TIMEOUT, stream.read_exact(&mut body))
-        .await
-        .expect("the body within the test timeout")
-        .expect("read the body");
-    (head, body)
-}
-
 /// Random-looking bytes of `len`, different for each `seed`: a byte sent from the wrong
 /// offset or the wrong file shows.
 fn noise(len: usize, seed: u32) -> Vec<u8> {
@@ -786,6 +761,16 @@ fn noise(len: usize, seed: u32) -> Vec<u8> {
             x as u8
         })
         .collect()
+}
+
+/// `big.bin`, 1 MiB of [`noise`] from `seed`, served in place (`sendfile` on): the directory
+/// (kept alive by the caller), the bytes, the server.
+async fn one_large_file(seed: u32) -> (tempfile::TempDir, Vec<u8>, TestServer) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let big = noise(1 << 20, seed);
+    std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
+    let server = start(ServeDir::new(tmp.path()).file_io(FileIo::InPlace)).await;
+    (tmp, big, server)
 }
 
 /// Files larger than `SMALL_FILE` kept in memory go out with `sendfile` on a plain HTTP/1.1
@@ -813,25 +798,28 @@ async fn large_kept_files_pipelined_on_one_connection_arrive_byte_for_byte() {
              GET /small.txt HTTP/1.1\r\nHost: t\r\n\r\n\
              GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-5000\r\n\r\n";
             stream.write_all(requests.as_bytes()).await.expect("write");
-            let (head, body) = read_answer(&mut stream, false).await;
-            assert!(head.starts_with("HTTP/1.1 200"), "round {round}: {head}");
-            assert!(body == big, "{file_io:?} round {round}: big.bin differs");
-            let (_, body) = read_answer(&mut stream, false).await;
-            assert!(body == mid, "round {round}: mid.bin differs");
-            let (head, body) = read_answer(&mut stream, false).await;
-            assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
+            let res = read_answer(&mut stream, false).await;
+            assert_eq!(res.status, 200, "round {round}");
             assert!(
-                body == big[1000..701_000],
+                res.body == big,
+                "{file_io:?} round {round}: big.bin differs"
+            );
+            let res = read_answer(&mut stream, false).await;
+            assert!(res.body == mid, "round {round}: mid.bin differs");
+            let res = read_answer(&mut stream, false).await;
+            assert_eq!(res.status, 206, "round {round}");
+            assert!(
+                res.body == big[1000..701_000],
                 "round {round}: the range differs"
             );
-            let (head, _) = read_answer(&mut stream, true).await;
-            assert!(head.contains("content-length: 1048576"), "{head}");
-            let (_, body) = read_answer(&mut stream, false).await;
-            assert_eq!(body, b"small");
-            let (head, body) = read_answer(&mut stream, false).await;
-            assert!(head.starts_with("HTTP/1.1 206"), "round {round}: {head}");
+            let res = read_answer(&mut stream, true).await;
+            assert_eq!(res.header("content-length"), Some("1048576"));
+            let res = read_answer(&mut stream, false).await;
+            assert_eq!(res.text(), "small");
+            let res = read_answer(&mut stream, false).await;
+            assert_eq!(res.status, 206, "round {round}");
             assert!(
-                body == big[big.len() - 5000..],
+                res.body == big[big.len() - 5000..],
                 "round {round}: the suffix differs"
             );
         }
@@ -843,10 +831,7 @@ async fn large_kept_files_pipelined_on_one_connection_arrive_byte_for_byte() {
 #[tokio::test]
 async fn a_large_kept_file_reaches_a_slow_reader_whole() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let big = noise(1 << 20, 3);
-    std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
-    let server = start(ServeDir::new(tmp.path()).file_io(FileIo::InPlace)).await;
+    let (_tmp, big, server) = one_large_file(3).await;
     // Read into memory first.
     assert!(server.get("/big.bin", &[]).await.body == big);
 
@@ -858,8 +843,8 @@ async fn a_large_kept_file_reaches_a_slow_reader_whole() {
     // Let the server fill what the socket holds before reading, then read in small bites.
     tokio::time::sleep(Duration::from_millis(50)).await;
     for _ in 0..2 {
-        let (head, _) = read_answer(&mut stream, true).await;
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let res = read_answer(&mut stream, true).await;
+        assert_eq!(res.status, 200);
         let mut body = Vec::with_capacity(big.len());
         let mut bite = [0; 1024];
         while body.len() < big.len() {
@@ -882,7 +867,7 @@ async fn a_large_kept_file_reaches_a_slow_reader_whole() {
 /// compressed answer is right, and so is the next answer on the same connection.
 #[tokio::test]
 async fn a_compressed_large_file_and_the_next_answer_are_intact() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use tower::Layer;
     let tmp = tempfile::tempdir().expect("tempdir");
     let text: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
@@ -898,30 +883,20 @@ async fn a_compressed_large_file_and_the_next_answer_are_intact() {
                         GET /other.bin HTTP/1.1\r\nHost: t\r\n\r\n";
         stream.write_all(requests.as_bytes()).await.expect("write");
         // Chunked (the compressed length is not known ahead).
-        let (head, _) = read_answer(&mut stream, true).await;
-        assert!(head.contains("content-encoding: gzip"), "{head}");
-        let mut gzip = Vec::new();
-        loop {
-            let mut line = Vec::new();
-            while !line.ends_with(b"\r\n") {
-                line.push(stream.read_u8().await.expect("read a chunk size"));
-            }
-            let size = std::str::from_utf8(&line).expect("text").trim();
-            let size = usize::from_str_radix(size, 16).expect("a chunk size");
-            let mut chunk = vec![0; size + 2];
-            stream.read_exact(&mut chunk).await.expect("read a chunk");
-            if size == 0 {
-                break;
-            }
-            gzip.extend_from_slice(&chunk[..size]);
-        }
+        let res = read_answer(&mut stream, false).await;
+        assert_eq!(res.header("content-encoding"), Some("gzip"));
+        assert_eq!(res.header("transfer-encoding"), Some("chunked"));
+        let gzip = res.body;
         let mut plain = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzip[..]), &mut plain)
             .expect("gzip");
         assert!(plain == text, "the decompressed file differs");
-        let (head, body) = read_answer(&mut stream, false).await;
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(body == other, "the answer after the compressed one differs");
+        let res = read_answer(&mut stream, false).await;
+        assert_eq!(res.status, 200);
+        assert!(
+            res.body == other,
+            "the answer after the compressed one differs"
+        );
     }
 }
 
@@ -929,10 +904,7 @@ async fn a_compressed_large_file_and_the_next_answer_are_intact() {
 /// kept large file arrives whole all the same, through curl as a user fetches it.
 #[tokio::test]
 async fn a_large_kept_file_over_h2c_arrives_whole() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let big = noise(1 << 20, 5);
-    std::fs::write(tmp.path().join("big.bin"), &big).expect("write");
-    let server = start(ServeDir::new(tmp.path()).file_io(FileIo::InPlace)).await;
+    let (_tmp, big, server) = one_large_file(5).await;
     let url = server.url("/big.bin");
     // One URL per curl: Debian 12's curl 7.88.1 fails the second transfer on a reused
     // prior-knowledge connection (curl/curl#10634, fixed after that release).

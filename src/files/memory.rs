@@ -163,19 +163,12 @@ impl MemoryCache {
     }
 }
 
-/// Offers `bytes`, the content of `path` at `stamp`, to the connection's socket to send with
-/// `sendfile` (`crate::sendfile`), when the request came on a plain HTTP/1 connection of
-/// `serve` (its slot is in the extensions: `ServeDir::call`) and the file opened again is still
-/// that version.
+/// Offers `bytes`, the content of `path` at `stamp`, to the socket of the connection whose
+/// task this is, to send with `sendfile` (`crate::sendfile`): when it is a plain connection of
+/// `serve` and the file opened again is still that version.
 #[cfg(sendfile)]
-pub(super) fn offer_to_sendfile(
-    req: &http::request::Parts,
-    bytes: &Bytes,
-    path: &Path,
-    stamp: Stamp,
-) {
-    use crate::sendfile::FileRegion;
-    let Some(region) = req.extensions.get::<std::sync::Arc<FileRegion>>() else {
+pub(super) fn offer_to_sendfile(bytes: &Bytes, path: &Path, stamp: Stamp) {
+    let Some(region) = crate::sendfile::current() else {
         return;
     };
     let Ok(file) = std::fs::File::open(path) else {

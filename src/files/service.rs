@@ -171,18 +171,7 @@ impl<B> tower_service::Service<http::Request<B>> for ServeDir {
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         // The request body is never read; dropping it here leaves draining or closing to the
         // server.
-        #[allow(unused_mut)]
-        let (mut parts, _body) = req.into_parts();
-        // On a plain HTTP/1 connection of `serve`, a file answered from memory is sent with
-        // `sendfile` (`crate::sendfile`); the connection's slot is found here, on its task.
-        // `sendfile` reads the file on the runtime thread: like every other file system call,
-        // only when the runtime may wait on the disk (`FileIo::InPlace`).
-        #[cfg(sendfile)]
-        if parts.version <= http::Version::HTTP_11 && self.inner.config.file_io == FileIo::InPlace {
-            if let Some(region) = crate::sendfile::current() {
-                parts.extensions.insert(region);
-            }
-        }
+        let (parts, _body) = req.into_parts();
         // What needs no file system is answered at once, on the runtime.
         let segments = match self.inner.check(&parts) {
             Ok(segments) => segments,
@@ -428,10 +417,15 @@ impl Inner {
             }
             (_, source) => source,
         };
+        // On a plain HTTP/1 connection of `serve`, a large file answered from memory goes out
+        // with `sendfile` (`crate::sendfile`; HTTP/2 copies its frames anyway). `sendfile`
+        // reads the file on the runtime thread: like every other file system call, only when
+        // the runtime may wait on the disk (in place, where this runs on the connection's task).
         #[cfg(sendfile)]
         if let (Shape::Full | Shape::Segments(..), Source::Memory(bytes)) = (&shape, &source) {
-            if len > SMALL_FILE {
-                super::memory::offer_to_sendfile(req, bytes, &chosen.path, stamp);
+            let http1 = req.version <= http::Version::HTTP_11;
+            if len > SMALL_FILE && http1 && self.config.file_io == FileIo::InPlace {
+                super::memory::offer_to_sendfile(bytes, &chosen.path, stamp);
             }
         }
         let body = match (shape, source) {

@@ -168,6 +168,56 @@ where
     parse(&answer)
 }
 
+/// Reads the next answer off a kept-alive connection — its head, then its body as
+/// `Content-Length` or chunked framing says (none after a `HEAD`: `head_only`) — and parses it
+/// ([`parse`]). Answers pipelined behind it stay in the socket. Bounded by [`TEST_TIMEOUT`].
+pub async fn read_answer(stream: &mut TcpStream, head_only: bool) -> Fetched {
+    async fn line(stream: &mut TcpStream, into: &mut Vec<u8>) -> std::io::Result<usize> {
+        let start = into.len();
+        while !into[start..].ends_with(b"\r\n") {
+            into.push(stream.read_u8().await?);
+        }
+        Ok(into.len() - start)
+    }
+    let read = async {
+        let mut bytes = Vec::new();
+        while line(stream, &mut bytes).await? > 2 {}
+        let head = parse(&bytes);
+        let chunked = head.header("transfer-encoding") == Some("chunked");
+        let length: usize = head.header("content-length").map_or(0, |v| {
+            v.parse().unwrap_or_else(|_| panic!("Content-Length {v:?}"))
+        });
+        match (head_only, chunked) {
+            (true, _) => {}
+            (false, true) => loop {
+                let start = bytes.len();
+                line(stream, &mut bytes).await?;
+                let size = std::str::from_utf8(&bytes[start..bytes.len() - 2])
+                    .ok()
+                    .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+                    .unwrap_or_else(|| panic!("a chunk size: {:?}", &bytes[start..]));
+                let at = bytes.len();
+                bytes.resize(at + size + 2, 0);
+                stream.read_exact(&mut bytes[at..]).await?;
+                if size == 0 {
+                    break;
+                }
+            },
+            (false, false) => {
+                let at = bytes.len();
+                bytes.resize(at + length, 0);
+                stream.read_exact(&mut bytes[at..]).await?;
+            }
+        }
+        Ok::<_, std::io::Error>(bytes)
+    };
+    let bytes = tokio::time::timeout(TEST_TIMEOUT, read)
+        .await
+        .expect("an answer within the test timeout")
+        .expect("read an answer");
+    parse(&bytes)
+}
+
 /// The length of the first answer in `buf` when its head and its `Content-Length` body have
 /// all arrived.
 fn complete(buf: &[u8]) -> Option<usize> {
