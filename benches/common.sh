@@ -99,23 +99,18 @@ cpu_split() { # pid...
     echo "$user $system"
 }
 
-# User + system CPU time of the processes, in clock ticks.
-cpu_ticks() { # pid...
-    local user system
-    read -r user system < <(cpu_split "$@")
-    echo $((user + system))
-}
 CLK_TCK=$(getconf CLK_TCK)
 
-# One wrk run: prints "rps p50_ms p99_ms cpu_us_per_request client_core" (the fourth "n/a"
-# without PIDS_OF_SERVER: the processes whose CPU time the run is charged, e.g.
-# "$(family $PID)"). client_core is the share of one core wrk's one thread used (user + system
-# over wall time): near 1.00 the load generator, not the server, set the pace.
+# One wrk run: prints "rps p50_ms p99_ms cpu_us_per_request client_core user_us_per_request"
+# (the fourth and sixth "n/a" without PIDS_OF_SERVER: the processes whose CPU time the run is
+# charged, e.g. "$(family $PID)"). client_core is the share of one core wrk's one thread used
+# (user + system over wall time): near 1.00 the load generator, not the server, set the pace.
+# user_us_per_request is the part of the fourth spent in user space (the rest is the kernel's).
 bench() { # url [header]
-    local out rps p50 p99 errors requests before after cpu=n/a client
+    local out rps p50 p99 errors requests before after cpu=n/a user=n/a client
     local pids=(${PIDS_OF_SERVER:-})
     local TIMEFORMAT='%U %S %R'
-    ((${#pids[@]})) && before=$(cpu_ticks "${pids[@]}")
+    ((${#pids[@]})) && before=$(cpu_split "${pids[@]}")
     # `time` reports on the group's standard error (a file); wrk's own errors stay visible.
     out=$( { time wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1" \
         2>&3; } 3>&2 2>"$WORK/wrk.time")
@@ -126,13 +121,15 @@ bench() { # url [header]
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     if ((${#pids[@]})); then
-        after=$(cpu_ticks "${pids[@]}")
-        cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$requests" \
-            'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+        after=$(cpu_split "${pids[@]}")
+        read -r cpu user < <(awk -v b="$before" -v a="$after" -v hz="$CLK_TCK" -v n="$requests" \
+            'BEGIN { split(b, x, " "); split(a, y, " "); u = y[1] - x[1]; s = y[2] - x[2]
+                     if (n > 0) printf "%.2f %.2f\n", (u + s) / hz * 1e6 / n, u / hz * 1e6 / n
+                     else print "0 0" }')
     fi
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
     [[ -n "$errors" ]] && echo "  wrk: $errors ($1)" >&2
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu $client"
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu $client $user"
 }
 
 to_ms() { # wrk latency (12.3us, 1.2ms, 1.1s) to milliseconds

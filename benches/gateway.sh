@@ -124,12 +124,12 @@ nginx-static|$NGS|$(family $NGS_PID)|"
 fi
 
 echo
-printf '%-26s %-14s %10s %9s %9s %12s %9s\n' setup "" "req/s" "p50 ms" "p99 ms" "CPU us/req" \
-    "wrk core"
+printf '%-26s %-14s %10s %9s %9s %12s %9s %9s\n' setup "" "req/s" "p50 ms" "p99 ms" \
+    "CPU us/req" "of it user" "wrk core"
 for key in $(printf '%s\n' "${!RESULTS[@]}" | sort -V); do
-    printf '%-40s %10.0f %9.3f %9.3f %12s %9s\n' "$key" \
+    printf '%-40s %10.0f %9.3f %9.3f %12s %10s %9s\n' "$key" \
         "$(field "$key" 1)" "$(field "$key" 2)" "$(field "$key" 3)" "$(field "$key" 4)" \
-        "$(field "$key" 5)"
+        "$(field "$key" 6)" "$(field "$key" 5)"
 done
 echo
 # The ratios the issue tracks: req/s (higher is better), p99 and CPU per request (lower). When
