@@ -5,7 +5,8 @@
 #              HTTP/2 (-m 10 streams per connection) and HTTP/1.1 (--h1), kept-alive
 #   handshakes new TLS connections per second, full and resumed, each with one request
 #              (`openssl s_time -www / -new` and `-reuse`, one client: a comparison, not a peak)
-# alternating rounds, 1 and 2 workers; prints the medians and tollgate/nginx ratios.
+# alternating rounds, 1 and 2 workers; prints the medians and tollgate/nginx ratios, of the rate
+# and of the CPU time the server's processes spent per request or per connection.
 #
 # Usage: benches/tls.sh   (ROUNDS=3 REQUESTS=100000 CLIENTS=32 WORKERS="1 2" TIME=5)
 set -euo pipefail
@@ -45,6 +46,21 @@ h2() { # port [--h1]
 handshakes() { # port -new|-reuse
     openssl s_time -connect "127.0.0.1:$1" -www / "$2" -time "$TIME" 2>/dev/null |
         awk -v t="$TIME" '/connections in .* real seconds/ {print $1 / t; exit}'
+}
+
+# Runs a command that prints a rate per second, and prints "rate cpu_us_per_unit": the user +
+# system time the processes in SERVER_PIDS spent meanwhile, over the units served (`units`, or
+# rate × TIME when 0: the handshake runs last TIME seconds).
+with_cpu() { # units command...
+    local units=$1 before after rate
+    shift
+    before=$(cpu_split $SERVER_PIDS)
+    rate=$("$@")
+    after=$(cpu_split $SERVER_PIDS)
+    awk -v r="$rate" -v u="$units" -v t="$TIME" -v b="$before" -v a="$after" -v hz="$CLK_TCK" '
+        BEGIN { if (u == 0) u = r * t; split(b, x, " "); split(a, y, " ")
+                c = (y[1] - x[1] + y[2] - x[2]) / hz * 1e6
+                if (u > 0) printf "%s %.2f\n", r, c / u; else print r, "n/a" }'
 }
 
 for workers in $WORKERS; do
@@ -87,12 +103,12 @@ for workers in $WORKERS; do
     done
     for round in $(seq "$ROUNDS"); do
         for setup in tollgate nginx; do
-            port=$TG
-            [[ $setup == nginx ]] && port=$NG
-            record "w$workers/h2/$setup" "$(h2 $port)"
-            record "w$workers/h1/$setup" "$(h2 $port --h1)"
-            record "w$workers/handshakes-new/$setup" "$(handshakes $port -new)"
-            record "w$workers/handshakes-resumed/$setup" "$(handshakes $port -reuse)"
+            port=$TG SERVER_PIDS=$(family "$TG_PID")
+            [[ $setup == nginx ]] && port=$NG SERVER_PIDS=$(family "$NG_PID")
+            record "w$workers/h2/$setup" "$(with_cpu "$REQUESTS" h2 $port)"
+            record "w$workers/h1/$setup" "$(with_cpu "$REQUESTS" h2 $port --h1)"
+            record "w$workers/handshakes-new/$setup" "$(with_cpu 0 handshakes $port -new)"
+            record "w$workers/handshakes-resumed/$setup" "$(with_cpu 0 handshakes $port -reuse)"
             echo "  w=$workers round=$round $setup done"
         done
     done
@@ -102,14 +118,15 @@ for workers in $WORKERS; do
 done
 
 echo
-printf '%-40s %12s\n' setup "per second"
+printf '%-40s %12s %14s\n' setup "per second" "CPU us/each"
 for key in $(printf '%s\n' "${!RESULTS[@]}" | sort -V); do
-    printf '%-40s %12.0f\n' "$key" "$(field "$key" 1)"
+    printf '%-40s %12.0f %14s\n' "$key" "$(field "$key" 1)" "$(field "$key" 2)"
 done
 echo
 for workers in $WORKERS; do
     for kind in h2 h1 handshakes-new handshakes-resumed; do
-        printf 'TLS %-20s w=%s tollgate/nginx %sx\n' "$kind" "$workers" \
-            "$(ratio "$(field "w$workers/$kind/tollgate" 1)" "$(field "w$workers/$kind/nginx" 1)")"
+        printf 'TLS %-20s w=%s tollgate/nginx %sx   CPU each %sx\n' "$kind" "$workers" \
+            "$(ratio "$(field "w$workers/$kind/tollgate" 1)" "$(field "w$workers/$kind/nginx" 1)")" \
+            "$(ratio "$(field "w$workers/$kind/tollgate" 2)" "$(field "w$workers/$kind/nginx" 2)")"
     done
 done
