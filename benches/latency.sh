@@ -2,7 +2,9 @@
 # Latency at a fixed rate, corrected for coordinated omission: nginx's peak (wrk) is measured
 # first, then `oha --latency-correction -q RATE` drives tollgate and nginx (the setups of
 # benches/gateway.sh, 1 worker each) at 50 % and 80 % of it, alternating. Prints p50, p99 and
-# p99.9 per setup and rate (median of the rounds) and the tollgate/nginx p99 ratio.
+# p99.9 per setup and rate (median of the rounds), the rate oha reached and the share of a core it
+# used (a reached rate under the asked one means the machine, oha included, could not keep up:
+# the tail then measures a growing queue), and the tollgate/nginx p99 ratio.
 #
 # Usage: benches/latency.sh   (ROUNDS=3 DURATION=10 CONNECTIONS=32 WORKERS=1)
 set -euo pipefail
@@ -38,13 +40,18 @@ for port in $UP $NG $TG; do wait_port $port / "$AUTH"; done
 peak=$(bench "http://127.0.0.1:$NG/" "$AUTH" | cut -d' ' -f1)
 echo "nginx peak: $peak req/s"
 
-# One oha run at RATE: prints "p50_ms p99_ms p99.9_ms".
+# One oha run at RATE: prints "p50_ms p99_ms p99.9_ms reached_rate oha_core".
 fixed() { # port rate
-    oha -z "${DURATION}s" -c "$CONNECTIONS" -q "$2" --latency-correction --no-tui \
-        --output-format json -H "$AUTH" "http://127.0.0.1:$1/" |
-        python3 -c 'import json, sys
-p = json.load(sys.stdin)["latencyPercentiles"]
-print(" ".join("%.3f" % (p[k] * 1000) for k in ("p50", "p99", "p99.9")))'
+    local TIMEFORMAT='%U %S %R' out core
+    out=$( { time oha -z "${DURATION}s" -c "$CONNECTIONS" -q "$2" --latency-correction --no-tui \
+        --output-format json -H "$AUTH" "http://127.0.0.1:$1/" 2>&3; } 3>&2 2>"$WORK/oha.time")
+    core=$(awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3; else print "n/a" }' \
+        <(tail -n 1 "$WORK/oha.time"))
+    python3 -c 'import json, sys
+summary = json.load(sys.stdin)
+p = summary["latencyPercentiles"]
+print(" ".join("%.3f" % (p[k] * 1000) for k in ("p50", "p99", "p99.9")),
+      "%.0f" % summary["summary"]["requestsPerSec"], sys.argv[1])' "$core" <<<"$out"
 }
 
 for share in 50 80; do
@@ -61,9 +68,10 @@ for share in 50 80; do
 done
 
 echo
-printf '%-20s %10s %10s %10s\n' setup "p50 ms" "p99 ms" "p99.9 ms"
+printf '%-20s %10s %10s %10s %12s %9s\n' setup "p50 ms" "p99 ms" "p99.9 ms" "reached/s" "oha core"
 for key in $(printf '%s\n' "${!RESULTS[@]}" | sort -V); do
-    printf '%-20s %10.3f %10.3f %10.3f\n' "$key" "$(field "$key" 1)" "$(field "$key" 2)" "$(field "$key" 3)"
+    printf '%-20s %10.3f %10.3f %10.3f %12.0f %9s\n' "$key" "$(field "$key" 1)" "$(field "$key" 2)" \
+        "$(field "$key" 3)" "$(field "$key" 4)" "$(field "$key" 5)"
 done
 for share in 50 80; do
     echo "at ${share}% of nginx's peak: p99 tollgate/nginx" \
