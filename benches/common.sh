@@ -101,6 +101,22 @@ cpu_split() { # pid...
 
 CLK_TCK=$(getconf CLK_TCK)
 
+# CPU time per unit of work (request, connection) between two cpu_split readings:
+# "total_us user_us", the user + system time and the user time alone, in µs per unit ("n/a n/a"
+# without units).
+cpu_per_unit() { # before after units
+    awk -v b="$1" -v a="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN {
+        split(b, x, " "); split(a, y, " "); u = y[1] - x[1]; s = y[2] - x[2]
+        if (n > 0) printf "%.2f %.2f\n", (u + s) / hz * 1e6 / n, u / hz * 1e6 / n
+        else print "n/a n/a" }'
+}
+
+# The share of one core a command run under bash's `time` (TIMEFORMAT='%U %S %R') used, from
+# the last line `time` wrote to FILE: near 1.00 the command, not the server, set the pace.
+core_share() { # file
+    awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3; else print "n/a" }' <(tail -n 1 "$1")
+}
+
 # One wrk run: prints "rps p50_ms p99_ms cpu_us_per_request client_core user_us_per_request"
 # (the fourth and sixth "n/a" without PIDS_OF_SERVER: the processes whose CPU time the run is
 # charged, e.g. "$(family $PID)"). client_core is the share of one core wrk's one thread used
@@ -114,18 +130,14 @@ bench() { # url [header]
     # `time` reports on the group's standard error (a file); wrk's own errors stay visible.
     out=$( { time wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency ${2:+-H "$2"} "$1" \
         2>&3; } 3>&2 2>"$WORK/wrk.time")
-    client=$(awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3; else print "n/a" }' \
-        <(tail -n 1 "$WORK/wrk.time"))
+    client=$(core_share "$WORK/wrk.time")
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     if ((${#pids[@]})); then
         after=$(cpu_split "${pids[@]}")
-        read -r cpu user < <(awk -v b="$before" -v a="$after" -v hz="$CLK_TCK" -v n="$requests" \
-            'BEGIN { split(b, x, " "); split(a, y, " "); u = y[1] - x[1]; s = y[2] - x[2]
-                     if (n > 0) printf "%.2f %.2f\n", (u + s) / hz * 1e6 / n, u / hz * 1e6 / n
-                     else print "0 0" }')
+        read -r cpu user < <(cpu_per_unit "$before" "$after" "$requests")
     fi
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
     [[ -n "$errors" ]] && echo "  wrk: $errors ($1)" >&2

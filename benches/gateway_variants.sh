@@ -56,15 +56,14 @@ RESULTS="$WORK/results"
 for round in $(seq "$ROUNDS"); do
     for i in "${!NAMES[@]}"; do
         pid=${GPIDS[$i]}
-        read -r u0 s0 < <(cpu_split $(family "$pid"))
+        before=$(cpu_split $(family "$pid"))
         out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H "$AUTH" "http://127.0.0.1:${PORTS[$i]}/")
-        read -r u1 s1 < <(cpu_split $(family "$pid"))
+        after=$(cpu_split $(family "$pid"))
         req=$(awk '/requests in/ {print $1}' <<<"$out")
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
         p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
         p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-        cpu=$(awk -v t=$((u1 - u0 + s1 - s0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {print t * 1e6 / hz / n}')
-        user=$(awk -v t=$((u1 - u0)) -v hz="$CLK_TCK" -v n="$req" 'BEGIN {print t * 1e6 / hz / n}')
+        read -r cpu user < <(cpu_per_unit "$before" "$after" "$req")
         printf 'round %s %-40s req/s %10s  p50 %6.2f ms  p99 %6.2f ms  cpu ms/1k req %6.2f (user %5.2f)\n' \
             "$round" "${NAMES[$i]}" "$rps" "$p50" "$p99" "$cpu" "$user"
         echo "$i $rps $p50 $p99 $cpu $user" >>"$RESULTS"

@@ -42,16 +42,14 @@ echo "nginx peak: $peak req/s"
 
 # One oha run at RATE: prints "p50_ms p99_ms p99.9_ms reached_rate oha_core".
 fixed() { # port rate
-    local TIMEFORMAT='%U %S %R' out core
+    local TIMEFORMAT='%U %S %R' out
     out=$( { time oha -z "${DURATION}s" -c "$CONNECTIONS" -q "$2" --latency-correction --no-tui \
         --output-format json -H "$AUTH" "http://127.0.0.1:$1/" 2>&3; } 3>&2 2>"$WORK/oha.time")
-    core=$(awk '{ if ($3 > 0) printf "%.2f", ($1 + $2) / $3; else print "n/a" }' \
-        <(tail -n 1 "$WORK/oha.time"))
     python3 -c 'import json, sys
 summary = json.load(sys.stdin)
 p = summary["latencyPercentiles"]
 print(" ".join("%.3f" % (p[k] * 1000) for k in ("p50", "p99", "p99.9")),
-      "%.0f" % summary["summary"]["requestsPerSec"], sys.argv[1])' "$core" <<<"$out"
+      "%.0f" % summary["summary"]["requestsPerSec"], sys.argv[1])' "$(core_share "$WORK/oha.time")" <<<"$out"
 }
 
 for share in 50 80; do

@@ -52,15 +52,14 @@ handshakes() { # port -new|-reuse
 # system time the processes in SERVER_PIDS spent meanwhile, over the units served (`units`, or
 # rate × TIME when 0: the handshake runs last TIME seconds).
 with_cpu() { # units command...
-    local units=$1 before after rate
+    local units=$1 before after rate cpu
     shift
     before=$(cpu_split $SERVER_PIDS)
     rate=$("$@")
     after=$(cpu_split $SERVER_PIDS)
-    awk -v r="$rate" -v u="$units" -v t="$TIME" -v b="$before" -v a="$after" -v hz="$CLK_TCK" '
-        BEGIN { if (u == 0) u = r * t; split(b, x, " "); split(a, y, " ")
-                c = (y[1] - x[1] + y[2] - x[2]) / hz * 1e6
-                if (u > 0) printf "%s %.2f\n", r, c / u; else print r, "n/a" }'
+    ((units)) || units=$(awk -v r="${rate:-0}" -v t="$TIME" 'BEGIN { print r * t }')
+    read -r cpu _ < <(cpu_per_unit "$before" "$after" "$units")
+    echo "$rate $cpu"
 }
 
 for workers in $WORKERS; do
